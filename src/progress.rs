@@ -1,0 +1,39 @@
+//! Progress for logs without a terminal: a line per event and a status line every 30 s.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::report::cell_text;
+use crate::run::Progress;
+use crate::units::fmt_secs;
+
+/// How often the plain status line is printed.
+pub const STATUS_EVERY: Duration = Duration::from_secs(30);
+
+/// Prints progress lines to stderr until the run's sender is dropped.
+pub async fn plain(mut rx: UnboundedReceiver<Progress>, total: usize, hold: Duration) {
+    let start = Instant::now();
+    let mut done = 0usize;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + STATUS_EVERY, STATUS_EVERY);
+    loop {
+        tokio::select! {
+            p = rx.recv() => match p {
+                None => return,
+                Some(p) => {
+                    let t = fmt_secs(start.elapsed());
+                    match p {
+                        Progress::BrokerStarting { tag } => eprintln!("[{t}] {tag}: starting broker"),
+                        Progress::BrokerReady { tag, startup } => eprintln!("[{t}] {tag}: broker ready in {}, sessions held for {}", fmt_secs(startup), fmt_secs(hold)),
+                        Progress::BrokerFailed { tag, why } => eprintln!("[{t}] {tag}: broker failed: {why}"),
+                        Progress::CellFinished(c) => {
+                            done += 1;
+                            eprintln!("[{t}] {}: {} ({done}/{total})", c.id(), cell_text(&c));
+                        }
+                    }
+                }
+            },
+            _ = tick.tick() => eprintln!("[{}] {done}/{total} cells finished, hold {}", fmt_secs(start.elapsed()), fmt_secs(hold)),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The report: the table of the report that started this project, as text, Markdown and JSON.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+
+use crate::results::{CellResult, RunResult, Status};
+use crate::units::fmt_secs;
+use crate::verdict::Outcome;
+
+/// The short text of a cell: `OK`, `💥 EOF 300.0 s`, `✖ CLOSED 1001 12.0 s` …
+pub fn cell_text(c: &CellResult) -> String {
+    let v = &c.verdict;
+    let at = v.at.map(|a| format!(" {}", fmt_secs(a))).unwrap_or_default();
+    let mut text = match v.outcome {
+        Outcome::Ok if v.five_minute_mark_reached => "OK".to_string(),
+        Outcome::Ok => "OK (<5 min)".to_string(),
+        Outcome::Eof => format!("💥 EOF{at}"),
+        Outcome::Closed => format!("✖ CLOSED {}{at}", v.close_code.map_or("-".into(), |c| c.to_string())),
+        Outcome::Timeout => format!("⏱ TIMEOUT{at}"),
+        Outcome::Refused => format!("⛔ REFUSED{}", v.connack_code.map(|c| format!(" {c}")).unwrap_or_default()),
+        Outcome::Error => "⚠ ERROR".to_string(),
+    };
+    match (c.status, &c.expected) {
+        (Status::Changed, Some(e)) => write!(text, " ≠ expected {e}").unwrap_or(()),
+        (Status::New, _) => text.push_str(" (new)"),
+        (Status::Unchecked, Some(e)) => write!(text, " (expected {e}: not observable in this hold)").unwrap_or(()),
+        _ => {}
+    }
+    text
+}
+
+/// The version the broker reported, without the "mosquitto version " prefix.
+fn short_version(v: &Option<String>) -> String {
+    v.as_deref().map_or("?".to_string(), |s| s.trim_start_matches("mosquitto version ").to_string())
+}
+
+fn rows(r: &RunResult) -> (Vec<String>, Vec<Vec<String>>, Vec<String>) {
+    let mut header = vec!["tag".to_string(), "mosquitto ($SYS)".to_string(), "LWS_VERSION".to_string()];
+    header.extend(r.profiles.iter().map(|p| p.name().to_string()));
+    let mut notes = Vec::new();
+    let mut body = Vec::new();
+    for t in &r.tags {
+        let mut row = vec![t.tag.clone(), short_version(&t.broker_version), t.image.lws_version.clone().unwrap_or("?".into())];
+        for p in &r.profiles {
+            let text = match r.cell(&t.tag, *p) {
+                Some(c) if c.verdict.outcome == Outcome::Ok && c.status == Status::Met => cell_text(c),
+                Some(c) => {
+                    notes.push(format!("{}: {}", c.id(), c.verdict.cause));
+                    format!("{} [{}]", cell_text(c), notes.len())
+                }
+                None => "—".to_string(),
+            };
+            row.push(text);
+        }
+        body.push(row);
+    }
+    (header, body, notes)
+}
+
+fn summary(r: &RunResult) -> String {
+    let mut s = format!(
+        "set {} ({}), hold {}, keepalive {}, {} cells, wall time {}",
+        r.set,
+        r.image,
+        fmt_secs(std::time::Duration::from_secs_f64(r.hold_secs)),
+        fmt_secs(std::time::Duration::from_secs_f64(r.keepalive_secs)),
+        r.cells.len(),
+        fmt_secs(std::time::Duration::from_secs_f64(r.wall_secs)),
+    );
+    if !r.five_minute_mark_reached {
+        s.push_str(" — the hold ends before the 5-minute mark: an OK here does not prove a session survives libwebsockets' PING at 300 s");
+    }
+    s
+}
+
+/// The table for a terminal, with the causes listed under it.
+pub fn table(r: &RunResult) -> String {
+    let (header, body, notes) = rows(r);
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled).set_header(header);
+    for row in body {
+        t.add_row(row);
+    }
+    let mut out = format!("{}\n{t}\n", summary(r));
+    for (i, n) in notes.iter().enumerate() {
+        let _ = writeln!(out, "[{}] {n}", i + 1);
+    }
+    out
+}
+
+/// The same table as Markdown, ready to paste into an issue.
+pub fn markdown(r: &RunResult) -> String {
+    let (header, body, notes) = rows(r);
+    let mut out = format!("**mosquitto-matrix** — {}\n\n", summary(r));
+    let esc = |s: &str| s.replace('|', "\\|");
+    let _ = writeln!(out, "| {} |", header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
+    for row in body {
+        let _ = writeln!(out, "| {} |", row.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | "));
+    }
+    if !notes.is_empty() {
+        out.push('\n');
+        for (i, n) in notes.iter().enumerate() {
+            let _ = writeln!(out, "{}. {}", i + 1, esc(n));
+        }
+    }
+    out
+}
+
+/// The JSON report: every field of every verdict.
+pub fn json(r: &RunResult) -> String {
+    serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise the report: {e}\"}}"))
+}
+
+/// Writes `matrix.md` and `matrix.json` into `dir` and returns their paths.
+pub fn write_files(r: &RunResult, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let md = dir.join(format!("{}.md", r.set));
+    let js = dir.join(format!("{}.json", r.set));
+    std::fs::write(&md, markdown(r))?;
+    std::fs::write(&js, json(r))?;
+    Ok(vec![md, js])
+}
+
+/// One line per cell that differs from matrix.toml or could not run.
+pub fn failures(r: &RunResult) -> Vec<String> {
+    r.cells
+        .iter()
+        .filter(|c| matches!(c.status, Status::Changed | Status::Error))
+        .map(|c| {
+            format!(
+                "{}: expected {}, got {} — {}",
+                c.id(),
+                c.expected.as_deref().unwrap_or("nothing"),
+                cell_text(c),
+                c.verdict.cause
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,142 @@
+//! The results of a run: every cell's verdict against its expectation, and what each image said.
+
+use serde::{Deserialize, Serialize};
+
+use crate::broker::ImageFacts;
+use crate::matrix::Expectation;
+use crate::profile::Profile;
+use crate::verdict::{Outcome, Verdict};
+
+/// The JSON report's schema version; bump it when a field changes meaning.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How a cell's outcome compares with matrix.toml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The outcome is what matrix.toml expects.
+    Met,
+    /// The outcome differs: a regression or an improvement; a person must look.
+    Changed,
+    /// A tag matrix.toml does not list: no expectation.
+    New,
+    /// The hold was too short to observe what is expected (a quick look).
+    Unchecked,
+    /// The harness could not run the cell.
+    Error,
+}
+
+impl Status {
+    /// Compares a verdict with an expectation.
+    pub fn of(expect: Option<&Expectation>, v: &Verdict, hold: std::time::Duration, tolerance: std::time::Duration) -> Status {
+        if v.outcome == Outcome::Error {
+            return Status::Error;
+        }
+        match expect {
+            None => Status::New,
+            Some(e) if e.is_met_by(v, tolerance) => Status::Met,
+            Some(e) if !e.is_observable_within(hold) => Status::Unchecked,
+            Some(_) => Status::Changed,
+        }
+    }
+}
+
+/// One cell's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellResult {
+    /// The image tag.
+    pub tag: String,
+    /// The client profile.
+    pub profile: Profile,
+    /// The expectation as written in matrix.toml (`EOF@300`), if any.
+    pub expected: Option<String>,
+    /// How the outcome compares with it.
+    pub status: Status,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The MQTT client identifier used.
+    pub client_id: Option<String>,
+    /// Wall-clock start, RFC 3339.
+    pub started_at: String,
+    /// Wall-clock end, RFC 3339.
+    pub ended_at: String,
+}
+
+impl CellResult {
+    /// The cell's stable name, `tag/profile`.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.tag, self.profile)
+    }
+}
+
+/// What one tag's broker said about itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TagResult {
+    /// The image tag.
+    pub tag: String,
+    /// The payload of `$SYS/broker/version`, as the broker reported it.
+    pub broker_version: Option<String>,
+    /// What the image records (LWS_VERSION, VERSION, digest).
+    pub image: ImageFacts,
+    /// Seconds from asking for the container to the broker's readiness line (pull included).
+    pub startup_secs: Option<f64>,
+    /// Why the broker could not be had, if it could not.
+    pub error: Option<String>,
+}
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The tool's version.
+    pub tool_version: String,
+    /// The run id on the containers' labels.
+    pub run_id: String,
+    /// The image set.
+    pub set: String,
+    /// The image repository.
+    pub image: String,
+    /// The hold in seconds.
+    pub hold_secs: f64,
+    /// The MQTT keepalive in seconds.
+    pub keepalive_secs: f64,
+    /// Whether the hold passed the 5-minute mark.
+    pub five_minute_mark_reached: bool,
+    /// The profiles (columns), in order.
+    pub profiles: Vec<Profile>,
+    /// Per tag, in order.
+    pub tags: Vec<TagResult>,
+    /// Every cell, tag-major.
+    pub cells: Vec<CellResult>,
+    /// Wall-clock start, RFC 3339.
+    pub started_at: String,
+    /// Wall-clock end, RFC 3339.
+    pub ended_at: String,
+    /// Wall time of the whole run in seconds.
+    pub wall_secs: f64,
+}
+
+impl RunResult {
+    /// The cells whose outcome differs from matrix.toml.
+    pub fn changed(&self) -> Vec<&CellResult> {
+        self.cells.iter().filter(|c| c.status == Status::Changed).collect()
+    }
+
+    /// The cells the harness could not run.
+    pub fn errors(&self) -> Vec<&CellResult> {
+        self.cells.iter().filter(|c| c.status == Status::Error).collect()
+    }
+
+    /// The cell for (tag, profile).
+    pub fn cell(&self, tag: &str, profile: Profile) -> Option<&CellResult> {
+        self.cells.iter().find(|c| c.tag == tag && c.profile == profile)
+    }
+}
+
+/// Now, as RFC 3339 UTC.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

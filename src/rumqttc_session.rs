@@ -1,0 +1,129 @@
+//! The `rumqttc` profile: the real rumqttc client over WebSocket, driven through its event loop.
+//!
+//! Its verdict comes from what the library itself reports. It stops at the first error,
+//! because polling again would reconnect and hide the drop.
+
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Packet, QoS, StateError, Transport};
+use tokio::time::{sleep_until, timeout, Instant};
+
+use crate::record::{End, RoundTrip, SessionRecord, SocketEnd};
+use crate::session::{SessionSpec, VERSION_TOPIC};
+
+/// rumqttc refuses keepalives under one second.
+const MIN_KEEPALIVE: Duration = Duration::from_secs(1);
+
+/// Runs one rumqttc session to its end.
+pub async fn run(spec: &SessionSpec) -> SessionRecord {
+    let keepalive = spec.timing.keepalive.max(MIN_KEEPALIVE);
+    let mut record = SessionRecord {
+        profile: spec.profile,
+        transport: spec.profile.transport(),
+        hold: spec.timing.hold,
+        keepalive,
+        client_id: spec.client_id.clone(),
+        connected: false,
+        subprotocol: None,
+        frames: Vec::new(),
+        broker_version: None,
+        end: End::HarnessError { detail: String::new() },
+    };
+    let url = format!("ws://{}:{}{}", spec.host, spec.port, spec.path);
+    let mut options = MqttOptions::new(spec.client_id.clone(), url, spec.port);
+    options
+        .set_transport(Transport::Ws)
+        .set_keep_alive(keepalive)
+        .set_credentials(spec.username.clone(), spec.password.clone())
+        .set_clean_session(true);
+    let (client, mut eventloop) = AsyncClient::new(options, 16);
+    let start = Instant::now();
+    let mut connack_at: Option<Instant> = None;
+    let mut hold_until = start + spec.timing.setup_timeout;
+    let mut round_trip: Option<(Instant, String, Vec<u8>)> = None;
+    let rel = |connack_at: Option<Instant>| connack_at.map_or(Duration::ZERO, |c| c.elapsed());
+    record.end = loop {
+        let wake = match &round_trip {
+            Some((sent, ..)) => *sent + spec.timing.round_trip_timeout,
+            None => hold_until,
+        };
+        let event = tokio::select! {
+            e = eventloop.poll() => e,
+            _ = sleep_until(wake) => {
+                let now = Instant::now();
+                match (&round_trip, connack_at) {
+                    (None, None) => break End::HarnessError { detail: format!("rumqttc got no CONNACK within {:?}", spec.timing.setup_timeout) },
+                    (Some((sent, ..)), _) => break End::HoldCompleted { round_trip: RoundTrip::Lost { waited: now - *sent } },
+                    (None, Some(_)) => {
+                        let topic = format!("test/{}", spec.client_id);
+                        let payload = format!("alive {:016x}", rand::random::<u64>()).into_bytes();
+                        if let Err(e) = client.try_publish(topic.clone(), QoS::AtMostOnce, false, payload.clone()) {
+                            break End::HarnessError { detail: format!("rumqttc refused the round-trip publish: {e}") };
+                        }
+                        round_trip = Some((now, topic, payload));
+                        continue;
+                    }
+                }
+            }
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(_))) if connack_at.is_none() => {
+                let now = Instant::now();
+                connack_at = Some(now);
+                record.connected = true;
+                hold_until = now + spec.timing.hold;
+                let subscribed = [VERSION_TOPIC, "test/#"].into_iter().try_for_each(|f| client.try_subscribe(f, QoS::AtMostOnce));
+                if let Err(e) = subscribed {
+                    break End::HarnessError { detail: format!("rumqttc refused to subscribe: {e}") };
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                if p.topic == VERSION_TOPIC {
+                    record.broker_version = Some(String::from_utf8_lossy(&p.payload).into_owned());
+                }
+                if let Some((sent, topic, payload)) = &round_trip {
+                    if p.topic == *topic && p.payload[..] == payload[..] {
+                        let rtt = sent.elapsed();
+                        let _ = timeout(Duration::from_secs(1), client.disconnect()).await;
+                        break End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt } };
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => break map_error(e, rel(connack_at), connack_at.is_some()),
+        }
+    };
+    record
+}
+
+/// Maps rumqttc's error onto the session ends the verdict knows.
+fn map_error(e: ConnectionError, at: Duration, connected: bool) -> End {
+    match e {
+        ConnectionError::ConnectionRefused(code) => End::ConnAckRefused { code: connack_code(code) },
+        ConnectionError::MqttState(StateError::AwaitPingResp) => End::PingRespMissing { at, pingreq_at: at },
+        ConnectionError::MqttState(StateError::ConnectionAborted) => End::SocketEnded { at, how: SocketEnd::Eof },
+        ConnectionError::MqttState(StateError::Io(io)) | ConnectionError::Io(io) if connected => {
+            End::SocketEnded { at, how: match io.kind() {
+                std::io::ErrorKind::ConnectionReset => SocketEnd::Reset,
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionAborted => SocketEnd::Eof,
+                _ => SocketEnd::Error(io.to_string()),
+            } }
+        }
+        ConnectionError::Websocket(ws) if connected => End::LibraryError { at, detail: format!("WebSocket error: {ws}"), by_broker: true },
+        ConnectionError::Websocket(ws) => End::UpgradeRefused { detail: format!("WebSocket upgrade failed in rumqttc: {ws}") },
+        ConnectionError::ResponseValidation(v) => End::UpgradeRefused { detail: format!("rumqttc rejected the upgrade response: {v:?}") },
+        other if connected => End::LibraryError { at, detail: other.to_string(), by_broker: false },
+        other => End::HarnessError { detail: format!("rumqttc could not connect: {other}") },
+    }
+}
+
+fn connack_code(code: ConnectReturnCode) -> u8 {
+    match code {
+        ConnectReturnCode::Success => 0,
+        ConnectReturnCode::RefusedProtocolVersion => 1,
+        ConnectReturnCode::BadClientId => 2,
+        ConnectReturnCode::ServiceUnavailable => 3,
+        ConnectReturnCode::BadUserNamePassword => 4,
+        ConnectReturnCode::NotAuthorized => 5,
+    }
+}

@@ -1,0 +1,190 @@
+//! Runs a plan: one broker per tag, every session of every tag at once.
+//!
+//! Wall time is about one hold plus start-up, not tags × hold.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::broker::{self, Broker};
+use crate::labels::Labels;
+use crate::matrix::{Cell, Plan};
+use crate::results::{now_rfc3339, CellResult, RunResult, Status, TagResult, SCHEMA_VERSION};
+use crate::session::{self, SessionSpec};
+use crate::verdict::{self, BrokerState, Verdict};
+
+/// What a run reports while it goes, for live progress.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// A tag's broker is being started (pulled if needed).
+    BrokerStarting {
+        /// The tag.
+        tag: String,
+    },
+    /// A tag's broker is ready and its sessions start now.
+    BrokerReady {
+        /// The tag.
+        tag: String,
+        /// Start-up time.
+        startup: Duration,
+    },
+    /// A tag's broker could not be had; its cells are ERROR.
+    BrokerFailed {
+        /// The tag.
+        tag: String,
+        /// Why.
+        why: String,
+    },
+    /// A cell finished.
+    CellFinished(Box<CellResult>),
+}
+
+/// Runs every cell of the plan and returns the results, in plan order.
+pub async fn run(plan: &Plan, run_id: &str, progress: Option<UnboundedSender<Progress>>) -> RunResult {
+    let started_at = now_rfc3339();
+    let clock = Instant::now();
+    let tag_runs = plan.tags.iter().map(|tag| {
+        let cells: Vec<Cell> = plan.cells.iter().filter(|c| &c.tag == tag).cloned().collect();
+        run_tag(plan, run_id, tag.clone(), cells, progress.clone())
+    });
+    let mut tags = Vec::new();
+    let mut cells = Vec::new();
+    for (t, c) in join_all(tag_runs).await {
+        tags.push(t);
+        cells.extend(c);
+    }
+    RunResult {
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        run_id: run_id.to_string(),
+        set: plan.set.clone(),
+        image: plan.image.clone(),
+        hold_secs: plan.timing.hold.as_secs_f64(),
+        keepalive_secs: plan.timing.keepalive.as_secs_f64(),
+        five_minute_mark_reached: plan.reaches_five_minute_mark(),
+        profiles: plan.profiles.clone(),
+        tags,
+        cells,
+        started_at,
+        ended_at: now_rfc3339(),
+        wall_secs: clock.elapsed().as_secs_f64(),
+    }
+}
+
+fn send(progress: &Option<UnboundedSender<Progress>>, p: Progress) {
+    if let Some(tx) = progress {
+        let _ = tx.send(p);
+    }
+}
+
+async fn run_tag(
+    plan: &Plan,
+    run_id: &str,
+    tag: String,
+    cells: Vec<Cell>,
+    progress: Option<UnboundedSender<Progress>>,
+) -> (TagResult, Vec<CellResult>) {
+    let mut info = TagResult { tag: tag.clone(), ..TagResult::default() };
+    send(&progress, Progress::BrokerStarting { tag: tag.clone() });
+    let labels = Labels { run_id: run_id.to_string(), cell: format!("{}/{}", plan.set, tag) };
+    let started_at = now_rfc3339();
+    let broker = match broker::start(&plan.image, &tag, &plan.broker, &labels).await {
+        Ok(b) => b,
+        Err(e) => {
+            let why = e.to_string();
+            send(&progress, Progress::BrokerFailed { tag: tag.clone(), why: why.clone() });
+            info.error = Some(why.clone());
+            info.image = broker::image_facts(&format!("{}:{}", plan.image, tag)).await;
+            let results = cells
+                .into_iter()
+                .map(|cell| {
+                    let v = verdict::error(format!("the broker could not be started: {why}"));
+                    finish(plan, cell, v, None, started_at.clone(), &progress)
+                })
+                .collect();
+            return (info, results);
+        }
+    };
+    send(&progress, Progress::BrokerReady { tag: tag.clone(), startup: broker.startup });
+    info.startup_secs = Some(broker.startup.as_secs_f64());
+    info.image = broker.facts.clone();
+    let sessions = cells.into_iter().map(|cell| run_cell(plan, &broker, cell, &progress));
+    let results: Vec<(CellResult, Option<String>)> = join_all(sessions).await;
+    info.broker_version = results.iter().find_map(|(_, v)| v.clone());
+    // Dropping the container removes it; do it explicitly to wait for the removal.
+    let _ = broker.container.rm().await;
+    (info, results.into_iter().map(|(r, _)| r).collect())
+}
+
+async fn run_cell(
+    plan: &Plan,
+    broker: &Broker,
+    cell: Cell,
+    progress: &Option<UnboundedSender<Progress>>,
+) -> (CellResult, Option<String>) {
+    let spec = SessionSpec {
+        profile: cell.profile,
+        host: broker.host.clone(),
+        port: broker.port(cell.profile.transport()),
+        path: "/mqtt".to_string(),
+        username: plan.broker.username.clone(),
+        password: plan.broker.password.clone(),
+        client_id: format!("mm-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff),
+        timing: plan.timing,
+    };
+    let started_at = now_rfc3339();
+    let client_id = spec.client_id.clone();
+    // A panic inside one cell must not take the others (or the clean-up) with it.
+    let joined = tokio::spawn(async move { session::run(&spec).await }).await;
+    let (v, version) = match joined {
+        Ok(record) => {
+            let mut v = verdict::decide(&record);
+            if v.outcome != verdict::Outcome::Ok {
+                v = verdict::with_broker_state(v, &broker_state(broker).await);
+            }
+            (v, record.broker_version)
+        }
+        Err(e) => (verdict::error(format!("the session panicked: {e}")), None),
+    };
+    (finish(plan, cell, v, Some(client_id), started_at, progress), version)
+}
+
+fn finish(
+    plan: &Plan,
+    cell: Cell,
+    v: Verdict,
+    client_id: Option<String>,
+    started_at: String,
+    progress: &Option<UnboundedSender<Progress>>,
+) -> CellResult {
+    let status = Status::of(cell.expect.as_ref(), &v, plan.timing.hold, plan.tolerance);
+    let result = CellResult {
+        tag: cell.tag,
+        profile: cell.profile,
+        expected: cell.expect.map(|e| e.to_string()),
+        status,
+        verdict: v,
+        client_id,
+        started_at,
+        ended_at: now_rfc3339(),
+    };
+    send(progress, Progress::CellFinished(Box::new(result.clone())));
+    result
+}
+
+/// Asks the engine whether the broker container is still what it was.
+async fn broker_state(broker: &Broker) -> BrokerState {
+    let running = broker.container.is_running().await.unwrap_or(true);
+    let exit_code = if running { None } else { broker.container.exit_code().await.ok().flatten() };
+    let restarts = match testcontainers::core::client::docker_client_instance().await {
+        Ok(docker) => docker
+            .inspect_container(broker.container.id(), None)
+            .await
+            .ok()
+            .and_then(|c| c.restart_count)
+            .unwrap_or(0),
+        Err(_) => 0,
+    };
+    BrokerState { running, exit_code, restarted: restarts > 0 }
+}

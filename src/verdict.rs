@@ -1,0 +1,392 @@
+//! The verdict: what one session's record means, decided by pure code.
+//!
+//! Honest by construction: OK only when CONNACK accepted the session, it lived through
+//! the whole hold, and the final round trip came back.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::frame::{opcode, opcode_name};
+use crate::mqtt::connack_reason;
+use crate::profile::Transport;
+use crate::record::{Direction, End, FrameSeen, Party, RoundTrip, SessionRecord, SocketEnd};
+use crate::units::fmt_secs;
+
+/// libwebsockets >= 4.0 pings this long after the last PONG; a hold must pass it to see it.
+pub const FIVE_MINUTE_MARK: Duration = Duration::from_secs(300);
+
+/// The kinds of outcome a cell can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Outcome {
+    /// The session survived the hold and proved it with a round trip.
+    Ok,
+    /// The connection ended without a WebSocket close from the broker (including when the
+    /// emulated client itself gave up, as Paho Java does).
+    Eof,
+    /// The broker sent a WebSocket close frame.
+    Closed,
+    /// No PINGRESP within 1.5 × keepalive, or the final round trip never came back.
+    Timeout,
+    /// The broker refused the WebSocket upgrade or the CONNECT.
+    Refused,
+    /// The harness could not run the cell.
+    Error,
+}
+
+impl Outcome {
+    /// The outcome's name as matrix.toml and the reports spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "OK",
+            Outcome::Eof => "EOF",
+            Outcome::Closed => "CLOSED",
+            Outcome::Timeout => "TIMEOUT",
+            Outcome::Refused => "REFUSED",
+            Outcome::Error => "ERROR",
+        }
+    }
+
+    /// Looks an outcome up by name.
+    pub fn from_name(name: &str) -> Option<Outcome> {
+        [Outcome::Ok, Outcome::Eof, Outcome::Closed, Outcome::Timeout, Outcome::Refused, Outcome::Error]
+            .into_iter()
+            .find(|o| o.name() == name)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One cell's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// What happened.
+    pub outcome: Outcome,
+    /// When the session ended, after CONNACK (the hold for OK; none when it never started).
+    #[serde(with = "opt_secs")]
+    pub at: Option<Duration>,
+    /// Who ended it.
+    pub ended_by: Option<Party>,
+    /// The close frame's code (CLOSED).
+    pub close_code: Option<u16>,
+    /// The close frame's reason (CLOSED).
+    pub close_reason: Option<String>,
+    /// The CONNACK return code (REFUSED by CONNACK).
+    pub connack_code: Option<u8>,
+    /// Control frames and unusual data frames, with their times.
+    pub frames: Vec<FrameSeen>,
+    /// One line a person understands.
+    pub cause: String,
+    /// Whether the hold passed the 5-minute mark; an OK without it proves less.
+    pub five_minute_mark_reached: bool,
+}
+
+/// Decides the verdict of one session from what it observed.
+pub fn decide(record: &SessionRecord) -> Verdict {
+    let reached = record.hold > FIVE_MINUTE_MARK;
+    let mut v = Verdict {
+        outcome: Outcome::Error,
+        at: None,
+        ended_by: None,
+        close_code: None,
+        close_reason: None,
+        connack_code: None,
+        frames: record.frames.clone(),
+        cause: String::new(),
+        five_minute_mark_reached: reached,
+    };
+    let ping_note = |at: Duration| ping_context(&record.frames, at);
+    match &record.end {
+        End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt } } => {
+            v.outcome = Outcome::Ok;
+            v.at = Some(record.hold);
+            let mut cause = format!(
+                "alive after the {} hold, round trip {} ms; {}",
+                fmt_secs(record.hold),
+                rtt.as_millis(),
+                pings_answered(record)
+            );
+            if !reached {
+                cause.push_str(&format!(
+                    " (hold {} ends before the 5-minute mark: a PING at 300 s could not be seen)",
+                    fmt_secs(record.hold)
+                ));
+            }
+            v.cause = cause;
+        }
+        End::HoldCompleted { round_trip: RoundTrip::Lost { waited } } => {
+            v.outcome = Outcome::Timeout;
+            v.at = Some(record.hold + *waited);
+            v.ended_by = Some(Party::Broker);
+            v.cause = format!(
+                "the connection stayed open through the {} hold, but the final publish did not come back within {}",
+                fmt_secs(record.hold),
+                fmt_secs(*waited)
+            );
+        }
+        End::ClientGaveUp { at, trigger, why } => {
+            v.outcome = Outcome::Eof;
+            v.at = Some(*at);
+            v.ended_by = Some(Party::Client);
+            v.cause = format!(
+                "broker sent WebSocket {} at {}; {} {}",
+                frame_word(trigger.opcode),
+                fmt_secs(trigger.at),
+                record.profile,
+                why
+            );
+        }
+        End::BrokerClosed { at, code, reason } => {
+            v.outcome = Outcome::Closed;
+            v.at = Some(*at);
+            v.ended_by = Some(Party::Broker);
+            v.close_code = *code;
+            v.close_reason = Some(reason.clone());
+            let code_text = code.map_or("without a status code".to_string(), |c| format!("{c}"));
+            v.cause = format!("broker sent WebSocket close {code_text} {reason:?} at {}{}", fmt_secs(*at), ping_note(*at));
+        }
+        End::SocketEnded { at, how } => {
+            v.outcome = Outcome::Eof;
+            v.at = Some(*at);
+            v.ended_by = Some(Party::Broker);
+            let what = match how {
+                SocketEnd::Eof => "ended the connection without a close frame".to_string(),
+                SocketEnd::Reset => "reset the connection".to_string(),
+                SocketEnd::Error(e) => format!("connection failed ({e})"),
+            };
+            let over = if record.transport == Transport::Tcp { " (TCP)" } else { "" };
+            v.cause = format!("broker {what}{over} at {}{}", fmt_secs(*at), ping_note(*at));
+        }
+        End::PingRespMissing { at, pingreq_at } => {
+            v.outcome = Outcome::Timeout;
+            v.at = Some(*at);
+            v.ended_by = Some(Party::Broker);
+            v.cause = format!(
+                "no PINGRESP within 1.5 × keepalive ({}) of the PINGREQ at {}; the client gave up at {}",
+                fmt_secs(record.keepalive.mul_f64(1.5)),
+                fmt_secs(*pingreq_at),
+                fmt_secs(*at)
+            );
+        }
+        End::UpgradeRefused { detail } => {
+            v.outcome = Outcome::Refused;
+            v.ended_by = Some(Party::Broker);
+            v.cause = detail.clone();
+        }
+        End::ConnAckRefused { code } => {
+            v.outcome = Outcome::Refused;
+            v.ended_by = Some(Party::Broker);
+            v.connack_code = Some(*code);
+            v.cause = format!("CONNACK refused the session: return code {code} ({})", connack_reason(*code));
+        }
+        End::BadBytes { at, detail } => {
+            v.outcome = Outcome::Eof;
+            v.at = Some(*at);
+            v.ended_by = Some(Party::Client);
+            v.cause = format!("{detail} at {}; {} dropped the connection", fmt_secs(*at), record.profile);
+        }
+        End::LibraryError { at, detail, by_broker } => {
+            v.outcome = Outcome::Eof;
+            v.at = Some(*at);
+            v.ended_by = Some(if *by_broker { Party::Broker } else { Party::Client });
+            v.cause = format!("{} reported at {}: {detail}", record.profile, fmt_secs(*at));
+        }
+        End::HarnessError { detail } => {
+            v.cause = detail.clone();
+        }
+    }
+    v
+}
+
+/// What the engine said about the broker container after a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BrokerState {
+    /// Whether it is still running.
+    pub running: bool,
+    /// Its exit status, when it is not.
+    pub exit_code: Option<i64>,
+    /// Whether it was restarted during the run.
+    pub restarted: bool,
+}
+
+/// Puts the broker container's fate into a verdict: a session that ended because the
+/// broker died must say so, not blame the WebSocket.
+pub fn with_broker_state(mut v: Verdict, state: &BrokerState) -> Verdict {
+    if !state.running {
+        let status = state.exit_code.map_or("an unknown status".to_string(), |c| format!("status {c}"));
+        v.ended_by = Some(Party::Broker);
+        v.cause = format!("the broker container exited with {status}; the session saw: {}", v.cause);
+    } else if state.restarted {
+        v.ended_by = Some(Party::Broker);
+        v.cause = format!("the broker container was restarted during the hold; the session saw: {}", v.cause);
+    }
+    v
+}
+
+/// A verdict for a cell the harness could not run at all.
+pub fn error(cause: impl Into<String>) -> Verdict {
+    Verdict {
+        outcome: Outcome::Error,
+        at: None,
+        ended_by: None,
+        close_code: None,
+        close_reason: None,
+        connack_code: None,
+        frames: Vec::new(),
+        cause: cause.into(),
+        five_minute_mark_reached: false,
+    }
+}
+
+fn frame_word(op: u8) -> String {
+    match op {
+        opcode::PING => "PING".to_string(),
+        _ => opcode_name(op),
+    }
+}
+
+fn pings_answered(record: &SessionRecord) -> String {
+    if record.transport == Transport::Tcp {
+        return "MQTT over TCP: no WebSocket frames".to_string();
+    }
+    let pings: Vec<&FrameSeen> =
+        record.frames.iter().filter(|f| f.direction == Direction::Received && f.opcode == opcode::PING).collect();
+    match pings.first() {
+        None => "no WebSocket PING seen".to_string(),
+        Some(first) => {
+            let pongs = record.frames.iter().filter(|f| f.direction == Direction::Sent && f.opcode == opcode::PONG).count();
+            format!("{} PING(s) from the broker, the first at {}, {} PONG(s) sent", pings.len(), fmt_secs(first.at), pongs)
+        }
+    }
+}
+
+/// What the pings before `end` say about it, e.g. "; 10.1 s after an unanswered PING at 300.0 s".
+fn ping_context(frames: &[FrameSeen], end: Duration) -> String {
+    let Some(ping) = frames
+        .iter()
+        .filter(|f| f.direction == Direction::Received && f.opcode == opcode::PING && f.at <= end)
+        .last()
+    else {
+        return String::new();
+    };
+    let pong = frames.iter().find(|f| f.direction == Direction::Sent && f.opcode == opcode::PONG && f.at >= ping.at);
+    let since = end.saturating_sub(ping.at);
+    match pong {
+        None => format!(", {} after an unanswered PING at {}", fmt_secs(since), fmt_secs(ping.at)),
+        Some(p) if !p.masked => format!(
+            ", {} after a PING at {} that was answered with an unmasked PONG at {}",
+            fmt_secs(since),
+            fmt_secs(ping.at),
+            fmt_secs(p.at)
+        ),
+        Some(p) => format!(
+            ", {} after a PING at {} answered by a PONG at {}",
+            fmt_secs(since),
+            fmt_secs(ping.at),
+            fmt_secs(p.at)
+        ),
+    }
+}
+
+mod opt_secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&((d.as_millis() as f64) / 1000.0)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?
+            .map(|v| Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Profile;
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    fn ping(at: f64) -> FrameSeen {
+        FrameSeen { at: secs(at), direction: Direction::Received, opcode: opcode::PING, payload_len: 0, masked: false }
+    }
+
+    fn record(profile: Profile, frames: Vec<FrameSeen>, end: End) -> SessionRecord {
+        SessionRecord {
+            profile,
+            transport: profile.transport(),
+            hold: secs(330.0),
+            keepalive: secs(60.0),
+            client_id: "c".into(),
+            connected: true,
+            subprotocol: Some("mqtt".into()),
+            frames,
+            broker_version: None,
+            end,
+        }
+    }
+
+    #[test]
+    fn paho_giving_up_on_a_ping_is_an_eof_ended_by_the_client_that_names_opcode_0x9() {
+        let end = End::ClientGaveUp { at: secs(300.0), trigger: ping(300.0), why: "rejects opcode 0x9 and drops the connection".into() };
+        let v = decide(&record(Profile::PahoJava125, vec![ping(300.0)], end));
+        assert_eq!(v.outcome, Outcome::Eof);
+        assert_eq!(v.ended_by, Some(Party::Client));
+        assert_eq!(v.cause, "broker sent WebSocket PING at 300.0 s; paho-java-1.2.5 rejects opcode 0x9 and drops the connection");
+    }
+
+    #[test]
+    fn a_broker_hang_up_after_an_unanswered_ping_says_so() {
+        let end = End::SocketEnded { at: secs(310.1), how: SocketEnd::Eof };
+        let v = decide(&record(Profile::NoPong, vec![ping(300.0)], end));
+        assert_eq!((v.outcome, v.ended_by), (Outcome::Eof, Some(Party::Broker)));
+        assert_eq!(v.cause, "broker ended the connection without a close frame at 310.1 s, 10.1 s after an unanswered PING at 300.0 s");
+    }
+
+    #[test]
+    fn ok_needs_the_round_trip() {
+        let lost = decide(&record(Profile::Rfc6455, vec![], End::HoldCompleted { round_trip: RoundTrip::Lost { waited: secs(10.0) } }));
+        assert_eq!(lost.outcome, Outcome::Timeout);
+        let ok = decide(&record(Profile::Rfc6455, vec![], End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt: secs(0.002) } }));
+        assert_eq!(ok.outcome, Outcome::Ok);
+        assert!(ok.five_minute_mark_reached);
+    }
+
+    #[test]
+    fn an_ok_from_a_short_hold_says_the_five_minute_mark_was_not_reached() {
+        let mut r = record(Profile::Rfc6455, vec![], End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt: secs(0.002) } });
+        r.hold = secs(20.0);
+        let v = decide(&r);
+        assert_eq!(v.outcome, Outcome::Ok);
+        assert!(!v.five_minute_mark_reached);
+        assert!(v.cause.contains("before the 5-minute mark"), "{}", v.cause);
+    }
+
+    #[test]
+    fn a_refused_connack_names_the_return_code() {
+        let v = decide(&record(Profile::Rfc6455, vec![], End::ConnAckRefused { code: 5 }));
+        assert_eq!(v.outcome, Outcome::Refused);
+        assert_eq!(v.cause, "CONNACK refused the session: return code 5 (not authorized)");
+    }
+
+    #[test]
+    fn a_harness_error_is_never_ok() {
+        let v = decide(&record(Profile::Rfc6455, vec![], End::HarnessError { detail: "nothing listening".into() }));
+        assert_eq!(v.outcome, Outcome::Error);
+    }
+}

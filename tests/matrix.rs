@@ -1,0 +1,44 @@
+//! The matrix: `cargo test --test matrix` runs the selected set on real brokers, prints the
+//! table, and fails with every cell whose outcome differs from matrix.toml and every ERROR.
+//!
+//! Narrow it from the environment: `MATRIX_SET=debian MATRIX_TAGS=bookworm,sid`.
+
+use std::path::Path;
+
+use mosquitto_matrix::matrix::{MatrixFile, Plan, Selection};
+use mosquitto_matrix::{labels, progress, report, run};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_cell_of_the_selected_set_meets_its_expectation() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file_path = std::env::var("MATRIX_CONFIG").map(Into::into).unwrap_or_else(|_| root.join("matrix.toml"));
+    let file = MatrixFile::load(&file_path).unwrap_or_else(|e| panic!("{e}"));
+    let plan = Plan::new(&file, &Selection::from_env()).unwrap_or_else(|e| panic!("{e}"));
+    let run_id = labels::new_run_id();
+    eprintln!(
+        "mosquitto-matrix: set {} ({}), {} tags x {} profiles, hold {:?}, run id {run_id}",
+        plan.set,
+        plan.image,
+        plan.tags.len(),
+        plan.profiles.len(),
+        plan.timing.hold
+    );
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let printer = tokio::spawn(progress::plain(rx, plan.cells.len(), plan.timing.hold));
+    let result = run::run(&plan, &run_id, Some(tx)).await;
+    printer.await.expect("the progress printer ends when the run does");
+
+    println!("{}", report::table(&result));
+    let out = root.join("target").join("matrix");
+    match report::write_files(&result, &out) {
+        Ok(paths) => paths.iter().for_each(|p| println!("written: {}", p.display())),
+        Err(e) => panic!("cannot write the reports under {}: {e}", out.display()),
+    }
+    let failures = report::failures(&result);
+    assert!(
+        failures.is_empty(),
+        "{} cell(s) differ from matrix.toml or could not run:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
