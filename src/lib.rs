@@ -2,10 +2,16 @@
 //! Mosquitto image tag and fills a pass/EOF table per tag and client behaviour.
 #![forbid(unsafe_code)]
 
+pub mod baseline;
 pub mod broker;
+pub mod cleanup;
+pub mod compare;
+pub mod discover;
 pub mod frame;
 pub mod handshake;
+pub mod junit;
 pub mod labels;
+pub mod live;
 pub mod matrix;
 pub mod mqtt;
 pub mod profile;

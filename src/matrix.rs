@@ -408,6 +408,36 @@ impl Cell {
     }
 }
 
+/// One part of a sharded run: `index` of `count`, 1-based (`--shard 2/3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which part, from 1.
+    pub index: usize,
+    /// How many parts.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || format!("{s:?} is not a shard; write I/N with 1 <= I <= N, as in 2/3");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if index == 0 || count == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
 /// The resolved run: which image, which cells, which durations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -474,6 +504,16 @@ impl Plan {
             tolerance: file.tolerance,
             broker: file.broker.clone(),
         })
+    }
+
+    /// Keeps shard `index` of `count` (1-based): whole tags, dealt round-robin in file
+    /// order, so each shard starts only its own brokers and the split is deterministic.
+    pub fn shard(mut self, shard: Shard) -> Plan {
+        let keep: Vec<String> =
+            self.tags.iter().enumerate().filter(|(i, _)| i % shard.count == shard.index - 1).map(|(_, t)| t.clone()).collect();
+        self.cells.retain(|c| keep.contains(&c.tag));
+        self.tags = keep;
+        self
     }
 
     /// Whether the hold passes the 5-minute mark.

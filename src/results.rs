@@ -105,6 +105,8 @@ pub struct RunResult {
     pub five_minute_mark_reached: bool,
     /// The profiles (columns), in order.
     pub profiles: Vec<Profile>,
+    /// The shard this result covers (`2/3`), if the run was sharded.
+    pub shard: Option<String>,
     /// Per tag, in order.
     pub tags: Vec<TagResult>,
     /// Every cell, tag-major.

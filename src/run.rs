@@ -64,6 +64,7 @@ pub async fn run(plan: &Plan, run_id: &str, progress: Option<UnboundedSender<Pro
         keepalive_secs: plan.timing.keepalive.as_secs_f64(),
         five_minute_mark_reached: plan.reaches_five_minute_mark(),
         profiles: plan.profiles.clone(),
+        shard: None,
         tags,
         cells,
         started_at,

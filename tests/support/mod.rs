@@ -85,10 +85,12 @@ pub enum Wire {
 pub struct Expect {
     outcome: Outcome,
     at: Option<u32>,
-    ended_by: Option<Party>,
+    /// `None` when the client cannot tell who ended the session.
+    ended_by: Option<Option<Party>>,
     close_code: Option<u16>,
     connack_code: Option<u8>,
     cause: Vec<&'static str>,
+    cause_lacks: Vec<&'static str>,
     wire: Vec<Wire>,
 }
 
@@ -98,7 +100,16 @@ const EARLY: u32 = 2;
 const LATE: u32 = 4;
 
 fn expect(outcome: Outcome, at: Option<u32>, ended_by: Option<Party>) -> Expect {
-    Expect { outcome, at, ended_by, close_code: None, connack_code: None, cause: Vec::new(), wire: Vec::new() }
+    Expect {
+        outcome,
+        at,
+        ended_by: Some(ended_by),
+        close_code: None,
+        connack_code: None,
+        cause: Vec::new(),
+        cause_lacks: Vec::new(),
+        wire: Vec::new(),
+    }
 }
 
 /// OK: the hold completed and the round trip came back.
@@ -136,6 +147,20 @@ impl Expect {
         self
     }
 
+    /// The cause line must not contain this text (a claim the session cannot make).
+    #[must_use]
+    pub fn cause_lacks(mut self, part: &'static str) -> Self {
+        self.cause_lacks.push(part);
+        self
+    }
+
+    /// Who ended the session is not checked: the client cannot know.
+    #[must_use]
+    pub fn by_either(mut self) -> Self {
+        self.ended_by = None;
+        self
+    }
+
     /// The CONNACK return code (REFUSED by CONNACK).
     #[must_use]
     pub fn connack(mut self, code: u8) -> Self {
@@ -168,8 +193,9 @@ impl Expect {
         if self.outcome == Outcome::Ok && v.at != Some(cell.record.hold) {
             bad.push(format!("an OK at {:?}, not at the hold {:?}", v.at, cell.record.hold));
         }
-        if v.ended_by != self.ended_by {
-            bad.push(format!("ended by {:?} (expected {:?})", v.ended_by, self.ended_by));
+        match self.ended_by {
+            Some(by) if v.ended_by != by => bad.push(format!("ended by {:?} (expected {by:?})", v.ended_by)),
+            _ => {}
         }
         if self.close_code.is_some() && v.close_code != self.close_code {
             bad.push(format!("close code {:?} (expected {:?})", v.close_code, self.close_code));
@@ -180,6 +206,11 @@ impl Expect {
         for part in &self.cause {
             if !v.cause.contains(part) {
                 bad.push(format!("cause lacks {part:?}"));
+            }
+        }
+        for part in &self.cause_lacks {
+            if v.cause.contains(part) {
+                bad.push(format!("cause claims {part:?}"));
             }
         }
         let first = cell.peer.first();

@@ -1,0 +1,93 @@
+//! `baseline`: writes observed outcomes back into matrix.toml as the new expectations,
+//! keeping its comments and layout (a format-preserving TOML editor, not string surgery).
+
+use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Value};
+
+use crate::results::RunResult;
+use crate::verdict::Outcome;
+
+/// Why a baseline could not be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BaselineError {
+    /// matrix.toml is not valid TOML.
+    #[error("matrix.toml is not valid TOML: {0}")]
+    Parse(String),
+    /// The result's set is not in the file.
+    #[error("the result is for set {0:?}, which matrix.toml does not define")]
+    UnknownSet(String),
+}
+
+/// What a baseline did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Baselined {
+    /// The new file text.
+    pub text: String,
+    /// Cells whose expectation was written or changed, as `tag/profile: OLD -> NEW`.
+    pub changed: Vec<String>,
+    /// Cells left alone because the harness could not run them.
+    pub skipped: Vec<String>,
+    /// Tags added to the set's tag list.
+    pub added_tags: Vec<String>,
+}
+
+/// The expectation text for an observed verdict: `OK`, or the outcome with whole seconds.
+pub fn expectation_text(outcome: Outcome, at: Option<std::time::Duration>) -> String {
+    match (outcome, at) {
+        (Outcome::Ok, _) | (_, None) => outcome.name().to_string(),
+        (o, Some(at)) => format!("{}@{}", o.name(), at.as_secs_f64().round() as u64),
+    }
+}
+
+/// Applies a run's outcomes to matrix.toml's text.
+pub fn apply(text: &str, run: &RunResult) -> Result<Baselined, BaselineError> {
+    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| BaselineError::Parse(e.to_string()))?;
+    let mut out = Baselined::default();
+    let set = doc
+        .get_mut("sets")
+        .and_then(|s| s.get_mut(&run.set))
+        .and_then(Item::as_table_like_mut)
+        .ok_or_else(|| BaselineError::UnknownSet(run.set.clone()))?;
+    if set.get("tags").and_then(Item::as_array).is_none() {
+        set.insert("tags", value(Array::new()));
+    }
+    for t in &run.tags {
+        let tags = set.get_mut("tags").and_then(Item::as_array_mut).expect("tags was just ensured");
+        if !tags.iter().any(|v| v.as_str() == Some(&t.tag)) {
+            tags.push(t.tag.as_str());
+            out.added_tags.push(t.tag.clone());
+        }
+    }
+    if set.get("expect").is_none() {
+        set.insert("expect", Item::Table(toml_edit::Table::new()));
+    }
+    let expect = set.get_mut("expect").and_then(Item::as_table_like_mut).ok_or_else(|| BaselineError::UnknownSet(run.set.clone()))?;
+    for c in &run.cells {
+        if c.verdict.outcome == Outcome::Error {
+            out.skipped.push(c.id());
+            continue;
+        }
+        let new = expectation_text(c.verdict.outcome, c.verdict.at);
+        if expect.get(&c.tag).is_none() {
+            expect.insert(&c.tag, value(InlineTable::new()));
+        }
+        let row = expect.get_mut(&c.tag).and_then(Item::as_table_like_mut).ok_or_else(|| BaselineError::UnknownSet(run.set.clone()))?;
+        let old = row.get(c.profile.name()).and_then(Item::as_str).map(String::from);
+        if old.as_deref() == Some(new.as_str()) {
+            continue;
+        }
+        match row.get_mut(c.profile.name()) {
+            // Keep the cell's own spacing so the aligned columns stay aligned.
+            Some(Item::Value(v)) => {
+                let decor = v.decor().clone();
+                *v = Value::from(new.as_str());
+                *v.decor_mut() = decor;
+            }
+            _ => {
+                row.insert(c.profile.name(), value(new.as_str()));
+            }
+        }
+        out.changed.push(format!("{}: {} -> {new}", c.id(), old.as_deref().unwrap_or("(none)")));
+    }
+    out.text = doc.to_string();
+    Ok(out)
+}

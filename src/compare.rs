@@ -1,0 +1,158 @@
+//! Comparing and combining results: `diff` between two runs, `merge` of shards.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+
+use crate::report::cell_text;
+use crate::results::{CellResult, RunResult, Status};
+
+/// How far two end times may differ and still be the same outcome.
+pub const SAME_TIME: Duration = Duration::from_secs(5);
+
+/// One cell whose outcome differs between two runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// `tag/profile`.
+    pub cell: String,
+    /// The old cell text, or `—` where the old run did not have the cell.
+    pub old: String,
+    /// The new cell text, or `—`.
+    pub new: String,
+    /// The new cause (or the old one where the cell is gone).
+    pub cause: String,
+}
+
+fn same(a: &CellResult, b: &CellResult) -> bool {
+    let (x, y) = (&a.verdict, &b.verdict);
+    x.outcome == y.outcome
+        && x.ended_by == y.ended_by
+        && match (x.at, y.at) {
+            (Some(p), Some(q)) => p.abs_diff(q) <= SAME_TIME,
+            (p, q) => p.is_none() == q.is_none(),
+        }
+}
+
+/// The cells whose outcome changed from `old` to `new`, in `new`'s order, then the gone ones.
+pub fn diff(old: &RunResult, new: &RunResult) -> Vec<Change> {
+    let mut out = Vec::new();
+    for n in &new.cells {
+        match old.cell(&n.tag, n.profile) {
+            Some(o) if same(o, n) => {}
+            Some(o) => out.push(Change { cell: n.id(), old: cell_text(o), new: cell_text(n), cause: n.verdict.cause.clone() }),
+            None => out.push(Change { cell: n.id(), old: "—".into(), new: cell_text(n), cause: n.verdict.cause.clone() }),
+        }
+    }
+    for o in &old.cells {
+        if new.cell(&o.tag, o.profile).is_none() {
+            out.push(Change { cell: o.id(), old: cell_text(o), new: "—".into(), cause: o.verdict.cause.clone() });
+        }
+    }
+    out
+}
+
+/// The changes as a terminal table.
+pub fn diff_table(changes: &[Change]) -> String {
+    if changes.is_empty() {
+        return "no cell changed its outcome\n".to_string();
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(["cell", "old", "new", "cause"]);
+    for c in changes {
+        t.add_row([&c.cell, &c.old, &c.new, &c.cause]);
+    }
+    format!("{t}\n")
+}
+
+/// The changes as Markdown.
+pub fn diff_markdown(changes: &[Change]) -> String {
+    if changes.is_empty() {
+        return "No cell changed its outcome.\n".to_string();
+    }
+    let esc = |s: &str| s.replace('|', "\\|");
+    let mut out = String::from("| cell | old | new | cause |\n|---|---|---|---|\n");
+    for c in changes {
+        let _ = writeln!(out, "| {} | {} | {} | {} |", esc(&c.cell), esc(&c.old), esc(&c.new), esc(&c.cause));
+    }
+    out
+}
+
+/// Why shards cannot be merged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    /// Nothing to merge.
+    #[error("no shard results given")]
+    Empty,
+    /// The shards come from different sets, images, holds or schema versions.
+    #[error("{file}: {what} is {theirs:?}, but the first shard has {ours:?}")]
+    Mismatch {
+        /// Which input.
+        file: String,
+        /// Which field.
+        what: &'static str,
+        /// The first shard's value.
+        ours: String,
+        /// This one's.
+        theirs: String,
+    },
+    /// Two shards ran the same cell.
+    #[error("{file}: cell {cell} is also in an earlier shard")]
+    Duplicate {
+        /// Which input.
+        file: String,
+        /// The cell.
+        cell: String,
+    },
+}
+
+/// Merges shard results (named for errors) into one result.
+pub fn merge(parts: Vec<(String, RunResult)>) -> Result<RunResult, MergeError> {
+    let mut iter = parts.into_iter();
+    let (_, mut all) = iter.next().ok_or(MergeError::Empty)?;
+    for (file, part) in iter {
+        let check = |what: &'static str, ours: String, theirs: String| {
+            if ours == theirs {
+                Ok(())
+            } else {
+                Err(MergeError::Mismatch { file: file.clone(), what, ours, theirs })
+            }
+        };
+        check("schema_version", all.schema_version.to_string(), part.schema_version.to_string())?;
+        check("set", all.set.clone(), part.set.clone())?;
+        check("image", all.image.clone(), part.image.clone())?;
+        check("hold", all.hold_secs.to_string(), part.hold_secs.to_string())?;
+        check("profiles", format!("{:?}", all.profiles), format!("{:?}", part.profiles))?;
+        for c in &part.cells {
+            if all.cell(&c.tag, c.profile).is_some() {
+                return Err(MergeError::Duplicate { file: file.clone(), cell: c.id() });
+            }
+        }
+        all.tags.extend(part.tags);
+        all.cells.extend(part.cells);
+        all.started_at = all.started_at.min(part.started_at);
+        all.ended_at = all.ended_at.max(part.ended_at);
+        all.wall_secs = all.wall_secs.max(part.wall_secs);
+    }
+    all.shard = None;
+    Ok(all)
+}
+
+/// Puts tags (and their cells) back in the order given, e.g. matrix.toml's; unknown tags go last.
+pub fn reorder(r: &mut RunResult, order: &[String]) {
+    let pos = |t: &str| order.iter().position(|o| o == t).unwrap_or(usize::MAX);
+    r.tags.sort_by_key(|t| pos(&t.tag));
+    let profiles = r.profiles.clone();
+    r.cells.sort_by_key(|c| (pos(&c.tag), profiles.iter().position(|p| *p == c.profile)));
+}
+
+/// Whether any cell is not as expected: 2 for harness errors, 1 for changed outcomes, else 0.
+pub fn exit_status(r: &RunResult) -> i32 {
+    if r.cells.iter().any(|c| c.status == Status::Error) {
+        2
+    } else if r.cells.iter().any(|c| c.status == Status::Changed) {
+        1
+    } else {
+        0
+    }
+}

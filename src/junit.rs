@@ -1,0 +1,35 @@
+//! JUnit XML: one test case per cell, failed when the outcome differs from matrix.toml.
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::report::cell_text;
+use crate::results::{RunResult, Status};
+
+/// The run as JUnit XML.
+pub fn junit(r: &RunResult) -> String {
+    let mut suite = TestSuite::new(format!("mosquitto-matrix {}", r.set));
+    for c in &r.cells {
+        let status = match c.status {
+            Status::Met | Status::New | Status::Unchecked => TestCaseStatus::success(),
+            Status::Changed => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(format!("expected {}, got {}: {}", c.expected.as_deref().unwrap_or("-"), cell_text(c), c.verdict.cause));
+                s.set_type("changed outcome");
+                s
+            }
+            Status::Error => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                s.set_message(c.verdict.cause.clone());
+                s.set_type("harness error");
+                s
+            }
+        };
+        let mut case = TestCase::new(c.id(), status);
+        case.set_classname(format!("{}.{}", r.set, c.tag));
+        case.set_system_out(format!("{} — {}", cell_text(c), c.verdict.cause));
+        suite.add_test_case(case);
+    }
+    let mut report = Report::new("mosquitto-matrix");
+    report.add_test_suite(suite);
+    report.to_string().unwrap_or_else(|e| format!("<!-- cannot serialise the JUnit report: {e} -->"))
+}

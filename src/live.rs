@@ -1,0 +1,72 @@
+//! Live progress on a terminal: one line per cell counting up to the hold, turning into
+//! the verdict the moment the cell ends.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::matrix::Plan;
+use crate::report::cell_text;
+use crate::run::Progress;
+use crate::units::fmt_secs;
+
+/// Shows one line per cell until the run's sender is dropped.
+pub async fn terminal(mut rx: UnboundedReceiver<Progress>, plan: &Plan) {
+    let multi = MultiProgress::new();
+    let hold_ms = plan.timing.hold.as_millis() as u64;
+    let counting = ProgressStyle::with_template("{prefix:<32} [{bar:30}] {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    let done = ProgressStyle::with_template("{prefix:<32} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
+    let mut bars: HashMap<String, (ProgressBar, Option<Instant>)> = HashMap::new();
+    for cell in &plan.cells {
+        let bar = multi.add(ProgressBar::new(hold_ms));
+        bar.set_style(counting.clone());
+        bar.set_prefix(cell.id());
+        bar.set_message("waiting for the broker");
+        bars.insert(cell.id(), (bar, None));
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            p = rx.recv() => match p {
+                None => break,
+                Some(Progress::BrokerStarting { tag }) => {
+                    for (_, (b, _)) in bars.iter().filter(|(id, _)| id.starts_with(&format!("{tag}/"))) {
+                        b.set_message("starting the broker (pulling the image if needed)");
+                    }
+                }
+                Some(Progress::BrokerReady { tag, .. }) => {
+                    for (_, (b, start)) in bars.iter_mut().filter(|(id, _)| id.starts_with(&format!("{tag}/"))) {
+                        *start = Some(Instant::now());
+                        b.set_message("holding");
+                    }
+                }
+                Some(Progress::BrokerFailed { tag, why }) => {
+                    for (_, (b, _)) in bars.iter().filter(|(id, _)| id.starts_with(&format!("{tag}/"))) {
+                        b.set_style(done.clone());
+                        b.finish_with_message(format!("⚠ ERROR: {why}"));
+                    }
+                }
+                Some(Progress::CellFinished(c)) => {
+                    if let Some((b, _)) = bars.get(&c.id()) {
+                        b.set_style(done.clone());
+                        b.finish_with_message(cell_text(&c));
+                    }
+                }
+            },
+            _ = tick.tick() => {
+                for (b, start) in bars.values() {
+                    if let (Some(s), false) = (start, b.is_finished()) {
+                        let e = s.elapsed();
+                        b.set_position(e.as_millis() as u64);
+                        b.set_message(format!("{} / {}", fmt_secs(e), fmt_secs(plan.timing.hold)));
+                    }
+                }
+            }
+        }
+    }
+    let _ = multi.clear();
+}

@@ -1,0 +1,266 @@
+//! Images that live only in a registry: a real local registry (Debian's `docker-registry`),
+//! the Debian images pushed into it, their local registry-named copies removed, then
+//! discovery lists them and a run makes testcontainers pull them.
+//!
+//! Needs Docker and `docker-registry`; without either it fails with the reason, never skips.
+//! The bearer-token flow Docker Hub uses is tested against a scripted HTTP server.
+
+mod support_registry;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpListener;
+
+use mosquitto_matrix::discover::{self, DiscoverError};
+use mosquitto_matrix::matrix::{Cell, Expectation, ImageSet, MatrixFile, Plan};
+use mosquitto_matrix::profile::Profile;
+use mosquitto_matrix::results::Status;
+use mosquitto_matrix::verdict::Outcome;
+use mosquitto_matrix::{labels, report, run};
+
+use support_registry::LocalRegistry;
+
+/// The locally built images pushed (docker/build-debian-images.sh makes them).
+const SOURCE: &str = "mosquitto-matrix/debian";
+/// The registry's extra names for them, so discovery has releases and non-releases to sort.
+const ALIASES: [(&str, &[&str]); 2] = [("bookworm", &["2.0.11", "2.0", "latest"]), ("sid", &["2.1.2", "2.1-openssl"])];
+/// A tag the registry does not have.
+const MISSING: &str = "missing-tag";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::Result<()> {
+    let wall = Instant::now();
+    let docker = testcontainers::core::client::docker_client_instance()
+        .await
+        .context("this test needs a Docker engine (bash docker/engine.sh)")?;
+    docker.ping().await.context("this test needs a Docker engine that answers (bash docker/engine.sh)")?;
+    for (tag, _) in ALIASES {
+        let source = format!("{SOURCE}:{tag}");
+        docker
+            .inspect_image(&source)
+            .await
+            .with_context(|| format!("{source} is not built here; bash docker/build-debian-images.sh builds it"))?;
+    }
+
+    let mut registry = LocalRegistry::start().await?;
+    let repository = format!("mosquitto-matrix-test/debian-{}", labels::new_run_id());
+    let image = registry.image(&repository);
+    eprintln!("registry: {} (image {image})", registry.base_url);
+
+    // Push every name, then drop the engine's registry-named references: only the registry has them.
+    for (tag, aliases) in ALIASES {
+        let source = format!("{SOURCE}:{tag}");
+        for name in std::iter::once(&tag).chain(aliases.iter()) {
+            let took = registry.push(&source, &repository, name).await?;
+            eprintln!("push {source} as {image}:{name}: {:.2}s", took.as_secs_f64());
+        }
+        for name in std::iter::once(&tag).chain(aliases.iter()) {
+            registry.forget_local(&repository, name).await?;
+            ensure!(!discover::image_is_local(&format!("{image}:{name}")).await, "{image}:{name} is still local");
+        }
+    }
+
+    // (a) The registry lists what was pushed, whole and one tag per page.
+    let mut tags = discover::list_tags(&registry.base_url, &repository).await?;
+    tags.sort();
+    let mut pushed: Vec<String> =
+        ALIASES.iter().flat_map(|(t, a)| std::iter::once(t).chain(a.iter())).map(|s| s.to_string()).collect();
+    pushed.sort();
+    assert_eq!(tags, pushed, "tags listed by {}", registry.base_url);
+    let mut paged = discover::list_tags_paged(&registry.base_url, &repository, 1).await?;
+    paged.sort();
+    assert_eq!(paged, pushed, "tags listed one per page, following Link: rel=\"next\"");
+    match discover::list_tags(&registry.base_url, "mosquitto-matrix-test/absent").await {
+        Err(e @ DiscoverError::Status { status: 404, .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("/v2/mosquitto-matrix-test/absent/tags/list") && text.contains("NAME_UNKNOWN"), "{text}");
+        }
+        other => panic!("an absent repository must be a 404 naming the URL: {other:?}"),
+    }
+
+    // (c) Discovery against the registry: releases only, in version order; those not in the set.
+    let set = ImageSet {
+        name: "registry".into(),
+        image: image.clone(),
+        tags: vec!["bookworm".into(), "sid".into(), "2.0.11".into()],
+        expect: BTreeMap::new(),
+    };
+    let found = discover::discover(&set).await?;
+    println!("{found}");
+    assert_eq!(found.registry, registry.base_url);
+    assert_eq!(found.releases, ["2.0.11", "2.1.2"]);
+    assert_eq!(found.not_in_set, ["2.1.2"]);
+
+    // (b) A run whose images must be pulled; a tag the registry lacks is ERROR in the registry's words.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = MatrixFile::load(&root.join("matrix.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plan = registry_plan(&file, &image, &["bookworm", "sid", MISSING]);
+    let run_id = labels::new_run_id();
+    let result = run::run(&plan, &run_id, None).await;
+    println!("{}", report::table(&result));
+    for t in &result.tags {
+        println!(
+            "tag {}: startup (pull included) {}, digest {}, error {}",
+            t.tag,
+            t.startup_secs.map_or("-".to_string(), |s| format!("{s:.2}s")),
+            t.image.digest.as_deref().unwrap_or("-"),
+            t.error.as_deref().unwrap_or("-")
+        );
+    }
+    for tag in ["bookworm", "sid"] {
+        let t = result.tags.iter().find(|t| t.tag == tag).context("a TagResult per tag")?;
+        assert!(t.error.is_none(), "{tag}: {:?}", t.error);
+        let digest = t.image.digest.as_deref().unwrap_or_default();
+        assert!(digest.starts_with(&format!("{image}@sha256:")), "{tag}: the digest must be the registry's: {digest:?}");
+        assert!(discover::image_is_local(&format!("{image}:{tag}")).await, "{tag} was pulled");
+        for profile in &plan.profiles {
+            let cell = result.cell(tag, *profile).context("a cell per (tag, profile)")?;
+            assert_eq!(cell.verdict.outcome, Outcome::Ok, "{}: {}", cell.id(), cell.verdict.cause);
+            assert_eq!(cell.status, Status::Met, "{}", cell.id());
+        }
+    }
+    let missing = result.tags.iter().find(|t| t.tag == MISSING).context("a TagResult for the missing tag")?;
+    let why = missing.error.as_deref().unwrap_or_default();
+    assert!(why.contains("manifest unknown") || why.contains("not found"), "the registry's answer: {why:?}");
+    for profile in &plan.profiles {
+        let cell = result.cell(MISSING, *profile).context("a cell per (tag, profile)")?;
+        assert_eq!(cell.status, Status::Error, "{}", cell.id());
+        assert!(cell.verdict.cause.contains("manifest unknown"), "{}: {}", cell.id(), cell.verdict.cause);
+    }
+
+    drop(registry);
+    eprintln!("registry test wall time: {:.1}s", wall.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// bookworm and sid with rfc6455 and tcp, OK expected; a short hold (OK then means "alive at 5 s").
+fn registry_plan(file: &MatrixFile, image: &str, tags: &[&str]) -> Plan {
+    let profiles = vec![Profile::Rfc6455, Profile::Tcp];
+    let ok = Expectation { outcome: Outcome::Ok, at: None };
+    let cells = tags
+        .iter()
+        .flat_map(|tag| {
+            profiles.iter().map(move |&profile| Cell {
+                tag: tag.to_string(),
+                profile,
+                expect: (*tag != MISSING).then_some(ok),
+            })
+        })
+        .collect();
+    let mut timing = file.timing;
+    timing.hold = Duration::from_secs(5);
+    Plan {
+        set: "registry".into(),
+        image: image.to_string(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        profiles,
+        cells,
+        timing,
+        tolerance: file.tolerance,
+        broker: file.broker.clone(),
+    }
+}
+
+/// One request as the scripted server saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    target: String,
+    authorization: Option<String>,
+}
+
+/// A registry that answers like Docker Hub: 401 + Bearer challenge, a token service, two pages.
+async fn scripted_registry(token_status: u16) -> anyhow::Result<(String, Arc<Mutex<Vec<Seen>>>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    let realm = format!("{base}/token");
+    tokio::spawn(async move {
+        // Bounded: the test makes a handful of requests.
+        for _ in 0..32 {
+            let Ok((mut stream, _)) = listener.accept().await else { return };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 2048];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&buf).to_string();
+            let target = head.split_whitespace().nth(1).unwrap_or_default().to_string();
+            let authorization = head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("authorization").then(|| v.trim().to_string())
+            });
+            log.lock().expect("seen log").push(Seen { target: target.clone(), authorization: authorization.clone() });
+            let challenge = format!(
+                "WWW-Authenticate: Bearer realm=\"{realm}\",service=\"scripted\",scope=\"repository:library/eclipse-mosquitto:pull\"\r\n"
+            );
+            let (status, extra, body) = if target.starts_with("/token?") {
+                if token_status == 200 {
+                    (200, String::new(), r#"{"access_token":"tok-123","expires_in":300}"#.to_string())
+                } else {
+                    (token_status, String::new(), r#"{"details":"scripted refusal"}"#.to_string())
+                }
+            } else if authorization.as_deref() != Some("Bearer tok-123") {
+                (401, challenge, r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.to_string())
+            } else if target.contains("last=") {
+                (200, String::new(), r#"{"name":"library/eclipse-mosquitto","tags":["2.0.22","2.1.2","openssl"]}"#.to_string())
+            } else {
+                let link = "Link: </v2/library/eclipse-mosquitto/tags/list?last=2.0&n=100>; rel=\"next\"\r\n".to_string();
+                (200, link, r#"{"name":"library/eclipse-mosquitto","tags":["1.6.15","2","2.0","2.0.9"]}"#.to_string())
+            };
+            let reply = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        }
+    });
+    Ok((base, seen))
+}
+
+#[tokio::test]
+async fn a_bearer_challenge_is_answered_with_an_anonymous_token_and_pages_are_followed() -> anyhow::Result<()> {
+    let (base, seen) = scripted_registry(200).await?;
+    let tags = discover::list_tags(&base, "library/eclipse-mosquitto").await?;
+    assert_eq!(tags, ["1.6.15", "2", "2.0", "2.0.9", "2.0.22", "2.1.2", "openssl"]);
+    assert_eq!(discover::release_tags(&tags), ["1.6.15", "2.0.9", "2.0.22", "2.1.2"]);
+    let seen = seen.lock().expect("seen log").clone();
+    let targets: Vec<&str> = seen.iter().map(|s| s.target.as_str()).collect();
+    assert_eq!(
+        targets,
+        [
+            "/v2/library/eclipse-mosquitto/tags/list?n=100",
+            "/token?service=scripted&scope=repository%3Alibrary%2Feclipse-mosquitto%3Apull",
+            "/v2/library/eclipse-mosquitto/tags/list?n=100",
+            "/v2/library/eclipse-mosquitto/tags/list?last=2.0&n=100",
+        ]
+    );
+    assert_eq!(seen[0].authorization, None);
+    // The token is asked for once and kept for the next page.
+    assert_eq!(seen[2].authorization.as_deref(), Some("Bearer tok-123"));
+    assert_eq!(seen[3].authorization.as_deref(), Some("Bearer tok-123"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_token_service_refusal_names_its_url_status_and_body() -> anyhow::Result<()> {
+    let (base, _) = scripted_registry(403).await?;
+    match discover::list_tags(&base, "library/eclipse-mosquitto").await {
+        Err(e @ DiscoverError::Status { status: 403, .. }) => {
+            let text = e.to_string();
+            assert!(text.contains(&format!("{base}/token?service=scripted")), "{text}");
+            assert!(text.contains("HTTP 403") && text.contains("scripted refusal"), "{text}");
+            Ok(())
+        }
+        other => bail!("expected the token service's 403, got {other:?}"),
+    }
+}
