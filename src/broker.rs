@@ -117,6 +117,10 @@ pub struct Broker {
     pub facts: ImageFacts,
     /// How long start-up took, pull included.
     pub startup: Duration,
+    /// How long pulling the image took; `None` when the engine already had it.
+    pub pull: Option<Duration>,
+    /// When the engine says the container started; a later value means it was restarted.
+    pub started_at: Option<String>,
 }
 
 impl Broker {
@@ -191,6 +195,16 @@ pub async fn start(image: &str, tag: &str, settings: &BrokerSettings, labels: &L
         why,
         log_tail: tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default(),
     };
+    // Pulled here rather than inside start() so the pull is timed on its own and the report
+    // can say whether the image came from the registry. Only when absent: a local-only image
+    // (the Debian builds) is in no registry, and asking one would fail.
+    let (request, pull) = if crate::discover::image_is_local(&name).await {
+        (request, None)
+    } else {
+        let pulling = std::time::Instant::now();
+        let request = request.pull_image().await.map_err(|e| fail(e.to_string(), &tail))?;
+        (request, Some(pulling.elapsed()))
+    };
     let container = request.start().await.map_err(|e| fail(e.to_string(), &tail))?;
     let startup = started.elapsed();
     let ws_port = container.get_host_port_ipv4(9001).await.map_err(|e| fail(e.to_string(), &tail))?;
@@ -201,7 +215,11 @@ pub async fn start(image: &str, tag: &str, settings: &BrokerSettings, labels: &L
         container.get_host().await.map_err(|e| fail(e.to_string(), &tail))?.to_string()
     };
     let facts = image_facts(&name).await;
-    Ok(Broker { container, host, ws_port, tcp_port, facts, startup })
+    let started_at = match testcontainers::core::client::docker_client_instance().await {
+        Ok(docker) => docker.inspect_container(container.id(), None).await.ok().and_then(|c| c.state).and_then(|s| s.started_at),
+        Err(_) => None,
+    };
+    Ok(Broker { container, host, ws_port, tcp_port, facts, startup, pull, started_at })
 }
 
 /// Reads `LWS_VERSION`, `VERSION` and the digest of an image through the Docker API.
@@ -217,6 +235,17 @@ pub async fn image_facts(name: &str) -> ImageFacts {
     ImageFacts {
         lws_version: var("LWS_VERSION"),
         version: var("VERSION"),
-        digest: inspect.repo_digests.and_then(|d| d.into_iter().next()).or(inspect.id),
+        digest: own_digest(name, inspect.repo_digests.unwrap_or_default()).or(inspect.id),
     }
+}
+
+/// The digest under the image's own repository: an image pushed to or pulled from several
+/// registries lists one digest per repository, and the first need not be the one run.
+fn own_digest(name: &str, digests: Vec<String>) -> Option<String> {
+    let repository = match name.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => name,
+    };
+    let prefix = format!("{repository}@");
+    digests.iter().find(|d| d.starts_with(&prefix)).cloned().or_else(|| digests.into_iter().next())
 }

@@ -189,7 +189,12 @@ pub fn next_link(header: &str) -> Option<String> {
         let is_next = params.split(';').any(|p| {
             let Some((k, v)) = p.split_once('=') else { return false };
             k.trim().eq_ignore_ascii_case("rel")
-                && v.trim().trim_end_matches(',').trim().trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case("next"))
+                && v.trim()
+                    .trim_end_matches(',')
+                    .trim()
+                    .trim_matches('"')
+                    .split_whitespace()
+                    .any(|r| r.eq_ignore_ascii_case("next"))
         });
         if is_next {
             return Some(target.to_string());
@@ -211,7 +216,9 @@ pub fn registry_for_image(image: &str) -> (String, String) {
         _ => image,
     };
     let (host, path) = match image.split_once('/') {
-        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => (Some(first), rest),
+        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            (Some(first), rest)
+        }
         _ => (None, image),
     };
     match host {
@@ -251,7 +258,8 @@ pub async fn list_tags_paged(
         .user_agent(concat!("mosquitto-matrix/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| DiscoverError::Request { url: first.clone(), why: error_chain(&e) })?;
-    let mut url = reqwest::Url::parse(&first).map_err(|e| DiscoverError::Request { url: first.clone(), why: e.to_string() })?;
+    let mut url =
+        reqwest::Url::parse(&first).map_err(|e| DiscoverError::Request { url: first.clone(), why: e.to_string() })?;
     let mut token: Option<String> = None;
     let mut tags = Vec::new();
     for _ in 0..MAX_PAGES {
@@ -286,14 +294,19 @@ struct TokenAnswer {
 }
 
 /// One page, answering a bearer challenge once; the token is kept for the next pages.
-async fn get_page(client: &reqwest::Client, url: &reqwest::Url, token: &mut Option<String>) -> Result<Page, DiscoverError> {
+async fn get_page(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    token: &mut Option<String>,
+) -> Result<Page, DiscoverError> {
     let mut answered_challenge = false;
     loop {
         let mut request = client.get(url.clone());
         if let Some(t) = token.as_deref() {
             request = request.bearer_auth(t);
         }
-        let response = request.send().await.map_err(|e| DiscoverError::Request { url: url.to_string(), why: error_chain(&e) })?;
+        let response =
+            request.send().await.map_err(|e| DiscoverError::Request { url: url.to_string(), why: error_chain(&e) })?;
         let status = response.status();
         if status == reqwest::StatusCode::UNAUTHORIZED && !answered_challenge {
             let header = response
@@ -318,7 +331,8 @@ async fn get_page(client: &reqwest::Client, url: &reqwest::Url, token: &mut Opti
             .iter()
             .filter_map(|v| v.to_str().ok())
             .find_map(next_link);
-        let body = response.text().await.map_err(|e| DiscoverError::Request { url: url.to_string(), why: error_chain(&e) })?;
+        let body =
+            response.text().await.map_err(|e| DiscoverError::Request { url: url.to_string(), why: error_chain(&e) })?;
         let list: TagList = serde_json::from_str(&body).map_err(|e| DiscoverError::Answer {
             url: url.to_string(),
             why: format!("not a tag list ({e}): {}", excerpt(&body)),
@@ -342,11 +356,16 @@ async fn fetch_token(client: &reqwest::Client, challenge: &Challenge) -> Result<
             query.append_pair("scope", s);
         }
     }
-    let response = client.get(url.clone()).send().await.map_err(|e| DiscoverError::Request { url: url.to_string(), why: error_chain(&e) })?;
+    let response = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| DiscoverError::Request { url: url.to_string(), why: error_chain(&e) })?;
     if !response.status().is_success() {
         return Err(status_error(url.as_str(), response).await);
     }
-    let body = response.text().await.map_err(|e| DiscoverError::Request { url: url.to_string(), why: error_chain(&e) })?;
+    let body =
+        response.text().await.map_err(|e| DiscoverError::Request { url: url.to_string(), why: error_chain(&e) })?;
     let answer: TokenAnswer = serde_json::from_str(&body).map_err(|e| DiscoverError::Answer {
         url: url.to_string(),
         why: format!("not a token answer ({e}): {}", excerpt(&body)),
@@ -409,7 +428,15 @@ pub async fn discover(set: &ImageSet) -> Result<Discovery, DiscoverError> {
     let tags = list_tags(&registry, &repository).await?;
     let releases = release_tags(&tags);
     let not_in_set = not_listed(&releases, &set.tags);
-    Ok(Discovery { set: set.name.clone(), image: set.image.clone(), registry, repository, all_tags: tags.len(), releases, not_in_set })
+    Ok(Discovery {
+        set: set.name.clone(),
+        image: set.image.clone(),
+        registry,
+        repository,
+        all_tags: tags.len(),
+        releases,
+        not_in_set,
+    })
 }
 
 impl fmt::Display for Discovery {
@@ -456,8 +483,22 @@ mod tests {
     #[test]
     fn release_tags_keep_only_major_minor_patch_in_numeric_order() {
         let tags = strings(&[
-            "latest", "2", "2.0", "2.0-openssl", "bookworm", "2.0.10", "1.6.15", "2.0.9", "2.1.2", "2.0.22",
-            "2.0.22-openssl", "v2.0.1", "2.0.1.1", "2..1", "-1.0.0", "2.0.9",
+            "latest",
+            "2",
+            "2.0",
+            "2.0-openssl",
+            "bookworm",
+            "2.0.10",
+            "1.6.15",
+            "2.0.9",
+            "2.1.2",
+            "2.0.22",
+            "2.0.22-openssl",
+            "v2.0.1",
+            "2.0.1.1",
+            "2..1",
+            "-1.0.0",
+            "2.0.9",
         ]);
         assert_eq!(release_tags(&tags), strings(&["1.6.15", "2.0.9", "2.0.10", "2.0.22", "2.1.2"]));
     }
@@ -504,7 +545,9 @@ mod tests {
             Some("/v2/m/debian/tags/list?last=bookworm&n=1".into())
         );
         assert_eq!(
-            next_link(r#"<https://r.example/v2/a/tags/list?last=1>; rel="prev", <https://r.example/v2/a/tags/list?last=3>; rel=next"#),
+            next_link(
+                r#"<https://r.example/v2/a/tags/list?last=1>; rel="prev", <https://r.example/v2/a/tags/list?last=3>; rel=next"#
+            ),
             Some("https://r.example/v2/a/tags/list?last=3".into())
         );
         assert_eq!(next_link(r#"</v2/a/tags/list?last=1>; rel="prev""#), None);
@@ -513,9 +556,18 @@ mod tests {
 
     #[test]
     fn images_without_a_host_live_on_the_default_registry() {
-        assert_eq!(registry_for_image("eclipse-mosquitto"), (DEFAULT_REGISTRY.into(), "library/eclipse-mosquitto".into()));
-        assert_eq!(registry_for_image("eclipse-mosquitto:2.0.15"), (DEFAULT_REGISTRY.into(), "library/eclipse-mosquitto".into()));
-        assert_eq!(registry_for_image("mosquitto-matrix/debian"), (DEFAULT_REGISTRY.into(), "mosquitto-matrix/debian".into()));
+        assert_eq!(
+            registry_for_image("eclipse-mosquitto"),
+            (DEFAULT_REGISTRY.into(), "library/eclipse-mosquitto".into())
+        );
+        assert_eq!(
+            registry_for_image("eclipse-mosquitto:2.0.15"),
+            (DEFAULT_REGISTRY.into(), "library/eclipse-mosquitto".into())
+        );
+        assert_eq!(
+            registry_for_image("mosquitto-matrix/debian"),
+            (DEFAULT_REGISTRY.into(), "mosquitto-matrix/debian".into())
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use mosquitto_matrix::matrix::{MatrixFile, Plan, Selection, SelectionOrigin, Shard};
 use mosquitto_matrix::profile::{Profile, Transport};
 use mosquitto_matrix::results::RunResult;
-use mosquitto_matrix::{baseline, cleanup, compare, junit, labels, live, progress, report, run};
+use mosquitto_matrix::{baseline, cleanup, compare, discover, junit, labels, live, progress, report, run};
 
 /// Exit status when the harness itself could not run.
 const HARNESS_FAILED: u8 = 2;
@@ -55,6 +55,10 @@ enum Command {
         /// Comma-separated tags; a tag not in matrix.toml (a new release) runs with no expectation. Example: --tags 2.0.15,2.0.22
         #[arg(long, value_delimiter = ',')]
         tags: Option<Vec<String>>,
+        /// Run exactly the release tags the registry has and matrix.toml does not list (see `discover`), reported as new.
+        /// Example: --set eclipse --new
+        #[arg(long, conflicts_with = "tags")]
+        new: bool,
         /// Comma-separated profiles (columns). Example: --profiles paho-java-1.2.5,rfc6455,tcp
         #[arg(long, value_delimiter = ',')]
         profiles: Option<Vec<String>>,
@@ -102,6 +106,16 @@ enum Command {
         #[arg(long)]
         junit: Option<PathBuf>,
     },
+    /// List the set's image repository in its registry (HTTP API v2) and show the release tags matrix.toml does not
+    /// list yet. Example: mosquitto-matrix discover --set eclipse
+    Discover {
+        /// The image set from matrix.toml (default: the file's default set). Example: --set eclipse
+        #[arg(long)]
+        set: Option<String>,
+        /// Print only the new release tags, comma-separated (for scripts and CI). Example: --new-only
+        #[arg(long)]
+        new_only: bool,
+    },
     /// Write a result's outcomes into matrix.toml as the new expectations, keeping comments and layout.
     /// Example: mosquitto-matrix baseline target/matrix/debian.json
     Baseline {
@@ -148,11 +162,27 @@ fn write_outputs(r: &RunResult, out: Option<&Path>, junit_path: Option<&Path>) -
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { set, tags, profiles, transport, hold, shard, format, out, junit } => {
+        Command::Run { set, tags, new, profiles, transport, hold, shard, format, out, junit } => {
             let file = match MatrixFile::load(&cli.config) {
                 Ok(f) => f,
                 Err(e) => return fail(e),
             };
+            let mut tags = tags;
+            if new {
+                let name = set.clone().unwrap_or_else(|| file.default_set.clone());
+                let Some(s) = file.set(&name) else { return fail(format!("--set: unknown set {name:?}")) };
+                match discover::discover(s).await {
+                    Ok(d) if d.not_in_set.is_empty() => {
+                        eprintln!("mosquitto-matrix: {d}\nno new release to run");
+                        return ExitCode::SUCCESS;
+                    }
+                    Ok(d) => {
+                        eprintln!("mosquitto-matrix: {d}");
+                        tags = Some(d.not_in_set);
+                    }
+                    Err(e) => return fail(e),
+                }
+            }
             let mut profiles = profiles;
             if let Some(t) = transport {
                 let want = match t {
@@ -235,6 +265,25 @@ async fn main() -> ExitCode {
                 return fail(e);
             }
             ExitCode::from(compare::exit_status(&merged) as u8)
+        }
+        Command::Discover { set, new_only } => {
+            let file = match MatrixFile::load(&cli.config) {
+                Ok(f) => f,
+                Err(e) => return fail(e),
+            };
+            let name = set.unwrap_or_else(|| file.default_set.clone());
+            let Some(s) = file.set(&name) else { return fail(format!("--set: unknown set {name:?}")) };
+            match discover::discover(s).await {
+                Ok(d) if new_only => {
+                    println!("{}", d.not_in_set.join(","));
+                    ExitCode::SUCCESS
+                }
+                Ok(d) => {
+                    println!("{d}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
         }
         Command::Baseline { result } => {
             let r = match read_result(&result) {

@@ -35,7 +35,9 @@ impl Status {
         match expect {
             None => Status::New,
             Some(e) if e.is_met_by(v, tolerance) => Status::Met,
-            Some(e) if !e.is_observable_within(hold) => Status::Unchecked,
+            // A session that survived a quick-look hold cannot contradict an end expected later;
+            // anything that did end within the hold can.
+            Some(e) if v.outcome == Outcome::Ok && !e.is_observable_within(hold) => Status::Unchecked,
             Some(_) => Status::Changed,
         }
     }
@@ -80,6 +82,12 @@ pub struct TagResult {
     pub image: ImageFacts,
     /// Seconds from asking for the container to the broker's readiness line (pull included).
     pub startup_secs: Option<f64>,
+    /// Whether the image had to be pulled for this run (`None` when the broker could not be had).
+    #[serde(default)]
+    pub pulled: Option<bool>,
+    /// Seconds the pull took, when it was pulled.
+    #[serde(default)]
+    pub pull_secs: Option<f64>,
     /// Why the broker could not be had, if it could not.
     pub error: Option<String>,
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Packet, QoS, StateError, Transport};
+use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Outgoing, Packet, QoS, StateError, Transport};
 use tokio::time::{sleep_until, timeout, Instant};
 
 use crate::record::{End, RoundTrip, SessionRecord, SocketEnd};
@@ -41,6 +41,7 @@ pub async fn run(spec: &SessionSpec) -> SessionRecord {
     let mut connack_at: Option<Instant> = None;
     let mut hold_until = start + spec.timing.setup_timeout;
     let mut round_trip: Option<(Instant, String, Vec<u8>)> = None;
+    let mut last_pingreq: Option<Duration> = None;
     let rel = |connack_at: Option<Instant>| connack_at.map_or(Duration::ZERO, |c| c.elapsed());
     record.end = loop {
         let wake = match &round_trip {
@@ -89,20 +90,29 @@ pub async fn run(spec: &SessionSpec) -> SessionRecord {
                     }
                 }
             }
+            Ok(Event::Outgoing(Outgoing::PingReq)) => last_pingreq = Some(rel(connack_at)),
+            Ok(Event::Incoming(Packet::PingResp)) => last_pingreq = None,
             Ok(_) => {}
-            Err(e) => break map_error(e, rel(connack_at), connack_at.is_some()),
+            Err(e) => break map_error(e, rel(connack_at), connack_at.is_some(), last_pingreq),
         }
     };
     record
 }
 
 /// Maps rumqttc's error onto the session ends the verdict knows.
-fn map_error(e: ConnectionError, at: Duration, connected: bool) -> End {
+fn map_error(e: ConnectionError, at: Duration, connected: bool, pingreq_at: Option<Duration>) -> End {
     match e {
         ConnectionError::ConnectionRefused(code) => End::ConnAckRefused { code: connack_code(code) },
-        ConnectionError::MqttState(StateError::AwaitPingResp) => End::PingRespMissing { at, pingreq_at: at },
-        ConnectionError::MqttState(StateError::ConnectionAborted) => End::SocketEnded { at, how: SocketEnd::Eof },
-        ConnectionError::MqttState(StateError::Io(io)) | ConnectionError::Io(io) if connected => {
+        ConnectionError::MqttState(StateError::AwaitPingResp) => End::PingRespMissing { at, pingreq_at: pingreq_at.unwrap_or(at) },
+        // rumqttc does not say whether a WebSocket close frame came first, so its own words stand.
+        e @ ConnectionError::MqttState(StateError::ConnectionAborted) => {
+            End::LibraryError { at, detail: e.to_string(), by_broker: true }
+        }
+        ConnectionError::MqttState(StateError::Io(io))
+        | ConnectionError::MqttState(StateError::Deserialization(rumqttc::mqttbytes::Error::Io(io)))
+        | ConnectionError::Io(io)
+            if connected =>
+        {
             End::SocketEnded { at, how: match io.kind() {
                 std::io::ErrorKind::ConnectionReset => SocketEnd::Reset,
                 std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionAborted => SocketEnd::Eof,

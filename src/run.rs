@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::future::BoxFuture;
+
 use futures_util::future::join_all;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -11,6 +13,7 @@ use crate::broker::{self, Broker};
 use crate::labels::Labels;
 use crate::matrix::{Cell, Plan};
 use crate::results::{now_rfc3339, CellResult, RunResult, Status, TagResult, SCHEMA_VERSION};
+use crate::record::{End, SessionRecord};
 use crate::session::{self, SessionSpec};
 use crate::verdict::{self, BrokerState, Verdict};
 
@@ -40,13 +43,26 @@ pub enum Progress {
     CellFinished(Box<CellResult>),
 }
 
+/// How one session is run: [`session::run`] in every real run.
+pub type SessionFn = fn(SessionSpec) -> BoxFuture<'static, SessionRecord>;
+
+fn real_session(spec: SessionSpec) -> BoxFuture<'static, SessionRecord> {
+    Box::pin(async move { session::run(&spec).await })
+}
+
 /// Runs every cell of the plan and returns the results, in plan order.
 pub async fn run(plan: &Plan, run_id: &str, progress: Option<UnboundedSender<Progress>>) -> RunResult {
+    run_with(plan, run_id, progress, real_session).await
+}
+
+/// [`run`] with the session function given, so a test can make one cell panic and see
+/// that the others and the clean-up are unaffected.
+pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSender<Progress>>, session_fn: SessionFn) -> RunResult {
     let started_at = now_rfc3339();
     let clock = Instant::now();
     let tag_runs = plan.tags.iter().map(|tag| {
         let cells: Vec<Cell> = plan.cells.iter().filter(|c| &c.tag == tag).cloned().collect();
-        run_tag(plan, run_id, tag.clone(), cells, progress.clone())
+        run_tag(plan, run_id, tag.clone(), cells, progress.clone(), session_fn)
     });
     let mut tags = Vec::new();
     let mut cells = Vec::new();
@@ -85,6 +101,7 @@ async fn run_tag(
     tag: String,
     cells: Vec<Cell>,
     progress: Option<UnboundedSender<Progress>>,
+    session_fn: SessionFn,
 ) -> (TagResult, Vec<CellResult>) {
     let mut info = TagResult { tag: tag.clone(), ..TagResult::default() };
     send(&progress, Progress::BrokerStarting { tag: tag.clone() });
@@ -109,10 +126,16 @@ async fn run_tag(
     };
     send(&progress, Progress::BrokerReady { tag: tag.clone(), startup: broker.startup });
     info.startup_secs = Some(broker.startup.as_secs_f64());
+    info.pulled = Some(broker.pull.is_some());
+    info.pull_secs = broker.pull.map(|d| d.as_secs_f64());
     info.image = broker.facts.clone();
-    let sessions = cells.into_iter().map(|cell| run_cell(plan, &broker, cell, &progress));
+    let sessions = cells.into_iter().map(|cell| run_cell(plan, &broker, cell, &progress, session_fn));
     let results: Vec<(CellResult, Option<String>)> = join_all(sessions).await;
     info.broker_version = results.iter().find_map(|(_, v)| v.clone());
+    // A paused container is un-paused first, so its removal cannot stall.
+    if inspect(&broker).await.paused {
+        let _ = broker.container.unpause().await;
+    }
     // Dropping the container removes it; do it explicitly to wait for the removal.
     let _ = broker.container.rm().await;
     (info, results.into_iter().map(|(r, _)| r).collect())
@@ -123,6 +146,7 @@ async fn run_cell(
     broker: &Broker,
     cell: Cell,
     progress: &Option<UnboundedSender<Progress>>,
+    session_fn: SessionFn,
 ) -> (CellResult, Option<String>) {
     let spec = SessionSpec {
         profile: cell.profile,
@@ -137,12 +161,12 @@ async fn run_cell(
     let started_at = now_rfc3339();
     let client_id = spec.client_id.clone();
     // A panic inside one cell must not take the others (or the clean-up) with it.
-    let joined = tokio::spawn(async move { session::run(&spec).await }).await;
+    let joined = tokio::spawn(session_fn(spec)).await;
     let (v, version) = match joined {
         Ok(record) => {
             let mut v = verdict::decide(&record);
             if v.outcome != verdict::Outcome::Ok {
-                v = verdict::with_broker_state(v, &broker_state(broker).await);
+                v = verdict::with_broker_state(v, &broker_state(broker, &record.end).await);
             }
             (v, record.broker_version)
         }
@@ -174,18 +198,37 @@ fn finish(
     result
 }
 
-/// Asks the engine whether the broker container is still what it was.
-async fn broker_state(broker: &Broker) -> BrokerState {
-    let running = broker.container.is_running().await.unwrap_or(true);
-    let exit_code = if running { None } else { broker.container.exit_code().await.ok().flatten() };
-    let restarts = match testcontainers::core::client::docker_client_instance().await {
-        Ok(docker) => docker
-            .inspect_container(broker.container.id(), None)
-            .await
-            .ok()
-            .and_then(|c| c.restart_count)
-            .unwrap_or(0),
-        Err(_) => 0,
-    };
-    BrokerState { running, exit_code, restarted: restarts > 0 }
+/// Asks the engine what became of the broker container after a session ended badly.
+///
+/// A killed container may still show as running for a moment after its socket closed,
+/// so when the connection itself ended, the state is asked again for up to a second.
+async fn broker_state(broker: &Broker, end: &End) -> BrokerState {
+    let socket_gone = matches!(end, End::SocketEnded { .. } | End::BrokerClosed { .. } | End::LibraryError { .. });
+    let mut state = inspect(broker).await;
+    // Up to 2 s: long enough to see a killed container stop, or a stopped one come back
+    // (`docker restart` is a stop and a start).
+    for _ in 0..20 {
+        let settled = if state.running { !socket_gone || state.restarted || !state.networked } else { false };
+        if settled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        state = inspect(broker).await;
+    }
+    state
+}
+
+async fn inspect(broker: &Broker) -> BrokerState {
+    let unknown = BrokerState { running: true, networked: true, ..BrokerState::default() };
+    let Ok(docker) = testcontainers::core::client::docker_client_instance().await else { return unknown };
+    let Ok(c) = docker.inspect_container(broker.container.id(), None).await else { return unknown };
+    let state = c.state.unwrap_or_default();
+    let running = state.running.unwrap_or(true);
+    BrokerState {
+        running,
+        exit_code: if running { None } else { state.exit_code },
+        restarted: c.restart_count.unwrap_or(0) > 0 || (broker.started_at.is_some() && state.started_at != broker.started_at),
+        paused: state.paused.unwrap_or(false),
+        networked: c.network_settings.and_then(|n| n.networks).is_none_or(|n| !n.is_empty()),
+    }
 }

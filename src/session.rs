@@ -257,23 +257,31 @@ impl Live<'_> {
     }
 
     async fn on_input(&mut self) -> Result<(), End> {
-        if self.ws {
-            loop {
-                match frame::decode(&mut self.inbuf) {
-                    Ok(Some(f)) => self.on_frame(f).await?,
-                    Ok(None) => break,
-                    Err(e) => {
-                        return Err(End::BadBytes {
-                            at: self.rel(Instant::now()),
-                            detail: format!("broker sent an invalid WebSocket frame ({e})"),
-                        })
-                    }
-                }
-            }
-        } else {
+        if !self.ws {
             let bytes = self.inbuf.split();
             self.mqtt_buf.unsplit(bytes);
+            return self.on_mqtt_bytes().await;
         }
+        loop {
+            match frame::decode(&mut self.inbuf) {
+                // Packets are handled frame by frame, in wire order: a CONNACK followed by a
+                // close frame in one read is a refusal, not a close.
+                Ok(Some(f)) => {
+                    self.on_frame(f).await?;
+                    self.on_mqtt_bytes().await?;
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    return Err(End::BadBytes {
+                        at: self.rel(Instant::now()),
+                        detail: format!("broker sent an invalid WebSocket frame ({e})"),
+                    })
+                }
+            }
+        }
+    }
+
+    async fn on_mqtt_bytes(&mut self) -> Result<(), End> {
         loop {
             match mqtt::decode(&mut self.mqtt_buf) {
                 Ok(Some(p)) => self.on_packet(p).await?,

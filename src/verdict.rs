@@ -167,12 +167,22 @@ pub fn decide(record: &SessionRecord) -> Verdict {
             v.outcome = Outcome::Timeout;
             v.at = Some(*at);
             v.ended_by = Some(Party::Broker);
-            v.cause = format!(
-                "no PINGRESP within 1.5 × keepalive ({}) of the PINGREQ at {}; the client gave up at {}",
-                fmt_secs(record.keepalive.mul_f64(1.5)),
-                fmt_secs(*pingreq_at),
-                fmt_secs(*at)
-            );
+            v.cause = if record.profile.is_frame_level() {
+                format!(
+                    "no PINGRESP within 1.5 × keepalive ({}) of the PINGREQ at {}; the client gave up at {}",
+                    fmt_secs(record.keepalive.mul_f64(1.5)),
+                    fmt_secs(*pingreq_at),
+                    fmt_secs(*at)
+                )
+            } else {
+                // rumqttc gives up at its next keepalive tick, not at 1.5 × keepalive.
+                format!(
+                    "no PINGRESP to the PINGREQ at {}; {} gave up at its next keepalive tick, {}",
+                    fmt_secs(*pingreq_at),
+                    record.profile,
+                    fmt_secs(*at)
+                )
+            };
         }
         End::UpgradeRefused { detail } => {
             v.outcome = Outcome::Refused;
@@ -213,6 +223,10 @@ pub struct BrokerState {
     pub exit_code: Option<i64>,
     /// Whether it was restarted during the run.
     pub restarted: bool,
+    /// Whether it is paused.
+    pub paused: bool,
+    /// Whether it is still attached to a network.
+    pub networked: bool,
 }
 
 /// Puts the broker container's fate into a verdict: a session that ended because the
@@ -225,6 +239,12 @@ pub fn with_broker_state(mut v: Verdict, state: &BrokerState) -> Verdict {
     } else if state.restarted {
         v.ended_by = Some(Party::Broker);
         v.cause = format!("the broker container was restarted during the hold; the session saw: {}", v.cause);
+    } else if state.paused {
+        v.ended_by = Some(Party::Broker);
+        v.cause = format!("the broker container is paused; the session saw: {}", v.cause);
+    } else if !state.networked {
+        v.ended_by = Some(Party::Broker);
+        v.cause = format!("the broker container was cut off its network; the session saw: {}", v.cause);
     }
     v
 }
@@ -255,6 +275,9 @@ fn pings_answered(record: &SessionRecord) -> String {
     if record.transport == Transport::Tcp {
         return "MQTT over TCP: no WebSocket frames".to_string();
     }
+    if !record.profile.is_frame_level() {
+        return format!("{} answers WebSocket control frames inside the library, where they are not visible", record.profile);
+    }
     let pings: Vec<&FrameSeen> =
         record.frames.iter().filter(|f| f.direction == Direction::Received && f.opcode == opcode::PING).collect();
     match pings.first() {
@@ -270,8 +293,7 @@ fn pings_answered(record: &SessionRecord) -> String {
 fn ping_context(frames: &[FrameSeen], end: Duration) -> String {
     let Some(ping) = frames
         .iter()
-        .filter(|f| f.direction == Direction::Received && f.opcode == opcode::PING && f.at <= end)
-        .last()
+        .rfind(|f| f.direction == Direction::Received && f.opcode == opcode::PING && f.at <= end)
     else {
         return String::new();
     };

@@ -78,7 +78,10 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
     match discover::list_tags(&registry.base_url, "mosquitto-matrix-test/absent").await {
         Err(e @ DiscoverError::Status { status: 404, .. }) => {
             let text = e.to_string();
-            assert!(text.contains("/v2/mosquitto-matrix-test/absent/tags/list") && text.contains("NAME_UNKNOWN"), "{text}");
+            assert!(
+                text.contains("/v2/mosquitto-matrix-test/absent/tags/list") && text.contains("NAME_UNKNOWN"),
+                "{text}"
+            );
         }
         other => panic!("an absent repository must be a 404 naming the URL: {other:?}"),
     }
@@ -105,8 +108,10 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
     println!("{}", report::table(&result));
     for t in &result.tags {
         println!(
-            "tag {}: startup (pull included) {}, digest {}, error {}",
+            "tag {}: pulled {:?} in {}, startup (pull included) {}, digest {}, error {}",
             t.tag,
+            t.pulled,
+            t.pull_secs.map_or("-".to_string(), |s| format!("{s:.2}s")),
             t.startup_secs.map_or("-".to_string(), |s| format!("{s:.2}s")),
             t.image.digest.as_deref().unwrap_or("-"),
             t.error.as_deref().unwrap_or("-")
@@ -116,8 +121,12 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
         let t = result.tags.iter().find(|t| t.tag == tag).context("a TagResult per tag")?;
         assert!(t.error.is_none(), "{tag}: {:?}", t.error);
         let digest = t.image.digest.as_deref().unwrap_or_default();
-        assert!(digest.starts_with(&format!("{image}@sha256:")), "{tag}: the digest must be the registry's: {digest:?}");
+        assert!(
+            digest.starts_with(&format!("{image}@sha256:")),
+            "{tag}: the digest must be the registry's: {digest:?}"
+        );
         assert!(discover::image_is_local(&format!("{image}:{tag}")).await, "{tag} was pulled");
+        assert_eq!(t.pulled, Some(true), "{tag}: the report must say it was pulled");
         for profile in &plan.profiles {
             let cell = result.cell(tag, *profile).context("a cell per (tag, profile)")?;
             assert_eq!(cell.verdict.outcome, Outcome::Ok, "{}: {}", cell.id(), cell.verdict.cause);
@@ -211,9 +220,14 @@ async fn scripted_registry(token_status: u16) -> anyhow::Result<(String, Arc<Mut
             } else if authorization.as_deref() != Some("Bearer tok-123") {
                 (401, challenge, r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.to_string())
             } else if target.contains("last=") {
-                (200, String::new(), r#"{"name":"library/eclipse-mosquitto","tags":["2.0.22","2.1.2","openssl"]}"#.to_string())
+                (
+                    200,
+                    String::new(),
+                    r#"{"name":"library/eclipse-mosquitto","tags":["2.0.22","2.1.2","openssl"]}"#.to_string(),
+                )
             } else {
-                let link = "Link: </v2/library/eclipse-mosquitto/tags/list?last=2.0&n=100>; rel=\"next\"\r\n".to_string();
+                let link =
+                    "Link: </v2/library/eclipse-mosquitto/tags/list?last=2.0&n=100>; rel=\"next\"\r\n".to_string();
                 (200, link, r#"{"name":"library/eclipse-mosquitto","tags":["1.6.15","2","2.0","2.0.9"]}"#.to_string())
             };
             let reply = format!(

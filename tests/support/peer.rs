@@ -5,6 +5,9 @@
 //! unmasked) rather than on tungstenite's `Message` stream: the peer must see every PONG with
 //! its mask bit, and must send raw frames (continuation, text, PING with a payload) on cue.
 //! Every duration is a whole number of `unit`s, so "300 s" can happen in 300 ms.
+//!
+//! Each client connection is its own little broker: a PUBLISH is delivered back to the
+//! subscriptions of the connection that sent it, which is all the round trip needs.
 
 use std::io;
 use std::time::Duration;
@@ -474,8 +477,10 @@ impl Conn {
                 .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
         };
         let key = header("Sec-WebSocket-Key");
-        self.seen.upgrade =
-            Some(UpgradeSeen { path: request.path.unwrap_or("").to_string(), protocols: header("Sec-WebSocket-Protocol") });
+        self.seen.upgrade = Some(UpgradeSeen {
+            path: request.path.unwrap_or("").to_string(),
+            protocols: header("Sec-WebSocket-Protocol"),
+        });
         let response = match (self.behaviour, key) {
             (Behaviour::RefuseUpgrade { status }, _) => {
                 let reason = match status {
@@ -483,8 +488,10 @@ impl Conn {
                     404 => "Not Found",
                     _ => "Refused",
                 };
-                self.write(format!("HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes())
-                    .await?;
+                self.write(
+                    format!("HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
+                )
+                .await?;
                 return Ok(false);
             }
             (_, None) => return Err(PeerEnd::BadBytes("upgrade request without Sec-WebSocket-Key".into())),
@@ -625,7 +632,8 @@ impl Conn {
             opcode::CLOSE => {
                 if !self.close_sent {
                     // Echo the status code, as RFC 6455 §5.5.1 asks; the server then closes TCP first.
-                    let _ = self.write(&frame::encode(opcode::CLOSE, &f.payload[..f.payload.len().min(2)], false)).await;
+                    let _ =
+                        self.write(&frame::encode(opcode::CLOSE, &f.payload[..f.payload.len().min(2)], false)).await;
                 }
                 return Err(self.hang_up("closing handshake done").await);
             }
@@ -637,8 +645,11 @@ impl Conn {
     async fn on_packet(&mut self, p: Packet) -> Result<(), PeerEnd> {
         match &p {
             Packet::Connect { client_id, username, keepalive, .. } => {
-                self.seen.connect =
-                    Some(ConnectSeen { client_id: client_id.clone(), username: username.clone(), keepalive: *keepalive });
+                self.seen.connect = Some(ConnectSeen {
+                    client_id: client_id.clone(),
+                    username: username.clone(),
+                    keepalive: *keepalive,
+                });
                 if let Behaviour::RefuseConnack { code } = self.behaviour {
                     self.note(What::Packet(p.clone()));
                     self.send(&Packet::ConnAck { code }).await?;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _};
 use futures_util::StreamExt as _;
+use testcontainers::bollard::errors::Error as BollardError;
 use testcontainers::bollard::query_parameters::{PushImageOptionsBuilder, RemoveImageOptions, TagImageOptionsBuilder};
 
 /// Where Debian installs the registry; `MATRIX_REGISTRY_BIN` may name another.
@@ -109,7 +110,8 @@ impl LocalRegistry {
 
     /// Tags local `source` as `<this registry>/<repository>:<tag>`, pushes it, and returns the push time.
     pub async fn push(&mut self, source: &str, repository: &str, tag: &str) -> anyhow::Result<Duration> {
-        let docker = testcontainers::core::client::docker_client_instance().await.context("connecting to the Docker engine")?;
+        let docker =
+            testcontainers::core::client::docker_client_instance().await.context("connecting to the Docker engine")?;
         let target = self.image(repository);
         if !self.sources.iter().any(|s| s == source) {
             self.sources.push(source.to_string());
@@ -133,7 +135,10 @@ impl LocalRegistry {
     pub async fn forget_local(&self, repository: &str, tag: &str) -> anyhow::Result<()> {
         let docker = testcontainers::core::client::docker_client_instance().await?;
         let name = format!("{}:{tag}", self.image(repository));
-        docker.remove_image(&name, None::<RemoveImageOptions>, None).await.with_context(|| format!("docker rmi {name}"))?;
+        docker
+            .remove_image(&name, None::<RemoveImageOptions>, None)
+            .await
+            .with_context(|| format!("docker rmi {name}"))?;
         Ok(())
     }
 }
@@ -148,8 +153,10 @@ async fn remove_references(sources: &[String], prefix: &str) -> anyhow::Result<(
         let inspect = docker.inspect_image(source).await.with_context(|| format!("docker inspect {source}"))?;
         let refs = inspect.repo_tags.unwrap_or_default().into_iter().chain(inspect.repo_digests.unwrap_or_default());
         for r in refs.filter(|r| r.starts_with(prefix)) {
-            if let Err(e) = docker.remove_image(&r, None::<RemoveImageOptions>, None).await {
-                failures.push(format!("docker rmi {r}: {e}"));
+            match docker.remove_image(&r, None::<RemoveImageOptions>, None).await {
+                // The engine drops a repository's digest references with its last tag.
+                Ok(_) | Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => {}
+                Err(e) => failures.push(format!("docker rmi {r}: {e}")),
             }
         }
     }

@@ -1,0 +1,142 @@
+//! matrix.toml: the shipped file is complete, and every user mistake gets the file, the line
+//! and what is wrong.
+
+use std::path::Path;
+
+use mosquitto_matrix::matrix::{ConfigError, MatrixFile, Plan, Selection, SelectionOrigin};
+use mosquitto_matrix::profile::Profile;
+use mosquitto_matrix::verdict::Outcome;
+use rstest::rstest;
+
+const SHIPPED: &str = include_str!("../matrix.toml");
+
+fn shipped() -> MatrixFile {
+    MatrixFile::parse(Path::new("matrix.toml"), SHIPPED).expect("the shipped matrix.toml loads")
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1).expect("needle is in the text")
+}
+
+#[test]
+fn the_shipped_file_has_23_eclipse_tags_and_4_debian_tags_with_an_expectation_for_every_cell() {
+    let f = shipped();
+    let eclipse = f.set("eclipse").expect("eclipse set");
+    assert_eq!(eclipse.tags.len(), 23);
+    assert_eq!(eclipse.tags.first().map(String::as_str), Some("1.6.9"));
+    assert_eq!(eclipse.tags.last().map(String::as_str), Some("2.0.15"));
+    let debian = f.set("debian").expect("debian set");
+    assert_eq!(debian.tags, ["bullseye", "bookworm", "trixie", "sid"]);
+    for set in [eclipse, debian] {
+        for tag in &set.tags {
+            for p in &f.profiles {
+                assert!(set.expect.contains_key(&(tag.clone(), *p)), "{}: no expectation for {tag}/{p}", set.name);
+            }
+        }
+    }
+    assert_eq!(f.default_set, "eclipse");
+    assert!(f.timing.hold > std::time::Duration::from_secs(300));
+}
+
+#[test]
+fn the_eclipse_paho_column_is_the_reports_table_and_eof_starts_exactly_at_1_6_15_and_2_0_11() {
+    let f = shipped();
+    let eclipse = f.set("eclipse").expect("eclipse set");
+    for tag in &eclipse.tags {
+        let e = eclipse.expect[&(tag.clone(), Profile::PahoJava125)];
+        let patch: u32 = tag.rsplit('.').next().and_then(|p| p.parse().ok()).expect("numeric patch");
+        let lws4 = if tag.starts_with("1.6.") { patch >= 15 } else { patch >= 11 };
+        assert_eq!(e.outcome, if lws4 { Outcome::Eof } else { Outcome::Ok }, "{tag}");
+    }
+}
+
+#[test]
+fn the_debian_set_expects_what_the_reference_measured() {
+    let f = shipped();
+    let d = f.set("debian").expect("debian set");
+    let get = |t: &str, p: Profile| d.expect[&(t.to_string(), p)].to_string();
+    for t in ["bullseye", "bookworm", "trixie"] {
+        assert_eq!(get(t, Profile::PahoJava125), "EOF@300");
+        assert_eq!(get(t, Profile::NoPong), "EOF@310");
+        assert_eq!(get(t, Profile::Rfc6455), "OK");
+    }
+    for p in Profile::ALL {
+        assert_eq!(get("sid", p), "OK");
+    }
+}
+
+#[rstest]
+#[case::unknown_profile_in_the_column_list("\"no-pong\",         #", "\"no-pingpong\",     #", "\"no-pingpong\",", "unknown profile \"no-pingpong\"")]
+#[case::unknown_profile_in_an_expectation("\"sid\"      = { \"paho-java-1.2.5\"", "\"sid\"      = { \"paho-java-1.2.4\"", "\"sid\"      =", "unknown profile \"paho-java-1.2.4\"")]
+#[case::unknown_default_set("default_set = \"eclipse\"", "default_set = \"eclips\"", "default_set", "unknown set \"eclips\"")]
+#[case::duplicate_tag("\"2.0.8\", \"2.0.9\"", "\"2.0.8\", \"2.0.8\"", "\"2.0.8\", \"2.0.8\"", "tag \"2.0.8\" is listed twice")]
+#[case::hold_at_the_five_minute_mark("hold = \"330s\"", "hold = \"300s\"", "hold = ", "cannot see the 5-minute mark")]
+#[case::hold_below_the_five_minute_mark("hold = \"330s\"", "hold = \"4m\"", "hold = ", "a hold must be longer than 300 s")]
+#[case::bad_duration_syntax("keepalive = \"60s\"", "keepalive = \"sixty\"", "keepalive = ", "keepalive: \"sixty\" is not a duration")]
+#[case::expectation_for_an_unlisted_tag("tags = [\"bullseye\", \"bookworm\", \"trixie\", \"sid\"]", "tags = [\"bullseye\", \"bookworm\", \"trixie\"]", "\"sid\"      =", "expectation for tag \"sid\", which set \"debian\" does not list")]
+#[case::bad_expectation_text("\"sid\"      = { \"paho-java-1.2.5\" = \"OK\"", "\"sid\"      = { \"paho-java-1.2.5\" = \"FINE\"", "\"sid\"      =", "\"FINE\" is not an expectation")]
+#[case::misspelt_key("late_pong = \"15s\"", "late_ping = \"15s\"", "late_ping", "unknown field `late_ping`")]
+fn a_mistake_in_matrix_toml_names_the_file_the_line_and_what_is_wrong(
+    #[case] from: &str,
+    #[case] to: &str,
+    #[case] line_marker: &str,
+    #[case] what: &str,
+) {
+    assert!(SHIPPED.contains(from), "the shipped file has {from:?}");
+    let text = SHIPPED.replacen(from, to, 1);
+    let err = MatrixFile::parse(Path::new("matrix.toml"), &text).expect_err("the mistake is refused");
+    let line = line_of(&text, line_marker);
+    let shown = err.to_string();
+    match &err {
+        ConfigError::At { line: got, .. } => assert_eq!(*got, line, "{shown}"),
+        other => panic!("expected a file:line error, got {other:?}"),
+    }
+    assert!(shown.starts_with(&format!("matrix.toml:{line}: ")), "{shown}");
+    assert!(shown.contains(what), "{shown:?} does not say {what:?}");
+}
+
+#[test]
+fn an_unknown_set_from_the_environment_names_the_variable_and_the_known_sets() {
+    let sel = Selection { set: Some("ubuntu".into()), ..Selection::default() };
+    let err = Plan::new(&shipped(), &sel).expect_err("unknown set");
+    assert_eq!(err.to_string(), "MATRIX_SET: unknown set \"ubuntu\"; this file defines: eclipse, debian");
+}
+
+#[test]
+fn an_unknown_profile_on_the_command_line_names_the_flag() {
+    let sel = Selection { profiles: Some(vec!["paho".into()]), origin: SelectionOrigin::CommandLine, ..Selection::default() };
+    let err = Plan::new(&shipped(), &sel).expect_err("unknown profile");
+    assert!(err.to_string().starts_with("--profiles: unknown profile \"paho\""), "{err}");
+}
+
+#[test]
+fn a_short_hold_from_the_environment_is_allowed_and_marks_the_plan() {
+    let sel = Selection { set: Some("debian".into()), hold: Some("20s".into()), ..Selection::default() };
+    let plan = Plan::new(&shipped(), &sel).expect("a quick look is allowed");
+    assert_eq!(plan.timing.hold, std::time::Duration::from_secs(20));
+    assert!(!plan.reaches_five_minute_mark());
+}
+
+#[test]
+fn a_tag_not_in_the_file_runs_with_no_expectation() {
+    let sel = Selection { set: Some("eclipse".into()), tags: Some(vec!["2.0.22".into(), "2.0.15".into()]), ..Selection::default() };
+    let plan = Plan::new(&shipped(), &sel).expect("plan");
+    assert!(plan.cells.iter().filter(|c| c.tag == "2.0.22").all(|c| c.expect.is_none()));
+    assert!(plan.cells.iter().filter(|c| c.tag == "2.0.15").all(|c| c.expect.is_some()));
+}
+
+#[test]
+fn shards_cover_every_cell_exactly_once() {
+    let plan = Plan::new(&shipped(), &Selection::default()).expect("plan");
+    let mut seen: Vec<String> = Vec::new();
+    for i in 1..=3 {
+        let part = plan.clone().shard(format!("{i}/3").parse().expect("valid shard"));
+        seen.extend(part.cells.iter().map(|c| c.id()));
+    }
+    let mut all: Vec<String> = plan.cells.iter().map(|c| c.id()).collect();
+    all.sort();
+    seen.sort();
+    assert_eq!(seen, all);
+    assert!("0/3".parse::<mosquitto_matrix::matrix::Shard>().is_err());
+    assert!("4/3".parse::<mosquitto_matrix::matrix::Shard>().is_err());
+}

@@ -1,0 +1,392 @@
+//! Real containers: the smoke test of every Debian image, faults injected mid-hold,
+//! clean-up on every kind of exit, loopback-only ports and the CLI's exit statuses.
+//!
+//! Needs a Docker engine and the `mosquitto-matrix/debian` images (`bash docker/provision.sh`);
+//! run by name: `cargo test --test docker`. Without them every test here fails, never skips.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use mosquitto_matrix::broker;
+use mosquitto_matrix::cleanup::labelled_containers;
+use mosquitto_matrix::labels::{self, Labels, RUN_LABEL};
+use mosquitto_matrix::matrix::{MatrixFile, Plan, Selection};
+use mosquitto_matrix::profile::Profile;
+use mosquitto_matrix::record::SessionRecord;
+use mosquitto_matrix::results::{RunResult, Status};
+use mosquitto_matrix::run::{self, Progress};
+use mosquitto_matrix::session::{self, SessionSpec, Timing};
+use mosquitto_matrix::verdict::{decide, Outcome};
+use mosquitto_matrix::compare;
+use rstest::rstest;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn file() -> MatrixFile {
+    MatrixFile::load(&root().join("matrix.toml")).expect("matrix.toml loads")
+}
+
+fn quick_timing(hold: Duration) -> Timing {
+    Timing {
+        hold,
+        keepalive: Duration::from_secs(2),
+        late_pong: Duration::from_secs(1),
+        setup_timeout: Duration::from_secs(10),
+        round_trip_timeout: Duration::from_secs(5),
+    }
+}
+
+fn plan(tags: &[&str], profiles: &[&str], hold: &str) -> Plan {
+    let sel = Selection {
+        set: Some("debian".into()),
+        tags: Some(tags.iter().map(|t| t.to_string()).collect()),
+        profiles: Some(profiles.iter().map(|p| p.to_string()).collect()),
+        hold: Some(hold.into()),
+        ..Selection::default()
+    };
+    Plan::new(&file(), &sel).expect("plan")
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("the docker client runs");
+    assert!(out.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+async fn left_behind(run_id: &str) -> usize {
+    labelled_containers(Some(run_id)).await.expect("the engine lists containers").len()
+}
+
+async fn session(b: &broker::Broker, profile: Profile, password: &str) -> SessionRecord {
+    let f = file();
+    session::run(&SessionSpec {
+        profile,
+        host: b.host.clone(),
+        port: b.port(profile.transport()),
+        path: "/mqtt".into(),
+        username: f.broker.username.clone(),
+        password: password.into(),
+        client_id: format!("smoke-{}", profile.name()),
+        timing: quick_timing(Duration::from_millis(500)),
+    })
+    .await
+}
+
+#[rstest]
+#[case::bullseye("bullseye")]
+#[case::bookworm("bookworm")]
+#[case::trixie("trixie")]
+#[case::sid("sid")]
+#[tokio::test(flavor = "multi_thread")]
+async fn every_debian_image_accepts_the_test_user_over_websocket_and_tcp_and_refuses_a_wrong_password(#[case] suite: &str) {
+    let f = file();
+    let run_id = labels::new_run_id();
+    let labels = Labels { run_id: run_id.clone(), cell: format!("smoke/{suite}") };
+    let b = broker::start("mosquitto-matrix/debian", suite, &f.broker, &labels).await.unwrap_or_else(|e| panic!("{e}"));
+    let ws = session(&b, Profile::Rfc6455, &f.broker.password).await;
+    let tcp = session(&b, Profile::Tcp, &f.broker.password).await;
+    let wrong = session(&b, Profile::Rfc6455, "not-the-password").await;
+    let wrong_tcp = session(&b, Profile::Tcp, "not-the-password").await;
+    eprintln!("{suite}: ws {:?}\ntcp {:?}\nwrong {:?}", decide(&ws), decide(&tcp), decide(&wrong));
+    assert!(ws.connected && decide(&ws).outcome == Outcome::Ok, "{suite}: WebSocket CONNECT on 9001 is accepted");
+    assert_eq!(ws.subprotocol.as_deref(), Some("mqtt"));
+    assert!(tcp.connected && decide(&tcp).outcome == Outcome::Ok, "{suite}: TCP CONNECT on 1883 is accepted");
+    for (what, r) in [("WebSocket", &wrong), ("TCP", &wrong_tcp)] {
+        let v = decide(r);
+        assert_eq!(v.outcome, Outcome::Refused, "{suite}: a wrong password over {what} is refused: {}", v.cause);
+        assert!(matches!(v.connack_code, Some(4) | Some(5)), "{suite}: {}", v.cause);
+    }
+    assert!(ws.broker_version.as_deref().is_some_and(|v| v.starts_with("mosquitto version ")), "{:?}", ws.broker_version);
+    b.container.rm().await.expect("removed");
+    assert_eq!(left_behind(&run_id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broker_publishes_its_ports_on_loopback_only() {
+    let f = file();
+    let run_id = labels::new_run_id();
+    let labels = Labels { run_id: run_id.clone(), cell: "binding/sid".into() };
+    let b = broker::start("mosquitto-matrix/debian", "sid", &f.broker, &labels).await.unwrap_or_else(|e| panic!("{e}"));
+    let ports = docker(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", b.container.id()]);
+    let map: serde_json::Value = serde_json::from_str(&ports).expect("JSON");
+    for p in ["1883/tcp", "9001/tcp"] {
+        let bindings = map[p].as_array().unwrap_or_else(|| panic!("{p} is published: {ports}"));
+        assert!(!bindings.is_empty());
+        for binding in bindings {
+            assert_eq!(binding["HostIp"], "127.0.0.1", "{p} is bound to loopback only: {ports}");
+        }
+    }
+    b.container.rm().await.expect("removed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_normal_run_reports_ok_and_leaves_no_labelled_container() {
+    let p = plan(&["bookworm", "sid"], &["rfc6455", "rumqttc", "tcp"], "3s");
+    let run_id = labels::new_run_id();
+    let r = run::run(&p, &run_id, None).await;
+    for c in &r.cells {
+        assert_eq!(c.verdict.outcome, Outcome::Ok, "{}: {}", c.id(), c.verdict.cause);
+        assert!(!c.verdict.five_minute_mark_reached);
+    }
+    assert!(r.tags.iter().all(|t| t.broker_version.is_some() && t.image.lws_version.is_some()));
+    assert_eq!(left_behind(&run_id).await, 0);
+}
+
+fn panics_on_tcp(spec: SessionSpec) -> BoxFuture<'static, SessionRecord> {
+    Box::pin(async move {
+        assert!(spec.profile != Profile::Tcp, "a deliberate panic inside the tcp cell");
+        session::run(&spec).await
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_inside_one_cell_is_an_error_for_that_cell_only_and_leaves_no_container() {
+    let p = plan(&["sid"], &["rfc6455", "tcp"], "2s");
+    let run_id = labels::new_run_id();
+    let r = run::run_with(&p, &run_id, None, panics_on_tcp).await;
+    let tcp = r.cell("sid", Profile::Tcp).expect("tcp cell");
+    assert_eq!(tcp.status, Status::Error);
+    assert!(tcp.verdict.cause.contains("panicked"), "{}", tcp.verdict.cause);
+    assert_eq!(r.cell("sid", Profile::Rfc6455).expect("ws cell").verdict.outcome, Outcome::Ok);
+    assert_eq!(compare::exit_status(&r), 2);
+    assert_eq!(left_behind(&run_id).await, 0);
+}
+
+/// Runs bookworm with rfc6455 and tcp, keepalive 2 s, and does `fault` to its container
+/// 2 s into the hold.
+async fn run_with_fault(fault: &[&str]) -> (RunResult, String) {
+    let mut p = plan(&["bookworm"], &["rfc6455", "tcp"], "20s");
+    p.timing = quick_timing(Duration::from_secs(20));
+    let run_id = labels::new_run_id();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = {
+        let (p, run_id) = (p.clone(), run_id.clone());
+        tokio::spawn(async move { run::run(&p, &run_id, Some(tx)).await })
+    };
+    while let Some(event) = rx.recv().await {
+        match event {
+            Progress::BrokerReady { .. } => {
+                // The fault's moment is part of the script, not a wait for an event.
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let id = docker(&["ps", "-q", "--filter", &format!("label={RUN_LABEL}={run_id}")]);
+                let mut args: Vec<&str> = fault.to_vec();
+                args.push(&id);
+                docker(&args);
+            }
+            _ => {}
+        }
+    }
+    let r = task.await.expect("the run ends");
+    for c in &r.cells {
+        eprintln!("{fault:?}: {} {:?} at {:?} by {:?}: {}", c.id(), c.verdict.outcome, c.verdict.at, c.verdict.ended_by, c.verdict.cause);
+    }
+    assert_eq!(left_behind(&run_id).await, 0, "no container left after {fault:?}");
+    (r, run_id)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_broker_is_reported_as_dead_with_its_exit_status() {
+    let (r, _) = run_with_fault(&["kill"]).await;
+    for c in &r.cells {
+        assert_eq!(c.verdict.outcome, Outcome::Eof, "{}", c.verdict.cause);
+        assert!(c.verdict.cause.starts_with("the broker container exited with status 137"), "{}", c.verdict.cause);
+        assert_eq!(c.status, Status::Changed);
+    }
+    assert_eq!(compare::exit_status(&r), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_broker_is_a_timeout_once_the_keepalive_allows() {
+    // The harness un-pauses the container itself before removing it.
+    let (r, _) = run_with_fault(&["pause"]).await;
+    for c in &r.cells {
+        assert_eq!(c.verdict.outcome, Outcome::Timeout, "{}", c.verdict.cause);
+        assert!(c.verdict.cause.contains("no PINGRESP within 1.5 × keepalive (3.0 s)"), "{}", c.verdict.cause);
+        assert!(c.verdict.cause.contains("paused"), "{}", c.verdict.cause);
+        let at = c.verdict.at.expect("a time");
+        assert!(at > Duration::from_secs(3) && at < Duration::from_secs(10), "{at:?}");
+    }
+    assert_eq!(compare::exit_status(&r), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_broker_ends_the_session_with_the_restart_noted() {
+    let (r, _) = run_with_fault(&["restart", "-t", "0"]).await;
+    for c in &r.cells {
+        assert_ne!(c.verdict.outcome, Outcome::Ok, "{}", c.verdict.cause);
+        assert!(c.verdict.cause.contains("restarted"), "{}", c.verdict.cause);
+    }
+    assert_eq!(compare::exit_status(&r), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broker_cut_off_its_network_is_a_timeout_or_eof_attributed_to_the_network() {
+    let (r, _) = run_with_fault(&["network", "disconnect", "bridge"]).await;
+    for c in &r.cells {
+        assert!(matches!(c.verdict.outcome, Outcome::Timeout | Outcome::Eof), "{:?}: {}", c.verdict.outcome, c.verdict.cause);
+        assert!(c.verdict.cause.contains("cut off its network"), "{}", c.verdict.cause);
+    }
+    assert_eq!(compare::exit_status(&r), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_image_that_cannot_be_had_is_error_within_60_s_and_the_rest_still_runs() {
+    let p = plan(&["sid", "no-such-suite"], &["rfc6455"], "2s");
+    let run_id = labels::new_run_id();
+    let start = Instant::now();
+    let r = run::run(&p, &run_id, None).await;
+    assert!(start.elapsed() < Duration::from_secs(60), "took {:?}", start.elapsed());
+    let missing = r.cell("no-such-suite", Profile::Rfc6455).expect("cell");
+    assert_eq!(missing.verdict.outcome, Outcome::Error);
+    assert!(missing.verdict.cause.contains("mosquitto-matrix/debian:no-such-suite"), "{}", missing.verdict.cause);
+    eprintln!("missing image: {}", missing.verdict.cause);
+    assert_eq!(r.cell("sid", Profile::Rfc6455).expect("cell").verdict.outcome, Outcome::Ok);
+    assert_eq!(left_behind(&run_id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broker_that_never_becomes_ready_is_error_with_the_last_lines_of_its_log() {
+    let dir = tempdir("never-ready");
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(&conf, "log_dest stderr\nlistener 1883\nno_such_option true\n").expect("write");
+    let mut p = plan(&["sid"], &["rfc6455"], "2s");
+    p.broker.config = conf;
+    p.broker.startup_timeout = Duration::from_secs(20);
+    let run_id = labels::new_run_id();
+    let r = run::run(&p, &run_id, None).await;
+    let c = r.cell("sid", Profile::Rfc6455).expect("cell");
+    assert_eq!(c.verdict.outcome, Outcome::Error);
+    assert!(c.verdict.cause.contains("last broker log lines"), "{}", c.verdict.cause);
+    assert!(c.verdict.cause.contains("no_such_option"), "{}", c.verdict.cause);
+    assert_eq!(left_behind(&run_id).await, 0);
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mosquitto-matrix-{name}-{}", labels::new_run_id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn cli() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mosquitto-matrix"));
+    c.current_dir(root()).stdin(Stdio::null());
+    c
+}
+
+#[test]
+fn a_wrong_engine_address_exits_2_with_one_clear_line_within_10_s() {
+    for host in ["unix:///nonexistent/docker.sock", "tcp://127.0.0.1:9"] {
+        let start = Instant::now();
+        let out = cli().args(["run", "--set", "debian"]).env("DOCKER_HOST", host).output().expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(start.elapsed() < Duration::from_secs(10), "{host}: took {:?}", start.elapsed());
+        assert_eq!(out.status.code(), Some(2), "{host}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{host}: {err}");
+        assert!(err.contains(host), "{host}: {err}");
+    }
+}
+
+/// A copy of matrix.toml with absolute broker paths, so it works from another folder.
+fn matrix_copy(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("matrix.toml")).expect("read");
+    let text = text.replace("\"docker/", &format!("\"{}/docker/", root().display()));
+    let path = dir.join("matrix.toml");
+    std::fs::write(&path, edit(text)).expect("write");
+    path
+}
+
+#[test]
+fn a_changed_expectation_exits_1_and_names_the_cell() {
+    let dir = tempdir("changed");
+    let config = matrix_copy(&dir, |t| {
+        t.lines()
+            .map(|l| if l.starts_with("\"sid\"") { l.replacen("rfc6455 = \"OK\"", "rfc6455 = \"EOF@1\"", 1) } else { l.to_string() })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    let junit = dir.join("junit.xml");
+    let out = cli()
+        .args(["run", "--set", "debian", "--tags", "sid", "--profiles", "rfc6455,tcp", "--hold", "3s", "--format", "markdown"])
+        .arg("--config")
+        .arg(&config)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("≠ expected EOF@1"), "{stdout}");
+    assert!(stdout.contains("sid/rfc6455: alive"), "{stdout}");
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+    assert!(xml.contains("name=\"sid/rfc6455\""), "{xml}");
+}
+
+fn outcomes(json: &[u8]) -> Vec<(String, String, String)> {
+    let r: RunResult = serde_json::from_slice(json).expect("a JSON result");
+    let mut v: Vec<_> = r.cells.iter().map(|c| (c.tag.clone(), c.profile.to_string(), c.verdict.outcome.to_string())).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn two_shards_merged_give_the_same_cells_and_outcomes_as_one_unsharded_run() {
+    let dir = tempdir("shards");
+    let args = ["run", "--set", "debian", "--profiles", "rfc6455,no-pong,tcp", "--hold", "3s", "--format", "json"];
+    let whole = cli().args(args).output().expect("runs");
+    assert_eq!(whole.status.code(), Some(0), "{}", String::from_utf8_lossy(&whole.stderr));
+    let mut shard_files = Vec::new();
+    for s in ["1/2", "2/2"] {
+        let out = cli().args(args).args(["--shard", s]).output().expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let f = dir.join(format!("shard-{}.json", &s[..1]));
+        std::fs::write(&f, &out.stdout).expect("write");
+        assert!(!outcomes(&out.stdout).is_empty());
+        shard_files.push(f);
+    }
+    let merged = cli().arg("merge").args(&shard_files).args(["--format", "json"]).output().expect("runs");
+    assert_eq!(merged.status.code(), Some(0), "{}", String::from_utf8_lossy(&merged.stderr));
+    assert_eq!(outcomes(&merged.stdout), outcomes(&whole.stdout));
+    assert_eq!(outcomes(&whole.stdout).len(), 12);
+}
+
+#[rstest]
+#[case::sigint("INT", 130)]
+#[case::sigterm("TERM", 143)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_mid_hold_removes_every_container_of_the_run(#[case] signal: &str, #[case] code: i32) {
+    use std::io::{BufRead, BufReader};
+    let mut child = cli()
+        .args(["run", "--set", "debian", "--profiles", "rfc6455", "--hold", "120s"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut run_id = String::new();
+    let mut line = String::new();
+    let mut ready = 0;
+    while lines.read_line(&mut line).expect("reads") > 0 {
+        if let Some(rest) = line.strip_prefix("run id ") {
+            run_id = rest.split(':').next().unwrap_or_default().to_string();
+        }
+        if line.contains("broker ready") {
+            ready += 1;
+            if ready == 4 {
+                break;
+            }
+        }
+        line.clear();
+    }
+    assert!(!run_id.is_empty() && ready == 4, "the run started its brokers");
+    assert_eq!(left_behind(&run_id).await, 4);
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-s", signal, &pid]).status().expect("kill runs").success());
+    let status = child.wait().expect("exits");
+    assert_eq!(status.code(), Some(code));
+    assert_eq!(left_behind(&run_id).await, 0, "SIG{signal} left containers of run {run_id}");
+}
