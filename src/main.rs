@@ -55,6 +55,9 @@ enum Command {
         /// Comma-separated tags; a tag not in matrix.toml (a new release) runs with no expectation. Example: --tags 2.0.15,2.0.22
         #[arg(long, value_delimiter = ',')]
         tags: Option<Vec<String>>,
+        /// Tags to run besides the set's own (a release that just shipped), reported as new. Example: --add-tags 2.0.22
+        #[arg(long, value_delimiter = ',', conflicts_with = "tags")]
+        add_tags: Option<Vec<String>>,
         /// Run exactly the release tags the registry has and matrix.toml does not list (see `discover`), reported as new.
         /// Example: --set eclipse --new
         #[arg(long, conflicts_with = "tags")]
@@ -162,12 +165,19 @@ fn write_outputs(r: &RunResult, out: Option<&Path>, junit_path: Option<&Path>) -
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { set, tags, new, profiles, transport, hold, shard, format, out, junit } => {
+        Command::Run { set, tags, add_tags, new, profiles, transport, hold, shard, format, out, junit } => {
             let file = match MatrixFile::load(&cli.config) {
                 Ok(f) => f,
                 Err(e) => return fail(e),
             };
             let mut tags = tags;
+            if let Some(extra) = add_tags {
+                let name = set.clone().unwrap_or_else(|| file.default_set.clone());
+                let Some(s) = file.set(&name) else { return fail(format!("--set: unknown set {name:?}")) };
+                let mut all = s.tags.clone();
+                all.extend(extra.into_iter().filter(|t| !s.tags.contains(t)));
+                tags = Some(all);
+            }
             if new {
                 let name = set.clone().unwrap_or_else(|| file.default_set.clone());
                 let Some(s) = file.set(&name) else { return fail(format!("--set: unknown set {name:?}")) };

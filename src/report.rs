@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
+use crate::frame::opcode;
+use crate::record::Direction;
 use crate::results::{CellResult, RunResult, Status};
 use crate::units::fmt_secs;
 use crate::verdict::Outcome;
@@ -14,8 +16,17 @@ pub fn cell_text(c: &CellResult) -> String {
     let v = &c.verdict;
     let at = v.at.map(|a| format!(" {}", fmt_secs(a))).unwrap_or_default();
     let mut text = match v.outcome {
-        Outcome::Ok if v.five_minute_mark_reached => "OK".to_string(),
-        Outcome::Ok => "OK (<5 min)".to_string(),
+        Outcome::Ok => {
+            let ping = v.frames.iter().find(|f| f.direction == Direction::Received && f.opcode == opcode::PING);
+            let mut t = "OK".to_string();
+            if let Some(p) = ping {
+                t.push_str(&format!(", PING {}", fmt_secs(p.at)));
+            }
+            if !v.five_minute_mark_reached {
+                t.push_str(" (<5 min)");
+            }
+            t
+        }
         Outcome::Eof => format!("💥 EOF{at}"),
         Outcome::Closed => format!("✖ CLOSED {}{at}", v.close_code.map_or("-".into(), |c| c.to_string())),
         Outcome::Timeout => format!("⏱ TIMEOUT{at}"),

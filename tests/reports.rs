@@ -1,0 +1,173 @@
+//! Reports, diffs, merges and baselines on synthetic results: no Docker.
+
+use std::path::Path;
+use std::time::Duration;
+
+use mosquitto_matrix::baseline;
+use mosquitto_matrix::broker::ImageFacts;
+use mosquitto_matrix::compare::{self, diff, merge};
+use mosquitto_matrix::junit::junit;
+use mosquitto_matrix::matrix::MatrixFile;
+use mosquitto_matrix::profile::Profile;
+use mosquitto_matrix::record::Party;
+use mosquitto_matrix::report;
+use mosquitto_matrix::results::{CellResult, RunResult, Status, TagResult, SCHEMA_VERSION};
+use mosquitto_matrix::verdict::{self, Outcome, Verdict};
+
+fn verdict(outcome: Outcome, at: Option<f64>) -> Verdict {
+    let mut v = verdict::error("synthetic");
+    v.outcome = outcome;
+    v.at = at.map(Duration::from_secs_f64);
+    v.ended_by = (outcome != Outcome::Ok).then_some(Party::Broker);
+    v.five_minute_mark_reached = true;
+    v.cause = format!("{outcome} for the test");
+    v
+}
+
+fn cell(tag: &str, profile: Profile, outcome: Outcome, at: Option<f64>, expected: &str, status: Status) -> CellResult {
+    CellResult {
+        tag: tag.into(),
+        profile,
+        expected: Some(expected.into()),
+        status,
+        verdict: verdict(outcome, at),
+        client_id: Some("c".into()),
+        started_at: "2026-11-27T00:00:00Z".into(),
+        ended_at: "2026-11-27T00:05:30Z".into(),
+    }
+}
+
+fn result(cells: Vec<CellResult>) -> RunResult {
+    let mut tags: Vec<String> = cells.iter().map(|c| c.tag.clone()).collect();
+    tags.dedup();
+    RunResult {
+        schema_version: SCHEMA_VERSION,
+        tool_version: "0.1.0".into(),
+        run_id: "r".into(),
+        set: "debian".into(),
+        image: "mosquitto-matrix/debian".into(),
+        hold_secs: 330.0,
+        keepalive_secs: 60.0,
+        five_minute_mark_reached: true,
+        profiles: vec![Profile::PahoJava125, Profile::Rfc6455],
+        shard: None,
+        tags: tags
+            .into_iter()
+            .map(|t| TagResult {
+                tag: t,
+                broker_version: Some("mosquitto version 2.0.11".into()),
+                image: ImageFacts { lws_version: Some("4.1.6".into()), ..ImageFacts::default() },
+                ..TagResult::default()
+            })
+            .collect(),
+        cells,
+        started_at: "2026-11-27T00:00:00Z".into(),
+        ended_at: "2026-11-27T00:05:31Z".into(),
+        wall_secs: 331.0,
+    }
+}
+
+fn bookworm_and_sid() -> RunResult {
+    result(vec![
+        cell("bookworm", Profile::PahoJava125, Outcome::Eof, Some(300.0), "EOF@300", Status::Met),
+        cell("bookworm", Profile::Rfc6455, Outcome::Ok, Some(330.0), "OK", Status::Met),
+        cell("sid", Profile::PahoJava125, Outcome::Ok, Some(330.0), "OK", Status::Met),
+        cell("sid", Profile::Rfc6455, Outcome::Ok, Some(330.0), "OK", Status::Met),
+    ])
+}
+
+#[test]
+fn the_markdown_table_has_a_row_per_tag_a_column_per_profile_and_the_causes_under_it() {
+    let md = report::markdown(&bookworm_and_sid());
+    assert!(md.contains("| tag | mosquitto ($SYS) | LWS_VERSION | paho-java-1.2.5 | rfc6455 |"), "{md}");
+    assert!(md.contains("| bookworm | 2.0.11 | 4.1.6 | 💥 EOF 300.0 s [1] | OK |"), "{md}");
+    assert!(md.contains("1. bookworm/paho-java-1.2.5: EOF for the test"), "{md}");
+}
+
+#[test]
+fn the_json_report_round_trips_with_its_schema_version() {
+    let r = bookworm_and_sid();
+    let back: RunResult = serde_json::from_str(&report::json(&r)).expect("valid JSON");
+    assert_eq!(back, r);
+    assert!(report::json(&r).contains("\"schema_version\": 1"));
+}
+
+#[test]
+fn diff_names_only_the_cells_whose_outcome_changed() {
+    let old = bookworm_and_sid();
+    let mut new = bookworm_and_sid();
+    new.cells[3].verdict = verdict(Outcome::Eof, Some(310.1));
+    new.cells[0].verdict.at = Some(Duration::from_secs_f64(301.0)); // within 5 s: the same outcome
+    let changes = diff(&old, &new);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].cell, "sid/rfc6455");
+    assert_eq!(changes[0].old, "OK");
+    assert_eq!(changes[0].new, "💥 EOF 310.1 s");
+    assert!(compare::diff_markdown(&changes).contains("| sid/rfc6455 | OK | 💥 EOF 310.1 s |"));
+}
+
+#[test]
+fn merging_shards_gives_back_the_whole_run_and_refuses_overlaps() {
+    let whole = bookworm_and_sid();
+    let a = result(whole.cells[..2].to_vec());
+    let b = result(whole.cells[2..].to_vec());
+    let mut merged = merge(vec![("b".into(), b.clone()), ("a".into(), a.clone())]).expect("merges");
+    compare::reorder(&mut merged, &["bookworm".into(), "sid".into()]);
+    assert_eq!(merged.cells, whole.cells);
+    assert_eq!(merged.tags, whole.tags);
+    let err = merge(vec![("a".into(), a.clone()), ("again".into(), a)]).expect_err("overlap");
+    assert_eq!(err.to_string(), "again: cell bookworm/paho-java-1.2.5 is also in an earlier shard");
+}
+
+#[test]
+fn exit_status_is_2_for_errors_1_for_changes_and_0_otherwise() {
+    let mut r = bookworm_and_sid();
+    assert_eq!(compare::exit_status(&r), 0);
+    r.cells[1].status = Status::Changed;
+    assert_eq!(compare::exit_status(&r), 1);
+    r.cells[2].status = Status::Error;
+    assert_eq!(compare::exit_status(&r), 2);
+}
+
+#[test]
+fn junit_has_a_test_case_per_cell_and_fails_the_changed_one_with_its_cause() {
+    let mut r = bookworm_and_sid();
+    r.cells[3] = cell("sid", Profile::Rfc6455, Outcome::Eof, Some(310.1), "OK", Status::Changed);
+    let xml = junit(&r);
+    assert_eq!(xml.matches("<testcase").count(), 4, "{xml}");
+    assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+    assert!(xml.contains("expected OK, got 💥 EOF 310.1 s ≠ expected OK: EOF for the test"), "{xml}");
+}
+
+#[test]
+fn baseline_rewrites_only_the_changed_expectation_and_keeps_comments_and_layout() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("matrix.toml")).expect("matrix.toml");
+    let mut r = bookworm_and_sid();
+    r.cells[3].verdict = verdict(Outcome::Eof, Some(310.1));
+    let b = baseline::apply(&text, &r).expect("applies");
+    assert_eq!(b.changed, ["sid/rfc6455: OK -> EOF@310"]);
+    let before: Vec<&str> = text.lines().collect();
+    let after: Vec<&str> = b.text.lines().collect();
+    assert_eq!(before.len(), after.len());
+    let differing: Vec<(usize, &str)> =
+        before.iter().zip(&after).enumerate().filter(|(_, (x, y))| x != y).map(|(i, (_, y))| (i, *y)).collect();
+    assert_eq!(differing.len(), 1, "{differing:?}");
+    assert!(differing[0].1.starts_with("\"sid\"      = {"), "{}", differing[0].1);
+    assert!(differing[0].1.contains("rfc6455 = \"EOF@310\","), "{}", differing[0].1);
+    let reloaded = MatrixFile::parse(Path::new("matrix.toml"), &b.text).expect("still valid");
+    let sid = reloaded.set("debian").expect("debian").expect[&("sid".to_string(), Profile::Rfc6455)];
+    assert_eq!(sid.to_string(), "EOF@310");
+}
+
+#[test]
+fn baseline_adds_a_new_release_tag_and_its_row() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("matrix.toml")).expect("matrix.toml");
+    let mut r = result(vec![cell("forky", Profile::Rfc6455, Outcome::Ok, Some(330.0), "OK", Status::New)]);
+    r.cells[0].expected = None;
+    let b = baseline::apply(&text, &r).expect("applies");
+    assert_eq!(b.added_tags, ["forky"]);
+    let reloaded = MatrixFile::parse(Path::new("matrix.toml"), &b.text).expect("still valid");
+    let debian = reloaded.set("debian").expect("debian");
+    assert!(debian.tags.contains(&"forky".to_string()));
+    assert_eq!(debian.expect[&("forky".to_string(), Profile::Rfc6455)].to_string(), "OK");
+}
