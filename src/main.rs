@@ -132,6 +132,16 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(HARNESS_FAILED)
 }
 
+fn load(path: &Path) -> Result<MatrixFile, ExitCode> {
+    MatrixFile::load(path).map_err(fail)
+}
+
+/// The set named, or the file's default.
+fn pick_set<'a>(file: &'a MatrixFile, set: &Option<String>) -> Result<&'a mosquitto_matrix::matrix::ImageSet, ExitCode> {
+    let name = set.clone().unwrap_or_else(|| file.default_set.clone());
+    file.set(&name).ok_or_else(|| fail(format!("--set: unknown set {name:?}")))
+}
+
 fn read_result(path: &Path) -> Result<RunResult, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: not a mosquitto-matrix JSON result: {e}", path.display()))
@@ -166,21 +176,25 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { set, tags, add_tags, new, profiles, transport, hold, shard, format, out, junit } => {
-            let file = match MatrixFile::load(&cli.config) {
+            let file = match load(&cli.config) {
                 Ok(f) => f,
-                Err(e) => return fail(e),
+                Err(code) => return code,
             };
             let mut tags = tags;
             if let Some(extra) = add_tags {
-                let name = set.clone().unwrap_or_else(|| file.default_set.clone());
-                let Some(s) = file.set(&name) else { return fail(format!("--set: unknown set {name:?}")) };
+                let s = match pick_set(&file, &set) {
+                    Ok(s) => s,
+                    Err(code) => return code,
+                };
                 let mut all = s.tags.clone();
                 all.extend(extra.into_iter().filter(|t| !s.tags.contains(t)));
                 tags = Some(all);
             }
             if new {
-                let name = set.clone().unwrap_or_else(|| file.default_set.clone());
-                let Some(s) = file.set(&name) else { return fail(format!("--set: unknown set {name:?}")) };
+                let s = match pick_set(&file, &set) {
+                    Ok(s) => s,
+                    Err(code) => return code,
+                };
                 match discover::discover(s).await {
                     Ok(d) if d.not_in_set.is_empty() => {
                         eprintln!("mosquitto-matrix: {d}\nno new release to run");
@@ -277,12 +291,14 @@ async fn main() -> ExitCode {
             ExitCode::from(compare::exit_status(&merged) as u8)
         }
         Command::Discover { set, new_only } => {
-            let file = match MatrixFile::load(&cli.config) {
+            let file = match load(&cli.config) {
                 Ok(f) => f,
-                Err(e) => return fail(e),
+                Err(code) => return code,
             };
-            let name = set.unwrap_or_else(|| file.default_set.clone());
-            let Some(s) = file.set(&name) else { return fail(format!("--set: unknown set {name:?}")) };
+            let s = match pick_set(&file, &set) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
             match discover::discover(s).await {
                 Ok(d) if new_only => {
                     println!("{}", d.not_in_set.join(","));

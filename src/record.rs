@@ -180,3 +180,21 @@ pub struct SessionRecord {
     /// How it ended.
     pub end: End,
 }
+
+impl SessionRecord {
+    /// A record for a session about to start; its end is set when it ends.
+    pub fn new(profile: Profile, hold: Duration, keepalive: Duration, client_id: &str) -> SessionRecord {
+        SessionRecord {
+            profile,
+            transport: profile.transport(),
+            hold,
+            keepalive,
+            client_id: client_id.to_string(),
+            connected: false,
+            subprotocol: None,
+            frames: Vec::new(),
+            broker_version: None,
+            end: End::HarnessError { detail: "the session did not end".to_string() },
+        }
+    }
+}

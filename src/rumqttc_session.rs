@@ -17,18 +17,7 @@ const MIN_KEEPALIVE: Duration = Duration::from_secs(1);
 /// Runs one rumqttc session to its end.
 pub async fn run(spec: &SessionSpec) -> SessionRecord {
     let keepalive = spec.timing.keepalive.max(MIN_KEEPALIVE);
-    let mut record = SessionRecord {
-        profile: spec.profile,
-        transport: spec.profile.transport(),
-        hold: spec.timing.hold,
-        keepalive,
-        client_id: spec.client_id.clone(),
-        connected: false,
-        subprotocol: None,
-        frames: Vec::new(),
-        broker_version: None,
-        end: End::HarnessError { detail: String::new() },
-    };
+    let mut record = SessionRecord::new(spec.profile, spec.timing.hold, keepalive, &spec.client_id);
     let url = format!("ws://{}:{}{}", spec.host, spec.port, spec.path);
     let mut options = MqttOptions::new(spec.client_id.clone(), url, spec.port);
     options

@@ -62,18 +62,7 @@ pub async fn run(spec: &SessionSpec) -> SessionRecord {
     if spec.profile == Profile::Rumqttc {
         return crate::rumqttc_session::run(spec).await;
     }
-    let mut record = SessionRecord {
-        profile: spec.profile,
-        transport: spec.profile.transport(),
-        hold: spec.timing.hold,
-        keepalive: spec.timing.keepalive,
-        client_id: spec.client_id.clone(),
-        connected: false,
-        subprotocol: None,
-        frames: Vec::new(),
-        broker_version: None,
-        end: End::HarnessError { detail: String::new() },
-    };
+    let mut record = SessionRecord::new(spec.profile, spec.timing.hold, spec.timing.keepalive, &spec.client_id);
     let addr = format!("{}:{}", spec.host, spec.port);
     let mut stream = match timeout(spec.timing.setup_timeout, TcpStream::connect(&addr)).await {
         Ok(Ok(s)) => s,

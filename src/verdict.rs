@@ -90,17 +90,7 @@ pub struct Verdict {
 /// Decides the verdict of one session from what it observed.
 pub fn decide(record: &SessionRecord) -> Verdict {
     let reached = record.hold > FIVE_MINUTE_MARK;
-    let mut v = Verdict {
-        outcome: Outcome::Error,
-        at: None,
-        ended_by: None,
-        close_code: None,
-        close_reason: None,
-        connack_code: None,
-        frames: record.frames.clone(),
-        cause: String::new(),
-        five_minute_mark_reached: reached,
-    };
+    let mut v = Verdict { frames: record.frames.clone(), five_minute_mark_reached: reached, ..error("") };
     let ping_note = |at: Duration| ping_context(&record.frames, at);
     match &record.end {
         End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt } } => {
