@@ -21,6 +21,7 @@ pub async fn terminal(mut rx: UnboundedReceiver<Progress>, plan: &Plan) {
         .progress_chars("=> ");
     let done = ProgressStyle::with_template("{prefix:<32} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
     let mut bars: HashMap<String, (ProgressBar, Option<Instant>)> = HashMap::new();
+    let mut pulling: HashMap<String, (String, Instant)> = HashMap::new();
     for cell in &plan.cells {
         let bar = multi.add(ProgressBar::new(hold_ms));
         bar.set_style(counting.clone());
@@ -38,13 +39,18 @@ pub async fn terminal(mut rx: UnboundedReceiver<Progress>, plan: &Plan) {
                         b.set_message("starting the broker (pulling the image if needed)");
                     }
                 }
+                Some(Progress::Pulling { tag, image }) => {
+                    pulling.insert(tag, (image, Instant::now()));
+                }
                 Some(Progress::BrokerReady { tag, .. }) => {
+                    pulling.remove(&tag);
                     for (_, (b, start)) in bars.iter_mut().filter(|(id, _)| id.starts_with(&format!("{tag}/"))) {
                         *start = Some(Instant::now());
                         b.set_message("holding");
                     }
                 }
                 Some(Progress::BrokerFailed { tag, why }) => {
+                    pulling.remove(&tag);
                     for (_, (b, _)) in bars.iter().filter(|(id, _)| id.starts_with(&format!("{tag}/"))) {
                         b.set_style(done.clone());
                         b.finish_with_message(format!("⚠ ERROR: {why}"));
@@ -58,6 +64,11 @@ pub async fn terminal(mut rx: UnboundedReceiver<Progress>, plan: &Plan) {
                 }
             },
             _ = tick.tick() => {
+                for (tag, (image, since)) in &pulling {
+                    for (_, (b, _)) in bars.iter().filter(|(id, _)| id.starts_with(&format!("{tag}/"))) {
+                        b.set_message(format!("pulling {image} ({})", fmt_secs(since.elapsed())));
+                    }
+                }
                 for (b, start) in bars.values() {
                     if let (Some(s), false) = (start, b.is_finished()) {
                         let e = s.elapsed();

@@ -24,6 +24,7 @@ pub async fn plain(mut rx: UnboundedReceiver<Progress>, total: usize, hold: Dura
                     let t = fmt_secs(start.elapsed());
                     match p {
                         Progress::BrokerStarting { tag } => eprintln!("[{t}] {tag}: starting broker"),
+                        Progress::Pulling { tag, image } => eprintln!("[{t}] {tag}: pulling {image}"),
                         Progress::BrokerReady { tag, startup } => eprintln!("[{t}] {tag}: broker ready in {}, sessions held for {}", fmt_secs(startup), fmt_secs(hold)),
                         Progress::BrokerFailed { tag, why } => eprintln!("[{t}] {tag}: broker failed: {why}"),
                         Progress::CellFinished(c) => {

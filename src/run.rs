@@ -25,6 +25,13 @@ pub enum Progress {
         /// The tag.
         tag: String,
     },
+    /// A tag's image is not on the engine and is being pulled (tens of megabytes per tag).
+    Pulling {
+        /// The tag.
+        tag: String,
+        /// `name:tag`.
+        image: String,
+    },
     /// A tag's broker is ready and its sessions start now.
     BrokerReady {
         /// The tag.
@@ -107,6 +114,10 @@ async fn run_tag(
     send(&progress, Progress::BrokerStarting { tag: tag.clone() });
     let labels = Labels { run_id: run_id.to_string(), cell: format!("{}/{}", plan.set, tag) };
     let started_at = now_rfc3339();
+    let image = format!("{}:{}", plan.image, tag);
+    if !crate::discover::image_is_local(&image).await {
+        send(&progress, Progress::Pulling { tag: tag.clone(), image });
+    }
     let broker = match broker::start(&plan.image, &tag, &plan.broker, &labels).await {
         Ok(b) => b,
         Err(e) => {
@@ -199,16 +210,19 @@ fn finish(
 }
 
 /// Asks the engine what became of the broker container after a session ended badly.
-///
-/// A killed container may still show as running for a moment after its socket closed,
-/// so when the connection itself ended, the state is asked again for up to a second.
 async fn broker_state(broker: &Broker, end: &End) -> BrokerState {
     let socket_gone = matches!(end, End::SocketEnded { .. } | End::BrokerClosed { .. } | End::LibraryError { .. });
     let mut state = inspect(broker).await;
-    // Up to 2 s: long enough to see a killed container stop, or a stopped one come back
-    // (`docker restart` is a stop and a start).
-    for _ in 0..20 {
-        let settled = if state.running { !socket_gone || state.restarted || !state.networked } else { false };
+    // A killed container may still show as running for a moment after its socket closed
+    // (asked again for up to 0.5 s), and a stopped one may be coming back, since
+    // `docker restart` is a stop and a start (up to 2 s). A live, untouched broker costs
+    // the cell 0.5 s before its verdict is shown, never a different verdict time.
+    for step in 0..20 {
+        let settled = if state.running {
+            !socket_gone || state.restarted || !state.networked || step >= 5
+        } else {
+            false
+        };
         if settled {
             break;
         }
