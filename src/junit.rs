@@ -2,7 +2,7 @@
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::report::cell_text;
+use crate::report::{cell_text, outcome_text};
 use crate::results::{RunResult, Status};
 
 /// The run as JUnit XML.
@@ -13,7 +13,7 @@ pub fn junit(r: &RunResult) -> String {
             Status::Met | Status::New | Status::Unchecked => TestCaseStatus::success(),
             Status::Changed => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(format!("expected {}, got {}: {}", c.expected.as_deref().unwrap_or("-"), cell_text(c), c.verdict.cause));
+                s.set_message(format!("expected {}, got {}: {}", c.expected.as_deref().unwrap_or("-"), outcome_text(c), c.verdict.cause));
                 s.set_type("changed outcome");
                 s
             }

@@ -11,11 +11,24 @@ use crate::results::{CellResult, RunResult, Status};
 use crate::units::fmt_secs;
 use crate::verdict::Outcome;
 
-/// The short text of a cell: `OK`, `💥 EOF 300.0 s`, `✖ CLOSED 1001 12.0 s` …
+/// The short text of a cell: `OK`, `💥 EOF 300.0 s`, `✖ CLOSED 1001 12.0 s` …, with how it
+/// compares with matrix.toml (`≠ expected OK`, `(new)`).
 pub fn cell_text(c: &CellResult) -> String {
+    let mut text = outcome_text(c);
+    match (c.status, &c.expected) {
+        (Status::Changed, Some(e)) => write!(text, " ≠ expected {e}").unwrap_or(()),
+        (Status::New, _) => text.push_str(" (new)"),
+        (Status::Unchecked, Some(e)) => write!(text, " (expected {e}: not observable in this hold)").unwrap_or(()),
+        _ => {}
+    }
+    text
+}
+
+/// The short text of a cell's outcome alone: `OK, PING 300.0 s`, `💥 EOF 300.0 s` …
+pub fn outcome_text(c: &CellResult) -> String {
     let v = &c.verdict;
     let at = v.at.map(|a| format!(" {}", fmt_secs(a))).unwrap_or_default();
-    let mut text = match v.outcome {
+    match v.outcome {
         Outcome::Ok => {
             let ping = v.frames.iter().find(|f| f.direction == Direction::Received && f.opcode == opcode::PING);
             let mut t = "OK".to_string();
@@ -32,14 +45,7 @@ pub fn cell_text(c: &CellResult) -> String {
         Outcome::Timeout => format!("⏱ TIMEOUT{at}"),
         Outcome::Refused => format!("⛔ REFUSED{}", v.connack_code.map(|c| format!(" {c}")).unwrap_or_default()),
         Outcome::Error => "⚠ ERROR".to_string(),
-    };
-    match (c.status, &c.expected) {
-        (Status::Changed, Some(e)) => write!(text, " ≠ expected {e}").unwrap_or(()),
-        (Status::New, _) => text.push_str(" (new)"),
-        (Status::Unchecked, Some(e)) => write!(text, " (expected {e}: not observable in this hold)").unwrap_or(()),
-        _ => {}
     }
-    text
 }
 
 /// The version the broker reported, without the "mosquitto version " prefix.
@@ -145,7 +151,7 @@ pub fn failures(r: &RunResult) -> Vec<String> {
                 "{}: expected {}, got {} — {}",
                 c.id(),
                 c.expected.as_deref().unwrap_or("nothing"),
-                cell_text(c),
+                outcome_text(c),
                 c.verdict.cause
             )
         })
