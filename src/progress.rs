@@ -1,5 +1,9 @@
 //! Progress for logs without a terminal: a line per event and a status line every 30 s.
+//!
+//! Written to the process's stderr itself, not through `eprintln!`, so the lines show in CI
+//! logs even inside a test harness that captures printed output.
 
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -7,6 +11,12 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::report::cell_text;
 use crate::run::Progress;
 use crate::units::fmt_secs;
+
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
 
 /// How often the plain status line is printed.
 pub const STATUS_EVERY: Duration = Duration::from_secs(30);
@@ -23,18 +33,18 @@ pub async fn plain(mut rx: UnboundedReceiver<Progress>, total: usize, hold: Dura
                 Some(p) => {
                     let t = fmt_secs(start.elapsed());
                     match p {
-                        Progress::BrokerStarting { tag } => eprintln!("[{t}] {tag}: starting broker"),
-                        Progress::Pulling { tag, image } => eprintln!("[{t}] {tag}: pulling {image}"),
-                        Progress::BrokerReady { tag, startup } => eprintln!("[{t}] {tag}: broker ready in {}, sessions held for {}", fmt_secs(startup), fmt_secs(hold)),
-                        Progress::BrokerFailed { tag, why } => eprintln!("[{t}] {tag}: broker failed: {why}"),
+                        Progress::BrokerStarting { tag } => say!("[{t}] {tag}: starting broker"),
+                        Progress::Pulling { tag, image } => say!("[{t}] {tag}: pulling {image}"),
+                        Progress::BrokerReady { tag, startup } => say!("[{t}] {tag}: broker ready in {}, sessions held for {}", fmt_secs(startup), fmt_secs(hold)),
+                        Progress::BrokerFailed { tag, why } => say!("[{t}] {tag}: broker failed: {why}"),
                         Progress::CellFinished(c) => {
                             done += 1;
-                            eprintln!("[{t}] {}: {} ({done}/{total})", c.id(), cell_text(&c));
+                            say!("[{t}] {}: {} ({done}/{total})", c.id(), cell_text(&c));
                         }
                     }
                 }
             },
-            _ = tick.tick() => eprintln!("[{}] {done}/{total} cells finished, hold {}", fmt_secs(start.elapsed()), fmt_secs(hold)),
+            _ = tick.tick() => say!("[{}] {done}/{total} cells finished, hold {}", fmt_secs(start.elapsed()), fmt_secs(hold)),
         }
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! Narrow it from the environment: `MATRIX_SET=debian MATRIX_TAGS=bookworm,sid`.
 
+use std::io::Write as _;
 use std::path::Path;
 
 use mosquitto_matrix::matrix::{MatrixFile, Plan, Selection};
@@ -15,7 +16,10 @@ async fn every_cell_of_the_selected_set_meets_its_expectation() {
     let file = MatrixFile::load(&file_path).unwrap_or_else(|e| panic!("{e}"));
     let plan = Plan::new(&file, &Selection::from_env()).unwrap_or_else(|e| panic!("{e}"));
     let run_id = labels::new_run_id();
-    eprintln!(
+    // Written to the process's own stdout/stderr, not through println!, so the table shows in
+    // CI logs although the test harness captures the output of passing tests.
+    let _ = writeln!(
+        std::io::stderr().lock(),
         "mosquitto-matrix: set {} ({}), {} tags x {} profiles, hold {:?}, run id {run_id}",
         plan.set,
         plan.image,
@@ -28,10 +32,12 @@ async fn every_cell_of_the_selected_set_meets_its_expectation() {
     let result = run::run(&plan, &run_id, Some(tx)).await;
     printer.await.expect("the progress printer ends when the run does");
 
-    println!("{}", report::table(&result));
+    let _ = writeln!(std::io::stdout().lock(), "{}", report::table(&result));
     let out = root.join("target").join("matrix");
     match report::write_files(&result, &out) {
-        Ok(paths) => paths.iter().for_each(|p| println!("written: {}", p.display())),
+        Ok(paths) => paths.iter().for_each(|p| {
+            let _ = writeln!(std::io::stdout().lock(), "written: {}", p.display());
+        }),
         Err(e) => panic!("cannot write the reports under {}: {e}", out.display()),
     }
     let failures = report::failures(&result);

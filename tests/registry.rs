@@ -31,6 +31,50 @@ const SOURCE: &str = "mosquitto-matrix/debian";
 const ALIASES: [(&str, &[&str]); 2] = [("bookworm", &["2.0.11", "2.0", "latest"]), ("sid", &["2.1.2", "2.1-openssl"])];
 /// A tag the registry does not have.
 const MISSING: &str = "missing-tag";
+/// A tag whose only layer exists nowhere but in the registry, so its pull downloads for real.
+const FRESH: &str = "fresh";
+
+fn sh(script: &str) -> anyhow::Result<String> {
+    let out = std::process::Command::new("sh").arg("-c").arg(script).output().context("sh runs")?;
+    ensure!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Removes the fresh image (pushed or pulled) and its helper container, whatever happens.
+struct FreshGuard {
+    name: String,
+    container: String,
+}
+
+impl Drop for FreshGuard {
+    fn drop(&mut self) {
+        let _ = sh(&format!("docker rm -f {} >/dev/null 2>&1; docker rmi -f {} >/dev/null 2>&1; true", self.container, self.name));
+    }
+}
+
+/// Re-imports sid's file system as a single new layer under `<registry>/<repository>:fresh`,
+/// pushes it, and drops it locally: the engine then holds none of its bytes.
+fn push_fresh(image: &str, run_id: &str) -> anyhow::Result<(FreshGuard, Duration, u64)> {
+    let name = format!("{image}:{FRESH}");
+    let guard = FreshGuard { name: name.clone(), container: format!("mm-fresh-{run_id}") };
+    let source = format!("{SOURCE}:sid");
+    let config = sh(&format!("docker image inspect --format '{{{{json .Config}}}}' {source}"))?;
+    let config: serde_json::Value = serde_json::from_str(&config)?;
+    let mut changes = Vec::new();
+    for e in config["Env"].as_array().into_iter().flatten().filter_map(|e| e.as_str()) {
+        changes.push(format!("--change 'ENV {e}'"));
+    }
+    changes.push(format!("--change 'CMD {}'", config["Cmd"]));
+    changes.push("--change 'EXPOSE 1883' --change 'EXPOSE 9001'".to_string());
+    sh(&format!("docker create --name {} {source} >/dev/null", guard.container))?;
+    sh(&format!("docker export {} | docker import {} - {name} >/dev/null", guard.container, changes.join(" ")))?;
+    let size: u64 = sh(&format!("docker image inspect --format '{{{{.Size}}}}' {name}"))?.parse()?;
+    let pushing = Instant::now();
+    sh(&format!("docker push {name} >/dev/null"))?;
+    let took = pushing.elapsed();
+    sh(&format!("docker rmi {name} >/dev/null"))?;
+    Ok((guard, took, size))
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::Result<()> {
@@ -65,11 +109,19 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
         }
     }
 
+    let (_fresh, fresh_push, fresh_size) = push_fresh(&image, &labels::new_run_id())?;
+    eprintln!("push {image}:{FRESH} (a new {:.0} MB layer): {:.2}s", fresh_size as f64 / 1e6, fresh_push.as_secs_f64());
+    ensure!(!discover::image_is_local(&format!("{image}:{FRESH}")).await, "{image}:{FRESH} is still local");
+
     // (a) The registry lists what was pushed, whole and one tag per page.
     let mut tags = discover::list_tags(&registry.base_url, &repository).await?;
     tags.sort();
-    let mut pushed: Vec<String> =
-        ALIASES.iter().flat_map(|(t, a)| std::iter::once(t).chain(a.iter())).map(|s| s.to_string()).collect();
+    let mut pushed: Vec<String> = ALIASES
+        .iter()
+        .flat_map(|(t, a)| std::iter::once(t).chain(a.iter()))
+        .map(|s| s.to_string())
+        .chain(std::iter::once(FRESH.to_string()))
+        .collect();
     pushed.sort();
     assert_eq!(tags, pushed, "tags listed by {}", registry.base_url);
     let mut paged = discover::list_tags_paged(&registry.base_url, &repository, 1).await?;
@@ -102,7 +154,7 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
     // (b) A run whose images must be pulled; a tag the registry lacks is ERROR in the registry's words.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let file = MatrixFile::load(&root.join("matrix.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let plan = registry_plan(&file, &image, &["bookworm", "sid", MISSING]);
+    let plan = registry_plan(&file, &image, &["bookworm", "sid", FRESH, MISSING]);
     let run_id = labels::new_run_id();
     let result = run::run(&plan, &run_id, None).await;
     println!("{}", report::table(&result));
@@ -117,7 +169,7 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
             t.error.as_deref().unwrap_or("-")
         );
     }
-    for tag in ["bookworm", "sid"] {
+    for tag in ["bookworm", "sid", FRESH] {
         let t = result.tags.iter().find(|t| t.tag == tag).context("a TagResult per tag")?;
         assert!(t.error.is_none(), "{tag}: {:?}", t.error);
         let digest = t.image.digest.as_deref().unwrap_or_default();
