@@ -324,6 +324,14 @@ fn a_changed_expectation_exits_1_and_names_the_cell() {
     let xml = std::fs::read_to_string(&junit).expect("junit written");
     assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
     assert!(xml.contains("name=\"sid/rfc6455\""), "{xml}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let run_id = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("run id "))
+        .and_then(|l| l.split(':').next())
+        .expect("the CLI names its run id");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    assert_eq!(runtime.block_on(left_behind(run_id)), 0, "a failing run leaves no container");
 }
 
 fn outcomes(json: &[u8]) -> Vec<(String, String, String)> {

@@ -151,8 +151,32 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
     assert_eq!(found.releases, ["2.0.11", "2.1.2"]);
     assert_eq!(found.not_in_set, ["2.1.2"]);
 
-    // (b) A run whose images must be pulled; a tag the registry lacks is ERROR in the registry's words.
+    // `run --new` through the CLI runs exactly the release the set lacks, reported as new.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("mosquitto-matrix-new-{}", labels::new_run_id()));
+    std::fs::create_dir_all(&dir)?;
+    let shipped = std::fs::read_to_string(root.join("matrix.toml"))?;
+    let config = dir.join("matrix.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[sets.registry]\nimage = \"{image}\"\ntags = [\"bookworm\", \"sid\", \"2.0.11\"]\n",
+            shipped.replace("\"docker/", &format!("\"{}/docker/", root.display()))
+        ),
+    )?;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mosquitto-matrix"))
+        .args(["run", "--set", "registry", "--new", "--profiles", "rfc6455", "--hold", "2s", "--format", "json", "--config"])
+        .arg(&config)
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(out.status.code() == Some(0), "run --new: {stderr}");
+    let new_run: mosquitto_matrix::results::RunResult = serde_json::from_slice(&out.stdout)?;
+    let ran: Vec<(String, Status, Outcome)> =
+        new_run.cells.iter().map(|c| (c.tag.clone(), c.status, c.verdict.outcome)).collect();
+    assert_eq!(ran, [("2.1.2".to_string(), Status::New, Outcome::Ok)], "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // (b) A run whose images must be pulled; a tag the registry lacks is ERROR in the registry's words.
     let file = MatrixFile::load(&root.join("matrix.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let plan = registry_plan(&file, &image, &["bookworm", "sid", FRESH, MISSING]);
     let run_id = labels::new_run_id();
