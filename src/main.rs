@@ -45,6 +45,20 @@ enum TransportArg {
     Tcp,
 }
 
+/// Where a result goes: stdout in one format, and optionally files.
+#[derive(clap::Args)]
+struct Output {
+    /// How to print the result on stdout. Example: --format markdown
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Also write <set>.md and <set>.json into this directory. Example: --out target/matrix
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also write JUnit XML, one test case per cell. Example: --junit target/matrix/junit.xml
+    #[arg(long)]
+    junit: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the matrix on real brokers. Example: mosquitto-matrix run --set debian --shard 1/2 --out target/shard1
@@ -74,15 +88,8 @@ enum Command {
         /// This shard of the cells (whole tags dealt round-robin); reassemble with `merge`. Example: --shard 2/3
         #[arg(long)]
         shard: Option<Shard>,
-        /// How to print the result on stdout. Example: --format markdown
-        #[arg(long, value_enum, default_value = "table")]
-        format: Format,
-        /// Also write <set>.md and <set>.json into this directory. Example: --out target/matrix
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Also write JUnit XML, one test case per cell. Example: --junit target/matrix/junit.xml
-        #[arg(long)]
-        junit: Option<PathBuf>,
+        #[command(flatten)]
+        output: Output,
     },
     /// Show the cells whose outcome changed between two JSON results. Example: mosquitto-matrix diff old.json new.json
     Diff {
@@ -99,15 +106,8 @@ enum Command {
         /// The shard results.
         #[arg(required = true)]
         shards: Vec<PathBuf>,
-        /// How to print the merged result. Example: --format json
-        #[arg(long, value_enum, default_value = "table")]
-        format: Format,
-        /// Also write <set>.md and <set>.json here. Example: --out target/merged
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Also write JUnit XML. Example: --junit merged/junit.xml
-        #[arg(long)]
-        junit: Option<PathBuf>,
+        #[command(flatten)]
+        output: Output,
     },
     /// List the set's image repository in its registry (HTTP API v2) and show the release tags matrix.toml does not
     /// list yet. Example: mosquitto-matrix discover --set eclipse
@@ -155,13 +155,15 @@ fn print(r: &RunResult, format: Format) {
     }
 }
 
-fn write_outputs(r: &RunResult, out: Option<&Path>, junit_path: Option<&Path>) -> Result<(), String> {
-    if let Some(dir) = out {
+/// Prints the result and writes the files asked for.
+fn emit(r: &RunResult, output: &Output) -> Result<(), String> {
+    print(r, output.format);
+    if let Some(dir) = output.out.as_deref() {
         for p in report::write_files(r, dir).map_err(|e| format!("{}: {e}", dir.display()))? {
             eprintln!("written: {}", p.display());
         }
     }
-    if let Some(path) = junit_path {
+    if let Some(path) = output.junit.as_deref() {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
@@ -175,7 +177,7 @@ fn write_outputs(r: &RunResult, out: Option<&Path>, junit_path: Option<&Path>) -
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { set, tags, add_tags, new, profiles, transport, hold, shard, format, out, junit } => {
+        Command::Run { set, tags, add_tags, new, profiles, transport, hold, shard, output } => {
             let file = match load(&cli.config) {
                 Ok(f) => f,
                 Err(code) => return code,
@@ -249,8 +251,7 @@ async fn main() -> ExitCode {
             let _ = shown.await;
             compare::reorder(&mut result, &order);
             result.shard = shard.map(|s| s.to_string());
-            print(&result, format);
-            if let Err(e) = write_outputs(&result, out.as_deref(), junit.as_deref()) {
+            if let Err(e) = emit(&result, &output) {
                 return fail(e);
             }
             ExitCode::from(compare::exit_status(&result) as u8)
@@ -267,7 +268,7 @@ async fn main() -> ExitCode {
             }
             ExitCode::from(u8::from(!changes.is_empty()))
         }
-        Command::Merge { shards, format, out, junit } => {
+        Command::Merge { shards, output } => {
             let mut parts = Vec::new();
             for p in &shards {
                 match read_result(p) {
@@ -284,8 +285,7 @@ async fn main() -> ExitCode {
                     compare::reorder(&mut merged, &set.tags);
                 }
             }
-            print(&merged, format);
-            if let Err(e) = write_outputs(&merged, out.as_deref(), junit.as_deref()) {
+            if let Err(e) = emit(&merged, &output) {
                 return fail(e);
             }
             ExitCode::from(compare::exit_status(&merged) as u8)
