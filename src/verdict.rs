@@ -273,8 +273,15 @@ fn pings_answered(record: &SessionRecord) -> String {
     match pings.first() {
         None => "no WebSocket PING seen".to_string(),
         Some(first) => {
-            let pongs = record.frames.iter().filter(|f| f.direction == Direction::Sent && f.opcode == opcode::PONG).count();
-            format!("{} PING(s) from the broker, the first at {}, {} PONG(s) sent", pings.len(), fmt_secs(first.at), pongs)
+            let pongs: Vec<&FrameSeen> =
+                record.frames.iter().filter(|f| f.direction == Direction::Sent && f.opcode == opcode::PONG).collect();
+            let unmasked = if pongs.iter().any(|p| !p.masked) { ", unmasked, and the broker accepted them" } else { "" };
+            format!(
+                "{} PING(s) from the broker, the first at {}, {} PONG(s) sent{unmasked}",
+                pings.len(),
+                fmt_secs(first.at),
+                pongs.len()
+            )
         }
     }
 }

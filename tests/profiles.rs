@@ -108,7 +108,7 @@ matrix! {
     close_on_ping_ends_the_session_itself_at_a_strict_lws4_ping: &[CloseOnPing], Behaviour::LWS4_STRICT
         => eof(15, Client).wire(Wire::ClientCloseCode(1000));
     unmasked_pong_is_accepted_by_lws4_as_libwebsockets_does: &[UnmaskedPong], Behaviour::LWS4
-        => ok().cause("2 PONG(s) sent").wire(Wire::Pongs { masked: false, payload: b"" });
+        => ok().cause("2 PONG(s) sent, unmasked, and the broker accepted them").wire(Wire::Pongs { masked: false, payload: b"" });
     unmasked_pong_is_dropped_by_a_strict_server_at_its_first_pong: &[UnmaskedPong], Behaviour::LWS4_STRICT
         => eof(15, Broker)
             .cause("broker ended the connection without a close frame")
