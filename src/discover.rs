@@ -331,12 +331,7 @@ async fn get_page(
             .iter()
             .filter_map(|v| v.to_str().ok())
             .find_map(next_link);
-        let body =
-            response.text().await.map_err(|e| DiscoverError::Request { url: url.to_string(), why: error_chain(&e) })?;
-        let list: TagList = serde_json::from_str(&body).map_err(|e| DiscoverError::Answer {
-            url: url.to_string(),
-            why: format!("not a tag list ({e}): {}", excerpt(&body)),
-        })?;
+        let (list, _): (TagList, _) = json_body(url.as_str(), response, "a tag list").await?;
         return Ok(Page { tags: list.tags.unwrap_or_default(), next });
     }
 }
@@ -364,16 +359,25 @@ async fn fetch_token(client: &reqwest::Client, challenge: &Challenge) -> Result<
     if !response.status().is_success() {
         return Err(status_error(url.as_str(), response).await);
     }
-    let body =
-        response.text().await.map_err(|e| DiscoverError::Request { url: url.to_string(), why: error_chain(&e) })?;
-    let answer: TokenAnswer = serde_json::from_str(&body).map_err(|e| DiscoverError::Answer {
-        url: url.to_string(),
-        why: format!("not a token answer ({e}): {}", excerpt(&body)),
-    })?;
+    let (answer, body): (TokenAnswer, _) = json_body(url.as_str(), response, "a token answer").await?;
     answer.token.or(answer.access_token).filter(|t| !t.is_empty()).ok_or_else(|| DiscoverError::Answer {
         url: url.to_string(),
         why: format!("no \"token\" or \"access_token\" in {}", excerpt(&body)),
     })
+}
+
+/// Reads a response body as JSON of type `T`; returns it with the body text for messages.
+async fn json_body<T: serde::de::DeserializeOwned>(
+    url: &str,
+    response: reqwest::Response,
+    what: &str,
+) -> Result<(T, String), DiscoverError> {
+    let body = response.text().await.map_err(|e| DiscoverError::Request { url: url.to_string(), why: error_chain(&e) })?;
+    let value = serde_json::from_str(&body).map_err(|e| DiscoverError::Answer {
+        url: url.to_string(),
+        why: format!("not {what} ({e}): {}", excerpt(&body)),
+    })?;
+    Ok((value, body))
 }
 
 async fn status_error(url: &str, response: reqwest::Response) -> DiscoverError {
