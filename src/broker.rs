@@ -147,7 +147,15 @@ pub fn engine_is_local() -> bool {
 }
 
 /// Starts one broker with the reference config, labelled, ports on loopback only.
-pub async fn start(image: &str, tag: &str, settings: &BrokerSettings, labels: &Labels) -> Result<Broker, BrokerError> {
+///
+/// `on_pull` is called once, before the pull, when the engine lacks the image.
+pub async fn start(
+    image: &str,
+    tag: &str,
+    settings: &BrokerSettings,
+    labels: &Labels,
+    on_pull: impl FnOnce(),
+) -> Result<Broker, BrokerError> {
     let read = |p: &std::path::Path| {
         std::fs::read(p).map_err(|e| BrokerError::Files { path: p.display().to_string(), why: e.to_string() })
     };
@@ -201,6 +209,7 @@ pub async fn start(image: &str, tag: &str, settings: &BrokerSettings, labels: &L
     let (request, pull) = if crate::discover::image_is_local(&name).await {
         (request, None)
     } else {
+        on_pull();
         let pulling = std::time::Instant::now();
         let request = request.pull_image().await.map_err(|e| fail(e.to_string(), &tail))?;
         (request, Some(pulling.elapsed()))

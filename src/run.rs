@@ -115,16 +115,14 @@ async fn run_tag(
     let labels = Labels { run_id: run_id.to_string(), cell: format!("{}/{}", plan.set, tag) };
     let started_at = now_rfc3339();
     let image = format!("{}:{}", plan.image, tag);
-    if !crate::discover::image_is_local(&image).await {
-        send(&progress, Progress::Pulling { tag: tag.clone(), image });
-    }
-    let broker = match broker::start(&plan.image, &tag, &plan.broker, &labels).await {
+    let pulling = || send(&progress, Progress::Pulling { tag: tag.clone(), image: image.clone() });
+    let broker = match broker::start(&plan.image, &tag, &plan.broker, &labels, pulling).await {
         Ok(b) => b,
         Err(e) => {
             let why = e.to_string();
             send(&progress, Progress::BrokerFailed { tag: tag.clone(), why: why.clone() });
             info.error = Some(why.clone());
-            info.image = broker::image_facts(&format!("{}:{}", plan.image, tag)).await;
+            info.image = broker::image_facts(&image).await;
             let results = cells
                 .into_iter()
                 .map(|cell| {

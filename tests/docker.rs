@@ -86,7 +86,7 @@ async fn every_debian_image_accepts_the_test_user_over_websocket_and_tcp_and_ref
     let f = file();
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: format!("smoke/{suite}") };
-    let b = broker::start("mosquitto-matrix/debian", suite, &f.broker, &labels).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start("mosquitto-matrix/debian", suite, &f.broker, &labels, || {}).await.unwrap_or_else(|e| panic!("{e}"));
     let ws = session(&b, Profile::Rfc6455, &f.broker.password).await;
     let tcp = session(&b, Profile::Tcp, &f.broker.password).await;
     let wrong = session(&b, Profile::Rfc6455, "not-the-password").await;
@@ -110,7 +110,7 @@ async fn a_broker_publishes_its_ports_on_loopback_only() {
     let f = file();
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: "binding/sid".into() };
-    let b = broker::start("mosquitto-matrix/debian", "sid", &f.broker, &labels).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start("mosquitto-matrix/debian", "sid", &f.broker, &labels, || {}).await.unwrap_or_else(|e| panic!("{e}"));
     let ports = docker(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", b.container.id()]);
     let map: serde_json::Value = serde_json::from_str(&ports).expect("JSON");
     for p in ["1883/tcp", "9001/tcp"] {
@@ -345,19 +345,20 @@ fn outcomes(json: &[u8]) -> Vec<(String, String, String)> {
 fn two_shards_merged_give_the_same_cells_and_outcomes_as_one_unsharded_run() {
     let dir = tempdir("shards");
     let args = ["run", "--set", "debian", "--profiles", "rfc6455,no-pong,tcp", "--hold", "3s", "--format", "json"];
+    let said = |o: &std::process::Output| format!("{}\n{}", String::from_utf8_lossy(&o.stderr), String::from_utf8_lossy(&o.stdout));
     let whole = cli().args(args).output().expect("runs");
-    assert_eq!(whole.status.code(), Some(0), "{}", String::from_utf8_lossy(&whole.stderr));
+    assert_eq!(whole.status.code(), Some(0), "{}", said(&whole));
     let mut shard_files = Vec::new();
     for s in ["1/2", "2/2"] {
         let out = cli().args(args).args(["--shard", s]).output().expect("runs");
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{}", said(&out));
         let f = dir.join(format!("shard-{}.json", &s[..1]));
         std::fs::write(&f, &out.stdout).expect("write");
         assert!(!outcomes(&out.stdout).is_empty());
         shard_files.push(f);
     }
     let merged = cli().arg("merge").args(&shard_files).args(["--format", "json"]).output().expect("runs");
-    assert_eq!(merged.status.code(), Some(0), "{}", String::from_utf8_lossy(&merged.stderr));
+    assert_eq!(merged.status.code(), Some(0), "{}", said(&merged));
     assert_eq!(outcomes(&merged.stdout), outcomes(&whole.stdout));
     assert_eq!(outcomes(&whole.stdout).len(), 12);
 }
