@@ -22,8 +22,11 @@ use crate::profile::Transport;
 pub const CONFIG_PATH: &str = "/mosquitto/config/mosquitto.conf";
 /// Where the password file goes; the config names this path.
 pub const PASSWD_PATH: &str = "/mosquitto/config/passwd";
-/// Mosquitto 1.6, 2.0 and 2.1 all print "mosquitto version X running" once listening.
-const READY_LINE: &str = " running";
+/// Mosquitto 1.6, 2.0 and 2.1 all end their start-up with the line "mosquitto version X
+/// running", once listening. The line end is part of the match: 2.1 first prints "Info:
+/// running mosquitto as user: mosquitto.", and matching that let sessions connect before the
+/// listeners were open (seen as resets at 0.0 s on sid under load).
+const READY_LINE: &str = " running\n";
 /// How many log lines are kept for an error message.
 const LOG_TAIL: usize = 15;
 
@@ -257,4 +260,20 @@ fn own_digest(name: &str, digests: Vec<String>) -> Option<String> {
     };
     let prefix = format!("{repository}@");
     digests.iter().find(|d| d.starts_with(&prefix)).cloned().or_else(|| digests.into_iter().next())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::READY_LINE;
+
+    fn matches(line: &str) -> bool {
+        line.contains(READY_LINE)
+    }
+
+    #[test]
+    fn readiness_is_the_version_line_not_the_user_line_mosquitto_2_1_prints_first() {
+        assert!(!matches("1795777288: Info: running mosquitto as user: mosquitto.\n"));
+        assert!(matches("1795777288: mosquitto version 2.1.2 running\n"));
+        assert!(matches("1662725110: mosquitto version 1.6.9 running\n"));
+    }
 }
