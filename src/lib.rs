@@ -1,6 +1,7 @@
 //! mosquitto-matrix: holds MQTT-over-WebSocket sessions past the 5-minute mark on every
 //! Mosquitto image tag and fills a pass/EOF table per tag and client behaviour.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod baseline;
 pub mod broker;
