@@ -1,27 +1,35 @@
 //! mosquitto-matrix: holds MQTT-over-WebSocket sessions past the 5-minute mark on every
-//! Mosquitto image tag and fills a pass/EOF table per tag and client behaviour.
+//! Mosquitto image tag and fills a pass/EOF table per tag and client.
+//!
+//! The modules are the stages of the data, lowest first; a module imports only from
+//! stages below its own (`tests/layers.rs` checks it):
+//!
+//! | stage | in | out |
+//! |---|---|---|
+//! | [`wire`] | bytes | WebSocket frames, the upgrade, MQTT packets |
+//! | [`plan`] | matrix.toml, the selection | cells to run, expectations, durations |
+//! | [`judge`] | session records | verdicts, results against expectations |
+//! | [`engine`] | an image and tag | a running broker, its ports and facts |
+//! | [`client`] | a broker address and a column | a session record |
+//! | [`run`] | a plan | a run's results, progress events |
+//! | [`report`] | results | tables, Markdown, JSON, JUnit, diff, merge, baseline |
+//!
+//! [`units`] (durations as people write them) sits beneath them all.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod baseline;
-pub mod broker;
-pub mod cleanup;
-pub mod compare;
-pub mod discover;
-pub mod frame;
-pub mod handshake;
-pub mod junit;
-pub mod labels;
-pub mod live;
-pub mod matrix;
-pub mod mqtt;
-pub mod profile;
-pub mod progress;
-pub mod record;
-pub mod report;
-pub mod results;
-pub mod run;
-pub mod rumqttc_session;
-pub mod session;
 pub mod units;
-pub mod verdict;
+
+pub mod wire;
+
+pub mod plan;
+
+pub mod judge;
+
+pub mod engine;
+
+pub mod client;
+
+pub mod run;
+
+pub mod report;

@@ -6,13 +6,37 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use mosquitto_matrix::matrix::{MatrixFile, Plan, Selection, SelectionOrigin, Shard};
-use mosquitto_matrix::profile::{Profile, Transport};
-use mosquitto_matrix::results::RunResult;
-use mosquitto_matrix::{baseline, cleanup, compare, discover, junit, labels, live, progress, report, run};
+use mosquitto_matrix::engine::cleanup::{self, EngineError};
+use mosquitto_matrix::engine::discover::{self, DiscoverError};
+use mosquitto_matrix::engine::labels;
+use mosquitto_matrix::judge::results::RunResult;
+use mosquitto_matrix::plan::{ConfigError, ImageSet, MatrixFile, Plan, Profile, Selection, SelectionOrigin, Shard, Transport};
+use mosquitto_matrix::report::compare::{self, MergeError};
+use mosquitto_matrix::report::{self, baseline, junit, live, progress};
+use mosquitto_matrix::run;
 
 /// Exit status when the harness itself could not run.
 const HARNESS_FAILED: u8 = 2;
+
+/// Why the command line could not do what it was asked: printed once, in [`main`], with exit status 2.
+#[derive(Debug, thiserror::Error)]
+enum Error {
+    /// matrix.toml or what was asked of it.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The Docker engine.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The registry, while discovering tags.
+    #[error(transparent)]
+    Discover(#[from] DiscoverError),
+    /// Shards that do not fit together.
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+    /// A file that could not be read, parsed or written, with the file named.
+    #[error("{0}")]
+    File(String),
+}
 
 #[derive(Parser)]
 #[command(
@@ -127,24 +151,15 @@ enum Command {
     },
 }
 
-fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("mosquitto-matrix: {msg}");
-    ExitCode::from(HARNESS_FAILED)
-}
-
-fn load(path: &Path) -> Result<MatrixFile, ExitCode> {
-    MatrixFile::load(path).map_err(fail)
-}
-
 /// The set named, or the file's default.
-fn pick_set<'a>(file: &'a MatrixFile, set: &Option<String>) -> Result<&'a mosquitto_matrix::matrix::ImageSet, ExitCode> {
+fn pick_set<'a>(file: &'a MatrixFile, set: &Option<String>) -> Result<&'a ImageSet, Error> {
     let name = set.clone().unwrap_or_else(|| file.default_set.clone());
-    file.set(&name).ok_or_else(|| fail(format!("--set: unknown set {name:?}")))
+    file.set(&name).ok_or_else(|| Error::File(format!("--set: unknown set {name:?}")))
 }
 
-fn read_result(path: &Path) -> Result<RunResult, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: not a mosquitto-matrix JSON result: {e}", path.display()))
+fn read_result(path: &Path) -> Result<RunResult, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::File(format!("{}: cannot read: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| Error::File(format!("{}: not a mosquitto-matrix JSON result: {e}", path.display())))
 }
 
 fn print(r: &RunResult, format: Format) {
@@ -156,18 +171,19 @@ fn print(r: &RunResult, format: Format) {
 }
 
 /// Prints the result and writes the files asked for.
-fn emit(r: &RunResult, output: &Output) -> Result<(), String> {
+fn emit(r: &RunResult, output: &Output) -> Result<(), Error> {
+    let io = |path: &Path, e: std::io::Error| Error::File(format!("{}: {e}", path.display()));
     print(r, output.format);
     if let Some(dir) = output.out.as_deref() {
-        for p in report::write_files(r, dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        for p in report::write_files(r, dir).map_err(|e| io(dir, e))? {
             eprintln!("written: {}", p.display());
         }
     }
     if let Some(path) = output.junit.as_deref() {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         }
-        std::fs::write(path, junit::junit(r)).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(path, junit::junit(r)).map_err(|e| io(path, e))?;
         eprintln!("written: {}", path.display());
     }
     Ok(())
@@ -176,174 +192,153 @@ fn emit(r: &RunResult, output: &Output) -> Result<(), String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let config = cli.config;
+    let done = match cli.command {
         Command::Run { set, tags, add_tags, new, profiles, transport, hold, shard, output } => {
-            let file = match load(&cli.config) {
-                Ok(f) => f,
-                Err(code) => return code,
-            };
-            let mut tags = tags;
-            if let Some(extra) = add_tags {
-                let s = match pick_set(&file, &set) {
-                    Ok(s) => s,
-                    Err(code) => return code,
-                };
-                let mut all = s.tags.clone();
-                all.extend(extra.into_iter().filter(|t| !s.tags.contains(t)));
-                tags = Some(all);
-            }
-            if new {
-                let s = match pick_set(&file, &set) {
-                    Ok(s) => s,
-                    Err(code) => return code,
-                };
-                match discover::discover(s).await {
-                    Ok(d) if d.not_in_set.is_empty() => {
-                        eprintln!("mosquitto-matrix: {d}\nno new release to run");
-                        return ExitCode::SUCCESS;
-                    }
-                    Ok(d) => {
-                        eprintln!("mosquitto-matrix: {d}");
-                        tags = Some(d.not_in_set);
-                    }
-                    Err(e) => return fail(e),
-                }
-            }
-            let mut profiles = profiles;
-            if let Some(t) = transport {
-                let want = match t {
-                    TransportArg::Ws => Transport::Ws,
-                    TransportArg::Tcp => Transport::Tcp,
-                };
-                let base: Vec<String> = profiles.unwrap_or_else(|| file.profiles.iter().map(|p| p.name().to_string()).collect());
-                profiles = Some(base.into_iter().filter(|n| Profile::from_name(n).is_none_or(|p| p.transport() == want)).collect());
-            }
-            let sel = Selection { set, tags, profiles, hold, origin: SelectionOrigin::CommandLine };
-            let mut plan = match Plan::new(&file, &sel) {
-                Ok(p) => p,
-                Err(e) => return fail(e),
-            };
-            let order = plan.tags.clone();
-            if let Some(s) = shard {
-                plan = plan.shard(s);
-            }
-            if let Err(e) = cleanup::check_engine(Duration::from_secs(10)).await {
-                return fail(e);
-            }
-            let run_id = labels::new_run_id();
-            eprintln!("run id {run_id}: find its containers with docker ps --filter label={}={run_id}", labels::RUN_LABEL);
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            let shown = if std::io::stderr().is_terminal() {
-                let plan = plan.clone();
-                tokio::spawn(async move { live::terminal(rx, &plan).await })
-            } else {
-                tokio::spawn(progress::plain(rx, plan.cells.len(), plan.timing.hold))
-            };
-            let mut result = tokio::select! {
-                r = run::run(&plan, &run_id, Some(tx)) => r,
-                signal = interrupted() => {
-                    // testcontainers' clean-up runs on drop, which a signal skips: do it here.
-                    let removed = cleanup::remove_run(&run_id).await;
-                    eprintln!("mosquitto-matrix: {signal}: removed {} container(s) of run {run_id}", removed.unwrap_or(0));
-                    return ExitCode::from(if signal == "SIGINT" { 130 } else { 143 });
-                }
-            };
-            let _ = shown.await;
-            compare::reorder(&mut result, &order);
-            result.shard = shard.map(|s| s.to_string());
-            if let Err(e) = emit(&result, &output) {
-                return fail(e);
-            }
-            ExitCode::from(compare::exit_status(&result) as u8)
+            let asked = RunArgs { set, tags, add_tags, new, profiles, transport, hold, shard };
+            run_matrix(&config, asked, &output).await
         }
-        Command::Diff { old, new, format } => {
-            let (old, new) = match (read_result(&old), read_result(&new)) {
-                (Ok(o), Ok(n)) => (o, n),
-                (Err(e), _) | (_, Err(e)) => return fail(e),
-            };
-            let changes = compare::diff(&old, &new);
-            match format {
-                Format::Markdown => print!("{}", compare::diff_markdown(&changes)),
-                _ => print!("{}", compare::diff_table(&changes)),
-            }
-            ExitCode::from(u8::from(!changes.is_empty()))
+        Command::Diff { old, new, format } => diff(&old, &new, format),
+        Command::Merge { shards, output } => merge(&config, &shards, &output),
+        Command::Discover { set, new_only } => discover_tags(&config, &set, new_only).await,
+        Command::Baseline { result } => accept_baseline(&config, &result),
+    };
+    done.unwrap_or_else(|e| {
+        eprintln!("mosquitto-matrix: {e}");
+        ExitCode::from(HARNESS_FAILED)
+    })
+}
+
+/// What `run` was asked, besides where its output goes.
+struct RunArgs {
+    set: Option<String>,
+    tags: Option<Vec<String>>,
+    add_tags: Option<Vec<String>>,
+    new: bool,
+    profiles: Option<Vec<String>>,
+    transport: Option<TransportArg>,
+    hold: Option<String>,
+    shard: Option<Shard>,
+}
+
+/// `run`: the matrix on real brokers.
+async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<ExitCode, Error> {
+    let file = MatrixFile::load(config)?;
+    let mut tags = asked.tags;
+    if let Some(extra) = asked.add_tags {
+        let s = pick_set(&file, &asked.set)?;
+        let mut all = s.tags.clone();
+        all.extend(extra.into_iter().filter(|t| !s.tags.contains(t)));
+        tags = Some(all);
+    }
+    if asked.new {
+        let d = discover::discover(pick_set(&file, &asked.set)?).await?;
+        eprintln!("mosquitto-matrix: {d}");
+        if d.not_in_set.is_empty() {
+            eprintln!("no new release to run");
+            return Ok(ExitCode::SUCCESS);
         }
-        Command::Merge { shards, output } => {
-            let mut parts = Vec::new();
-            for p in &shards {
-                match read_result(p) {
-                    Ok(r) => parts.push((p.display().to_string(), r)),
-                    Err(e) => return fail(e),
-                }
-            }
-            let mut merged = match compare::merge(parts) {
-                Ok(m) => m,
-                Err(e) => return fail(e),
-            };
-            if let Ok(file) = MatrixFile::load(&cli.config) {
-                if let Some(set) = file.set(&merged.set) {
-                    compare::reorder(&mut merged, &set.tags);
-                }
-            }
-            if let Err(e) = emit(&merged, &output) {
-                return fail(e);
-            }
-            ExitCode::from(compare::exit_status(&merged) as u8)
+        tags = Some(d.not_in_set);
+    }
+    let mut profiles = asked.profiles;
+    if let Some(t) = asked.transport {
+        let want = match t {
+            TransportArg::Ws => Transport::Ws,
+            TransportArg::Tcp => Transport::Tcp,
+        };
+        let base: Vec<String> = profiles.unwrap_or_else(|| file.profiles.iter().map(|p| p.name().to_string()).collect());
+        profiles = Some(base.into_iter().filter(|n| Profile::from_name(n).is_none_or(|p| p.transport() == want)).collect());
+    }
+    let sel = Selection { set: asked.set, tags, profiles, hold: asked.hold, origin: SelectionOrigin::CommandLine };
+    let mut plan = Plan::new(&file, &sel)?;
+    let order = plan.tags.clone();
+    if let Some(s) = asked.shard {
+        plan = plan.shard(s);
+    }
+    cleanup::check_engine(Duration::from_secs(10)).await?;
+    let run_id = labels::new_run_id();
+    eprintln!("run id {run_id}: find its containers with docker ps --filter label={}={run_id}", labels::RUN_LABEL);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let shown = if std::io::stderr().is_terminal() {
+        let plan = plan.clone();
+        tokio::spawn(async move { live::terminal(rx, &plan).await })
+    } else {
+        tokio::spawn(progress::plain(rx, plan.cells.len(), plan.timing.hold))
+    };
+    let mut result = tokio::select! {
+        r = run::run(&plan, &run_id, Some(tx)) => r,
+        signal = interrupted() => {
+            // testcontainers' clean-up runs on drop, which a signal skips: do it here.
+            let removed = cleanup::remove_run(&run_id).await;
+            eprintln!("mosquitto-matrix: {signal}: removed {} container(s) of run {run_id}", removed.unwrap_or(0));
+            return Ok(ExitCode::from(if signal == "SIGINT" { 130 } else { 143 }));
         }
-        Command::Discover { set, new_only } => {
-            let file = match load(&cli.config) {
-                Ok(f) => f,
-                Err(code) => return code,
-            };
-            let s = match pick_set(&file, &set) {
-                Ok(s) => s,
-                Err(code) => return code,
-            };
-            match discover::discover(s).await {
-                Ok(d) if new_only => {
-                    println!("{}", d.not_in_set.join(","));
-                    ExitCode::SUCCESS
-                }
-                Ok(d) => {
-                    println!("{d}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(e),
-            }
-        }
-        Command::Baseline { result } => {
-            let r = match read_result(&result) {
-                Ok(r) => r,
-                Err(e) => return fail(e),
-            };
-            let text = match std::fs::read_to_string(&cli.config) {
-                Ok(t) => t,
-                Err(e) => return fail(format!("{}: cannot read: {e}", cli.config.display())),
-            };
-            let b = match baseline::apply(&text, &r) {
-                Ok(b) => b,
-                Err(e) => return fail(format!("{}: {e}", cli.config.display())),
-            };
-            // Refuse to write a file that would no longer load.
-            if let Err(e) = MatrixFile::parse(&cli.config, &b.text) {
-                return fail(format!("the baseline would make matrix.toml invalid: {e}"));
-            }
-            if let Err(e) = std::fs::write(&cli.config, &b.text) {
-                return fail(format!("{}: cannot write: {e}", cli.config.display()));
-            }
-            for c in &b.changed {
-                println!("{c}");
-            }
-            for t in &b.added_tags {
-                println!("added tag {t} to set {}", r.set);
-            }
-            for s in &b.skipped {
-                println!("{s}: ERROR, expectation left as it was");
-            }
-            println!("{}: {} expectation(s) written", cli.config.display(), b.changed.len());
-            ExitCode::SUCCESS
+    };
+    let _ = shown.await;
+    compare::reorder(&mut result, &order);
+    result.shard = asked.shard.map(|s| s.to_string());
+    emit(&result, output)?;
+    Ok(ExitCode::from(compare::exit_status(&result) as u8))
+}
+
+/// `diff`: the cells whose outcome changed between two results.
+fn diff(old: &Path, new: &Path, format: Format) -> Result<ExitCode, Error> {
+    let (old, new) = (read_result(old)?, read_result(new)?);
+    let changes = compare::diff(&old, &new);
+    match format {
+        Format::Markdown => print!("{}", compare::diff_markdown(&changes)),
+        _ => print!("{}", compare::diff_table(&changes)),
+    }
+    Ok(ExitCode::from(u8::from(!changes.is_empty())))
+}
+
+/// `merge`: shard results into one.
+fn merge(config: &Path, shards: &[PathBuf], output: &Output) -> Result<ExitCode, Error> {
+    let parts = shards.iter().map(|p| Ok((p.display().to_string(), read_result(p)?))).collect::<Result<Vec<_>, Error>>()?;
+    let mut merged = compare::merge(parts)?;
+    // The file gives the tags their order when it can be read; a merge does not need it otherwise.
+    if let Ok(file) = MatrixFile::load(config) {
+        if let Some(set) = file.set(&merged.set) {
+            compare::reorder(&mut merged, &set.tags);
         }
     }
+    emit(&merged, output)?;
+    Ok(ExitCode::from(compare::exit_status(&merged) as u8))
+}
+
+/// `discover`: the registry's release tags that matrix.toml does not list.
+async fn discover_tags(config: &Path, set: &Option<String>, new_only: bool) -> Result<ExitCode, Error> {
+    let file = MatrixFile::load(config)?;
+    let d = discover::discover(pick_set(&file, set)?).await?;
+    if new_only {
+        println!("{}", d.not_in_set.join(","));
+    } else {
+        println!("{d}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `baseline`: a result's outcomes written into matrix.toml as its expectations.
+fn accept_baseline(config: &Path, result: &Path) -> Result<ExitCode, Error> {
+    let r = read_result(result)?;
+    let shown = config.display();
+    let text = std::fs::read_to_string(config).map_err(|e| Error::File(format!("{shown}: cannot read: {e}")))?;
+    let b = baseline::apply(&text, &r).map_err(|e| Error::File(format!("{shown}: {e}")))?;
+    // Refuse to write a file that would no longer load.
+    MatrixFile::parse(config, &b.text)
+        .map_err(|e| Error::File(format!("the baseline would make matrix.toml invalid: {e}")))?;
+    std::fs::write(config, &b.text).map_err(|e| Error::File(format!("{shown}: cannot write: {e}")))?;
+    for c in &b.changed {
+        println!("{c}");
+    }
+    for t in &b.added_tags {
+        println!("added tag {t} to set {}", r.set);
+    }
+    for s in &b.skipped {
+        println!("{s}: ERROR, expectation left as it was");
+    }
+    println!("{shown}: {} expectation(s) written", b.changed.len());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Waits for SIGINT or SIGTERM and names it.

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use mosquitto_matrix::matrix::{ConfigError, MatrixFile, Plan, Selection, SelectionOrigin};
-use mosquitto_matrix::profile::Profile;
-use mosquitto_matrix::verdict::Outcome;
+use mosquitto_matrix::plan::{ConfigError, MatrixFile, Plan, Selection, SelectionOrigin};
+use mosquitto_matrix::plan::Profile;
+use mosquitto_matrix::plan::Outcome;
 use rstest::rstest;
 
 const SHIPPED: &str = include_str!("../matrix.toml");
@@ -137,6 +137,6 @@ fn shards_cover_every_cell_exactly_once() {
     all.sort();
     seen.sort();
     assert_eq!(seen, all);
-    assert!("0/3".parse::<mosquitto_matrix::matrix::Shard>().is_err());
-    assert!("4/3".parse::<mosquitto_matrix::matrix::Shard>().is_err());
+    assert!("0/3".parse::<mosquitto_matrix::plan::Shard>().is_err());
+    assert!("4/3".parse::<mosquitto_matrix::plan::Shard>().is_err());
 }

@@ -9,17 +9,19 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
-use mosquitto_matrix::broker;
-use mosquitto_matrix::cleanup::labelled_containers;
-use mosquitto_matrix::labels::{self, Labels, RUN_LABEL};
-use mosquitto_matrix::matrix::{MatrixFile, Plan, Selection};
-use mosquitto_matrix::profile::Profile;
-use mosquitto_matrix::record::SessionRecord;
-use mosquitto_matrix::results::{RunResult, Status};
+use mosquitto_matrix::engine::broker;
+use mosquitto_matrix::engine::cleanup::labelled_containers;
+use mosquitto_matrix::engine::labels::{self, Labels, RUN_LABEL};
+use mosquitto_matrix::plan::{MatrixFile, Plan, Selection};
+use mosquitto_matrix::plan::Profile;
+use mosquitto_matrix::judge::record::SessionRecord;
+use mosquitto_matrix::judge::results::{RunResult, Status};
 use mosquitto_matrix::run::{self, Progress};
-use mosquitto_matrix::session::{self, SessionSpec, Timing};
-use mosquitto_matrix::verdict::{decide, Outcome};
-use mosquitto_matrix::compare;
+use mosquitto_matrix::client::{self as session, SessionSpec};
+use mosquitto_matrix::plan::Timing;
+use mosquitto_matrix::judge::verdict::decide;
+use mosquitto_matrix::plan::Outcome;
+use mosquitto_matrix::report::compare;
 use rstest::rstest;
 
 fn root() -> &'static Path {

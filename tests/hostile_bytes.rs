@@ -7,9 +7,9 @@
 //! `cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run frame_decode -- -max_total_time=300`.
 
 use bytes::BytesMut;
-use mosquitto_matrix::frame::{self, opcode, FrameError, MAX_CONTROL_PAYLOAD, MAX_PAYLOAD};
-use mosquitto_matrix::handshake::check_response;
-use mosquitto_matrix::mqtt::{self, Packet, PacketError, MAX_PACKET};
+use mosquitto_matrix::wire::frame::{self, opcode, FrameError, MAX_CONTROL_PAYLOAD, MAX_PAYLOAD};
+use mosquitto_matrix::wire::handshake::check_response;
+use mosquitto_matrix::wire::mqtt::{self, Packet, PacketError, MAX_PACKET};
 
 /// The RFC 6455 §1.3 sample key and the accept value it must produce.
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";

@@ -6,8 +6,10 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use mosquitto_matrix::matrix::{MatrixFile, Plan, Selection};
-use mosquitto_matrix::{labels, progress, report, run};
+use mosquitto_matrix::plan::{MatrixFile, Plan, Selection};
+use mosquitto_matrix::engine::labels;
+use mosquitto_matrix::report::{self, progress};
+use mosquitto_matrix::run;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_cell_of_the_selected_set_meets_its_expectation() {

@@ -18,9 +18,9 @@ mod support;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use mosquitto_matrix::profile::Profile::{self, *};
-use mosquitto_matrix::record::Party::{Broker, Client};
-use mosquitto_matrix::session::Timing;
+use mosquitto_matrix::plan::Profile::{self, *};
+use mosquitto_matrix::judge::record::Party::{Broker, Client};
+use mosquitto_matrix::plan::Timing;
 use rstest::rstest;
 
 use support::peer::{Behaviour, PING_PAYLOAD};

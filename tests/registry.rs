@@ -16,12 +16,13 @@ use anyhow::{bail, ensure, Context as _};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 
-use mosquitto_matrix::discover::{self, DiscoverError};
-use mosquitto_matrix::matrix::{Cell, Expectation, ImageSet, MatrixFile, Plan};
-use mosquitto_matrix::profile::Profile;
-use mosquitto_matrix::results::Status;
-use mosquitto_matrix::verdict::Outcome;
-use mosquitto_matrix::{labels, report, run};
+use mosquitto_matrix::engine::discover::{self, DiscoverError};
+use mosquitto_matrix::plan::{Cell, Expectation, ImageSet, MatrixFile, Plan};
+use mosquitto_matrix::plan::Profile;
+use mosquitto_matrix::judge::results::Status;
+use mosquitto_matrix::plan::Outcome;
+use mosquitto_matrix::engine::labels;
+use mosquitto_matrix::{report, run};
 
 use support_registry::LocalRegistry;
 
@@ -170,7 +171,7 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
         .output()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     ensure!(out.status.code() == Some(0), "run --new: {stderr}");
-    let new_run: mosquitto_matrix::results::RunResult = serde_json::from_slice(&out.stdout)?;
+    let new_run: mosquitto_matrix::judge::results::RunResult = serde_json::from_slice(&out.stdout)?;
     let ran: Vec<(String, Status, Outcome)> =
         new_run.cells.iter().map(|c| (c.tag.clone(), c.status, c.verdict.outcome)).collect();
     assert_eq!(ran, [("2.1.2".to_string(), Status::New, Outcome::Ok)], "{stderr}");

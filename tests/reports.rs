@@ -3,16 +3,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use mosquitto_matrix::baseline;
-use mosquitto_matrix::broker::ImageFacts;
-use mosquitto_matrix::compare::{self, diff, merge};
-use mosquitto_matrix::junit::junit;
-use mosquitto_matrix::matrix::MatrixFile;
-use mosquitto_matrix::profile::Profile;
-use mosquitto_matrix::record::Party;
+use mosquitto_matrix::report::baseline;
+use mosquitto_matrix::report::compare::{self, diff, merge};
+use mosquitto_matrix::report::junit::junit;
+use mosquitto_matrix::plan::MatrixFile;
+use mosquitto_matrix::plan::Profile;
+use mosquitto_matrix::judge::record::Party;
 use mosquitto_matrix::report;
-use mosquitto_matrix::results::{CellResult, RunResult, Status, TagResult, SCHEMA_VERSION};
-use mosquitto_matrix::verdict::{self, Outcome, Verdict};
+use mosquitto_matrix::judge::results::{CellResult, ImageFacts, RunResult, Status, TagResult, SCHEMA_VERSION};
+use mosquitto_matrix::judge::verdict::{self, Verdict};
+use mosquitto_matrix::plan::Outcome;
 
 fn verdict(outcome: Outcome, at: Option<f64>) -> Verdict {
     let mut v = verdict::error("synthetic");

@@ -4,7 +4,7 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use mosquitto_matrix::frame::{self, opcode, FrameError, RawFrame, MAX_CONTROL_PAYLOAD, MAX_PAYLOAD};
+use mosquitto_matrix::wire::frame::{self, opcode, FrameError, RawFrame, MAX_CONTROL_PAYLOAD, MAX_PAYLOAD};
 
 /// Generous ceiling on what the buffer may hold: the input itself plus one
 /// frame's worth of reservation (BytesMut may round up by doubling).

@@ -5,7 +5,7 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use mosquitto_matrix::mqtt::{self, Packet, PacketError, MAX_PACKET};
+use mosquitto_matrix::wire::mqtt::{self, Packet, PacketError, MAX_PACKET};
 
 fn check_packet(p: &Packet, consumed: usize) {
     // A packet is at least a type byte and a one-byte length, and at most

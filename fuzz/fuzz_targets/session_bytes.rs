@@ -5,9 +5,10 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use mosquitto_matrix::frame::{self, opcode, MAX_PAYLOAD};
-use mosquitto_matrix::mqtt::{self, MAX_PACKET};
-use mosquitto_matrix::profile::Profile;
+use mosquitto_matrix::wire::frame::{self, opcode, MAX_PAYLOAD};
+use mosquitto_matrix::wire::mqtt::{self, MAX_PACKET};
+use mosquitto_matrix::client::behaviour;
+use mosquitto_matrix::plan::Profile;
 use std::time::Duration;
 
 fuzz_target!(|data: &[u8]| {
@@ -29,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
             match frame::decode(&mut inbuf) {
                 Ok(Some(f)) => {
                     assert!(f.payload.len() as u64 <= MAX_PAYLOAD);
-                    let _ = profile.react(&f, Duration::from_secs(1));
+                    let _ = behaviour::react(profile, &f, Duration::from_secs(1));
                     if matches!(f.opcode, opcode::BINARY | opcode::CONTINUATION) {
                         mqtt_buf.extend_from_slice(&f.payload);
                     }

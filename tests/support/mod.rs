@@ -6,10 +6,12 @@ pub mod peer;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use mosquitto_matrix::profile::Profile;
-use mosquitto_matrix::record::{Party, SessionRecord};
-use mosquitto_matrix::session::{self, SessionSpec, Timing};
-use mosquitto_matrix::verdict::{self, Outcome, Verdict};
+use mosquitto_matrix::plan::Profile;
+use mosquitto_matrix::judge::record::{Party, SessionRecord};
+use mosquitto_matrix::client::{self as session, SessionSpec};
+use mosquitto_matrix::plan::Timing;
+use mosquitto_matrix::judge::verdict::{self, Verdict};
+use mosquitto_matrix::plan::Outcome;
 
 use peer::{Behaviour, Observation, Peer};
 

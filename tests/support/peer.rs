@@ -13,10 +13,10 @@ use std::io;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use mosquitto_matrix::frame::{self, opcode};
-use mosquitto_matrix::mqtt::{self, Packet};
-use mosquitto_matrix::profile::Transport;
-use mosquitto_matrix::session::VERSION_TOPIC;
+use mosquitto_matrix::wire::frame::{self, opcode};
+use mosquitto_matrix::wire::mqtt::{self, Packet};
+use mosquitto_matrix::plan::Transport;
+use mosquitto_matrix::client::VERSION_TOPIC;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;

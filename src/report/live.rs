@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::matrix::Plan;
+use crate::plan::Plan;
 use crate::report::cell_text;
 use crate::run::Progress;
 use crate::units::fmt_secs;

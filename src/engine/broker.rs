@@ -14,9 +14,9 @@ use testcontainers::core::{ContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, CopyTargetOptions, Image, ImageExt};
 
-use crate::labels::Labels;
-use crate::matrix::BrokerSettings;
-use crate::profile::Transport;
+use crate::engine::labels::Labels;
+use crate::judge::results::ImageFacts;
+use crate::plan::{BrokerSettings, Transport};
 
 /// Where the config goes inside the container (the eclipse-mosquitto layout).
 pub const CONFIG_PATH: &str = "/mosquitto/config/mosquitto.conf";
@@ -93,17 +93,6 @@ impl Image for MosquittoImage {
     fn expose_ports(&self) -> &[ContainerPort] {
         &PORTS
     }
-}
-
-/// What the image itself records, read through the Docker API.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ImageFacts {
-    /// `LWS_VERSION` from the image's environment, where it records one.
-    pub lws_version: Option<String>,
-    /// `VERSION` from the image's environment.
-    pub version: Option<String>,
-    /// The repository digest, or the image id where it has none.
-    pub digest: Option<String>,
 }
 
 /// A running broker and where to reach it.
@@ -209,7 +198,7 @@ pub async fn start(
     // Pulled here rather than inside start() so the pull is timed on its own and the report
     // can say whether the image came from the registry. Only when absent: a local-only image
     // (the Debian builds) is in no registry, and asking one would fail.
-    let (request, pull) = if crate::discover::image_is_local(&name).await {
+    let (request, pull) = if crate::engine::discover::image_is_local(&name).await {
         (request, None)
     } else {
         on_pull();

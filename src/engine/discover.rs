@@ -8,7 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::matrix::ImageSet;
+use crate::plan::ImageSet;
 
 /// The registry an image name without a registry host lives in: Docker Hub, as the engine does.
 pub const DEFAULT_REGISTRY: &str = "https://registry-1.docker.io";

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
-use crate::frame::opcode;
-use crate::record::Direction;
-use crate::results::{CellResult, RunResult, Status};
+use crate::wire::frame::opcode;
+use crate::judge::record::Direction;
+use crate::judge::results::{CellResult, RunResult, Status};
 use crate::units::fmt_secs;
-use crate::verdict::Outcome;
+use crate::plan::Outcome;
 
 /// The short text of a cell: `OK`, `💥 EOF 300.0 s`, `✖ CLOSED 1001 12.0 s` …, with how it
 /// compares with matrix.toml (`≠ expected OK`, `(new)`).

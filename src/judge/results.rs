@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::broker::ImageFacts;
-use crate::matrix::Expectation;
-use crate::profile::Profile;
-use crate::verdict::{Outcome, Verdict};
+use crate::plan::Expectation;
+use crate::plan::Profile;
+use crate::judge::verdict::Verdict;
+use crate::plan::Outcome;
 
 /// The JSON report's schema version; bump it when a field changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -34,7 +34,7 @@ impl Status {
         }
         match expect {
             None => Status::New,
-            Some(e) if e.is_met_by(v, tolerance) => Status::Met,
+            Some(e) if e.is_met_by(v.outcome, v.at, tolerance) => Status::Met,
             // A session that survived a quick-look hold cannot contradict an end expected later;
             // anything that did end within the hold can.
             Some(e) if v.outcome == Outcome::Ok && !e.is_observable_within(hold) => Status::Unchecked,
@@ -69,6 +69,17 @@ impl CellResult {
     pub fn id(&self) -> String {
         format!("{}/{}", self.tag, self.profile)
     }
+}
+
+/// What the image itself records, read through the Docker API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImageFacts {
+    /// `LWS_VERSION` from the image's environment, where it records one.
+    pub lws_version: Option<String>,
+    /// `VERSION` from the image's environment.
+    pub version: Option<String>,
+    /// The repository digest, or the image id where it has none.
+    pub digest: Option<String>,
 }
 
 /// What one tag's broker said about itself.

@@ -3,65 +3,15 @@
 //! Honest by construction: OK only when CONNACK accepted the session, it lived through
 //! the whole hold, and the final round trip came back.
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::frame::{opcode, opcode_name};
-use crate::mqtt::connack_reason;
-use crate::profile::Transport;
-use crate::record::{Direction, End, FrameSeen, Party, RoundTrip, SessionRecord, SocketEnd};
+use crate::judge::record::{Direction, End, FrameSeen, Party, RoundTrip, SessionRecord, SocketEnd};
+use crate::plan::{Outcome, Transport, FIVE_MINUTE_MARK};
 use crate::units::fmt_secs;
-
-/// libwebsockets >= 4.0 pings this long after the last PONG; a hold must pass it to see it.
-pub const FIVE_MINUTE_MARK: Duration = Duration::from_secs(300);
-
-/// The kinds of outcome a cell can have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Outcome {
-    /// The session survived the hold and proved it with a round trip.
-    Ok,
-    /// The connection ended without a WebSocket close from the broker (including when the
-    /// emulated client itself gave up, as Paho Java does).
-    Eof,
-    /// The broker sent a WebSocket close frame.
-    Closed,
-    /// No PINGRESP within 1.5 × keepalive, or the final round trip never came back.
-    Timeout,
-    /// The broker refused the WebSocket upgrade or the CONNECT.
-    Refused,
-    /// The harness could not run the cell.
-    Error,
-}
-
-impl Outcome {
-    /// The outcome's name as matrix.toml and the reports spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Outcome::Ok => "OK",
-            Outcome::Eof => "EOF",
-            Outcome::Closed => "CLOSED",
-            Outcome::Timeout => "TIMEOUT",
-            Outcome::Refused => "REFUSED",
-            Outcome::Error => "ERROR",
-        }
-    }
-
-    /// Looks an outcome up by name.
-    pub fn from_name(name: &str) -> Option<Outcome> {
-        [Outcome::Ok, Outcome::Eof, Outcome::Closed, Outcome::Timeout, Outcome::Refused, Outcome::Error]
-            .into_iter()
-            .find(|o| o.name() == name)
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use crate::wire::frame::{opcode, opcode_name};
+use crate::wire::mqtt::connack_reason;
 
 /// One cell's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -335,7 +285,7 @@ mod opt_secs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Profile;
+    use crate::plan::Profile;
 
     fn secs(s: f64) -> Duration {
         Duration::from_secs_f64(s)

@@ -8,8 +8,8 @@ use std::time::Duration;
 use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Outgoing, Packet, QoS, StateError, Transport};
 use tokio::time::{sleep_until, timeout, Instant};
 
-use crate::record::{End, RoundTrip, SessionRecord, SocketEnd};
-use crate::session::{SessionSpec, VERSION_TOPIC};
+use crate::judge::record::{End, RoundTrip, SessionRecord, SocketEnd};
+use crate::client::session::{SessionSpec, VERSION_TOPIC};
 
 /// rumqttc refuses keepalives under one second.
 const MIN_KEEPALIVE: Duration = Duration::from_secs(1);

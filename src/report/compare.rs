@@ -6,7 +6,7 @@ use std::time::Duration;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 use crate::report::cell_text;
-use crate::results::{CellResult, RunResult, Status};
+use crate::judge::results::{CellResult, RunResult, Status};
 
 /// How far two end times may differ and still be the same outcome.
 pub const SAME_TIME: Duration = Duration::from_secs(5);

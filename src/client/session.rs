@@ -11,29 +11,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout, Instant};
 
-use crate::frame::{self, opcode, RawFrame};
-use crate::handshake::{self, HandshakeError};
-use crate::mqtt::{self, Packet};
-use crate::profile::{Profile, Reaction, Transport};
-use crate::record::{Direction, End, FrameSeen, RoundTrip, SessionRecord, SocketEnd};
+use crate::wire::frame::{self, opcode, RawFrame};
+use crate::wire::handshake::{self, HandshakeError};
+use crate::wire::mqtt::{self, Packet};
+use crate::client::behaviour::{react, Reaction};
+use crate::plan::{Profile, Timing, Transport};
+use crate::judge::record::{Direction, End, FrameSeen, RoundTrip, SessionRecord, SocketEnd};
 
 /// The topic whose retained message tells the broker's version.
 pub const VERSION_TOPIC: &str = "$SYS/broker/version";
-
-/// The durations a session runs by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timing {
-    /// How long the session is held open after CONNACK.
-    pub hold: Duration,
-    /// MQTT keepalive: a PINGREQ is sent this often; no PINGRESP within 1.5 × keepalive is a TIMEOUT.
-    pub keepalive: Duration,
-    /// How long the `late-pong` profile waits before answering a PING.
-    pub late_pong: Duration,
-    /// Bound on connect + WebSocket upgrade + CONNACK.
-    pub setup_timeout: Duration,
-    /// Bound on the final publish/receive round trip.
-    pub round_trip_timeout: Duration,
-}
 
 /// Where and as whom a session connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,9 +45,6 @@ pub struct SessionSpec {
 /// Runs one session to its end and returns what it observed. Never fails: a session
 /// that could not run is a record with [`End::HarnessError`].
 pub async fn run(spec: &SessionSpec) -> SessionRecord {
-    if spec.profile == Profile::Rumqttc {
-        return crate::rumqttc_session::run(spec).await;
-    }
     let mut record = SessionRecord::new(spec.profile, spec.timing.hold, spec.timing.keepalive, &spec.client_id);
     let addr = format!("{}:{}", spec.host, spec.port);
     let mut stream = match timeout(spec.timing.setup_timeout, TcpStream::connect(&addr)).await {
@@ -297,7 +280,7 @@ impl Live<'_> {
         if f.opcode != opcode::BINARY {
             self.record.frames.push(seen.clone());
         }
-        match self.spec.profile.react(&f, self.spec.timing.late_pong) {
+        match react(self.spec.profile, &f, self.spec.timing.late_pong) {
             Reaction::GiveUp { close_payload, why } => {
                 if let Some(payload) = close_payload {
                     // The client gives up whatever happens to this write.

@@ -3,7 +3,7 @@
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::report::{cell_text, outcome_text};
-use crate::results::{RunResult, Status};
+use crate::judge::results::{RunResult, Status};
 
 /// The run as JUnit XML.
 pub fn junit(r: &RunResult) -> String {

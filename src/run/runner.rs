@@ -9,13 +9,13 @@ use futures_util::future::BoxFuture;
 use futures_util::future::join_all;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::broker::{self, Broker};
-use crate::labels::Labels;
-use crate::matrix::{Cell, Plan};
-use crate::results::{now_rfc3339, CellResult, RunResult, Status, TagResult, SCHEMA_VERSION};
-use crate::record::{End, SessionRecord};
-use crate::session::{self, SessionSpec};
-use crate::verdict::{self, BrokerState, Verdict};
+use crate::client::{self, SessionSpec};
+use crate::engine::broker::{self, Broker};
+use crate::engine::labels::Labels;
+use crate::judge::record::{End, SessionRecord};
+use crate::judge::results::{now_rfc3339, CellResult, RunResult, Status, TagResult, SCHEMA_VERSION};
+use crate::judge::verdict::{self, BrokerState, Verdict};
+use crate::plan::{Cell, Outcome, Plan};
 
 /// What a run reports while it goes, for live progress.
 #[derive(Debug, Clone)]
@@ -50,11 +50,11 @@ pub enum Progress {
     CellFinished(Box<CellResult>),
 }
 
-/// How one session is run: [`session::run`] in every real run.
+/// How one session is run: [`client::run`] in every real run.
 pub type SessionFn = fn(SessionSpec) -> BoxFuture<'static, SessionRecord>;
 
 fn real_session(spec: SessionSpec) -> BoxFuture<'static, SessionRecord> {
-    Box::pin(async move { session::run(&spec).await })
+    Box::pin(async move { client::run(&spec).await })
 }
 
 /// Runs every cell of the plan and returns the results, in plan order.
@@ -174,7 +174,7 @@ async fn run_cell(
     let (v, version) = match joined {
         Ok(record) => {
             let mut v = verdict::decide(&record);
-            if v.outcome != verdict::Outcome::Ok {
+            if v.outcome != Outcome::Ok {
                 v = verdict::with_broker_state(v, &broker_state(broker, &record.end).await);
             }
             (v, record.broker_version)

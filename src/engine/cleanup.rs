@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use testcontainers::bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
 
-use crate::labels::{RUN_LABEL, TOOL, TOOL_LABEL};
+use crate::engine::labels::{RUN_LABEL, TOOL, TOOL_LABEL};
 
 /// Why the engine could not be used.
 #[derive(Debug, thiserror::Error)]

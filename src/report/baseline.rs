@@ -3,8 +3,8 @@
 
 use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Value};
 
-use crate::results::RunResult;
-use crate::verdict::Outcome;
+use crate::judge::results::RunResult;
+use crate::plan::Outcome;
 
 /// Why a baseline could not be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

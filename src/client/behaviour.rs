@@ -1,0 +1,121 @@
+//! What each built-in profile does with a frame the broker sends.
+//!
+//! Pure code: a frame in, a [`Reaction`] out. The session carries the reaction out
+//! on the socket, so the same profile serves a real broker and the scripted peer.
+
+use std::time::Duration;
+
+use crate::plan::Profile;
+use crate::wire::frame::{close_payload, opcode, opcode_name, RawFrame};
+
+/// What a profile does with one frame from the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reaction {
+    /// The frame carries MQTT bytes: hand them to the packet decoder.
+    Data,
+    /// Nothing to do.
+    Ignore,
+    /// Send a PONG with this payload, `after` the frame arrived.
+    Pong {
+        /// The payload to send back.
+        payload: Vec<u8>,
+        /// Whether the PONG is masked (RFC 6455 §5.1 says it must be).
+        masked: bool,
+        /// Delay before sending.
+        after: Duration,
+    },
+    /// End the session from the client's side: send a close frame with this payload (if
+    /// any), then close the socket.
+    GiveUp {
+        /// The close frame's payload, when the client writes one.
+        close_payload: Option<Vec<u8>>,
+        /// Why, in words that finish the sentence "<profile> …".
+        why: String,
+    },
+}
+
+/// How this profile reacts to a frame the broker sent.
+pub fn react(profile: Profile, frame: &RawFrame, late_pong: Duration) -> Reaction {
+    let op = frame.opcode;
+    if profile == Profile::PahoJava125 && op != opcode::BINARY && op != opcode::CLOSE {
+        // WebSocketReceiver treats every other opcode as an invalid frame.
+        return Reaction::GiveUp {
+            close_payload: Some(b"1000".to_vec()),
+            why: format!("rejects opcode 0x{op:x} and drops the connection"),
+        };
+    }
+    match op {
+        opcode::BINARY | opcode::CONTINUATION => Reaction::Data,
+        opcode::CLOSE | opcode::PONG => Reaction::Ignore,
+        opcode::TEXT => Reaction::GiveUp {
+            close_payload: Some(close_payload(1003, "text frame")),
+            // MQTT 3.1.1 §6.0: any data frame but binary must close the connection.
+            why: "closes the connection on a text frame, as MQTT 3.1.1 §6 requires".to_string(),
+        },
+        opcode::PING => on_ping(profile, &frame.payload, late_pong),
+        _ => Reaction::GiveUp {
+            close_payload: Some(close_payload(1002, "reserved opcode")),
+            why: format!("fails the connection on {}, as RFC 6455 §5.2 requires", opcode_name(op)),
+        },
+    }
+}
+
+fn on_ping(profile: Profile, payload: &[u8], late_pong: Duration) -> Reaction {
+    let pong = |masked, after| Reaction::Pong { payload: payload.to_vec(), masked, after };
+    match profile {
+        Profile::Rfc6455 | Profile::Tcp | Profile::Rumqttc | Profile::PahoJava125 => pong(true, Duration::ZERO),
+        Profile::UnmaskedPong => pong(false, Duration::ZERO),
+        Profile::LatePong => pong(true, late_pong),
+        Profile::NoPong => Reaction::Ignore,
+        Profile::CloseOnPing => Reaction::GiveUp {
+            close_payload: Some(close_payload(1000, "")),
+            why: "answers it with a close frame and ends the session".to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(op: u8, payload: &[u8]) -> RawFrame {
+        RawFrame { opcode: op, fin: true, masked: false, payload: payload.to_vec() }
+    }
+
+    #[test]
+    fn paho_gives_up_on_a_ping_with_the_ascii_close_payload() {
+        let r = react(Profile::PahoJava125, &frame(opcode::PING, b""), Duration::ZERO);
+        assert_eq!(
+            r,
+            Reaction::GiveUp {
+                close_payload: Some(b"1000".to_vec()),
+                why: "rejects opcode 0x9 and drops the connection".into()
+            }
+        );
+    }
+
+    #[test]
+    fn paho_gives_up_on_a_continuation_frame() {
+        let r = react(Profile::PahoJava125, &frame(opcode::CONTINUATION, b"x"), Duration::ZERO);
+        assert!(matches!(r, Reaction::GiveUp { .. }));
+    }
+
+    #[test]
+    fn rfc6455_echoes_the_ping_payload_in_a_masked_pong() {
+        let r = react(Profile::Rfc6455, &frame(opcode::PING, b"abc"), Duration::ZERO);
+        assert_eq!(r, Reaction::Pong { payload: b"abc".to_vec(), masked: true, after: Duration::ZERO });
+    }
+
+    #[test]
+    fn late_pong_waits_for_its_delay_and_unmasked_pong_drops_the_mask() {
+        let late = react(Profile::LatePong, &frame(opcode::PING, b""), Duration::from_secs(15));
+        assert!(matches!(late, Reaction::Pong { masked: true, after, .. } if after == Duration::from_secs(15)));
+        let unmasked = react(Profile::UnmaskedPong, &frame(opcode::PING, b""), Duration::ZERO);
+        assert!(matches!(unmasked, Reaction::Pong { masked: false, .. }));
+    }
+
+    #[test]
+    fn no_pong_ignores_pings() {
+        assert_eq!(react(Profile::NoPong, &frame(opcode::PING, b""), Duration::ZERO), Reaction::Ignore);
+    }
+}

@@ -1,0 +1,23 @@
+//! The clients: a broker's address and a column come in; a session record goes out.
+//!
+//! The built-in profiles' behaviour ([`behaviour`]), the frame-level session that plays
+//! them ([`session`]) and the real rumqttc client ([`rumqttc`]). [`run`] is the one entry
+//! point: it runs any column and returns its record.
+
+pub mod behaviour;
+pub mod rumqttc;
+pub mod session;
+
+use crate::judge::record::SessionRecord;
+use crate::plan::Profile;
+
+pub use session::{SessionSpec, VERSION_TOPIC};
+
+/// Runs one session of any column to its end and returns what it observed. Never fails: a
+/// session that could not run is a record with [`crate::judge::record::End::HarnessError`].
+pub async fn run(spec: &SessionSpec) -> SessionRecord {
+    match spec.profile {
+        Profile::Rumqttc => rumqttc::run(spec).await,
+        _ => session::run(spec).await,
+    }
+}

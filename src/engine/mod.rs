@@ -1,0 +1,10 @@
+//! The engine: an image name and tag come in; a running, reachable broker goes out.
+//!
+//! Our Mosquitto image type, start-up and readiness ([`broker`]), the labels every
+//! container carries ([`labels`]), clean-up when a signal skips testcontainers' own
+//! ([`cleanup`]), and which release tags a registry has ([`discover`]).
+
+pub mod broker;
+pub mod cleanup;
+pub mod discover;
+pub mod labels;

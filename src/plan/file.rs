@@ -1,0 +1,268 @@
+//! matrix.toml: the single source of what runs, validated where it is loaded.
+//!
+//! Every mistake is reported with the file, the line and what is wrong.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::plan::Profile;
+use crate::units::parse_duration;
+use crate::plan::{Expectation, Timing, FIVE_MINUTE_MARK};
+
+/// A mistake in matrix.toml or in what was asked of it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {why}")]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// The operating system's words.
+        why: String,
+    },
+    /// Something in the file is wrong at a known line.
+    #[error("{file}:{line}: {what}")]
+    At {
+        /// The file.
+        file: PathBuf,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong.
+        what: String,
+    },
+    /// Something asked from the environment or command line is wrong.
+    #[error("{origin}: {what}")]
+    Asked {
+        /// Where it was asked, e.g. `MATRIX_SET` or `--set`.
+        origin: String,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    hold: Spanned<String>,
+    keepalive: Spanned<String>,
+    late_pong: Spanned<String>,
+    tolerance: Spanned<String>,
+    setup_timeout: Option<Spanned<String>>,
+    round_trip_timeout: Option<Spanned<String>>,
+    default_set: Spanned<String>,
+    profiles: Vec<Spanned<String>>,
+    broker: RawBroker,
+    sets: IndexMap<Spanned<String>, RawSet>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBroker {
+    config: Spanned<String>,
+    password_file: Spanned<String>,
+    username: String,
+    password: String,
+    startup_timeout: Spanned<String>,
+}
+
+type RawExpect = IndexMap<Spanned<String>, Spanned<IndexMap<Spanned<String>, Spanned<String>>>>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSet {
+    image: String,
+    tags: Vec<Spanned<String>>,
+    #[serde(default)]
+    expect: RawExpect,
+}
+
+/// Where the broker's files are and how to log in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerSettings {
+    /// The mosquitto.conf copied into every container.
+    pub config: PathBuf,
+    /// The password file copied next to it.
+    pub password_file: PathBuf,
+    /// The test user (test-only credentials).
+    pub username: String,
+    /// The test user's password (test-only).
+    pub password: String,
+    /// How long a broker may take to say it is running.
+    pub startup_timeout: Duration,
+}
+
+/// One named image set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSet {
+    /// The set's name.
+    pub name: String,
+    /// The image repository, e.g. `eclipse-mosquitto`.
+    pub image: String,
+    /// The tags, in file order.
+    pub tags: Vec<String>,
+    /// Expected outcome per (tag, profile).
+    pub expect: BTreeMap<(String, Profile), Expectation>,
+}
+
+/// matrix.toml, loaded and validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixFile {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Durations; the hold is above the 5-minute mark.
+    pub timing: Timing,
+    /// Tolerance on expected end times.
+    pub tolerance: Duration,
+    /// The set that runs when none is asked for.
+    pub default_set: String,
+    /// The profiles (columns), in order.
+    pub profiles: Vec<Profile>,
+    /// Broker files and credentials.
+    pub broker: BrokerSettings,
+    /// The image sets, in file order.
+    pub sets: Vec<ImageSet>,
+}
+
+struct Ctx<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn at(&self, span: std::ops::Range<usize>, what: impl Into<String>) -> ConfigError {
+        let line = self.text[..span.start.min(self.text.len())].matches('\n').count() + 1;
+        ConfigError::At { file: self.file.to_path_buf(), line, what: what.into() }
+    }
+
+    fn duration(&self, key: &str, v: &Spanned<String>) -> Result<Duration, ConfigError> {
+        parse_duration(v.get_ref()).map_err(|e| self.at(v.span(), format!("{key}: {e}")))
+    }
+
+    fn profile(&self, v: &Spanned<String>) -> Result<Profile, ConfigError> {
+        Profile::from_name(v.get_ref()).ok_or_else(|| self.at(v.span(), unknown_profile(v.get_ref())))
+    }
+}
+
+pub(crate) fn unknown_profile(name: &str) -> String {
+    let known: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
+    format!("unknown profile {name:?}; known profiles: {}", known.join(", "))
+}
+
+impl MatrixFile {
+    /// Reads and validates a matrix file.
+    pub fn load(path: &Path) -> Result<MatrixFile, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { file: path.to_path_buf(), why: e.to_string() })?;
+        MatrixFile::parse(path, &text)
+    }
+
+    /// Validates matrix-file text; `path` names it in errors and anchors relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<MatrixFile, ConfigError> {
+        let cx = Ctx { file: path, text };
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            cx.at(span, e.message().trim().to_string())
+        })?;
+        let hold = cx.duration("hold", &raw.hold)?;
+        if hold <= FIVE_MINUTE_MARK {
+            return Err(cx.at(
+                raw.hold.span(),
+                format!(
+                    "hold = {:?} cannot see the 5-minute mark: libwebsockets >= 4.0 sends its PING 300 s after \
+                     the last PONG, so a hold must be longer than 300 s (330s is the default); \
+                     for a quick look set MATRIX_HOLD instead",
+                    raw.hold.get_ref()
+                ),
+            ));
+        }
+        let keepalive = cx.duration("keepalive", &raw.keepalive)?;
+        if keepalive.is_zero() {
+            return Err(cx.at(raw.keepalive.span(), "keepalive must be more than zero"));
+        }
+        let timing = Timing {
+            hold,
+            keepalive,
+            late_pong: cx.duration("late_pong", &raw.late_pong)?,
+            setup_timeout: match &raw.setup_timeout {
+                Some(v) => cx.duration("setup_timeout", v)?,
+                None => Duration::from_secs(20),
+            },
+            round_trip_timeout: match &raw.round_trip_timeout {
+                Some(v) => cx.duration("round_trip_timeout", v)?,
+                None => Duration::from_secs(10),
+            },
+        };
+        let mut profiles = Vec::new();
+        for p in &raw.profiles {
+            let profile = cx.profile(p)?;
+            if profiles.contains(&profile) {
+                return Err(cx.at(p.span(), format!("profile {:?} is listed twice", p.get_ref())));
+            }
+            profiles.push(profile);
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        let broker = BrokerSettings {
+            config: base.join(raw.broker.config.get_ref()),
+            password_file: base.join(raw.broker.password_file.get_ref()),
+            username: raw.broker.username,
+            password: raw.broker.password,
+            startup_timeout: cx.duration("startup_timeout", &raw.broker.startup_timeout)?,
+        };
+        let mut sets = Vec::new();
+        for (name, set) in &raw.sets {
+            sets.push(load_set(&cx, name.get_ref(), set)?);
+        }
+        if !sets.iter().any(|s| &s.name == raw.default_set.get_ref()) {
+            return Err(cx.at(raw.default_set.span(), unknown_set(raw.default_set.get_ref(), &sets)));
+        }
+        Ok(MatrixFile {
+            path: path.to_path_buf(),
+            timing,
+            tolerance: cx.duration("tolerance", &raw.tolerance)?,
+            default_set: raw.default_set.into_inner(),
+            profiles,
+            broker,
+            sets,
+        })
+    }
+
+    /// The set with this name.
+    pub fn set(&self, name: &str) -> Option<&ImageSet> {
+        self.sets.iter().find(|s| s.name == name)
+    }
+}
+
+pub(crate) fn unknown_set(name: &str, sets: &[ImageSet]) -> String {
+    let known: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
+    format!("unknown set {name:?}; this file defines: {}", known.join(", "))
+}
+
+fn load_set(cx: &Ctx<'_>, name: &str, raw: &RawSet) -> Result<ImageSet, ConfigError> {
+    let mut tags: Vec<String> = Vec::new();
+    for t in &raw.tags {
+        if tags.contains(t.get_ref()) {
+            return Err(cx.at(t.span(), format!("tag {:?} is listed twice in set {name:?}", t.get_ref())));
+        }
+        tags.push(t.get_ref().clone());
+    }
+    let mut expect = BTreeMap::new();
+    for (tag, row) in &raw.expect {
+        if !tags.contains(tag.get_ref()) {
+            return Err(cx.at(
+                tag.span(),
+                format!("expectation for tag {:?}, which set {name:?} does not list in its tags", tag.get_ref()),
+            ));
+        }
+        for (profile, text) in row.get_ref() {
+            let profile = cx.profile(profile)?;
+            let e = Expectation::parse(text.get_ref()).map_err(|e| cx.at(text.span(), e))?;
+            expect.insert((tag.get_ref().clone(), profile), e);
+        }
+    }
+    Ok(ImageSet { name: name.to_string(), image: raw.image.clone(), tags, expect })
+}

@@ -1,0 +1,17 @@
+//! The plan: matrix.toml and what a run asks of it come in; the cells to run go out.
+//!
+//! Pure: nothing here does I/O but reading the file. It names the columns ([`Profile`]),
+//! the outcomes a cell may be expected to have ([`Outcome`]) and the durations a session
+//! runs by ([`Timing`]), so every stage above speaks the same words.
+
+pub mod column;
+pub mod expectation;
+pub mod file;
+pub mod selection;
+pub mod timing;
+
+pub use column::{Profile, Transport};
+pub use expectation::{Expectation, Outcome};
+pub use file::{BrokerSettings, ConfigError, ImageSet, MatrixFile};
+pub use selection::{Cell, Plan, Selection, SelectionOrigin, Shard};
+pub use timing::{Timing, FIVE_MINUTE_MARK};

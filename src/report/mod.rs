@@ -1,0 +1,11 @@
+//! The report: a run's results come in; tables, Markdown, JSON, JUnit, diffs, merged
+//! shards, baselines and live progress go out.
+
+pub mod baseline;
+pub mod compare;
+pub mod junit;
+pub mod live;
+pub mod progress;
+pub mod text;
+
+pub use text::{cell_text, failures, json, markdown, outcome_text, table, write_files};
