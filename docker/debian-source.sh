@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Fetch and unpack a Debian source package with `apt-get source`, enabling
+# bookworm's deb-src entries first when apt has none.
+#
+# Usage: docker/debian-source.sh DESTDIR SOURCE[=VERSION]
+#   SOURCE may also name a binary package (libfaketime -> source faketime).
+#   Unpacks into DESTDIR/SRCNAME-UPSTREAM/ (dpkg-source's directory name) and
+#   prints that directory's absolute path on its last line. A source that was
+#   fully unpacked before (stamp DESTDIR/.unpacked-SOURCE: "VERSION DIR") is
+#   reused: `found`.
+#
+# deb-src: if `apt-cache showsrc` does not know SOURCE (at VERSION), and no
+# deb-src entry exists yet, /etc/apt/sources.list.d/mosquitto-matrix-deb-src.sources
+# is written with the same mirror as the machine's `deb` entries (read from
+# /etc/apt/sources.list, sources.list.d/*.list and *.sources, like
+# build-debian-images.sh; MOSQUITTO_MATRIX_DEBIAN_MIRROR overrides it) for
+# bookworm, bookworm-updates and, when a debian-security entry exists,
+# bookworm-security; then apt-get update runs once.
+# Also installs dpkg-dev (dpkg-source) when missing. Needs root.
+set -euo pipefail
+
+SUITE=${MOSQUITTO_MATRIX_SOURCE_SUITE:-bookworm}
+SRC_LIST=/etc/apt/sources.list.d/mosquitto-matrix-deb-src.sources
+
+die() { echo "debian-source.sh: error: $*" >&2; exit 1; }
+
+[ $# -eq 2 ] || die "usage: debian-source.sh DESTDIR SOURCE[=VERSION]"
+dest=$1
+spec=$2
+pkg=${spec%%=*}
+want_version=""
+[ "$pkg" = "$spec" ] || want_version=${spec#*=}
+case "$pkg" in *[!a-z0-9.+-]*|"") die "bad source package name: $pkg" ;; esac
+[ "$(id -u)" -eq 0 ] || die "must run as root (apt-get update / install)"
+
+export DEBIAN_FRONTEND=noninteractive
+
+# -------------------------------------------------------- apt source URIs ---
+# URIs of enabled entries of TYPE (deb or deb-src), one per line.
+apt_source_uris() {
+    local type=$1 f
+    local oneline='$1==t { i=2; if ($2 ~ /^\[/) { while (i<=NF && $i !~ /\]$/) i++; i++ } if (i<=NF) print $i }'
+    if [ -f /etc/apt/sources.list ]; then
+        sed -e 's/#.*//' /etc/apt/sources.list | awk -v t="$type" "$oneline"
+    fi
+    for f in /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        sed -e 's/#.*//' "$f" | awk -v t="$type" "$oneline"
+    done
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        awk -v t="$type" '
+            function flush() { if (istype && enabled) for (k=1; k<=n; k++) print u[k]; istype=0; enabled=1; n=0 }
+            BEGIN { enabled=1 }
+            /^[ \t]*#/ { next }
+            /^[ \t]*$/ { flush(); next }
+            tolower($1)=="types:"   { for (k=2; k<=NF; k++) if ($k==t) istype=1 }
+            tolower($1)=="enabled:" { if (tolower($2)=="no") enabled=0 }
+            tolower($1)=="uris:"    { for (k=2; k<=NF; k++) u[++n]=$k }
+            END { flush() }
+        ' "$f"
+    done
+}
+
+# first URI of a `deb` entry whose path ends in /SUFFIX (debian, debian-security)
+find_uri() {
+    local suffix=$1 uri
+    while read -r uri; do
+        uri=${uri%/}
+        case "$uri" in
+            http://*/"$suffix"|https://*/"$suffix"|file:/*/"$suffix") echo "$uri"; return 0 ;;
+        esac
+    done < <(apt_source_uris deb)
+    return 1
+}
+
+# Is SOURCE (at VERSION, if given) known to apt as a source package?
+# (showsrc also resolves binary package names to their source)
+source_known() {
+    local versions
+    versions=$(apt-cache showsrc "$pkg" 2>/dev/null | awk '$1=="Version:"{print $2}')
+    [ -n "$versions" ] || return 1
+    [ -z "$want_version" ] || grep -qxF "$want_version" <<<"$versions"
+}
+
+ensure_deb_src() {
+    source_known && return 0
+    if [ -z "$(apt_source_uris deb-src)" ]; then
+        local mirror security keyring=""
+        if [ -n "${MOSQUITTO_MATRIX_DEBIAN_MIRROR:-}" ]; then
+            mirror=$MOSQUITTO_MATRIX_DEBIAN_MIRROR
+        else
+            mirror=$(find_uri debian) || die "no Debian archive in /etc/apt/sources.list or /etc/apt/sources.list.d/ (need a 'deb URL suite' line or a deb822 'URIs:' entry whose path ends in /debian); set MOSQUITTO_MATRIX_DEBIAN_MIRROR to override"
+        fi
+        security=$(find_uri debian-security || true)
+        [ -r /usr/share/keyrings/debian-archive-keyring.gpg ] &&
+            keyring="Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+        {
+            echo "# Written by mosquitto-matrix docker/debian-source.sh: source packages"
+            echo "# (apt-get source) from the same mirror as the deb entries."
+            echo "Types: deb-src"
+            echo "URIs: $mirror"
+            echo "Suites: $SUITE $SUITE-updates"
+            echo "Components: main"
+            [ -z "$keyring" ] || echo "$keyring"
+            if [ -n "$security" ]; then
+                echo
+                echo "Types: deb-src"
+                echo "URIs: $security"
+                echo "Suites: $SUITE-security"
+                echo "Components: main"
+                [ -z "$keyring" ] || echo "$keyring"
+            fi
+        } >"$SRC_LIST.tmp"
+        mv "$SRC_LIST.tmp" "$SRC_LIST"
+        echo "deb-src: added $SRC_LIST ($SUITE from the apt mirror)" >&2
+    fi
+    echo "deb-src: apt-get update" >&2
+    apt-get update -q </dev/null >/tmp/mosquitto-matrix-apt-update.log 2>&1 || {
+        tail -n 20 /tmp/mosquitto-matrix-apt-update.log >&2
+        die "apt-get update failed (log: /tmp/mosquitto-matrix-apt-update.log)"
+    }
+    source_known || die "apt knows no source package $spec even after enabling deb-src (apt-cache showsrc $pkg lists: $(apt-cache showsrc "$pkg" 2>/dev/null | awk '$1=="Version:"{printf "%s ", $2}'))"
+}
+
+# ----------------------------------------------------------------- main ---
+mkdir -p "$dest"
+dest=$(cd "$dest" && pwd)
+
+# Already unpacked? (with a version, it must be the one recorded)
+stamp="$dest/.unpacked-$pkg"
+if [ -f "$stamp" ]; then
+    read -r have have_dir <"$stamp" || true
+    if [ -n "${have_dir:-}" ] && [ -d "$dest/$have_dir" ] &&
+        { [ -z "$want_version" ] || [ "$have" = "$want_version" ]; }; then
+        echo "source $pkg $have: found ($dest/$have_dir)" >&2
+        echo "$dest/$have_dir"
+        exit 0
+    fi
+fi
+
+command -v dpkg-source >/dev/null 2>&1 || {
+    echo "dpkg-source missing, installing dpkg-dev" >&2
+    apt-get install -y -q --no-install-recommends dpkg-dev </dev/null >&2 || die "apt-get install dpkg-dev failed"
+}
+ensure_deb_src
+
+log="$dest/apt-get-source-$pkg.log"
+# Without a version, try apt's choice first, then every other version apt
+# knows, newest first: a mirror may list a security update whose files it
+# does not (yet) carry (seen: 404 for openssl's bookworm-security .dsc).
+if [ -n "$want_version" ]; then
+    tries=("$spec")
+else
+    tries=("$pkg")
+    while read -r v; do tries+=("$pkg=$v"); done < <(
+        apt-cache showsrc "$pkg" 2>/dev/null | awk '$1=="Version:"{print $2}' | sort -u |
+            sort -r -V)
+fi
+ok=""
+: >"$log"
+for t in "${tries[@]}"; do
+    echo "== apt-get source $t" >>"$log"
+    # apt-get source as root warns that the download is unsandboxed; harmless.
+    if ( cd "$dest" && apt-get source -q "$t" ) </dev/null >>"$log" 2>&1; then
+        ok=$t
+        break
+    fi
+    echo "apt-get source $t failed, $(grep -c '^E:' "$log") error line(s) so far (log: $log)" >&2
+done
+[ -n "$ok" ] || { tail -n 20 "$log" >&2; die "apt-get source $spec failed (log: $log)"; }
+[ "$ok" = "$pkg" ] || want_version=${ok#*=}
+
+# "dpkg-source: info: extracting faketime in faketime-0.9.10"
+dir=$(awk '/^dpkg-source: info: extracting/ {d=$NF} END {print d}' "$log")
+[ -n "$dir" ] && [ -d "$dest/$dir" ] || { tail -n 20 "$log" >&2; die "apt-get source $spec: cannot tell which directory it unpacked (log: $log)"; }
+version=$want_version
+if [ -z "$version" ]; then
+    # the .dsc apt just fetched: SRCNAME_VERSION.dsc (epoch dropped)
+    version=$(cd "$dest" && awk '$1=="Version:"{print $2; exit}' "$(ls -t ./*.dsc | head -n1)")
+fi
+echo "$version $dir" >"$stamp"
+echo "source $pkg $version: unpacked into $dest/$dir" >&2
+echo "$dest/$dir"
