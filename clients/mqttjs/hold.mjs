@@ -1,0 +1,166 @@
+// Hold program for MQTT.js (npm package `mqtt`, pinned in package.json).
+//
+// Implements the mosquitto-matrix command-client contract v1 (see
+// clients/README.md): connect with MQTT 3.1.1 over WebSocket or TCP,
+// subscribe to MATRIX_TOPIC, hold for MATRIX_HOLD_SECS from CONNACK with only
+// the library's own keepalive traffic, then publish one QoS-0 message and
+// wait for it to come back. reconnectPeriod: 0 disables reconnecting.
+//
+// `node clients/mqttjs/hold.mjs --version` prints only the `client:` line.
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+
+const require = createRequire(import.meta.url);
+
+const oneLine = (text) => String(text).split(/\s+/).filter(Boolean).join(' ');
+const out = (line) => process.stdout.write(line + '\n');
+let finished = false;
+function finish(code, stdoutLine, stderrLine) {
+  if (finished) return;
+  finished = true;
+  if (stdoutLine !== undefined) out(stdoutLine);
+  if (stderrLine !== undefined) process.stderr.write('error: ' + oneLine(stderrLine) + '\n');
+  // stdout/stderr writes to pipes and files are synchronous on Linux.
+  process.exit(code);
+}
+const fail = (message) => finish(2, undefined, message);
+
+function env(name, fallback) {
+  const value = process.env[name];
+  if (value === undefined || value === '') {
+    if (fallback !== undefined) return fallback;
+    fail(`${name} is not set`);
+  }
+  return value;
+}
+function envNumber(name, fallback) {
+  const raw = env(name, fallback);
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) fail(`${name}=${JSON.stringify(raw)} is not a non-negative number`);
+  return value;
+}
+
+let mqtt;
+let version;
+try {
+  version = require('mqtt/package.json').version;
+  mqtt = require('mqtt');
+} catch (err) {
+  fail(`cannot load mqtt: ${err.message}`);
+}
+out(`client: mqtt.js ${version}`);
+if (process.argv.slice(2).includes('--version')) finish(0);
+
+const transport = env('MATRIX_TRANSPORT');
+if (transport !== 'ws' && transport !== 'tcp') fail(`MATRIX_TRANSPORT=${transport} is neither ws nor tcp`);
+const host = env('MATRIX_HOST');
+const port = Number.parseInt(env('MATRIX_PORT'), 10);
+if (!Number.isInteger(port)) fail('MATRIX_PORT is not an integer');
+const path = process.env.MATRIX_PATH || '/mqtt';
+const username = env('MATRIX_USERNAME');
+const password = process.env.MATRIX_PASSWORD ?? '';
+const clientId = env('MATRIX_CLIENT_ID');
+const keepalive = Number.parseInt(env('MATRIX_KEEPALIVE_SECS'), 10);
+if (!Number.isInteger(keepalive)) fail('MATRIX_KEEPALIVE_SECS is not an integer');
+const holdSecs = envNumber('MATRIX_HOLD_SECS');
+const roundTripSecs = envNumber('MATRIX_ROUND_TRIP_SECS', '10');
+const topic = env('MATRIX_TOPIC');
+const payload = `alive ${clientId}`;
+
+const url = transport === 'ws' ? `ws://${host}:${port}${path}` : `mqtt://${host}:${port}`;
+
+// The library's own words for the latest failure: errors it emits, and
+// errors on its stream that it swallows (those without an error code).
+let lastError = null;
+const note = (err) => { if (err && err.message) lastError = oneLine(err.message); };
+const lostWords = (what) => (lastError ? `${what}: ${lastError}` : what);
+
+let phase = 'connect'; // connect -> subscribe -> hold -> roundtrip -> closing
+let timer = null;
+let sentAt = 0;
+
+const client = mqtt.connect(url, {
+  protocolVersion: 4,
+  clean: true,
+  clientId,
+  username,
+  password,
+  keepalive,
+  reconnectPeriod: 0,
+  connectTimeout: Math.max(1, roundTripSecs) * 1000,
+  // ws: mqtt.js asks for subprotocol 'mqtt' itself for protocolVersion 4.
+  wsOptions: {},
+});
+if (client.stream && typeof client.stream.on === 'function') client.stream.on('error', note);
+
+client.on('error', (err) => {
+  note(err);
+  if (phase === 'connect') {
+    // CONNACK with a non-zero return code: the error carries it as .code.
+    if (typeof err.code === 'number' && err.code > 0) finish(1, `refused: ${oneLine(err.message)}`);
+    else finish(1, `lost: ${oneLine(err.message)}`);
+  }
+});
+
+client.on('close', () => {
+  if (phase === 'closing') return;
+  // mqtt.js's 'close' event carries no reason; add the last error it gave.
+  finish(1, `lost: ${lastError ? `connection closed: ${lastError}` : "connection closed ('close' event, no error given)"}`);
+});
+
+client.on('connect', (connack) => {
+  if (phase !== 'connect') return;
+  const t0 = performance.now();
+  if (connack && connack.returnCode) {
+    finish(1, `refused: return code ${connack.returnCode}`);
+    return;
+  }
+  phase = 'subscribe';
+  clearTimeout(timer);
+  timer = setTimeout(() => finish(1, `lost: no SUBACK within ${roundTripSecs} s`), roundTripSecs * 1000);
+  client.subscribe(topic, { qos: 0 }, (err, granted) => {
+    if (finished) return;
+    clearTimeout(timer);
+    if (err) {
+      if (phase !== 'subscribe') return;
+      finish(1, `lost: ${oneLine(err.message)}`);
+      return;
+    }
+    if (!granted || !granted[0] || granted[0].qos >= 0x80) {
+      fail(`subscription to ${topic} refused by the broker`);
+      return;
+    }
+    phase = 'hold';
+    const left = Math.max(0, holdSecs * 1000 - (performance.now() - t0));
+    timer = setTimeout(roundTrip, left);
+  });
+});
+
+function roundTrip() {
+  phase = 'roundtrip';
+  timer = setTimeout(() => finish(1, `lost: no round trip within ${roundTripSecs} s`), roundTripSecs * 1000);
+  sentAt = performance.now();
+  client.publish(topic, payload, { qos: 0 }, (err) => {
+    if (err && !finished) finish(1, `lost: ${oneLine(err.message)}`);
+  });
+}
+
+client.on('message', (t, message) => {
+  if (phase !== 'roundtrip' || t !== topic || message.toString() !== payload) return;
+  const ms = performance.now() - sentAt;
+  clearTimeout(timer);
+  phase = 'closing';
+  // end(false) sends MQTT DISCONNECT, then closes the stream.
+  const bail = setTimeout(() => finish(0, `done: round trip ${Math.round(ms)} ms`), 2000);
+  client.end(false, {}, () => {
+    clearTimeout(bail);
+    finish(0, `done: round trip ${Math.round(ms)} ms`);
+  });
+});
+
+// Bound the wait for CONNACK (mqtt.js also has connectTimeout).
+timer = setTimeout(() => {
+  if (phase === 'connect') finish(1, `lost: ${lostWords(`no CONNACK within ${roundTripSecs} s`)}`);
+}, roundTripSecs * 1000 + 500);
+
+process.on('uncaughtException', (err) => fail(`${err.name}: ${err.message}`));

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Install and build the real MQTT client "hold programs" of clients/ (see
+# clients/README.md for the command-client contract and the argv of each).
+#
+#   bash clients/setup.sh            # from anywhere; paths are repo-relative
+#
+# Idempotent and non-interactive (root, no stdin, CI=true is fine):
+#   - apt packages are installed only when `dpkg -s` says they are missing;
+#     `apt-get update` runs only when an install fails without it (or apt has
+#     no package lists at all);
+#   - Python venvs: target/clients/<name>/venv, from this machine's
+#     `python3 -m venv` (override with MATRIX_CLIENTS_PYTHON), pinned paho-mqtt;
+#   - MQTT.js: `npm ci --prefix clients/mqttjs` from the committed lock file;
+#   - Paho C: gcc -> target/clients/paho-c/hold;
+#   - Paho Go: go build, offline, GOPATH mode against Debian's Go source
+#     packages (/usr/share/gocode) -> target/clients/paho-go/hold.
+# Each client is checked first (it runs `<program> --version`) and rebuilt
+# only when that fails or its inputs changed (a stamp file holds a hash of
+# them), so a second run takes seconds.
+# Clients are independent: one that fails does not stop the others. One line
+# per client: name, version, ready|built|FAILED: why. Exit status is non-zero
+# only if some client failed. Logs: target/clients/logs/<name>.log.
+set -uo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 2
+OUT=target/clients
+LOGS=$OUT/logs
+mkdir -p "$LOGS" || exit 2
+
+PAHO_PY_NEW=2.1.0
+PAHO_PY_OLD=1.6.1
+PYTHON=${MATRIX_CLIENTS_PYTHON:-python3}
+
+t_start=$(date +%s.%N)
+failed=()
+WHY=""
+VERSION=""
+
+line() { printf '%-16s %-11s %s\n' "$1" "${2:--}" "$3"; }
+
+# Last meaningful line of a log, for the FAILED: reason.
+last_words() { grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 1 | cut -c1-200; }
+
+sha() { sha256sum | cut -c1-64; }
+
+# The version a program reports: second word after "client: NAME".
+probe() { # log, argv...
+    local log=$1 first
+    shift
+    first=$("$@" --version </dev/null 2>>"$log" | head -n 1) || return 1
+    case $first in
+        "client: "*) VERSION=${first#client: }; VERSION=${VERSION#* }; return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+# ------------------------------------------------------------------ apt ---
+apt_updated=""
+is_installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
+apt_ensure() { # log, packages...
+    local log=$1 p missing=()
+    shift
+    for p in "$@"; do is_installed "$p" || missing+=("$p"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local apt=(apt-get -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 install)
+    if [ -n "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e '^lock$' -e '^partial$' -e '^auxfiles$')" ] &&
+        "${apt[@]}" "${missing[@]}" </dev/null >>"$log" 2>&1; then
+        return 0
+    fi
+    if [ -z "$apt_updated" ]; then
+        echo "+ apt-get update" >>"$log"
+        apt-get -q -o DPkg::Lock::Timeout=600 update </dev/null >>"$log" 2>&1 && apt_updated=1
+    fi
+    "${apt[@]}" "${missing[@]}" </dev/null >>"$log" 2>&1 && return 0
+    WHY="apt-get install ${missing[*]} failed: $(last_words "$log")"
+    return 1
+}
+
+# --------------------------------------------------------------- python ---
+# setup_python NAME PAHO_VERSION
+setup_python() {
+    local name=$1 want=$2 dir=$OUT/$1 log=$LOGS/$1.log
+    local venv=$dir/venv
+    : >"$log"
+    if probe "$log" "$venv/bin/python" clients/paho-python/hold.py && [ "$VERSION" = "$want" ]; then
+        return 0
+    fi
+    rm -rf "$venv"
+    mkdir -p "$dir"
+    if ! "$PYTHON" -m venv "$venv" </dev/null >>"$log" 2>&1; then
+        # Debian's own python3 needs python3-venv for ensurepip.
+        if [ "$(command -v "$PYTHON")" = /usr/bin/python3 ] && apt_ensure "$log" python3-venv; then
+            rm -rf "$venv"
+            "$PYTHON" -m venv "$venv" </dev/null >>"$log" 2>&1 || { WHY="python3 -m venv failed: $(last_words "$log")"; return 1; }
+        else
+            WHY="${WHY:-$PYTHON -m venv failed: $(last_words "$log")}"
+            return 1
+        fi
+    fi
+    if ! "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q "paho-mqtt==$want" </dev/null >>"$log" 2>&1; then
+        WHY="pip install paho-mqtt==$want failed: $(last_words "$log")"
+        return 1
+    fi
+    if ! probe "$log" "$venv/bin/python" clients/paho-python/hold.py || [ "$VERSION" != "$want" ]; then
+        WHY="hold.py --version does not report $want: $(last_words "$log")"
+        return 1
+    fi
+    BUILT=1
+}
+
+# --------------------------------------------------------------- mqtt.js ---
+setup_mqttjs() {
+    local dir=clients/mqttjs log=$LOGS/mqttjs.log
+    local stamp=$dir/node_modules/.mosquitto-matrix-stamp
+    : >"$log"
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        apt_ensure "$log" nodejs npm || return 1
+    fi
+    local want
+    want=$(cat "$dir/package-lock.json" | sha)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" node "$dir/hold.mjs"; then
+        return 0
+    fi
+    if ! npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error </dev/null >>"$log" 2>&1; then
+        WHY="npm ci failed: $(last_words "$log")"
+        return 1
+    fi
+    echo "$want" >"$stamp"
+    if ! probe "$log" node "$dir/hold.mjs"; then
+        WHY="hold.mjs --version failed: $(last_words "$log")"
+        return 1
+    fi
+    BUILT=1
+}
+
+# --------------------------------------------------------------- paho-c ---
+setup_paho_c() {
+    local dir=$OUT/paho-c log=$LOGS/paho-c.log
+    local bin=$dir/hold stamp=$dir/hold.stamp
+    local flags=(-std=c11 -O2 -Wall -Wextra)
+    : >"$log"
+    apt_ensure "$log" libpaho-mqtt-dev gcc libc6-dev || return 1
+    local want
+    want=$( { cat clients/paho-c/hold.c; echo "${flags[*]}"; dpkg-query -W -f='${Version}' libpaho-mqtt-dev; } | sha)
+    if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "$bin"; then
+        return 0
+    fi
+    mkdir -p "$dir"
+    if ! gcc "${flags[@]}" -o "$bin.tmp" clients/paho-c/hold.c -lpaho-mqtt3a -lpthread </dev/null >>"$log" 2>&1; then
+        WHY="gcc failed: $(last_words "$log")"
+        return 1
+    fi
+    mv -f "$bin.tmp" "$bin" && echo "$want" >"$stamp"
+    if ! probe "$log" "$bin"; then
+        WHY="hold --version failed: $(last_words "$log")"
+        return 1
+    fi
+    BUILT=1
+}
+
+# -------------------------------------------------------------- paho-go ---
+setup_paho_go() {
+    local dir=$OUT/paho-go log=$LOGS/paho-go.log
+    local bin=$dir/hold stamp=$dir/hold.stamp
+    : >"$log"
+    apt_ensure "$log" golang-go golang-github-eclipse-paho.mqtt.golang-dev golang-golang-x-net-dev || return 1
+    local libver
+    libver=$(dpkg-query -W -f='${Version}' golang-github-eclipse-paho.mqtt.golang-dev)
+    local want
+    want=$( { cat clients/paho-go/hold.go
+              dpkg-query -W -f='${Version}\n' golang-go golang-github-eclipse-paho.mqtt.golang-dev golang-golang-x-net-dev; } | sha)
+    if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "$bin"; then
+        return 0
+    fi
+    mkdir -p "$dir/gopath" "$dir/gocache"
+    # GOPATH mode, no network: imports come from Debian's /usr/share/gocode.
+    # The upstream part of the Debian version (1.1.1-1.1 -> 1.1.1) is stamped
+    # in, since the library has no version constant of its own.
+    if ! env GO111MODULE=off GOPATH="$ROOT/$dir/gopath:/usr/share/gocode" GOCACHE="$ROOT/$dir/gocache" \
+        GOFLAGS= GOPROXY=off GOTOOLCHAIN=local \
+        go build -ldflags "-X main.libVersion=${libver%-*}" -o "$bin.tmp" ./clients/paho-go/hold.go \
+        </dev/null >>"$log" 2>&1; then
+        WHY="go build failed: $(last_words "$log")"
+        return 1
+    fi
+    mv -f "$bin.tmp" "$bin" && echo "$want" >"$stamp"
+    if ! probe "$log" "$bin"; then
+        WHY="hold --version failed: $(last_words "$log")"
+        return 1
+    fi
+    BUILT=1
+}
+
+run() { # name, function, args...
+    local name=$1
+    shift
+    WHY=""
+    VERSION=""
+    BUILT=""
+    if "$@"; then
+        line "$name" "$VERSION" "$([ -n "$BUILT" ] && echo built || echo ready)"
+    else
+        line "$name" "$VERSION" "FAILED: ${WHY:-unknown error (see $LOGS/$name.log)}"
+        failed+=("$name")
+    fi
+}
+
+run paho-python     setup_python paho-python "$PAHO_PY_NEW"
+run paho-python-1.6 setup_python paho-python-1.6 "$PAHO_PY_OLD"
+run mqttjs          setup_mqttjs
+run paho-c          setup_paho_c
+run paho-go         setup_paho_go
+
+elapsed=$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "setup: FAILED: ${failed[*]} (${elapsed} s; logs in $LOGS/)"
+    exit 1
+fi
+echo "setup: all clients ready (${elapsed} s)"
