@@ -6,14 +6,18 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use mosquitto_matrix::client::command;
+use mosquitto_matrix::client::contract::ContractEnv;
+use mosquitto_matrix::client::serve::{self, Tuning};
 use mosquitto_matrix::engine::cleanup::{self, EngineError};
 use mosquitto_matrix::engine::discover::{self, DiscoverError};
 use mosquitto_matrix::engine::labels;
 use mosquitto_matrix::judge::results::RunResult;
-use mosquitto_matrix::plan::{ConfigError, ImageSet, MatrixFile, Plan, Profile, Selection, SelectionOrigin, Shard, Transport};
+use mosquitto_matrix::plan::{CommandClient, ConfigError, ImageSet, MatrixFile, Plan, Profile, Selection, SelectionOrigin, Shard, Transport};
 use mosquitto_matrix::report::compare::{self, MergeError};
 use mosquitto_matrix::report::{self, baseline, junit, live, progress};
 use mosquitto_matrix::run;
+use mosquitto_matrix::units::parse_duration;
 
 /// Exit status when the harness itself could not run.
 const HARNESS_FAILED: u8 = 2;
@@ -103,6 +107,10 @@ enum Command {
         /// Comma-separated profiles (columns). Example: --profiles paho-java-1.2.5,rfc6455,tcp
         #[arg(long, value_delimiter = ',')]
         profiles: Option<Vec<String>>,
+        /// A program as one more column, run once per cell under the command contract (see README) and reported with
+        /// no expectation; repeatable. NAME:tcp=COMMAND for MQTT over TCP. Example: --client 'my-app=java -jar app.jar'
+        #[arg(long = "client", value_name = "NAME=COMMAND")]
+        clients: Vec<String>,
         /// Only profiles of this transport. Example: --transport ws
         #[arg(long, value_enum)]
         transport: Option<TransportArg>,
@@ -142,6 +150,22 @@ enum Command {
         /// Print only the new release tags, comma-separated (for scripts and CI). Example: --new-only
         #[arg(long)]
         new_only: bool,
+    },
+    /// Play one built-in profile as a command client: reads the contract's MATRIX_* environment, connects to
+    /// MATRIX_HOST:MATRIX_PORT, prints the contract's lines. Example: MATRIX_…=… mosquitto-matrix client --profile rfc6455
+    Client {
+        /// The built-in profile. Example: --profile paho-java-1.2.5
+        #[arg(long)]
+        profile: String,
+        /// Keepalive finer than MATRIX_KEEPALIVE_SECS' whole seconds. Example: --keepalive 1500ms
+        #[arg(long)]
+        keepalive: Option<String>,
+        /// How long late-pong waits before its PONG (default 15s). Example: --late-pong 15s
+        #[arg(long)]
+        late_pong: Option<String>,
+        /// Bound on connect + upgrade + CONNACK (default 20s). Example: --setup-timeout 20s
+        #[arg(long)]
+        setup_timeout: Option<String>,
     },
     /// Write a result's outcomes into matrix.toml as the new expectations, keeping comments and layout.
     /// Example: mosquitto-matrix baseline target/matrix/debian.json
@@ -194,14 +218,17 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = cli.config;
     let done = match cli.command {
-        Command::Run { set, tags, add_tags, new, profiles, transport, hold, shard, output } => {
-            let asked = RunArgs { set, tags, add_tags, new, profiles, transport, hold, shard };
+        Command::Run { set, tags, add_tags, new, profiles, clients, transport, hold, shard, output } => {
+            let asked = RunArgs { set, tags, add_tags, new, profiles, clients, transport, hold, shard };
             run_matrix(&config, asked, &output).await
         }
         Command::Diff { old, new, format } => diff(&old, &new, format),
         Command::Merge { shards, output } => merge(&config, &shards, &output),
         Command::Discover { set, new_only } => discover_tags(&config, &set, new_only).await,
         Command::Baseline { result } => accept_baseline(&config, &result),
+        Command::Client { profile, keepalive, late_pong, setup_timeout } => {
+            play_profile(&profile, [keepalive, late_pong, setup_timeout]).await
+        }
     };
     done.unwrap_or_else(|e| {
         eprintln!("mosquitto-matrix: {e}");
@@ -216,6 +243,7 @@ struct RunArgs {
     add_tags: Option<Vec<String>>,
     new: bool,
     profiles: Option<Vec<String>>,
+    clients: Vec<String>,
     transport: Option<TransportArg>,
     hold: Option<String>,
     shard: Option<Shard>,
@@ -246,10 +274,18 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
             TransportArg::Ws => Transport::Ws,
             TransportArg::Tcp => Transport::Tcp,
         };
-        let base: Vec<String> = profiles.unwrap_or_else(|| file.profiles.iter().map(|p| p.name().to_string()).collect());
-        profiles = Some(base.into_iter().filter(|n| Profile::from_name(n).is_none_or(|p| p.transport() == want)).collect());
+        let base: Vec<String> = profiles.unwrap_or_else(|| file.columns.iter().map(|c| c.name().to_string()).collect());
+        let transport_of = |n: &str| {
+            Profile::from_name(n).map(|p| p.transport()).or_else(|| file.clients.iter().find(|c| c.name == n).map(|c| c.transport))
+        };
+        profiles = Some(base.into_iter().filter(|n| transport_of(n).is_none_or(|t| t == want)).collect());
     }
-    let sel = Selection { set: asked.set, tags, profiles, hold: asked.hold, origin: SelectionOrigin::CommandLine };
+    let clients = asked
+        .clients
+        .iter()
+        .map(|c| CommandClient::parse_ad_hoc(c).map_err(|e| Error::File(format!("--client: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sel = Selection { set: asked.set, tags, profiles, clients, hold: asked.hold, origin: SelectionOrigin::CommandLine };
     let mut plan = Plan::new(&file, &sel)?;
     let order = plan.tags.clone();
     if let Some(s) = asked.shard {
@@ -268,7 +304,9 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
     let mut result = tokio::select! {
         r = run::run(&plan, &run_id, Some(tx)) => r,
         signal = interrupted() => {
-            // testcontainers' clean-up runs on drop, which a signal skips: do it here.
+            // testcontainers' clean-up runs on drop, which a signal skips: do it here, and end
+            // every command client's process group.
+            command::kill_all();
             let removed = cleanup::remove_run(&run_id).await;
             eprintln!("mosquitto-matrix: {signal}: removed {} container(s) of run {run_id}", removed.unwrap_or(0));
             return Ok(ExitCode::from(if signal == "SIGINT" { 130 } else { 143 }));
@@ -279,6 +317,23 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
     result.shard = asked.shard.map(|s| s.to_string());
     emit(&result, output)?;
     Ok(ExitCode::from(compare::exit_status(&result) as u8))
+}
+
+/// `client`: one built-in profile under the command contract.
+async fn play_profile(name: &str, tuning: [Option<String>; 3]) -> Result<ExitCode, Error> {
+    let profile = Profile::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
+        Error::File(format!("--profile: unknown profile {name:?}; built-in profiles: {}", known.join(", ")))
+    })?;
+    let env = ContractEnv::read(|k| std::env::var(k).ok()).map_err(|e| Error::File(e.to_string()))?;
+    let [keepalive, late_pong, setup_timeout] = tuning.map(|t| {
+        t.map(|text| parse_duration(&text).map_err(|e| Error::File(format!("client: {e}")))).transpose()
+    });
+    let tuning = Tuning { keepalive: keepalive?, late_pong: late_pong?, setup_timeout: setup_timeout? };
+    serve::print(&serve::Said { stdout: vec![serve::client_line(profile)], stderr: Vec::new(), status: 0 });
+    let said = serve::serve(profile, &env, tuning).await;
+    serve::print(&said);
+    Ok(ExitCode::from(said.status))
 }
 
 /// `diff`: the cells whose outcome changed between two results.

@@ -73,6 +73,7 @@ async fn session(b: &broker::Broker, profile: Profile, password: &str) -> Sessio
         username: f.broker.username.clone(),
         password: password.into(),
         client_id: format!("smoke-{}", profile.name()),
+        topic: format!("test/smoke-{}", profile.name()),
         timing: quick_timing(Duration::from_millis(500)),
     })
     .await
@@ -150,10 +151,10 @@ async fn a_panic_inside_one_cell_is_an_error_for_that_cell_only_and_leaves_no_co
     let p = plan(&["sid"], &["rfc6455", "tcp"], "2s");
     let run_id = labels::new_run_id();
     let r = run::run_with(&p, &run_id, None, panics_on_tcp).await;
-    let tcp = r.cell("sid", Profile::Tcp).expect("tcp cell");
+    let tcp = r.cell("sid", Profile::Tcp.name()).expect("tcp cell");
     assert_eq!(tcp.status, Status::Error);
     assert!(tcp.verdict.cause.contains("panicked"), "{}", tcp.verdict.cause);
-    assert_eq!(r.cell("sid", Profile::Rfc6455).expect("ws cell").verdict.outcome, Outcome::Ok);
+    assert_eq!(r.cell("sid", Profile::Rfc6455.name()).expect("ws cell").verdict.outcome, Outcome::Ok);
     assert_eq!(compare::exit_status(&r), 2);
     assert_eq!(left_behind(&run_id).await, 0);
 }
@@ -242,11 +243,11 @@ async fn an_image_that_cannot_be_had_is_error_within_60_s_and_the_rest_still_run
     let start = Instant::now();
     let r = run::run(&p, &run_id, None).await;
     assert!(start.elapsed() < Duration::from_secs(60), "took {:?}", start.elapsed());
-    let missing = r.cell("no-such-suite", Profile::Rfc6455).expect("cell");
+    let missing = r.cell("no-such-suite", Profile::Rfc6455.name()).expect("cell");
     assert_eq!(missing.verdict.outcome, Outcome::Error);
     assert!(missing.verdict.cause.contains("mosquitto-matrix/debian:no-such-suite"), "{}", missing.verdict.cause);
     eprintln!("missing image: {}", missing.verdict.cause);
-    assert_eq!(r.cell("sid", Profile::Rfc6455).expect("cell").verdict.outcome, Outcome::Ok);
+    assert_eq!(r.cell("sid", Profile::Rfc6455.name()).expect("cell").verdict.outcome, Outcome::Ok);
     assert_eq!(left_behind(&run_id).await, 0);
 }
 
@@ -260,7 +261,7 @@ async fn a_broker_that_never_becomes_ready_is_error_with_the_last_lines_of_its_l
     p.broker.startup_timeout = Duration::from_secs(20);
     let run_id = labels::new_run_id();
     let r = run::run(&p, &run_id, None).await;
-    let c = r.cell("sid", Profile::Rfc6455).expect("cell");
+    let c = r.cell("sid", Profile::Rfc6455.name()).expect("cell");
     assert_eq!(c.verdict.outcome, Outcome::Error);
     assert!(c.verdict.cause.contains("last broker log lines"), "{}", c.verdict.cause);
     assert!(c.verdict.cause.contains("no_such_option"), "{}", c.verdict.cause);

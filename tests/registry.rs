@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 
 use mosquitto_matrix::engine::discover::{self, DiscoverError};
-use mosquitto_matrix::plan::{Cell, Expectation, ImageSet, MatrixFile, Plan};
+use mosquitto_matrix::plan::{Cell, Column, Expectation, ImageSet, MatrixFile, Plan};
 use mosquitto_matrix::plan::Profile;
 use mosquitto_matrix::judge::results::Status;
 use mosquitto_matrix::plan::Outcome;
@@ -204,8 +204,8 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
         );
         assert!(discover::image_is_local(&format!("{image}:{tag}")).await, "{tag} was pulled");
         assert_eq!(t.pulled, Some(true), "{tag}: the report must say it was pulled");
-        for profile in &plan.profiles {
-            let cell = result.cell(tag, *profile).context("a cell per (tag, profile)")?;
+        for column in &plan.columns {
+            let cell = result.cell(tag, column.name()).context("a cell per (tag, profile)")?;
             assert_eq!(cell.verdict.outcome, Outcome::Ok, "{}: {}", cell.id(), cell.verdict.cause);
             assert_eq!(cell.status, Status::Met, "{}", cell.id());
         }
@@ -213,8 +213,8 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
     let missing = result.tags.iter().find(|t| t.tag == MISSING).context("a TagResult for the missing tag")?;
     let why = missing.error.as_deref().unwrap_or_default();
     assert!(why.contains("manifest unknown") || why.contains("not found"), "the registry's answer: {why:?}");
-    for profile in &plan.profiles {
-        let cell = result.cell(MISSING, *profile).context("a cell per (tag, profile)")?;
+    for column in &plan.columns {
+        let cell = result.cell(MISSING, column.name()).context("a cell per (tag, profile)")?;
         assert_eq!(cell.status, Status::Error, "{}", cell.id());
         assert!(cell.verdict.cause.contains("manifest unknown"), "{}: {}", cell.id(), cell.verdict.cause);
     }
@@ -226,14 +226,14 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
 
 /// bookworm and sid with rfc6455 and tcp, OK expected; a short hold (OK then means "alive at 5 s").
 fn registry_plan(file: &MatrixFile, image: &str, tags: &[&str]) -> Plan {
-    let profiles = vec![Profile::Rfc6455, Profile::Tcp];
+    let columns = vec![Column::Builtin(Profile::Rfc6455), Column::Builtin(Profile::Tcp)];
     let ok = Expectation { outcome: Outcome::Ok, at: None };
     let cells = tags
         .iter()
         .flat_map(|tag| {
-            profiles.iter().map(move |&profile| Cell {
+            columns.iter().map(move |column| Cell {
                 tag: tag.to_string(),
-                profile,
+                column: column.clone(),
                 expect: (*tag != MISSING).then_some(ok),
             })
         })
@@ -244,11 +244,12 @@ fn registry_plan(file: &MatrixFile, image: &str, tags: &[&str]) -> Plan {
         set: "registry".into(),
         image: image.to_string(),
         tags: tags.iter().map(|t| t.to_string()).collect(),
-        profiles,
+        columns,
         cells,
         timing,
         tolerance: file.tolerance,
         broker: file.broker.clone(),
+        workdir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
     }
 }
 

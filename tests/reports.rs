@@ -27,13 +27,15 @@ fn verdict(outcome: Outcome, at: Option<f64>) -> Verdict {
 fn cell(tag: &str, profile: Profile, outcome: Outcome, at: Option<f64>, expected: &str, status: Status) -> CellResult {
     CellResult {
         tag: tag.into(),
-        profile,
+        profile: profile.name().to_string(),
         expected: Some(expected.into()),
         status,
         verdict: verdict(outcome, at),
         client_id: Some("c".into()),
         started_at: "2026-11-27T00:00:00Z".into(),
         ended_at: "2026-11-27T00:05:30Z".into(),
+        process: None,
+        wire: Vec::new(),
     }
 }
 
@@ -49,7 +51,9 @@ fn result(cells: Vec<CellResult>) -> RunResult {
         hold_secs: 330.0,
         keepalive_secs: 60.0,
         five_minute_mark_reached: true,
-        profiles: vec![Profile::PahoJava125, Profile::Rfc6455],
+        profiles: vec![Profile::PahoJava125.name().to_string(), Profile::Rfc6455.name().to_string()],
+        columns: Vec::new(),
+        contract_version: None,
         shard: None,
         tags: tags
             .into_iter()
@@ -89,7 +93,19 @@ fn the_json_report_round_trips_with_its_schema_version() {
     let r = bookworm_and_sid();
     let back: RunResult = serde_json::from_str(&report::json(&r)).expect("valid JSON");
     assert_eq!(back, r);
-    assert!(report::json(&r).contains("\"schema_version\": 1"));
+    assert!(report::json(&r).contains(&format!("\"schema_version\": {SCHEMA_VERSION}")));
+}
+
+#[test]
+fn a_schema_1_report_without_command_columns_still_reads() {
+    let mut v: serde_json::Value = serde_json::from_str(&report::json(&bookworm_and_sid())).expect("valid JSON");
+    let o = v.as_object_mut().expect("an object");
+    o.insert("schema_version".into(), 1.into());
+    o.remove("columns");
+    o.remove("contract_version");
+    let old: RunResult = serde_json::from_value(v).expect("a version-1 report reads");
+    assert_eq!(old.profiles, ["paho-java-1.2.5", "rfc6455"]);
+    assert!(old.columns.is_empty());
 }
 
 #[test]
@@ -155,7 +171,7 @@ fn baseline_rewrites_only_the_changed_expectation_and_keeps_comments_and_layout(
     assert!(differing[0].1.starts_with("\"sid\"      = {"), "{}", differing[0].1);
     assert!(differing[0].1.contains("rfc6455 = \"EOF@310\","), "{}", differing[0].1);
     let reloaded = MatrixFile::parse(Path::new("matrix.toml"), &b.text).expect("still valid");
-    let sid = reloaded.set("debian").expect("debian").expect[&("sid".to_string(), Profile::Rfc6455)];
+    let sid = reloaded.set("debian").expect("debian").expect[&("sid".to_string(), Profile::Rfc6455.name().to_string())];
     assert_eq!(sid.to_string(), "EOF@310");
 }
 
@@ -169,5 +185,5 @@ fn baseline_adds_a_new_release_tag_and_its_row() {
     let reloaded = MatrixFile::parse(Path::new("matrix.toml"), &b.text).expect("still valid");
     let debian = reloaded.set("debian").expect("debian");
     assert!(debian.tags.contains(&"forky".to_string()));
-    assert_eq!(debian.expect[&("forky".to_string(), Profile::Rfc6455)].to_string(), "OK");
+    assert_eq!(debian.expect[&("forky".to_string(), Profile::Rfc6455.name().to_string())].to_string(), "OK");
 }

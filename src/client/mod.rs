@@ -1,11 +1,18 @@
 //! The clients: a broker's address and a column come in; a session record goes out.
 //!
 //! The built-in profiles' behaviour ([`behaviour`]), the frame-level session that plays
-//! them ([`session`]) and the real rumqttc client ([`rumqttc`]). [`run`] is the one entry
-//! point: it runs any column and returns its record.
+//! them ([`session`]), the real rumqttc client ([`rumqttc`]), and any program as a column:
+//! started under the [`contract`] ([`command`]), its connection forwarded by a transparent
+//! [`proxy`] whose [`recorder`] turns the wire into the same record. [`run`] runs a built-in
+//! column in process; [`command::run`] runs a command column.
 
 pub mod behaviour;
+pub mod command;
+pub mod contract;
+pub mod proxy;
+pub mod recorder;
 pub mod rumqttc;
+pub mod serve;
 pub mod session;
 
 use crate::judge::record::SessionRecord;

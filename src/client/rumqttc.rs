@@ -45,7 +45,7 @@ pub async fn run(spec: &SessionSpec) -> SessionRecord {
                     (None, None) => break End::HarnessError { detail: format!("rumqttc got no CONNACK within {:?}", spec.timing.setup_timeout) },
                     (Some((sent, ..)), _) => break End::HoldCompleted { round_trip: RoundTrip::Lost { waited: now - *sent } },
                     (None, Some(_)) => {
-                        let topic = format!("test/{}", spec.client_id);
+                        let topic = spec.topic.clone();
                         let payload = format!("alive {:016x}", rand::random::<u64>()).into_bytes();
                         if let Err(e) = client.try_publish(topic.clone(), QoS::AtMostOnce, false, payload.clone()) {
                             break End::HarnessError { detail: format!("rumqttc refused the round-trip publish: {e}") };
@@ -62,7 +62,7 @@ pub async fn run(spec: &SessionSpec) -> SessionRecord {
                 connack_at = Some(now);
                 record.connected = true;
                 hold_until = now + spec.timing.hold;
-                let subscribed = [VERSION_TOPIC, "test/#"].into_iter().try_for_each(|f| client.try_subscribe(f, QoS::AtMostOnce));
+                let subscribed = [VERSION_TOPIC, spec.topic.as_str()].into_iter().try_for_each(|f| client.try_subscribe(f, QoS::AtMostOnce));
                 if let Err(e) = subscribed {
                     break End::HarnessError { detail: format!("rumqttc refused to subscribe: {e}") };
                 }

@@ -38,6 +38,8 @@ pub struct SessionSpec {
     pub password: String,
     /// MQTT client identifier.
     pub client_id: String,
+    /// The topic of the round trip (`test/<client id>` in the matrix).
+    pub topic: String,
     /// Durations.
     pub timing: Timing,
 }
@@ -193,7 +195,7 @@ impl Live<'_> {
                 });
             }
             Phase::Holding { until } if now >= *until => {
-                let topic = format!("test/{}", self.spec.client_id);
+                let topic = self.spec.topic.clone();
                 let payload = format!("alive {:016x}", rand::random::<u64>()).into_bytes();
                 self.send_packet(&Packet::Publish { topic: topic.clone(), payload: payload.clone(), retain: false }).await?;
                 let deadline = now + self.spec.timing.round_trip_timeout;
@@ -315,7 +317,7 @@ impl Live<'_> {
                 self.connack_at = Some(now);
                 self.phase = Phase::Holding { until: now + self.spec.timing.hold };
                 self.next_pingreq = Some(now + self.spec.timing.keepalive);
-                let subscribe = Packet::Subscribe { id: 1, filters: vec![VERSION_TOPIC.to_string(), "test/#".to_string()] };
+                let subscribe = Packet::Subscribe { id: 1, filters: vec![VERSION_TOPIC.to_string(), self.spec.topic.clone()] };
                 self.send_packet(&subscribe).await?;
             }
             Packet::PingResp => self.pingreq_outstanding = None,

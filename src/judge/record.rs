@@ -12,8 +12,20 @@ use crate::plan::{Profile, Transport};
 pub enum Party {
     /// The broker (or whatever sits between us and it).
     Broker,
-    /// The emulated client itself.
+    /// The client itself.
     Client,
+}
+
+/// How much of the wire the record saw, which decides what a verdict may claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Vantage {
+    /// A built-in profile played frame by frame: every frame, from the client's side.
+    Client,
+    /// A real library in process (rumqttc): control frames stay inside the library.
+    Library,
+    /// A command client through the recording proxy: every frame, from between the two.
+    Proxy,
 }
 
 /// Which way a frame went.
@@ -119,6 +131,17 @@ pub enum End {
         /// What was wrong.
         detail: String,
     },
+    /// A command client ended the connection itself (DISCONNECT, close frame, FIN or reset)
+    /// before a round trip after the hold.
+    ClientEnded {
+        /// When.
+        #[serde(with = "crate::units::secs")]
+        at: Duration,
+        /// The first thing the client sent to end it.
+        how: ClientEnd,
+        /// The last frame the broker sent before it, when it came within a second.
+        after: Option<FrameSeen>,
+    },
     /// The real client library reported an error (rumqttc profile).
     LibraryError {
         /// When.
@@ -134,6 +157,55 @@ pub enum End {
         /// What went wrong.
         detail: String,
     },
+}
+
+/// How a command client ended its connection, as the proxy saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "with", rename_all = "snake_case")]
+pub enum ClientEnd {
+    /// An MQTT DISCONNECT.
+    Disconnect,
+    /// A WebSocket close frame.
+    CloseFrame {
+        /// Its status code, when its payload has one.
+        code: Option<u16>,
+        /// Its payload as text, e.g. `1000` for Paho Java 1.2.5's ASCII digits.
+        payload: String,
+    },
+    /// A TCP FIN with nothing before it.
+    Fin,
+    /// A TCP reset.
+    Reset,
+}
+
+/// How a command client's process ended, and what it said.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientProcess {
+    /// The library and version from its `client:` line.
+    pub library: Option<String>,
+    /// Its exit code, when it exited by itself.
+    pub exit_code: Option<i32>,
+    /// How it ended, in words: `exited 0`, `killed by signal 9`, `killed at the bound …`.
+    pub ended: String,
+    /// Whether the harness had to kill it.
+    pub killed: bool,
+    /// Its `lost:` or `refused:` line, in the library's own words.
+    pub words: Option<String>,
+    /// The last lines of its stdout and stderr.
+    pub tail: Vec<String>,
+    /// How many connections it opened through the proxy (the first is the one judged).
+    pub connections: usize,
+}
+
+/// One thing the proxy saw on the wire, for the report's transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireEvent {
+    /// Seconds after CONNACK (negative before it), in broker time.
+    pub at: f64,
+    /// Who sent it.
+    pub from: Party,
+    /// What it was: `frame PING 0 B`, `MQTT PINGREQ`, `FIN` …
+    pub what: String,
 }
 
 /// The publish/receive round trip that proves a session alive at the end of the hold.
@@ -157,8 +229,10 @@ pub enum RoundTrip {
 /// Everything one session observed, from connect to end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecord {
-    /// The client profile.
-    pub profile: Profile,
+    /// The column's name.
+    pub column: String,
+    /// How much of the wire the record saw.
+    pub vantage: Vantage,
     /// The transport used.
     pub transport: Transport,
     /// The hold asked for.
@@ -179,14 +253,25 @@ pub struct SessionRecord {
     pub broker_version: Option<String>,
     /// How it ended.
     pub end: End,
+    /// A command client's process: how it ended and what it said.
+    pub process: Option<ClientProcess>,
+    /// Everything the proxy saw, for a command client (bounded).
+    pub wire: Vec<WireEvent>,
 }
 
 impl SessionRecord {
     /// A record for a session about to start; its end is set when it ends.
     pub fn new(profile: Profile, hold: Duration, keepalive: Duration, client_id: &str) -> SessionRecord {
+        let vantage = if profile.is_frame_level() { Vantage::Client } else { Vantage::Library };
+        SessionRecord::of(profile.name(), vantage, profile.transport(), hold, keepalive, client_id)
+    }
+
+    /// A record for any column seen from `vantage`.
+    pub fn of(column: &str, vantage: Vantage, transport: Transport, hold: Duration, keepalive: Duration, client_id: &str) -> SessionRecord {
         SessionRecord {
-            profile,
-            transport: profile.transport(),
+            column: column.to_string(),
+            vantage,
+            transport,
             hold,
             keepalive,
             client_id: client_id.to_string(),
@@ -195,6 +280,8 @@ impl SessionRecord {
             frames: Vec::new(),
             broker_version: None,
             end: End::HarnessError { detail: "the session did not end".to_string() },
+            process: None,
+            wire: Vec::new(),
         }
     }
 }

@@ -3,12 +3,15 @@
 use serde::{Deserialize, Serialize};
 
 use crate::plan::Expectation;
-use crate::plan::Profile;
+use crate::judge::record::{ClientProcess, WireEvent};
+use crate::plan::{Column, Transport};
 use crate::judge::verdict::Verdict;
 use crate::plan::Outcome;
 
-/// The JSON report's schema version; bump it when a field changes meaning.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The JSON report's schema version; bump it when a field changes meaning. Version 2: a
+/// column (`profile`) may be a command client; `columns`, `contract_version`, and per cell
+/// `process` and `wire` were added. Version 1 files still read.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How a cell's outcome compares with matrix.toml.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,8 +51,8 @@ impl Status {
 pub struct CellResult {
     /// The image tag.
     pub tag: String,
-    /// The client profile.
-    pub profile: Profile,
+    /// The column's name (a built-in profile or a command client).
+    pub profile: String,
     /// The expectation as written in matrix.toml (`EOF@300`), if any.
     pub expected: Option<String>,
     /// How the outcome compares with it.
@@ -62,6 +65,12 @@ pub struct CellResult {
     pub started_at: String,
     /// Wall-clock end, RFC 3339.
     pub ended_at: String,
+    /// A command client's process: how it ended, its words, its library.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ClientProcess>,
+    /// What the proxy saw on the wire, for a command client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wire: Vec<WireEvent>,
 }
 
 impl CellResult {
@@ -103,6 +112,50 @@ pub struct TagResult {
     pub error: Option<String>,
 }
 
+/// What a column is, for the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnInfo {
+    /// Its name.
+    pub name: String,
+    /// `profile` (built in) or `command`.
+    pub kind: String,
+    /// A command column's argv.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// How it reaches the broker.
+    pub transport: Transport,
+    /// The library and version a command client reported (its `client:` line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<String>,
+    /// What it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl ColumnInfo {
+    /// The description of a plan's column; the library is filled in from its cells.
+    pub fn of(column: &Column) -> ColumnInfo {
+        match column {
+            Column::Builtin(p) => ColumnInfo {
+                name: p.name().to_string(),
+                kind: "profile".to_string(),
+                command: None,
+                transport: p.transport(),
+                library: None,
+                description: None,
+            },
+            Column::Command(c) => ColumnInfo {
+                name: c.name.clone(),
+                kind: "command".to_string(),
+                command: Some(c.command.clone()),
+                transport: c.transport,
+                library: None,
+                description: c.description.clone(),
+            },
+        }
+    }
+}
+
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
@@ -122,8 +175,14 @@ pub struct RunResult {
     pub keepalive_secs: f64,
     /// Whether the hold passed the 5-minute mark.
     pub five_minute_mark_reached: bool,
-    /// The profiles (columns), in order.
-    pub profiles: Vec<Profile>,
+    /// The columns' names, in order.
+    pub profiles: Vec<String>,
+    /// What each column is: a built-in profile or a command, and the library it reported.
+    #[serde(default)]
+    pub columns: Vec<ColumnInfo>,
+    /// The command-client contract the command columns ran under.
+    #[serde(default)]
+    pub contract_version: Option<u32>,
     /// The shard this result covers (`2/3`), if the run was sharded.
     pub shard: Option<String>,
     /// Per tag, in order.
@@ -149,8 +208,8 @@ impl RunResult {
         self.cells.iter().filter(|c| c.status == Status::Error).collect()
     }
 
-    /// The cell for (tag, profile).
-    pub fn cell(&self, tag: &str, profile: Profile) -> Option<&CellResult> {
+    /// The cell for (tag, column).
+    pub fn cell(&self, tag: &str, profile: &str) -> Option<&CellResult> {
         self.cells.iter().find(|c| c.tag == tag && c.profile == profile)
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::judge::record::{Direction, End, FrameSeen, Party, RoundTrip, SessionRecord, SocketEnd};
+use crate::judge::record::{ClientEnd, ClientProcess, Direction, End, FrameSeen, Party, RoundTrip, SessionRecord, SocketEnd, Vantage};
 use crate::plan::{Outcome, Transport, FIVE_MINUTE_MARK};
 use crate::units::fmt_secs;
 use crate::wire::frame::{opcode, opcode_name};
@@ -78,7 +78,7 @@ pub fn decide(record: &SessionRecord) -> Verdict {
                 "broker sent WebSocket {} at {}; {} {}",
                 frame_word(trigger.opcode),
                 fmt_secs(trigger.at),
-                record.profile,
+                record.column,
                 why
             );
         }
@@ -107,7 +107,13 @@ pub fn decide(record: &SessionRecord) -> Verdict {
             v.outcome = Outcome::Timeout;
             v.at = Some(*at);
             v.ended_by = Some(Party::Broker);
-            v.cause = if record.profile.is_frame_level() {
+            v.cause = if record.vantage == Vantage::Proxy {
+                format!(
+                    "no PINGRESP to the PINGREQ at {}; the client ended the connection at {}",
+                    fmt_secs(*pingreq_at),
+                    fmt_secs(*at)
+                )
+            } else if record.vantage == Vantage::Client {
                 format!(
                     "no PINGRESP within 1.5 × keepalive ({}) of the PINGREQ at {}; the client gave up at {}",
                     fmt_secs(record.keepalive.mul_f64(1.5)),
@@ -119,7 +125,7 @@ pub fn decide(record: &SessionRecord) -> Verdict {
                 format!(
                     "no PINGRESP to the PINGREQ at {}; {} gave up at its next keepalive tick, {}",
                     fmt_secs(*pingreq_at),
-                    record.profile,
+                    record.column,
                     fmt_secs(*at)
                 )
             };
@@ -139,19 +145,87 @@ pub fn decide(record: &SessionRecord) -> Verdict {
             v.outcome = Outcome::Eof;
             v.at = Some(*at);
             v.ended_by = Some(Party::Client);
-            v.cause = format!("{detail} at {}; {} dropped the connection", fmt_secs(*at), record.profile);
+            v.cause = format!("{detail} at {}; {} dropped the connection", fmt_secs(*at), client_word(record));
         }
         End::LibraryError { at, detail, by_broker } => {
             v.outcome = Outcome::Eof;
             v.at = Some(*at);
             v.ended_by = Some(if *by_broker { Party::Broker } else { Party::Client });
-            v.cause = format!("{} reported at {}: {detail}", record.profile, fmt_secs(*at));
+            v.cause = format!("{} reported at {}: {detail}", record.column, fmt_secs(*at));
+        }
+        End::ClientEnded { at, how, after } => {
+            v.outcome = Outcome::Eof;
+            v.at = Some(*at);
+            v.ended_by = Some(Party::Client);
+            let with = client_end_words(how);
+            v.cause = match after {
+                Some(f) => format!(
+                    "broker sent WebSocket {} at {}; the client answered with {with} {} ms later",
+                    frame_word(f.opcode),
+                    fmt_secs(f.at),
+                    at.saturating_sub(f.at).as_millis()
+                ),
+                None if *at < record.hold => format!(
+                    "the client ended the session with {with} at {}, before the {} hold ended",
+                    fmt_secs(*at),
+                    fmt_secs(record.hold)
+                ),
+                None => format!("the client ended the session with {with} at {}", fmt_secs(*at)),
+            };
         }
         End::HarnessError { detail } => {
             v.cause = detail.clone();
         }
     }
+    match &record.process {
+        Some(p) => with_process(v, &record.end, p),
+        None => v,
+    }
+}
+
+/// Adds a command client's own words to a verdict, and holds it to the contract: OK only when
+/// it exited 0 after its round trip, and a client the harness had to kill ended nothing itself.
+fn with_process(mut v: Verdict, end: &End, p: &ClientProcess) -> Verdict {
+    let words = p.words.as_deref().map(|w| format!(": {w}")).unwrap_or_default();
+    let tail = if p.words.is_none() && !p.tail.is_empty() { format!("; its last output: {}", p.tail.join(" | ")) } else { String::new() };
+    match (v.outcome, end) {
+        (Outcome::Ok, _) if p.exit_code != Some(0) => {
+            let cause = format!(
+                "the round trip came back after the hold, but the client {}{words}{tail} (the command contract asks for exit 0)",
+                p.ended
+            );
+            return Verdict { cause, frames: v.frames, ..error("") };
+        }
+        (Outcome::Ok, _) => {}
+        (_, End::ClientEnded { .. }) if p.killed => {
+            let cause = format!("the client never ended its session itself and was {}{tail}; the connection ended with it: {}", p.ended, v.cause);
+            return Verdict { cause, frames: v.frames, ..error("") };
+        }
+        (_, End::ClientEnded { .. }) => v.cause = format!("{} and {}{words}{tail}", v.cause, p.ended),
+        (_, End::HarnessError { .. }) => {}
+        _ => v.cause = format!("{}; the client {}{words}{tail}", v.cause, p.ended),
+    }
     v
+}
+
+/// "the client" for command columns, the column's name otherwise.
+fn client_word(record: &SessionRecord) -> String {
+    match record.vantage {
+        Vantage::Proxy => "the client".to_string(),
+        _ => record.column.clone(),
+    }
+}
+
+/// How a command client ended its connection, as words after "with".
+fn client_end_words(how: &ClientEnd) -> String {
+    match how {
+        ClientEnd::Disconnect => "an MQTT DISCONNECT".to_string(),
+        ClientEnd::CloseFrame { code: Some(code), payload } if payload.is_empty() => format!("a close frame (code {code})"),
+        ClientEnd::CloseFrame { code: Some(code), payload } => format!("a close frame (code {code}, {payload:?})"),
+        ClientEnd::CloseFrame { code: None, payload } => format!("a close frame (payload {payload:?})"),
+        ClientEnd::Fin => "a TCP FIN, no close frame".to_string(),
+        ClientEnd::Reset => "a TCP reset".to_string(),
+    }
 }
 
 /// What the engine said about the broker container after a session ended.
@@ -215,8 +289,8 @@ fn pings_answered(record: &SessionRecord) -> String {
     if record.transport == Transport::Tcp {
         return "MQTT over TCP: no WebSocket frames".to_string();
     }
-    if !record.profile.is_frame_level() {
-        return format!("{} answers WebSocket control frames inside the library, where they are not visible", record.profile);
+    if record.vantage == Vantage::Library {
+        return format!("{} answers WebSocket control frames inside the library, where they are not visible", record.column);
     }
     let pings: Vec<&FrameSeen> =
         record.frames.iter().filter(|f| f.direction == Direction::Received && f.opcode == opcode::PING).collect();
@@ -296,18 +370,12 @@ mod tests {
     }
 
     fn record(profile: Profile, frames: Vec<FrameSeen>, end: End) -> SessionRecord {
-        SessionRecord {
-            profile,
-            transport: profile.transport(),
-            hold: secs(330.0),
-            keepalive: secs(60.0),
-            client_id: "c".into(),
-            connected: true,
-            subprotocol: Some("mqtt".into()),
-            frames,
-            broker_version: None,
-            end,
-        }
+        let mut r = SessionRecord::new(profile, secs(330.0), secs(60.0), "c");
+        r.connected = true;
+        r.subprotocol = Some("mqtt".into());
+        r.frames = frames;
+        r.end = end;
+        r
     }
 
     #[test]

@@ -1,6 +1,9 @@
-//! The columns of the matrix: who a client is — its name, its transport — not what it does.
+//! The columns of the matrix: who a client is — its name, its transport, its command — not
+//! what it does.
 //!
-//! What each built-in profile does with a frame lives in `client::behaviour`.
+//! A column is a built-in [`Profile`] or a [`CommandClient`]: any program, started once per
+//! cell under the command contract (`client::contract`). What each built-in profile does
+//! with a frame lives in `client::behaviour`.
 
 use std::fmt;
 
@@ -113,6 +116,137 @@ impl fmt::Display for Profile {
     }
 }
 
+impl Transport {
+    /// The transport's name as matrix.toml and the contract spell it: `ws` or `tcp`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Ws => "ws",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// The WebSocket path a column connects to unless it says otherwise (Paho's).
+pub const DEFAULT_PATH: &str = "/mqtt";
+
+/// A program that is a column: started once per cell with the command contract's
+/// environment, its connection recorded by a transparent proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandClient {
+    /// The column's name, used in `profiles` and in expectations like a built-in name.
+    pub name: String,
+    /// The program and its arguments (argv, no shell). A relative program path with a `/`
+    /// is taken from matrix.toml's folder, where the program also runs.
+    pub command: Vec<String>,
+    /// How it reaches the broker.
+    pub transport: Transport,
+    /// The WebSocket path (default `/mqtt`).
+    pub path: String,
+    /// What it is, for the report.
+    pub description: Option<String>,
+    /// Where this client is seen in the wild.
+    pub seen_in: Option<String>,
+}
+
+/// One column of the matrix: a built-in profile or a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Column {
+    /// A profile the harness plays itself (in process).
+    Builtin(Profile),
+    /// Any program, through the recording proxy.
+    Command(CommandClient),
+}
+
+impl Column {
+    /// The column's name as matrix.toml and the reports spell it.
+    pub fn name(&self) -> &str {
+        match self {
+            Column::Builtin(p) => p.name(),
+            Column::Command(c) => &c.name,
+        }
+    }
+
+    /// How the column reaches the broker.
+    pub fn transport(&self) -> Transport {
+        match self {
+            Column::Builtin(p) => p.transport(),
+            Column::Command(c) => c.transport,
+        }
+    }
+
+    /// The WebSocket path it connects to.
+    pub fn path(&self) -> &str {
+        match self {
+            Column::Builtin(_) => DEFAULT_PATH,
+            Column::Command(c) => &c.path,
+        }
+    }
+}
+
+impl fmt::Display for Column {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a `NAME=COMMAND` column given on the command line cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdHocError {
+    /// No `=` between the name and the command.
+    #[error("{0:?} is not a client; write NAME=COMMAND (or NAME:tcp=COMMAND), as in 'my-app=java -jar app.jar'")]
+    Shape(String),
+    /// The name is empty or has characters a report cannot carry.
+    #[error("{0:?} is not a column name; use letters, digits, '.', '_' and '-'")]
+    Name(String),
+    /// The transport after `:` is not `ws` or `tcp`.
+    #[error("{0:?} is not a transport; write ws or tcp")]
+    Transport(String),
+    /// The command is empty or its quoting is broken.
+    #[error("the command of client {name:?} {why}")]
+    Command {
+        /// The column.
+        name: String,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// Whether a text can name a column: letters, digits, `.`, `_`, `-`.
+pub fn is_column_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+impl CommandClient {
+    /// Parses an ad-hoc column, `NAME=COMMAND` or `NAME:tcp=COMMAND`; the command is split
+    /// into words as a POSIX shell would, without running one.
+    pub fn parse_ad_hoc(text: &str) -> Result<CommandClient, AdHocError> {
+        let (head, command) = text.split_once('=').ok_or_else(|| AdHocError::Shape(text.to_string()))?;
+        let (name, transport) = match head.split_once(':') {
+            Some((n, "ws")) => (n, Transport::Ws),
+            Some((n, "tcp")) => (n, Transport::Tcp),
+            Some((_, t)) => return Err(AdHocError::Transport(t.to_string())),
+            None => (head, Transport::Ws),
+        };
+        let name = name.trim();
+        if !is_column_name(name) {
+            return Err(AdHocError::Name(name.to_string()));
+        }
+        let bad = |why: String| AdHocError::Command { name: name.to_string(), why };
+        let command = shell_words::split(command).map_err(|e| bad(format!("cannot be split into words: {e}")))?;
+        if command.is_empty() {
+            return Err(bad("is empty".to_string()));
+        }
+        Ok(CommandClient {
+            name: name.to_string(),
+            command,
+            transport,
+            path: DEFAULT_PATH.to_string(),
+            description: Some("given on the command line".to_string()),
+            seen_in: None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +257,24 @@ mod tests {
             assert_eq!(Profile::from_name(p.name()), Some(p));
         }
         assert_eq!(Profile::from_name("paho"), None);
+    }
+
+    #[test]
+    fn an_ad_hoc_client_splits_its_command_like_a_shell_without_running_one() {
+        let c = CommandClient::parse_ad_hoc("my-app=java -jar 'my app.jar'").expect("valid");
+        assert_eq!(c.name, "my-app");
+        assert_eq!(c.command, ["java", "-jar", "my app.jar"]);
+        assert_eq!((c.transport, c.path.as_str()), (Transport::Ws, "/mqtt"));
+        let tcp = CommandClient::parse_ad_hoc("gw:tcp=./gateway").expect("valid");
+        assert_eq!(tcp.transport, Transport::Tcp);
+    }
+
+    #[test]
+    fn a_broken_ad_hoc_client_says_what_is_wrong() {
+        assert_eq!(CommandClient::parse_ad_hoc("java -jar x"), Err(AdHocError::Shape("java -jar x".into())));
+        assert!(matches!(CommandClient::parse_ad_hoc("a b=x"), Err(AdHocError::Name(_))));
+        assert!(matches!(CommandClient::parse_ad_hoc("a:udp=x"), Err(AdHocError::Transport(_))));
+        assert!(matches!(CommandClient::parse_ad_hoc("a=  "), Err(AdHocError::Command { .. })));
+        assert!(matches!(CommandClient::parse_ad_hoc("a=say 'unclosed"), Err(AdHocError::Command { .. })));
     }
 }

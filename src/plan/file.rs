@@ -10,9 +10,9 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::plan::Profile;
 use crate::units::parse_duration;
-use crate::plan::{Expectation, Timing, FIVE_MINUTE_MARK};
+use crate::plan::column::{is_column_name, DEFAULT_PATH};
+use crate::plan::{Column, CommandClient, Expectation, Profile, Timing, Transport, FIVE_MINUTE_MARK};
 
 /// A mistake in matrix.toml or in what was asked of it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,7 +57,19 @@ struct RawFile {
     default_set: Spanned<String>,
     profiles: Vec<Spanned<String>>,
     broker: RawBroker,
+    #[serde(default)]
+    clients: IndexMap<Spanned<String>, Spanned<RawClient>>,
     sets: IndexMap<Spanned<String>, RawSet>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    command: Spanned<Vec<String>>,
+    transport: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    description: Option<String>,
+    seen_in: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,8 +117,8 @@ pub struct ImageSet {
     pub image: String,
     /// The tags, in file order.
     pub tags: Vec<String>,
-    /// Expected outcome per (tag, profile).
-    pub expect: BTreeMap<(String, Profile), Expectation>,
+    /// Expected outcome per (tag, column name).
+    pub expect: BTreeMap<(String, String), Expectation>,
 }
 
 /// matrix.toml, loaded and validated.
@@ -120,8 +132,10 @@ pub struct MatrixFile {
     pub tolerance: Duration,
     /// The set that runs when none is asked for.
     pub default_set: String,
-    /// The profiles (columns), in order.
-    pub profiles: Vec<Profile>,
+    /// The columns, in order (matrix.toml's `profiles`).
+    pub columns: Vec<Column>,
+    /// Every `[clients.<name>]` table, listed in `profiles` or not.
+    pub clients: Vec<CommandClient>,
     /// Broker files and credentials.
     pub broker: BrokerSettings,
     /// The image sets, in file order.
@@ -143,14 +157,57 @@ impl Ctx<'_> {
         parse_duration(v.get_ref()).map_err(|e| self.at(v.span(), format!("{key}: {e}")))
     }
 
-    fn profile(&self, v: &Spanned<String>) -> Result<Profile, ConfigError> {
-        Profile::from_name(v.get_ref()).ok_or_else(|| self.at(v.span(), unknown_profile(v.get_ref())))
+    fn column(&self, v: &Spanned<String>, clients: &[CommandClient]) -> Result<Column, ConfigError> {
+        find_column(v.get_ref(), clients).ok_or_else(|| self.at(v.span(), unknown_column(v.get_ref(), clients)))
+    }
+
+    fn client(&self, name: &Spanned<String>, raw: &Spanned<RawClient>) -> Result<CommandClient, ConfigError> {
+        let n = name.get_ref();
+        if !is_column_name(n) {
+            return Err(self.at(name.span(), format!("client name {n:?}: use letters, digits, '.', '_' and '-'")));
+        }
+        if Profile::from_name(n).is_some() {
+            return Err(self.at(name.span(), format!("client {n:?} clashes with the built-in profile of that name; choose another name")));
+        }
+        let raw_ref = raw.get_ref();
+        let command = raw_ref.command.get_ref();
+        if command.first().is_none_or(|p| p.trim().is_empty()) {
+            return Err(self.at(raw_ref.command.span(), format!("client {n:?}: command is empty; write the program and its arguments, as in command = [\"python3\", \"clients/x/hold.py\"]")));
+        }
+        let transport = match &raw_ref.transport {
+            None => Transport::Ws,
+            Some(t) => match t.get_ref().as_str() {
+                "ws" => Transport::Ws,
+                "tcp" => Transport::Tcp,
+                other => return Err(self.at(t.span(), format!("client {n:?}: transport {other:?} is not ws or tcp"))),
+            },
+        };
+        let path = match &raw_ref.path {
+            None => DEFAULT_PATH.to_string(),
+            Some(p) if p.get_ref().starts_with('/') => p.get_ref().clone(),
+            Some(p) => return Err(self.at(p.span(), format!("client {n:?}: path {:?} must start with '/'", p.get_ref()))),
+        };
+        Ok(CommandClient {
+            name: n.clone(),
+            command: command.clone(),
+            transport,
+            path,
+            description: raw_ref.description.clone(),
+            seen_in: raw_ref.seen_in.clone(),
+        })
     }
 }
 
-pub(crate) fn unknown_profile(name: &str) -> String {
-    let known: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
-    format!("unknown profile {name:?}; known profiles: {}", known.join(", "))
+/// The built-in profile or client of that name.
+pub(crate) fn find_column(name: &str, clients: &[CommandClient]) -> Option<Column> {
+    Profile::from_name(name)
+        .map(Column::Builtin)
+        .or_else(|| clients.iter().find(|c| c.name == name).cloned().map(Column::Command))
+}
+
+pub(crate) fn unknown_column(name: &str, clients: &[CommandClient]) -> String {
+    let known: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).chain(clients.iter().map(|c| c.name.as_str())).collect();
+    format!("unknown profile {name:?}; known profiles and clients: {}", known.join(", "))
 }
 
 impl MatrixFile {
@@ -197,13 +254,17 @@ impl MatrixFile {
                 None => Duration::from_secs(10),
             },
         };
-        let mut profiles = Vec::new();
+        let mut clients = Vec::new();
+        for (name, client) in &raw.clients {
+            clients.push(cx.client(name, client)?);
+        }
+        let mut columns: Vec<Column> = Vec::new();
         for p in &raw.profiles {
-            let profile = cx.profile(p)?;
-            if profiles.contains(&profile) {
+            let column = cx.column(p, &clients)?;
+            if columns.iter().any(|c| c.name() == column.name()) {
                 return Err(cx.at(p.span(), format!("profile {:?} is listed twice", p.get_ref())));
             }
-            profiles.push(profile);
+            columns.push(column);
         }
         let base = path.parent().unwrap_or(Path::new("."));
         let broker = BrokerSettings {
@@ -215,7 +276,7 @@ impl MatrixFile {
         };
         let mut sets = Vec::new();
         for (name, set) in &raw.sets {
-            sets.push(load_set(&cx, name.get_ref(), set)?);
+            sets.push(load_set(&cx, name.get_ref(), set, &clients)?);
         }
         if !sets.iter().any(|s| &s.name == raw.default_set.get_ref()) {
             return Err(cx.at(raw.default_set.span(), unknown_set(raw.default_set.get_ref(), &sets)));
@@ -225,7 +286,8 @@ impl MatrixFile {
             timing,
             tolerance: cx.duration("tolerance", &raw.tolerance)?,
             default_set: raw.default_set.into_inner(),
-            profiles,
+            columns,
+            clients,
             broker,
             sets,
         })
@@ -242,7 +304,7 @@ pub(crate) fn unknown_set(name: &str, sets: &[ImageSet]) -> String {
     format!("unknown set {name:?}; this file defines: {}", known.join(", "))
 }
 
-fn load_set(cx: &Ctx<'_>, name: &str, raw: &RawSet) -> Result<ImageSet, ConfigError> {
+fn load_set(cx: &Ctx<'_>, name: &str, raw: &RawSet, clients: &[CommandClient]) -> Result<ImageSet, ConfigError> {
     let mut tags: Vec<String> = Vec::new();
     for t in &raw.tags {
         if tags.contains(t.get_ref()) {
@@ -259,9 +321,9 @@ fn load_set(cx: &Ctx<'_>, name: &str, raw: &RawSet) -> Result<ImageSet, ConfigEr
             ));
         }
         for (profile, text) in row.get_ref() {
-            let profile = cx.profile(profile)?;
+            let column = cx.column(profile, clients)?;
             let e = Expectation::parse(text.get_ref()).map_err(|e| cx.at(text.span(), e))?;
-            expect.insert((tag.get_ref().clone(), profile), e);
+            expect.insert((tag.get_ref().clone(), column.name().to_string()), e);
         }
     }
     Ok(ImageSet { name: name.to_string(), image: raw.image.clone(), tags, expect })

@@ -10,7 +10,7 @@ pub mod file;
 pub mod selection;
 pub mod timing;
 
-pub use column::{Profile, Transport};
+pub use column::{Column, CommandClient, Profile, Transport};
 pub use expectation::{Expectation, Outcome};
 pub use file::{BrokerSettings, ConfigError, ImageSet, MatrixFile};
 pub use selection::{Cell, Plan, Selection, SelectionOrigin, Shard};

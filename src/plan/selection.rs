@@ -1,10 +1,11 @@
 //! What a run asks for beyond the file (set, tags, columns, hold, shard), resolved into a [`Plan`].
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::plan::file::{unknown_profile, unknown_set};
-use crate::plan::{BrokerSettings, ConfigError, Expectation, MatrixFile, Profile, Timing, FIVE_MINUTE_MARK};
+use crate::plan::file::{find_column, unknown_column, unknown_set};
+use crate::plan::{BrokerSettings, Column, CommandClient, ConfigError, Expectation, MatrixFile, Timing, FIVE_MINUTE_MARK};
 use crate::units::parse_duration;
 
 /// What a run asks for beyond the file: from the environment or the command line.
@@ -14,8 +15,10 @@ pub struct Selection {
     pub set: Option<String>,
     /// Tags to run; a tag the set does not list runs with no expectation, reported as new.
     pub tags: Option<Vec<String>>,
-    /// Profiles to run.
+    /// Columns to run, by name: built-in profiles and matrix.toml's clients.
     pub profiles: Option<Vec<String>>,
+    /// Ad-hoc command columns (`--client NAME=COMMAND`), run besides the others with no expectation.
+    pub clients: Vec<CommandClient>,
     /// A hold for a quick look; may be below the 5-minute mark.
     pub hold: Option<String>,
     /// The name the values came from in error messages (e.g. `MATRIX_` or `--`).
@@ -54,26 +57,27 @@ impl Selection {
             tags: var("MATRIX_TAGS").map(|v| split_list(&v)),
             profiles: var("MATRIX_PROFILES").map(|v| split_list(&v)),
             hold: var("MATRIX_HOLD"),
+            clients: Vec::new(),
             origin: SelectionOrigin::Environment,
         }
     }
 }
 
-/// One (tag, profile) cell to run.
+/// One (tag, column) cell to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
     /// The image tag.
     pub tag: String,
-    /// The client profile.
-    pub profile: Profile,
+    /// The column: a built-in profile or a command.
+    pub column: Column,
     /// What matrix.toml expects; `None` for a tag it does not list (a new release).
     pub expect: Option<Expectation>,
 }
 
 impl Cell {
-    /// The cell's stable name, `tag/profile`.
+    /// The cell's stable name, `tag/column`.
     pub fn id(&self) -> String {
-        format!("{}/{}", self.tag, self.profile)
+        format!("{}/{}", self.tag, self.column)
     }
 }
 
@@ -116,8 +120,8 @@ pub struct Plan {
     pub image: String,
     /// Tags in order.
     pub tags: Vec<String>,
-    /// Profiles in order (the columns).
-    pub profiles: Vec<Profile>,
+    /// The columns in order.
+    pub columns: Vec<Column>,
     /// Every cell, tag-major.
     pub cells: Vec<Cell>,
     /// Durations (the hold may be a quick-look one).
@@ -126,6 +130,8 @@ pub struct Plan {
     pub tolerance: Duration,
     /// Broker files and credentials.
     pub broker: BrokerSettings,
+    /// matrix.toml's folder: command columns run here, and their relative paths start here.
+    pub workdir: PathBuf,
 }
 
 impl Plan {
@@ -139,13 +145,19 @@ impl Plan {
             Some(t) => t.clone(),
             None => set.tags.clone(),
         };
-        let profiles = match &sel.profiles {
+        let mut columns = match &sel.profiles {
             Some(names) => names
                 .iter()
-                .map(|n| Profile::from_name(n).ok_or_else(|| asked("profiles", unknown_profile(n))))
+                .map(|n| find_column(n, &file.clients).ok_or_else(|| asked("profiles", unknown_column(n, &file.clients))))
                 .collect::<Result<Vec<_>, _>>()?,
-            None => file.profiles.clone(),
+            None => file.columns.clone(),
         };
+        for c in &sel.clients {
+            if columns.iter().any(|k| k.name() == c.name) || find_column(&c.name, &file.clients).is_some() {
+                return Err(asked("client", format!("{:?} is already a column name; choose another", c.name)));
+            }
+            columns.push(Column::Command(c.clone()));
+        }
         let mut timing = file.timing;
         if let Some(h) = &sel.hold {
             timing.hold = parse_duration(h).map_err(|e| asked("hold", e))?;
@@ -156,10 +168,10 @@ impl Plan {
         let cells = tags
             .iter()
             .flat_map(|tag| {
-                profiles.iter().map(|&profile| Cell {
+                columns.iter().map(|column| Cell {
                     tag: tag.clone(),
-                    profile,
-                    expect: set.expect.get(&(tag.clone(), profile)).copied(),
+                    column: column.clone(),
+                    expect: set.expect.get(&(tag.clone(), column.name().to_string())).copied(),
                 })
             })
             .collect();
@@ -167,11 +179,12 @@ impl Plan {
             set: set.name.clone(),
             image: set.image.clone(),
             tags,
-            profiles,
+            columns,
             cells,
             timing,
             tolerance: file.tolerance,
             broker: file.broker.clone(),
+            workdir: file.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
         })
     }
 

@@ -71,11 +71,11 @@ pub fn apply(text: &str, run: &RunResult) -> Result<Baselined, BaselineError> {
             expect.insert(&c.tag, value(InlineTable::new()));
         }
         let row = expect.get_mut(&c.tag).and_then(Item::as_table_like_mut).ok_or_else(|| BaselineError::UnknownSet(run.set.clone()))?;
-        let old = row.get(c.profile.name()).and_then(Item::as_str).map(String::from);
+        let old = row.get(c.profile.as_str()).and_then(Item::as_str).map(String::from);
         if old.as_deref() == Some(new.as_str()) {
             continue;
         }
-        match row.get_mut(c.profile.name()) {
+        match row.get_mut(c.profile.as_str()) {
             // Keep the cell's own spacing so the aligned columns stay aligned.
             Some(Item::Value(v)) => {
                 let decor = v.decor().clone();
@@ -83,7 +83,7 @@ pub fn apply(text: &str, run: &RunResult) -> Result<Baselined, BaselineError> {
                 *v.decor_mut() = decor;
             }
             _ => {
-                row.insert(c.profile.name(), value(new.as_str()));
+                row.insert(c.profile.as_str(), value(new.as_str()));
             }
         }
         out.changed.push(format!("{}: {} -> {new}", c.id(), old.as_deref().unwrap_or("(none)")));

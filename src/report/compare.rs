@@ -38,14 +38,14 @@ fn same(a: &CellResult, b: &CellResult) -> bool {
 pub fn diff(old: &RunResult, new: &RunResult) -> Vec<Change> {
     let mut out = Vec::new();
     for n in &new.cells {
-        match old.cell(&n.tag, n.profile) {
+        match old.cell(&n.tag, &n.profile) {
             Some(o) if same(o, n) => {}
             Some(o) => out.push(Change { cell: n.id(), old: cell_text(o), new: cell_text(n), cause: n.verdict.cause.clone() }),
             None => out.push(Change { cell: n.id(), old: "—".into(), new: cell_text(n), cause: n.verdict.cause.clone() }),
         }
     }
     for o in &old.cells {
-        if new.cell(&o.tag, o.profile).is_none() {
+        if new.cell(&o.tag, &o.profile).is_none() {
             out.push(Change { cell: o.id(), old: cell_text(o), new: "—".into(), cause: o.verdict.cause.clone() });
         }
     }
@@ -124,7 +124,7 @@ pub fn merge(parts: Vec<(String, RunResult)>) -> Result<RunResult, MergeError> {
         check("hold", all.hold_secs.to_string(), part.hold_secs.to_string())?;
         check("profiles", format!("{:?}", all.profiles), format!("{:?}", part.profiles))?;
         for c in &part.cells {
-            if all.cell(&c.tag, c.profile).is_some() {
+            if all.cell(&c.tag, &c.profile).is_some() {
                 return Err(MergeError::Duplicate { file: file.clone(), cell: c.id() });
             }
         }

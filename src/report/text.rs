@@ -55,13 +55,13 @@ fn short_version(v: &Option<String>) -> String {
 
 fn rows(r: &RunResult) -> (Vec<String>, Vec<Vec<String>>, Vec<String>) {
     let mut header = vec!["tag".to_string(), "mosquitto ($SYS)".to_string(), "LWS_VERSION".to_string()];
-    header.extend(r.profiles.iter().map(|p| p.name().to_string()));
+    header.extend(r.profiles.iter().cloned());
     let mut notes = Vec::new();
     let mut body = Vec::new();
     for t in &r.tags {
         let mut row = vec![t.tag.clone(), short_version(&t.broker_version), t.image.lws_version.clone().unwrap_or("?".into())];
         for p in &r.profiles {
-            let text = match r.cell(&t.tag, *p) {
+            let text = match r.cell(&t.tag, p) {
                 Some(c) if c.verdict.outcome == Outcome::Ok && c.status == Status::Met => cell_text(c),
                 Some(c) => {
                     notes.push(format!("{}: {}", c.id(), c.verdict.cause));

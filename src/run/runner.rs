@@ -9,13 +9,14 @@ use futures_util::future::BoxFuture;
 use futures_util::future::join_all;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::client::{self, SessionSpec};
+use crate::client::command::{self, CommandSpec};
+use crate::client::{self, contract, SessionSpec};
 use crate::engine::broker::{self, Broker};
 use crate::engine::labels::Labels;
 use crate::judge::record::{End, SessionRecord};
-use crate::judge::results::{now_rfc3339, CellResult, RunResult, Status, TagResult, SCHEMA_VERSION};
+use crate::judge::results::{now_rfc3339, CellResult, ColumnInfo, RunResult, Status, TagResult, SCHEMA_VERSION};
 use crate::judge::verdict::{self, BrokerState, Verdict};
-use crate::plan::{Cell, Outcome, Plan};
+use crate::plan::{Cell, Column, Outcome, Plan};
 
 /// What a run reports while it goes, for live progress.
 #[derive(Debug, Clone)]
@@ -86,7 +87,9 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         hold_secs: plan.timing.hold.as_secs_f64(),
         keepalive_secs: plan.timing.keepalive.as_secs_f64(),
         five_minute_mark_reached: plan.reaches_five_minute_mark(),
-        profiles: plan.profiles.clone(),
+        profiles: plan.columns.iter().map(|c| c.name().to_string()).collect(),
+        columns: columns(plan, &cells),
+        contract_version: plan.columns.iter().any(|c| matches!(c, Column::Command(_))).then_some(contract::VERSION),
         shard: None,
         tags,
         cells,
@@ -94,6 +97,19 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         ended_at: now_rfc3339(),
         wall_secs: clock.elapsed().as_secs_f64(),
     }
+}
+
+/// What each column is, with the library a command column's cells reported first.
+fn columns(plan: &Plan, cells: &[CellResult]) -> Vec<ColumnInfo> {
+    plan.columns
+        .iter()
+        .map(|c| {
+            let mut info = ColumnInfo::of(c);
+            info.library =
+                cells.iter().filter(|r| r.profile == c.name()).find_map(|r| r.process.as_ref().and_then(|p| p.library.clone()));
+            info
+        })
+        .collect()
 }
 
 fn send(progress: &Option<UnboundedSender<Progress>>, p: Progress) {
@@ -127,7 +143,9 @@ async fn run_tag(
                 .into_iter()
                 .map(|cell| {
                     let v = verdict::error(format!("the broker could not be started: {why}"));
-                    finish(plan, cell, v, None, started_at.clone(), &progress)
+                    let result = finish(plan, cell, v, None, started_at.clone(), None);
+                    send(&progress, Progress::CellFinished(Box::new(result.clone())));
+                    result
                 })
                 .collect();
             return (info, results);
@@ -157,54 +175,71 @@ async fn run_cell(
     progress: &Option<UnboundedSender<Progress>>,
     session_fn: SessionFn,
 ) -> (CellResult, Option<String>) {
-    let spec = SessionSpec {
-        profile: cell.profile,
-        host: broker.host.clone(),
-        port: broker.port(cell.profile.transport()),
-        path: "/mqtt".to_string(),
-        username: plan.broker.username.clone(),
-        password: plan.broker.password.clone(),
-        client_id: format!("mm-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff),
-        timing: plan.timing,
-    };
+    let client_id = format!("mm-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
+    let port = broker.port(cell.column.transport());
     let started_at = now_rfc3339();
-    let client_id = spec.client_id.clone();
     // A panic inside one cell must not take the others (or the clean-up) with it.
-    let joined = tokio::spawn(session_fn(spec)).await;
-    let (v, version) = match joined {
+    let joined = match &cell.column {
+        Column::Builtin(profile) => {
+            let spec = SessionSpec {
+                profile: *profile,
+                host: broker.host.clone(),
+                port,
+                path: cell.column.path().to_string(),
+                username: plan.broker.username.clone(),
+                password: plan.broker.password.clone(),
+                topic: format!("test/{client_id}"),
+                client_id: client_id.clone(),
+                timing: plan.timing,
+            };
+            tokio::spawn(session_fn(spec)).await
+        }
+        Column::Command(client) => {
+            let spec = CommandSpec {
+                client: client.clone(),
+                host: broker.host.clone(),
+                port,
+                username: plan.broker.username.clone(),
+                password: plan.broker.password.clone(),
+                client_id: client_id.clone(),
+                timing: plan.timing,
+                workdir: plan.workdir.clone(),
+                speed: 1.0,
+                extra_env: Vec::new(),
+            };
+            tokio::spawn(async move { command::run(&spec).await }).await
+        }
+    };
+    let (v, record) = match joined {
         Ok(record) => {
             let mut v = verdict::decide(&record);
             if v.outcome != Outcome::Ok {
                 v = verdict::with_broker_state(v, &broker_state(broker, &record.end).await);
             }
-            (v, record.broker_version)
+            (v, Some(record))
         }
         Err(e) => (verdict::error(format!("the session panicked: {e}")), None),
     };
-    (finish(plan, cell, v, Some(client_id), started_at, progress), version)
+    let version = record.as_ref().and_then(|r| r.broker_version.clone());
+    let result = finish(plan, cell, v, Some(client_id), started_at, record);
+    send(progress, Progress::CellFinished(Box::new(result.clone())));
+    (result, version)
 }
 
-fn finish(
-    plan: &Plan,
-    cell: Cell,
-    v: Verdict,
-    client_id: Option<String>,
-    started_at: String,
-    progress: &Option<UnboundedSender<Progress>>,
-) -> CellResult {
+fn finish(plan: &Plan, cell: Cell, v: Verdict, client_id: Option<String>, started_at: String, record: Option<SessionRecord>) -> CellResult {
     let status = Status::of(cell.expect.as_ref(), &v, plan.timing.hold, plan.tolerance);
-    let result = CellResult {
+    CellResult {
         tag: cell.tag,
-        profile: cell.profile,
+        profile: cell.column.name().to_string(),
         expected: cell.expect.map(|e| e.to_string()),
         status,
         verdict: v,
         client_id,
         started_at,
         ended_at: now_rfc3339(),
-    };
-    send(progress, Progress::CellFinished(Box::new(result.clone())));
-    result
+        process: record.as_ref().and_then(|r| r.process.clone()),
+        wire: record.map(|r| r.wire).unwrap_or_default(),
+    }
 }
 
 /// Asks the engine what became of the broker container after a session ended badly.

@@ -46,6 +46,7 @@ pub async fn run_cell(profile: Profile, behaviour: Behaviour, unit: Duration, ti
         username: "matrix".into(),
         password: "secret".into(),
         client_id: format!("matrix-{}", profile.name()),
+        topic: format!("test/matrix-{}", profile.name()),
         timing,
     };
     let record = session::run(&spec).await;

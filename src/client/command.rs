@@ -1,0 +1,344 @@
+//! A command column's cell: the program started under the contract, its connection through
+//! the recording proxy, its output kept (bounded), its process group ended with the cell.
+//!
+//! Whatever the program does — not found, exits at once, hangs, ignores SIGTERM, prints
+//! megabytes — the cell ends by the bound and no process of it outlives the run.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::{Child, Command};
+use tokio::time::{timeout, Instant};
+
+use crate::client::contract::{self, ContractEnv, Said};
+use crate::client::proxy::Proxy;
+use crate::client::recorder::Watch;
+use crate::judge::record::{ClientProcess, End, SessionRecord, Vantage};
+use crate::plan::{CommandClient, Timing};
+
+/// How many lines of a client's output a cell keeps.
+pub const TAIL_LINES: usize = 12;
+/// How long a kept line may be; the rest of a longer line is dropped.
+pub const MAX_LINE: usize = 400;
+/// How long a client gets between SIGTERM and SIGKILL.
+pub const TERM_GRACE: Duration = Duration::from_secs(2);
+/// How long the proxy waits for the connection to end once the client has exited.
+const PROXY_GRACE: Duration = Duration::from_secs(2);
+
+/// Process groups of the clients running now, so a signal to the harness can end them.
+static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// Kills every client process group still running (SIGKILL); for the CLI's signal handler.
+/// Returns how many groups it signalled.
+pub fn kill_all() -> usize {
+    let groups: Vec<i32> = LIVE.lock().map(|g| g.iter().copied().collect()).unwrap_or_default();
+    for g in &groups {
+        let _ = killpg(Pid::from_raw(*g), Signal::SIGKILL);
+    }
+    groups.len()
+}
+
+/// Keeps a process group registered while it may run; kills what is left of it on drop.
+struct Group(i32);
+
+impl Group {
+    fn new(pid: i32) -> Group {
+        if let Ok(mut g) = LIVE.lock() {
+            g.insert(pid);
+        }
+        Group(pid)
+    }
+
+    fn signal(&self, s: Signal) {
+        let _ = killpg(Pid::from_raw(self.0), s);
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // The client's own children too: nothing of a cell outlives it.
+        self.signal(Signal::SIGKILL);
+        if let Ok(mut g) = LIVE.lock() {
+            g.remove(&self.0);
+        }
+    }
+}
+
+/// One command cell to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandSpec {
+    /// The column.
+    pub client: CommandClient,
+    /// The broker's host.
+    pub host: String,
+    /// The broker's mapped port for the column's transport.
+    pub port: u16,
+    /// MQTT user name.
+    pub username: String,
+    /// MQTT password.
+    pub password: String,
+    /// MQTT client id.
+    pub client_id: String,
+    /// Durations, in broker time.
+    pub timing: Timing,
+    /// Where the command runs and its relative program path starts (matrix.toml's folder).
+    pub workdir: PathBuf,
+    /// Broker seconds per real second.
+    pub speed: f64,
+    /// Extra environment (e.g. the time library's preload).
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl CommandSpec {
+    /// The round-trip topic of the cell.
+    pub fn topic(&self) -> String {
+        format!("test/{}", self.client_id)
+    }
+
+    /// When a client still running is killed: hold + round trip + setup, in real time.
+    pub fn bound(&self) -> Duration {
+        (self.timing.hold + self.timing.round_trip_timeout + self.timing.setup_timeout).div_f64(self.speed)
+    }
+}
+
+/// The last lines of a client's output, bounded in count and length whatever it prints.
+#[derive(Debug, Default)]
+struct Output {
+    lines: VecDeque<String>,
+    library: Option<String>,
+    words: Option<String>,
+}
+
+impl Output {
+    fn push(&mut self, line: &str) {
+        let line = line.trim_end();
+        if line.is_empty() {
+            return;
+        }
+        match contract::said(line) {
+            Said::Client(lib) if self.library.is_none() => self.library = Some(cut(lib)),
+            Said::Lost(words) => self.words = Some(cut(words)),
+            _ => {}
+        }
+        if self.lines.len() == TAIL_LINES {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(cut(line));
+    }
+}
+
+fn cut(line: &str) -> String {
+    match line.char_indices().nth(MAX_LINE) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line.to_string(),
+    }
+}
+
+/// Reads a pipe to its end, a line at a time, holding at most one line of `MAX_LINE` bytes.
+async fn drain(mut pipe: impl AsyncRead + Unpin, out: &Mutex<Output>) {
+    let mut buf = vec![0u8; 8192];
+    let mut line: Vec<u8> = Vec::new();
+    let mut overlong = false;
+    loop {
+        let n = match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                if let Ok(mut o) = out.lock() {
+                    o.push(&String::from_utf8_lossy(&line));
+                }
+                line.clear();
+                overlong = false;
+            } else if line.len() < MAX_LINE * 4 {
+                line.push(b);
+            } else if !overlong {
+                overlong = true;
+            }
+        }
+    }
+    if !line.is_empty() {
+        if let Ok(mut o) = out.lock() {
+            o.push(&String::from_utf8_lossy(&line));
+        }
+    }
+}
+
+/// The program to start: a relative path with a `/` is taken from `workdir`.
+fn program(argv0: &str, workdir: &Path) -> PathBuf {
+    let p = Path::new(argv0);
+    if argv0.contains('/') && p.is_relative() {
+        workdir.join(p)
+    } else {
+        p.to_path_buf()
+    }
+}
+
+fn describe(status: ExitStatus) -> (Option<i32>, String) {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => (Some(code), format!("exited {code}")),
+        (None, Some(sig)) => (None, format!("was killed by signal {sig}")),
+        _ => (None, "ended".to_string()),
+    }
+}
+
+/// Runs one command cell to its end and returns its record. Never fails: a cell that could
+/// not run is a record with [`End::HarnessError`] that says why.
+pub async fn run(spec: &CommandSpec) -> SessionRecord {
+    let c = &spec.client;
+    let error = |detail: String| {
+        let mut r = SessionRecord::of(&c.name, Vantage::Proxy, c.transport, spec.timing.hold, spec.timing.keepalive, &spec.client_id);
+        r.end = End::HarnessError { detail };
+        r
+    };
+    let watch = Watch {
+        column: c.name.clone(),
+        transport: c.transport,
+        hold: spec.timing.hold,
+        keepalive: spec.timing.keepalive,
+        client_id: spec.client_id.clone(),
+        topic: spec.topic(),
+        speed: spec.speed,
+    };
+    let proxy = match Proxy::start(format!("{}:{}", spec.host, spec.port), watch).await {
+        Ok(p) => p,
+        Err(e) => return error(e.to_string()),
+    };
+    let env = ContractEnv {
+        host: "127.0.0.1".to_string(),
+        port: proxy.port(),
+        path: c.path.clone(),
+        transport: c.transport,
+        username: spec.username.clone(),
+        password: spec.password.clone(),
+        client_id: spec.client_id.clone(),
+        keepalive: spec.timing.keepalive,
+        hold: spec.timing.hold,
+        topic: spec.topic(),
+        round_trip: spec.timing.round_trip_timeout,
+    };
+    let Some(argv0) = c.command.first() else { return error(format!("client {}: its command is empty", c.name)) };
+    let mut cmd = Command::new(program(argv0, &spec.workdir));
+    cmd.args(&c.command[1..])
+        .current_dir(&spec.workdir)
+        .envs(env.vars())
+        .envs(spec.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child: Child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            let path = std::env::var("PATH").unwrap_or_default();
+            return error(format!(
+                "cannot start client {}: {argv0:?} ({e}); working directory {}, PATH={path}",
+                c.name,
+                spec.workdir.display()
+            ));
+        }
+    };
+    let started = Instant::now();
+    let group = child.id().map(|id| Group::new(id as i32));
+    let out = Mutex::new(Output::default());
+    let (status, killed) = {
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let reading = async {
+            let a = async {
+                if let Some(p) = stdout {
+                    drain(p, &out).await;
+                }
+            };
+            let b = async {
+                if let Some(p) = stderr {
+                    drain(p, &out).await;
+                }
+            };
+            tokio::join!(a, b);
+        };
+        let bound = spec.bound();
+        let waiting = async {
+            match timeout(bound, child.wait()).await {
+                Ok(status) => (status.ok(), false),
+                Err(_) => {
+                    if let Some(g) = &group {
+                        g.signal(Signal::SIGTERM);
+                    }
+                    match timeout(TERM_GRACE, child.wait()).await {
+                        Ok(status) => (status.ok(), true),
+                        Err(_) => {
+                            if let Some(g) = &group {
+                                g.signal(Signal::SIGKILL);
+                            }
+                            (child.wait().await.ok(), true)
+                        }
+                    }
+                }
+            }
+        };
+        // The output is read until the pipes close, but never past the exit plus a moment: a
+        // grandchild may hold them open.
+        tokio::pin!(reading);
+        tokio::pin!(waiting);
+        let mut read_all = false;
+        let (status, killed) = tokio::select! {
+            s = &mut waiting => s,
+            _ = &mut reading => {
+                read_all = true;
+                waiting.await
+            }
+        };
+        if !read_all {
+            let _ = timeout(Duration::from_millis(500), &mut reading).await;
+        }
+        (status, killed)
+    };
+    let real_end = started.elapsed();
+    drop(group);
+    let seen = proxy.finish(PROXY_GRACE).await;
+    let output = out.into_inner().unwrap_or_else(|p| p.into_inner());
+    let (exit_code, mut ended) = status.map_or((None, "ended in an unknown way".to_string()), describe);
+    if killed {
+        ended = format!(
+            "was still running {:.1} s after it started (hold + round trip + set-up bound) and was killed ({ended})",
+            real_end.as_secs_f64() * spec.speed
+        );
+    }
+    let tail: Vec<String> = output.lines.into_iter().collect();
+    let mut process = ClientProcess {
+        library: output.library,
+        exit_code: if killed { None } else { exit_code },
+        ended: ended.clone(),
+        killed,
+        words: output.words,
+        tail: tail.clone(),
+        connections: 0,
+    };
+    let shown_tail = if tail.is_empty() { "it printed nothing".to_string() } else { format!("its last output: {}", tail.join(" | ")) };
+    let mut record = match seen {
+        Err(e) => error(e.to_string()),
+        Ok(seen) => {
+            process.connections = seen.connections;
+            match seen.record {
+                Some(r) => r,
+                None => error(format!("the client {ended} without connecting; {shown_tail}")),
+            }
+        }
+    };
+    if let End::HarnessError { detail } = &mut record.end {
+        if !detail.contains(&shown_tail) {
+            detail.push_str(&format!("; the client {ended}; {shown_tail}"));
+        }
+    }
+    record.process = Some(process);
+    record
+}

@@ -1,0 +1,91 @@
+//! A built-in profile as a command client: `mosquitto-matrix client --profile P` reads the
+//! contract's environment, plays the profile (or rumqttc) against `MATRIX_HOST:MATRIX_PORT`,
+//! and says how it went in the contract's own lines. It lets the built-in behaviours run
+//! through the recording proxy, on an accelerated clock, or against any broker by hand.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use crate::client::contract::ContractEnv;
+use crate::client::SessionSpec;
+use crate::judge::record::{End, RoundTrip};
+use crate::judge::verdict;
+use crate::plan::{Profile, Timing};
+
+/// Durations the contract does not carry, and a keepalive finer than its whole seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tuning {
+    /// The keepalive, instead of `MATRIX_KEEPALIVE_SECS`.
+    pub keepalive: Option<Duration>,
+    /// How long `late-pong` waits (default 15 s).
+    pub late_pong: Option<Duration>,
+    /// Bound on connect + upgrade + CONNACK (default 20 s).
+    pub setup_timeout: Option<Duration>,
+}
+
+/// What the client says and its exit status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said {
+    /// Lines for stdout, in order.
+    pub stdout: Vec<String>,
+    /// Lines for stderr.
+    pub stderr: Vec<String>,
+    /// 0 after a round trip, 1 when the session was lost or refused, 2 when it could not run.
+    pub status: u8,
+}
+
+/// The `client:` line of a built-in profile.
+pub fn client_line(profile: Profile) -> String {
+    format!("client: mosquitto-matrix {} (built-in profile {profile})", env!("CARGO_PKG_VERSION"))
+}
+
+/// Plays one session of `profile` under the contract and returns what to print after it
+/// (print [`client_line`] before, as the contract asks for it first).
+pub async fn serve(profile: Profile, env: &ContractEnv, tuning: Tuning) -> Said {
+    let spec = SessionSpec {
+        profile,
+        host: env.host.clone(),
+        port: env.port,
+        path: env.path.clone(),
+        username: env.username.clone(),
+        password: env.password.clone(),
+        client_id: env.client_id.clone(),
+        topic: env.topic.clone(),
+        timing: Timing {
+            hold: env.hold,
+            keepalive: tuning.keepalive.unwrap_or(env.keepalive),
+            late_pong: tuning.late_pong.unwrap_or(Duration::from_secs(15)),
+            setup_timeout: tuning.setup_timeout.unwrap_or(Duration::from_secs(20)),
+            round_trip_timeout: env.round_trip,
+        },
+    };
+    let record = crate::client::run(&spec).await;
+    let mut said = Said { stdout: Vec::new(), stderr: Vec::new(), status: 1 };
+    match &record.end {
+        End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt } } => {
+            said.stdout.push(format!("done: round trip {} ms", rtt.as_millis()));
+            said.status = 0;
+        }
+        End::HarnessError { detail } => {
+            said.stderr.push(format!("mosquitto-matrix client: {detail}"));
+            said.status = 2;
+        }
+        End::UpgradeRefused { .. } | End::ConnAckRefused { .. } => {
+            said.stdout.push(format!("refused: {}", verdict::decide(&record).cause));
+        }
+        _ => said.stdout.push(format!("lost: {}", verdict::decide(&record).cause)),
+    }
+    said
+}
+
+/// Prints what a client says, flushing each line as the contract asks.
+pub fn print(said: &Said) {
+    for line in &said.stdout {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+    for line in &said.stderr {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
