@@ -146,16 +146,23 @@ command -v dpkg-source >/dev/null 2>&1 || {
 ensure_deb_src
 
 log="$dest/apt-get-source-$pkg.log"
-# Without a version, try apt's choice first, then every other version apt
-# knows, newest first: a mirror may list a security update whose files it
-# does not (yet) carry (seen: 404 for openssl's bookworm-security .dsc).
+# Without a version, try every version apt knows, newest first (apt's own
+# choice): a mirror may list a security update whose files it does not (yet)
+# carry (seen: 404 for openssl's bookworm-security .dsc).
 if [ -n "$want_version" ]; then
     tries=("$spec")
 else
-    tries=("$pkg")
-    while read -r v; do tries+=("$pkg=$v"); done < <(
-        apt-cache showsrc "$pkg" 2>/dev/null | awk '$1=="Version:"{print $2}' | sort -u |
-            sort -r -V)
+    versions=()
+    while read -r v; do
+        # insert v keeping versions[] sorted newest first (dpkg's ordering)
+        i=0
+        while [ "$i" -lt ${#versions[@]} ] && dpkg --compare-versions "${versions[$i]}" gt "$v"; do
+            i=$((i + 1))
+        done
+        versions=("${versions[@]:0:$i}" "$v" "${versions[@]:$i}")
+    done < <(apt-cache showsrc "$pkg" 2>/dev/null | awk '$1=="Version:"{print $2}' | sort -u)
+    tries=()
+    for v in "${versions[@]}"; do tries+=("$pkg=$v"); done
 fi
 ok=""
 : >"$log"
@@ -169,16 +176,11 @@ for t in "${tries[@]}"; do
     echo "apt-get source $t failed, $(grep -c '^E:' "$log") error line(s) so far (log: $log)" >&2
 done
 [ -n "$ok" ] || { tail -n 20 "$log" >&2; die "apt-get source $spec failed (log: $log)"; }
-[ "$ok" = "$pkg" ] || want_version=${ok#*=}
+version=${ok#*=}
 
 # "dpkg-source: info: extracting faketime in faketime-0.9.10"
 dir=$(awk '/^dpkg-source: info: extracting/ {d=$NF} END {print d}' "$log")
 [ -n "$dir" ] && [ -d "$dest/$dir" ] || { tail -n 20 "$log" >&2; die "apt-get source $spec: cannot tell which directory it unpacked (log: $log)"; }
-version=$want_version
-if [ -z "$version" ]; then
-    # the .dsc apt just fetched: SRCNAME_VERSION.dsc (epoch dropped)
-    version=$(cd "$dest" && awk '$1=="Version:"{print $2; exit}' "$(ls -t ./*.dsc | head -n1)")
-fi
 echo "$version $dir" >"$stamp"
 echo "source $pkg $version: unpacked into $dest/$dir" >&2
 echo "$dest/$dir"
