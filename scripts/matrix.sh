@@ -6,4 +6,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash docker/provision.sh
+bash clients/setup.sh
 MATRIX_SET=${MATRIX_SET:-debian} cargo test --test matrix

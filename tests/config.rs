@@ -76,6 +76,12 @@ fn the_debian_set_expects_what_the_reference_measured() {
 #[case::expectation_for_an_unlisted_tag("tags = [\"bullseye\", \"bookworm\", \"trixie\", \"sid\"]", "tags = [\"bullseye\", \"bookworm\", \"trixie\"]", "\"sid\"      =", "expectation for tag \"sid\", which set \"debian\" does not list")]
 #[case::bad_expectation_text("\"sid\"      = { \"paho-java-1.2.5\" = \"OK\"", "\"sid\"      = { \"paho-java-1.2.5\" = \"FINE\"", "\"sid\"      =", "\"FINE\" is not an expectation")]
 #[case::misspelt_key("late_pong = \"15s\"", "late_ping = \"15s\"", "late_ping", "unknown field `late_ping`")]
+#[case::client_named_like_a_built_in_profile("[clients.mqttjs]", "[clients.rfc6455]", "[clients.rfc6455]", "client \"rfc6455\" clashes with the built-in profile")]
+#[case::client_with_an_empty_command("command = [\"node\", \"clients/mqttjs/hold.mjs\"]", "command = []", "command = []", "client \"mqttjs\": command is empty")]
+#[case::client_with_an_unknown_transport("command = [\"node\", \"clients/mqttjs/hold.mjs\"]", "command = [\"node\", \"clients/mqttjs/hold.mjs\"]\ntransport = \"quic\"", "transport = ", "client \"mqttjs\": transport \"quic\" is not ws or tcp")]
+#[case::client_path_without_a_slash("command = [\"node\", \"clients/mqttjs/hold.mjs\"]", "command = [\"node\", \"clients/mqttjs/hold.mjs\"]\npath = \"mqtt\"", "path = ", "path \"mqtt\" must start with '/'")]
+#[case::client_with_a_misspelt_field("seen_in = \"Go services\"", "seen = \"Go services\"", "seen = ", "unknown field `seen`")]
+#[case::column_that_is_neither_a_profile_nor_a_client("  \"paho-go\",         #", "  \"paho-rust\",       #", "\"paho-rust\",", "unknown profile \"paho-rust\"; known profiles and clients:")]
 fn a_mistake_in_matrix_toml_names_the_file_the_line_and_what_is_wrong(
     #[case] from: &str,
     #[case] to: &str,

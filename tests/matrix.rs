@@ -26,7 +26,7 @@ async fn every_cell_of_the_selected_set_meets_its_expectation() {
         plan.set,
         plan.image,
         plan.tags.len(),
-        plan.profiles.len(),
+        plan.columns.len(),
         plan.timing.hold
     );
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();

@@ -21,6 +21,7 @@ use crate::client::contract::{self, ContractEnv, Said};
 use crate::client::proxy::Proxy;
 use crate::client::recorder::Watch;
 use crate::judge::record::{ClientProcess, End, SessionRecord, Vantage};
+use crate::plan::column::SELF_PROGRAM;
 use crate::plan::{CommandClient, Timing};
 
 /// How many lines of a client's output a cell keeps.
@@ -172,10 +173,31 @@ async fn drain(mut pipe: impl AsyncRead + Unpin, out: &Mutex<Output>) {
     }
 }
 
-/// The program to start: a relative path with a `/` is taken from `workdir`.
+/// The harness's own CLI, for commands that name [`SELF_PROGRAM`]: `MATRIX_SELF` when set,
+/// else this process when it is the CLI, else the CLI built beside a test binary
+/// (`target/<profile>/deps/x` → `target/<profile>/mosquitto-matrix`).
+pub fn own_cli() -> PathBuf {
+    if let Some(p) = std::env::var_os("MATRIX_SELF") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from(SELF_PROGRAM));
+    if exe.file_name().is_some_and(|n| n == SELF_PROGRAM) {
+        return exe;
+    }
+    match exe.parent() {
+        Some(deps) if deps.file_name().is_some_and(|n| n == "deps") => deps.with_file_name(SELF_PROGRAM),
+        Some(dir) => dir.join(SELF_PROGRAM),
+        None => PathBuf::from(SELF_PROGRAM),
+    }
+}
+
+/// The program to start: [`SELF_PROGRAM`] is the harness's own CLI; a relative path with a
+/// `/` is taken from `workdir`.
 fn program(argv0: &str, workdir: &Path) -> PathBuf {
     let p = Path::new(argv0);
-    if argv0.contains('/') && p.is_relative() {
+    if argv0 == SELF_PROGRAM {
+        own_cli()
+    } else if argv0.contains('/') && p.is_relative() {
         workdir.join(p)
     } else {
         p.to_path_buf()
@@ -188,6 +210,11 @@ fn describe(status: ExitStatus) -> (Option<i32>, String) {
         (None, Some(sig)) => (None, format!("was killed by signal {sig}")),
         _ => (None, "ended".to_string()),
     }
+}
+
+/// "; is it installed? run …" for a client whose set-up command is known.
+fn setup_hint(c: &CommandClient) -> String {
+    c.setup.as_deref().map(|s| format!("; is it installed? run `{s}`")).unwrap_or_default()
 }
 
 /// Runs one command cell to its end and returns its record. Never fails: a cell that could
@@ -241,9 +268,10 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
         Err(e) => {
             let path = std::env::var("PATH").unwrap_or_default();
             return error(format!(
-                "cannot start client {}: {argv0:?} ({e}); working directory {}, PATH={path}",
+                "cannot start client {}: {argv0:?} ({e}); working directory {}, PATH={path}{}",
                 c.name,
-                spec.workdir.display()
+                spec.workdir.display(),
+                setup_hint(c)
             ));
         }
     };
@@ -330,7 +358,7 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
             process.connections = seen.connections;
             match seen.record {
                 Some(r) => r,
-                None => error(format!("the client {ended} without connecting; {shown_tail}")),
+                None => error(format!("the client {ended} without connecting; {shown_tail}{}", setup_hint(c))),
             }
         }
     };

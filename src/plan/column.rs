@@ -146,7 +146,13 @@ pub struct CommandClient {
     pub description: Option<String>,
     /// Where this client is seen in the wild.
     pub seen_in: Option<String>,
+    /// The command that installs the client (named in the ERROR when it cannot start).
+    pub setup: Option<String>,
 }
+
+/// The program name that stands for the harness's own CLI in a command, so the built-in
+/// profiles can be command columns: `["mosquitto-matrix", "client", "--profile", "no-pong"]`.
+pub const SELF_PROGRAM: &str = "mosquitto-matrix";
 
 /// One column of the matrix: a built-in profile or a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,6 +249,7 @@ impl CommandClient {
             path: DEFAULT_PATH.to_string(),
             description: Some("given on the command line".to_string()),
             seen_in: None,
+            setup: None,
         })
     }
 }

@@ -70,6 +70,7 @@ struct RawClient {
     path: Option<Spanned<String>>,
     description: Option<String>,
     seen_in: Option<String>,
+    setup: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +195,7 @@ impl Ctx<'_> {
             path,
             description: raw_ref.description.clone(),
             seen_in: raw_ref.seen_in.clone(),
+            setup: raw_ref.setup.clone(),
         })
     }
 }
