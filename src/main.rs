@@ -117,6 +117,10 @@ enum Command {
         /// Hold for a quick look; below 300 s every OK says the 5-minute mark was not reached. Example: --hold 20s
         #[arg(long)]
         hold: Option<String>,
+        /// Run the brokers' and clients' clocks this many times faster (a preloaded time library); times are still
+        /// reported in broker time, and each broker proves its speed first. Example: --speed 10
+        #[arg(long, env = "MATRIX_SPEED")]
+        speed: Option<String>,
         /// This shard of the cells (whole tags dealt round-robin); reassemble with `merge`. Example: --shard 2/3
         #[arg(long)]
         shard: Option<Shard>,
@@ -132,6 +136,9 @@ enum Command {
         /// table or markdown. Example: --format markdown
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
+        /// End times closer than this (broker time) are the same. Example: --within 1s
+        #[arg(long, default_value = "5s")]
+        within: String,
     },
     /// Merge shard results into one result and one table. Example: mosquitto-matrix merge a.json b.json --out merged
     Merge {
@@ -218,11 +225,11 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = cli.config;
     let done = match cli.command {
-        Command::Run { set, tags, add_tags, new, profiles, clients, transport, hold, shard, output } => {
-            let asked = RunArgs { set, tags, add_tags, new, profiles, clients, transport, hold, shard };
+        Command::Run { set, tags, add_tags, new, profiles, clients, transport, hold, speed, shard, output } => {
+            let asked = RunArgs { set, tags, add_tags, new, profiles, clients, transport, hold, speed, shard };
             run_matrix(&config, asked, &output).await
         }
-        Command::Diff { old, new, format } => diff(&old, &new, format),
+        Command::Diff { old, new, format, within } => diff(&old, &new, format, &within),
         Command::Merge { shards, output } => merge(&config, &shards, &output),
         Command::Discover { set, new_only } => discover_tags(&config, &set, new_only).await,
         Command::Baseline { result } => accept_baseline(&config, &result),
@@ -246,6 +253,7 @@ struct RunArgs {
     clients: Vec<String>,
     transport: Option<TransportArg>,
     hold: Option<String>,
+    speed: Option<String>,
     shard: Option<Shard>,
 }
 
@@ -285,7 +293,15 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
         .iter()
         .map(|c| CommandClient::parse_ad_hoc(c).map_err(|e| Error::File(format!("--client: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let sel = Selection { set: asked.set, tags, profiles, clients, hold: asked.hold, origin: SelectionOrigin::CommandLine };
+    let sel = Selection {
+        set: asked.set,
+        tags,
+        profiles,
+        clients,
+        hold: asked.hold,
+        speed: asked.speed,
+        origin: SelectionOrigin::CommandLine,
+    };
     let mut plan = Plan::new(&file, &sel)?;
     let order = plan.tags.clone();
     if let Some(s) = asked.shard {
@@ -337,9 +353,13 @@ async fn play_profile(name: &str, tuning: [Option<String>; 3]) -> Result<ExitCod
 }
 
 /// `diff`: the cells whose outcome changed between two results.
-fn diff(old: &Path, new: &Path, format: Format) -> Result<ExitCode, Error> {
+fn diff(old: &Path, new: &Path, format: Format, within: &str) -> Result<ExitCode, Error> {
+    let within = parse_duration(within).map_err(|e| Error::File(format!("--within: {e}")))?;
     let (old, new) = (read_result(old)?, read_result(new)?);
-    let changes = compare::diff(&old, &new);
+    if let Some(note) = compare::clocks_note(&old, &new) {
+        println!("{note}");
+    }
+    let changes = compare::diff_within(&old, &new, within);
     match format {
         Format::Markdown => print!("{}", compare::diff_markdown(&changes)),
         _ => print!("{}", compare::diff_table(&changes)),

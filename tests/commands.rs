@@ -39,37 +39,8 @@ fn timing(profile: Profile) -> Timing {
     }
 }
 
-fn binary() -> String {
-    env!("CARGO_BIN_EXE_mosquitto-matrix").to_string()
-}
-
 fn workdir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A built-in profile as a command column, with the durations the contract cannot carry.
-fn as_command(profile: Profile, t: Timing) -> CommandClient {
-    let ms = |d: Duration| format!("{}ms", d.as_millis());
-    CommandClient {
-        name: profile.name().to_string(),
-        command: vec![
-            binary(),
-            "client".into(),
-            "--profile".into(),
-            profile.name().into(),
-            "--keepalive".into(),
-            ms(t.keepalive),
-            "--late-pong".into(),
-            ms(t.late_pong),
-            "--setup-timeout".into(),
-            ms(t.setup_timeout),
-        ],
-        transport: profile.transport(),
-        path: "/mqtt".into(),
-        description: None,
-        seen_in: None,
-        setup: None,
-    }
 }
 
 fn spec(client: CommandClient, port: u16, timing: Timing) -> CommandSpec {
@@ -142,7 +113,7 @@ fn twins() -> &'static [Twin] {
                         let _slot = slots.acquire_owned().await.expect("the semaphore stays open");
                         let t = timing(profile);
                         let inside = support::run_cell(profile, behaviour, UNIT, t).await;
-                        let outside = through_proxy(as_command(profile, t), behaviour, t).await;
+                        let outside = through_proxy(command::builtin_command(profile, &t), behaviour, t).await;
                         let inside = inside.map(|c| c.verdict).unwrap_or_else(verdict::error);
                         Twin { profile, behaviour, inside, outside }
                     })
@@ -267,6 +238,7 @@ fn sh(name: &str, transport: Transport, script: &str) -> CommandClient {
         description: None,
         seen_in: None,
         setup: None,
+        accelerates: true,
     }
 }
 
@@ -290,6 +262,7 @@ fn python(name: &str, then: &str) -> CommandClient {
         description: None,
         seen_in: None,
         setup: None,
+        accelerates: true,
     }
 }
 

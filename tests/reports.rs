@@ -54,6 +54,8 @@ fn result(cells: Vec<CellResult>) -> RunResult {
         profiles: vec![Profile::PahoJava125.name().to_string(), Profile::Rfc6455.name().to_string()],
         columns: Vec::new(),
         contract_version: None,
+        speed: 1,
+        left_out: Vec::new(),
         shard: None,
         tags: tags
             .into_iter()

@@ -22,7 +22,7 @@ use crate::client::proxy::Proxy;
 use crate::client::recorder::Watch;
 use crate::judge::record::{ClientProcess, End, SessionRecord, Vantage};
 use crate::plan::column::SELF_PROGRAM;
-use crate::plan::{CommandClient, Timing};
+use crate::plan::{CommandClient, Profile, Timing};
 
 /// How many lines of a client's output a cell keeps.
 pub const TAIL_LINES: usize = 12;
@@ -209,6 +209,26 @@ fn describe(status: ExitStatus) -> (Option<i32>, String) {
         (Some(code), _) => (Some(code), format!("exited {code}")),
         (None, Some(sig)) => (None, format!("was killed by signal {sig}")),
         _ => (None, "ended".to_string()),
+    }
+}
+
+/// A built-in profile as a command column: the harness's own CLI playing it under the
+/// contract (`mosquitto-matrix client --profile P`), with the durations the contract does not
+/// carry. An accelerated run plays every built-in profile this way, on the brokers' clock.
+pub fn builtin_command(profile: Profile, timing: &Timing) -> CommandClient {
+    let ms = |d: Duration| format!("{}ms", d.as_millis());
+    let argv = [SELF_PROGRAM, "client", "--profile", profile.name(), "--keepalive"];
+    let mut command: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+    command.extend([ms(timing.keepalive), "--late-pong".into(), ms(timing.late_pong), "--setup-timeout".into(), ms(timing.setup_timeout)]);
+    CommandClient {
+        name: profile.name().to_string(),
+        command,
+        transport: profile.transport(),
+        path: crate::plan::column::DEFAULT_PATH.to_string(),
+        description: Some(format!("built-in profile {profile}, played by the harness's CLI as a command")),
+        seen_in: None,
+        setup: None,
+        accelerates: true,
     }
 }
 

@@ -83,6 +83,9 @@ pub struct Recorder {
     published: Option<Duration>,
     echoed: Option<Duration>,
     wire_dropped: usize,
+    /// The client's last packet after CONNACK, and the longest silence between its packets.
+    last_from_client: Option<Duration>,
+    longest_silence: Duration,
 }
 
 impl Recorder {
@@ -104,6 +107,8 @@ impl Recorder {
             published: None,
             echoed: None,
             wire_dropped: 0,
+            last_from_client: None,
+            longest_silence: Duration::ZERO,
         }
     }
 
@@ -317,6 +322,9 @@ impl Recorder {
             (Packet::Disconnect, _) => "MQTT DISCONNECT".to_string(),
             (Packet::Other { kind }, _) => format!("MQTT packet type {kind}"),
         };
+        if from == Party::Client {
+            self.client_spoke(t);
+        }
         match (p, from) {
             (Packet::ConnAck { code }, Party::Broker) if self.connack_at.is_none() && self.refused_connack.is_none() => {
                 if code == 0 {
@@ -350,6 +358,16 @@ impl Recorder {
         self.note(t, from, what);
     }
 
+    /// Notes a client packet, to see whether its keepalive runs on the broker's clock.
+    fn client_spoke(&mut self, t: Duration) {
+        if let Some(since) = self.last_from_client.or(self.connack_at) {
+            self.longest_silence = self.longest_silence.max(t.saturating_sub(since));
+        }
+        if self.connack_at.is_some() {
+            self.last_from_client = Some(t);
+        }
+    }
+
     /// The record, once both sides have ended (or the harness gave up on them).
     pub fn finish(mut self) -> SessionRecord {
         if self.wire_dropped > 0 {
@@ -371,6 +389,23 @@ impl Recorder {
             return End::HarnessError { detail: "the proxied connection had not ended when the cell finished".to_string() };
         };
         let at = self.rel(t);
+        // On an accelerated clock a client whose own clock did not follow sends its PINGREQs N
+        // times too late: the broker, which holds it to 1.5 × keepalive, would drop it, and
+        // the drop must not be blamed on the broker.
+        if self.watch.speed > 1.0 && self.connack_at.is_some() {
+            let silence = self.longest_silence.max(t.saturating_sub(self.last_from_client.or(self.connack_at).unwrap_or(t)));
+            if silence > self.watch.keepalive.mul_f64(1.5) {
+                return End::HarnessError {
+                    detail: format!(
+                        "acceleration not in effect for the client: it sent nothing for {:.1} s of broker time with a keepalive of {:.0} s, \
+                         so its clock did not run ×{} with the time library (a Go program, a static binary?)",
+                        silence.as_secs_f64(),
+                        self.watch.keepalive.as_secs_f64(),
+                        self.watch.speed
+                    ),
+                };
+            }
+        }
         if self.connack_at.is_none() {
             return match ending {
                 Ending::BrokerSocket(how) => End::SocketEnded { at: Duration::ZERO, how },
@@ -517,10 +552,15 @@ mod tests {
 
     #[test]
     fn the_broker_hanging_up_first_is_an_eof_by_the_broker_in_broker_time() {
+        // CONNACK at 1 s real is 10 s of broker time; PINGREQs every 6 s real (60 s broker).
         let mut r = connected(Watch { speed: 10.0, ..watch() });
-        r.closed(Party::Broker, s(31.1), SocketEnd::Eof);
-        r.closed(Party::Client, s(31.2), SocketEnd::Eof);
-        assert_eq!(r.finish().end, End::SocketEnded { at: s(301.0), how: SocketEnd::Eof });
+        let ping = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingReq), true);
+        for k in 1..=5 {
+            r.bytes(Party::Client, s(1.0 + 6.0 * f64::from(k)), &ping);
+        }
+        r.closed(Party::Broker, s(32.0), SocketEnd::Eof);
+        r.closed(Party::Client, s(32.1), SocketEnd::Eof);
+        assert_eq!(r.finish().end, End::SocketEnded { at: s(310.0), how: SocketEnd::Eof });
     }
 
     #[test]
@@ -532,6 +572,19 @@ mod tests {
         let mut r = connected(watch());
         r.bytes(Party::Broker, s(5.0), &[0x83, 0x00]);
         assert!(matches!(r.finish().end, End::BadBytes { .. }));
+    }
+
+    #[test]
+    fn a_client_silent_past_its_keepalive_on_an_accelerated_clock_is_an_error_not_a_broker_drop() {
+        let mut r = connected(Watch { speed: 10.0, ..watch() });
+        // keepalive 60 s broker time = 6 s real; the client's first PINGREQ would come at 60 s
+        // real on its own, unaccelerated clock, but the broker hangs up after 90 s broker time.
+        r.closed(Party::Broker, s(1.0 + 9.1), SocketEnd::Eof);
+        let end = r.finish().end;
+        assert!(
+            matches!(&end, End::HarnessError { detail } if detail.contains("acceleration not in effect for the client")),
+            "{end:?}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! ([`cleanup`]), and which release tags a registry has ([`discover`]).
 
 pub mod broker;
+pub mod clock;
 pub mod cleanup;
 pub mod discover;
 pub mod labels;

@@ -183,6 +183,14 @@ pub struct RunResult {
     /// The command-client contract the command columns ran under.
     #[serde(default)]
     pub contract_version: Option<u32>,
+    /// How many times faster than real time the brokers' and clients' clocks ran (1: real
+    /// time). Every time in the report is broker time.
+    #[serde(default = "real_time")]
+    pub speed: u32,
+    /// Columns of the set left out of this run, with why (e.g. a client that cannot run on
+    /// an accelerated clock).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
     /// The shard this result covers (`2/3`), if the run was sharded.
     pub shard: Option<String>,
     /// Per tag, in order.
@@ -197,7 +205,16 @@ pub struct RunResult {
     pub wall_secs: f64,
 }
 
+fn real_time() -> u32 {
+    1
+}
+
 impl RunResult {
+    /// `accelerated ×10` for an accelerated run, nothing for a real-time one.
+    pub fn clock_words(&self) -> Option<String> {
+        (self.speed > 1).then(|| format!("accelerated ×{}", self.speed))
+    }
+
     /// The cells whose outcome differs from matrix.toml.
     pub fn changed(&self) -> Vec<&CellResult> {
         self.cells.iter().filter(|c| c.status == Status::Changed).collect()

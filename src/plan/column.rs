@@ -148,6 +148,9 @@ pub struct CommandClient {
     pub seen_in: Option<String>,
     /// The command that installs the client (named in the ERROR when it cannot start).
     pub setup: Option<String>,
+    /// Whether its clock follows the time library, so it can run in an accelerated run
+    /// (false for Go programs, which read the clock without the C library).
+    pub accelerates: bool,
 }
 
 /// The program name that stands for the harness's own CLI in a command, so the built-in
@@ -250,6 +253,7 @@ impl CommandClient {
             description: Some("given on the command line".to_string()),
             seen_in: None,
             setup: None,
+            accelerates: true,
         })
     }
 }

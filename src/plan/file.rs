@@ -71,6 +71,7 @@ struct RawClient {
     description: Option<String>,
     seen_in: Option<String>,
     setup: Option<String>,
+    accelerates: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,6 +197,7 @@ impl Ctx<'_> {
             description: raw_ref.description.clone(),
             seen_in: raw_ref.seen_in.clone(),
             setup: raw_ref.setup.clone(),
+            accelerates: raw_ref.accelerates.unwrap_or(true),
         })
     }
 }

@@ -21,6 +21,8 @@ pub struct Selection {
     pub clients: Vec<CommandClient>,
     /// A hold for a quick look; may be below the 5-minute mark.
     pub hold: Option<String>,
+    /// How many times faster the brokers' and clients' clocks run (`10`); 1 when absent.
+    pub speed: Option<String>,
     /// The name the values came from in error messages (e.g. `MATRIX_` or `--`).
     pub origin: SelectionOrigin,
 }
@@ -57,6 +59,7 @@ impl Selection {
             tags: var("MATRIX_TAGS").map(|v| split_list(&v)),
             profiles: var("MATRIX_PROFILES").map(|v| split_list(&v)),
             hold: var("MATRIX_HOLD"),
+            speed: var("MATRIX_SPEED"),
             clients: Vec::new(),
             origin: SelectionOrigin::Environment,
         }
@@ -122,8 +125,13 @@ pub struct Plan {
     pub tags: Vec<String>,
     /// The columns in order.
     pub columns: Vec<Column>,
+    /// Columns of the set this plan leaves out, each with why.
+    pub left_out: Vec<String>,
     /// Every cell, tag-major.
     pub cells: Vec<Cell>,
+    /// How many times faster than real time the clocks of the run's brokers and clients run
+    /// (1: real time). Every duration of the plan and the report is in broker time.
+    pub speed: u32,
     /// Durations (the hold may be a quick-look one).
     pub timing: Timing,
     /// Tolerance on expected end times.
@@ -165,6 +173,20 @@ impl Plan {
                 return Err(asked("hold", "the hold must be more than zero".into()));
             }
         }
+        let speed = match &sel.speed {
+            None => 1,
+            Some(s) => parse_speed(s).map_err(|e| asked("speed", e))?,
+        };
+        let mut left_out = Vec::new();
+        if speed > 1 {
+            // Clients that cannot follow the time library do not run on an accelerated clock.
+            for c in &columns {
+                if matches!(c, Column::Command(k) if !k.accelerates) {
+                    left_out.push(format!("{c} (its clock cannot run ×{speed}: accelerates = false in matrix.toml)"));
+                }
+            }
+            columns.retain(|c| !matches!(c, Column::Command(k) if !k.accelerates));
+        }
         let cells = tags
             .iter()
             .flat_map(|tag| {
@@ -180,7 +202,9 @@ impl Plan {
             image: set.image.clone(),
             tags,
             columns,
+            left_out,
             cells,
+            speed,
             timing,
             tolerance: file.tolerance,
             broker: file.broker.clone(),
@@ -201,5 +225,18 @@ impl Plan {
     /// Whether the hold passes the 5-minute mark.
     pub fn reaches_five_minute_mark(&self) -> bool {
         self.timing.hold > FIVE_MINUTE_MARK
+    }
+}
+
+/// The fastest clock a run may ask for: beyond it a 10 s window of libwebsockets is shorter
+/// than the harness's own scheduling jitter on a small machine.
+pub const MAX_SPEED: u32 = 60;
+
+/// Parses a speed: a whole number from 1 to [`MAX_SPEED`], optionally written `x10` or `×10`.
+pub fn parse_speed(text: &str) -> Result<u32, String> {
+    let t = text.trim().trim_start_matches(['x', 'X', '×']);
+    match t.parse::<u32>() {
+        Ok(n) if (1..=MAX_SPEED).contains(&n) => Ok(n),
+        _ => Err(format!("{text:?} is not a speed; write a whole number from 1 (real time) to {MAX_SPEED}, as in 10")),
     }
 }

@@ -24,22 +24,27 @@ pub struct Change {
     pub cause: String,
 }
 
-fn same(a: &CellResult, b: &CellResult) -> bool {
+fn same(a: &CellResult, b: &CellResult, within: Duration) -> bool {
     let (x, y) = (&a.verdict, &b.verdict);
     x.outcome == y.outcome
         && x.ended_by == y.ended_by
         && match (x.at, y.at) {
-            (Some(p), Some(q)) => p.abs_diff(q) <= SAME_TIME,
+            (Some(p), Some(q)) => p.abs_diff(q) <= within,
             (p, q) => p.is_none() == q.is_none(),
         }
 }
 
 /// The cells whose outcome changed from `old` to `new`, in `new`'s order, then the gone ones.
 pub fn diff(old: &RunResult, new: &RunResult) -> Vec<Change> {
+    diff_within(old, new, SAME_TIME)
+}
+
+/// [`diff`] with end times the same only when they agree `within` this (broker time).
+pub fn diff_within(old: &RunResult, new: &RunResult, within: Duration) -> Vec<Change> {
     let mut out = Vec::new();
     for n in &new.cells {
         match old.cell(&n.tag, &n.profile) {
-            Some(o) if same(o, n) => {}
+            Some(o) if same(o, n, within) => {}
             Some(o) => out.push(Change { cell: n.id(), old: cell_text(o), new: cell_text(n), cause: n.verdict.cause.clone() }),
             None => out.push(Change { cell: n.id(), old: "—".into(), new: cell_text(n), cause: n.verdict.cause.clone() }),
         }
@@ -50,6 +55,15 @@ pub fn diff(old: &RunResult, new: &RunResult) -> Vec<Change> {
         }
     }
     out
+}
+
+/// What a diff must say before its changes when the two runs' clocks differ: both report
+/// broker time, so their times compare, but a reader must know one was accelerated.
+pub fn clocks_note(old: &RunResult, new: &RunResult) -> Option<String> {
+    let words = |r: &RunResult| r.clock_words().unwrap_or_else(|| "real time".to_string());
+    (old.speed != new.speed).then(|| {
+        format!("note: the old run ran in {}, the new one in {}; both report broker time", words(old), words(new))
+    })
 }
 
 /// The changes as a terminal table.
@@ -122,6 +136,7 @@ pub fn merge(parts: Vec<(String, RunResult)>) -> Result<RunResult, MergeError> {
         check("set", all.set.clone(), part.set.clone())?;
         check("image", all.image.clone(), part.image.clone())?;
         check("hold", all.hold_secs.to_string(), part.hold_secs.to_string())?;
+        check("speed", format!("×{}", all.speed), format!("×{}", part.speed))?;
         check("profiles", format!("{:?}", all.profiles), format!("{:?}", part.profiles))?;
         for c in &part.cells {
             if all.cell(&c.tag, &c.profile).is_some() {

@@ -7,7 +7,11 @@ use crate::judge::results::{RunResult, Status};
 
 /// The run as JUnit XML.
 pub fn junit(r: &RunResult) -> String {
-    let mut suite = TestSuite::new(format!("mosquitto-matrix {}", r.set));
+    let name = match r.clock_words() {
+        Some(words) => format!("mosquitto-matrix {} ({words})", r.set),
+        None => format!("mosquitto-matrix {}", r.set),
+    };
+    let mut suite = TestSuite::new(name);
     for c in &r.cells {
         let status = match c.status {
             Status::Met | Status::New | Status::Unchecked => TestCaseStatus::success(),

@@ -86,6 +86,12 @@ fn summary(r: &RunResult) -> String {
         r.cells.len(),
         fmt_secs(std::time::Duration::from_secs_f64(r.wall_secs)),
     );
+    if let Some(words) = r.clock_words() {
+        s = format!("{s}, {words} (times in broker time)");
+    }
+    for c in &r.left_out {
+        s.push_str(&format!("; left out: {c}"));
+    }
     if !r.five_minute_mark_reached {
         s.push_str(" — the hold ends before the 5-minute mark: an OK here does not prove a session survives libwebsockets' PING at 300 s");
     }
@@ -131,11 +137,21 @@ pub fn json(r: &RunResult) -> String {
     serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise the report: {e}\"}}"))
 }
 
-/// Writes `matrix.md` and `matrix.json` into `dir` and returns their paths.
+/// `<set>` for a real-time run, `<set>-x<N>` for an accelerated one, so the two sit side by side.
+pub fn file_stem(r: &RunResult) -> String {
+    if r.speed > 1 {
+        format!("{}-x{}", r.set, r.speed)
+    } else {
+        r.set.clone()
+    }
+}
+
+/// Writes `<set>.md` and `<set>.json` (`<set>-x<N>.…` when accelerated) into `dir` and returns their paths.
 pub fn write_files(r: &RunResult, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    let md = dir.join(format!("{}.md", r.set));
-    let js = dir.join(format!("{}.json", r.set));
+    let stem = file_stem(r);
+    let md = dir.join(format!("{stem}.md"));
+    let js = dir.join(format!("{stem}.json"));
     std::fs::write(&md, markdown(r))?;
     std::fs::write(&js, json(r))?;
     Ok(vec![md, js])

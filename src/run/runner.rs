@@ -89,6 +89,8 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         five_minute_mark_reached: plan.reaches_five_minute_mark(),
         profiles: plan.columns.iter().map(|c| c.name().to_string()).collect(),
         columns: columns(plan, &cells),
+        speed: plan.speed,
+        left_out: plan.left_out.clone(),
         contract_version: plan.columns.iter().any(|c| matches!(c, Column::Command(_))).then_some(contract::VERSION),
         shard: None,
         tags,

@@ -1,0 +1,361 @@
+//! Faster than the clock: a broker's timers run ×N on a preloaded time library
+//! (libfaketime, `FAKETIME="+0 xN"`), and the broker proves it before its cells count.
+//!
+//! The library goes into the container as a file (so remote engines work too), built for the
+//! image's C library: the musl build when the image has musl's loader, Debian's glibc build
+//! otherwise. A broker whose clock did not run — a static binary, a loader that refused the
+//! library, a library that was silently ignored — is caught by the proof: its
+//! `$SYS/broker/uptime` must advance N times faster than real time, within 5 %.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures_util::StreamExt;
+use testcontainers::bollard::models::ContainerCreateBody;
+use testcontainers::bollard::query_parameters::{DownloadFromContainerOptionsBuilder, RemoveContainerOptionsBuilder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{timeout, Instant};
+
+use crate::engine::labels::Labels;
+use crate::plan::Transport;
+use crate::wire::frame::{self, opcode};
+use crate::wire::handshake;
+use crate::wire::mqtt::{self, Packet};
+
+/// Where the time library goes inside a broker container.
+pub const PRELOAD_PATH: &str = "/opt/mosquitto-matrix/libfaketime.so.1";
+/// Debian's glibc build, installed by `docker/faketime.sh`.
+pub const GLIBC_LIBRARY: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+/// The musl build `docker/faketime.sh` makes from Debian's source, relative to the project.
+pub const MUSL_LIBRARY: &str = "target/faketime/musl/libfaketime.so.1";
+/// How far a proven speed may be from the asked one.
+pub const SPEED_TOLERANCE: f64 = 0.05;
+/// How much broker time the proof spans at least; Mosquitto publishes its uptime every
+/// 10 s of broker time (`sys_interval`), in whole seconds.
+const PROOF_SPAN: Duration = Duration::from_secs(40);
+/// The `$SYS` topic the proof reads.
+const UPTIME_TOPIC: &str = "$SYS/broker/uptime";
+
+/// Why a broker's clock cannot be (or was not) accelerated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClockError {
+    /// The time library for the image's C library is not on this machine.
+    #[error("the {libc} build of libfaketime is not at {path}: run `bash docker/faketime.sh`")]
+    Missing {
+        /// glibc or musl.
+        libc: &'static str,
+        /// Where it was looked for.
+        path: String,
+    },
+    /// The image's C library could not be told.
+    #[error("cannot tell {image}'s C library: {why}")]
+    Libc {
+        /// `name:tag`.
+        image: String,
+        /// What failed.
+        why: String,
+    },
+    /// The broker's uptime did not advance at the asked speed.
+    #[error("acceleration not in effect: {0}")]
+    NotInEffect(String),
+}
+
+/// The C library of an image, which decides the build of the time library it can load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Libc {
+    /// GNU libc (Debian's images).
+    Glibc,
+    /// musl (Alpine, which the official images are).
+    Musl,
+}
+
+impl Libc {
+    /// `glibc` or `musl`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Libc::Glibc => "glibc",
+            Libc::Musl => "musl",
+        }
+    }
+}
+
+/// Where the two builds of the time library are: `MATRIX_FAKETIME_GLIBC` and
+/// `MATRIX_FAKETIME_MUSL` when set, else where `docker/faketime.sh` puts them.
+pub fn library_path(libc: Libc, workdir: &Path) -> PathBuf {
+    match libc {
+        Libc::Glibc => std::env::var_os("MATRIX_FAKETIME_GLIBC").map_or_else(|| PathBuf::from(GLIBC_LIBRARY), PathBuf::from),
+        Libc::Musl => std::env::var_os("MATRIX_FAKETIME_MUSL").map_or_else(|| workdir.join(MUSL_LIBRARY), PathBuf::from),
+    }
+}
+
+/// The environment that runs a process's clock `speed` times faster.
+pub fn clock_env(library: &str, speed: u32) -> Vec<(String, String)> {
+    vec![("LD_PRELOAD".to_string(), library.to_string()), ("FAKETIME".to_string(), format!("+0 x{speed}"))]
+}
+
+/// What a broker container needs to run ×N: the library's bytes and the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acceleration {
+    /// The speed.
+    pub speed: u32,
+    /// The image's C library.
+    pub libc: Libc,
+    /// The library file's contents, copied to [`PRELOAD_PATH`].
+    pub library: Vec<u8>,
+}
+
+impl Acceleration {
+    /// Reads the library built for `libc`.
+    pub fn load(speed: u32, libc: Libc, workdir: &Path) -> Result<Acceleration, ClockError> {
+        let path = library_path(libc, workdir);
+        let library = std::fs::read(&path).map_err(|_| ClockError::Missing { libc: libc.name(), path: path.display().to_string() })?;
+        Ok(Acceleration { speed, libc, library })
+    }
+
+    /// The container's environment.
+    pub fn env(&self) -> Vec<(String, String)> {
+        clock_env(PRELOAD_PATH, self.speed)
+    }
+}
+
+/// The loader names of this machine's architecture: (musl's, glibc's).
+fn loaders() -> (String, String) {
+    match std::env::consts::ARCH {
+        "aarch64" => ("/lib/ld-musl-aarch64.so.1".into(), "/lib/ld-linux-aarch64.so.1".into()),
+        arch => (format!("/lib/ld-musl-{arch}.so.1"), format!("/lib64/ld-linux-{}.so.2", arch.replace('_', "-"))),
+    }
+}
+
+/// Tells an image's C library by its dynamic loader, read from a container that is created
+/// but never started (so an image without a shell works too), then removed.
+pub async fn image_libc(image: &str, labels: &Labels) -> Result<Libc, ClockError> {
+    let fail = |why: String| ClockError::Libc { image: image.to_string(), why };
+    let docker = testcontainers::core::client::docker_client_instance().await.map_err(|e| fail(e.to_string()))?;
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        labels: Some(labels.pairs().into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+        ..ContainerCreateBody::default()
+    };
+    let id = docker.create_container(None, body).await.map_err(|e| fail(e.to_string()))?.id;
+    let has = |path: String| {
+        let docker = docker.clone();
+        let id = id.clone();
+        async move {
+            let options = DownloadFromContainerOptionsBuilder::new().path(&path).build();
+            let mut stream = docker.download_from_container(&id, Some(options));
+            matches!(stream.next().await, Some(Ok(_)))
+        }
+    };
+    let (musl, glibc) = loaders();
+    let found = if has(musl).await {
+        Ok(Libc::Musl)
+    } else if has(glibc.clone()).await {
+        Ok(Libc::Glibc)
+    } else {
+        Err(fail(format!("neither musl's nor glibc's loader ({glibc}) is in the image")))
+    };
+    let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+    let _ = docker.remove_container(&id, Some(options)).await;
+    found
+}
+
+/// A broker's speed as measured from its `$SYS/broker/uptime`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Proof {
+    /// Broker seconds per real second.
+    pub ratio: f64,
+    /// The broker time the measurement spanned.
+    pub broker: Duration,
+    /// The real time it spanned.
+    pub real: Duration,
+}
+
+/// Whether a measured ratio is the asked speed within [`SPEED_TOLERANCE`].
+pub fn speed_holds(ratio: f64, speed: u32) -> bool {
+    (ratio - f64::from(speed)).abs() <= f64::from(speed) * SPEED_TOLERANCE
+}
+
+/// Where and as whom the proof connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// Host.
+    pub host: String,
+    /// Mapped port.
+    pub port: u16,
+    /// ws or tcp.
+    pub transport: Transport,
+    /// WebSocket path.
+    pub path: String,
+    /// MQTT user name.
+    pub username: String,
+    /// MQTT password.
+    pub password: String,
+}
+
+/// Proves a broker runs ×`speed`: reads two live `$SYS/broker/uptime` publishes at least
+/// [`PROOF_SPAN`] of broker time apart and compares their difference with the real time
+/// between them.
+pub async fn prove(listener: &Listener, speed: u32) -> Result<Proof, ClockError> {
+    let not = |why: String| ClockError::NotInEffect(why);
+    let span_real = PROOF_SPAN.div_f64(f64::from(speed));
+    // The first live publish comes within one sys_interval (10 s of broker time); a broker
+    // at real time would need far longer, and that is what the bound catches.
+    let bound = span_real * 2 + Duration::from_secs(10).div_f64(f64::from(speed)) * 2 + Duration::from_secs(5);
+    let measured = timeout(bound, async {
+        let mut link = Link::open(listener).await?;
+        link.send(&Packet::Subscribe { id: 1, filters: vec![UPTIME_TOPIC.to_string()] }).await?;
+        let mut first: Option<(u64, Instant)> = None;
+        let mut seen = 0;
+        loop {
+            let Packet::Publish { topic, payload, .. } = link.next().await? else { continue };
+            if topic != UPTIME_TOPIC {
+                continue;
+            }
+            seen += 1;
+            let now = Instant::now();
+            // The first is the retained value, as old as one sys_interval: skip it.
+            if seen == 1 {
+                continue;
+            }
+            let uptime = parse_uptime(&payload).ok_or_else(|| format!("{UPTIME_TOPIC} is {:?}", String::from_utf8_lossy(&payload)))?;
+            match first {
+                None => first = Some((uptime, now)),
+                Some((u0, t0)) if now - t0 >= span_real => {
+                    let _ = link.send(&Packet::Disconnect).await;
+                    return Ok::<_, String>((uptime.saturating_sub(u0), now - t0));
+                }
+                Some(_) => {}
+            }
+        }
+    })
+    .await;
+    let (broker_secs, real) = match measured {
+        Ok(Ok(m)) => m,
+        Ok(Err(why)) => return Err(not(why)),
+        Err(_) => {
+            return Err(not(format!(
+                "{UPTIME_TOPIC} did not advance {} s of broker time within {:.1} s real, as a clock ×{speed} would",
+                PROOF_SPAN.as_secs(),
+                bound.as_secs_f64()
+            )))
+        }
+    };
+    let broker = Duration::from_secs(broker_secs);
+    let ratio = broker.as_secs_f64() / real.as_secs_f64().max(f64::EPSILON);
+    let proof = Proof { ratio, broker, real };
+    if speed_holds(ratio, speed) {
+        Ok(proof)
+    } else {
+        Err(not(format!(
+            "{UPTIME_TOPIC} advanced {broker_secs} s in {:.2} s real (×{ratio:.2}); asked ×{speed}",
+            real.as_secs_f64()
+        )))
+    }
+}
+
+/// `"123 seconds"` → 123.
+fn parse_uptime(payload: &[u8]) -> Option<u64> {
+    std::str::from_utf8(payload).ok()?.split_whitespace().next()?.parse().ok()
+}
+
+/// A minimal MQTT subscriber over TCP or WebSocket, for the proof.
+struct Link {
+    stream: TcpStream,
+    ws: bool,
+    frames: BytesMut,
+    packets: BytesMut,
+}
+
+impl Link {
+    async fn open(l: &Listener) -> Result<Link, String> {
+        let addr = format!("{}:{}", l.host, l.port);
+        let mut stream = TcpStream::connect(&addr).await.map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        let ws = l.transport == Transport::Ws;
+        let mut frames = BytesMut::new();
+        if ws {
+            let up = handshake::upgrade(&mut stream, &l.host, l.port, &l.path).await.map_err(|e| e.to_string())?;
+            frames = up.leftover;
+        }
+        let mut link = Link { stream, ws, frames, packets: BytesMut::new() };
+        let id = format!("mm-clock-{:08x}", rand::random::<u32>());
+        let connect = Packet::Connect {
+            client_id: id,
+            username: Some(l.username.clone()),
+            password: Some(l.password.clone().into_bytes()),
+            keepalive: 60,
+        };
+        link.send(&connect).await?;
+        match link.next().await? {
+            Packet::ConnAck { code: 0 } => Ok(link),
+            Packet::ConnAck { code } => Err(format!("CONNACK refused the clock proof: return code {code} ({})", mqtt::connack_reason(code))),
+            other => Err(format!("expected CONNACK, got {other:?}")),
+        }
+    }
+
+    async fn send(&mut self, p: &Packet) -> Result<(), String> {
+        let bytes = mqtt::encode(p);
+        let bytes = if self.ws { frame::encode(opcode::BINARY, &bytes, true) } else { bytes };
+        self.stream.write_all(&bytes).await.map_err(|e| format!("the clock proof's connection failed: {e}"))
+    }
+
+    async fn next(&mut self) -> Result<Packet, String> {
+        loop {
+            if let Some(p) = mqtt::decode(&mut self.packets).map_err(|e| e.to_string())? {
+                return Ok(p);
+            }
+            if self.ws {
+                while let Some(f) = frame::decode(&mut self.frames).map_err(|e| e.to_string())? {
+                    match f.opcode {
+                        opcode::BINARY | opcode::CONTINUATION => self.packets.extend_from_slice(&f.payload),
+                        opcode::PING => {
+                            let pong = frame::encode(opcode::PONG, &f.payload, true);
+                            self.stream.write_all(&pong).await.map_err(|e| e.to_string())?;
+                        }
+                        opcode::CLOSE => return Err("the broker closed the clock proof's connection".to_string()),
+                        _ => {}
+                    }
+                }
+                if !self.packets.is_empty() {
+                    if let Some(p) = mqtt::decode(&mut self.packets).map_err(|e| e.to_string())? {
+                        return Ok(p);
+                    }
+                }
+            }
+            let buf = if self.ws { &mut self.frames } else { &mut self.packets };
+            if self.stream.read_buf(buf).await.map_err(|e| e.to_string())? == 0 {
+                return Err("the broker ended the clock proof's connection".to_string());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_speed_holds_within_five_percent_and_not_beyond() {
+        assert!(speed_holds(10.4, 10));
+        assert!(speed_holds(9.6, 10));
+        assert!(!speed_holds(10.6, 10));
+        assert!(!speed_holds(1.0, 10), "a clock that did not run never passes");
+        assert!(speed_holds(30.9, 30));
+    }
+
+    #[test]
+    fn the_uptime_payload_is_whole_seconds() {
+        assert_eq!(parse_uptime(b"1234 seconds"), Some(1234));
+        assert_eq!(parse_uptime(b"soon"), None);
+    }
+
+    #[test]
+    fn the_clock_environment_preloads_the_library_at_the_speed() {
+        assert_eq!(
+            clock_env(PRELOAD_PATH, 10),
+            [("LD_PRELOAD".to_string(), PRELOAD_PATH.to_string()), ("FAKETIME".to_string(), "+0 x10".to_string())]
+        );
+    }
+}
