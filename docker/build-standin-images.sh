@@ -14,13 +14,16 @@
 #   exits  the real broker on a WebSocket-only copy of the config: prints
 #          "Error: Unable to start any listening sockets, exiting." and exits 1,
 #          exactly like 1.6.9 with a WebSocket-only config
+#   realtime  the real broker with LD_PRELOAD and FAKETIME removed from its
+#          environment: a preloaded time library never reaches it, as with a
+#          static binary; an accelerated run must catch it by its clock
 #
 # Same paths as the Debian images (/mosquitto/config/mosquitto.conf and
 # passwd, copied in by the harness before start), ports 1883 and 9001,
 # CMD ["/usr/sbin/mosquitto","-c","/mosquitto/config/mosquitto.conf"].
 #
 # Usage: docker/build-standin-images.sh [--force] [NAME...]
-#   NAME defaults to: quiet late deaf exits
+#   NAME defaults to: quiet late deaf exits realtime
 #   --force rebuilds images that exist. Without it an image is kept (`found`)
 #   unless its org.mosquitto-matrix.standin-hash label (entrypoint +
 #   Dockerfile + base image id) no longer matches: then it is rebuilt (stale).
@@ -33,7 +36,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=${MOSQUITTO_MATRIX_STANDIN_REPO:-mosquitto-matrix/standin}
 BASE=${MOSQUITTO_MATRIX_STANDIN_BASE:-mosquitto-matrix/debian:bookworm}
 BUILD_DIR=${MOSQUITTO_MATRIX_BUILD_DIR:-/tmp/mosquitto-matrix-build}
-ALL=(quiet late deaf exits)
+ALL=(quiet late deaf exits realtime)
 
 die() { echo "build-standin-images.sh: error: $*" >&2; exit 1; }
 now() { date +%s.%N; }
