@@ -315,7 +315,7 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
         let plan = plan.clone();
         tokio::spawn(async move { live::terminal(rx, &plan).await })
     } else {
-        tokio::spawn(progress::plain(rx, plan.cells.len(), plan.timing.hold))
+        tokio::spawn(progress::plain(rx, plan.cells.len(), plan.timing.hold, plan.speed))
     };
     let mut result = tokio::select! {
         r = run::run(&plan, &run_id, Some(tx)) => r,

@@ -30,7 +30,7 @@ async fn every_cell_of_the_selected_set_meets_its_expectation() {
         plan.timing.hold
     );
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let printer = tokio::spawn(progress::plain(rx, plan.cells.len(), plan.timing.hold));
+    let printer = tokio::spawn(progress::plain(rx, plan.cells.len(), plan.timing.hold, plan.speed));
     let result = run::run(&plan, &run_id, Some(tx)).await;
     printer.await.expect("the progress printer ends when the run does");
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::Expectation;
 use crate::judge::record::{ClientProcess, WireEvent};
-use crate::plan::{Column, Transport};
+use crate::plan::{Column, LeftOut, Transport};
 use crate::judge::verdict::Verdict;
 use crate::plan::Outcome;
 
@@ -190,7 +190,7 @@ pub struct RunResult {
     /// Columns of the set left out of this run, with why (e.g. a client that cannot run on
     /// an accelerated clock).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub left_out: Vec<String>,
+    pub left_out: Vec<LeftOut>,
     /// The shard this result covers (`2/3`), if the run was sharded.
     pub shard: Option<String>,
     /// Per tag, in order.

@@ -126,7 +126,7 @@ pub struct Plan {
     /// The columns in order.
     pub columns: Vec<Column>,
     /// Columns of the set this plan leaves out, each with why.
-    pub left_out: Vec<String>,
+    pub left_out: Vec<LeftOut>,
     /// Every cell, tag-major.
     pub cells: Vec<Cell>,
     /// How many times faster than real time the clocks of the run's brokers and clients run
@@ -182,7 +182,8 @@ impl Plan {
             // Clients that cannot follow the time library do not run on an accelerated clock.
             for c in &columns {
                 if matches!(c, Column::Command(k) if !k.accelerates) {
-                    left_out.push(format!("{c} (its clock cannot run ×{speed}: accelerates = false in matrix.toml)"));
+                    let why = format!("its clock cannot run ×{speed} (accelerates = false in matrix.toml)");
+                    left_out.push(LeftOut { column: c.name().to_string(), why });
                 }
             }
             columns.retain(|c| !matches!(c, Column::Command(k) if !k.accelerates));
@@ -226,6 +227,15 @@ impl Plan {
     pub fn reaches_five_minute_mark(&self) -> bool {
         self.timing.hold > FIVE_MINUTE_MARK
     }
+}
+
+/// A column the plan leaves out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeftOut {
+    /// The column's name.
+    pub column: String,
+    /// Why it does not run.
+    pub why: String,
 }
 
 /// The fastest clock a run may ask for: beyond it a 10 s window of libwebsockets is shorter

@@ -50,7 +50,9 @@ pub fn diff_within(old: &RunResult, new: &RunResult, within: Duration) -> Vec<Ch
         }
     }
     for o in &old.cells {
-        if new.cell(&o.tag, &o.profile).is_none() {
+        // A column the new run left out on purpose (and says why) has not changed.
+        let left_out = new.left_out.iter().any(|l| l.column == o.profile);
+        if new.cell(&o.tag, &o.profile).is_none() && !left_out {
             out.push(Change { cell: o.id(), old: cell_text(o), new: "—".into(), cause: o.verdict.cause.clone() });
         }
     }
@@ -61,9 +63,14 @@ pub fn diff_within(old: &RunResult, new: &RunResult, within: Duration) -> Vec<Ch
 /// broker time, so their times compare, but a reader must know one was accelerated.
 pub fn clocks_note(old: &RunResult, new: &RunResult) -> Option<String> {
     let words = |r: &RunResult| r.clock_words().unwrap_or_else(|| "real time".to_string());
-    (old.speed != new.speed).then(|| {
-        format!("note: the old run ran in {}, the new one in {}; both report broker time", words(old), words(new))
-    })
+    let left: Vec<String> = new.left_out.iter().map(|l| format!("{} ({})", l.column, l.why)).collect();
+    let mut note = (old.speed != new.speed)
+        .then(|| format!("note: the old run ran in {}, the new one in {}; both report broker time", words(old), words(new)));
+    if !left.is_empty() {
+        let line = format!("note: left out of the new run: {}", left.join("; "));
+        note = Some(note.map_or(line.clone(), |n| format!("{n}\n{line}")));
+    }
+    note
 }
 
 /// The changes as a terminal table.

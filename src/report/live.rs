@@ -15,7 +15,9 @@ use crate::units::fmt_secs;
 /// Shows one line per cell until the run's sender is dropped.
 pub async fn terminal(mut rx: UnboundedReceiver<Progress>, plan: &Plan) {
     let multi = MultiProgress::new();
-    let hold_ms = plan.timing.hold.as_millis() as u64;
+    // The bars count real time; their words say broker time, which is real × speed.
+    let speed = f64::from(plan.speed);
+    let hold_ms = plan.timing.hold.div_f64(speed).as_millis() as u64;
     let counting = ProgressStyle::with_template("{prefix:<32} [{bar:30}] {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
@@ -73,7 +75,7 @@ pub async fn terminal(mut rx: UnboundedReceiver<Progress>, plan: &Plan) {
                     if let (Some(s), false) = (start, b.is_finished()) {
                         let e = s.elapsed();
                         b.set_position(e.as_millis() as u64);
-                        b.set_message(format!("{} / {}", fmt_secs(e), fmt_secs(plan.timing.hold)));
+                        b.set_message(format!("{} / {}", fmt_secs(e.mul_f64(speed)), fmt_secs(plan.timing.hold)));
                     }
                 }
             }

@@ -22,7 +22,12 @@ macro_rules! say {
 pub const STATUS_EVERY: Duration = Duration::from_secs(30);
 
 /// Prints progress lines to stderr until the run's sender is dropped.
-pub async fn plain(mut rx: UnboundedReceiver<Progress>, total: usize, hold: Duration) {
+pub async fn plain(mut rx: UnboundedReceiver<Progress>, total: usize, hold: Duration, speed: u32) {
+    let held = if speed > 1 {
+        format!("{} of broker time ({} real, clocks ×{speed})", fmt_secs(hold), fmt_secs(hold.div_f64(f64::from(speed))))
+    } else {
+        fmt_secs(hold)
+    };
     let start = Instant::now();
     let mut done = 0usize;
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + STATUS_EVERY, STATUS_EVERY);
@@ -35,7 +40,7 @@ pub async fn plain(mut rx: UnboundedReceiver<Progress>, total: usize, hold: Dura
                     match p {
                         Progress::BrokerStarting { tag } => say!("[{t}] {tag}: starting broker"),
                         Progress::Pulling { tag, image } => say!("[{t}] {tag}: pulling {image}"),
-                        Progress::BrokerReady { tag, startup } => say!("[{t}] {tag}: broker ready in {}, sessions held for {}", fmt_secs(startup), fmt_secs(hold)),
+                        Progress::BrokerReady { tag, startup } => say!("[{t}] {tag}: broker ready in {}, sessions held for {held}", fmt_secs(startup)),
                         Progress::BrokerFailed { tag, why } => say!("[{t}] {tag}: broker failed: {why}"),
                         Progress::CellFinished(c) => {
                             done += 1;
@@ -44,7 +49,7 @@ pub async fn plain(mut rx: UnboundedReceiver<Progress>, total: usize, hold: Dura
                     }
                 }
             },
-            _ = tick.tick() => say!("[{}] {done}/{total} cells finished, hold {}", fmt_secs(start.elapsed()), fmt_secs(hold)),
+            _ = tick.tick() => say!("[{}] {done}/{total} cells finished, hold {held}", fmt_secs(start.elapsed())),
         }
     }
 }

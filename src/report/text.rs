@@ -89,8 +89,8 @@ fn summary(r: &RunResult) -> String {
     if let Some(words) = r.clock_words() {
         s = format!("{s}, {words} (times in broker time)");
     }
-    for c in &r.left_out {
-        s.push_str(&format!("; left out: {c}"));
+    for l in &r.left_out {
+        s.push_str(&format!("; left out: {} — {}", l.column, l.why));
     }
     if !r.five_minute_mark_reached {
         s.push_str(" — the hold ends before the 5-minute mark: an OK here does not prove a session survives libwebsockets' PING at 300 s");
