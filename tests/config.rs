@@ -140,3 +140,15 @@ fn shards_cover_every_cell_exactly_once() {
     assert!("0/3".parse::<mosquitto_matrix::plan::Shard>().is_err());
     assert!("4/3".parse::<mosquitto_matrix::plan::Shard>().is_err());
 }
+
+#[test]
+fn a_plan_names_each_transport_its_columns_use_once() {
+    use mosquitto_matrix::plan::Transport;
+    let plan = |profiles: &[&str]| {
+        let sel = Selection { profiles: Some(profiles.iter().map(|p| p.to_string()).collect()), ..Selection::default() };
+        Plan::new(&shipped(), &sel).expect("plan").transports()
+    };
+    assert_eq!(plan(&["rfc6455", "no-pong", "tcp"]), [Transport::Ws, Transport::Tcp]);
+    assert_eq!(plan(&["tcp"]), [Transport::Tcp]);
+    assert_eq!(plan(&["rumqttc"]), [Transport::Ws]);
+}

@@ -216,8 +216,13 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
     for profile in &plan.profiles {
         let cell = result.cell(MISSING, *profile).context("a cell per (tag, profile)")?;
         assert_eq!(cell.status, Status::Error, "{}", cell.id());
-        assert!(cell.verdict.cause.contains("manifest unknown"), "{}: {}", cell.id(), cell.verdict.cause);
+        assert_eq!(cell.verdict.cause, format!("not run: the broker of {MISSING} could not be had"));
     }
+    // The registry's words once, for the tag, not once per cell.
+    let failures = report::failures(&result);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].starts_with(&format!("{MISSING}: ")) && failures[0].contains("manifest unknown"), "{failures:?}");
+    assert!(failures[0].contains(" — 2 cells not run"), "{failures:?}");
 
     drop(registry);
     eprintln!("registry test wall time: {:.1}s", wall.elapsed().as_secs_f64());

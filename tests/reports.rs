@@ -10,7 +10,7 @@ use mosquitto_matrix::plan::MatrixFile;
 use mosquitto_matrix::plan::Profile;
 use mosquitto_matrix::judge::record::Party;
 use mosquitto_matrix::report;
-use mosquitto_matrix::judge::results::{CellResult, ImageFacts, RunResult, Status, TagResult, SCHEMA_VERSION};
+use mosquitto_matrix::judge::results::{BrokerFailure, CellResult, ImageFacts, RunResult, Status, TagResult, SCHEMA_VERSION};
 use mosquitto_matrix::judge::verdict::{self, Verdict};
 use mosquitto_matrix::plan::Outcome;
 
@@ -170,4 +170,64 @@ fn baseline_adds_a_new_release_tag_and_its_row() {
     let debian = reloaded.set("debian").expect("debian");
     assert!(debian.tags.contains(&"forky".to_string()));
     assert_eq!(debian.expect[&("forky".to_string(), Profile::Rfc6455)].to_string(), "OK");
+}
+
+/// bookworm ran; 1.6.9's broker never answered, so both its cells are ERROR.
+fn one_tag_not_had() -> RunResult {
+    let mut r = result(vec![
+        cell("bookworm", Profile::PahoJava125, Outcome::Eof, Some(300.0), "EOF@300", Status::Met),
+        cell("bookworm", Profile::Rfc6455, Outcome::Ok, Some(330.0), "OK", Status::Met),
+        cell("1.6.9", Profile::PahoJava125, Outcome::Error, None, "OK", Status::Error),
+        cell("1.6.9", Profile::Rfc6455, Outcome::Error, None, "OK", Status::Error),
+    ]);
+    for c in r.cells.iter_mut().filter(|c| c.tag == "1.6.9") {
+        c.verdict = verdict::error("not run: the broker of 1.6.9 could not be had");
+    }
+    let t = r.tags.iter_mut().find(|t| t.tag == "1.6.9").expect("tag");
+    t.broker_version = None;
+    t.error = Some(
+        "eclipse-mosquitto:1.6.9: broker not ready within 60 s (ws 9001 at 127.0.0.1:1: connection ended before CONNACK); \
+         last broker log lines: a | b"
+            .into(),
+    );
+    t.failure = Some(BrokerFailure {
+        reason: "broker not ready within 60 s (ws 9001 at 127.0.0.1:1: connection ended before CONNACK)".into(),
+        exit_status: None,
+        log_tail: vec!["a".into(), "b".into()],
+    });
+    r
+}
+
+#[test]
+fn a_broker_that_could_not_be_had_is_one_note_and_one_failure_line_for_its_tag() {
+    let r = one_tag_not_had();
+    let want = "1.6.9: broker not ready within 60 s (ws 9001 at 127.0.0.1:1: connection ended before CONNACK) — 2 cells not run; last log lines: a | b";
+    assert_eq!(report::failures(&r), [want]);
+    let table = report::table(&r);
+    assert_eq!(table.matches("broker not ready").count(), 1, "{table}");
+    assert!(table.contains(&format!("[2] {want}")), "{table}");
+    assert_eq!(table.matches("⚠ ERROR [2]").count(), 2, "both cells point at the tag's note: {table}");
+    let md = report::markdown(&r);
+    assert_eq!(md.matches("broker not ready").count(), 1, "{md}");
+    // JUnit keeps an error per cell, with the short cause.
+    let xml = junit(&r);
+    assert_eq!(xml.matches("<error").count(), 2, "{xml}");
+    assert!(!xml.contains("broker not ready"), "{xml}");
+    assert!(xml.contains("not run: the broker of 1.6.9 could not be had"), "{xml}");
+}
+
+#[test]
+fn a_result_written_before_failures_had_parts_still_reads_and_says_its_error_once() {
+    let mut r = one_tag_not_had();
+    let mut json: serde_json::Value = serde_json::from_str(&report::json(&r)).expect("JSON");
+    for t in json["tags"].as_array_mut().expect("tags") {
+        t.as_object_mut().expect("object").remove("failure");
+    }
+    let old: RunResult = serde_json::from_value(json).expect("an older result still reads");
+    r.tags[1].failure = None;
+    assert_eq!(old, r);
+    let lines = report::failures(&old);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("1.6.9: eclipse-mosquitto:1.6.9: broker not ready within 60 s"), "{lines:?}");
+    assert!(lines[0].contains("— 2 cells not run"), "{lines:?}");
 }

@@ -92,7 +92,8 @@ pub struct BrokerSettings {
     pub username: String,
     /// The test user's password (test-only).
     pub password: String,
-    /// How long a broker may take to say it is running.
+    /// How long a broker's container may take to start, and then how long its listeners may
+    /// take to answer an MQTT CONNECT (see `engine::readiness`).
     pub startup_timeout: Duration,
 }
 

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::plan::file::{unknown_profile, unknown_set};
-use crate::plan::{BrokerSettings, ConfigError, Expectation, MatrixFile, Profile, Timing, FIVE_MINUTE_MARK};
+use crate::plan::{BrokerSettings, ConfigError, Expectation, MatrixFile, Profile, Timing, Transport, FIVE_MINUTE_MARK};
 use crate::units::parse_duration;
 
 /// What a run asks for beyond the file: from the environment or the command line.
@@ -173,6 +173,18 @@ impl Plan {
             tolerance: file.tolerance,
             broker: file.broker.clone(),
         })
+    }
+
+    /// The transports the columns use, each once, in column order: the listeners every
+    /// broker of the run must answer on before its sessions start.
+    pub fn transports(&self) -> Vec<Transport> {
+        let mut used = Vec::new();
+        for p in &self.profiles {
+            if !used.contains(&p.transport()) {
+                used.push(p.transport());
+            }
+        }
+        used
     }
 
     /// Keeps shard `index` of `count` (1-based): whole tags, dealt round-robin in file

@@ -13,7 +13,7 @@ use crate::client::{self, SessionSpec};
 use crate::engine::broker::{self, Broker};
 use crate::engine::labels::Labels;
 use crate::judge::record::{End, SessionRecord};
-use crate::judge::results::{now_rfc3339, CellResult, RunResult, Status, TagResult, SCHEMA_VERSION};
+use crate::judge::results::{now_rfc3339, BrokerFailure, CellResult, RunResult, Status, TagResult, SCHEMA_VERSION};
 use crate::judge::verdict::{self, BrokerState, Verdict};
 use crate::plan::{Cell, Outcome, Plan};
 
@@ -32,12 +32,14 @@ pub enum Progress {
         /// `name:tag`.
         image: String,
     },
-    /// A tag's broker is ready and its sessions start now.
+    /// A tag's broker is ready (every listener answered) and its sessions start now.
     BrokerReady {
         /// The tag.
         tag: String,
-        /// Start-up time.
+        /// Start-up time: from asking for the container, pull included, to ready.
         startup: Duration,
+        /// Of which: from the container running to every listener answering.
+        probing: Duration,
     },
     /// A tag's broker could not be had; its cells are ERROR.
     BrokerFailed {
@@ -116,24 +118,27 @@ async fn run_tag(
     let started_at = now_rfc3339();
     let image = format!("{}:{}", plan.image, tag);
     let pulling = || send(&progress, Progress::Pulling { tag: tag.clone(), image: image.clone() });
-    let broker = match broker::start(&plan.image, &tag, &plan.broker, &labels, pulling).await {
+    let broker = match broker::start(&plan.image, &tag, &plan.broker, &labels, &plan.transports(), pulling).await {
         Ok(b) => b,
         Err(e) => {
             let why = e.to_string();
             send(&progress, Progress::BrokerFailed { tag: tag.clone(), why: why.clone() });
-            info.error = Some(why.clone());
+            info.error = Some(why);
+            info.failure =
+                Some(BrokerFailure { reason: e.reason(), exit_status: e.exit_status(), log_tail: e.log_tail().to_vec() });
             info.image = broker::image_facts(&image).await;
+            // The whole story is the tag's, told once; each cell only points at it.
             let results = cells
                 .into_iter()
                 .map(|cell| {
-                    let v = verdict::error(format!("the broker could not be started: {why}"));
+                    let v = verdict::error(format!("not run: the broker of {tag} could not be had"));
                     finish(plan, cell, v, None, started_at.clone(), &progress)
                 })
                 .collect();
             return (info, results);
         }
     };
-    send(&progress, Progress::BrokerReady { tag: tag.clone(), startup: broker.startup });
+    send(&progress, Progress::BrokerReady { tag: tag.clone(), startup: broker.startup, probing: broker.ready_after });
     info.startup_secs = Some(broker.startup.as_secs_f64());
     info.pulled = Some(broker.pull.is_some());
     info.pull_secs = broker.pull.map(|d| d.as_secs_f64());
