@@ -19,14 +19,17 @@ fn line_of(text: &str, needle: &str) -> usize {
 }
 
 #[test]
-fn the_shipped_file_has_23_eclipse_tags_and_4_debian_tags_with_an_expectation_for_every_cell() {
+fn the_shipped_file_has_33_eclipse_tags_up_to_2_1_2_alpine_and_4_debian_tags_with_an_expectation_for_every_cell() {
     let f = shipped();
     let eclipse = f.set("eclipse").expect("eclipse set");
-    assert_eq!(eclipse.tags.len(), 23);
+    assert_eq!(eclipse.tags.len(), 33);
     assert_eq!(eclipse.tags.first().map(String::as_str), Some("1.6.9"));
-    assert_eq!(eclipse.tags.last().map(String::as_str), Some("2.0.15"));
+    assert!(eclipse.tags.iter().any(|t| t == "2.0.22"));
+    assert_eq!(eclipse.tags.last().map(String::as_str), Some("2.1.2-alpine"));
+    assert_eq!(eclipse.variants, ["", "-alpine"]);
     let debian = f.set("debian").expect("debian set");
     assert_eq!(debian.tags, ["bullseye", "bookworm", "trixie", "sid"]);
+    assert_eq!(debian.variants, [""], "a set without a variants line follows bare tags only");
     for set in [eclipse, debian] {
         for tag in &set.tags {
             for p in &f.profiles {
@@ -39,13 +42,19 @@ fn the_shipped_file_has_23_eclipse_tags_and_4_debian_tags_with_an_expectation_fo
 }
 
 #[test]
-fn the_eclipse_paho_column_is_the_reports_table_and_eof_starts_exactly_at_1_6_15_and_2_0_11() {
+fn the_eclipse_paho_column_is_the_reports_table_eof_from_1_6_15_and_2_0_11_and_ok_again_from_2_1() {
     let f = shipped();
     let eclipse = f.set("eclipse").expect("eclipse set");
     for tag in &eclipse.tags {
         let e = eclipse.expect[&(tag.clone(), Profile::PahoJava125)];
-        let patch: u32 = tag.rsplit('.').next().and_then(|p| p.parse().ok()).expect("numeric patch");
-        let lws4 = if tag.starts_with("1.6.") { patch >= 15 } else { patch >= 11 };
+        let number = tag.split('-').next().expect("a release number");
+        let v: Vec<u32> = number.split('.').map(|p| p.parse().expect("numeric")).collect();
+        // libwebsockets 4.x pings at 300 s; 2.1's built-in WebSocket code does not.
+        let lws4 = match (v[0], v[1]) {
+            (1, 6) => v[2] >= 15,
+            (2, 0) => v[2] >= 11,
+            _ => false,
+        };
         assert_eq!(e.outcome, if lws4 { Outcome::Eof } else { Outcome::Ok }, "{tag}");
     }
 }
@@ -76,6 +85,10 @@ fn the_debian_set_expects_what_the_reference_measured() {
 #[case::expectation_for_an_unlisted_tag("tags = [\"bullseye\", \"bookworm\", \"trixie\", \"sid\"]", "tags = [\"bullseye\", \"bookworm\", \"trixie\"]", "\"sid\"      =", "expectation for tag \"sid\", which set \"debian\" does not list")]
 #[case::bad_expectation_text("\"sid\"      = { \"paho-java-1.2.5\" = \"OK\"", "\"sid\"      = { \"paho-java-1.2.5\" = \"FINE\"", "\"sid\"      =", "\"FINE\" is not an expectation")]
 #[case::misspelt_key("late_pong = \"15s\"", "late_ping = \"15s\"", "late_ping", "unknown field `late_ping`")]
+#[case::misspelt_set_key("variants = [\"\", \"-alpine\"]", "variant = [\"\", \"-alpine\"]", "variant = [", "unknown field `variant`")]
+#[case::variant_without_its_dash("variants = [\"\", \"-alpine\"]", "variants = [\"\", \"alpine\"]", "variants = [", "variant \"alpine\" is not a tag suffix")]
+#[case::variant_twice("variants = [\"\", \"-alpine\"]", "variants = [\"-alpine\", \"-alpine\"]", "variants = [", "variant \"-alpine\" is listed twice")]
+#[case::no_variant("variants = [\"\", \"-alpine\"]", "variants = []", "variants = [", "follows no variant")]
 fn a_mistake_in_matrix_toml_names_the_file_the_line_and_what_is_wrong(
     #[case] from: &str,
     #[case] to: &str,
@@ -119,9 +132,9 @@ fn a_short_hold_from_the_environment_is_allowed_and_marks_the_plan() {
 
 #[test]
 fn a_tag_not_in_the_file_runs_with_no_expectation() {
-    let sel = Selection { set: Some("eclipse".into()), tags: Some(vec!["2.0.22".into(), "2.0.15".into()]), ..Selection::default() };
+    let sel = Selection { set: Some("eclipse".into()), tags: Some(vec!["2.0.23".into(), "2.0.15".into()]), ..Selection::default() };
     let plan = Plan::new(&shipped(), &sel).expect("plan");
-    assert!(plan.cells.iter().filter(|c| c.tag == "2.0.22").all(|c| c.expect.is_none()));
+    assert!(plan.cells.iter().filter(|c| c.tag == "2.0.23").all(|c| c.expect.is_none()));
     assert!(plan.cells.iter().filter(|c| c.tag == "2.0.15").all(|c| c.expect.is_some()));
 }
 

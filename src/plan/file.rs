@@ -78,6 +78,8 @@ struct RawSet {
     image: String,
     tags: Vec<Spanned<String>>,
     #[serde(default)]
+    variants: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
     expect: RawExpect,
 }
 
@@ -108,6 +110,23 @@ pub struct ImageSet {
     pub tags: Vec<String>,
     /// Expected outcome per (tag, profile).
     pub expect: BTreeMap<(String, Profile), Expectation>,
+    /// The tag variants `discover` follows, in order of preference: `""` is the bare
+    /// `MAJOR.MINOR.PATCH` tag, `"-alpine"` its `-alpine` twin. `[""]` when the file says none.
+    pub variants: Vec<String>,
+}
+
+/// The variants a set follows when matrix.toml does not say: bare release tags only.
+pub fn default_variants() -> Vec<String> {
+    vec![String::new()]
+}
+
+/// Whether `text` is a tag variant: empty (the bare tag), or `-` and the characters a
+/// Docker tag may hold (`-alpine`, `-openssl`).
+pub fn is_variant(text: &str) -> bool {
+    text.is_empty()
+        || text.strip_prefix('-').is_some_and(|rest| {
+            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        })
 }
 
 /// matrix.toml, loaded and validated.
@@ -265,5 +284,33 @@ fn load_set(cx: &Ctx<'_>, name: &str, raw: &RawSet) -> Result<ImageSet, ConfigEr
             expect.insert((tag.get_ref().clone(), profile), e);
         }
     }
-    Ok(ImageSet { name: name.to_string(), image: raw.image.clone(), tags, expect })
+    let variants = match &raw.variants {
+        None => default_variants(),
+        Some(list) => {
+            if list.get_ref().is_empty() {
+                return Err(cx.at(
+                    list.span(),
+                    format!("set {name:?} follows no variant; write variants = [\"\"] for bare release tags only"),
+                ));
+            }
+            let mut variants: Vec<String> = Vec::new();
+            for v in list.get_ref() {
+                if !is_variant(v.get_ref()) {
+                    return Err(cx.at(
+                        v.span(),
+                        format!(
+                            "variant {:?} is not a tag suffix; write \"\" for the bare tag or a suffix such as \"-alpine\"",
+                            v.get_ref()
+                        ),
+                    ));
+                }
+                if variants.contains(v.get_ref()) {
+                    return Err(cx.at(v.span(), format!("variant {:?} is listed twice in set {name:?}", v.get_ref())));
+                }
+                variants.push(v.get_ref().clone());
+            }
+            variants
+        }
+    };
+    Ok(ImageSet { name: name.to_string(), image: raw.image.clone(), tags, expect, variants })
 }
