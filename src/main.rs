@@ -115,7 +115,8 @@ enum Command {
         #[command(flatten)]
         output: Output,
     },
-    /// Show the cells whose outcome changed between two JSON results. Example: mosquitto-matrix diff old.json new.json
+    /// Show the cells whose outcome changed between two JSON results, and the tags whose image digest changed.
+    /// Example: mosquitto-matrix diff old.json new.json
     Diff {
         /// The older result.
         old: PathBuf,
@@ -143,8 +144,8 @@ enum Command {
         #[arg(long)]
         new_only: bool,
     },
-    /// Write a result's outcomes into matrix.toml as the new expectations, keeping comments and layout.
-    /// Example: mosquitto-matrix baseline target/matrix/debian.json
+    /// Write a result's outcomes into matrix.toml as the new expectations, and each tag's registry digest into
+    /// [sets.<set>.digests], keeping comments and layout. Example: mosquitto-matrix baseline target/matrix/debian.json
     Baseline {
         /// The result to accept.
         result: PathBuf,
@@ -285,10 +286,17 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
 fn diff(old: &Path, new: &Path, format: Format) -> Result<ExitCode, Error> {
     let (old, new) = (read_result(old)?, read_result(new)?);
     let changes = compare::diff(&old, &new);
-    match format {
-        Format::Markdown => print!("{}", compare::diff_markdown(&changes)),
-        _ => print!("{}", compare::diff_table(&changes)),
+    let digests = compare::digest_changes(&old, &new);
+    let markdown = matches!(format, Format::Markdown);
+    if markdown {
+        print!("{}", compare::diff_markdown(&changes));
+    } else {
+        print!("{}", compare::diff_table(&changes));
     }
+    if !digests.is_empty() {
+        print!("{}{}", if markdown { "\n" } else { "" }, compare::digest_lines(&digests, markdown));
+    }
+    // A rebuilt image is shown, but only a changed outcome makes the exit status 1.
     Ok(ExitCode::from(u8::from(!changes.is_empty())))
 }
 
@@ -330,6 +338,9 @@ fn accept_baseline(config: &Path, result: &Path) -> Result<ExitCode, Error> {
     std::fs::write(config, &b.text).map_err(|e| Error::File(format!("{shown}: cannot write: {e}")))?;
     for c in &b.changed {
         println!("{c}");
+    }
+    for d in &b.digests {
+        println!("{d}");
     }
     for t in &b.added_tags {
         println!("added tag {t} to set {}", r.set);

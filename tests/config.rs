@@ -89,6 +89,8 @@ fn the_debian_set_expects_what_the_reference_measured() {
 #[case::variant_without_its_dash("variants = [\"\", \"-alpine\"]", "variants = [\"\", \"alpine\"]", "variants = [", "variant \"alpine\" is not a tag suffix")]
 #[case::variant_twice("variants = [\"\", \"-alpine\"]", "variants = [\"-alpine\", \"-alpine\"]", "variants = [", "variant \"-alpine\" is listed twice")]
 #[case::no_variant("variants = [\"\", \"-alpine\"]", "variants = []", "variants = [", "follows no variant")]
+#[case::digest_for_an_unlisted_tag("[sets.debian.expect]", "[sets.debian.digests]\nbuster = \"sha256:00\"\n\n[sets.debian.expect]", "buster = ", "digest for tag \"buster\", which set \"debian\" does not list")]
+#[case::digest_that_is_not_one("[sets.debian.expect]", "[sets.debian.digests]\nsid = \"sha256:abc\"\n\n[sets.debian.expect]", "sid = \"sha256", "is not \"sha256:\" and 64 hex digits")]
 fn a_mistake_in_matrix_toml_names_the_file_the_line_and_what_is_wrong(
     #[case] from: &str,
     #[case] to: &str,
@@ -152,6 +154,16 @@ fn shards_cover_every_cell_exactly_once() {
     assert_eq!(seen, all);
     assert!("0/3".parse::<mosquitto_matrix::plan::Shard>().is_err());
     assert!("4/3".parse::<mosquitto_matrix::plan::Shard>().is_err());
+}
+
+#[test]
+fn digests_recorded_by_a_baseline_reach_the_plan() {
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let text = SHIPPED.replacen("[sets.debian.expect]", &format!("[sets.debian.digests]\nsid = \"{digest}\"\n\n[sets.debian.expect]"), 1);
+    let f = MatrixFile::parse(Path::new("matrix.toml"), &text).expect("a digests table loads");
+    assert_eq!(f.set("debian").expect("debian").digests.get("sid"), Some(&digest));
+    let plan = Plan::new(&f, &Selection { set: Some("debian".into()), ..Selection::default() }).expect("plan");
+    assert_eq!(plan.digests.get("sid"), Some(&digest));
 }
 
 #[test]

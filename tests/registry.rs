@@ -152,6 +152,7 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
         tags: vec!["bookworm".into(), "sid".into(), "2.0.11".into()],
         expect: BTreeMap::new(),
         variants: eclipse_like.clone(),
+        digests: BTreeMap::new(),
     };
     let found = discover::discover(&set).await?;
     println!("{found}");
@@ -230,6 +231,13 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
             assert_eq!(cell.status, Status::Met, "{}", cell.id());
         }
     }
+    // bookworm's recorded digest is not what the registry serves: one note, with both.
+    let bookworm = result.tags.iter().find(|t| t.tag == "bookworm").context("bookworm")?;
+    let served = bookworm.image.digest.as_deref().and_then(|d| d.split_once('@')).map(|(_, d)| d).context("a registry digest")?;
+    let table = report::table(&result);
+    let note = format!("bookworm: image digest changed since the baseline ({STALE_DIGEST} → {served})");
+    assert!(table.contains(&note), "{table}");
+    assert_eq!(table.matches("image digest changed").count(), 1, "only bookworm has a recorded digest: {table}");
     let missing = result.tags.iter().find(|t| t.tag == MISSING).context("a TagResult for the missing tag")?;
     let why = missing.error.as_deref().unwrap_or_default();
     assert!(why.contains("manifest unknown") || why.contains("not found"), "the registry's answer: {why:?}");
@@ -274,8 +282,13 @@ fn registry_plan(file: &MatrixFile, image: &str, tags: &[&str]) -> Plan {
         timing,
         tolerance: file.tolerance,
         broker: file.broker.clone(),
+        // As if bookworm had been accepted from another build: the run must notice.
+        digests: BTreeMap::from([("bookworm".to_string(), STALE_DIGEST.to_string())]),
     }
 }
+
+/// A digest no image has, recorded for bookworm in the registry plan.
+const STALE_DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One request as the scripted server saw it.
 #[derive(Debug, Clone)]

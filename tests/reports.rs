@@ -231,3 +231,58 @@ fn a_result_written_before_failures_had_parts_still_reads_and_says_its_error_onc
     assert!(lines[0].starts_with("1.6.9: eclipse-mosquitto:1.6.9: broker not ready within 60 s"), "{lines:?}");
     assert!(lines[0].contains("— 2 cells not run"), "{lines:?}");
 }
+
+fn digest(c: char) -> String {
+    format!("sha256:{}", c.to_string().repeat(64))
+}
+
+#[test]
+fn a_tag_rebuilt_since_the_baseline_gets_a_note_with_both_digests() {
+    let mut r = bookworm_and_sid();
+    r.tags[0].baseline_digest = Some(digest('a'));
+    r.tags[0].image.digest = Some(format!("eclipse-mosquitto@{}", digest('b')));
+    r.tags[1].baseline_digest = Some(digest('c'));
+    r.tags[1].image.digest = Some(format!("eclipse-mosquitto@{}", digest('c')));
+    let table = report::table(&r);
+    let note = format!("bookworm: image digest changed since the baseline ({} → {})", digest('a'), digest('b'));
+    assert!(table.contains(&note), "{table}");
+    assert!(!table.contains("sid: image digest"), "{table}");
+    assert!(report::failures(&r).is_empty(), "a rebuilt image alone is no failure");
+    let back: RunResult = serde_json::from_str(&report::json(&r)).expect("JSON");
+    assert_eq!(back, r);
+}
+
+#[test]
+fn diff_lists_the_tags_whose_digest_changed() {
+    let mut old = bookworm_and_sid();
+    let mut new = bookworm_and_sid();
+    old.tags[0].image.digest = Some(format!("eclipse-mosquitto@{}", digest('a')));
+    new.tags[0].image.digest = Some(format!("127.0.0.1:5000/eclipse-mosquitto@{}", digest('a')));
+    old.tags[1].image.digest = Some(format!("eclipse-mosquitto@{}", digest('a')));
+    new.tags[1].image.digest = Some(format!("eclipse-mosquitto@{}", digest('d')));
+    let changes = compare::digest_changes(&old, &new);
+    assert_eq!(changes.len(), 1, "the same content under another repository is no change: {changes:?}");
+    assert_eq!((changes[0].tag.as_str(), changes[0].old.as_str(), changes[0].new.as_str()), ("sid", &*digest('a'), &*digest('d')));
+    let text = compare::digest_lines(&changes, true);
+    assert_eq!(text, format!("- sid: image digest changed ({} → {})\n", digest('a'), digest('d')));
+    assert!(diff(&old, &new).is_empty());
+}
+
+#[test]
+fn baseline_records_registry_digests_and_leaves_local_image_ids_out() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("matrix.toml")).expect("matrix.toml");
+    let mut r = bookworm_and_sid();
+    r.tags[0].image.digest = Some(format!("registry.example/debian@{}", digest('e')));
+    r.tags[1].image.digest = Some(digest('f')); // an image id: built here, no registry digest
+    let b = baseline::apply(&text, &r).expect("applies");
+    assert_eq!(b.digests, [format!("bookworm: digest (none) -> {}", digest('e'))]);
+    assert!(b.text.contains(&format!("[sets.debian.digests]\nbookworm = \"{}\"", digest('e'))), "{}", b.text);
+    assert!(b.text.starts_with(&text[..200]), "the rest of the file is kept");
+    let reloaded = MatrixFile::parse(Path::new("matrix.toml"), &b.text).expect("still valid");
+    let debian = reloaded.set("debian").expect("debian");
+    assert_eq!(debian.digests.get("bookworm"), Some(&digest('e')));
+    assert_eq!(debian.digests.get("sid"), None);
+    // A second baseline of the same result changes nothing.
+    let again = baseline::apply(&b.text, &r).expect("applies");
+    assert!(again.digests.is_empty() && again.text == b.text);
+}

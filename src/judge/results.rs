@@ -78,7 +78,7 @@ pub struct ImageFacts {
     pub lws_version: Option<String>,
     /// `VERSION` from the image's environment.
     pub version: Option<String>,
-    /// The repository digest, or the image id where it has none.
+    /// The repository digest (`repo@sha256:…`), or the image id (`sha256:…`) where it has none.
     pub digest: Option<String>,
 }
 
@@ -119,6 +119,23 @@ pub struct TagResult {
     /// The same, in parts (absent in results written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<BrokerFailure>,
+    /// The digest matrix.toml recorded for this tag at its last baseline, if any (`sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_digest: Option<String>,
+}
+
+impl TagResult {
+    /// The digest changed since the baseline: `(recorded, now)`, both as `sha256:…`.
+    pub fn digest_change(&self) -> Option<(&str, &str)> {
+        let old = self.baseline_digest.as_deref()?;
+        let new = content_digest(self.image.digest.as_deref()?);
+        (old != new).then_some((old, new))
+    }
+}
+
+/// The content part of a digest: `sha256:…` from `repo@sha256:…`, or the text itself.
+pub fn content_digest(digest: &str) -> &str {
+    digest.rsplit_once('@').map_or(digest, |(_, d)| d)
 }
 
 /// A whole run.

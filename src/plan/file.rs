@@ -81,6 +81,8 @@ struct RawSet {
     variants: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     expect: RawExpect,
+    #[serde(default)]
+    digests: IndexMap<Spanned<String>, Spanned<String>>,
 }
 
 /// Where the broker's files are and how to log in.
@@ -113,6 +115,8 @@ pub struct ImageSet {
     /// The tag variants `discover` follows, in order of preference: `""` is the bare
     /// `MAJOR.MINOR.PATCH` tag, `"-alpine"` its `-alpine` twin. `[""]` when the file says none.
     pub variants: Vec<String>,
+    /// The image digest (`sha256:…`) each tag had when its outcomes were accepted by `baseline`.
+    pub digests: BTreeMap<String, String>,
 }
 
 /// The variants a set follows when matrix.toml does not say: bare release tags only.
@@ -127,6 +131,12 @@ pub fn is_variant(text: &str) -> bool {
         || text.strip_prefix('-').is_some_and(|rest| {
             !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
         })
+}
+
+/// Whether `text` is an image digest as `baseline` records it: `sha256:` and 64 lowercase hex digits.
+pub fn is_digest(text: &str) -> bool {
+    text.strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
 /// matrix.toml, loaded and validated.
@@ -312,5 +322,21 @@ fn load_set(cx: &Ctx<'_>, name: &str, raw: &RawSet) -> Result<ImageSet, ConfigEr
             variants
         }
     };
-    Ok(ImageSet { name: name.to_string(), image: raw.image.clone(), tags, expect, variants })
+    let mut digests = BTreeMap::new();
+    for (tag, digest) in &raw.digests {
+        if !tags.contains(tag.get_ref()) {
+            return Err(cx.at(
+                tag.span(),
+                format!("digest for tag {:?}, which set {name:?} does not list in its tags", tag.get_ref()),
+            ));
+        }
+        if !is_digest(digest.get_ref()) {
+            return Err(cx.at(
+                digest.span(),
+                format!("digest {:?} of tag {:?} is not \"sha256:\" and 64 hex digits", digest.get_ref(), tag.get_ref()),
+            ));
+        }
+        digests.insert(tag.get_ref().clone(), digest.get_ref().clone());
+    }
+    Ok(ImageSet { name: name.to_string(), image: raw.image.clone(), tags, expect, variants, digests })
 }

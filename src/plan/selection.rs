@@ -1,5 +1,6 @@
 //! What a run asks for beyond the file (set, tags, columns, hold, shard), resolved into a [`Plan`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -126,6 +127,8 @@ pub struct Plan {
     pub tolerance: Duration,
     /// Broker files and credentials.
     pub broker: BrokerSettings,
+    /// The image digest matrix.toml recorded per tag at its last baseline (`sha256:…`).
+    pub digests: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -172,6 +175,7 @@ impl Plan {
             timing,
             tolerance: file.tolerance,
             broker: file.broker.clone(),
+            digests: set.digests.clone(),
         })
     }
 

@@ -67,6 +67,12 @@ pub fn broker_failure_text(r: &RunResult, t: &TagResult) -> Option<String> {
     })
 }
 
+/// `2.0.22: image digest changed since the baseline (sha256:… → sha256:…)`, when it did.
+pub fn digest_change_text(t: &TagResult) -> Option<String> {
+    let (old, new) = t.digest_change()?;
+    Some(format!("{}: image digest changed since the baseline ({old} → {new})", t.tag))
+}
+
 fn rows(r: &RunResult) -> (Vec<String>, Vec<Vec<String>>, Vec<String>) {
     let mut header = vec!["tag".to_string(), "mosquitto ($SYS)".to_string(), "LWS_VERSION".to_string()];
     header.extend(r.profiles.iter().map(|p| p.name().to_string()));
@@ -78,6 +84,9 @@ fn rows(r: &RunResult) -> (Vec<String>, Vec<Vec<String>>, Vec<String>) {
             notes.push(text);
             notes.len()
         });
+        if let Some(text) = digest_change_text(t) {
+            notes.push(text);
+        }
         for p in &r.profiles {
             let text = match (r.cell(&t.tag, *p), failed) {
                 (Some(c), _) if c.verdict.outcome == Outcome::Ok && c.status == Status::Met => cell_text(c),

@@ -112,7 +112,7 @@ async fn run_tag(
     progress: Option<UnboundedSender<Progress>>,
     session_fn: SessionFn,
 ) -> (TagResult, Vec<CellResult>) {
-    let mut info = TagResult { tag: tag.clone(), ..TagResult::default() };
+    let mut info = TagResult { tag: tag.clone(), baseline_digest: plan.digests.get(&tag).cloned(), ..TagResult::default() };
     send(&progress, Progress::BrokerStarting { tag: tag.clone() });
     let labels = Labels { run_id: run_id.to_string(), cell: format!("{}/{}", plan.set, tag) };
     let started_at = now_rfc3339();
