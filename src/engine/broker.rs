@@ -232,7 +232,11 @@ pub async fn start(
     let container = request.start().await.map_err(|e| fail(e.to_string()))?;
     let id = container.id().to_string();
     // A container that exited at once has no published ports any more: say it exited.
-    let ports = async { Ok::<_, testcontainers::TestcontainersError>((container.get_host_port_ipv4(9001).await?, container.get_host_port_ipv4(1883).await?)) };
+    let ports = async {
+        let ws = container.get_host_port_ipv4(Transport::Ws.container_port()).await?;
+        let tcp = container.get_host_port_ipv4(Transport::Tcp.container_port()).await?;
+        Ok::<_, testcontainers::TestcontainersError>((ws, tcp))
+    };
     let (ws_port, tcp_port) = match ports.await {
         Ok(p) => p,
         Err(e) => return Err(not_had(&id, &name, e.to_string()).await),
