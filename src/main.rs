@@ -127,7 +127,8 @@ enum Command {
         #[command(flatten)]
         output: Output,
     },
-    /// Show the cells whose outcome changed between two JSON results. Example: mosquitto-matrix diff old.json new.json
+    /// Show the cells whose outcome changed between two JSON results, and the tags whose image digest changed.
+    /// Example: mosquitto-matrix diff old.json new.json
     Diff {
         /// The older result.
         old: PathBuf,
@@ -174,8 +175,8 @@ enum Command {
         #[arg(long)]
         setup_timeout: Option<String>,
     },
-    /// Write a result's outcomes into matrix.toml as the new expectations, keeping comments and layout.
-    /// Example: mosquitto-matrix baseline target/matrix/debian.json
+    /// Write a result's outcomes into matrix.toml as the new expectations, and each tag's registry digest into
+    /// [sets.<set>.digests], keeping comments and layout. Example: mosquitto-matrix baseline target/matrix/debian.json
     Baseline {
         /// The result to accept.
         result: PathBuf,
@@ -360,10 +361,17 @@ fn diff(old: &Path, new: &Path, format: Format, within: &str) -> Result<ExitCode
         println!("{note}");
     }
     let changes = compare::diff_within(&old, &new, within);
-    match format {
-        Format::Markdown => print!("{}", compare::diff_markdown(&changes)),
-        _ => print!("{}", compare::diff_table(&changes)),
+    let digests = compare::digest_changes(&old, &new);
+    let markdown = matches!(format, Format::Markdown);
+    if markdown {
+        print!("{}", compare::diff_markdown(&changes));
+    } else {
+        print!("{}", compare::diff_table(&changes));
     }
+    if !digests.is_empty() {
+        print!("{}{}", if markdown { "\n" } else { "" }, compare::digest_lines(&digests, markdown));
+    }
+    // A rebuilt image is shown, but only a changed outcome makes the exit status 1.
     Ok(ExitCode::from(u8::from(!changes.is_empty())))
 }
 
@@ -405,6 +413,9 @@ fn accept_baseline(config: &Path, result: &Path) -> Result<ExitCode, Error> {
     std::fs::write(config, &b.text).map_err(|e| Error::File(format!("{shown}: cannot write: {e}")))?;
     for c in &b.changed {
         println!("{c}");
+    }
+    for d in &b.digests {
+        println!("{d}");
     }
     for t in &b.added_tags {
         println!("added tag {t} to set {}", r.set);

@@ -19,14 +19,17 @@ fn line_of(text: &str, needle: &str) -> usize {
 }
 
 #[test]
-fn the_shipped_file_has_23_eclipse_tags_and_4_debian_tags_with_an_expectation_for_every_cell() {
+fn the_shipped_file_has_33_eclipse_tags_up_to_2_1_2_alpine_and_4_debian_tags_with_an_expectation_for_every_cell() {
     let f = shipped();
     let eclipse = f.set("eclipse").expect("eclipse set");
-    assert_eq!(eclipse.tags.len(), 23);
+    assert_eq!(eclipse.tags.len(), 33);
     assert_eq!(eclipse.tags.first().map(String::as_str), Some("1.6.9"));
-    assert_eq!(eclipse.tags.last().map(String::as_str), Some("2.0.15"));
+    assert!(eclipse.tags.iter().any(|t| t == "2.0.22"));
+    assert_eq!(eclipse.tags.last().map(String::as_str), Some("2.1.2-alpine"));
+    assert_eq!(eclipse.variants, ["", "-alpine"]);
     let debian = f.set("debian").expect("debian set");
     assert_eq!(debian.tags, ["bullseye", "bookworm", "trixie", "sid"]);
+    assert_eq!(debian.variants, [""], "a set without a variants line follows bare tags only");
     for set in [eclipse, debian] {
         for tag in &set.tags {
             for p in &f.columns {
@@ -39,13 +42,19 @@ fn the_shipped_file_has_23_eclipse_tags_and_4_debian_tags_with_an_expectation_fo
 }
 
 #[test]
-fn the_eclipse_paho_column_is_the_reports_table_and_eof_starts_exactly_at_1_6_15_and_2_0_11() {
+fn the_eclipse_paho_column_is_the_reports_table_eof_from_1_6_15_and_2_0_11_and_ok_again_from_2_1() {
     let f = shipped();
     let eclipse = f.set("eclipse").expect("eclipse set");
     for tag in &eclipse.tags {
         let e = eclipse.expect[&(tag.clone(), Profile::PahoJava125.name().to_string())];
-        let patch: u32 = tag.rsplit('.').next().and_then(|p| p.parse().ok()).expect("numeric patch");
-        let lws4 = if tag.starts_with("1.6.") { patch >= 15 } else { patch >= 11 };
+        let number = tag.split('-').next().expect("a release number");
+        let v: Vec<u32> = number.split('.').map(|p| p.parse().expect("numeric")).collect();
+        // libwebsockets 4.x pings at 300 s; 2.1's built-in WebSocket code does not.
+        let lws4 = match (v[0], v[1]) {
+            (1, 6) => v[2] >= 15,
+            (2, 0) => v[2] >= 11,
+            _ => false,
+        };
         assert_eq!(e.outcome, if lws4 { Outcome::Eof } else { Outcome::Ok }, "{tag}");
     }
 }
@@ -82,6 +91,12 @@ fn the_debian_set_expects_what_the_reference_measured() {
 #[case::client_path_without_a_slash("command = [\"node\", \"clients/mqttjs/hold.mjs\"]", "command = [\"node\", \"clients/mqttjs/hold.mjs\"]\npath = \"mqtt\"", "path = ", "path \"mqtt\" must start with '/'")]
 #[case::client_with_a_misspelt_field("seen_in = \"Go services\"", "seen = \"Go services\"", "seen = ", "unknown field `seen`")]
 #[case::column_that_is_neither_a_profile_nor_a_client("  \"paho-go\",         #", "  \"paho-rust\",       #", "\"paho-rust\",", "unknown profile \"paho-rust\"; known profiles and clients:")]
+#[case::misspelt_set_key("variants = [\"\", \"-alpine\"]", "variant = [\"\", \"-alpine\"]", "variant = [", "unknown field `variant`")]
+#[case::variant_without_its_dash("variants = [\"\", \"-alpine\"]", "variants = [\"\", \"alpine\"]", "variants = [", "variant \"alpine\" is not a tag suffix")]
+#[case::variant_twice("variants = [\"\", \"-alpine\"]", "variants = [\"-alpine\", \"-alpine\"]", "variants = [", "variant \"-alpine\" is listed twice")]
+#[case::no_variant("variants = [\"\", \"-alpine\"]", "variants = []", "variants = [", "follows no variant")]
+#[case::digest_for_an_unlisted_tag("[sets.debian.expect]", "[sets.debian.digests]\nbuster = \"sha256:00\"\n\n[sets.debian.expect]", "buster = ", "digest for tag \"buster\", which set \"debian\" does not list")]
+#[case::digest_that_is_not_one("[sets.debian.expect]", "[sets.debian.digests]\nsid = \"sha256:abc\"\n\n[sets.debian.expect]", "sid = \"sha256", "is not \"sha256:\" and 64 hex digits")]
 fn a_mistake_in_matrix_toml_names_the_file_the_line_and_what_is_wrong(
     #[case] from: &str,
     #[case] to: &str,
@@ -125,9 +140,9 @@ fn a_short_hold_from_the_environment_is_allowed_and_marks_the_plan() {
 
 #[test]
 fn a_tag_not_in_the_file_runs_with_no_expectation() {
-    let sel = Selection { set: Some("eclipse".into()), tags: Some(vec!["2.0.22".into(), "2.0.15".into()]), ..Selection::default() };
+    let sel = Selection { set: Some("eclipse".into()), tags: Some(vec!["2.0.23".into(), "2.0.15".into()]), ..Selection::default() };
     let plan = Plan::new(&shipped(), &sel).expect("plan");
-    assert!(plan.cells.iter().filter(|c| c.tag == "2.0.22").all(|c| c.expect.is_none()));
+    assert!(plan.cells.iter().filter(|c| c.tag == "2.0.23").all(|c| c.expect.is_none()));
     assert!(plan.cells.iter().filter(|c| c.tag == "2.0.15").all(|c| c.expect.is_some()));
 }
 
@@ -145,4 +160,26 @@ fn shards_cover_every_cell_exactly_once() {
     assert_eq!(seen, all);
     assert!("0/3".parse::<mosquitto_matrix::plan::Shard>().is_err());
     assert!("4/3".parse::<mosquitto_matrix::plan::Shard>().is_err());
+}
+
+#[test]
+fn digests_recorded_by_a_baseline_reach_the_plan() {
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let text = SHIPPED.replacen("[sets.debian.expect]", &format!("[sets.debian.digests]\nsid = \"{digest}\"\n\n[sets.debian.expect]"), 1);
+    let f = MatrixFile::parse(Path::new("matrix.toml"), &text).expect("a digests table loads");
+    assert_eq!(f.set("debian").expect("debian").digests.get("sid"), Some(&digest));
+    let plan = Plan::new(&f, &Selection { set: Some("debian".into()), ..Selection::default() }).expect("plan");
+    assert_eq!(plan.digests.get("sid"), Some(&digest));
+}
+
+#[test]
+fn a_plan_names_each_transport_its_columns_use_once() {
+    use mosquitto_matrix::plan::Transport;
+    let plan = |profiles: &[&str]| {
+        let sel = Selection { profiles: Some(profiles.iter().map(|p| p.to_string()).collect()), ..Selection::default() };
+        Plan::new(&shipped(), &sel).expect("plan").transports()
+    };
+    assert_eq!(plan(&["rfc6455", "no-pong", "tcp"]), [Transport::Ws, Transport::Tcp]);
+    assert_eq!(plan(&["tcp"]), [Transport::Tcp]);
+    assert_eq!(plan(&["rumqttc"]), [Transport::Ws]);
 }

@@ -1,8 +1,10 @@
-//! Real containers: the smoke test of every Debian image, faults injected mid-hold,
-//! clean-up on every kind of exit, loopback-only ports and the CLI's exit statuses.
+//! Real containers: the smoke test of every Debian image, readiness on stand-ins that start
+//! the way old or broken images do, faults injected mid-hold, clean-up on every kind of exit,
+//! loopback-only ports and the CLI's exit statuses.
 //!
-//! Needs a Docker engine and the `mosquitto-matrix/debian` images (`bash docker/provision.sh`);
-//! run by name: `cargo test --test docker`. Without them every test here fails, never skips.
+//! Needs a Docker engine, the `mosquitto-matrix/debian` images and the
+//! `mosquitto-matrix/standin` images (`bash docker/provision.sh` builds both); run by name:
+//! `cargo test --test docker`. Without them every test here fails, never skips.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -18,11 +20,15 @@ use mosquitto_matrix::judge::record::SessionRecord;
 use mosquitto_matrix::judge::results::{RunResult, Status};
 use mosquitto_matrix::run::{self, Progress};
 use mosquitto_matrix::client::{self as session, SessionSpec};
-use mosquitto_matrix::plan::Timing;
+use mosquitto_matrix::plan::{Timing, Transport};
+use mosquitto_matrix::report;
 use mosquitto_matrix::judge::verdict::decide;
 use mosquitto_matrix::plan::Outcome;
 use mosquitto_matrix::report::compare;
 use rstest::rstest;
+
+/// Both listeners: every broker started directly here must answer on both before it is used.
+const BOTH: [Transport; 2] = [Transport::Ws, Transport::Tcp];
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -89,7 +95,7 @@ async fn every_debian_image_accepts_the_test_user_over_websocket_and_tcp_and_ref
     let f = file();
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: format!("smoke/{suite}") };
-    let b = broker::start("mosquitto-matrix/debian", suite, &f.broker, &labels, || {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start("mosquitto-matrix/debian", suite, &f.broker, &labels, &BOTH, || {}).await.unwrap_or_else(|e| panic!("{e}"));
     let ws = session(&b, Profile::Rfc6455, &f.broker.password).await;
     let tcp = session(&b, Profile::Tcp, &f.broker.password).await;
     let wrong = session(&b, Profile::Rfc6455, "not-the-password").await;
@@ -113,7 +119,7 @@ async fn a_broker_publishes_its_ports_on_loopback_only() {
     let f = file();
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: "binding/sid".into() };
-    let b = broker::start("mosquitto-matrix/debian", "sid", &f.broker, &labels, || {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start("mosquitto-matrix/debian", "sid", &f.broker, &labels, &BOTH, || {}).await.unwrap_or_else(|e| panic!("{e}"));
     let ports = docker(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", b.container.id()]);
     let map: serde_json::Value = serde_json::from_str(&ports).expect("JSON");
     for p in ["1883/tcp", "9001/tcp"] {
@@ -245,14 +251,16 @@ async fn an_image_that_cannot_be_had_is_error_within_60_s_and_the_rest_still_run
     assert!(start.elapsed() < Duration::from_secs(60), "took {:?}", start.elapsed());
     let missing = r.cell("no-such-suite", Profile::Rfc6455.name()).expect("cell");
     assert_eq!(missing.verdict.outcome, Outcome::Error);
-    assert!(missing.verdict.cause.contains("mosquitto-matrix/debian:no-such-suite"), "{}", missing.verdict.cause);
-    eprintln!("missing image: {}", missing.verdict.cause);
+    assert_eq!(missing.verdict.cause, "not run: the broker of no-such-suite could not be had");
+    let why = tag(&r, "no-such-suite").error.clone().unwrap_or_default();
+    assert!(why.contains("mosquitto-matrix/debian:no-such-suite"), "{why}");
+    eprintln!("missing image: {why}");
     assert_eq!(r.cell("sid", Profile::Rfc6455.name()).expect("cell").verdict.outcome, Outcome::Ok);
     assert_eq!(left_behind(&run_id).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_broker_that_never_becomes_ready_is_error_with_the_last_lines_of_its_log() {
+async fn a_broker_that_refuses_its_config_is_error_at_once_with_its_exit_status_and_the_last_lines_of_its_log() {
     let dir = tempdir("never-ready");
     let conf = dir.join("mosquitto.conf");
     std::fs::write(&conf, "log_dest stderr\nlistener 1883\nno_such_option true\n").expect("write");
@@ -260,11 +268,149 @@ async fn a_broker_that_never_becomes_ready_is_error_with_the_last_lines_of_its_l
     p.broker.config = conf;
     p.broker.startup_timeout = Duration::from_secs(20);
     let run_id = labels::new_run_id();
+    let start = Instant::now();
     let r = run::run(&p, &run_id, None).await;
+    assert!(start.elapsed() < Duration::from_secs(10), "an exit ends the wait at once: {:?}", start.elapsed());
     let c = r.cell("sid", Profile::Rfc6455.name()).expect("cell");
     assert_eq!(c.verdict.outcome, Outcome::Error);
-    assert!(c.verdict.cause.contains("last broker log lines"), "{}", c.verdict.cause);
-    assert!(c.verdict.cause.contains("no_such_option"), "{}", c.verdict.cause);
+    let why = tag(&r, "sid").error.clone().unwrap_or_default();
+    assert!(why.contains("the broker container exited with status"), "{why}");
+    assert!(why.contains("last broker log lines"), "{why}");
+    assert!(why.contains("no_such_option"), "{why}");
+    assert_eq!(left_behind(&run_id).await, 0);
+}
+
+fn tag<'a>(r: &'a RunResult, name: &str) -> &'a mosquitto_matrix::judge::results::TagResult {
+    r.tags.iter().find(|t| t.tag == name).unwrap_or_else(|| panic!("a TagResult for {name}"))
+}
+
+/// The stand-ins: bookworm's real broker behind entrypoints that start it the way old or
+/// broken images do (docker/build-standin-images.sh, run by docker/provision.sh).
+const STANDIN: &str = "mosquitto-matrix/standin";
+
+/// The stand-in's image, or a failure that says how to build it.
+async fn standin(name: &str) -> testcontainers::bollard::models::ImageInspect {
+    let docker = testcontainers::core::client::docker_client_instance().await.expect("a Docker engine (bash docker/engine.sh)");
+    docker.inspect_image(&format!("{STANDIN}:{name}")).await.unwrap_or_else(|e| {
+        panic!("{STANDIN}:{name} is not built here ({e}); bash docker/provision.sh builds it (docker/build-standin-images.sh)")
+    })
+}
+
+/// A plan over stand-in tags: no expectations (they are not in matrix.toml), so cells are "new".
+fn standin_plan(tags: &[&str], profiles: &[&str], hold: &str) -> Plan {
+    let mut p = plan(tags, profiles, hold);
+    p.image = STANDIN.into();
+    p
+}
+
+fn show(r: &RunResult) {
+    eprintln!("{}", report::table(r));
+    for t in &r.tags {
+        eprintln!("{}: startup {:?} s, error {:?}", t.tag, t.startup_secs, t.error);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broker_that_never_logs_running_is_ready_by_its_answers_and_its_sessions_are_ok() {
+    standin("quiet").await;
+    let f = file();
+    // Started directly first, to see what it logged by the time it was ready.
+    let run_id = labels::new_run_id();
+    let labels = Labels { run_id: run_id.clone(), cell: "standin/quiet".into() };
+    let b = broker::start(STANDIN, "quiet", &f.broker, &labels, &BOTH, || {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let log = broker::log_tail(b.container.id()).await;
+    eprintln!("quiet: ready in {:.2} s ({:.2} s after the container ran); log: {log:?}", b.startup.as_secs_f64(), b.ready_after.as_secs_f64());
+    assert!(log.iter().any(|l| l.contains("Opening websockets listen socket on port 9001")), "{log:?}");
+    assert!(!log.iter().any(|l| l.contains("running")), "the stand-in hides every line with \"running\": {log:?}");
+    b.container.rm().await.expect("removed");
+
+    let p = standin_plan(&["quiet"], &["rfc6455", "paho-java-1.2.5", "tcp"], "2s");
+    let r = run::run(&p, &run_id, None).await;
+    show(&r);
+    let t = tag(&r, "quiet");
+    assert!(t.error.is_none(), "{:?}", t.error);
+    assert!(t.startup_secs.is_some_and(|s| s < 30.0), "{:?}", t.startup_secs);
+    for c in &r.cells {
+        assert_eq!(c.verdict.outcome, Outcome::Ok, "{}: {}", c.id(), c.verdict.cause);
+    }
+    assert_eq!(left_behind(&run_id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broker_that_listens_seconds_after_its_start_up_lines_is_ready_only_then_and_no_session_ends_at_0_s() {
+    let image = standin("late").await;
+    let env = image.config.and_then(|c| c.env).unwrap_or_default();
+    let delay: f64 = env
+        .iter()
+        .find_map(|e| e.strip_prefix("STANDIN_DELAY="))
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("{STANDIN}:late sets STANDIN_DELAY: {env:?}"));
+    let p = standin_plan(&["late"], &["rfc6455", "paho-java-1.2.5", "no-pong", "rumqttc", "tcp"], "2s");
+    let run_id = labels::new_run_id();
+    let r = run::run(&p, &run_id, None).await;
+    show(&r);
+    let t = tag(&r, "late");
+    assert!(t.error.is_none(), "{:?}", t.error);
+    let startup = t.startup_secs.expect("a start-up time");
+    assert!(startup >= delay, "ready after {startup:.2} s, but the broker only listens {delay} s after its start-up lines");
+    assert!(startup < delay + 30.0, "{startup:.2} s");
+    for c in &r.cells {
+        let early_eof = c.verdict.outcome == Outcome::Eof && c.verdict.at.is_some_and(|a| a < Duration::from_millis(100));
+        assert!(!early_eof, "{}: EOF at 0.0 s — a session started before the broker listened: {}", c.id(), c.verdict.cause);
+        assert_eq!(c.verdict.outcome, Outcome::Ok, "{}: {}", c.id(), c.verdict.cause);
+    }
+    assert_eq!(left_behind(&run_id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broker_whose_listeners_never_answer_is_error_within_the_startup_timeout_said_once_with_its_log() {
+    standin("deaf").await;
+    let mut p = standin_plan(&["deaf"], &["rfc6455", "tcp"], "2s");
+    p.broker.startup_timeout = Duration::from_secs(5);
+    let run_id = labels::new_run_id();
+    let start = Instant::now();
+    let r = run::run(&p, &run_id, None).await;
+    let took = start.elapsed();
+    show(&r);
+    eprintln!("deaf: ERROR after {:.2} s", took.as_secs_f64());
+    assert!(took >= Duration::from_secs(5) && took < Duration::from_secs(15), "{took:?}");
+    let why = tag(&r, "deaf").error.clone().unwrap_or_default();
+    assert!(why.contains("broker not ready within 5 s"), "{why}");
+    // It said it was running; it never answered. The log is quoted, not trusted.
+    assert!(why.contains("mosquitto version 2.0.11 running"), "{why}");
+    for c in &r.cells {
+        assert_eq!(c.status, Status::Error, "{}", c.id());
+        assert_eq!(c.verdict.cause, "not run: the broker of deaf could not be had");
+    }
+    let failures = report::failures(&r);
+    assert_eq!(failures.len(), 1, "said once for the tag: {failures:?}");
+    assert!(failures[0].starts_with("deaf: broker not ready within 5 s ("), "{failures:?}");
+    assert!(failures[0].contains(" — 2 cells not run; last log lines: "), "{failures:?}");
+    assert_eq!(report::table(&r).matches("broker not ready").count(), 1);
+    assert_eq!(compare::exit_status(&r), 2);
+    assert_eq!(left_behind(&run_id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broker_that_exits_at_start_is_error_at_once_naming_its_exit_status_and_its_last_words() {
+    standin("exits").await;
+    let p = standin_plan(&["exits"], &["rfc6455", "tcp"], "2s");
+    assert_eq!(p.broker.startup_timeout, Duration::from_secs(60), "matrix.toml's own limit");
+    let run_id = labels::new_run_id();
+    let start = Instant::now();
+    let r = run::run(&p, &run_id, None).await;
+    let took = start.elapsed();
+    show(&r);
+    eprintln!("exits: ERROR after {:.2} s", took.as_secs_f64());
+    assert!(took < Duration::from_secs(10), "well before the 60 s limit: {took:?}");
+    let t = tag(&r, "exits");
+    let why = t.error.clone().unwrap_or_default();
+    assert!(why.contains("the broker container exited with status 1"), "{why}");
+    assert!(why.contains("Unable to start any listening sockets"), "{why}");
+    assert_eq!(t.failure.as_ref().and_then(|f| f.exit_status), Some(1));
+    let failures = report::failures(&r);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].starts_with("exits: the broker container exited with status 1"), "{failures:?}");
     assert_eq!(left_behind(&run_id).await, 0);
 }
 

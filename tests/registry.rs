@@ -28,8 +28,12 @@ use support_registry::LocalRegistry;
 
 /// The locally built images pushed (docker/build-debian-images.sh makes them).
 const SOURCE: &str = "mosquitto-matrix/debian";
-/// The registry's extra names for them, so discovery has releases and non-releases to sort.
-const ALIASES: [(&str, &[&str]); 2] = [("bookworm", &["2.0.11", "2.0", "latest"]), ("sid", &["2.1.2", "2.1-openssl"])];
+/// The registry's extra names for them, so discovery has releases, variants and non-releases
+/// to sort, as the official list does: 2.1.3 only as `-alpine`, 2.0.12 only as `-openssl`.
+const ALIASES: [(&str, &[&str]); 2] = [
+    ("bookworm", &["2.0.11", "2.0", "latest", "2.0.11-openssl", "2.0.12-openssl"]),
+    ("sid", &["2.1.2", "2.1-openssl", "2.1.2-alpine", "2.1.3-alpine", "2.1-alpine"]),
+];
 /// A tag the registry does not have.
 const MISSING: &str = "missing-tag";
 /// A tag whose only layer exists nowhere but in the registry, so its pull downloads for real.
@@ -139,18 +143,31 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
         other => panic!("an absent repository must be a 404 naming the URL: {other:?}"),
     }
 
-    // (c) Discovery against the registry: releases only, in version order; those not in the set.
+    // (c) Discovery against the registry: releases with their variants, in version order; those
+    // not in the set, under the first followed variant the registry has.
+    let eclipse_like = vec![String::new(), "-alpine".to_string()];
     let set = ImageSet {
         name: "registry".into(),
         image: image.clone(),
         tags: vec!["bookworm".into(), "sid".into(), "2.0.11".into()],
         expect: BTreeMap::new(),
+        variants: eclipse_like.clone(),
+        digests: BTreeMap::new(),
     };
     let found = discover::discover(&set).await?;
     println!("{found}");
     assert_eq!(found.registry, registry.base_url);
-    assert_eq!(found.releases, ["2.0.11", "2.1.2"]);
-    assert_eq!(found.not_in_set, ["2.1.2"]);
+    assert_eq!(found.releases, ["2.0.11", "2.0.11-openssl", "2.0.12-openssl", "2.1.2", "2.1.2-alpine", "2.1.3-alpine"]);
+    assert_eq!(found.not_followed, ["2.0.11-openssl", "2.0.12-openssl"]);
+    assert_eq!(found.not_in_set, ["2.1.2", "2.1.3-alpine"], "bare when the registry has it, else -alpine");
+    let text = found.to_string();
+    assert!(text.contains("variants followed: bare, -alpine") && text.contains("variants not followed: 2.0.11-openssl 2.0.12-openssl"), "{text}");
+    // Listed as 2.1.2-alpine, 2.1.2 counts as listed.
+    let alpine_listed = ImageSet { tags: vec!["2.0.11".into(), "2.1.2-alpine".into()], ..set.clone() };
+    assert_eq!(discover::discover(&alpine_listed).await?.not_in_set, ["2.1.3-alpine"]);
+    // A set that follows bare tags only (the default) does not see 2.1.3 at all.
+    let bare_only = ImageSet { variants: vec![String::new()], ..set.clone() };
+    assert_eq!(discover::discover(&bare_only).await?.not_in_set, ["2.1.2"]);
 
     // `run --new` through the CLI runs exactly the release the set lacks, reported as new.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -161,7 +178,7 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
     std::fs::write(
         &config,
         format!(
-            "{}\n[sets.registry]\nimage = \"{image}\"\ntags = [\"bookworm\", \"sid\", \"2.0.11\"]\n",
+            "{}\n[sets.registry]\nimage = \"{image}\"\ntags = [\"bookworm\", \"sid\", \"2.0.11\"]\nvariants = [\"\", \"-alpine\"]\n",
             shipped.replace("\"docker/", &format!("\"{}/docker/", root.display()))
         ),
     )?;
@@ -174,7 +191,11 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
     let new_run: mosquitto_matrix::judge::results::RunResult = serde_json::from_slice(&out.stdout)?;
     let ran: Vec<(String, Status, Outcome)> =
         new_run.cells.iter().map(|c| (c.tag.clone(), c.status, c.verdict.outcome)).collect();
-    assert_eq!(ran, [("2.1.2".to_string(), Status::New, Outcome::Ok)], "{stderr}");
+    assert_eq!(
+        ran,
+        [("2.1.2".to_string(), Status::New, Outcome::Ok), ("2.1.3-alpine".to_string(), Status::New, Outcome::Ok)],
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 
     // (b) A run whose images must be pulled; a tag the registry lacks is ERROR in the registry's words.
@@ -210,14 +231,26 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
             assert_eq!(cell.status, Status::Met, "{}", cell.id());
         }
     }
+    // bookworm's recorded digest is not what the registry serves: one note, with both.
+    let bookworm = result.tags.iter().find(|t| t.tag == "bookworm").context("bookworm")?;
+    let served = bookworm.image.digest.as_deref().and_then(|d| d.split_once('@')).map(|(_, d)| d).context("a registry digest")?;
+    let table = report::table(&result);
+    let note = format!("bookworm: image digest changed since the baseline ({STALE_DIGEST} → {served})");
+    assert!(table.contains(&note), "{table}");
+    assert_eq!(table.matches("image digest changed").count(), 1, "only bookworm has a recorded digest: {table}");
     let missing = result.tags.iter().find(|t| t.tag == MISSING).context("a TagResult for the missing tag")?;
     let why = missing.error.as_deref().unwrap_or_default();
     assert!(why.contains("manifest unknown") || why.contains("not found"), "the registry's answer: {why:?}");
     for column in &plan.columns {
         let cell = result.cell(MISSING, column.name()).context("a cell per (tag, profile)")?;
         assert_eq!(cell.status, Status::Error, "{}", cell.id());
-        assert!(cell.verdict.cause.contains("manifest unknown"), "{}: {}", cell.id(), cell.verdict.cause);
+        assert_eq!(cell.verdict.cause, format!("not run: the broker of {MISSING} could not be had"));
     }
+    // The registry's words once, for the tag, not once per cell.
+    let failures = report::failures(&result);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].starts_with(&format!("{MISSING}: ")) && failures[0].contains("manifest unknown"), "{failures:?}");
+    assert!(failures[0].contains(" — 2 cells not run"), "{failures:?}");
 
     drop(registry);
     eprintln!("registry test wall time: {:.1}s", wall.elapsed().as_secs_f64());
@@ -252,8 +285,13 @@ fn registry_plan(file: &MatrixFile, image: &str, tags: &[&str]) -> Plan {
         tolerance: file.tolerance,
         broker: file.broker.clone(),
         workdir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        // As if bookworm had been accepted from another build: the run must notice.
+        digests: BTreeMap::from([("bookworm".to_string(), STALE_DIGEST.to_string())]),
     }
 }
+
+/// A digest no image has, recorded for bookworm in the registry plan.
+const STALE_DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One request as the scripted server saw it.
 #[derive(Debug, Clone)]
@@ -303,7 +341,7 @@ async fn scripted_registry(token_status: u16) -> anyhow::Result<(String, Arc<Mut
                 (
                     200,
                     String::new(),
-                    r#"{"name":"library/eclipse-mosquitto","tags":["2.0.22","2.1.2","openssl"]}"#.to_string(),
+                    r#"{"name":"library/eclipse-mosquitto","tags":["2.0.22","2.0.22-openssl","2.1.2-alpine","2.1-alpine","alpine","openssl","1.6.15-openssl"]}"#.to_string(),
                 )
             } else {
                 let link =
@@ -325,8 +363,15 @@ async fn scripted_registry(token_status: u16) -> anyhow::Result<(String, Arc<Mut
 async fn a_bearer_challenge_is_answered_with_an_anonymous_token_and_pages_are_followed() -> anyhow::Result<()> {
     let (base, seen) = scripted_registry(200).await?;
     let tags = discover::list_tags(&base, "library/eclipse-mosquitto").await?;
-    assert_eq!(tags, ["1.6.15", "2", "2.0", "2.0.9", "2.0.22", "2.1.2", "openssl"]);
-    assert_eq!(discover::release_tags(&tags), ["1.6.15", "2.0.9", "2.0.22", "2.1.2"]);
+    assert_eq!(
+        tags,
+        ["1.6.15", "2", "2.0", "2.0.9", "2.0.22", "2.0.22-openssl", "2.1.2-alpine", "2.1-alpine", "alpine", "openssl", "1.6.15-openssl"]
+    );
+    let releases = discover::release_tags(&tags);
+    assert_eq!(releases, ["1.6.15", "1.6.15-openssl", "2.0.9", "2.0.22", "2.0.22-openssl", "2.1.2-alpine"]);
+    let eclipse = [String::new(), "-alpine".to_string()];
+    let listed: Vec<String> = ["1.6.15", "2.0.9"].iter().map(|t| t.to_string()).collect();
+    assert_eq!(discover::not_listed(&releases, &listed, &eclipse), ["2.0.22", "2.1.2-alpine"]);
     let seen = seen.lock().expect("seen log").clone();
     let targets: Vec<&str> = seen.iter().map(|s| s.target.as_str()).collect();
     assert_eq!(

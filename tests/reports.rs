@@ -10,7 +10,7 @@ use mosquitto_matrix::plan::MatrixFile;
 use mosquitto_matrix::plan::Profile;
 use mosquitto_matrix::judge::record::Party;
 use mosquitto_matrix::report;
-use mosquitto_matrix::judge::results::{CellResult, ImageFacts, RunResult, Status, TagResult, SCHEMA_VERSION};
+use mosquitto_matrix::judge::results::{BrokerFailure, CellResult, ImageFacts, RunResult, Status, TagResult, SCHEMA_VERSION};
 use mosquitto_matrix::judge::verdict::{self, Verdict};
 use mosquitto_matrix::plan::Outcome;
 
@@ -188,4 +188,119 @@ fn baseline_adds_a_new_release_tag_and_its_row() {
     let debian = reloaded.set("debian").expect("debian");
     assert!(debian.tags.contains(&"forky".to_string()));
     assert_eq!(debian.expect[&("forky".to_string(), Profile::Rfc6455.name().to_string())].to_string(), "OK");
+}
+
+/// bookworm ran; 1.6.9's broker never answered, so both its cells are ERROR.
+fn one_tag_not_had() -> RunResult {
+    let mut r = result(vec![
+        cell("bookworm", Profile::PahoJava125, Outcome::Eof, Some(300.0), "EOF@300", Status::Met),
+        cell("bookworm", Profile::Rfc6455, Outcome::Ok, Some(330.0), "OK", Status::Met),
+        cell("1.6.9", Profile::PahoJava125, Outcome::Error, None, "OK", Status::Error),
+        cell("1.6.9", Profile::Rfc6455, Outcome::Error, None, "OK", Status::Error),
+    ]);
+    for c in r.cells.iter_mut().filter(|c| c.tag == "1.6.9") {
+        c.verdict = verdict::error("not run: the broker of 1.6.9 could not be had");
+    }
+    let t = r.tags.iter_mut().find(|t| t.tag == "1.6.9").expect("tag");
+    t.broker_version = None;
+    t.error = Some(
+        "eclipse-mosquitto:1.6.9: broker not ready within 60 s (ws 9001 at 127.0.0.1:1: connection ended before CONNACK); \
+         last broker log lines: a | b"
+            .into(),
+    );
+    t.failure = Some(BrokerFailure {
+        reason: "broker not ready within 60 s (ws 9001 at 127.0.0.1:1: connection ended before CONNACK)".into(),
+        exit_status: None,
+        log_tail: vec!["a".into(), "b".into()],
+    });
+    r
+}
+
+#[test]
+fn a_broker_that_could_not_be_had_is_one_note_and_one_failure_line_for_its_tag() {
+    let r = one_tag_not_had();
+    let want = "1.6.9: broker not ready within 60 s (ws 9001 at 127.0.0.1:1: connection ended before CONNACK) — 2 cells not run; last log lines: a | b";
+    assert_eq!(report::failures(&r), [want]);
+    let table = report::table(&r);
+    assert_eq!(table.matches("broker not ready").count(), 1, "{table}");
+    assert!(table.contains(&format!("[2] {want}")), "{table}");
+    assert_eq!(table.matches("⚠ ERROR [2]").count(), 2, "both cells point at the tag's note: {table}");
+    let md = report::markdown(&r);
+    assert_eq!(md.matches("broker not ready").count(), 1, "{md}");
+    // JUnit keeps an error per cell, with the short cause.
+    let xml = junit(&r);
+    assert_eq!(xml.matches("<error").count(), 2, "{xml}");
+    assert!(!xml.contains("broker not ready"), "{xml}");
+    assert!(xml.contains("not run: the broker of 1.6.9 could not be had"), "{xml}");
+}
+
+#[test]
+fn a_result_written_before_failures_had_parts_still_reads_and_says_its_error_once() {
+    let mut r = one_tag_not_had();
+    let mut json: serde_json::Value = serde_json::from_str(&report::json(&r)).expect("JSON");
+    for t in json["tags"].as_array_mut().expect("tags") {
+        t.as_object_mut().expect("object").remove("failure");
+    }
+    let old: RunResult = serde_json::from_value(json).expect("an older result still reads");
+    r.tags[1].failure = None;
+    assert_eq!(old, r);
+    let lines = report::failures(&old);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("1.6.9: eclipse-mosquitto:1.6.9: broker not ready within 60 s"), "{lines:?}");
+    assert!(lines[0].contains("— 2 cells not run"), "{lines:?}");
+}
+
+fn digest(c: char) -> String {
+    format!("sha256:{}", c.to_string().repeat(64))
+}
+
+#[test]
+fn a_tag_rebuilt_since_the_baseline_gets_a_note_with_both_digests() {
+    let mut r = bookworm_and_sid();
+    r.tags[0].baseline_digest = Some(digest('a'));
+    r.tags[0].image.digest = Some(format!("eclipse-mosquitto@{}", digest('b')));
+    r.tags[1].baseline_digest = Some(digest('c'));
+    r.tags[1].image.digest = Some(format!("eclipse-mosquitto@{}", digest('c')));
+    let table = report::table(&r);
+    let note = format!("bookworm: image digest changed since the baseline ({} → {})", digest('a'), digest('b'));
+    assert!(table.contains(&note), "{table}");
+    assert!(!table.contains("sid: image digest"), "{table}");
+    assert!(report::failures(&r).is_empty(), "a rebuilt image alone is no failure");
+    let back: RunResult = serde_json::from_str(&report::json(&r)).expect("JSON");
+    assert_eq!(back, r);
+}
+
+#[test]
+fn diff_lists_the_tags_whose_digest_changed() {
+    let mut old = bookworm_and_sid();
+    let mut new = bookworm_and_sid();
+    old.tags[0].image.digest = Some(format!("eclipse-mosquitto@{}", digest('a')));
+    new.tags[0].image.digest = Some(format!("127.0.0.1:5000/eclipse-mosquitto@{}", digest('a')));
+    old.tags[1].image.digest = Some(format!("eclipse-mosquitto@{}", digest('a')));
+    new.tags[1].image.digest = Some(format!("eclipse-mosquitto@{}", digest('d')));
+    let changes = compare::digest_changes(&old, &new);
+    assert_eq!(changes.len(), 1, "the same content under another repository is no change: {changes:?}");
+    assert_eq!((changes[0].tag.as_str(), changes[0].old.as_str(), changes[0].new.as_str()), ("sid", &*digest('a'), &*digest('d')));
+    let text = compare::digest_lines(&changes, true);
+    assert_eq!(text, format!("- sid: image digest changed ({} → {})\n", digest('a'), digest('d')));
+    assert!(diff(&old, &new).is_empty());
+}
+
+#[test]
+fn baseline_records_registry_digests_and_leaves_local_image_ids_out() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("matrix.toml")).expect("matrix.toml");
+    let mut r = bookworm_and_sid();
+    r.tags[0].image.digest = Some(format!("registry.example/debian@{}", digest('e')));
+    r.tags[1].image.digest = Some(digest('f')); // an image id: built here, no registry digest
+    let b = baseline::apply(&text, &r).expect("applies");
+    assert_eq!(b.digests, [format!("bookworm: digest (none) -> {}", digest('e'))]);
+    assert!(b.text.contains(&format!("[sets.debian.digests]\nbookworm = \"{}\"", digest('e'))), "{}", b.text);
+    assert!(b.text.starts_with(&text[..200]), "the rest of the file is kept");
+    let reloaded = MatrixFile::parse(Path::new("matrix.toml"), &b.text).expect("still valid");
+    let debian = reloaded.set("debian").expect("debian");
+    assert_eq!(debian.digests.get("bookworm"), Some(&digest('e')));
+    assert_eq!(debian.digests.get("sid"), None);
+    // A second baseline of the same result changes nothing.
+    let again = baseline::apply(&b.text, &r).expect("applies");
+    assert!(again.digests.is_empty() && again.text == b.text);
 }

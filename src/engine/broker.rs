@@ -1,20 +1,22 @@
 //! Our Mosquitto image description and one broker container per tag, via testcontainers.
 //!
 //! Not testcontainers-modules' Mosquitto image: its wait message is tied to a fixed tag and
-//! it configures no WebSocket listener. Readiness here is the broker's own log line, which
-//! our config sends to stderr.
+//! it configures no WebSocket listener. Readiness here waits for no log line at all: once the
+//! container runs, every listener the run uses is probed until it answers (see
+//! [`crate::engine::readiness`]), while the engine is asked whether the container still runs.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
-use testcontainers::bollard::models::PortBinding;
-use testcontainers::core::logs::LogFrame;
+use futures_util::StreamExt as _;
+use testcontainers::bollard::models::{ContainerStateStatusEnum, PortBinding};
+use testcontainers::bollard::query_parameters::LogsOptionsBuilder;
 use testcontainers::core::{ContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, CopyTargetOptions, Image, ImageExt};
 
 use crate::engine::labels::Labels;
+use crate::engine::readiness::{self, Listener, Liveness, Probe, ReadinessError};
 use crate::judge::results::ImageFacts;
 use crate::plan::{BrokerSettings, Transport};
 
@@ -22,13 +24,10 @@ use crate::plan::{BrokerSettings, Transport};
 pub const CONFIG_PATH: &str = "/mosquitto/config/mosquitto.conf";
 /// Where the password file goes; the config names this path.
 pub const PASSWD_PATH: &str = "/mosquitto/config/passwd";
-/// Mosquitto 1.6, 2.0 and 2.1 all end their start-up with the line "mosquitto version X
-/// running", once listening. The line end is part of the match: 2.1 first prints "Info:
-/// running mosquitto as user: mosquitto.", and matching that let sessions connect before the
-/// listeners were open (seen as resets at 0.0 s on sid under load).
-const READY_LINE: &str = " running\n";
 /// How many log lines are kept for an error message.
-const LOG_TAIL: usize = 15;
+pub const LOG_TAIL: usize = 12;
+/// The bound on reading those lines from the engine.
+const LOG_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A broker that could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +40,7 @@ pub enum BrokerError {
         /// The operating system's words.
         why: String,
     },
-    /// The engine could not create, pull or start the container, or it never became ready.
+    /// The engine could not create, pull or start the container.
     #[error("{image}: {why}{}", tail_text(.log_tail))]
     Start {
         /// `name:tag`.
@@ -51,6 +50,43 @@ pub enum BrokerError {
         /// The last lines the broker logged.
         log_tail: Vec<String>,
     },
+    /// The container started, but exited or did not answer on its listeners in time.
+    #[error("{image}: {why}{}", tail_text(.log_tail))]
+    NotReady {
+        /// `name:tag`.
+        image: String,
+        /// What the probes found.
+        why: ReadinessError,
+        /// The last lines the broker logged.
+        log_tail: Vec<String>,
+    },
+}
+
+impl BrokerError {
+    /// What went wrong, without the image name and the log lines.
+    pub fn reason(&self) -> String {
+        match self {
+            BrokerError::Files { .. } => self.to_string(),
+            BrokerError::Start { why, .. } => why.clone(),
+            BrokerError::NotReady { why, .. } => why.to_string(),
+        }
+    }
+
+    /// The last lines the broker logged, oldest first.
+    pub fn log_tail(&self) -> &[String] {
+        match self {
+            BrokerError::Files { .. } => &[],
+            BrokerError::Start { log_tail, .. } | BrokerError::NotReady { log_tail, .. } => log_tail,
+        }
+    }
+
+    /// The container's exit status, when it exited before it answered.
+    pub fn exit_status(&self) -> Option<i64> {
+        match self {
+            BrokerError::NotReady { why: ReadinessError::Exited { status }, .. } => *status,
+            _ => None,
+        }
+    }
 }
 
 fn tail_text(lines: &[String]) -> String {
@@ -86,8 +122,9 @@ impl Image for MosquittoImage {
         &self.tag
     }
 
+    /// None: readiness is the listeners answering, probed in [`start`] once the container runs.
     fn ready_conditions(&self) -> Vec<WaitFor> {
-        vec![WaitFor::message_on_stderr(READY_LINE)]
+        Vec::new()
     }
 
     fn expose_ports(&self) -> &[ContainerPort] {
@@ -107,10 +144,12 @@ pub struct Broker {
     pub tcp_port: u16,
     /// What the image records.
     pub facts: ImageFacts,
-    /// How long start-up took, pull included.
+    /// From asking for the container (pull included) to every probed listener answering.
     pub startup: Duration,
     /// How long pulling the image took; `None` when the engine already had it.
     pub pull: Option<Duration>,
+    /// From the container running to every probed listener answering.
+    pub ready_after: Duration,
     /// When the engine says the container started; a later value means it was restarted.
     pub started_at: Option<String>,
 }
@@ -138,14 +177,17 @@ pub fn engine_is_local() -> bool {
     }
 }
 
-/// Starts one broker with the reference config, labelled, ports on loopback only.
+/// Starts one broker with the reference config, labelled, ports on loopback only, and
+/// returns once every listener of `transports` answers a CONNECT with a CONNACK.
 ///
-/// `on_pull` is called once, before the pull, when the engine lacks the image.
+/// `on_pull` is called once, before the pull, when the engine lacks the image. The container
+/// may take `settings.startup_timeout` to start, and then its listeners as long again to answer.
 pub async fn start(
     image: &str,
     tag: &str,
     settings: &BrokerSettings,
     labels: &Labels,
+    transports: &[Transport],
     on_pull: impl FnOnce(),
 ) -> Result<Broker, BrokerError> {
     let read = |p: &std::path::Path| {
@@ -153,27 +195,12 @@ pub async fn start(
     };
     let config = read(&settings.config)?;
     let passwd = read(&settings.password_file)?;
-    let tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
-    let sink = Arc::clone(&tail);
     let local = engine_is_local();
     let mut request = MosquittoImage::new(image, tag)
         .with_copy_to(CopyTargetOptions::new(CONFIG_PATH).with_mode(0o644), config)
         // Readable by the mosquitto user the broker drops to; the credentials are test-only.
         .with_copy_to(CopyTargetOptions::new(PASSWD_PATH).with_mode(0o644), passwd)
-        .with_startup_timeout(settings.startup_timeout)
-        .with_log_consumer(move |frame: &LogFrame| {
-            let bytes = match frame {
-                LogFrame::StdOut(b) | LogFrame::StdErr(b) => b,
-            };
-            if let Ok(mut t) = sink.lock() {
-                for line in String::from_utf8_lossy(bytes).lines().filter(|l| !l.trim().is_empty()) {
-                    if t.len() == LOG_TAIL {
-                        t.pop_front();
-                    }
-                    t.push_back(line.to_string());
-                }
-            }
-        });
+        .with_startup_timeout(settings.startup_timeout);
     for (k, v) in labels.pairs() {
         request = request.with_label(k, v);
     }
@@ -188,13 +215,9 @@ pub async fn start(
             hc.port_bindings = Some(HashMap::from([bind(1883), bind(9001)]));
         });
     }
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let name = format!("{image}:{tag}");
-    let fail = |why: String, tail: &Arc<Mutex<VecDeque<String>>>| BrokerError::Start {
-        image: name.clone(),
-        why,
-        log_tail: tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default(),
-    };
+    let fail = |why: String| BrokerError::Start { image: name.clone(), why, log_tail: Vec::new() };
     // Pulled here rather than inside start() so the pull is timed on its own and the report
     // can say whether the image came from the registry. Only when absent: a local-only image
     // (the Debian builds) is in no registry, and asking one would fail.
@@ -202,25 +225,85 @@ pub async fn start(
         (request, None)
     } else {
         on_pull();
-        let pulling = std::time::Instant::now();
-        let request = request.pull_image().await.map_err(|e| fail(e.to_string(), &tail))?;
+        let pulling = Instant::now();
+        let request = request.pull_image().await.map_err(|e| fail(e.to_string()))?;
         (request, Some(pulling.elapsed()))
     };
-    let container = request.start().await.map_err(|e| fail(e.to_string(), &tail))?;
-    let startup = started.elapsed();
-    let ws_port = container.get_host_port_ipv4(9001).await.map_err(|e| fail(e.to_string(), &tail))?;
-    let tcp_port = container.get_host_port_ipv4(1883).await.map_err(|e| fail(e.to_string(), &tail))?;
+    let container = request.start().await.map_err(|e| fail(e.to_string()))?;
+    let id = container.id().to_string();
+    // A container that exited at once has no published ports any more: say it exited.
+    let ports = async {
+        let ws = container.get_host_port_ipv4(Transport::Ws.container_port()).await?;
+        let tcp = container.get_host_port_ipv4(Transport::Tcp.container_port()).await?;
+        Ok::<_, testcontainers::TestcontainersError>((ws, tcp))
+    };
+    let (ws_port, tcp_port) = match ports.await {
+        Ok(p) => p,
+        Err(e) => return Err(not_had(&id, &name, e.to_string()).await),
+    };
     let host = if local {
         "127.0.0.1".to_string()
     } else {
-        container.get_host().await.map_err(|e| fail(e.to_string(), &tail))?.to_string()
+        match container.get_host().await {
+            Ok(h) => h.to_string(),
+            Err(e) => return Err(not_had(&id, &name, e.to_string()).await),
+        }
     };
+    let listeners: Vec<Listener> = transports
+        .iter()
+        .map(|&transport| Listener { transport, host: host.clone(), port: if transport == Transport::Ws { ws_port } else { tcp_port } })
+        .collect();
+    let probe = Probe::new(&settings.username, &settings.password);
+    let ready = match readiness::wait(&listeners, &probe, settings.startup_timeout, || liveness(&id)).await {
+        Ok(r) => r,
+        Err(why) => return Err(BrokerError::NotReady { image: name, why, log_tail: log_tail(&id).await }),
+    };
+    let startup = started.elapsed();
     let facts = image_facts(&name).await;
     let started_at = match testcontainers::core::client::docker_client_instance().await {
-        Ok(docker) => docker.inspect_container(container.id(), None).await.ok().and_then(|c| c.state).and_then(|s| s.started_at),
+        Ok(docker) => docker.inspect_container(&id, None).await.ok().and_then(|c| c.state).and_then(|s| s.started_at),
         Err(_) => None,
     };
-    Ok(Broker { container, host, ws_port, tcp_port, facts, startup, pull, started_at })
+    Ok(Broker { container, host, ws_port, tcp_port, facts, startup, pull, ready_after: ready.took, started_at })
+}
+
+/// The error for a started container whose ports or host could not be read: an exit when it
+/// exited, else the engine's words.
+async fn not_had(id: &str, image: &str, why: String) -> BrokerError {
+    let log_tail = log_tail(id).await;
+    match liveness(id).await {
+        Liveness::Exited { status } => BrokerError::NotReady { image: image.to_string(), why: ReadinessError::Exited { status }, log_tail },
+        _ => BrokerError::Start { image: image.to_string(), why, log_tail },
+    }
+}
+
+/// Whether the container still runs, as the engine says.
+async fn liveness(id: &str) -> Liveness {
+    let Ok(docker) = testcontainers::core::client::docker_client_instance().await else { return Liveness::Unknown };
+    let Ok(c) = docker.inspect_container(id, None).await else { return Liveness::Unknown };
+    let state = c.state.unwrap_or_default();
+    match state.status {
+        Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD) => Liveness::Exited { status: state.exit_code },
+        Some(_) => Liveness::Running,
+        None => Liveness::Unknown,
+    }
+}
+
+/// The last [`LOG_TAIL`] lines the container wrote (stdout and stderr, in order), read from
+/// the engine when they are needed rather than followed for the whole hold.
+pub async fn log_tail(id: &str) -> Vec<String> {
+    let Ok(docker) = testcontainers::core::client::docker_client_instance().await else { return Vec::new() };
+    let options = LogsOptionsBuilder::new().stdout(true).stderr(true).tail(&LOG_TAIL.to_string()).build();
+    let mut text = String::new();
+    let read = async {
+        let mut logs = docker.logs(id, Some(options));
+        while let Some(Ok(chunk)) = logs.next().await {
+            text.push_str(&chunk.to_string());
+        }
+    };
+    let _ = tokio::time::timeout(LOG_READ_TIMEOUT, read).await;
+    let lines: Vec<String> = text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).map(String::from).collect();
+    lines[lines.len().saturating_sub(LOG_TAIL)..].to_vec()
 }
 
 /// Reads `LWS_VERSION`, `VERSION` and the digest of an image through the Docker API.
@@ -249,20 +332,4 @@ fn own_digest(name: &str, digests: Vec<String>) -> Option<String> {
     };
     let prefix = format!("{repository}@");
     digests.iter().find(|d| d.starts_with(&prefix)).cloned().or_else(|| digests.into_iter().next())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::READY_LINE;
-
-    fn matches(line: &str) -> bool {
-        line.contains(READY_LINE)
-    }
-
-    #[test]
-    fn readiness_is_the_version_line_not_the_user_line_mosquitto_2_1_prints_first() {
-        assert!(!matches("1795777288: Info: running mosquitto as user: mosquitto.\n"));
-        assert!(matches("1795777288: mosquitto version 2.1.2 running\n"));
-        assert!(matches("1662725110: mosquitto version 1.6.9 running\n"));
-    }
 }

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::plan::file::is_variant;
 use crate::plan::ImageSet;
 
 /// The registry an image name without a registry host lives in: Docker Hub, as the engine does.
@@ -79,14 +80,48 @@ pub struct Challenge {
     pub scope: Option<String>,
 }
 
-/// Keeps the release tags (exactly `MAJOR.MINOR.PATCH`, digits only), in version order.
+/// A release tag: `MAJOR.MINOR.PATCH`, digits only, and an optional variant suffix
+/// (`2.0.22`, `2.1.2-alpine`, `1.6.15-openssl`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ReleaseTag {
+    /// `[MAJOR, MINOR, PATCH]`.
+    pub version: [u64; 3],
+    /// `""` for the bare tag, else the suffix with its dash: `-alpine`.
+    pub variant: String,
+}
+
+impl ReleaseTag {
+    /// Reads a tag; `None` for `latest`, `2`, `2.0`, `2.0-openssl`, `bookworm` and the like.
+    pub fn parse(tag: &str) -> Option<ReleaseTag> {
+        let (number, variant) = match tag.find('-') {
+            Some(i) => tag.split_at(i),
+            None => (tag, ""),
+        };
+        let version = version(number)?;
+        is_variant(variant).then(|| ReleaseTag { version, variant: variant.to_string() })
+    }
+
+    /// `MAJOR.MINOR.PATCH`, without the variant.
+    pub fn release(&self) -> String {
+        let [a, b, c] = self.version;
+        format!("{a}.{b}.{c}")
+    }
+
+    /// The tag as the registry names it.
+    pub fn tag(&self) -> String {
+        format!("{}{}", self.release(), self.variant)
+    }
+}
+
+/// Keeps the release tags, bare or with a variant suffix, in version order (the bare tag
+/// before its variants).
 ///
 /// `latest`, `2`, `2.0`, `2.0-openssl`, `bookworm` and the like are left out.
 pub fn release_tags(tags: &[String]) -> Vec<String> {
-    let mut releases: Vec<([u64; 3], &String)> = tags.iter().filter_map(|t| Some((version(t)?, t))).collect();
+    let mut releases: Vec<ReleaseTag> = tags.iter().filter_map(|t| ReleaseTag::parse(t)).collect();
     releases.sort();
-    releases.dedup_by(|a, b| a.1 == b.1);
-    releases.into_iter().map(|(_, t)| t.clone()).collect()
+    releases.dedup();
+    releases.iter().map(ReleaseTag::tag).collect()
 }
 
 fn version(tag: &str) -> Option<[u64; 3]> {
@@ -102,9 +137,39 @@ fn version(tag: &str) -> Option<[u64; 3]> {
     parts.next().is_none().then_some(v)
 }
 
-/// The release tags of `releases` that `listed` does not name, in the order given.
-pub fn not_listed(releases: &[String], listed: &[String]) -> Vec<String> {
-    releases.iter().filter(|t| !listed.contains(t)).cloned().collect()
+/// The release tags whose variant `variants` does not follow (e.g. `-openssl`), in the order given.
+pub fn not_followed(releases: &[String], variants: &[String]) -> Vec<String> {
+    releases
+        .iter()
+        .filter(|t| ReleaseTag::parse(t).is_some_and(|r| !variants.contains(&r.variant)))
+        .cloned()
+        .collect()
+}
+
+/// The releases to propose for a set, one tag each, in version order.
+///
+/// A release counts as listed when `listed` has it under any variant the set follows
+/// (`2.1.2-alpine` lists 2.1.2 for `variants = ["", "-alpine"]`). Each other release is
+/// proposed under the first followed variant, in `variants`' order, that the registry has:
+/// with `["", "-alpine"]`, the bare tag when it exists, else `-alpine`. A release the
+/// registry has only under variants the set does not follow is not proposed.
+pub fn not_listed(releases: &[String], listed: &[String], variants: &[String]) -> Vec<String> {
+    let parsed: Vec<ReleaseTag> = releases.iter().filter_map(|t| ReleaseTag::parse(t)).collect();
+    let mut numbers: Vec<[u64; 3]> = parsed.iter().map(|r| r.version).collect();
+    numbers.sort();
+    numbers.dedup();
+    let mut proposed = Vec::new();
+    for number in numbers {
+        let under = |variant: &String| ReleaseTag { version: number, variant: variant.clone() }.tag();
+        if variants.iter().any(|v| listed.contains(&under(v))) {
+            continue;
+        }
+        let has = |variant: &&String| parsed.iter().any(|r| r.version == number && &r.variant == *variant);
+        if let Some(v) = variants.iter().find(has) {
+            proposed.push(under(v));
+        }
+    }
+    proposed
 }
 
 /// Parses a `WWW-Authenticate` header; `Some` only for a `Bearer` challenge with a realm.
@@ -420,9 +485,13 @@ pub struct Discovery {
     pub repository: String,
     /// How many tags the registry listed, releases or not.
     pub all_tags: usize,
-    /// The release tags, in version order.
+    /// The variants the set follows, in order of preference (`""` is the bare tag).
+    pub variants: Vec<String>,
+    /// The release tags, bare or with a variant, in version order.
     pub releases: Vec<String>,
-    /// The release tags the set does not list yet.
+    /// Those whose variant the set does not follow (e.g. `1.6.15-openssl`).
+    pub not_followed: Vec<String>,
+    /// The releases the set does not list yet, one tag each (see [`not_listed`]).
     pub not_in_set: Vec<String>,
 }
 
@@ -431,31 +500,35 @@ pub async fn discover(set: &ImageSet) -> Result<Discovery, DiscoverError> {
     let (registry, repository) = registry_for_image(&set.image);
     let tags = list_tags(&registry, &repository).await?;
     let releases = release_tags(&tags);
-    let not_in_set = not_listed(&releases, &set.tags);
     Ok(Discovery {
         set: set.name.clone(),
         image: set.image.clone(),
         registry,
         repository,
         all_tags: tags.len(),
+        variants: set.variants.clone(),
+        not_followed: not_followed(&releases, &set.variants),
+        not_in_set: not_listed(&releases, &set.tags, &set.variants),
         releases,
-        not_in_set,
     })
 }
 
 impl fmt::Display for Discovery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let followed: Vec<&str> = self.variants.iter().map(|v| if v.is_empty() { "bare" } else { v.as_str() }).collect();
         writeln!(
             f,
-            "set {}: {} ({}/v2/{}): {} tags, {} releases",
+            "set {}: {} ({}/v2/{}): {} tags, {} release tags; variants followed: {}",
             self.set,
             self.image,
             self.registry,
             self.repository,
             self.all_tags,
-            self.releases.len()
+            self.releases.len(),
+            followed.join(", ")
         )?;
         writeln!(f, "releases: {}", list_or_none(&self.releases))?;
+        writeln!(f, "variants not followed: {}", list_or_none(&self.not_followed))?;
         write!(f, "not in set {}: {}", self.set, list_or_none(&self.not_in_set))
     }
 }
@@ -485,17 +558,20 @@ mod tests {
     }
 
     #[test]
-    fn release_tags_keep_only_major_minor_patch_in_numeric_order() {
+    fn release_tags_keep_major_minor_patch_with_or_without_a_variant_in_numeric_order() {
         let tags = strings(&[
             "latest",
             "2",
             "2.0",
             "2.0-openssl",
+            "2.1-alpine",
+            "alpine",
             "bookworm",
             "2.0.10",
             "1.6.15",
+            "1.6.15-openssl",
             "2.0.9",
-            "2.1.2",
+            "2.1.2-alpine",
             "2.0.22",
             "2.0.22-openssl",
             "v2.0.1",
@@ -503,14 +579,54 @@ mod tests {
             "2..1",
             "-1.0.0",
             "2.0.9",
+            "2.0.9-",
+            "2.0.9-a b",
         ]);
-        assert_eq!(release_tags(&tags), strings(&["1.6.15", "2.0.9", "2.0.10", "2.0.22", "2.1.2"]));
+        assert_eq!(
+            release_tags(&tags),
+            strings(&["1.6.15", "1.6.15-openssl", "2.0.9", "2.0.10", "2.0.22", "2.0.22-openssl", "2.1.2-alpine"])
+        );
+    }
+
+    #[test]
+    fn a_release_tag_splits_into_its_number_and_its_variant() {
+        let r = ReleaseTag::parse("2.1.2-alpine").expect("a release");
+        assert_eq!((r.version, r.variant.as_str(), r.release(), r.tag()), ([2, 1, 2], "-alpine", "2.1.2".into(), "2.1.2-alpine".into()));
+        assert_eq!(ReleaseTag::parse("2.0.22").map(|r| r.variant), Some(String::new()));
+        assert_eq!(ReleaseTag::parse("2.1-alpine"), None);
     }
 
     #[test]
     fn releases_beyond_the_set_are_those_it_does_not_list() {
         let releases = strings(&["2.0.14", "2.0.15", "2.0.16", "2.0.22"]);
-        assert_eq!(not_listed(&releases, &strings(&["2.0.14", "2.0.15"])), strings(&["2.0.16", "2.0.22"]));
+        assert_eq!(not_listed(&releases, &strings(&["2.0.14", "2.0.15"]), &[String::new()]), strings(&["2.0.16", "2.0.22"]));
+    }
+
+    #[test]
+    fn a_release_is_proposed_bare_when_it_can_be_else_under_the_first_followed_variant() {
+        let releases = strings(&[
+            "1.6.15", "1.6.15-openssl", "2.0.21", "2.0.22", "2.0.22-openssl", "2.0.23-openssl",
+            "2.1.0-alpine", "2.1.1-alpine", "2.1.2-alpine",
+        ]);
+        let listed = strings(&["1.6.15", "2.0.21", "2.1.0-alpine"]);
+        let eclipse = strings(&["", "-alpine"]);
+        // 2.0.23 exists only as -openssl, which the set does not follow.
+        assert_eq!(not_listed(&releases, &listed, &eclipse), strings(&["2.0.22", "2.1.1-alpine", "2.1.2-alpine"]));
+        assert_eq!(not_followed(&releases, &eclipse), strings(&["1.6.15-openssl", "2.0.22-openssl", "2.0.23-openssl"]));
+        // Bare only (the default): the 2.1 releases are not seen at all.
+        assert_eq!(not_listed(&releases, &listed, &[String::new()]), strings(&["2.0.22"]));
+        // -alpine preferred: 2.0.22 has no -alpine tag, so nothing of 2.0 is proposed.
+        assert_eq!(not_listed(&releases, &listed, &strings(&["-alpine"])), strings(&["2.1.1-alpine", "2.1.2-alpine"]));
+    }
+
+    #[test]
+    fn a_release_listed_under_any_followed_variant_counts_as_listed() {
+        let releases = strings(&["2.1.2", "2.1.2-alpine"]);
+        let eclipse = strings(&["", "-alpine"]);
+        assert!(not_listed(&releases, &strings(&["2.1.2-alpine"]), &eclipse).is_empty());
+        assert!(not_listed(&releases, &strings(&["2.1.2"]), &eclipse).is_empty());
+        // Listed under a variant the set does not follow: not listed as far as the set is concerned.
+        assert_eq!(not_listed(&releases, &strings(&["2.1.2-openssl"]), &eclipse), strings(&["2.1.2"]));
     }
 
     #[test]

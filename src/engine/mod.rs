@@ -1,11 +1,13 @@
 //! The engine: an image name and tag come in; a running, reachable broker goes out.
 //!
-//! Our Mosquitto image type, start-up and readiness ([`broker`]), the labels every
-//! container carries ([`labels`]), clean-up when a signal skips testcontainers' own
-//! ([`cleanup`]), and which release tags a registry has ([`discover`]).
+//! Our Mosquitto image type and start-up ([`broker`]), readiness as every listener answering
+//! a CONNECT ([`readiness`]), the labels every container carries ([`labels`]), clean-up when
+//! a signal skips testcontainers' own ([`cleanup`]), and which release tags a registry has
+//! ([`discover`]).
 
 pub mod broker;
 pub mod clock;
 pub mod cleanup;
 pub mod discover;
 pub mod labels;
+pub mod readiness;

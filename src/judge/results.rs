@@ -87,8 +87,22 @@ pub struct ImageFacts {
     pub lws_version: Option<String>,
     /// `VERSION` from the image's environment.
     pub version: Option<String>,
-    /// The repository digest, or the image id where it has none.
+    /// The repository digest (`repo@sha256:…`), or the image id (`sha256:…`) where it has none.
     pub digest: Option<String>,
+}
+
+/// Why a tag's broker could not be had, in parts, so a report can say it once for the tag.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerFailure {
+    /// What went wrong, without the image name or the log lines:
+    /// `broker not ready within 60 s (…)`, `the broker container exited with status 1 …`.
+    pub reason: String,
+    /// The container's exit status, when it exited before it answered.
+    #[serde(default)]
+    pub exit_status: Option<i64>,
+    /// The last lines the broker logged.
+    #[serde(default)]
+    pub log_tail: Vec<String>,
 }
 
 /// What one tag's broker said about itself.
@@ -100,7 +114,8 @@ pub struct TagResult {
     pub broker_version: Option<String>,
     /// What the image records (LWS_VERSION, VERSION, digest).
     pub image: ImageFacts,
-    /// Seconds from asking for the container to the broker's readiness line (pull included).
+    /// Seconds from asking for the container (pull included, when there was one) to the
+    /// moment every listener the run uses answered a CONNECT with a CONNACK.
     pub startup_secs: Option<f64>,
     /// Whether the image had to be pulled for this run (`None` when the broker could not be had).
     #[serde(default)]
@@ -108,8 +123,28 @@ pub struct TagResult {
     /// Seconds the pull took, when it was pulled.
     #[serde(default)]
     pub pull_secs: Option<f64>,
-    /// Why the broker could not be had, if it could not.
+    /// Why the broker could not be had, if it could not: the whole text, image and log lines included.
     pub error: Option<String>,
+    /// The same, in parts (absent in results written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<BrokerFailure>,
+    /// The digest matrix.toml recorded for this tag at its last baseline, if any (`sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_digest: Option<String>,
+}
+
+impl TagResult {
+    /// The digest changed since the baseline: `(recorded, now)`, both as `sha256:…`.
+    pub fn digest_change(&self) -> Option<(&str, &str)> {
+        let old = self.baseline_digest.as_deref()?;
+        let new = content_digest(self.image.digest.as_deref()?);
+        (old != new).then_some((old, new))
+    }
+}
+
+/// The content part of a digest: `sha256:…` from `repo@sha256:…`, or the text itself.
+pub fn content_digest(digest: &str) -> &str {
+    digest.rsplit_once('@').map_or(digest, |(_, d)| d)
 }
 
 /// What a column is, for the report.

@@ -27,6 +27,20 @@ impl Transport {
             Transport::Tcp => 1883,
         }
     }
+
+    /// The transport's name as the reports spell it: `ws` or `tcp`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Ws => "ws",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// One column of the matrix: a client behaviour.
@@ -113,16 +127,6 @@ impl Profile {
 impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-impl Transport {
-    /// The transport's name as matrix.toml and the contract spell it: `ws` or `tcp`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Transport::Ws => "ws",
-            Transport::Tcp => "tcp",
-        }
     }
 }
 

@@ -92,7 +92,11 @@ struct RawSet {
     image: String,
     tags: Vec<Spanned<String>>,
     #[serde(default)]
+    variants: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
     expect: RawExpect,
+    #[serde(default)]
+    digests: IndexMap<Spanned<String>, Spanned<String>>,
 }
 
 /// Where the broker's files are and how to log in.
@@ -106,7 +110,8 @@ pub struct BrokerSettings {
     pub username: String,
     /// The test user's password (test-only).
     pub password: String,
-    /// How long a broker may take to say it is running.
+    /// How long a broker's container may take to start, and then how long its listeners may
+    /// take to answer an MQTT CONNECT (see `engine::readiness`).
     pub startup_timeout: Duration,
 }
 
@@ -121,6 +126,31 @@ pub struct ImageSet {
     pub tags: Vec<String>,
     /// Expected outcome per (tag, column name).
     pub expect: BTreeMap<(String, String), Expectation>,
+    /// The tag variants `discover` follows, in order of preference: `""` is the bare
+    /// `MAJOR.MINOR.PATCH` tag, `"-alpine"` its `-alpine` twin. `[""]` when the file says none.
+    pub variants: Vec<String>,
+    /// The image digest (`sha256:…`) each tag had when its outcomes were accepted by `baseline`.
+    pub digests: BTreeMap<String, String>,
+}
+
+/// The variants a set follows when matrix.toml does not say: bare release tags only.
+pub fn default_variants() -> Vec<String> {
+    vec![String::new()]
+}
+
+/// Whether `text` is a tag variant: empty (the bare tag), or `-` and the characters a
+/// Docker tag may hold (`-alpine`, `-openssl`).
+pub fn is_variant(text: &str) -> bool {
+    text.is_empty()
+        || text.strip_prefix('-').is_some_and(|rest| {
+            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        })
+}
+
+/// Whether `text` is an image digest as `baseline` records it: `sha256:` and 64 lowercase hex digits.
+pub fn is_digest(text: &str) -> bool {
+    text.strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
 /// matrix.toml, loaded and validated.
@@ -330,5 +360,49 @@ fn load_set(cx: &Ctx<'_>, name: &str, raw: &RawSet, clients: &[CommandClient]) -
             expect.insert((tag.get_ref().clone(), column.name().to_string()), e);
         }
     }
-    Ok(ImageSet { name: name.to_string(), image: raw.image.clone(), tags, expect })
+    let variants = match &raw.variants {
+        None => default_variants(),
+        Some(list) => {
+            if list.get_ref().is_empty() {
+                return Err(cx.at(
+                    list.span(),
+                    format!("set {name:?} follows no variant; write variants = [\"\"] for bare release tags only"),
+                ));
+            }
+            let mut variants: Vec<String> = Vec::new();
+            for v in list.get_ref() {
+                if !is_variant(v.get_ref()) {
+                    return Err(cx.at(
+                        v.span(),
+                        format!(
+                            "variant {:?} is not a tag suffix; write \"\" for the bare tag or a suffix such as \"-alpine\"",
+                            v.get_ref()
+                        ),
+                    ));
+                }
+                if variants.contains(v.get_ref()) {
+                    return Err(cx.at(v.span(), format!("variant {:?} is listed twice in set {name:?}", v.get_ref())));
+                }
+                variants.push(v.get_ref().clone());
+            }
+            variants
+        }
+    };
+    let mut digests = BTreeMap::new();
+    for (tag, digest) in &raw.digests {
+        if !tags.contains(tag.get_ref()) {
+            return Err(cx.at(
+                tag.span(),
+                format!("digest for tag {:?}, which set {name:?} does not list in its tags", tag.get_ref()),
+            ));
+        }
+        if !is_digest(digest.get_ref()) {
+            return Err(cx.at(
+                digest.span(),
+                format!("digest {:?} of tag {:?} is not \"sha256:\" and 64 hex digits", digest.get_ref(), tag.get_ref()),
+            ));
+        }
+        digests.insert(tag.get_ref().clone(), digest.get_ref().clone());
+    }
+    Ok(ImageSet { name: name.to_string(), image: raw.image.clone(), tags, expect, variants, digests })
 }

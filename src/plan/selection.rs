@@ -1,11 +1,12 @@
 //! What a run asks for beyond the file (set, tags, columns, hold, shard), resolved into a [`Plan`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::plan::file::{find_column, unknown_column, unknown_set};
-use crate::plan::{BrokerSettings, Column, CommandClient, ConfigError, Expectation, MatrixFile, Timing, FIVE_MINUTE_MARK};
+use crate::plan::{BrokerSettings, Column, CommandClient, ConfigError, Expectation, MatrixFile, Timing, Transport, FIVE_MINUTE_MARK};
 use crate::units::parse_duration;
 
 /// What a run asks for beyond the file: from the environment or the command line.
@@ -140,6 +141,8 @@ pub struct Plan {
     pub broker: BrokerSettings,
     /// matrix.toml's folder: command columns run here, and their relative paths start here.
     pub workdir: PathBuf,
+    /// The image digest matrix.toml recorded per tag at its last baseline (`sha256:…`).
+    pub digests: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -210,7 +213,20 @@ impl Plan {
             tolerance: file.tolerance,
             broker: file.broker.clone(),
             workdir: file.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
+            digests: set.digests.clone(),
         })
+    }
+
+    /// The transports the columns use, each once, in column order: the listeners every
+    /// broker of the run must answer on before its sessions start.
+    pub fn transports(&self) -> Vec<Transport> {
+        let mut used = Vec::new();
+        for c in &self.columns {
+            if !used.contains(&c.transport()) {
+                used.push(c.transport());
+            }
+        }
+        used
     }
 
     /// Keeps shard `index` of `count` (1-based): whole tags, dealt round-robin in file

@@ -1,9 +1,14 @@
-//! `baseline`: writes observed outcomes back into matrix.toml as the new expectations,
-//! keeping its comments and layout (a format-preserving TOML editor, not string surgery).
+//! `baseline`: writes observed outcomes back into matrix.toml as the new expectations, and
+//! each tag's image digest into `[sets.<set>.digests]`, keeping its comments and layout (a
+//! format-preserving TOML editor, not string surgery).
+//!
+//! Only registry digests (`repo@sha256:…`) are recorded: they name what a registry serves
+//! under the tag, so a later run can tell the tag was rebuilt in place. A locally built image
+//! has only an image id, which changes with every build, so it is left out.
 
 use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Value};
 
-use crate::judge::results::RunResult;
+use crate::judge::results::{content_digest, RunResult};
 use crate::plan::Outcome;
 
 /// Why a baseline could not be written.
@@ -28,6 +33,8 @@ pub struct Baselined {
     pub skipped: Vec<String>,
     /// Tags added to the set's tag list.
     pub added_tags: Vec<String>,
+    /// Digests written or changed, as `tag: digest OLD -> NEW`.
+    pub digests: Vec<String>,
 }
 
 /// The expectation text for an observed verdict: `OK`, or the outcome with whole seconds.
@@ -88,6 +95,42 @@ pub fn apply(text: &str, run: &RunResult) -> Result<Baselined, BaselineError> {
         }
         out.changed.push(format!("{}: {} -> {new}", c.id(), old.as_deref().unwrap_or("(none)")));
     }
+    record_digests(&mut doc, run, &mut out)?;
     out.text = doc.to_string();
     Ok(out)
+}
+
+/// Writes each tag's registry digest into `[sets.<set>.digests]`.
+fn record_digests(doc: &mut DocumentMut, run: &RunResult, out: &mut Baselined) -> Result<(), BaselineError> {
+    let seen: Vec<(&str, &str)> = run
+        .tags
+        .iter()
+        // A tag whose broker could not be had had no outcome accepted: its digest would vouch for nothing.
+        .filter(|t| t.error.is_none())
+        .filter_map(|t| {
+            let d = t.image.digest.as_deref().filter(|d| d.contains('@'))?;
+            Some((t.tag.as_str(), content_digest(d)))
+        })
+        .collect();
+    if seen.is_empty() {
+        return Ok(());
+    }
+    let set = doc
+        .get_mut("sets")
+        .and_then(|s| s.get_mut(&run.set))
+        .and_then(Item::as_table_like_mut)
+        .ok_or_else(|| BaselineError::UnknownSet(run.set.clone()))?;
+    if set.get("digests").is_none() {
+        set.insert("digests", Item::Table(toml_edit::Table::new()));
+    }
+    let digests = set.get_mut("digests").and_then(Item::as_table_like_mut).ok_or_else(|| BaselineError::UnknownSet(run.set.clone()))?;
+    for (tag, digest) in seen {
+        let old = digests.get(tag).and_then(Item::as_str).map(String::from);
+        if old.as_deref() == Some(digest) {
+            continue;
+        }
+        digests.insert(tag, value(digest));
+        out.digests.push(format!("{tag}: digest {} -> {digest}", old.as_deref().unwrap_or("(none)")));
+    }
+    Ok(())
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 use crate::report::cell_text;
-use crate::judge::results::{CellResult, RunResult, Status};
+use crate::judge::results::{content_digest, CellResult, RunResult, Status};
 
 /// How far two end times may differ and still be the same outcome.
 pub const SAME_TIME: Duration = Duration::from_secs(5);
@@ -71,6 +71,40 @@ pub fn clocks_note(old: &RunResult, new: &RunResult) -> Option<String> {
         note = Some(note.map_or(line.clone(), |n| format!("{n}\n{line}")));
     }
     note
+}
+
+/// A tag whose image digest differs between two runs: the image was rebuilt in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestChange {
+    /// The tag.
+    pub tag: String,
+    /// The old run's digest (`sha256:…`).
+    pub old: String,
+    /// The new run's digest (`sha256:…`).
+    pub new: String,
+}
+
+/// The tags both runs have whose image digest changed, in `new`'s order. Digests are
+/// compared by content (`sha256:…`), whatever repository prefix each run recorded.
+pub fn digest_changes(old: &RunResult, new: &RunResult) -> Vec<DigestChange> {
+    new.tags
+        .iter()
+        .filter_map(|n| {
+            let o = old.tags.iter().find(|o| o.tag == n.tag)?;
+            let (a, b) = (content_digest(o.image.digest.as_deref()?), content_digest(n.image.digest.as_deref()?));
+            (a != b).then(|| DigestChange { tag: n.tag.clone(), old: a.to_string(), new: b.to_string() })
+        })
+        .collect()
+}
+
+/// The digest changes, one line each (`- ` before each in Markdown); empty when there are none.
+pub fn digest_lines(changes: &[DigestChange], markdown: bool) -> String {
+    let mut out = String::new();
+    for c in changes {
+        let bullet = if markdown { "- " } else { "" };
+        let _ = writeln!(out, "{bullet}{}: image digest changed ({} → {})", c.tag, c.old, c.new);
+    }
+    out
 }
 
 /// The changes as a terminal table.

@@ -8,4 +8,4 @@ pub mod live;
 pub mod progress;
 pub mod text;
 
-pub use text::{cell_text, failures, json, markdown, outcome_text, table, write_files};
+pub use text::{broker_failure_text, cell_text, digest_change_text, failures, json, markdown, outcome_text, table, write_files};

@@ -18,6 +18,11 @@ macro_rules! say {
     }};
 }
 
+/// Milliseconds for short spans: `150 ms`.
+fn fmt_ms(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
+
 /// How often the plain status line is printed.
 pub const STATUS_EVERY: Duration = Duration::from_secs(30);
 
@@ -40,7 +45,11 @@ pub async fn plain(mut rx: UnboundedReceiver<Progress>, total: usize, hold: Dura
                     match p {
                         Progress::BrokerStarting { tag } => say!("[{t}] {tag}: starting broker"),
                         Progress::Pulling { tag, image } => say!("[{t}] {tag}: pulling {image}"),
-                        Progress::BrokerReady { tag, startup } => say!("[{t}] {tag}: broker ready in {}, sessions held for {held}", fmt_secs(startup)),
+                        Progress::BrokerReady { tag, startup, probing } => say!(
+                            "[{t}] {tag}: broker ready in {} (its listeners answered {} after the container started), sessions held for {held}",
+                            fmt_secs(startup),
+                            fmt_ms(probing),
+                        ),
                         Progress::BrokerFailed { tag, why } => say!("[{t}] {tag}: broker failed: {why}"),
                         Progress::CellFinished(c) => {
                             done += 1;

@@ -7,7 +7,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
 use crate::wire::frame::opcode;
 use crate::judge::record::Direction;
-use crate::judge::results::{CellResult, RunResult, Status};
+use crate::judge::results::{CellResult, RunResult, Status, TagResult};
 use crate::units::fmt_secs;
 use crate::plan::Outcome;
 
@@ -53,6 +53,26 @@ fn short_version(v: &Option<String>) -> String {
     v.as_deref().map_or("?".to_string(), |s| s.trim_start_matches("mosquitto version ").to_string())
 }
 
+/// One line for a tag whose broker could not be had, said once for all its cells:
+/// `1.6.9: broker not ready within 60 s (…) — 8 cells not run; last log lines: … | …`.
+pub fn broker_failure_text(r: &RunResult, t: &TagResult) -> Option<String> {
+    let whole = t.error.as_deref()?;
+    let n = r.cells.iter().filter(|c| c.tag == t.tag).count();
+    let not_run = format!("{n} {} not run", if n == 1 { "cell" } else { "cells" });
+    Some(match &t.failure {
+        Some(f) if f.log_tail.is_empty() => format!("{}: {} — {not_run}", t.tag, f.reason),
+        Some(f) => format!("{}: {} — {not_run}; last log lines: {}", t.tag, f.reason, f.log_tail.join(" | ")),
+        // A result written before the parts were kept: the whole text.
+        None => format!("{}: {whole} — {not_run}", t.tag),
+    })
+}
+
+/// `2.0.22: image digest changed since the baseline (sha256:… → sha256:…)`, when it did.
+pub fn digest_change_text(t: &TagResult) -> Option<String> {
+    let (old, new) = t.digest_change()?;
+    Some(format!("{}: image digest changed since the baseline ({old} → {new})", t.tag))
+}
+
 fn rows(r: &RunResult) -> (Vec<String>, Vec<Vec<String>>, Vec<String>) {
     let mut header = vec!["tag".to_string(), "mosquitto ($SYS)".to_string(), "LWS_VERSION".to_string()];
     header.extend(r.profiles.iter().cloned());
@@ -60,14 +80,22 @@ fn rows(r: &RunResult) -> (Vec<String>, Vec<Vec<String>>, Vec<String>) {
     let mut body = Vec::new();
     for t in &r.tags {
         let mut row = vec![t.tag.clone(), short_version(&t.broker_version), t.image.lws_version.clone().unwrap_or("?".into())];
+        let failed = broker_failure_text(r, t).map(|text| {
+            notes.push(text);
+            notes.len()
+        });
+        if let Some(text) = digest_change_text(t) {
+            notes.push(text);
+        }
         for p in &r.profiles {
-            let text = match r.cell(&t.tag, p) {
-                Some(c) if c.verdict.outcome == Outcome::Ok && c.status == Status::Met => cell_text(c),
-                Some(c) => {
+            let text = match (r.cell(&t.tag, p), failed) {
+                (Some(c), _) if c.verdict.outcome == Outcome::Ok && c.status == Status::Met => cell_text(c),
+                (Some(c), Some(n)) if c.verdict.outcome == Outcome::Error => format!("{} [{n}]", cell_text(c)),
+                (Some(c), _) => {
                     notes.push(format!("{}: {}", c.id(), c.verdict.cause));
                     format!("{} [{}]", cell_text(c), notes.len())
                 }
-                None => "—".to_string(),
+                (None, _) => "—".to_string(),
             };
             row.push(text);
         }
@@ -157,19 +185,29 @@ pub fn write_files(r: &RunResult, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(vec![md, js])
 }
 
-/// One line per cell that differs from matrix.toml or could not run.
+/// One line per cell that differs from matrix.toml or could not run; a tag whose broker
+/// could not be had is one line for all its cells.
 pub fn failures(r: &RunResult) -> Vec<String> {
-    r.cells
-        .iter()
-        .filter(|c| matches!(c.status, Status::Changed | Status::Error))
-        .map(|c| {
-            format!(
-                "{}: expected {}, got {} — {}",
-                c.id(),
-                c.expected.as_deref().unwrap_or("nothing"),
-                outcome_text(c),
-                c.verdict.cause
-            )
-        })
-        .collect()
+    let mut lines = Vec::new();
+    let mut told: Vec<&str> = Vec::new();
+    for c in r.cells.iter().filter(|c| matches!(c.status, Status::Changed | Status::Error)) {
+        let tag = r.tags.iter().find(|t| t.tag == c.tag);
+        if let Some(text) = tag.and_then(|t| broker_failure_text(r, t)) {
+            if c.verdict.outcome == Outcome::Error {
+                if !told.contains(&c.tag.as_str()) {
+                    told.push(&c.tag);
+                    lines.push(text);
+                }
+                continue;
+            }
+        }
+        lines.push(format!(
+            "{}: expected {}, got {} — {}",
+            c.id(),
+            c.expected.as_deref().unwrap_or("nothing"),
+            outcome_text(c),
+            c.verdict.cause
+        ));
+    }
+    lines
 }

@@ -14,7 +14,7 @@ use crate::client::{self, contract, SessionSpec};
 use crate::engine::broker::{self, Broker};
 use crate::engine::labels::Labels;
 use crate::judge::record::{End, SessionRecord};
-use crate::judge::results::{now_rfc3339, CellResult, ColumnInfo, RunResult, Status, TagResult, SCHEMA_VERSION};
+use crate::judge::results::{now_rfc3339, BrokerFailure, CellResult, ColumnInfo, RunResult, Status, TagResult, SCHEMA_VERSION};
 use crate::judge::verdict::{self, BrokerState, Verdict};
 use crate::plan::{Cell, Column, Outcome, Plan};
 
@@ -33,12 +33,14 @@ pub enum Progress {
         /// `name:tag`.
         image: String,
     },
-    /// A tag's broker is ready and its sessions start now.
+    /// A tag's broker is ready (every listener answered) and its sessions start now.
     BrokerReady {
         /// The tag.
         tag: String,
-        /// Start-up time.
+        /// Start-up time: from asking for the container, pull included, to ready.
         startup: Duration,
+        /// Of which: from the container running to every listener answering.
+        probing: Duration,
     },
     /// A tag's broker could not be had; its cells are ERROR.
     BrokerFailed {
@@ -128,23 +130,26 @@ async fn run_tag(
     progress: Option<UnboundedSender<Progress>>,
     session_fn: SessionFn,
 ) -> (TagResult, Vec<CellResult>) {
-    let mut info = TagResult { tag: tag.clone(), ..TagResult::default() };
+    let mut info = TagResult { tag: tag.clone(), baseline_digest: plan.digests.get(&tag).cloned(), ..TagResult::default() };
     send(&progress, Progress::BrokerStarting { tag: tag.clone() });
     let labels = Labels { run_id: run_id.to_string(), cell: format!("{}/{}", plan.set, tag) };
     let started_at = now_rfc3339();
     let image = format!("{}:{}", plan.image, tag);
     let pulling = || send(&progress, Progress::Pulling { tag: tag.clone(), image: image.clone() });
-    let broker = match broker::start(&plan.image, &tag, &plan.broker, &labels, pulling).await {
+    let broker = match broker::start(&plan.image, &tag, &plan.broker, &labels, &plan.transports(), pulling).await {
         Ok(b) => b,
         Err(e) => {
             let why = e.to_string();
             send(&progress, Progress::BrokerFailed { tag: tag.clone(), why: why.clone() });
-            info.error = Some(why.clone());
+            info.error = Some(why);
+            info.failure =
+                Some(BrokerFailure { reason: e.reason(), exit_status: e.exit_status(), log_tail: e.log_tail().to_vec() });
             info.image = broker::image_facts(&image).await;
+            // The whole story is the tag's, told once; each cell only points at it.
             let results = cells
                 .into_iter()
                 .map(|cell| {
-                    let v = verdict::error(format!("the broker could not be started: {why}"));
+                    let v = verdict::error(format!("not run: the broker of {tag} could not be had"));
                     let result = finish(plan, cell, v, None, started_at.clone(), None);
                     send(&progress, Progress::CellFinished(Box::new(result.clone())));
                     result
@@ -153,7 +158,7 @@ async fn run_tag(
             return (info, results);
         }
     };
-    send(&progress, Progress::BrokerReady { tag: tag.clone(), startup: broker.startup });
+    send(&progress, Progress::BrokerReady { tag: tag.clone(), startup: broker.startup, probing: broker.ready_after });
     info.startup_secs = Some(broker.startup.as_secs_f64());
     info.pulled = Some(broker.pull.is_some());
     info.pull_secs = broker.pull.map(|d| d.as_secs_f64());
