@@ -211,7 +211,7 @@ fn the_proxy_says_how_paho_java_answered_the_ping_and_what_the_client_said() {
         "{}",
         v.cause
     );
-    assert!(v.cause.contains("ms later and exited 1: lost: broker sent WebSocket PING"), "{}", v.cause);
+    assert!(v.cause.contains("ms later and exited 1: lost: paho-java-1.2.5 rejects opcode 0x9 and drops the connection"), "{}", v.cause);
     let process = record.process.as_ref().expect("a process");
     assert!(process.library.as_deref().is_some_and(|l| l.contains("built-in profile paho-java-1.2.5")), "{process:?}");
     assert_eq!(process.connections, 1);

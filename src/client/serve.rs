@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::client::contract::ContractEnv;
 use crate::client::SessionSpec;
-use crate::judge::record::{End, RoundTrip};
+use crate::judge::record::{End, RoundTrip, SocketEnd};
 use crate::judge::verdict;
 use crate::plan::{Profile, Timing};
 
@@ -73,9 +73,25 @@ pub async fn serve(profile: Profile, env: &ContractEnv, tuning: Tuning) -> Said 
         End::UpgradeRefused { .. } | End::ConnAckRefused { .. } => {
             said.stdout.push(format!("refused: {}", verdict::decide(&record).cause));
         }
-        _ => said.stdout.push(format!("lost: {}", verdict::decide(&record).cause)),
+        end => said.stdout.push(format!("lost: {}", lost_words(profile, end))),
     }
     said
+}
+
+/// What the built-in client says when it loses the session: short, like a library's own
+/// words, since the proxy's record already tells the frames and the times.
+fn lost_words(profile: Profile, end: &End) -> String {
+    match end {
+        End::ClientGaveUp { why, .. } => format!("{profile} {why}"),
+        End::SocketEnded { how: SocketEnd::Reset, .. } => "connection reset by the broker".to_string(),
+        End::SocketEnded { how: SocketEnd::Error(e), .. } => format!("connection failed: {e}"),
+        End::SocketEnded { .. } => "connection closed by the broker, without a close frame".to_string(),
+        End::BrokerClosed { code, .. } => format!("the broker sent a close frame ({})", code.map_or("no code".to_string(), |c| c.to_string())),
+        End::PingRespMissing { .. } => "no PINGRESP within 1.5 × keepalive".to_string(),
+        End::HoldCompleted { .. } => "no round trip after the hold".to_string(),
+        End::BadBytes { detail, .. } | End::LibraryError { detail, .. } => detail.clone(),
+        other => format!("{other:?}"),
+    }
 }
 
 /// Prints what a client says, flushing each line as the contract asks.

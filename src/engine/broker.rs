@@ -6,6 +6,7 @@
 //! [`crate::engine::readiness`]), while the engine is asked whether the container still runs.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
@@ -15,6 +16,7 @@ use testcontainers::core::{ContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, CopyTargetOptions, Image, ImageExt};
 
+use crate::engine::clock::{self, Acceleration, ClockError, Libc, Proof, PRELOAD_PATH};
 use crate::engine::labels::Labels;
 use crate::engine::readiness::{self, Listener, Liveness, Probe, ReadinessError};
 use crate::judge::results::ImageFacts;
@@ -50,6 +52,16 @@ pub enum BrokerError {
         /// The last lines the broker logged.
         log_tail: Vec<String>,
     },
+    /// The broker's clock could not be accelerated, or did not run at the asked speed.
+    #[error("{image}: {why}{}", tail_text(.log_tail))]
+    Clock {
+        /// `name:tag`.
+        image: String,
+        /// What failed.
+        why: ClockError,
+        /// The last lines the broker logged.
+        log_tail: Vec<String>,
+    },
     /// The container started, but exited or did not answer on its listeners in time.
     #[error("{image}: {why}{}", tail_text(.log_tail))]
     NotReady {
@@ -69,6 +81,7 @@ impl BrokerError {
             BrokerError::Files { .. } => self.to_string(),
             BrokerError::Start { why, .. } => why.clone(),
             BrokerError::NotReady { why, .. } => why.to_string(),
+            BrokerError::Clock { why, .. } => why.to_string(),
         }
     }
 
@@ -76,7 +89,9 @@ impl BrokerError {
     pub fn log_tail(&self) -> &[String] {
         match self {
             BrokerError::Files { .. } => &[],
-            BrokerError::Start { log_tail, .. } | BrokerError::NotReady { log_tail, .. } => log_tail,
+            BrokerError::Start { log_tail, .. } | BrokerError::NotReady { log_tail, .. } | BrokerError::Clock { log_tail, .. } => {
+                log_tail
+            }
         }
     }
 
@@ -152,6 +167,17 @@ pub struct Broker {
     pub ready_after: Duration,
     /// When the engine says the container started; a later value means it was restarted.
     pub started_at: Option<String>,
+    /// On an accelerated clock: the image's C library and the speed the broker proved.
+    pub clock: Option<(Libc, Proof)>,
+}
+
+/// What an accelerated run asks of a broker's clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockAsk {
+    /// Broker seconds per real second.
+    pub speed: u32,
+    /// Where the project's musl build of the time library is found (`target/faketime/`).
+    pub workdir: PathBuf,
 }
 
 impl Broker {
@@ -188,6 +214,7 @@ pub async fn start(
     settings: &BrokerSettings,
     labels: &Labels,
     transports: &[Transport],
+    clock: Option<&ClockAsk>,
     on_pull: impl FnOnce(),
 ) -> Result<Broker, BrokerError> {
     let read = |p: &std::path::Path| {
@@ -229,6 +256,21 @@ pub async fn start(
         let request = request.pull_image().await.map_err(|e| fail(e.to_string()))?;
         (request, Some(pulling.elapsed()))
     };
+    // On an accelerated clock the time library for the image's C library goes in as a file,
+    // preloaded into every process of the container.
+    let (request, libc) = match clock {
+        None => (request, None),
+        Some(ask) => {
+            let clock_fail = |why: ClockError| BrokerError::Clock { image: name.clone(), why, log_tail: Vec::new() };
+            let libc = clock::image_libc(&name, labels).await.map_err(clock_fail)?;
+            let accel = Acceleration::load(ask.speed, libc, &ask.workdir).map_err(clock_fail)?;
+            let mut request = request.with_copy_to(CopyTargetOptions::new(PRELOAD_PATH).with_mode(0o644), accel.library.clone());
+            for (k, v) in accel.env() {
+                request = request.with_env_var(k, v);
+            }
+            (request, Some(libc))
+        }
+    };
     let container = request.start().await.map_err(|e| fail(e.to_string()))?;
     let id = container.id().to_string();
     // A container that exited at once has no published ports any more: say it exited.
@@ -259,12 +301,20 @@ pub async fn start(
         Err(why) => return Err(BrokerError::NotReady { image: name, why, log_tail: log_tail(&id).await }),
     };
     let startup = started.elapsed();
+    // Nothing counts on a clock that did not run: the broker proves its speed first.
+    let clock = match (clock, libc, listeners.first()) {
+        (Some(ask), Some(libc), Some(listener)) => match clock::prove(listener, &probe, ask.speed).await {
+            Ok(proof) => Some((libc, proof)),
+            Err(why) => return Err(BrokerError::Clock { image: name, why, log_tail: log_tail(&id).await }),
+        },
+        _ => None,
+    };
     let facts = image_facts(&name).await;
     let started_at = match testcontainers::core::client::docker_client_instance().await {
         Ok(docker) => docker.inspect_container(&id, None).await.ok().and_then(|c| c.state).and_then(|s| s.started_at),
         Err(_) => None,
     };
-    Ok(Broker { container, host, ws_port, tcp_port, facts, startup, pull, ready_after: ready.took, started_at })
+    Ok(Broker { container, host, ws_port, tcp_port, facts, startup, pull, ready_after: ready.took, started_at, clock })
 }
 
 /// The error for a started container whose ports or host could not be read: an exit when it

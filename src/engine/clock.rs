@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
 use crate::engine::labels::Labels;
+use crate::engine::readiness::{Listener, Probe};
 use crate::plan::Transport;
 use crate::wire::frame::{self, opcode};
 use crate::wire::handshake;
@@ -177,34 +178,17 @@ pub fn speed_holds(ratio: f64, speed: u32) -> bool {
     (ratio - f64::from(speed)).abs() <= f64::from(speed) * SPEED_TOLERANCE
 }
 
-/// Where and as whom the proof connects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listener {
-    /// Host.
-    pub host: String,
-    /// Mapped port.
-    pub port: u16,
-    /// ws or tcp.
-    pub transport: Transport,
-    /// WebSocket path.
-    pub path: String,
-    /// MQTT user name.
-    pub username: String,
-    /// MQTT password.
-    pub password: String,
-}
-
 /// Proves a broker runs ×`speed`: reads two live `$SYS/broker/uptime` publishes at least
 /// [`PROOF_SPAN`] of broker time apart and compares their difference with the real time
 /// between them.
-pub async fn prove(listener: &Listener, speed: u32) -> Result<Proof, ClockError> {
+pub async fn prove(listener: &Listener, probe: &Probe, speed: u32) -> Result<Proof, ClockError> {
     let not = |why: String| ClockError::NotInEffect(why);
     let span_real = PROOF_SPAN.div_f64(f64::from(speed));
     // The first live publish comes within one sys_interval (10 s of broker time); a broker
     // at real time would need far longer, and that is what the bound catches.
     let bound = span_real * 2 + Duration::from_secs(10).div_f64(f64::from(speed)) * 2 + Duration::from_secs(5);
     let measured = timeout(bound, async {
-        let mut link = Link::open(listener).await?;
+        let mut link = Link::open(listener, probe).await?;
         link.send(&Packet::Subscribe { id: 1, filters: vec![UPTIME_TOPIC.to_string()] }).await?;
         let mut first: Option<(u64, Instant)> = None;
         let mut seen = 0;
@@ -269,22 +253,22 @@ struct Link {
 }
 
 impl Link {
-    async fn open(l: &Listener) -> Result<Link, String> {
+    async fn open(l: &Listener, probe: &Probe) -> Result<Link, String> {
         let addr = format!("{}:{}", l.host, l.port);
         let mut stream = TcpStream::connect(&addr).await.map_err(|e| format!("cannot connect to {addr}: {e}"))?;
         let _ = stream.set_nodelay(true);
         let ws = l.transport == Transport::Ws;
         let mut frames = BytesMut::new();
         if ws {
-            let up = handshake::upgrade(&mut stream, &l.host, l.port, &l.path).await.map_err(|e| e.to_string())?;
+            let up = handshake::upgrade(&mut stream, &l.host, l.port, &probe.path).await.map_err(|e| e.to_string())?;
             frames = up.leftover;
         }
         let mut link = Link { stream, ws, frames, packets: BytesMut::new() };
         let id = format!("mm-clock-{:08x}", rand::random::<u32>());
         let connect = Packet::Connect {
             client_id: id,
-            username: Some(l.username.clone()),
-            password: Some(l.password.clone().into_bytes()),
+            username: Some(probe.username.clone()),
+            password: Some(probe.password.clone().into_bytes()),
             keepalive: 60,
         };
         link.send(&connect).await?;

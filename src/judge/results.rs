@@ -105,6 +105,21 @@ pub struct BrokerFailure {
     pub log_tail: Vec<String>,
 }
 
+/// How a broker proved its accelerated clock: `$SYS/broker/uptime` against real time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClockFacts {
+    /// The C library of the image, which picked the build of the time library.
+    pub libc: String,
+    /// The speed asked.
+    pub speed: u32,
+    /// Broker seconds per real second, as measured.
+    pub ratio: f64,
+    /// The broker time the measurement spanned, in seconds.
+    pub broker_secs: f64,
+    /// The real time it spanned, in seconds.
+    pub real_secs: f64,
+}
+
 /// What one tag's broker said about itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TagResult {
@@ -128,6 +143,9 @@ pub struct TagResult {
     /// The same, in parts (absent in results written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<BrokerFailure>,
+    /// On an accelerated clock: how the broker's speed was proven before its cells counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockFacts>,
     /// The digest matrix.toml recorded for this tag at its last baseline, if any (`sha256:…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_digest: Option<String>,

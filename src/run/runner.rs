@@ -11,10 +11,11 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::client::command::{self, CommandSpec};
 use crate::client::{self, contract, SessionSpec};
-use crate::engine::broker::{self, Broker};
+use crate::engine::broker::{self, Broker, ClockAsk};
+use crate::engine::clock::{self, Libc};
 use crate::engine::labels::Labels;
 use crate::judge::record::{End, SessionRecord};
-use crate::judge::results::{now_rfc3339, BrokerFailure, CellResult, ColumnInfo, RunResult, Status, TagResult, SCHEMA_VERSION};
+use crate::judge::results::{now_rfc3339, BrokerFailure, ClockFacts, CellResult, ColumnInfo, RunResult, Status, TagResult, SCHEMA_VERSION};
 use crate::judge::verdict::{self, BrokerState, Verdict};
 use crate::plan::{Cell, Column, Outcome, Plan};
 
@@ -103,6 +104,23 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
     }
 }
 
+/// The environment that puts a command client on the brokers' clock (nothing at real time).
+fn client_clock(plan: &Plan) -> Vec<(String, String)> {
+    if plan.speed == 1 {
+        return Vec::new();
+    }
+    let library = clock::library_path(Libc::Glibc, &plan.workdir);
+    clock::clock_env(&library.to_string_lossy(), plan.speed)
+}
+
+/// Why the clients cannot be put on an accelerated clock, if they cannot.
+fn missing_client_clock(plan: &Plan) -> Option<String> {
+    let library = clock::library_path(Libc::Glibc, &plan.workdir);
+    (plan.speed > 1 && !library.exists()).then(|| {
+        clock::ClockError::Missing { libc: Libc::Glibc.name(), path: library.display().to_string() }.to_string()
+    })
+}
+
 /// What each column is, with the library a command column's cells reported first.
 fn columns(plan: &Plan, cells: &[CellResult]) -> Vec<ColumnInfo> {
     plan.columns
@@ -136,7 +154,8 @@ async fn run_tag(
     let started_at = now_rfc3339();
     let image = format!("{}:{}", plan.image, tag);
     let pulling = || send(&progress, Progress::Pulling { tag: tag.clone(), image: image.clone() });
-    let broker = match broker::start(&plan.image, &tag, &plan.broker, &labels, &plan.transports(), pulling).await {
+    let clock = (plan.speed > 1).then(|| ClockAsk { speed: plan.speed, workdir: plan.workdir.clone() });
+    let broker = match broker::start(&plan.image, &tag, &plan.broker, &labels, &plan.transports(), clock.as_ref(), pulling).await {
         Ok(b) => b,
         Err(e) => {
             let why = e.to_string();
@@ -163,6 +182,13 @@ async fn run_tag(
     info.pulled = Some(broker.pull.is_some());
     info.pull_secs = broker.pull.map(|d| d.as_secs_f64());
     info.image = broker.facts.clone();
+    info.clock = broker.clock.map(|(libc, proof)| ClockFacts {
+        libc: libc.name().to_string(),
+        speed: plan.speed,
+        ratio: (proof.ratio * 1000.0).round() / 1000.0,
+        broker_secs: proof.broker.as_secs_f64(),
+        real_secs: (proof.real.as_secs_f64() * 1000.0).round() / 1000.0,
+    });
     let sessions = cells.into_iter().map(|cell| run_cell(plan, &broker, cell, &progress, session_fn));
     let results: Vec<(CellResult, Option<String>)> = join_all(sessions).await;
     info.broker_version = results.iter().find_map(|(_, v)| v.clone());
@@ -186,7 +212,18 @@ async fn run_cell(
     let port = broker.port(cell.column.transport());
     let started_at = now_rfc3339();
     // A panic inside one cell must not take the others (or the clean-up) with it.
-    let joined = match &cell.column {
+    // On an accelerated clock every client lives on the brokers' clock: the built-in profiles
+    // too run as commands, under the same time library as the real clients.
+    let column = match &cell.column {
+        Column::Builtin(profile) if plan.speed > 1 => Column::Command(command::builtin_command(*profile, &plan.timing)),
+        other => other.clone(),
+    };
+    if let Some(missing) = missing_client_clock(plan) {
+        let result = finish(plan, cell, verdict::error(missing), Some(client_id), started_at, None);
+        send(progress, Progress::CellFinished(Box::new(result.clone())));
+        return (result, None);
+    }
+    let joined = match &column {
         Column::Builtin(profile) => {
             let spec = SessionSpec {
                 profile: *profile,
@@ -211,8 +248,8 @@ async fn run_cell(
                 client_id: client_id.clone(),
                 timing: plan.timing,
                 workdir: plan.workdir.clone(),
-                speed: 1.0,
-                extra_env: Vec::new(),
+                speed: f64::from(plan.speed),
+                extra_env: client_clock(plan),
             };
             tokio::spawn(async move { command::run(&spec).await }).await
         }
