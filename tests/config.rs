@@ -120,7 +120,7 @@ fn a_mistake_in_matrix_toml_names_the_file_the_line_and_what_is_wrong(
 fn an_unknown_set_from_the_environment_names_the_variable_and_the_known_sets() {
     let sel = Selection { set: Some("ubuntu".into()), ..Selection::default() };
     let err = Plan::new(&shipped(), &sel).expect_err("unknown set");
-    assert_eq!(err.to_string(), "MATRIX_SET: unknown set \"ubuntu\"; this file defines: eclipse, debian");
+    assert_eq!(err.to_string(), "MATRIX_SET: unknown set \"ubuntu\"; this file defines: eclipse, debian, musl");
 }
 
 #[test]

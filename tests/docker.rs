@@ -95,7 +95,7 @@ async fn every_debian_image_accepts_the_test_user_over_websocket_and_tcp_and_ref
     let f = file();
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: format!("smoke/{suite}") };
-    let b = broker::start("mosquitto-matrix/debian", suite, &f.broker, &labels, &BOTH, || {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start("mosquitto-matrix/debian", suite, &f.broker, &labels, &BOTH, None, || {}).await.unwrap_or_else(|e| panic!("{e}"));
     let ws = session(&b, Profile::Rfc6455, &f.broker.password).await;
     let tcp = session(&b, Profile::Tcp, &f.broker.password).await;
     let wrong = session(&b, Profile::Rfc6455, "not-the-password").await;
@@ -119,7 +119,7 @@ async fn a_broker_publishes_its_ports_on_loopback_only() {
     let f = file();
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: "binding/sid".into() };
-    let b = broker::start("mosquitto-matrix/debian", "sid", &f.broker, &labels, &BOTH, || {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start("mosquitto-matrix/debian", "sid", &f.broker, &labels, &BOTH, None, || {}).await.unwrap_or_else(|e| panic!("{e}"));
     let ports = docker(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", b.container.id()]);
     let map: serde_json::Value = serde_json::from_str(&ports).expect("JSON");
     for p in ["1883/tcp", "9001/tcp"] {
@@ -317,7 +317,7 @@ async fn a_broker_that_never_logs_running_is_ready_by_its_answers_and_its_sessio
     // Started directly first, to see what it logged by the time it was ready.
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: "standin/quiet".into() };
-    let b = broker::start(STANDIN, "quiet", &f.broker, &labels, &BOTH, || {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start(STANDIN, "quiet", &f.broker, &labels, &BOTH, None, || {}).await.unwrap_or_else(|e| panic!("{e}"));
     let log = broker::log_tail(b.container.id()).await;
     eprintln!("quiet: ready in {:.2} s ({:.2} s after the container ran); log: {log:?}", b.startup.as_secs_f64(), b.ready_after.as_secs_f64());
     assert!(log.iter().any(|l| l.contains("Opening websockets listen socket on port 9001")), "{log:?}");
@@ -411,6 +411,52 @@ async fn a_broker_that_exits_at_start_is_error_at_once_naming_its_exit_status_an
     let failures = report::failures(&r);
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert!(failures[0].starts_with("exits: the broker container exited with status 1"), "{failures:?}");
+    assert_eq!(left_behind(&run_id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broker_whose_clock_does_not_run_is_error_acceleration_not_in_effect_said_once() {
+    standin("realtime").await;
+    let mut p = standin_plan(&["realtime"], &["rfc6455", "no-pong", "tcp"], "20s");
+    p.speed = 10;
+    let run_id = labels::new_run_id();
+    let start = Instant::now();
+    let r = run::run(&p, &run_id, None).await;
+    let took = start.elapsed();
+    show(&r);
+    let t = tag(&r, "realtime");
+    let why = t.error.clone().unwrap_or_default();
+    assert!(why.contains("acceleration not in effect"), "{why}");
+    assert!(t.clock.is_none(), "no proof for a clock that did not run");
+    for c in &r.cells {
+        assert_eq!(c.verdict.outcome, Outcome::Error, "{}: nothing is OK on a clock that did not run", c.id());
+    }
+    let failures = report::failures(&r);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(took < Duration::from_secs(30), "the proof gives up within its bound: {took:?}");
+    assert_eq!(left_behind(&run_id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_accelerated_broker_proves_its_speed_and_the_musl_image_gets_the_musl_library() {
+    let mut p = plan(&["bookworm"], &["rfc6455", "tcp"], "20s");
+    p.speed = 10;
+    let mut m = plan(&["2.0.11"], &["rfc6455", "tcp"], "20s");
+    m.image = "mosquitto-matrix/musl".into();
+    m.speed = 10;
+    let run_id = labels::new_run_id();
+    let (r, rm) = tokio::join!(run::run(&p, &run_id, None), run::run(&m, &run_id, None));
+    show(&r);
+    show(&rm);
+    for (result, tag_name, libc) in [(&r, "bookworm", "glibc"), (&rm, "2.0.11", "musl")] {
+        let t = tag(result, tag_name);
+        let c = t.clock.as_ref().unwrap_or_else(|| panic!("{tag_name}: no clock proof: {:?}", t.error));
+        assert_eq!((c.libc.as_str(), c.speed), (libc, 10));
+        assert!((c.ratio - 10.0).abs() <= 0.5, "{tag_name}: ×{}", c.ratio);
+        for cell in &result.cells {
+            assert_eq!(cell.verdict.outcome, Outcome::Ok, "{}: {}", cell.id(), cell.verdict.cause);
+        }
+    }
     assert_eq!(left_behind(&run_id).await, 0);
 }
 
