@@ -27,8 +27,10 @@ use crate::wire::mqtt::{self, Packet};
 
 /// Where the time library goes inside a broker container.
 pub const PRELOAD_PATH: &str = "/opt/mosquitto-matrix/libfaketime.so.1";
-/// Debian's glibc build, installed by `docker/faketime.sh`.
-pub const GLIBC_LIBRARY: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+/// The glibc build `docker/faketime.sh` makes from Debian's source against bullseye's glibc
+/// 2.31, relative to the project: Debian bookworm's own package needs glibc 2.34, which
+/// bullseye's image lacks, and a library built on an old glibc loads on every newer one.
+pub const GLIBC_LIBRARY: &str = "target/faketime/glibc/libfaketime.so.1";
 /// The musl build `docker/faketime.sh` makes from Debian's source, relative to the project.
 pub const MUSL_LIBRARY: &str = "target/faketime/musl/libfaketime.so.1";
 /// How far a proven speed may be from the asked one.
@@ -86,7 +88,7 @@ impl Libc {
 /// `MATRIX_FAKETIME_MUSL` when set, else where `docker/faketime.sh` puts them.
 pub fn library_path(libc: Libc, workdir: &Path) -> PathBuf {
     match libc {
-        Libc::Glibc => std::env::var_os("MATRIX_FAKETIME_GLIBC").map_or_else(|| PathBuf::from(GLIBC_LIBRARY), PathBuf::from),
+        Libc::Glibc => std::env::var_os("MATRIX_FAKETIME_GLIBC").map_or_else(|| workdir.join(GLIBC_LIBRARY), PathBuf::from),
         Libc::Musl => std::env::var_os("MATRIX_FAKETIME_MUSL").map_or_else(|| workdir.join(MUSL_LIBRARY), PathBuf::from),
     }
 }
