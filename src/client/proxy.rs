@@ -142,15 +142,6 @@ fn take(shared: &Arc<Mutex<Recorder>>) -> SessionRecord {
     std::mem::replace(&mut *guard, Recorder::new(watch)).finish()
 }
 
-fn socket_end(e: &std::io::Error) -> SocketEnd {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        ConnectionReset => SocketEnd::Reset,
-        UnexpectedEof | ConnectionAborted | BrokenPipe => SocketEnd::Eof,
-        _ => SocketEnd::Error(e.to_string()),
-    }
-}
-
 /// One direction of a relay.
 struct Pipe {
     from: Party,
@@ -198,7 +189,7 @@ async fn relay(client: TcpStream, upstream: String, rec: Option<Arc<Mutex<Record
                 let _ = pipe.write.write_all(bytes).await;
             }
             Err(e) => {
-                let how = socket_end(&e);
+                let how = SocketEnd::of(&e);
                 note(&|r| r.closed(from, t, how.clone()));
                 if how == SocketEnd::Reset {
                     // Mirror the reset: a zero linger makes the close below send RST.

@@ -102,11 +102,7 @@ fn map_error(e: ConnectionError, at: Duration, connected: bool, pingreq_at: Opti
         | ConnectionError::Io(io)
             if connected =>
         {
-            End::SocketEnded { at, how: match io.kind() {
-                std::io::ErrorKind::ConnectionReset => SocketEnd::Reset,
-                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionAborted => SocketEnd::Eof,
-                _ => SocketEnd::Error(io.to_string()),
-            } }
+            End::SocketEnded { at, how: SocketEnd::of(&io) }
         }
         ConnectionError::Websocket(ws) if connected => End::LibraryError { at, detail: format!("WebSocket error: {ws}"), by_broker: true },
         ConnectionError::Websocket(ws) => End::UpgradeRefused { detail: format!("WebSocket upgrade failed in rumqttc: {ws}") },

@@ -73,7 +73,7 @@ pub async fn run(spec: &SessionSpec) -> SessionRecord {
                 return record;
             }
             Ok(Err(HandshakeError::Io(e))) => {
-                record.end = End::SocketEnded { at: Duration::ZERO, how: socket_end(&e) };
+                record.end = End::SocketEnded { at: Duration::ZERO, how: SocketEnd::of(&e) };
                 return record;
             }
             Err(_) => {
@@ -115,15 +115,6 @@ pub async fn run(spec: &SessionSpec) -> SessionRecord {
 fn keepalive_secs(d: Duration) -> u16 {
     let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
     s.clamp(1, u64::from(u16::MAX)) as u16
-}
-
-fn socket_end(e: &std::io::Error) -> SocketEnd {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        ConnectionReset => SocketEnd::Reset,
-        UnexpectedEof | ConnectionAborted | BrokenPipe => SocketEnd::Eof,
-        _ => SocketEnd::Error(e.to_string()),
-    }
 }
 
 enum Phase {
@@ -176,7 +167,7 @@ impl Live<'_> {
                 read = self.stream.read_buf(&mut self.inbuf) => match read {
                     Ok(0) => Err(End::SocketEnded { at: self.rel(Instant::now()), how: SocketEnd::Eof }),
                     Ok(_) => self.on_input().await,
-                    Err(e) => Err(End::SocketEnded { at: self.rel(Instant::now()), how: socket_end(&e) }),
+                    Err(e) => Err(End::SocketEnded { at: self.rel(Instant::now()), how: SocketEnd::of(&e) }),
                 },
                 _ = sleep_until(wake) => self.on_timer().await,
             };
@@ -360,7 +351,7 @@ impl Live<'_> {
         self.stream
             .write_all(bytes)
             .await
-            .map_err(|e| End::SocketEnded { at: self.rel(Instant::now()), how: socket_end(&e) })
+            .map_err(|e| End::SocketEnded { at: self.rel(Instant::now()), how: SocketEnd::of(&e) })
     }
 }
 

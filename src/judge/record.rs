@@ -67,6 +67,18 @@ pub enum SocketEnd {
     Error(String),
 }
 
+impl SocketEnd {
+    /// How a socket error ended the connection: a reset, an end of stream, or another error.
+    pub fn of(e: &std::io::Error) -> SocketEnd {
+        use std::io::ErrorKind::*;
+        match e.kind() {
+            ConnectionReset => SocketEnd::Reset,
+            UnexpectedEof | ConnectionAborted | BrokenPipe => SocketEnd::Eof,
+            _ => SocketEnd::Error(e.to_string()),
+        }
+    }
+}
+
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
