@@ -564,8 +564,12 @@ fn two_shards_merged_give_the_same_cells_and_outcomes_as_one_unsharded_run() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signal_mid_hold_removes_every_container_of_the_run(#[case] signal: &str, #[case] code: i32) {
     use std::io::{BufRead, BufReader};
+    // A command column whose client ignores SIGTERM and leaves a child: the CLI must end
+    // both with the run, as it removes the brokers.
+    let marker = format!("1000.{}", if signal == "INT" { 5151 } else { 5252 });
+    let stubborn = format!("stubborn=sh -c 'trap \"\" TERM INT; sleep {marker} & sleep {marker}'");
     let mut child = cli()
-        .args(["run", "--set", "debian", "--profiles", "rfc6455", "--hold", "120s"])
+        .args(["run", "--set", "debian", "--profiles", "rfc6455", "--hold", "120s", "--client", &stubborn])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -593,4 +597,20 @@ async fn a_signal_mid_hold_removes_every_container_of_the_run(#[case] signal: &s
     let status = child.wait().expect("exits");
     assert_eq!(status.code(), Some(code));
     assert_eq!(left_behind(&run_id).await, 0, "SIG{signal} left containers of run {run_id}");
+    let strays = processes_with(&marker);
+    assert!(strays.is_empty(), "SIG{signal} left client processes: {strays:?}");
+}
+
+/// Processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc lists").flatten() {
+        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(marker) && cmd.contains("sleep") {
+                found.push(cmd);
+            }
+        }
+    }
+    found
 }
