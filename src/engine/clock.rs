@@ -10,19 +10,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bytes::BytesMut;
 use futures_util::StreamExt;
 use testcontainers::bollard::models::ContainerCreateBody;
 use testcontainers::bollard::query_parameters::{DownloadFromContainerOptionsBuilder, RemoveContainerOptionsBuilder};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
 use crate::engine::labels::Labels;
-use crate::engine::readiness::{Listener, Probe};
-use crate::plan::Transport;
-use crate::wire::frame::{self, opcode};
-use crate::wire::handshake;
+use crate::engine::link::{Link, Listener, Probe};
 use crate::wire::mqtt::{self, Packet};
 
 /// Where the time library goes inside a broker container.
@@ -190,12 +184,16 @@ pub async fn prove(listener: &Listener, probe: &Probe, speed: u32) -> Result<Pro
     // at real time would need far longer, and that is what the bound catches.
     let bound = span_real * 2 + Duration::from_secs(10).div_f64(f64::from(speed)) * 2 + Duration::from_secs(5);
     let measured = timeout(bound, async {
-        let mut link = Link::open(listener, probe).await?;
+        let id = format!("mm-clock-{:08x}", rand::random::<u32>());
+        let (mut link, code) = Link::open(listener, probe, &id, 60).await?;
+        if code != 0 {
+            return Err(format!("CONNACK refused the clock proof: return code {code} ({})", mqtt::connack_reason(code)));
+        }
         link.send(&Packet::Subscribe { id: 1, filters: vec![UPTIME_TOPIC.to_string()] }).await?;
         let mut first: Option<(u64, Instant)> = None;
         let mut seen = 0;
         loop {
-            let Packet::Publish { topic, payload, .. } = link.next().await? else { continue };
+            let Packet::Publish { topic, payload, .. } = link.next(UPTIME_TOPIC).await? else { continue };
             if topic != UPTIME_TOPIC {
                 continue;
             }
@@ -209,7 +207,7 @@ pub async fn prove(listener: &Listener, probe: &Probe, speed: u32) -> Result<Pro
             match first {
                 None => first = Some((uptime, now)),
                 Some((u0, t0)) if now - t0 >= span_real => {
-                    let _ = link.send(&Packet::Disconnect).await;
+                    link.goodbye(true).await;
                     return Ok::<_, String>((uptime.saturating_sub(u0), now - t0));
                 }
                 Some(_) => {}
@@ -244,78 +242,6 @@ pub async fn prove(listener: &Listener, probe: &Probe, speed: u32) -> Result<Pro
 /// `"123 seconds"` → 123.
 fn parse_uptime(payload: &[u8]) -> Option<u64> {
     std::str::from_utf8(payload).ok()?.split_whitespace().next()?.parse().ok()
-}
-
-/// A minimal MQTT subscriber over TCP or WebSocket, for the proof.
-struct Link {
-    stream: TcpStream,
-    ws: bool,
-    frames: BytesMut,
-    packets: BytesMut,
-}
-
-impl Link {
-    async fn open(l: &Listener, probe: &Probe) -> Result<Link, String> {
-        let addr = format!("{}:{}", l.host, l.port);
-        let mut stream = TcpStream::connect(&addr).await.map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        let _ = stream.set_nodelay(true);
-        let ws = l.transport == Transport::Ws;
-        let mut frames = BytesMut::new();
-        if ws {
-            let up = handshake::upgrade(&mut stream, &l.host, l.port, &probe.path).await.map_err(|e| e.to_string())?;
-            frames = up.leftover;
-        }
-        let mut link = Link { stream, ws, frames, packets: BytesMut::new() };
-        let id = format!("mm-clock-{:08x}", rand::random::<u32>());
-        let connect = Packet::Connect {
-            client_id: id,
-            username: Some(probe.username.clone()),
-            password: Some(probe.password.clone().into_bytes()),
-            keepalive: 60,
-        };
-        link.send(&connect).await?;
-        match link.next().await? {
-            Packet::ConnAck { code: 0 } => Ok(link),
-            Packet::ConnAck { code } => Err(format!("CONNACK refused the clock proof: return code {code} ({})", mqtt::connack_reason(code))),
-            other => Err(format!("expected CONNACK, got {other:?}")),
-        }
-    }
-
-    async fn send(&mut self, p: &Packet) -> Result<(), String> {
-        let bytes = mqtt::encode(p);
-        let bytes = if self.ws { frame::encode(opcode::BINARY, &bytes, true) } else { bytes };
-        self.stream.write_all(&bytes).await.map_err(|e| format!("the clock proof's connection failed: {e}"))
-    }
-
-    async fn next(&mut self) -> Result<Packet, String> {
-        loop {
-            if let Some(p) = mqtt::decode(&mut self.packets).map_err(|e| e.to_string())? {
-                return Ok(p);
-            }
-            if self.ws {
-                while let Some(f) = frame::decode(&mut self.frames).map_err(|e| e.to_string())? {
-                    match f.opcode {
-                        opcode::BINARY | opcode::CONTINUATION => self.packets.extend_from_slice(&f.payload),
-                        opcode::PING => {
-                            let pong = frame::encode(opcode::PONG, &f.payload, true);
-                            self.stream.write_all(&pong).await.map_err(|e| e.to_string())?;
-                        }
-                        opcode::CLOSE => return Err("the broker closed the clock proof's connection".to_string()),
-                        _ => {}
-                    }
-                }
-                if !self.packets.is_empty() {
-                    if let Some(p) = mqtt::decode(&mut self.packets).map_err(|e| e.to_string())? {
-                        return Ok(p);
-                    }
-                }
-            }
-            let buf = if self.ws { &mut self.frames } else { &mut self.packets };
-            if self.stream.read_buf(buf).await.map_err(|e| e.to_string())? == 0 {
-                return Err("the broker ended the clock proof's connection".to_string());
-            }
-        }
-    }
 }
 
 #[cfg(test)]

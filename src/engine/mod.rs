@@ -10,4 +10,5 @@ pub mod clock;
 pub mod cleanup;
 pub mod discover;
 pub mod labels;
+pub mod link;
 pub mod readiness;

@@ -16,76 +16,22 @@
 //! No Docker here: whether the container still runs is asked through a function the caller
 //! passes ([`wait`]), so the back-off is tested against local fakes in milliseconds.
 
-use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout, Instant};
 
-use crate::plan::Transport;
-use crate::wire::frame::{self, opcode};
-use crate::wire::handshake::{self, HandshakeError};
-use crate::wire::mqtt::{self, Packet};
+pub use crate::engine::link::{Listener, Probe, ATTEMPT_TIMEOUT};
+use crate::engine::link::Link;
 
 /// The first pause between two rounds of probes; it doubles up to [`BACKOFF_MAX`].
 pub const BACKOFF_FIRST: Duration = Duration::from_millis(50);
 /// The longest pause between two rounds of probes.
 pub const BACKOFF_MAX: Duration = Duration::from_millis(500);
-/// The bound on one probe attempt (connect, upgrade, CONNACK) unless the caller sets another.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a probe waits for the broker to end the connection after its goodbye.
-const GOODBYE_WAIT: Duration = Duration::from_millis(500);
 /// The keepalive a probe announces; it is gone long before it matters.
 const PROBE_KEEPALIVE: u16 = 10;
 /// Prefix of every probe's MQTT client id, so a broker log tells probes from sessions.
 pub const PROBE_CLIENT_PREFIX: &str = "mm-probe-";
-
-/// One listener to probe: its transport and where it is published on the host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listener {
-    /// How it is spoken to.
-    pub transport: Transport,
-    /// Host to connect to.
-    pub host: String,
-    /// The port on the host.
-    pub port: u16,
-}
-
-impl fmt::Display for Listener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} at {}:{}", self.transport, self.transport.container_port(), self.host, self.port)
-    }
-}
-
-/// How a probe logs in and how long one attempt may take.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Probe {
-    /// MQTT user name (the run's).
-    pub username: String,
-    /// MQTT password (the run's).
-    pub password: String,
-    /// WebSocket path.
-    pub path: String,
-    /// The bound on one attempt.
-    pub attempt_timeout: Duration,
-}
-
-impl Probe {
-    /// A probe with the run's credentials, on path `/mqtt`, each attempt bounded by [`ATTEMPT_TIMEOUT`].
-    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Probe {
-        Probe { username: username.into(), password: password.into(), path: "/mqtt".into(), attempt_timeout: ATTEMPT_TIMEOUT }
-    }
-
-    /// The same probe with another bound on each attempt.
-    #[must_use]
-    pub fn with_attempt_timeout(mut self, limit: Duration) -> Probe {
-        self.attempt_timeout = limit;
-        self
-    }
-}
 
 /// What the engine says of the container between two rounds of probes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,100 +163,10 @@ where
 
 /// One probe of one listener: the CONNACK return code, or why it did not answer (yet).
 pub async fn attempt(listener: &Listener, probe: &Probe) -> Result<u8, String> {
-    let mut stream = TcpStream::connect((listener.host.as_str(), listener.port))
-        .await
-        .map_err(|e| format!("connect failed: {e}"))?;
-    let _ = stream.set_nodelay(true);
-    let connect = mqtt::encode(&Packet::Connect {
-        client_id: format!("{PROBE_CLIENT_PREFIX}{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff),
-        username: Some(probe.username.clone()),
-        password: Some(probe.password.clone().into_bytes()),
-        keepalive: PROBE_KEEPALIVE,
-    });
-    let answer = match listener.transport {
-        Transport::Tcp => over_tcp(&mut stream, &connect).await,
-        Transport::Ws => over_websocket(&mut stream, listener, probe, &connect).await,
-    };
-    goodbye(&mut stream).await;
-    answer
-}
-
-/// CONNECT, CONNACK and, when accepted, DISCONNECT on a plain MQTT stream.
-async fn over_tcp(stream: &mut TcpStream, connect: &[u8]) -> Result<u8, String> {
-    stream.write_all(connect).await.map_err(|e| format!("CONNECT not sent: {e}"))?;
-    let mut buf = BytesMut::with_capacity(64);
-    loop {
-        match mqtt::decode(&mut buf) {
-            Ok(Some(Packet::ConnAck { code })) => {
-                if code == 0 {
-                    let _ = stream.write_all(&mqtt::encode(&Packet::Disconnect)).await;
-                }
-                return Ok(code);
-            }
-            Ok(Some(other)) => return Err(format!("answered CONNECT with {other:?}, not CONNACK")),
-            Ok(None) => read_more(stream, &mut buf, "CONNACK").await?,
-            Err(e) => return Err(format!("answered CONNECT with bytes that are not MQTT ({e})")),
-        }
-    }
-}
-
-/// The upgrade (101 with subprotocol `mqtt`), then CONNECT and CONNACK in binary frames;
-/// when accepted, DISCONNECT; then a close frame.
-async fn over_websocket(stream: &mut TcpStream, listener: &Listener, probe: &Probe, connect: &[u8]) -> Result<u8, String> {
-    let upgraded = match handshake::upgrade(stream, &listener.host, listener.port, &probe.path).await {
-        Ok(u) => u,
-        Err(e @ HandshakeError::Refused(_)) => return Err(e.to_string()),
-        Err(HandshakeError::Io(e)) => return Err(format!("connection ended during the WebSocket upgrade ({e})")),
-    };
-    if upgraded.subprotocol.as_deref() != Some("mqtt") {
-        return Err(format!("101 without subprotocol mqtt (Sec-WebSocket-Protocol: {:?})", upgraded.subprotocol));
-    }
-    stream.write_all(&frame::encode(opcode::BINARY, connect, true)).await.map_err(|e| format!("CONNECT not sent: {e}"))?;
-    let mut frames = upgraded.leftover;
-    let mut packets = BytesMut::new();
-    let code = loop {
-        match mqtt::decode(&mut packets) {
-            Ok(Some(Packet::ConnAck { code })) => break code,
-            Ok(Some(other)) => return Err(format!("answered CONNECT with {other:?}, not CONNACK")),
-            Ok(None) => {}
-            Err(e) => return Err(format!("answered CONNECT with bytes that are not MQTT ({e})")),
-        }
-        match frame::decode(&mut frames) {
-            Ok(Some(f)) if f.opcode == opcode::BINARY || f.opcode == opcode::CONTINUATION => packets.extend_from_slice(&f.payload),
-            Ok(Some(f)) if f.opcode == opcode::CLOSE => return Err("sent a close frame before CONNACK".to_string()),
-            Ok(Some(f)) if f.opcode == opcode::PING => {
-                let _ = stream.write_all(&frame::encode(opcode::PONG, &f.payload, true)).await;
-            }
-            Ok(Some(_)) => {}
-            Ok(None) => read_more(stream, &mut frames, "CONNACK").await?,
-            Err(e) => return Err(format!("answered with an invalid WebSocket frame ({e})")),
-        }
-    };
-    if code == 0 {
-        let _ = stream.write_all(&frame::encode(opcode::BINARY, &mqtt::encode(&Packet::Disconnect), true)).await;
-    }
-    let _ = stream.write_all(&frame::encode(opcode::CLOSE, &frame::close_payload(1000, ""), true)).await;
+    let id = format!("{PROBE_CLIENT_PREFIX}{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
+    let (link, code) = Link::open(listener, probe, &id, PROBE_KEEPALIVE).await?;
+    link.goodbye(code == 0).await;
     Ok(code)
-}
-
-async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut, awaited: &str) -> Result<(), String> {
-    match stream.read_buf(buf).await {
-        Ok(0) => Err(format!("connection ended before {awaited}")),
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Err(format!("connection reset before {awaited}")),
-        Err(e) => Err(format!("connection failed before {awaited}: {e}")),
-    }
-}
-
-/// Ends our side of the stream, then reads (briefly) until the broker ends its own, so the
-/// broker has handled the goodbye before any session starts.
-async fn goodbye(stream: &mut TcpStream) {
-    let _ = timeout(GOODBYE_WAIT, async {
-        let _ = stream.shutdown().await;
-        let mut sink = [0u8; 256];
-        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
-    })
-    .await;
 }
 
 #[cfg(test)]
