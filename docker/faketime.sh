@@ -75,7 +75,7 @@ force=""
 for arg in "$@"; do
     case "$arg" in
         --force) force=1 ;;
-        -h|--help) sed -n '2,59p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,57p' "$0"; exit 0 ;;
         *) die "unknown argument: $arg" ;;
     esac
 done
@@ -146,7 +146,7 @@ else
     echo "libfaketime (Debian package) $(pkg_version): installed"
 fi
 version=$(pkg_version)
-need_tools gcc:gcc cc:libc6-dev
+command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
 
 # ------------------------------------------------------------------ glibc ---
 # apt source URIs of TYPE (deb), one per line: the same reading as
@@ -295,7 +295,6 @@ else
     install -m 0644 "$build/out/libfaketime.so.1" "$build/out/libfaketimeMT.so.1" "$GLIBC_OUT/"
     install -m 0644 "$build/out/builder-glibc" "$build/out/builder-gcc" "$GLIBC_OUT/"
     { echo "CFLAGS=$cflags"; echo "CPPFLAGS=$cppflags"; echo "LDFLAGS=$ldflags"; } >"$GLIBC_OUT/build-flags"
-    smoke_test gcc "$glibc_lib"
     echo "$glibc_want" >"$glibc_stamp"
     echo "libfaketime (glibc) $version: built in $(elapsed "$t" "$(now)") s (glibc $builder_glibc, needs GLIBC_$needs; exports the same $(exported_symbols "$glibc_lib" | wc -l) symbols as Debian's)"
 fi
