@@ -198,7 +198,7 @@ fn with_process(mut v: Verdict, end: &End, p: &ClientProcess) -> Verdict {
         }
         (Outcome::Ok, _) => {}
         (_, End::ClientEnded { .. }) if p.killed => {
-            let cause = format!("the client never ended its session itself and was {}{tail}; the connection ended with it: {}", p.ended, v.cause);
+            let cause = format!("the client never ended its session itself: it {}{tail}; the connection ended with it: {}", p.ended, v.cause);
             return Verdict { cause, frames: v.frames, ..error("") };
         }
         (_, End::ClientEnded { .. }) => v.cause = format!("{} and {}{words}{tail}", v.cause, p.ended),
