@@ -131,6 +131,45 @@ fn an_unknown_profile_on_the_command_line_names_the_flag() {
 }
 
 #[test]
+fn an_ad_hoc_client_with_a_taken_name_is_refused_naming_the_flag() {
+    let mine = mosquitto_matrix::plan::CommandClient::parse_ad_hoc("rfc6455=./my-app").expect("well formed");
+    let sel = Selection { clients: vec![mine], origin: SelectionOrigin::CommandLine, ..Selection::default() };
+    let err = Plan::new(&shipped(), &sel).expect_err("a built-in name is taken");
+    assert_eq!(err.to_string(), "--client: \"rfc6455\" is already a column name; choose another");
+}
+
+#[test]
+fn an_ad_hoc_client_runs_after_the_files_columns_with_no_expectation() {
+    let mine = mosquitto_matrix::plan::CommandClient::parse_ad_hoc("my-app=java -jar app.jar").expect("well formed");
+    let sel = Selection { set: Some("debian".into()), clients: vec![mine], ..Selection::default() };
+    let plan = Plan::new(&shipped(), &sel).expect("a new column");
+    assert_eq!(plan.columns.last().map(|c| c.name()), Some("my-app"));
+    assert!(plan.cells.iter().filter(|c| c.column.name() == "my-app").all(|c| c.expect.is_none()));
+}
+
+#[test]
+fn a_speed_is_a_whole_number_up_to_sixty_and_a_bad_one_names_the_variable() {
+    let at = |s: &str| Plan::new(&shipped(), &Selection { speed: Some(s.into()), ..Selection::default() });
+    assert_eq!(at("10").expect("x10").speed, 10);
+    assert_eq!(at("x30").expect("x30").speed, 30);
+    let err = at("fast").expect_err("not a number");
+    assert!(err.to_string().starts_with("MATRIX_SPEED: \"fast\" is not a speed"), "{err}");
+    assert!(at("61").is_err() && at("0").is_err());
+}
+
+#[test]
+fn an_accelerated_plan_leaves_out_clients_that_cannot_follow_the_clock_and_says_why() {
+    let sel = Selection { set: Some("debian".into()), speed: Some("10".into()), ..Selection::default() };
+    let plan = Plan::new(&shipped(), &sel).expect("x10");
+    assert!(plan.columns.iter().all(|c| c.name() != "paho-go"));
+    assert_eq!(plan.left_out.len(), 1);
+    assert_eq!(plan.left_out[0].column, "paho-go");
+    assert!(plan.left_out[0].why.contains("accelerates = false"), "{}", plan.left_out[0].why);
+    let real_time = Plan::new(&shipped(), &Selection { set: Some("debian".into()), ..Selection::default() }).expect("x1");
+    assert!(real_time.columns.iter().any(|c| c.name() == "paho-go") && real_time.left_out.is_empty());
+}
+
+#[test]
 fn a_short_hold_from_the_environment_is_allowed_and_marks_the_plan() {
     let sel = Selection { set: Some("debian".into()), hold: Some("20s".into()), ..Selection::default() };
     let plan = Plan::new(&shipped(), &sel).expect("a quick look is allowed");
