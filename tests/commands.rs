@@ -17,9 +17,7 @@ use mosquitto_matrix::judge::verdict::{self, Verdict};
 use mosquitto_matrix::plan::{CommandClient, Outcome, Profile, Timing, Transport};
 
 use support::peer::{Behaviour, Peer};
-
-/// The unit of time of the scripted behaviours (the profile tests use the same).
-const UNIT: Duration = Duration::from_millis(20);
+use support::{timing, UNIT};
 
 /// How far the two paths' end times may differ: the proxy sees CONNACK a little before the
 /// client does, and both read the same timers on a loaded 2-core machine.
@@ -27,17 +25,6 @@ const SAME_TIME: Duration = Duration::from_millis(25);
 
 /// How many twins run at once.
 const CONCURRENT_TWINS: usize = 8;
-
-fn timing(profile: Profile) -> Timing {
-    let hold = if profile == Profile::Rumqttc { 150 } else { 40 };
-    Timing {
-        hold: UNIT * hold,
-        keepalive: UNIT * 6,
-        late_pong: UNIT * 15,
-        setup_timeout: Duration::from_secs(2),
-        round_trip_timeout: UNIT * 5,
-    }
-}
 
 fn workdir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

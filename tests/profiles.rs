@@ -16,25 +16,13 @@
 mod support;
 
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use mosquitto_matrix::plan::Profile::{self, *};
 use mosquitto_matrix::judge::record::Party::{Broker, Client};
-use mosquitto_matrix::plan::Timing;
 use rstest::rstest;
 
 use support::peer::{Behaviour, PING_PAYLOAD};
-use support::{closed, eof, ok, refused, timeout, Cell, Expect, Wire};
-
-/// One unit of time: the peer's script and the session's timing are whole numbers of it.
-const UNIT: Duration = Duration::from_millis(20);
-
-/// The hold, in units: long enough for two libwebsockets PINGs (at 15 and 30).
-const HOLD: u32 = 40;
-
-/// The rumqttc hold, in units. rumqttc will not take a keepalive under 1 s (50 units), and a
-/// hung broker shows only at its second keepalive tick (2 s), so its hold must pass 100 units.
-const RUMQTTC_HOLD: u32 = 150;
+use support::{closed, eof, ok, refused, timeout, timing, Cell, Expect, Wire, UNIT};
 
 /// The frame-level WebSocket profiles: the session module plays them.
 const WS_FRAME: &[Profile] = &[PahoJava125, Rfc6455, NoPong, CloseOnPing, UnmaskedPong, LatePong];
@@ -42,16 +30,6 @@ const WS_FRAME: &[Profile] = &[PahoJava125, Rfc6455, NoPong, CloseOnPing, Unmask
 /// The frame-level WebSocket profiles that read any data frame, fragmented or not.
 const WS_FRAME_BUT_PAHO: &[Profile] = &[Rfc6455, NoPong, CloseOnPing, UnmaskedPong, LatePong];
 
-fn timing(profile: Profile) -> Timing {
-    let hold = if profile == Rumqttc { RUMQTTC_HOLD } else { HOLD };
-    Timing {
-        hold: UNIT * hold,
-        keepalive: UNIT * 6,
-        late_pong: UNIT * 15,
-        setup_timeout: Duration::from_secs(2),
-        round_trip_timeout: UNIT * 5,
-    }
-}
 
 /// The rows of the matrix: `case name: profiles, behaviour => expected verdict;`. Each row is
 /// one rstest case, and together they are the `COVERED` list the coverage test checks.

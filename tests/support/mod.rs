@@ -15,6 +15,28 @@ use mosquitto_matrix::plan::Outcome;
 
 use peer::{Behaviour, Observation, Peer};
 
+/// One unit of time: the peer's script and the session's timing are whole numbers of it.
+pub const UNIT: Duration = Duration::from_millis(20);
+
+/// The hold, in units: long enough for two libwebsockets PINGs (at 15 and 30).
+pub const HOLD: u32 = 40;
+
+/// The rumqttc hold, in units. rumqttc will not take a keepalive under 1 s (50 units), and a
+/// hung broker shows only at its second keepalive tick (2 s), so its hold must pass 100 units.
+pub const RUMQTTC_HOLD: u32 = 150;
+
+/// The durations a profile runs by against the scripted peer, in [`UNIT`]s.
+pub fn timing(profile: Profile) -> Timing {
+    let hold = if profile == Profile::Rumqttc { RUMQTTC_HOLD } else { HOLD };
+    Timing {
+        hold: UNIT * hold,
+        keepalive: UNIT * 6,
+        late_pong: UNIT * 15,
+        setup_timeout: Duration::from_secs(2),
+        round_trip_timeout: UNIT * 5,
+    }
+}
+
 /// One (profile × behaviour) session run against the scripted peer.
 #[derive(Debug)]
 pub struct Cell {
