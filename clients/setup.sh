@@ -11,6 +11,9 @@
 #   - Python venvs: target/clients/<name>/venv, from this machine's
 #     `python3 -m venv` (override with MATRIX_CLIENTS_PYTHON), pinned paho-mqtt;
 #   - MQTT.js: `npm ci --prefix clients/mqttjs` from the committed lock file;
+#   - browser: Debian's `chromium` (apt, unless MATRIX_CHROMIUM names another
+#     binary) and `npm ci --prefix clients/browser` (playwright-core + MQTT.js's
+#     browser bundle); its --version check starts the browser (~1 s);
 #   - Paho C: gcc -> target/clients/paho-c/hold;
 #   - Paho Go: go build, offline, GOPATH mode against Debian's Go source
 #     packages (/usr/share/gocode) -> target/clients/paho-go/hold.
@@ -135,6 +138,37 @@ setup_mqttjs() {
     BUILT=1
 }
 
+# -------------------------------------------------------------- browser ---
+setup_browser() {
+    local dir=clients/browser log=$LOGS/browser.log
+    local stamp=$dir/node_modules/.mosquitto-matrix-stamp
+    : >"$log"
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        apt_ensure "$log" nodejs npm || return 1
+    fi
+    # hold.mjs runs MATRIX_CHROMIUM if set, else Debian's /usr/bin/chromium.
+    if [ -z "${MATRIX_CHROMIUM:-}" ]; then
+        apt_ensure "$log" chromium || return 1
+    fi
+    local want
+    want=$(sha <"$dir/package-lock.json")
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" node "$dir/hold.mjs"; then
+        VERSION=${VERSION% (browser bundle)}
+        return 0
+    fi
+    if ! npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error </dev/null >>"$log" 2>&1; then
+        WHY="npm ci failed: $(last_words "$log")"
+        return 1
+    fi
+    echo "$want" >"$stamp"
+    if ! probe "$log" node "$dir/hold.mjs"; then
+        WHY="hold.mjs --version failed: $(last_words "$log")"
+        return 1
+    fi
+    VERSION=${VERSION% (browser bundle)}
+    BUILT=1
+}
+
 # --------------------------------------------------------------- paho-c ---
 setup_paho_c() {
     local dir=$OUT/paho-c log=$LOGS/paho-c.log
@@ -210,6 +244,7 @@ run() { # name, function, args...
 run paho-python     setup_python paho-python "$PAHO_PY_NEW"
 run paho-python-1.6 setup_python paho-python-1.6 "$PAHO_PY_OLD"
 run mqttjs          setup_mqttjs
+run browser         setup_browser
 run paho-c          setup_paho_c
 run paho-go         setup_paho_go
 

@@ -1,0 +1,297 @@
+// Hold program for a real browser: headless Chromium (Debian's `chromium`,
+// driven over CDP by `playwright-core`) running MQTT.js's browser bundle
+// (`mqtt` dist/mqtt.min.js), both pinned in package-lock.json.
+//
+// Implements the mosquitto-matrix command-client contract v1 (see
+// clients/README.md). The MQTT session runs inside the page (page.html, opened
+// as file://) over the browser's native WebSocket, so the browser itself
+// answers libwebsockets' WebSocket PING; this program only starts Chromium,
+// hands the page the contract's settings, turns what the page reports
+// (window.matrixReport) into the contract's lines and closes the browser on
+// every exit path. WebSocket only: MATRIX_TRANSPORT=tcp is an error (exit 2).
+//
+// Chromium is spawned here, not by playwright's launch(), which starts it
+// detached (a process group of its own): spawned from here it stays in this
+// program's process group, so the harness's kill of that group at its bound
+// ends the browser too. playwright-core attaches with connectOverCDP to the
+// DevTools endpoint Chromium prints (loopback, port chosen by the kernel).
+//
+// `node clients/browser/hold.mjs --version` prints only the `client:` line
+// (it starts the browser to read its version).
+// Optional: MATRIX_CHROMIUM (default /usr/bin/chromium), MATRIX_BROWSER_TRACE=1
+// (timestamped progress on stderr), MATRIX_BROWSER_LAUNCH_SECS (default 30).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const here = dirname(fileURLToPath(import.meta.url));
+
+const oneLine = (text) => String(text).split(/\s+/).filter(Boolean).join(' ');
+const out = (line) => process.stdout.write(line + '\n');
+const tracing = process.env.MATRIX_BROWSER_TRACE === '1';
+const trace = (what) => {
+  if (tracing) process.stderr.write(`trace: +${Math.round(performance.now())} ms ${what}\n`);
+};
+
+// ------------------------------------------------------------- the browser ---
+let chrome = null; // the Chromium child process
+let chromeExited = null; // resolves when it has exited
+let userDataDir = null;
+let browser = null; // playwright Browser (CDP)
+let stderrTail = [];
+
+async function closeBrowser() {
+  if (chrome && chrome.exitCode === null && chrome.signalCode === null) {
+    // SIGTERM: Chromium shuts down its own children (renderer, utilities).
+    try { chrome.kill('SIGTERM'); } catch { /* gone */ }
+    const gone = await Promise.race([chromeExited.then(() => true), sleep(2000).then(() => false)]);
+    if (!gone) {
+      try { chrome.kill('SIGKILL'); } catch { /* gone */ }
+      await Promise.race([chromeExited, sleep(1000)]);
+    }
+  }
+  if (userDataDir) {
+    try { rmSync(userDataDir, { recursive: true, force: true }); } catch { /* best effort */ }
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+// Ends the program: prints the line, closes the browser, exits. Its promise
+// never resolves, so a caller that awaits it goes no further; once one
+// finish has begun, later calls do nothing.
+const never = new Promise(() => {});
+let finishing = false;
+async function finish(code, stdoutLine, stderrLine) {
+  if (finishing) return never;
+  finishing = true;
+  if (stdoutLine !== undefined) out(stdoutLine);
+  if (stderrLine !== undefined) process.stderr.write('error: ' + oneLine(stderrLine) + '\n');
+  trace(`exit ${code}, closing the browser`);
+  await closeBrowser();
+  trace('browser closed');
+  // stdout/stderr writes to pipes and files are synchronous on Linux.
+  process.exit(code);
+  return never;
+}
+const fail = (message) => finish(2, undefined, message);
+
+// The harness ends a cell's process group with SIGTERM (then SIGKILL): the
+// browser is in the group and gets the signal as well; this waits for it.
+for (const [signal, number] of [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1]]) {
+  process.on(signal, () => { trace(`${signal}`); finish(128 + number); });
+}
+process.on('uncaughtException', (err) => fail(`${err.name}: ${err.message}`));
+process.on('unhandledRejection', (err) => {
+  if (!finishing) fail(`unhandled rejection: ${err && err.message ? err.message : err}`);
+});
+
+// A profile left by a run that was SIGKILLed (its pid is in the name).
+function removeStaleProfiles() {
+  for (const name of readdirSync(tmpdir())) {
+    const m = /^mosquitto-matrix-chromium-(\d+)-/.exec(name);
+    if (!m) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (err) {
+      if (err.code === 'ESRCH') rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    }
+  }
+}
+
+async function launch(executable, launchSecs, port) {
+  try { removeStaleProfiles(); } catch { /* best effort */ }
+  userDataDir = mkdtempSync(join(tmpdir(), `mosquitto-matrix-chromium-${process.pid}-`));
+  const args = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    // Fewer processes (memory): no zygotes, no GPU process. The network
+    // service, which holds the WebSocket, stays a process of its own as in
+    // a desktop Chromium.
+    '--in-process-gpu',
+    '--no-zygote',
+    '--disable-quic',
+    '--no-first-run',
+    '--no-default-browser-check',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-extensions',
+    '--disable-default-apps',
+    '--disable-breakpad',
+    '--disable-domain-reliability',
+    '--metrics-recording-only',
+    '--password-store=basic',
+    '--use-mock-keychain',
+    '--mute-audio',
+    // A long hold must not be slowed down by timer throttling.
+    '--disable-background-timer-throttling',
+    '--disable-backgrounding-occluded-windows',
+    '--disable-renderer-backgrounding',
+    // IntensiveWakeUpThrottling: same. The rest: two renderers a headless
+    // 156 starts for nothing (the omnibox pop-up WebUI, a spare renderer).
+    '--disable-features=IntensiveWakeUpThrottling,Translate,MediaRouter,OptimizationHints,'
+      + 'PreloadTopChromeWebUI,WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup,'
+      + 'SpareRendererForSitePerProcess',
+    // Chromium refuses some ports (e.g. 1, 6000, 10080: net::ERR_UNSAFE_PORT).
+    ...(port ? [`--explicitly-allowed-ports=${port}`] : []),
+    `--user-data-dir=${userDataDir}`,
+    '--remote-debugging-address=127.0.0.1',
+    '--remote-debugging-port=0',
+    // Also a DevTools pipe on fds 3/4 that nothing uses: when this program
+    // dies, even by SIGKILL to it alone, the pipe closes and Chromium exits.
+    '--remote-debugging-pipe',
+    'about:blank',
+  ];
+  trace(`spawning ${executable}`);
+  // Not detached: the browser stays in this process group. stdout is not
+  // ours either (the harness reads our pipes until they close).
+  chrome = spawn(executable, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: false });
+  chromeExited = new Promise((resolve) => { chrome.once('exit', resolve); });
+  const endpoint = await new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(
+      () => reject(new Error(`Chromium printed no DevTools endpoint within ${launchSecs} s`)),
+      launchSecs * 1000,
+    );
+    chrome.once('error', (err) => { clearTimeout(timer); reject(err); });
+    chrome.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`Chromium exited (${signal ?? `code ${code}`}) before it listened`));
+    });
+    chrome.stderr.setEncoding('utf8');
+    chrome.stderr.on('data', (chunk) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop();
+      for (const line of lines) {
+        if (line.trim()) stderrTail = [...stderrTail.slice(-4), oneLine(line).slice(0, 300)];
+        const m = /DevTools listening on (ws:\/\/\S+)/.exec(line);
+        if (m) { clearTimeout(timer); resolve(m[1]); }
+      }
+    });
+  });
+  trace(`DevTools endpoint ${endpoint}`);
+  chrome.once('exit', (code, signal) => {
+    if (!finishing) fail(`Chromium exited unexpectedly (${signal ?? `code ${code}`}): ${stderrTail.join(' | ')}`);
+  });
+  const { chromium } = require('playwright-core');
+  browser = await chromium.connectOverCDP(endpoint, { timeout: launchSecs * 1000 });
+  browser.on('disconnected', () => { if (!finishing) fail('the browser disconnected'); });
+  trace(`connected over CDP, ${browser.version()}`);
+  return browser;
+}
+
+// ---------------------------------------------------------------- the run ---
+const isVersion = process.argv.slice(2).includes('--version');
+
+function env(name, fallback) {
+  const value = process.env[name];
+  if (value === undefined || value === '') {
+    if (fallback !== undefined) return fallback;
+    throw new Error(`${name} is not set`);
+  }
+  return value;
+}
+function envNumber(name, fallback) {
+  const raw = env(name, fallback);
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name}=${JSON.stringify(raw)} is not a non-negative number`);
+  return value;
+}
+
+let cfg = null;
+if (!isVersion) {
+  try {
+    const transport = env('MATRIX_TRANSPORT');
+    if (transport === 'tcp') {
+      throw new Error('MATRIX_TRANSPORT=tcp: a browser has no plain-TCP MQTT, this client is WebSocket only (ws)');
+    }
+    if (transport !== 'ws') throw new Error(`MATRIX_TRANSPORT=${transport} is not ws`);
+    const host = env('MATRIX_HOST');
+    const port = Number.parseInt(env('MATRIX_PORT'), 10);
+    if (!Number.isInteger(port)) throw new Error('MATRIX_PORT is not an integer');
+    const path = process.env.MATRIX_PATH || '/mqtt';
+    const keepalive = Number.parseInt(env('MATRIX_KEEPALIVE_SECS'), 10);
+    if (!Number.isInteger(keepalive)) throw new Error('MATRIX_KEEPALIVE_SECS is not an integer');
+    const clientId = env('MATRIX_CLIENT_ID');
+    cfg = {
+      url: `ws://${host}:${port}${path}`,
+      port,
+      username: env('MATRIX_USERNAME'),
+      password: process.env.MATRIX_PASSWORD ?? '',
+      clientId,
+      keepalive,
+      holdSecs: envNumber('MATRIX_HOLD_SECS'),
+      roundTripSecs: envNumber('MATRIX_ROUND_TRIP_SECS', '10'),
+      topic: env('MATRIX_TOPIC'),
+      payload: `alive ${clientId}`,
+    };
+  } catch (err) {
+    await fail(err.message);
+  }
+}
+
+let launchSecs = 30;
+let lastConsoleError = null;
+let page;
+let libraryVersion;
+try {
+  launchSecs = envNumber('MATRIX_BROWSER_LAUNCH_SECS', '30');
+  await launch(process.env.MATRIX_CHROMIUM || '/usr/bin/chromium', launchSecs, cfg && cfg.port);
+  const context = browser.contexts()[0] ?? await browser.newContext();
+  page = context.pages()[0] ?? await context.newPage();
+  trace('page open');
+  page.on('crash', () => { if (!finishing) fail('the page crashed'); });
+  page.on('pageerror', (err) => { if (!finishing) fail(`page error: ${err.message}`); });
+  await page.exposeFunction('matrixReport', onReport);
+  // The browser's own words about a failed or broken WebSocket ("WebSocket
+  // connection to ... failed: ..."), for the lost: line.
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /WebSocket/i.test(msg.text())) lastConsoleError = oneLine(msg.text());
+  });
+  trace('matrixReport exposed');
+  await page.goto(pathToFileURL(join(here, 'page.html')).href, { timeout: launchSecs * 1000 });
+  trace('page.html loaded');
+  ({ version: libraryVersion } = await page.evaluate(() => window.matrixLibrary()));
+  if (!libraryVersion) throw new Error('MQTT.js browser bundle did not load (mqtt.MQTTJS_VERSION missing)');
+} catch (err) {
+  const tail = stderrTail.length ? ` (Chromium said: ${stderrTail.join(' | ')})` : '';
+  await fail(`cannot start the browser: ${err.message}${tail}`);
+}
+
+out(`client: Chromium ${browser.version()} + mqtt.js ${libraryVersion} (browser bundle)`);
+if (isVersion) await finish(0);
+
+function withConsole(words) {
+  if (!lastConsoleError || words.includes(lastConsoleError)) return words;
+  return `${words}; browser console: ${lastConsoleError}`;
+}
+
+function onReport(kind, text) {
+  trace(`page: ${kind}${text ? ` ${text}` : ''}`);
+  switch (kind) {
+    case 'connack': case 'suback': case 'publish': break;
+    case 'done': finish(0, `done: round trip ${text} ms`); break;
+    case 'refused': finish(1, `refused: ${text}`); break;
+    case 'lost': finish(1, `lost: ${withConsole(text)}`); break;
+    default: fail(`page: ${text}`);
+  }
+}
+
+// Never hang: the page bounds every wait itself; this is the last resort if
+// it stops reporting (hold + round trip + CONNACK/SUBACK waits + slack).
+const guardSecs = cfg.holdSecs + 3 * cfg.roundTripSecs + 15;
+setTimeout(() => fail(`the page reported no outcome within ${guardSecs} s`), guardSecs * 1000);
+trace(`connecting to ${cfg.url}`);
+try {
+  await page.evaluate((c) => { window.matrixHold(c); }, cfg);
+} catch (err) {
+  if (!finishing) await fail(`cannot start the session in the page: ${err.message}`);
+}
