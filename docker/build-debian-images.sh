@@ -50,35 +50,8 @@ docker info >/dev/null 2>&1 || die "no docker engine answers (run docker/engine.
 [ -r "$HERE/passwd" ] || die "missing $HERE/passwd"
 
 # ---------------------------------------------------------------- mirror ---
-# Print the URIs of enabled `deb` sources, one per line, in apt's file order.
-apt_source_uris() {
-    local f
-    if [ -f /etc/apt/sources.list ]; then
-        # one-line format: deb [options] URI suite [component...]
-        sed -e 's/#.*//' /etc/apt/sources.list |
-            awk '$1=="deb" { i=2; if ($2 ~ /^\[/) { while (i<=NF && $i !~ /\]$/) i++; i++ } if (i<=NF) print $i }'
-    fi
-    for f in /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        sed -e 's/#.*//' "$f" |
-            awk '$1=="deb" { i=2; if ($2 ~ /^\[/) { while (i<=NF && $i !~ /\]$/) i++; i++ } if (i<=NF) print $i }'
-    done
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        # deb822: stanzas separated by blank lines; take URIs of stanzas whose
-        # Types include deb and that are not Enabled: no.
-        awk '
-            function flush() { if (isdeb && enabled) for (k=1; k<=n; k++) print u[k]; isdeb=0; enabled=1; n=0 }
-            BEGIN { enabled=1 }
-            /^[ \t]*#/ { next }
-            /^[ \t]*$/ { flush(); next }
-            tolower($1)=="types:"   { for (k=2; k<=NF; k++) if ($k=="deb") isdeb=1 }
-            tolower($1)=="enabled:" { if (tolower($2)=="no") enabled=0 }
-            tolower($1)=="uris:"    { for (k=2; k<=NF; k++) u[++n]=$k }
-            END { flush() }
-        ' "$f"
-    done
-}
+# The URIs of enabled `deb` sources, one per line, in apt's file order.
+. "$HERE/apt-sources.sh"
 
 find_mirror() {
     local uri

@@ -22,6 +22,7 @@ set -euo pipefail
 SUITE=${MOSQUITTO_MATRIX_SOURCE_SUITE:-bookworm}
 SRC_LIST=/etc/apt/sources.list.d/mosquitto-matrix-deb-src.sources
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "debian-source.sh: error: $*" >&2; exit 1; }
 
 [ $# -eq 2 ] || die "usage: debian-source.sh DESTDIR SOURCE[=VERSION]"
@@ -37,30 +38,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 # -------------------------------------------------------- apt source URIs ---
 # URIs of enabled entries of TYPE (deb or deb-src), one per line.
-apt_source_uris() {
-    local type=$1 f
-    local oneline='$1==t { i=2; if ($2 ~ /^\[/) { while (i<=NF && $i !~ /\]$/) i++; i++ } if (i<=NF) print $i }'
-    if [ -f /etc/apt/sources.list ]; then
-        sed -e 's/#.*//' /etc/apt/sources.list | awk -v t="$type" "$oneline"
-    fi
-    for f in /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        sed -e 's/#.*//' "$f" | awk -v t="$type" "$oneline"
-    done
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        awk -v t="$type" '
-            function flush() { if (istype && enabled) for (k=1; k<=n; k++) print u[k]; istype=0; enabled=1; n=0 }
-            BEGIN { enabled=1 }
-            /^[ \t]*#/ { next }
-            /^[ \t]*$/ { flush(); next }
-            tolower($1)=="types:"   { for (k=2; k<=NF; k++) if ($k==t) istype=1 }
-            tolower($1)=="enabled:" { if (tolower($2)=="no") enabled=0 }
-            tolower($1)=="uris:"    { for (k=2; k<=NF; k++) u[++n]=$k }
-            END { flush() }
-        ' "$f"
-    done
-}
+. "$HERE/apt-sources.sh"
 
 # first URI of a `deb` entry whose path ends in /SUFFIX (debian, debian-security)
 find_uri() {

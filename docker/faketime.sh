@@ -149,32 +149,8 @@ version=$(pkg_version)
 command -v gcc >/dev/null 2>&1 || apt_install gcc libc6-dev
 
 # ------------------------------------------------------------------ glibc ---
-# apt source URIs of TYPE (deb), one per line: the same reading as
-# build-debian-images.sh / debian-source.sh.
-apt_source_uris() {
-    local type=$1 f
-    local oneline='$1==t { i=2; if ($2 ~ /^\[/) { while (i<=NF && $i !~ /\]$/) i++; i++ } if (i<=NF) print $i }'
-    if [ -f /etc/apt/sources.list ]; then
-        sed -e 's/#.*//' /etc/apt/sources.list | awk -v t="$type" "$oneline"
-    fi
-    for f in /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        sed -e 's/#.*//' "$f" | awk -v t="$type" "$oneline"
-    done
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        awk -v t="$type" '
-            function flush() { if (istype && enabled) for (k=1; k<=n; k++) print u[k]; istype=0; enabled=1; n=0 }
-            BEGIN { enabled=1 }
-            /^[ \t]*#/ { next }
-            /^[ \t]*$/ { flush(); next }
-            tolower($1)=="types:"   { for (k=2; k<=NF; k++) if ($k==t) istype=1 }
-            tolower($1)=="enabled:" { if (tolower($2)=="no") enabled=0 }
-            tolower($1)=="uris:"    { for (k=2; k<=NF; k++) u[++n]=$k }
-            END { flush() }
-        ' "$f"
-    done
-}
+# apt source URIs of TYPE (deb), one per line.
+. "$HERE/apt-sources.sh"
 # The host's main Debian archive (a deb URI whose path ends in /debian), or nothing.
 host_mirror() {
     local uri
