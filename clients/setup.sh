@@ -113,16 +113,13 @@ setup_python() {
     BUILT=1
 }
 
-# --------------------------------------------------------------- mqtt.js ---
-setup_mqttjs() {
-    local dir=clients/mqttjs log=$LOGS/mqttjs.log
-    local stamp=$dir/node_modules/.mosquitto-matrix-stamp
-    : >"$log"
-    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-        apt_ensure "$log" nodejs npm || return 1
-    fi
-    local want
-    want=$(cat "$dir/package-lock.json" | sha)
+# ------------------------------------------------------------------ npm ---
+# npm_ensure DIR LOG: `npm ci` from DIR's lock file, unless a stamp of that lock file says
+# it is installed and DIR/hold.mjs answers --version.
+npm_ensure() {
+    local dir=$1 log=$2
+    local stamp=$dir/node_modules/.mosquitto-matrix-stamp want
+    want=$(sha <"$dir/package-lock.json")
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" node "$dir/hold.mjs"; then
         return 0
     fi
@@ -138,35 +135,31 @@ setup_mqttjs() {
     BUILT=1
 }
 
+node_ensure() { # log
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        apt_ensure "$1" nodejs npm || return 1
+    fi
+}
+
+# --------------------------------------------------------------- mqtt.js ---
+setup_mqttjs() {
+    local log=$LOGS/mqttjs.log
+    : >"$log"
+    node_ensure "$log" || return 1
+    npm_ensure clients/mqttjs "$log"
+}
+
 # -------------------------------------------------------------- browser ---
 setup_browser() {
-    local dir=clients/browser log=$LOGS/browser.log
-    local stamp=$dir/node_modules/.mosquitto-matrix-stamp
+    local log=$LOGS/browser.log
     : >"$log"
-    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-        apt_ensure "$log" nodejs npm || return 1
-    fi
+    node_ensure "$log" || return 1
     # hold.mjs runs MATRIX_CHROMIUM if set, else Debian's /usr/bin/chromium.
     if [ -z "${MATRIX_CHROMIUM:-}" ]; then
         apt_ensure "$log" chromium || return 1
     fi
-    local want
-    want=$(sha <"$dir/package-lock.json")
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" node "$dir/hold.mjs"; then
-        VERSION=${VERSION% (browser bundle)}
-        return 0
-    fi
-    if ! npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error </dev/null >>"$log" 2>&1; then
-        WHY="npm ci failed: $(last_words "$log")"
-        return 1
-    fi
-    echo "$want" >"$stamp"
-    if ! probe "$log" node "$dir/hold.mjs"; then
-        WHY="hold.mjs --version failed: $(last_words "$log")"
-        return 1
-    fi
+    npm_ensure clients/browser "$log" || return 1
     VERSION=${VERSION% (browser bundle)}
-    BUILT=1
 }
 
 # --------------------------------------------------------------- paho-c ---
