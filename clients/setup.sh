@@ -162,6 +162,18 @@ setup_browser() {
     VERSION=${VERSION% (browser bundle)}
 }
 
+# install_built BIN STAMP WANT LOG: puts a fresh BIN.tmp in place, stamps it with WANT,
+# and checks that it answers --version.
+install_built() {
+    local bin=$1 stamp=$2 want=$3 log=$4
+    mv -f "$bin.tmp" "$bin" && echo "$want" >"$stamp"
+    if ! probe "$log" "$bin"; then
+        WHY="hold --version failed: $(last_words "$log")"
+        return 1
+    fi
+    BUILT=1
+}
+
 # --------------------------------------------------------------- paho-c ---
 setup_paho_c() {
     local dir=$OUT/paho-c log=$LOGS/paho-c.log
@@ -179,12 +191,7 @@ setup_paho_c() {
         WHY="gcc failed: $(last_words "$log")"
         return 1
     fi
-    mv -f "$bin.tmp" "$bin" && echo "$want" >"$stamp"
-    if ! probe "$log" "$bin"; then
-        WHY="hold --version failed: $(last_words "$log")"
-        return 1
-    fi
-    BUILT=1
+    install_built "$bin" "$stamp" "$want" "$log"
 }
 
 # -------------------------------------------------------------- paho-go ---
@@ -212,12 +219,7 @@ setup_paho_go() {
         WHY="go build failed: $(last_words "$log")"
         return 1
     fi
-    mv -f "$bin.tmp" "$bin" && echo "$want" >"$stamp"
-    if ! probe "$log" "$bin"; then
-        WHY="hold --version failed: $(last_words "$log")"
-        return 1
-    fi
-    BUILT=1
+    install_built "$bin" "$stamp" "$want" "$log"
 }
 
 run() { # name, function, args...

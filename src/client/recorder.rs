@@ -243,21 +243,23 @@ impl Recorder {
         }
     }
 
+    /// Stops decoding one side's bytes (the proxy still forwards them); bytes the broker
+    /// cannot have meant end the session as bad bytes, as they do for a built-in profile.
+    fn undecodable(&mut self, from: Party, t: Duration, detail: String) {
+        self.side(from).broken = true;
+        self.note(t, from, detail.clone());
+        if from == Party::Broker {
+            self.end(t, Ending::BrokerBadBytes(detail));
+        }
+    }
+
     fn read_frames(&mut self, from: Party, t: Duration) {
         loop {
             let decoded = frame::decode(&mut self.side(from).frames);
             let f = match decoded {
                 Ok(Some(f)) => f,
                 Ok(None) => return,
-                Err(e) => {
-                    self.side(from).broken = true;
-                    let detail = format!("{} sent an invalid WebSocket frame ({e})", who(from));
-                    self.note(t, from, detail.clone());
-                    if from == Party::Broker {
-                        self.end(t, Ending::BrokerBadBytes(detail));
-                    }
-                    return;
-                }
+                Err(e) => return self.undecodable(from, t, format!("{} sent an invalid WebSocket frame ({e})", who(from))),
             };
             self.on_frame(from, t, f);
             self.read_packets(from, t);
@@ -297,15 +299,7 @@ impl Recorder {
             match decoded {
                 Ok(Some(p)) => self.on_packet(from, t, p),
                 Ok(None) => return,
-                Err(e) => {
-                    self.side(from).broken = true;
-                    let detail = format!("{} sent an invalid MQTT packet ({e})", who(from));
-                    self.note(t, from, detail.clone());
-                    if from == Party::Broker {
-                        self.end(t, Ending::BrokerBadBytes(detail));
-                    }
-                    return;
-                }
+                Err(e) => return self.undecodable(from, t, format!("{} sent an invalid MQTT packet ({e})", who(from))),
             }
         }
     }
