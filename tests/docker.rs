@@ -177,16 +177,13 @@ async fn run_with_fault(fault: &[&str]) -> (RunResult, String) {
         tokio::spawn(async move { run::run(&p, &run_id, Some(tx)).await })
     };
     while let Some(event) = rx.recv().await {
-        match event {
-            Progress::BrokerReady { .. } => {
-                // The fault's moment is part of the script, not a wait for an event.
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                let id = docker(&["ps", "-q", "--filter", &format!("label={RUN_LABEL}={run_id}")]);
-                let mut args: Vec<&str> = fault.to_vec();
-                args.push(&id);
-                docker(&args);
-            }
-            _ => {}
+        if let Progress::BrokerReady { .. } = event {
+            // The fault's moment is part of the script, not a wait for an event.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let id = docker(&["ps", "-q", "--filter", &format!("label={RUN_LABEL}={run_id}")]);
+            let mut args: Vec<&str> = fault.to_vec();
+            args.push(&id);
+            docker(&args);
         }
     }
     let r = task.await.expect("the run ends");
