@@ -61,6 +61,7 @@ pub async fn run(spec: &SessionSpec) -> SessionRecord {
                 let now = Instant::now();
                 connack_at = Some(now);
                 record.connected = true;
+                spec.started.reached();
                 hold_until = now + spec.timing.hold;
                 let subscribed = [VERSION_TOPIC, spec.topic.as_str()].into_iter().try_for_each(|f| client.try_subscribe(f, QoS::AtMostOnce));
                 if let Err(e) = subscribed {

@@ -5,12 +5,15 @@
 //! runs by ([`Timing`]), so every stage above speaks the same words.
 
 pub mod column;
+pub mod copies;
+pub mod cost;
 pub mod expectation;
 pub mod file;
 pub mod selection;
 pub mod timing;
 
 pub use column::{Column, CommandClient, Profile, Transport};
+pub use cost::Cost;
 pub use expectation::{Expectation, Outcome};
 pub use file::{BrokerSettings, ConfigError, ImageSet, MatrixFile};
 pub use selection::{parse_speed, Cell, LeftOut, Plan, Selection, SelectionOrigin, Shard, MAX_SPEED};
