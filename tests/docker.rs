@@ -72,6 +72,7 @@ async fn left_behind(run_id: &str) -> usize {
 async fn session(b: &broker::Broker, profile: Profile, password: &str) -> SessionRecord {
     let f = file();
     session::run(&SessionSpec {
+        protocol: mosquitto_matrix::wire::mqtt::Protocol::V311,
         profile,
         host: b.host.clone(),
         port: b.port(profile.transport()),

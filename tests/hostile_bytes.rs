@@ -236,7 +236,7 @@ fn a_connack_of_the_wrong_length_is_malformed() {
 
 #[test]
 fn a_connack_with_an_unknown_return_code_is_read_and_named() {
-    assert_eq!(mqtt_decode(&[0x20, 2, 0, 0xff]), Ok(Some(Packet::ConnAck { code: 0xff })));
+    assert_eq!(mqtt_decode(&[0x20, 2, 0, 0xff]), Ok(Some(Packet::connack(0xff))));
     assert_eq!(mqtt::connack_reason(0xff), "unknown return code");
 }
 
@@ -273,10 +273,12 @@ fn a_packet_of_exactly_the_limit_waits_without_reserving_its_length() {
 #[test]
 fn every_prefix_of_a_connect_waits_and_the_whole_packet_decodes() {
     let p = Packet::Connect {
+        protocol: mqtt::Protocol::V311,
         client_id: "c".into(),
         username: Some("u".into()),
         password: Some(vec![0xff, 0]),
         keepalive: 60,
+        properties: mqtt::Properties::default(),
     };
     let whole = mqtt::encode(&p);
     for cut in 0..whole.len() {
@@ -291,16 +293,16 @@ fn every_prefix_of_a_connect_waits_and_the_whole_packet_decodes() {
 fn a_publish_whose_topic_runs_past_the_body_is_malformed() {
     assert_eq!(
         mqtt_decode(&[0x30, 3, 0xff, 0xff, b't']),
-        Err(PacketError::Malformed { kind: "PUBLISH", why: "truncated" })
+        Err(PacketError::Malformed { kind: "PUBLISH", why: "topic name truncated".into() })
     );
-    assert_eq!(mqtt_decode(&[0x30, 0]), Err(PacketError::Malformed { kind: "PUBLISH", why: "truncated" }));
+    assert_eq!(mqtt_decode(&[0x30, 0]), Err(PacketError::Malformed { kind: "PUBLISH", why: "topic name truncated".into() }));
 }
 
 #[test]
 fn a_qos_1_publish_without_its_packet_id_is_malformed() {
     assert_eq!(
         mqtt_decode(&[0x32, 4, 0, 1, b't', 0]),
-        Err(PacketError::Malformed { kind: "PUBLISH", why: "truncated" })
+        Err(PacketError::Malformed { kind: "PUBLISH", why: "packet identifier truncated".into() })
     );
 }
 
@@ -308,7 +310,7 @@ fn a_qos_1_publish_without_its_packet_id_is_malformed() {
 fn a_topic_of_invalid_utf8_is_malformed() {
     assert_eq!(
         mqtt_decode(&[0x30, 4, 0, 2, 0xc0, 0x80]),
-        Err(PacketError::Malformed { kind: "PUBLISH", why: "string is not UTF-8" })
+        Err(PacketError::Malformed { kind: "PUBLISH", why: "topic name is not UTF-8".into() })
     );
 }
 
@@ -316,13 +318,13 @@ fn a_topic_of_invalid_utf8_is_malformed() {
 fn a_subscribe_filter_without_its_qos_byte_is_malformed() {
     assert_eq!(
         mqtt_decode(&[0x82, 5, 0, 1, 0, 1, b't']),
-        Err(PacketError::Malformed { kind: "SUBSCRIBE", why: "truncated" })
+        Err(PacketError::Malformed { kind: "SUBSCRIBE", why: "subscription options truncated".into() })
     );
 }
 
 #[test]
 fn a_suback_without_a_packet_id_is_malformed() {
-    assert_eq!(mqtt_decode(&[0x90, 1, 0]), Err(PacketError::Malformed { kind: "SUBACK", why: "truncated" }));
+    assert_eq!(mqtt_decode(&[0x90, 1, 0]), Err(PacketError::Malformed { kind: "SUBACK", why: "packet identifier truncated".into() }));
 }
 
 #[test]
@@ -332,7 +334,7 @@ fn a_connect_with_a_will_that_runs_past_the_body_is_malformed() {
     let body = [0, 4, b'M', b'Q', b'T', b'T', 4, 0x04, 0, 60, 0, 1, b'c', 0xff, 0xff];
     let mut bytes = vec![0x10, body.len() as u8];
     bytes.extend_from_slice(&body);
-    assert_eq!(mqtt_decode(&bytes), Err(PacketError::Malformed { kind: "CONNECT", why: "truncated" }));
+    assert_eq!(mqtt_decode(&bytes), Err(PacketError::Malformed { kind: "CONNECT", why: "will topic truncated".into() }));
 }
 
 #[test]

@@ -25,10 +25,10 @@ use support::peer::{Behaviour, PING_PAYLOAD};
 use support::{closed, eof, ok, refused, timeout, timing, Cell, Expect, Wire, UNIT};
 
 /// The frame-level WebSocket profiles: the session module plays them.
-const WS_FRAME: &[Profile] = &[PahoJava125, Rfc6455, NoPong, CloseOnPing, UnmaskedPong, LatePong];
+const WS_FRAME: &[Profile] = &[PahoJava125, Rfc6455, NoPong, CloseOnPing, UnmaskedPong, LatePong, Fragmented];
 
 /// The frame-level WebSocket profiles that read any data frame, fragmented or not.
-const WS_FRAME_BUT_PAHO: &[Profile] = &[Rfc6455, NoPong, CloseOnPing, UnmaskedPong, LatePong];
+const WS_FRAME_BUT_PAHO: &[Profile] = &[Rfc6455, NoPong, CloseOnPing, UnmaskedPong, LatePong, Fragmented];
 
 
 /// The rows of the matrix: `case name: profiles, behaviour => expected verdict;`. Each row is
@@ -60,12 +60,12 @@ matrix! {
             .wire(Wire::NoPongs);
     paho_java_rejects_the_ping_of_a_strict_lws4_just_the_same: &[PahoJava125], Behaviour::LWS4_STRICT
         => eof(15, Client).cause("paho-java-1.2.5 rejects opcode 0x9").wire(Wire::ClientClose(b"1000"));
-    rfc6455_answers_both_lws4_pings_and_is_ok: &[Rfc6455], Behaviour::LWS4
+    rfc6455_and_fragmented_answer_both_lws4_pings_and_are_ok: &[Rfc6455, Fragmented], Behaviour::LWS4
         => ok()
             .cause("2 PING(s) from the broker, the first at 0.3 s, 2 PONG(s) sent")
             .wire(Wire::PingsSent(2))
             .wire(Wire::Pongs { masked: true, payload: b"" });
-    rfc6455_masked_pongs_satisfy_a_strict_lws4: &[Rfc6455], Behaviour::LWS4_STRICT
+    rfc6455_and_fragmented_masked_pongs_satisfy_a_strict_lws4: &[Rfc6455, Fragmented], Behaviour::LWS4_STRICT
         => ok().cause("2 PONG(s) sent").wire(Wire::Pongs { masked: true, payload: b"" });
     no_pong_is_hung_up_on_by_lws4_ten_units_after_the_ping: &[NoPong], Behaviour::LWS4
         => eof(25, Broker)
@@ -133,9 +133,10 @@ matrix! {
     rumqttc_sees_a_reset_as_an_eof_by_the_broker: &[Rumqttc], Behaviour::TCP_RESET
         => eof(10, Broker).cause("reset");
 
-    // A hung broker: the PINGREQ at 12 units gets no PINGRESP; 1.5 × 6 units later it is a TIMEOUT.
-    a_broker_that_stops_answering_pingreq_is_a_timeout: &[PahoJava125, Rfc6455, NoPong, CloseOnPing, UnmaskedPong, LatePong, Tcp], Behaviour::STOP_PINGRESP
-        => timeout(21).cause("no PINGRESP within 1.5 × keepalive (0.2 s) of the PINGREQ at 0.2 s; the client gave up at 0.4 s");
+    // A hung broker: the PINGREQ at 12 units gets no PINGRESP; one keepalive (6 units) later it
+    // is a TIMEOUT (the rule: client::core::State::pingresp_deadline).
+    a_broker_that_stops_answering_pingreq_is_a_timeout: &[PahoJava125, Rfc6455, NoPong, CloseOnPing, UnmaskedPong, LatePong, Fragmented, Tcp], Behaviour::STOP_PINGRESP
+        => timeout(18).cause("no PINGRESP to the PINGREQ at 0.2 s; the client gave up at 0.4 s, 0.1 s later");
     rumqttc_times_out_on_a_hung_broker_at_its_second_keepalive_tick: &[Rumqttc], Behaviour::STOP_PINGRESP
         => timeout(100).cause("no PINGRESP to the PINGREQ at 1.0 s; rumqttc gave up at its next keepalive tick");
 
@@ -144,7 +145,7 @@ matrix! {
         => eof(10, Client)
             .cause("broker sent WebSocket CONTINUATION (0x0) at 0.2 s; paho-java-1.2.5 rejects opcode 0x0 and drops the connection")
             .wire(Wire::ClientClose(b"1000"));
-    every_other_websocket_profile_reassembles_a_fragmented_publish: &[Rfc6455, NoPong, CloseOnPing, UnmaskedPong, LatePong, Rumqttc], Behaviour::CONTINUATION
+    every_other_websocket_profile_reassembles_a_fragmented_publish: &[Rfc6455, NoPong, CloseOnPing, UnmaskedPong, LatePong, Fragmented, Rumqttc], Behaviour::CONTINUATION
         => ok();
 
     // Text frames: MQTT 3.1.1 §6 says the client must close.
@@ -163,7 +164,7 @@ matrix! {
     // A PING with a payload: the PONG must echo it (RFC 6455 §5.5.3).
     paho_java_rejects_a_ping_with_a_payload: &[PahoJava125], Behaviour::PING_WITH_PAYLOAD
         => eof(10, Client).cause("rejects opcode 0x9").wire(Wire::ClientClose(b"1000"));
-    rfc6455_echoes_the_ping_payload_in_a_masked_pong: &[Rfc6455], Behaviour::PING_WITH_PAYLOAD
+    rfc6455_and_fragmented_echo_the_ping_payload_in_a_masked_pong: &[Rfc6455, Fragmented], Behaviour::PING_WITH_PAYLOAD
         => ok().cause("1 PING(s) from the broker, the first at 0.2 s, 1 PONG(s) sent").wire(Wire::Pongs { masked: true, payload: PING_PAYLOAD });
     rumqttc_echoes_the_ping_payload_in_a_masked_pong: &[Rumqttc], Behaviour::PING_WITH_PAYLOAD
         => ok().cause_lacks("no WebSocket PING seen").wire(Wire::Pongs { masked: true, payload: PING_PAYLOAD });

@@ -142,11 +142,11 @@ async fn answer(mut stream: TcpStream, transport: Transport, act: Act) -> Option
                 Packet::Connect { client_id, username, .. } => {
                     seen.client_id = client_id;
                     seen.username = username;
-                    let connack = mqtt::encode(&Packet::ConnAck { code });
+                    let connack = mqtt::encode(&Packet::connack(code));
                     let bytes = if ws { frame::encode(opcode::BINARY, &connack, false) } else { connack };
                     stream.write_all(&bytes).await.ok()?;
                 }
-                Packet::Disconnect => seen.disconnect = true,
+                Packet::Disconnect { .. } => seen.disconnect = true,
                 _ => {}
             }
         }
@@ -310,7 +310,7 @@ async fn the_connect_a_probe_sends_asks_for_a_clean_session() {
         let (mut s, _) = socket.accept().await.expect("a probe connects");
         let mut raw = vec![0u8; 256];
         let n = s.read(&mut raw).await.expect("CONNECT");
-        let _ = s.write_all(&mqtt::encode(&Packet::ConnAck { code: 0 })).await;
+        let _ = s.write_all(&mqtt::encode(&Packet::connack(0))).await;
         raw.truncate(n);
         raw
     });

@@ -63,7 +63,7 @@ pub fn react(profile: Profile, frame: &RawFrame, late_pong: Duration) -> Reactio
 fn on_ping(profile: Profile, payload: &[u8], late_pong: Duration) -> Reaction {
     let pong = |masked, after| Reaction::Pong { payload: payload.to_vec(), masked, after };
     match profile {
-        Profile::Rfc6455 | Profile::Tcp | Profile::Rumqttc | Profile::PahoJava125 => pong(true, Duration::ZERO),
+        Profile::Rfc6455 | Profile::Fragmented | Profile::Tcp | Profile::Rumqttc | Profile::PahoJava125 => pong(true, Duration::ZERO),
         Profile::UnmaskedPong => pong(false, Duration::ZERO),
         Profile::LatePong => pong(true, late_pong),
         Profile::NoPong => Reaction::Ignore,
@@ -71,6 +71,64 @@ fn on_ping(profile: Profile, payload: &[u8], late_pong: Duration) -> Reaction {
             close_payload: Some(close_payload(1000, "")),
             why: "answers it with a close frame and ends the session".to_string(),
         },
+    }
+}
+
+/// How this profile splits one encoded MQTT packet into WebSocket frames: one frame each,
+/// but `fragmented` writes the fixed header byte, the remaining length and then each field of
+/// a CONNECT (the rest of any other packet) as frames of their own, as MQTT.js 5 does (its
+/// CONNECT went as 13 frames of 1, 1, 2, 4, 1, 1, 2, 2, 15, 2, 6, 2 and 16 bytes).
+pub fn pieces(profile: Profile, packet: &[u8]) -> Vec<&[u8]> {
+    if profile != Profile::Fragmented || packet.len() < 2 {
+        return vec![packet];
+    }
+    let length_end = packet[1..].iter().position(|b| b & 0x80 == 0).map_or(packet.len(), |i| i + 2).min(packet.len());
+    let mut cuts = vec![1, length_end];
+    if packet[0] >> 4 == 1 {
+        connect_fields(packet, length_end, &mut cuts);
+    }
+    cuts.push(packet.len());
+    cuts.dedup();
+    let mut out = Vec::new();
+    let mut from = 0;
+    for to in cuts {
+        if to > from && to <= packet.len() {
+            out.push(&packet[from..to]);
+            from = to;
+        }
+    }
+    out
+}
+
+/// The ends of a CONNECT's fields after its fixed header: each length prefix and each value
+/// on its own (protocol name, level, flags, keepalive, [properties,] then the payload's strings).
+fn connect_fields(packet: &[u8], start: usize, cuts: &mut Vec<usize>) {
+    let len_at = |i: usize| packet.get(i..i + 2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+    let Some(name) = len_at(start) else { return };
+    let mut at = start + 2;
+    cuts.push(at);
+    at += name;
+    cuts.push(at);
+    let level = packet.get(at).copied();
+    for width in [1, 1, 2] {
+        at += width;
+        cuts.push(at);
+    }
+    if level == Some(5) {
+        // The property length (one byte for the empty properties a profile sends), then them.
+        let Some(&n) = packet.get(at) else { return };
+        at += 1;
+        cuts.push(at);
+        if n > 0 {
+            at += usize::from(n & 0x7f);
+            cuts.push(at);
+        }
+    }
+    while let Some(n) = len_at(at) {
+        at += 2;
+        cuts.push(at);
+        at += n;
+        cuts.push(at);
     }
 }
 
@@ -112,6 +170,25 @@ mod tests {
         assert!(matches!(late, Reaction::Pong { masked: true, after, .. } if after == Duration::from_secs(15)));
         let unmasked = react(Profile::UnmaskedPong, &frame(opcode::PING, b""), Duration::ZERO);
         assert!(matches!(unmasked, Reaction::Pong { masked: false, .. }));
+    }
+
+    #[test]
+    fn fragmented_splits_a_connect_as_mqtt_js_does() {
+        let connect = crate::wire::mqtt::encode(&crate::wire::mqtt::Packet::Connect {
+            protocol: crate::wire::mqtt::Protocol::V311,
+            client_id: "mm-0123456789ab".into(),
+            username: Some("matrix".into()),
+            password: Some(b"matrix-test-only".to_vec()),
+            keepalive: 60,
+            properties: Default::default(),
+        });
+        let sizes: Vec<usize> = pieces(Profile::Fragmented, &connect).iter().map(|p| p.len()).collect();
+        assert_eq!(sizes, [1, 1, 2, 4, 1, 1, 2, 2, 15, 2, 6, 2, 16]);
+        assert_eq!(pieces(Profile::Rfc6455, &connect), vec![&connect[..]]);
+        assert_eq!(pieces(Profile::Fragmented, &[0xc0, 0]), vec![&[0xc0u8][..], &[0][..]]);
+        let publish = [0x30, 5, 0, 1, b't', b'h', b'i'];
+        assert_eq!(pieces(Profile::Fragmented, &publish).concat(), publish);
+        assert_eq!(pieces(Profile::Fragmented, &publish).len(), 3);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The clients: a broker's address and a column come in; a session record goes out.
 //!
-//! The built-in profiles' behaviour ([`behaviour`]), the frame-level session that plays
-//! them ([`session`]), the real rumqttc client ([`rumqttc`]), and any program as a column:
+//! The session core that holds every rule of a session without I/O ([`core`]), the built-in
+//! profiles' behaviour ([`behaviour`]), the socket session that plays them through the core
+//! ([`session`]), the real rumqttc client ([`rumqttc`]), and any program as a column:
 //! started under the [`contract`] ([`command`]), its connection forwarded by a transparent
 //! [`proxy`] whose [`recorder`] turns the wire into the same record. [`run`] runs a built-in
 //! column in process; [`command::run`] runs a command column. Each tells its [`Started`]
@@ -10,6 +11,7 @@
 pub mod behaviour;
 pub mod command;
 pub mod contract;
+pub mod core;
 pub mod proxy;
 pub mod recorder;
 pub mod rumqttc;
@@ -20,7 +22,8 @@ pub mod started;
 use crate::judge::record::SessionRecord;
 use crate::plan::Profile;
 
-pub use session::{SessionSpec, VERSION_TOPIC};
+pub use self::core::VERSION_TOPIC;
+pub use session::SessionSpec;
 pub use started::Started;
 
 /// Runs one session of any column to its end and returns what it observed. Never fails: a

@@ -2,10 +2,11 @@
 //! [`SessionRecord`] out — the same record the built-in profiles produce, so the same
 //! `judge::verdict::decide` judges a real client.
 //!
-//! Pure: bytes and socket ends with their times in, no I/O. It reads the HTTP upgrade,
-//! every WebSocket frame (opcode, length, mask bit, close code and reason) and the MQTT
-//! packets inside binary frames, across fragmented frames and packets split over frames,
-//! and how the TCP connection ended on each side. Times come in as real time since the
+//! Pure: bytes and socket ends with their times in, no I/O. It reads the HTTP upgrade and
+//! keeps the wire transcript; the frames and packets of each direction come from the session
+//! core's [`Inbound`], and what they mean — the session's zero, the PINGRESP deadline, the
+//! round trip, the starved client, how it ended — is decided by the core's [`State`], in
+//! observer mode: the recorder feeds it both directions. Times come in as real time since the
 //! connection was accepted and go out in broker time (× the run's speed), after the session's
 //! zero (`judge::record::TimeZero`: the broker's 101 over WebSocket, CONNACK over TCP).
 
@@ -13,22 +14,18 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 
-use crate::judge::record::{
-    ClientEnd, Direction, End, FrameSeen, Party, RoundTrip, SessionRecord, SocketEnd, Vantage, WireEvent,
-};
+use crate::client::core::state::printable;
+use crate::client::core::{Inbound, Item, Rules, State};
+use crate::judge::record::{End, Party, SessionRecord, SocketEnd, Vantage, WireEvent};
 use crate::plan::Transport;
 use crate::wire::frame::{self, opcode, opcode_name};
 use crate::wire::handshake::{check_response, HandshakeError};
-use crate::wire::mqtt::{self, Packet};
+use crate::wire::mqtt::{self, Packet, Protocol};
 
 /// Largest HTTP head either side may send before the decoder calls it broken.
 const MAX_HEAD: usize = 16 * 1024;
 /// How many wire events a record keeps; a hold with a keepalive has a few dozen.
 pub const MAX_WIRE_EVENTS: usize = 2000;
-/// A broker frame this close before the client's end is what the client answered.
-const ANSWER_WINDOW: Duration = Duration::from_secs(1);
-/// The topic whose retained message tells the broker's version.
-const VERSION_TOPIC: &str = "$SYS/broker/version";
 
 /// What the decoder needs to know about the cell.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,23 +46,20 @@ pub struct Watch {
     pub speed: f64,
 }
 
-/// Something that ended the session, in the order it happened.
-#[derive(Debug, Clone, PartialEq)]
-enum Ending {
-    BrokerClose { code: Option<u16>, reason: String },
-    BrokerSocket(SocketEnd),
-    BrokerBadBytes(String),
-    Client(ClientEnd),
-}
-
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Side {
     head_done: bool,
     head: BytesMut,
-    frames: BytesMut,
-    mqtt: BytesMut,
+    inbound: Inbound,
     broken: bool,
     closed: bool,
+}
+
+impl Side {
+    fn new(transport: Transport) -> Side {
+        let ws = transport == Transport::Ws;
+        Side { head_done: !ws, head: BytesMut::new(), inbound: Inbound::new(ws, Protocol::V311), broken: false, closed: false }
+    }
 }
 
 /// Decodes one proxied connection as it happens.
@@ -75,51 +69,34 @@ pub struct Recorder {
     client: Side,
     broker: Side,
     key: Option<String>,
-    /// The first of the broker's 101 and its CONNACK: where the record's times count from.
-    zero: Option<Duration>,
-    connack_at: Option<Duration>,
-    record: SessionRecord,
-    ending: Option<(Duration, Ending)>,
-    refused_upgrade: Option<String>,
-    refused_connack: Option<u8>,
-    pingreq: Option<Duration>,
-    published: Option<Duration>,
-    echoed: Option<Duration>,
+    state: State,
+    wire: Vec<WireEvent>,
     wire_dropped: usize,
     /// When each wire event happened, in broker time since accept: its `at` is set from the
     /// session's zero once the record is finished, since the upgrade request comes before it.
     wire_times: Vec<Duration>,
-    /// The keepalive the client's CONNECT declared: the one the broker holds it to.
-    declared_keepalive: Option<Duration>,
-    /// The client's last packet after CONNACK, and the longest silence between its packets.
-    last_from_client: Option<Duration>,
-    longest_silence: Duration,
 }
 
 impl Recorder {
     /// A decoder for one connection of the cell.
     pub fn new(watch: Watch) -> Recorder {
         let record = SessionRecord::of(&watch.column, Vantage::Proxy, watch.transport, watch.hold, watch.keepalive, &watch.client_id);
-        let tcp = watch.transport == Transport::Tcp;
+        let rules = Rules {
+            transport: watch.transport,
+            hold: watch.hold,
+            keepalive: watch.keepalive,
+            topic: watch.topic.clone(),
+            speed: watch.speed,
+        };
         Recorder {
-            client: Side { head_done: tcp, ..Side::default() },
-            broker: Side { head_done: tcp, ..Side::default() },
+            client: Side::new(watch.transport),
+            broker: Side::new(watch.transport),
+            state: State::new(rules, Protocol::V311, record),
             watch,
             key: None,
-            zero: None,
-            connack_at: None,
-            record,
-            ending: None,
-            refused_upgrade: None,
-            refused_connack: None,
-            pingreq: None,
-            published: None,
-            echoed: None,
+            wire: Vec::new(),
             wire_dropped: 0,
             wire_times: Vec::new(),
-            declared_keepalive: None,
-            last_from_client: None,
-            longest_silence: Duration::ZERO,
         }
     }
 
@@ -130,7 +107,7 @@ impl Recorder {
 
     /// Whether the broker has accepted the session (a CONNACK with code 0 went by).
     pub fn connected(&self) -> bool {
-        self.connack_at.is_some()
+        self.state.connected()
     }
 
     /// Broker time of a real instant since the connection was accepted.
@@ -138,24 +115,19 @@ impl Recorder {
         real.mul_f64(self.watch.speed)
     }
 
-    /// Time after the session's zero (zero before it).
-    fn rel(&self, t: Duration) -> Duration {
-        self.zero.map_or(Duration::ZERO, |c| t.saturating_sub(c))
-    }
-
     fn note(&mut self, t: Duration, from: Party, what: String) {
-        if self.record.wire.len() >= MAX_WIRE_EVENTS {
+        if self.wire.len() >= MAX_WIRE_EVENTS {
             self.wire_dropped += 1;
             return;
         }
         self.wire_times.push(t);
-        self.record.wire.push(WireEvent { at: self.since_zero(t), from, what });
+        self.wire.push(WireEvent { at: 0.0, from, what });
     }
 
     /// Seconds after the session's zero (negative before it; 0 while there is none), rounded
     /// to the millisecond, never "-0.0".
     fn since_zero(&self, t: Duration) -> f64 {
-        let at = match self.zero {
+        let at = match self.state.zero() {
             Some(c) if t >= c => (t - c).as_secs_f64(),
             Some(c) => -(c - t).as_secs_f64(),
             None => 0.0,
@@ -163,22 +135,16 @@ impl Recorder {
         (at * 1000.0).round() / 1000.0 + 0.0
     }
 
-    fn end(&mut self, t: Duration, ending: Ending) {
-        // The earliest end wins, whichever direction reported it first.
-        if self.ending.as_ref().is_none_or(|(old, _)| t < *old) {
-            self.ending = Some((t, ending));
-        }
-    }
-
     /// Bytes one side sent, `real` after the connection was accepted.
     pub fn bytes(&mut self, from: Party, real: Duration, data: &[u8]) {
         let t = self.broker_time(real);
-        let ws = self.watch.transport == Transport::Ws;
         let side = self.side(from);
         if side.broken || data.is_empty() {
             return;
         }
-        if !side.head_done {
+        if side.head_done {
+            side.inbound.push(data);
+        } else {
             side.head.extend_from_slice(data);
             let Some(end) = side.head.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4) else {
                 if side.head.len() > MAX_HEAD {
@@ -190,18 +156,10 @@ impl Recorder {
             let head = side.head.split_to(end);
             let rest = side.head.split();
             side.head_done = true;
-            side.frames.extend_from_slice(&rest);
+            side.inbound.push(&rest);
             self.on_head(from, t, &head);
-        } else if ws {
-            side.frames.extend_from_slice(data);
-        } else {
-            side.mqtt.extend_from_slice(data);
         }
-        if ws {
-            self.read_frames(from, t);
-        } else {
-            self.read_packets(from, t);
-        }
+        self.read(from, t);
     }
 
     /// One side's end of the TCP connection (FIN, reset or error), `real` after accept.
@@ -218,13 +176,7 @@ impl Recorder {
             SocketEnd::Error(e) => format!("socket error: {e}"),
         };
         self.note(t, from, word);
-        match from {
-            Party::Broker => self.end(t, Ending::BrokerSocket(how)),
-            Party::Client => {
-                let with = if how == SocketEnd::Reset { ClientEnd::Reset } else { ClientEnd::Fin };
-                self.end(t, Ending::Client(with));
-            }
-        }
+        self.state.closed(from, t, how);
     }
 
     fn side(&mut self, from: Party) -> &mut Side {
@@ -253,13 +205,12 @@ impl Recorder {
                 let key = self.key.clone().unwrap_or_default();
                 match check_response(head, &key) {
                     Ok(subprotocol) => {
-                        self.zero.get_or_insert(t); // TimeZero::Upgrade
                         self.note(t, from, format!("{first_line}, subprotocol {}", subprotocol.as_deref().unwrap_or("none")));
-                        self.record.subprotocol = subprotocol;
+                        self.state.upgraded(t, subprotocol);
                     }
                     Err(HandshakeError::Refused(detail)) => {
                         self.note(t, from, format!("upgrade refused: {detail}"));
-                        self.refused_upgrade.get_or_insert(detail);
+                        self.state.upgrade_refused(detail);
                     }
                     Err(HandshakeError::Io(e)) => self.note(t, from, format!("upgrade failed: {e}")),
                 }
@@ -267,219 +218,86 @@ impl Recorder {
         }
     }
 
-    /// Stops decoding one side's bytes (the proxy still forwards them); bytes the broker
-    /// cannot have meant end the session as bad bytes, as they do for a built-in profile.
-    fn undecodable(&mut self, from: Party, t: Duration, detail: String) {
-        self.side(from).broken = true;
-        self.note(t, from, detail.clone());
-        if from == Party::Broker {
-            self.end(t, Ending::BrokerBadBytes(detail));
-        }
-    }
-
-    fn read_frames(&mut self, from: Party, t: Duration) {
+    /// Reads every frame and packet one side's bytes completed, in wire order.
+    fn read(&mut self, from: Party, t: Duration) {
         loop {
-            let decoded = frame::decode(&mut self.side(from).frames);
-            let f = match decoded {
-                Ok(Some(f)) => f,
-                Ok(None) => return,
-                Err(e) => return self.undecodable(from, t, format!("{} sent an invalid WebSocket frame ({e})", who(from))),
-            };
-            self.on_frame(from, t, f);
-            self.read_packets(from, t);
-        }
-    }
-
-    fn on_frame(&mut self, from: Party, t: Duration, f: frame::RawFrame) {
-        let mask = if f.masked { "masked" } else { "unmasked" };
-        let mut what = format!("frame {} {} B {mask}{}", opcode_name(f.opcode), f.payload.len(), if f.fin { "" } else { " FIN=0" });
-        let direction = if from == Party::Broker { Direction::Received } else { Direction::Sent };
-        if f.opcode != opcode::BINARY {
-            let seen = FrameSeen { at: self.rel(t), direction, opcode: f.opcode, payload_len: f.payload.len(), masked: f.masked };
-            self.record.frames.push(seen);
-        }
-        match f.opcode {
-            opcode::BINARY | opcode::CONTINUATION => self.side(from).mqtt.extend_from_slice(&f.payload),
-            opcode::CLOSE => {
-                let (code, reason) = frame::parse_close(&f.payload);
-                let valid = code.filter(|c| (1000..=4999).contains(c));
-                what = format!("{what}: code {}, payload {:?}", valid.map_or("none".to_string(), |c| c.to_string()), text(&f.payload));
-                match from {
-                    Party::Broker => self.end(t, Ending::BrokerClose { code, reason }),
-                    Party::Client => {
-                        let payload = if valid.is_some() { reason } else { text(&f.payload) };
-                        self.end(t, Ending::Client(ClientEnd::CloseFrame { code: valid, payload }));
-                    }
-                }
-            }
-            _ => {}
-        }
-        self.note(t, from, what);
-    }
-
-    fn read_packets(&mut self, from: Party, t: Duration) {
-        loop {
-            let decoded = mqtt::decode(&mut self.side(from).mqtt);
+            let decoded = self.side(from).inbound.next_item();
             match decoded {
-                Ok(Some(p)) => self.on_packet(from, t, p),
+                Ok(Some(Item::Frame(f))) => {
+                    let mask = if f.masked { "masked" } else { "unmasked" };
+                    let mut what = format!("frame {} {} B {mask}{}", opcode_name(f.opcode), f.payload.len(), if f.fin { "" } else { " FIN=0" });
+                    if f.opcode == opcode::CLOSE {
+                        let (code, _) = frame::parse_close(&f.payload);
+                        let valid = code.filter(|c| (1000..=4999).contains(c));
+                        what = format!("{what}: code {}, payload {:?}", valid.map_or("none".to_string(), |c| c.to_string()), printable(&f.payload));
+                    }
+                    self.state.frame(from, t, &f);
+                    self.note(t, from, what);
+                }
+                Ok(Some(Item::Packet(p))) => {
+                    let what = describe(&p);
+                    self.state.packet(from, t, &p);
+                    if let Packet::Connect { protocol, .. } = p {
+                        self.client.inbound.set_protocol(protocol);
+                        self.broker.inbound.set_protocol(protocol);
+                    }
+                    self.note(t, from, what);
+                }
                 Ok(None) => return,
-                Err(e) => return self.undecodable(from, t, format!("{} sent an invalid MQTT packet ({e})", who(from))),
-            }
-        }
-    }
-
-    fn on_packet(&mut self, from: Party, t: Duration, p: Packet) {
-        let what = match (&p, from) {
-            (Packet::Connect { client_id, keepalive, .. }, _) => format!("MQTT CONNECT client id {client_id:?}, keepalive {keepalive} s"),
-            (Packet::ConnAck { code }, _) => format!("MQTT CONNACK {code} ({})", mqtt::connack_reason(*code)),
-            (Packet::Publish { topic, payload, .. }, _) => format!("MQTT PUBLISH {topic:?} {} B", payload.len()),
-            (Packet::Subscribe { filters, .. }, _) => format!("MQTT SUBSCRIBE {filters:?}"),
-            (Packet::SubAck { codes, .. }, _) => format!("MQTT SUBACK {codes:?}"),
-            (Packet::PingReq, _) => "MQTT PINGREQ".to_string(),
-            (Packet::PingResp, _) => "MQTT PINGRESP".to_string(),
-            (Packet::Disconnect, _) => "MQTT DISCONNECT".to_string(),
-            (Packet::Other { kind }, _) => format!("MQTT packet type {kind}"),
-        };
-        if from == Party::Client {
-            self.client_spoke(t);
-        }
-        match (p, from) {
-            (Packet::ConnAck { code }, Party::Broker) if self.connack_at.is_none() && self.refused_connack.is_none() => {
-                if code == 0 {
-                    self.connack_at = Some(t);
-                    self.zero.get_or_insert(t); // TimeZero::ConnAck, over TCP
-                    self.record.connected = true;
-                } else {
-                    self.refused_connack = Some(code);
+                // Stops decoding this side's bytes (the proxy still forwards them); bytes the
+                // broker cannot have meant end the session as bad bytes, as for a built-in.
+                Err(e) => {
+                    let detail = format!("{} sent {e}", who(from));
+                    self.side(from).broken = true;
+                    self.note(t, from, detail.clone());
+                    if from == Party::Broker {
+                        self.state.broker_bad_bytes(t, detail);
+                    }
+                    return;
                 }
             }
-            (Packet::Connect { keepalive, .. }, Party::Client) => {
-                self.declared_keepalive.get_or_insert(Duration::from_secs(u64::from(keepalive)));
-            }
-            (Packet::PingReq, Party::Client) => {
-                self.pingreq.get_or_insert(t);
-            }
-            (Packet::PingResp, Party::Broker) => self.pingreq = None,
-            (Packet::Disconnect, Party::Client) => self.end(t, Ending::Client(ClientEnd::Disconnect)),
-            // Only a publish after the hold is the round trip (2 % slack for the clients' timers).
-            (Packet::Publish { topic, .. }, Party::Client)
-                if topic == self.watch.topic && self.connack_at.is_some_and(|c| t.saturating_sub(c) >= self.watch.hold.mul_f64(0.98)) =>
-            {
-                self.published.get_or_insert(t);
-            }
-            (Packet::Publish { topic, payload, .. }, Party::Broker) => {
-                if topic == VERSION_TOPIC {
-                    self.record.broker_version = Some(String::from_utf8_lossy(&payload).into_owned());
-                }
-                if topic == self.watch.topic && self.published.is_some() {
-                    self.echoed.get_or_insert(t);
-                }
-            }
-            _ => {}
-        }
-        self.note(t, from, what);
-    }
-
-    /// Notes a client packet, to see whether its keepalive runs on the broker's clock.
-    fn client_spoke(&mut self, t: Duration) {
-        if let Some(since) = self.last_from_client.or(self.connack_at) {
-            self.longest_silence = self.longest_silence.max(t.saturating_sub(since));
-        }
-        if self.connack_at.is_some() {
-            self.last_from_client = Some(t);
         }
     }
 
     /// The record, once both sides have ended (or the harness gave up on them).
     pub fn finish(mut self) -> SessionRecord {
         let times = std::mem::take(&mut self.wire_times);
-        for (i, t) in times.into_iter().enumerate() {
-            let at = self.since_zero(t);
-            self.record.wire[i].at = at;
+        let mut wire = std::mem::take(&mut self.wire);
+        for (event, t) in wire.iter_mut().zip(times) {
+            event.at = self.since_zero(t);
         }
         if self.wire_dropped > 0 {
             let what = format!("… {} more wire events not kept", self.wire_dropped);
-            self.record.wire.push(WireEvent { at: self.record.wire.last().map_or(0.0, |w| w.at), from: Party::Client, what });
+            wire.push(WireEvent { at: wire.last().map_or(0.0, |w| w.at), from: Party::Client, what });
         }
-        self.record.end = self.decide_end();
-        self.record
+        let end = self.state.decide().unwrap_or_else(|| End::HarnessError {
+            detail: "the proxied connection had not ended when the cell finished".to_string(),
+        });
+        let mut record = self.state.finish(end);
+        record.wire = wire;
+        record
     }
+}
 
-    fn decide_end(&self) -> End {
-        if let Some(detail) = &self.refused_upgrade {
-            return End::UpgradeRefused { detail: format!("WebSocket upgrade refused: {detail}") };
+/// A packet's line in the transcript.
+fn describe(p: &Packet) -> String {
+    let props = |properties: &mqtt::Properties| if properties.is_empty() { String::new() } else { format!("; {properties}") };
+    match p {
+        Packet::Connect { protocol, client_id, keepalive, properties, .. } => {
+            format!("MQTT CONNECT {protocol} client id {client_id:?}, keepalive {keepalive} s{}", props(properties))
         }
-        if let Some(code) = self.refused_connack {
-            return End::ConnAckRefused { code };
+        Packet::ConnAck { code, properties } => format!("MQTT CONNACK {code} ({}){}", mqtt::connack_reason(*code), props(properties)),
+        Packet::Publish { topic, payload, .. } => format!("MQTT PUBLISH {topic:?} {} B", payload.len()),
+        Packet::Subscribe { filters, .. } => format!("MQTT SUBSCRIBE {filters:?}"),
+        Packet::SubAck { codes, .. } => format!("MQTT SUBACK {codes:?}"),
+        Packet::PingReq => "MQTT PINGREQ".to_string(),
+        Packet::PingResp => "MQTT PINGRESP".to_string(),
+        Packet::Disconnect { reason: 0, properties } if properties.is_empty() => "MQTT DISCONNECT".to_string(),
+        Packet::Disconnect { reason, properties } => {
+            format!("MQTT DISCONNECT 0x{reason:02X} ({}){}", mqtt::reason_name(*reason), props(properties))
         }
-        let Some((t, ending)) = self.ending.clone() else {
-            return End::HarnessError { detail: "the proxied connection had not ended when the cell finished".to_string() };
-        };
-        let at = self.rel(t);
-        // A client silent past 1.5 × keepalive gets dropped by the broker, rightly: but the
-        // silence is the harness's doing, never the broker's — on an accelerated clock a client
-        // whose own clock did not follow sends its PINGREQs N times too late, and at any speed
-        // a client starved of CPU sends them late too (at real time only a broker's end can be
-        // the drop of a silent client; a client that ends by itself ends as it says).
-        let broker_ended = matches!(ending, Ending::BrokerSocket(_) | Ending::BrokerClose { .. });
-        // The broker holds a client to the keepalive its CONNECT declared (0: none).
-        let keepalive = self.declared_keepalive.unwrap_or(self.watch.keepalive);
-        if self.connack_at.is_some() && !keepalive.is_zero() && (self.watch.speed > 1.0 || broker_ended) {
-            let silence = self.longest_silence.max(t.saturating_sub(self.last_from_client.or(self.connack_at).unwrap_or(t)));
-            if silence > keepalive.mul_f64(1.5) {
-                let (secs, keepalive) = (silence.as_secs_f64(), keepalive.as_secs_f64());
-                let detail = if self.watch.speed > 1.0 {
-                    format!(
-                        "acceleration not in effect for the client: it sent nothing for {secs:.1} s of broker time with a keepalive of {keepalive:.0} s, \
-                         so its clock did not run ×{} with the time library (a Go program, a static binary?) or it was starved of CPU",
-                        self.watch.speed
-                    )
-                } else {
-                    format!(
-                        "the client was starved or stalled: it sent nothing for {secs:.1} s with a keepalive of {keepalive:.0} s, \
-                         past the 1.5 × keepalive a broker waits; not a broker drop"
-                    )
-                };
-                return End::HarnessError { detail };
-            }
-        }
-        if self.connack_at.is_none() {
-            return match ending {
-                Ending::BrokerSocket(how) => End::SocketEnded { at, how },
-                Ending::BrokerClose { code, reason } => End::BrokerClosed { at, code, reason },
-                Ending::BrokerBadBytes(detail) => End::BadBytes { at, detail },
-                // A 101 without the subprotocol the client asked for, and the client leaves.
-                Ending::Client(_) if self.broker.head_done && self.watch.transport == Transport::Ws && self.record.subprotocol.is_none() => {
-                    End::UpgradeRefused {
-                        detail: "the broker's 101 named no subprotocol (the client asked for mqtt) and the client closed the connection".to_string(),
-                    }
-                }
-                Ending::Client(_) => End::HarnessError {
-                    detail: "the client ended its connection before the broker accepted it (no CONNACK)".to_string(),
-                },
-            };
-        }
-        match ending {
-            Ending::BrokerClose { code, reason } => End::BrokerClosed { at, code, reason },
-            Ending::BrokerSocket(how) => End::SocketEnded { at, how },
-            Ending::BrokerBadBytes(detail) => End::BadBytes { at, detail },
-            Ending::Client(how) => match (self.published, self.echoed, self.pingreq) {
-                (Some(sent), Some(back), _) => End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt: back.saturating_sub(sent) } },
-                (Some(sent), None, _) => End::HoldCompleted { round_trip: RoundTrip::Lost { waited: t.saturating_sub(sent) } },
-                (None, _, Some(ping)) if t.saturating_sub(ping) >= self.watch.keepalive => {
-                    End::PingRespMissing { at, pingreq_at: self.rel(ping) }
-                }
-                _ => {
-                    let after = self
-                        .record
-                        .frames
-                        .iter()
-                        .rfind(|f| f.direction == Direction::Received && f.at <= at && at - f.at <= ANSWER_WINDOW)
-                        .cloned();
-                    End::ClientEnded { at, how, after }
-                }
-            },
-        }
+        Packet::Auth { reason, properties } => format!("MQTT AUTH 0x{reason:02X} ({}){}", mqtt::reason_name(*reason), props(properties)),
+        Packet::Other { kind } => format!("MQTT packet type {kind}"),
     }
 }
 
@@ -490,17 +308,10 @@ fn who(from: Party) -> &'static str {
     }
 }
 
-/// A payload as text when it is printable, else as hex.
-fn text(payload: &[u8]) -> String {
-    match std::str::from_utf8(payload) {
-        Ok(s) if s.chars().all(|c| !c.is_control()) => s.to_string(),
-        _ => payload.iter().map(|b| format!("{b:02x}")).collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judge::record::{ClientEnd, RoundTrip};
 
     fn watch() -> Watch {
         Watch {
@@ -526,7 +337,7 @@ mod tests {
         let request = format!("GET /mqtt HTTP/1.1\r\nHost: x\r\nSec-WebSocket-Key: {KEY}\r\n\r\n");
         r.bytes(Party::Client, s(0.0), request.as_bytes());
         let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
-        let connack = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::ConnAck { code: 0 }), false);
+        let connack = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::connack(0)), false);
         let mut bytes = response.as_bytes().to_vec();
         bytes.extend_from_slice(&connack);
         r.bytes(Party::Broker, s(1.0), &bytes);
@@ -561,7 +372,7 @@ mod tests {
         r.bytes(Party::Client, s(0.0), request.as_bytes());
         let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
         r.bytes(Party::Broker, s(1.0), response.as_bytes());
-        r.bytes(Party::Broker, s(1.3), &frame::encode(opcode::BINARY, &mqtt::encode(&Packet::ConnAck { code: 0 }), false));
+        r.bytes(Party::Broker, s(1.3), &frame::encode(opcode::BINARY, &mqtt::encode(&Packet::connack(0)), false));
         r.bytes(Party::Broker, s(301.0), &frame::encode(opcode::PING, b"", false));
         r.bytes(Party::Client, s(301.001), &frame::encode(opcode::CLOSE, b"1000", true));
         r.closed(Party::Client, s(301.002), SocketEnd::Eof);
@@ -587,7 +398,7 @@ mod tests {
         back.extend(frame::encode_fragment(opcode::CONTINUATION, b, false, true));
         r.bytes(Party::Broker, s(331.002), &back[..5]);
         r.bytes(Party::Broker, s(331.003), &back[5..]);
-        r.bytes(Party::Client, s(331.004), &frame::encode(opcode::BINARY, &mqtt::encode(&Packet::Disconnect), true));
+        r.bytes(Party::Client, s(331.004), &frame::encode(opcode::BINARY, &mqtt::encode(&Packet::DISCONNECT), true));
         r.closed(Party::Client, s(331.005), SocketEnd::Eof);
         let rec = r.finish();
         assert!(matches!(rec.end, End::HoldCompleted { round_trip: RoundTrip::Echoed { .. } }), "{:?}", rec.end);
@@ -599,7 +410,7 @@ mod tests {
         let publish = mqtt::encode(&Packet::Publish { topic: "test/c".into(), payload: b"x".to_vec(), retain: false });
         r.bytes(Party::Client, s(10.0), &frame::encode(opcode::BINARY, &publish, true));
         r.bytes(Party::Broker, s(10.001), &frame::encode(opcode::BINARY, &publish, false));
-        r.bytes(Party::Client, s(10.002), &frame::encode(opcode::BINARY, &mqtt::encode(&Packet::Disconnect), true));
+        r.bytes(Party::Client, s(10.002), &frame::encode(opcode::BINARY, &mqtt::encode(&Packet::DISCONNECT), true));
         let rec = r.finish();
         assert!(matches!(rec.end, End::ClientEnded { how: ClientEnd::Disconnect, after: None, .. }), "{:?}", rec.end);
     }
@@ -657,6 +468,56 @@ mod tests {
         r.closed(Party::Broker, s(96.0), SocketEnd::Eof);
         let end = r.finish().end;
         assert!(matches!(&end, End::HarnessError { detail } if detail.contains("starved")), "{end:?}");
+    }
+
+    /// A recorder past a v5 CONNECT, the upgrade and a v5 CONNACK with properties at 1 s.
+    fn connected_v5() -> Recorder {
+        let mut r = Recorder::new(watch());
+        let request = format!("GET /mqtt HTTP/1.1\r\nHost: x\r\nSec-WebSocket-Key: {KEY}\r\n\r\n");
+        r.bytes(Party::Client, s(0.0), request.as_bytes());
+        let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
+        r.bytes(Party::Broker, s(1.0), response.as_bytes());
+        let connect = Packet::Connect {
+            protocol: Protocol::V5,
+            client_id: "c".into(),
+            username: None,
+            password: None,
+            keepalive: 60,
+            properties: mqtt::Properties::default(),
+        };
+        r.bytes(Party::Client, s(1.0), &frame::encode(opcode::BINARY, &mqtt::encode(&connect), true));
+        // Mosquitto's v5 CONNACK: flags, reason 0, topic alias maximum 10, receive maximum 20.
+        let connack = [0x20, 0x09, 0x00, 0x00, 0x06, 0x22, 0x00, 0x0a, 0x21, 0x00, 0x14];
+        r.bytes(Party::Broker, s(1.001), &frame::encode(opcode::BINARY, &connack, false));
+        r
+    }
+
+    #[test]
+    fn a_v5_connack_with_properties_connects_and_is_in_the_transcript() {
+        let mut r = connected_v5();
+        assert!(r.connected());
+        r.bytes(Party::Client, s(2.0), &frame::encode(opcode::BINARY, &mqtt::encode(&Packet::DISCONNECT), true));
+        let rec = r.finish();
+        assert!(rec.connected);
+        let connack = rec.wire.iter().find(|w| w.what.starts_with("MQTT CONNACK")).expect("the CONNACK is in the transcript");
+        assert_eq!(connack.what, "MQTT CONNACK 0 (connection accepted); topic alias maximum 10, receive maximum 20");
+        assert!(rec.wire.iter().any(|w| w.what.starts_with("MQTT CONNECT 5 ")));
+    }
+
+    #[test]
+    fn a_v5_disconnect_from_the_broker_is_the_end_with_its_reason_code() {
+        let mut r = connected_v5();
+        let ping = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingReq), true);
+        r.bytes(Party::Client, s(61.0), &ping);
+        r.bytes(Party::Broker, s(61.001), &frame::encode(opcode::BINARY, &[0xd0, 0], false));
+        r.bytes(Party::Broker, s(100.0), &frame::encode(opcode::BINARY, &[0xe0, 2, 0x8d, 0], false));
+        r.closed(Party::Broker, s(100.001), SocketEnd::Eof);
+        r.closed(Party::Client, s(100.002), SocketEnd::Eof);
+        let rec = r.finish();
+        assert_eq!(rec.end, End::BrokerDisconnected { at: s(99.0), reason: 0x8d, reason_string: None });
+        assert!(rec.wire.iter().any(|w| w.what == "MQTT DISCONNECT 0x8D (keep alive timeout)"), "{:?}", rec.wire);
+        let v = crate::judge::verdict::decide(&rec);
+        assert!(v.cause.starts_with("broker sent DISCONNECT 0x8D (keep alive timeout) at 99.0 s"), "{}", v.cause);
     }
 
     #[test]

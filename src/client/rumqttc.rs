@@ -9,7 +9,7 @@ use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOption
 use tokio::time::{sleep_until, timeout, Instant};
 
 use crate::judge::record::{End, RoundTrip, SessionRecord, SocketEnd};
-use crate::client::session::{SessionSpec, VERSION_TOPIC};
+use crate::client::{SessionSpec, VERSION_TOPIC};
 
 /// rumqttc refuses keepalives under one second.
 const MIN_KEEPALIVE: Duration = Duration::from_secs(1);

@@ -43,6 +43,7 @@ pub fn client_line(profile: Profile) -> String {
 /// (print [`client_line`] before, as the contract asks for it first).
 pub async fn serve(profile: Profile, env: &ContractEnv, tuning: Tuning) -> Said {
     let spec = SessionSpec {
+        protocol: crate::wire::mqtt::Protocol::V311,
         profile,
         host: env.host.clone(),
         port: env.port,
@@ -88,7 +89,8 @@ fn lost_words(profile: Profile, end: &End) -> String {
         End::SocketEnded { how: SocketEnd::Error(e), .. } => format!("connection failed: {e}"),
         End::SocketEnded { .. } => "connection closed by the broker, without a close frame".to_string(),
         End::BrokerClosed { code, .. } => format!("the broker sent a close frame ({})", code.map_or("no code".to_string(), |c| c.to_string())),
-        End::PingRespMissing { .. } => "no PINGRESP within 1.5 × keepalive".to_string(),
+        End::PingRespMissing { .. } => "no PINGRESP within a keepalive of the PINGREQ".to_string(),
+        End::BrokerDisconnected { reason, .. } => format!("the broker sent DISCONNECT 0x{reason:02X} ({})", crate::wire::mqtt::reason_name(*reason)),
         End::HoldCompleted { .. } => "no round trip after the hold".to_string(),
         End::BadBytes { detail, .. } | End::LibraryError { detail, .. } => detail.clone(),
         other => format!("{other:?}"),

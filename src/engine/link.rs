@@ -99,14 +99,16 @@ impl Link {
         }
         let mut link = Link { stream, ws, frames, packets: BytesMut::new() };
         let connect = Packet::Connect {
+            protocol: mqtt::Protocol::V311,
             client_id: client_id.to_string(),
             username: Some(probe.username.clone()),
             password: Some(probe.password.clone().into_bytes()),
             keepalive,
+            properties: mqtt::Properties::default(),
         };
         link.send(&connect).await.map_err(|e| format!("CONNECT not sent: {e}"))?;
         match link.next("CONNACK").await? {
-            Packet::ConnAck { code } => Ok((link, code)),
+            Packet::ConnAck { code, .. } => Ok((link, code)),
             other => Err(format!("answered CONNECT with {other:?}, not CONNACK")),
         }
     }
@@ -157,7 +159,7 @@ impl Link {
     /// the goodbye before any session starts.
     pub async fn goodbye(mut self, accepted: bool) {
         if accepted {
-            let _ = self.send(&Packet::Disconnect).await;
+            let _ = self.send(&Packet::DISCONNECT).await;
         }
         if self.ws {
             let _ = self.stream.write_all(&frame::encode(opcode::CLOSE, &frame::close_payload(1000, ""), true)).await;

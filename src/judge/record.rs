@@ -135,6 +135,16 @@ pub enum End {
         /// Its reason text.
         reason: String,
     },
+    /// The broker sent an MQTT 5 DISCONNECT (with its reason code) before ending the connection.
+    BrokerDisconnected {
+        /// When.
+        #[serde(with = "crate::units::secs")]
+        at: Duration,
+        /// Its reason code (MQTT 5 §3.14.2.1), e.g. 0x8D keep alive timeout.
+        reason: u8,
+        /// Its reason string property, if it had one.
+        reason_string: Option<String>,
+    },
     /// The connection ended without a close frame.
     SocketEnded {
         /// When.
@@ -143,7 +153,7 @@ pub enum End {
         /// How.
         how: SocketEnd,
     },
-    /// No PINGRESP came within 1.5 × keepalive.
+    /// No PINGRESP came in time (the rule: `client::core::State::pingresp_deadline`).
     PingRespMissing {
         /// When the client gave up waiting.
         #[serde(with = "crate::units::secs")]

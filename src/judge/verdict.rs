@@ -11,7 +11,7 @@ use crate::judge::record::{ClientEnd, ClientProcess, Direction, End, FrameSeen, 
 use crate::plan::{Outcome, Transport, FIVE_MINUTE_MARK};
 use crate::units::fmt_secs;
 use crate::wire::frame::{opcode, opcode_name};
-use crate::wire::mqtt::connack_reason;
+use crate::wire::mqtt::{connack_reason, reason_name};
 
 /// One cell's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +91,13 @@ pub fn decide(record: &SessionRecord) -> Verdict {
             let code_text = code.map_or("without a status code".to_string(), |c| format!("{c}"));
             v.cause = format!("broker sent WebSocket close {code_text} {reason:?} at {}{}", fmt_secs(*at), ping_note(*at));
         }
+        End::BrokerDisconnected { at, reason, reason_string } => {
+            v.outcome = Outcome::Eof;
+            v.at = Some(*at);
+            v.ended_by = Some(Party::Broker);
+            let said = reason_string.as_ref().map_or(String::new(), |s| format!(", reason string {s:?}"));
+            v.cause = format!("broker sent DISCONNECT 0x{reason:02X} ({}){said} at {}{}", reason_name(*reason), fmt_secs(*at), ping_note(*at));
+        }
         End::SocketEnded { at, how } => {
             v.outcome = Outcome::Eof;
             v.at = Some(*at);
@@ -115,13 +122,12 @@ pub fn decide(record: &SessionRecord) -> Verdict {
                 )
             } else if record.vantage == Vantage::Client {
                 format!(
-                    "no PINGRESP within 1.5 × keepalive ({}) of the PINGREQ at {}; the client gave up at {}",
-                    fmt_secs(record.keepalive.mul_f64(1.5)),
+                    "no PINGRESP to the PINGREQ at {}; the client gave up at {}, {} later",
                     fmt_secs(*pingreq_at),
-                    fmt_secs(*at)
+                    fmt_secs(*at),
+                    fmt_secs(at.saturating_sub(*pingreq_at))
                 )
             } else {
-                // rumqttc gives up at its next keepalive tick, not at 1.5 × keepalive.
                 format!(
                     "no PINGRESP to the PINGREQ at {}; {} gave up at its next keepalive tick, {}",
                     fmt_secs(*pingreq_at),

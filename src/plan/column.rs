@@ -69,6 +69,11 @@ pub enum Profile {
     /// only from their read loop).
     #[serde(rename = "late-pong")]
     LatePong,
+    /// Like `rfc6455`, but writes every MQTT packet as several WebSocket frames the way
+    /// MQTT.js does: the fixed header byte, the remaining length, then each field of a CONNECT
+    /// (the rest of any other packet) in a frame of its own.
+    #[serde(rename = "fragmented")]
+    Fragmented,
     /// The real rumqttc client (`Transport::Ws`), driven through its event loop.
     #[serde(rename = "rumqttc")]
     Rumqttc,
@@ -79,13 +84,14 @@ pub enum Profile {
 
 impl Profile {
     /// Every profile, in the matrix's default column order.
-    pub const ALL: [Profile; 8] = [
+    pub const ALL: [Profile; 9] = [
         Profile::PahoJava125,
         Profile::Rfc6455,
         Profile::NoPong,
         Profile::CloseOnPing,
         Profile::UnmaskedPong,
         Profile::LatePong,
+        Profile::Fragmented,
         Profile::Rumqttc,
         Profile::Tcp,
     ];
@@ -99,6 +105,7 @@ impl Profile {
             Profile::CloseOnPing => "close-on-ping",
             Profile::UnmaskedPong => "unmasked-pong",
             Profile::LatePong => "late-pong",
+            Profile::Fragmented => "fragmented",
             Profile::Rumqttc => "rumqttc",
             Profile::Tcp => "tcp",
         }

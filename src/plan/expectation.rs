@@ -18,7 +18,7 @@ pub enum Outcome {
     Eof,
     /// The broker sent a WebSocket close frame.
     Closed,
-    /// No PINGRESP within 1.5 × keepalive, or the final round trip never came back.
+    /// No PINGRESP in time (`client::core` decides when), or the final round trip never came back.
     Timeout,
     /// The broker refused the WebSocket upgrade or the CONNECT.
     Refused,

@@ -10,7 +10,7 @@ pub const FIVE_MINUTE_MARK: Duration = Duration::from_secs(300);
 pub struct Timing {
     /// How long the session is held open after CONNACK.
     pub hold: Duration,
-    /// MQTT keepalive: a PINGREQ is sent this often; no PINGRESP within 1.5 × keepalive is a TIMEOUT.
+    /// MQTT keepalive: a PINGREQ is sent this often (when a PINGRESP is missing: `client::core`).
     pub keepalive: Duration,
     /// How long the `late-pong` profile waits before answering a PING.
     pub late_pong: Duration,

@@ -307,6 +307,7 @@ async fn run_cell(
     let mut session = match &column {
         Column::Builtin(profile) => {
             let spec = SessionSpec {
+                protocol: crate::wire::mqtt::Protocol::V311,
                 profile: *profile,
                 host: broker.host.clone(),
                 port,

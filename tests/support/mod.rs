@@ -61,6 +61,7 @@ pub async fn run_cell(profile: Profile, behaviour: Behaviour, unit: Duration, ti
         .await
         .map_err(|e| format!("could not start the scripted peer: {e}"))?;
     let spec = SessionSpec {
+        protocol: mosquitto_matrix::wire::mqtt::Protocol::V311,
         profile,
         host: "127.0.0.1".into(),
         port: peer.port(),

@@ -652,10 +652,10 @@ impl Conn {
                 });
                 if let Behaviour::RefuseConnack { code } = self.behaviour {
                     self.note(What::Packet(p.clone()));
-                    self.send(&Packet::ConnAck { code }).await?;
+                    self.send(&Packet::connack(code)).await?;
                     return Err(self.hang_up("CONNACK refused the session").await);
                 }
-                self.send(&Packet::ConnAck { code: 0 }).await?;
+                self.send(&Packet::connack(0)).await?;
                 let now = Instant::now();
                 self.connack_at = Some(now);
                 self.note(What::Packet(p));

@@ -1,0 +1,378 @@
+//! The rules of a session, observed from both directions: where its times count from,
+//! when it is connected, what a missing PINGRESP is, what counts as the round trip, how it
+//! ended. The player and the recorder both feed it; neither decides these by itself.
+
+use std::time::Duration;
+
+use crate::judge::record::{ClientEnd, Direction, End, FrameSeen, Party, RoundTrip, SessionRecord, SocketEnd};
+use crate::plan::Transport;
+use crate::wire::frame::{self, opcode, RawFrame};
+use crate::wire::mqtt::{property, Packet, Protocol, Value};
+
+/// The topic whose retained message tells the broker's version.
+pub const VERSION_TOPIC: &str = "$SYS/broker/version";
+
+/// A broker frame this close before the client's end is what the client answered.
+const ANSWER_WINDOW: Duration = Duration::from_secs(1);
+
+/// A client's publish counts as the round trip once this share of the hold has passed
+/// (slack for the real clients' own timers).
+const HOLD_SLACK: f64 = 0.98;
+
+/// How long a broker waits for a silent client, in keepalives (MQTT 3.1.1 §3.1.2.10,
+/// MQTT 5 §3.1.2.10): past it the broker's drop is the client's doing.
+const BROKER_PATIENCE: f64 = 1.5;
+
+/// An observer reads a client's PINGREQ and its end as they pass the proxy, each a little
+/// after the client wrote it: an end this share of a keepalive before the PINGRESP deadline
+/// is still the client keeping that deadline.
+const OBSERVED_SLACK: f64 = 0.05;
+
+/// What the rules need to know about the session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rules {
+    /// ws or tcp.
+    pub transport: Transport,
+    /// The hold asked of the client, from CONNACK.
+    pub hold: Duration,
+    /// The keepalive asked of the client.
+    pub keepalive: Duration,
+    /// The topic of the round trip.
+    pub topic: String,
+    /// Broker seconds per real second (1 unless the clocks run faster).
+    pub speed: f64,
+}
+
+/// What the state learnt from a packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// CONNACK accepted the session.
+    Connected,
+    /// The client's publish after the hold came back from the broker.
+    Echoed,
+    /// Something that ends the session arrived (a refusing CONNACK, the broker's DISCONNECT).
+    Ends,
+}
+
+/// Something that ended the session, in the order it happened.
+#[derive(Debug, Clone, PartialEq)]
+enum Ending {
+    BrokerClose { code: Option<u16>, reason: String },
+    BrokerDisconnect { reason: u8, reason_string: Option<String> },
+    BrokerSocket(SocketEnd),
+    BrokerBadBytes(String),
+    Client(ClientEnd),
+}
+
+/// One session's state, fed by both directions with times in broker time since the
+/// connection began.
+#[derive(Debug)]
+pub struct State {
+    rules: Rules,
+    /// The protocol the client's CONNECT asked for.
+    pub protocol: Protocol,
+    zero: Option<Duration>,
+    connack_at: Option<Duration>,
+    refused_upgrade: Option<String>,
+    refused_connack: Option<u8>,
+    /// The keepalive the session runs by: the one asked, or the broker's Server Keep Alive.
+    keepalive: Duration,
+    /// The keepalive the client's CONNECT declared: the one the broker holds it to.
+    declared_keepalive: Option<Duration>,
+    pingreq: Option<Duration>,
+    published: Option<(Duration, Vec<u8>)>,
+    echoed: Option<Duration>,
+    last_from_client: Option<Duration>,
+    longest_silence: Duration,
+    ending: Option<(Duration, Ending)>,
+    /// The record being filled (frames, version, subprotocol); its end is set by [`State::finish`].
+    pub record: SessionRecord,
+}
+
+impl State {
+    /// A fresh session under `rules`, filling `record`.
+    pub fn new(rules: Rules, protocol: Protocol, record: SessionRecord) -> State {
+        State {
+            keepalive: rules.keepalive,
+            rules,
+            protocol,
+            zero: None,
+            connack_at: None,
+            refused_upgrade: None,
+            refused_connack: None,
+            declared_keepalive: None,
+            pingreq: None,
+            published: None,
+            echoed: None,
+            last_from_client: None,
+            longest_silence: Duration::ZERO,
+            ending: None,
+            record,
+        }
+    }
+
+    /// Whether CONNACK accepted the session.
+    pub fn connected(&self) -> bool {
+        self.connack_at.is_some()
+    }
+
+    /// When CONNACK accepted the session: the hold counts from here.
+    pub fn connack_at(&self) -> Option<Duration> {
+        self.connack_at
+    }
+
+    /// The keepalive the session runs by (the broker's Server Keep Alive overrides the one asked).
+    pub fn keepalive(&self) -> Duration {
+        self.keepalive
+    }
+
+    /// When the PINGREQ that waits for its PINGRESP was sent, if one does.
+    pub fn pingreq_at(&self) -> Option<Duration> {
+        self.pingreq
+    }
+
+    /// The session's zero, once reached (`judge::record::TimeZero`).
+    pub fn zero(&self) -> Option<Duration> {
+        self.zero
+    }
+
+    /// Time after the session's zero (zero before it).
+    pub fn rel(&self, t: Duration) -> Duration {
+        self.zero.map_or(Duration::ZERO, |z| t.saturating_sub(z))
+    }
+
+    /// When a PINGRESP is overdue: one keepalive after its PINGREQ, as the clients measured
+    /// here give up (Paho, rumqttc: at their next keepalive tick). The one place this is decided.
+    pub fn pingresp_deadline(&self) -> Option<Duration> {
+        self.pingreq.map(|sent| sent + self.keepalive)
+    }
+
+    /// The broker accepted the WebSocket upgrade: a WebSocket session's times count from here.
+    pub fn upgraded(&mut self, t: Duration, subprotocol: Option<String>) {
+        self.zero.get_or_insert(t); // TimeZero::Upgrade
+        self.record.subprotocol = subprotocol;
+    }
+
+    /// The broker refused the upgrade.
+    pub fn upgrade_refused(&mut self, detail: String) {
+        self.refused_upgrade.get_or_insert(detail);
+    }
+
+    /// A frame either side sent.
+    pub fn frame(&mut self, from: Party, t: Duration, f: &RawFrame) {
+        if f.opcode != opcode::BINARY {
+            let direction = if from == Party::Broker { Direction::Received } else { Direction::Sent };
+            let seen = FrameSeen { at: self.rel(t), direction, opcode: f.opcode, payload_len: f.payload.len(), masked: f.masked };
+            self.record.frames.push(seen);
+        }
+        if f.opcode == opcode::CLOSE {
+            let (code, reason) = frame::parse_close(&f.payload);
+            match from {
+                Party::Broker => self.end(t, Ending::BrokerClose { code, reason }),
+                Party::Client => {
+                    let valid = code.filter(|c| (1000..=4999).contains(c));
+                    let payload = if valid.is_some() { reason } else { printable(&f.payload) };
+                    self.end(t, Ending::Client(ClientEnd::CloseFrame { code: valid, payload }));
+                }
+            }
+        }
+    }
+
+    /// A packet either side sent; what it meant for the session.
+    pub fn packet(&mut self, from: Party, t: Duration, p: &Packet) -> Option<Event> {
+        if from == Party::Client {
+            self.client_spoke(t);
+        }
+        match (p, from) {
+            (Packet::Connect { protocol, keepalive, .. }, Party::Client) => {
+                self.protocol = *protocol;
+                self.declared_keepalive.get_or_insert(Duration::from_secs(u64::from(*keepalive)));
+            }
+            (Packet::ConnAck { code, properties }, Party::Broker) if self.connack_at.is_none() && self.refused_connack.is_none() => {
+                if *code != 0 {
+                    self.refused_connack = Some(*code);
+                    return Some(Event::Ends);
+                }
+                self.connack_at = Some(t);
+                self.zero.get_or_insert(t); // TimeZero::ConnAck, over TCP
+                self.record.connected = true;
+                // MQTT 5 §3.2.2.3.14: a Server Keep Alive replaces the client's keepalive.
+                if let Some(Value::U16(secs)) = properties.get(property::SERVER_KEEP_ALIVE) {
+                    let secs = Duration::from_secs(u64::from(*secs));
+                    self.keepalive = secs;
+                    self.declared_keepalive = Some(secs);
+                }
+                return Some(Event::Connected);
+            }
+            (Packet::PingReq, Party::Client) => {
+                self.pingreq.get_or_insert(t);
+            }
+            (Packet::PingResp, Party::Broker) => self.pingreq = None,
+            (Packet::Disconnect { .. }, Party::Client) => self.end(t, Ending::Client(ClientEnd::Disconnect)),
+            (Packet::Disconnect { reason, properties }, Party::Broker) => {
+                let reason_string = properties.reason_string().map(str::to_string);
+                self.end(t, Ending::BrokerDisconnect { reason: *reason, reason_string });
+                return Some(Event::Ends);
+            }
+            (Packet::Publish { topic, payload, .. }, Party::Client)
+                if *topic == self.rules.topic
+                    && self.connack_at.is_some_and(|c| t.saturating_sub(c) >= self.rules.hold.mul_f64(HOLD_SLACK)) =>
+            {
+                self.published.get_or_insert((t, payload.clone()));
+            }
+            (Packet::Publish { topic, payload, .. }, Party::Broker) => {
+                if topic == VERSION_TOPIC {
+                    self.record.broker_version = Some(String::from_utf8_lossy(payload).into_owned());
+                }
+                if *topic == self.rules.topic && self.echoed.is_none() && self.published.as_ref().is_some_and(|(_, sent)| sent == payload) {
+                    self.echoed = Some(t);
+                    return Some(Event::Echoed);
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// One side's end of the TCP connection (FIN, reset or error).
+    pub fn closed(&mut self, from: Party, t: Duration, how: SocketEnd) {
+        match from {
+            Party::Broker => self.end(t, Ending::BrokerSocket(how)),
+            Party::Client => {
+                let with = if how == SocketEnd::Reset { ClientEnd::Reset } else { ClientEnd::Fin };
+                self.end(t, Ending::Client(with));
+            }
+        }
+    }
+
+    /// Bytes the broker cannot have meant: the client drops the session.
+    pub fn broker_bad_bytes(&mut self, t: Duration, detail: String) {
+        self.end(t, Ending::BrokerBadBytes(detail));
+    }
+
+    /// Whether something has ended the session.
+    pub fn ended(&self) -> bool {
+        self.ending.is_some() || self.refused_connack.is_some() || self.refused_upgrade.is_some()
+    }
+
+    fn end(&mut self, t: Duration, ending: Ending) {
+        // The earliest end wins, whichever direction reported it first.
+        if self.ending.as_ref().is_none_or(|(old, _)| t < *old) {
+            self.ending = Some((t, ending));
+        }
+    }
+
+    /// Notes a client packet, to see whether its keepalive runs on the broker's clock.
+    fn client_spoke(&mut self, t: Duration) {
+        if let Some(since) = self.last_from_client.or(self.connack_at) {
+            self.longest_silence = self.longest_silence.max(t.saturating_sub(since));
+        }
+        if self.connack_at.is_some() {
+            self.last_from_client = Some(t);
+        }
+    }
+
+    /// The client was silent past what a broker waits for: the broker's end is the harness's
+    /// doing (a starved client, or one whose clock did not follow the run's speed).
+    fn starved(&self, t: Duration, ending: &Ending) -> Option<End> {
+        // At real time only a broker's end can be the drop of a silent client; a client that
+        // ends by itself ends as it says. On an accelerated clock a client whose own clock did
+        // not follow sends its PINGREQs N times too late, whoever ends.
+        let broker_ended = !matches!(ending, Ending::Client(_));
+        // The broker holds a client to the keepalive its CONNECT declared (0: none).
+        let keepalive = self.declared_keepalive.unwrap_or(self.keepalive);
+        if self.connack_at.is_none() || keepalive.is_zero() || !(self.rules.speed > 1.0 || broker_ended) {
+            return None;
+        }
+        let silence = self.longest_silence.max(t.saturating_sub(self.last_from_client.or(self.connack_at).unwrap_or(t)));
+        if silence <= keepalive.mul_f64(BROKER_PATIENCE) {
+            return None;
+        }
+        let (secs, keepalive) = (silence.as_secs_f64(), keepalive.as_secs_f64());
+        let detail = if self.rules.speed > 1.0 {
+            format!(
+                "acceleration not in effect for the client: it sent nothing for {secs:.1} s of broker time with a keepalive of {keepalive:.0} s, \
+                 so its clock did not run ×{} with the time library (a Go program, a static binary?) or it was starved of CPU",
+                self.rules.speed
+            )
+        } else {
+            format!(
+                "the client was starved or stalled: it sent nothing for {secs:.1} s with a keepalive of {keepalive:.0} s, \
+                 past the {BROKER_PATIENCE} × keepalive a broker waits; not a broker drop"
+            )
+        };
+        Some(End::HarnessError { detail })
+    }
+
+    /// How the session ended, from everything observed (`None` while nothing ended it).
+    pub fn decide(&self) -> Option<End> {
+        if let Some(detail) = &self.refused_upgrade {
+            return Some(End::UpgradeRefused { detail: format!("WebSocket upgrade refused: {detail}") });
+        }
+        if let Some(code) = self.refused_connack {
+            return Some(End::ConnAckRefused { code });
+        }
+        let (t, ending) = self.ending.clone()?;
+        if let Some(error) = self.starved(t, &ending) {
+            return Some(error);
+        }
+        let at = self.rel(t);
+        let broker = |ending: Ending| match ending {
+            Ending::BrokerClose { code, reason } => Some(End::BrokerClosed { at, code, reason }),
+            Ending::BrokerDisconnect { reason, reason_string } => Some(End::BrokerDisconnected { at, reason, reason_string }),
+            Ending::BrokerSocket(how) => Some(End::SocketEnded { at, how }),
+            Ending::BrokerBadBytes(detail) => Some(End::BadBytes { at, detail }),
+            Ending::Client(_) => None,
+        };
+        if self.connack_at.is_none() {
+            return Some(match ending {
+                // A 101 without the subprotocol the client asked for, and the client leaves.
+                Ending::Client(_) if self.zero.is_some() && self.rules.transport == Transport::Ws && self.record.subprotocol.is_none() => {
+                    End::UpgradeRefused {
+                        detail: "the broker's 101 named no subprotocol (the client asked for mqtt) and the client closed the connection".to_string(),
+                    }
+                }
+                Ending::Client(_) => End::HarnessError {
+                    detail: "the client ended its connection before the broker accepted it (no CONNACK)".to_string(),
+                },
+                other => broker(other)?,
+            });
+        }
+        let Ending::Client(how) = ending else { return broker(ending) };
+        Some(match (&self.published, self.echoed) {
+            (Some((sent, _)), Some(back)) => End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt: back.saturating_sub(*sent) } },
+            (Some((sent, _)), None) => End::HoldCompleted { round_trip: RoundTrip::Lost { waited: t.saturating_sub(*sent) } },
+            (None, _) if self.pingresp_deadline().is_some_and(|d| t + self.keepalive.mul_f64(OBSERVED_SLACK) >= d) => {
+                End::PingRespMissing { at, pingreq_at: self.rel(self.pingreq.unwrap_or(t)) }
+            }
+            (None, _) => {
+                let after = self
+                    .record
+                    .frames
+                    .iter()
+                    .rfind(|f| f.direction == Direction::Received && f.at <= at && at - f.at <= ANSWER_WINDOW)
+                    .cloned();
+                End::ClientEnded { at, how, after }
+            }
+        })
+    }
+
+    /// The round trip's times, once the publish after the hold went out: (sent, echoed).
+    pub fn round_trip(&self) -> Option<(Duration, Option<Duration>)> {
+        self.published.as_ref().map(|(sent, _)| (*sent, self.echoed))
+    }
+
+    /// The record, ended by `end`.
+    pub fn finish(mut self, end: End) -> SessionRecord {
+        self.record.end = end;
+        self.record
+    }
+}
+
+/// A payload as text when it is printable, else as hex.
+pub fn printable(payload: &[u8]) -> String {
+    match std::str::from_utf8(payload) {
+        Ok(s) if s.chars().all(|c| !c.is_control()) => s.to_string(),
+        _ => payload.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
