@@ -109,6 +109,10 @@ enum Command {
         /// Comma-separated profiles (columns). Example: --profiles paho-java-1.2.5,rfc6455,tcp
         #[arg(long, value_delimiter = ',')]
         profiles: Option<Vec<String>>,
+        /// Run every column under each of these MQTT versions; a column under another version than its own is
+        /// named <column>@<version>. Example: --protocol 3.1.1,5
+        #[arg(long = "protocol", value_delimiter = ',', value_name = "VERSIONS")]
+        protocols: Option<Vec<String>>,
         /// A program as one more column, run once per cell under the command contract (see README) and reported with
         /// no expectation; repeatable. NAME:tcp=COMMAND for MQTT over TCP. Example: --client 'my-app=java -jar app.jar'
         #[arg(long = "client", value_name = "NAME=COMMAND")]
@@ -244,8 +248,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = cli.config;
     let done = match cli.command {
-        Command::Run { set, tags, add_tags, new, profiles, clients, transport, hold, speed, shard, copies, jobs, output } => {
-            let asked = RunArgs { set, tags, add_tags, new, profiles, clients, transport, hold, speed, shard, copies, jobs };
+        Command::Run { set, tags, add_tags, new, profiles, protocols, clients, transport, hold, speed, shard, copies, jobs, output } => {
+            let asked = RunArgs { set, tags, add_tags, new, profiles, protocols, clients, transport, hold, speed, shard, copies, jobs };
             run_matrix(&config, asked, &output).await
         }
         Command::Diff { old, new, format, within } => diff(&old, &new, format, &within),
@@ -270,6 +274,7 @@ struct RunArgs {
     add_tags: Option<Vec<String>>,
     new: bool,
     profiles: Option<Vec<String>>,
+    protocols: Option<Vec<String>>,
     clients: Vec<String>,
     transport: Option<TransportArg>,
     hold: Option<String>,
@@ -319,6 +324,7 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
         set: asked.set,
         tags,
         profiles,
+        protocols: asked.protocols,
         clients,
         hold: asked.hold,
         speed: asked.speed,

@@ -228,6 +228,7 @@ fn sh(name: &str, transport: Transport, script: &str) -> CommandClient {
         setup: None,
         accelerates: true,
         cost: None,
+        protocol: Default::default(),
     }
 }
 
@@ -253,6 +254,7 @@ fn python(name: &str, then: &str) -> CommandClient {
         setup: None,
         accelerates: true,
         cost: None,
+        protocol: Default::default(),
     }
 }
 

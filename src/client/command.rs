@@ -235,6 +235,7 @@ pub fn builtin_command(profile: Profile, timing: &Timing) -> CommandClient {
         setup: None,
         accelerates: true,
         cost: Some(crate::plan::Cost::SELF_COMMAND),
+        protocol: crate::wire::mqtt::Protocol::V311,
     }
 }
 
@@ -279,6 +280,7 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
         round_trip: spec.timing.round_trip_timeout,
         // On the client's clock: an accelerated client's deadline stays the same in real time.
         setup: spec.timing.setup_timeout.mul_f64(spec.speed),
+        protocol: c.protocol,
     };
     let Some(argv0) = c.command.first() else { return error(format!("client {}: its command is empty", c.name)) };
     let mut cmd = Command::new(program(argv0, &spec.workdir));

@@ -3,7 +3,9 @@
 //!
 //! Version 2 adds `MATRIX_SETUP_SECS` (the bound on connect + upgrade + CONNACK + SUBACK, on
 //! the client's own clock: an accelerated client gets it multiplied, so its deadline is the
-//! same in real time) and `MATRIX_RUN_ID` (the run, so nothing of it outlives the run).
+//! same in real time), `MATRIX_RUN_ID` (the run, so nothing of it outlives the run) and
+//! `MATRIX_PROTOCOL` (`3.1.1` or `5`: the MQTT version the client's CONNECT must ask for;
+//! `3.1.1` when unset, so a version-1 client keeps working).
 //!
 //! The harness starts the command once per cell, with its working directory at matrix.toml's
 //! folder, and this environment: `MATRIX_URL` (`ws://127.0.0.1:PORT/mqtt` or
@@ -11,7 +13,7 @@
 //! (`ws`/`tcp`), `MATRIX_USERNAME`, `MATRIX_PASSWORD`, `MATRIX_CLIENT_ID`,
 //! `MATRIX_KEEPALIVE_SECS` (whole seconds), `MATRIX_HOLD_SECS` (decimal), `MATRIX_TOPIC`,
 //! `MATRIX_ROUND_TRIP_SECS` (decimal: how long to wait for the round trip),
-//! `MATRIX_SETUP_SECS` (decimal) and `MATRIX_RUN_ID`.
+//! `MATRIX_SETUP_SECS` (decimal), `MATRIX_RUN_ID` and `MATRIX_PROTOCOL`.
 //!
 //! The client prints `client: <library> <version>` first; connects; subscribes to the topic;
 //! stays connected for the hold (counted from CONNACK); publishes one message to the topic and
@@ -22,11 +24,14 @@
 use std::time::Duration;
 
 use crate::plan::Transport;
+use crate::wire::mqtt::Protocol;
 
 /// The contract's version.
 pub const VERSION: u32 = 2;
 /// The variable that names the run in every client's environment.
 pub const RUN_ID_VAR: &str = "MATRIX_RUN_ID";
+/// The variable that names the MQTT version a client must speak (`3.1.1` or `5`).
+pub const PROTOCOL_VAR: &str = "MATRIX_PROTOCOL";
 /// The set-up bound a client assumes when `MATRIX_SETUP_SECS` is not set.
 pub const DEFAULT_SETUP: Duration = Duration::from_secs(20);
 
@@ -57,6 +62,8 @@ pub struct ContractEnv {
     pub round_trip: Duration,
     /// How long connect, upgrade, CONNACK and SUBACK may take, on the client's clock.
     pub setup: Duration,
+    /// The MQTT version of the client's CONNECT.
+    pub protocol: Protocol,
 }
 
 /// An environment that does not follow the contract.
@@ -112,6 +119,7 @@ impl ContractEnv {
             ("MATRIX_TOPIC", self.topic.clone()),
             ("MATRIX_ROUND_TRIP_SECS", decimal(self.round_trip)),
             ("MATRIX_SETUP_SECS", decimal(self.setup)),
+            (PROTOCOL_VAR, self.protocol.name().to_string()),
         ]
     }
 
@@ -151,6 +159,10 @@ impl ContractEnv {
             setup: match get("MATRIX_SETUP_SECS") {
                 Some(v) => secs("MATRIX_SETUP_SECS", v)?,
                 None => DEFAULT_SETUP,
+            },
+            protocol: match get(PROTOCOL_VAR) {
+                Some(v) => Protocol::from_name(&v).ok_or(ContractError::Bad { name: PROTOCOL_VAR, value: v, why: "not 3.1.1 or 5" })?,
+                None => Protocol::V311,
             },
         })
     }
@@ -202,6 +214,7 @@ mod tests {
             topic: "test/c".into(),
             round_trip: Duration::from_secs(10),
             setup: Duration::from_secs(20),
+            protocol: Protocol::V5,
         }
     }
 
@@ -211,6 +224,7 @@ mod tests {
         assert_eq!(vars["MATRIX_URL"], "ws://127.0.0.1:4242/mqtt");
         assert_eq!(vars["MATRIX_KEEPALIVE_SECS"], "2");
         assert_eq!(vars["MATRIX_HOLD_SECS"], "330.000");
+        assert_eq!(vars["MATRIX_PROTOCOL"], "5");
         let back = ContractEnv::read(|k| vars.get(k).cloned()).expect("complete");
         assert_eq!(back, ContractEnv { keepalive: Duration::from_secs(2), ..env() });
     }
@@ -222,6 +236,11 @@ mod tests {
         let mut vars: HashMap<&str, String> = env().vars().into_iter().collect();
         vars.insert("MATRIX_HOLD_SECS", "soon".into());
         assert!(matches!(ContractEnv::read(|k| vars.get(k).cloned()), Err(ContractError::Bad { name: "MATRIX_HOLD_SECS", .. })));
+        vars.insert("MATRIX_HOLD_SECS", "1".into());
+        vars.insert("MATRIX_PROTOCOL", "3.1".into());
+        assert!(matches!(ContractEnv::read(|k| vars.get(k).cloned()), Err(ContractError::Bad { name: "MATRIX_PROTOCOL", .. })));
+        vars.remove("MATRIX_PROTOCOL");
+        assert_eq!(ContractEnv::read(|k| vars.get(k).cloned()).map(|e| e.protocol), Ok(Protocol::V311), "unset is 3.1.1");
     }
 
     #[test]

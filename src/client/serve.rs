@@ -43,7 +43,7 @@ pub fn client_line(profile: Profile) -> String {
 /// (print [`client_line`] before, as the contract asks for it first).
 pub async fn serve(profile: Profile, env: &ContractEnv, tuning: Tuning) -> Said {
     let spec = SessionSpec {
-        protocol: crate::wire::mqtt::Protocol::V311,
+        protocol: env.protocol,
         profile,
         host: env.host.clone(),
         port: env.port,

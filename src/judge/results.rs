@@ -189,6 +189,7 @@ impl ColumnInfo {
     /// The description of a plan's column; the library is filled in from its cells.
     pub fn of(column: &Column) -> ColumnInfo {
         match column {
+            Column::Under { column: base, name, .. } => ColumnInfo { name: name.clone(), ..ColumnInfo::of(base) },
             Column::Builtin(p) => ColumnInfo {
                 name: p.name().to_string(),
                 kind: "profile".to_string(),

@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::mqtt::Protocol;
+
 /// The way a profile reaches the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -165,6 +167,13 @@ pub struct CommandClient {
     /// What a cell of it costs the machine, when matrix.toml declares it.
     #[serde(skip)]
     pub cost: Option<crate::plan::Cost>,
+    /// The MQTT version it is asked to speak (`MATRIX_PROTOCOL`; matrix.toml's `protocol`).
+    #[serde(default, skip_serializing_if = "is_v311")]
+    pub protocol: Protocol,
+}
+
+fn is_v311(p: &Protocol) -> bool {
+    *p == Protocol::V311
 }
 
 /// The program name that stands for the harness's own CLI in a command, so the built-in
@@ -178,6 +187,15 @@ pub enum Column {
     Builtin(Profile),
     /// Any program, through the recording proxy.
     Command(CommandClient),
+    /// A column run under another MQTT version than its own, named with it: `rfc6455@5`.
+    Under {
+        /// The column itself (never an `Under`).
+        column: Box<Column>,
+        /// The version it runs under.
+        protocol: Protocol,
+        /// `<column>@<protocol>`.
+        name: String,
+    },
 }
 
 impl Column {
@@ -186,7 +204,43 @@ impl Column {
         match self {
             Column::Builtin(p) => p.name(),
             Column::Command(c) => &c.name,
+            Column::Under { name, .. } => name,
         }
+    }
+
+    /// The MQTT version the column speaks: 3.1.1 for a built-in, what a client's `protocol`
+    /// says, or the one it runs under.
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Column::Builtin(_) => Protocol::V311,
+            Column::Command(c) => c.protocol,
+            Column::Under { protocol, .. } => *protocol,
+        }
+    }
+
+    /// The column without the version it runs under.
+    pub fn base(&self) -> &Column {
+        match self {
+            Column::Under { column, .. } => column.base(),
+            other => other,
+        }
+    }
+
+    /// The same column under `protocol`: itself when that is already its own, else named
+    /// `<column>@<protocol>`. rumqttc is driven as an MQTT 3.1.1 client only.
+    pub fn under(self, protocol: Protocol) -> Result<Column, String> {
+        if self.protocol() == protocol {
+            return Ok(self);
+        }
+        let base = self.base().clone();
+        if base == Column::Builtin(Profile::Rumqttc) {
+            return Err(format!("{base} is driven as an MQTT 3.1.1 client only and cannot run under MQTT {protocol}"));
+        }
+        if base.protocol() == protocol {
+            return Ok(base);
+        }
+        let name = format!("{}@{}", base.name(), protocol.name());
+        Ok(Column::Under { column: Box::new(base), protocol, name })
     }
 
     /// How the column reaches the broker.
@@ -194,6 +248,7 @@ impl Column {
         match self {
             Column::Builtin(p) => p.transport(),
             Column::Command(c) => c.transport,
+            Column::Under { column, .. } => column.transport(),
         }
     }
 
@@ -202,6 +257,7 @@ impl Column {
         match self {
             Column::Builtin(_) => DEFAULT_PATH,
             Column::Command(c) => &c.path,
+            Column::Under { column, .. } => column.path(),
         }
     }
 }
@@ -269,6 +325,7 @@ impl CommandClient {
             setup: None,
             accelerates: true,
             cost: None,
+            protocol: Protocol::V311,
         })
     }
 }

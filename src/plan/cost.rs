@@ -33,11 +33,12 @@ impl Cost {
 
     /// The cost of a column's cell; `as_command` when the run plays built-ins as commands.
     pub fn of(column: &Column, as_command: bool) -> Cost {
-        match column {
+        match column.base() {
             Column::Builtin(Profile::Rumqttc) if !as_command => Cost { start_cpu: Duration::from_millis(5), memory_mb: 1 },
             Column::Builtin(_) if as_command => Cost::SELF_COMMAND,
             Column::Builtin(_) => Cost::IN_PROCESS,
             Column::Command(c) => c.cost.unwrap_or(Cost::UNKNOWN_PROGRAM),
+            Column::Under { column, .. } => Cost::of(column, as_command),
         }
     }
 }

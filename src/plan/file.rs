@@ -11,6 +11,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::units::parse_duration;
+use crate::wire::mqtt::Protocol;
 use crate::plan::column::{is_column_name, DEFAULT_PATH};
 use crate::plan::{Column, CommandClient, Expectation, Profile, Timing, Transport, FIVE_MINUTE_MARK};
 
@@ -73,6 +74,7 @@ struct RawClient {
     setup: Option<String>,
     accelerates: Option<bool>,
     cost: Option<Spanned<RawCost>>,
+    protocol: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,7 +238,13 @@ impl Ctx<'_> {
                 Some(crate::plan::Cost { start_cpu, memory_mb })
             }
         };
+        let protocol = match &raw_ref.protocol {
+            None => Protocol::V311,
+            Some(p) => Protocol::from_name(p.get_ref())
+                .ok_or_else(|| self.at(p.span(), format!("client {n:?}: protocol {:?} is not \"3.1.1\" or \"5\"", p.get_ref())))?,
+        };
         Ok(CommandClient {
+            protocol,
             name: n.clone(),
             command: command.clone(),
             transport,
@@ -250,8 +258,13 @@ impl Ctx<'_> {
     }
 }
 
-/// The built-in profile or client of that name.
+/// The built-in profile or client of that name; `<name>@<protocol>` (`rfc6455@5`) is that
+/// column under that MQTT version.
 pub(crate) fn find_column(name: &str, clients: &[CommandClient]) -> Option<Column> {
+    if let Some((base, protocol)) = name.rsplit_once('@') {
+        let protocol = Protocol::from_name(protocol)?;
+        return find_column(base, clients)?.under(protocol).ok().filter(|c| c.name() == name);
+    }
     Profile::from_name(name)
         .map(Column::Builtin)
         .or_else(|| clients.iter().find(|c| c.name == name).cloned().map(Column::Command))

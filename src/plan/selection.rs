@@ -9,6 +9,7 @@ use crate::plan::copies;
 use crate::plan::file::{find_column, unknown_column, unknown_set};
 use crate::plan::{BrokerSettings, Column, CommandClient, ConfigError, Expectation, MatrixFile, Timing, Transport, FIVE_MINUTE_MARK};
 use crate::units::parse_duration;
+use crate::wire::mqtt::Protocol;
 
 /// What a run asks for beyond the file: from the environment or the command line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,6 +20,8 @@ pub struct Selection {
     pub tags: Option<Vec<String>>,
     /// Columns to run, by name: built-in profiles and matrix.toml's clients.
     pub profiles: Option<Vec<String>>,
+    /// MQTT versions to run every column under (`3.1.1,5`); each column's own when absent.
+    pub protocols: Option<Vec<String>>,
     /// Ad-hoc command columns (`--client NAME=COMMAND`), run besides the others with no expectation.
     pub clients: Vec<CommandClient>,
     /// A hold for a quick look; may be below the 5-minute mark.
@@ -57,14 +60,15 @@ fn split_list(s: &str) -> Vec<String> {
 }
 
 impl Selection {
-    /// Reads `MATRIX_SET`, `MATRIX_TAGS`, `MATRIX_PROFILES`, `MATRIX_HOLD`, `MATRIX_SPEED`,
-    /// `MATRIX_COPIES` and `MATRIX_JOBS`.
+    /// Reads `MATRIX_SET`, `MATRIX_TAGS`, `MATRIX_PROFILES`, `MATRIX_PROTOCOL`, `MATRIX_HOLD`,
+    /// `MATRIX_SPEED`, `MATRIX_COPIES` and `MATRIX_JOBS`.
     pub fn from_env() -> Selection {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         Selection {
             set: var("MATRIX_SET"),
             tags: var("MATRIX_TAGS").map(|v| split_list(&v)),
             profiles: var("MATRIX_PROFILES").map(|v| split_list(&v)),
+            protocols: var("MATRIX_PROTOCOL").map(|v| split_list(&v)),
             hold: var("MATRIX_HOLD"),
             speed: var("MATRIX_SPEED"),
             copies: var("MATRIX_COPIES"),
@@ -73,6 +77,29 @@ impl Selection {
             origin: SelectionOrigin::Environment,
         }
     }
+}
+
+/// Every column under every protocol of `list` (`["3.1.1", "5"]`), each column's versions
+/// together; a column that cannot speak one is left out, saying why.
+fn under_protocols(columns: Vec<Column>, list: &[String], left_out: &mut Vec<LeftOut>) -> Result<Vec<Column>, String> {
+    let protocols = list
+        .iter()
+        .map(|p| Protocol::from_name(p).ok_or_else(|| format!("{p:?} is not an MQTT version; write 3.1.1, 5 or 3.1.1,5")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if protocols.is_empty() {
+        return Err("no MQTT version given".to_string());
+    }
+    let mut out: Vec<Column> = Vec::new();
+    for column in columns {
+        for &p in &protocols {
+            match column.clone().under(p) {
+                Ok(c) if !out.contains(&c) => out.push(c),
+                Ok(_) => {}
+                Err(why) => left_out.push(LeftOut { column: format!("{}@{p}", column.base().name()), why }),
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// One (tag, column) cell to run.
@@ -194,6 +221,9 @@ impl Plan {
             Some(s) => parse_speed(s).map_err(|e| asked("speed", e))?,
         };
         let mut left_out = Vec::new();
+        if let Some(list) = &sel.protocols {
+            columns = under_protocols(columns, list, &mut left_out).map_err(|e| asked("protocol", e))?;
+        }
         if speed > 1 {
             // Clients that cannot follow the time library do not run on an accelerated clock.
             for c in &columns {
@@ -219,7 +249,12 @@ impl Plan {
                 columns.iter().map(|column| Cell {
                     tag: row.clone(),
                     column: column.clone(),
-                    expect: set.expect.get(&(copies::image_tag(row).to_string(), column.name().to_string())).copied(),
+                    // A column under another MQTT version is expected to do what it does under its
+                    // own, unless the set says otherwise for `<column>@<protocol>`.
+                    expect: [column.name(), column.base().name()]
+                        .into_iter()
+                        .find_map(|name| set.expect.get(&(copies::image_tag(row).to_string(), name.to_string())))
+                        .copied(),
                 })
             })
             .collect();

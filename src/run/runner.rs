@@ -199,6 +199,13 @@ fn columns(plan: &Plan, cells: &[CellResult]) -> Vec<ColumnInfo> {
         .collect()
 }
 
+/// How a cell's column is played: a built-in in process, or a program through the proxy
+/// (the built-ins too, on an accelerated clock).
+enum Play {
+    InProcess(crate::plan::Profile),
+    Command(crate::plan::CommandClient),
+}
+
 fn send(progress: &Option<UnboundedSender<Progress>>, p: Progress) {
     if let Some(tx) = progress {
         let _ = tx.send(p);
@@ -289,9 +296,18 @@ async fn run_cell(
     let port = broker.port(cell.column.transport());
     // On an accelerated clock every client lives on the brokers' clock: the built-in profiles
     // too run as commands, under the same time library as the real clients.
-    let column = match &cell.column {
-        Column::Builtin(profile) if plan.speed > 1 => Column::Command(command::builtin_command(*profile, &plan.timing)),
-        other => other.clone(),
+    let protocol = cell.column.protocol();
+    let play = match cell.column.base() {
+        Column::Builtin(profile) if plan.speed > 1 => Play::Command(command::builtin_command(*profile, &plan.timing)),
+        Column::Builtin(profile) => Play::InProcess(*profile),
+        Column::Command(client) => Play::Command(client.clone()),
+        // `base` unwraps every `Under`; a column built by hand could still nest one.
+        Column::Under { name, .. } => {
+            let why = format!("column {name} is nested under two MQTT versions; write <column>@<version> once");
+            let result = finish(plan, cell, verdict::error(why), Some(client_id), now_rfc3339(), None);
+            send(progress, Progress::CellFinished(Box::new(result.clone())));
+            return (result, None);
+        }
     };
     if let Some(missing) = missing_client_clock(plan) {
         let result = finish(plan, cell, verdict::error(missing), Some(client_id), now_rfc3339(), None);
@@ -304,10 +320,10 @@ async fn run_cell(
     let started_at = now_rfc3339();
     let started = Started::new();
     // A panic inside one cell must not take the others (or the clean-up) with it.
-    let mut session = match &column {
-        Column::Builtin(profile) => {
+    let mut session = match &play {
+        Play::InProcess(profile) => {
             let spec = SessionSpec {
-                protocol: crate::wire::mqtt::Protocol::V311,
+                protocol,
                 profile: *profile,
                 host: broker.host.clone(),
                 port,
@@ -321,11 +337,11 @@ async fn run_cell(
             };
             tokio::spawn(session_fn(spec))
         }
-        Column::Command(client) => {
+        Play::Command(client) => {
             let mut extra_env = client_clock(plan);
             extra_env.push((contract::RUN_ID_VAR.to_string(), run_id.to_string()));
             let spec = CommandSpec {
-                client: client.clone(),
+                client: crate::plan::CommandClient { protocol, ..client.clone() },
                 host: broker.host.clone(),
                 port,
                 username: plan.broker.username.clone(),

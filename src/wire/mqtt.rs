@@ -14,12 +14,14 @@ use bytes::{Buf, BytesMut};
 pub const MAX_PACKET: usize = 1 << 20;
 
 /// The MQTT protocol a connection speaks, as CONNECT's protocol level says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
 pub enum Protocol {
     /// MQTT 3.1.1, protocol level 4.
     #[default]
+    #[serde(rename = "3.1.1")]
     V311,
     /// MQTT 5.0, protocol level 5.
+    #[serde(rename = "5")]
     V5,
 }
 

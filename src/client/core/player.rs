@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::client::behaviour::{self, react, Reaction};
+use crate::client::contract::keepalive_secs;
 use crate::client::core::inbound::{Inbound, Item};
 use crate::client::core::state::{Event, Rules, State, VERSION_TOPIC};
 use crate::judge::record::{End, FrameSeen, Party, RoundTrip, SessionRecord, SocketEnd};
@@ -287,12 +288,6 @@ impl Player {
         self.state.frame(Party::Client, now, &f);
         step.out.extend_from_slice(&frame::encode(op, payload, masked));
     }
-}
-
-/// The keepalive field of CONNECT, whole seconds rounded up (at least 1).
-pub fn keepalive_secs(d: Duration) -> u16 {
-    let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-    s.clamp(1, u64::from(u16::MAX)) as u16
 }
 
 #[cfg(test)]
