@@ -1,70 +1,44 @@
-//! Hostile bytes through the session's read path: frames are decoded from the
-//! socket buffer, each profile reacts to them, data frames feed the MQTT
-//! buffer, and packets are decoded from that — as `Session::on_input` does.
+//! Hostile bytes from the broker through the session core: a player of any profile, MQTT
+//! 3.1.1 or 5 by the first byte, gets the bytes in chunks with the clock moving on; it must
+//! never panic, end at most once, and write nothing after its end.
 #![no_main]
 
-use bytes::BytesMut;
-use libfuzzer_sys::fuzz_target;
-use mosquitto_matrix::wire::frame::{self, opcode, MAX_PAYLOAD};
-use mosquitto_matrix::wire::mqtt::{self, MAX_PACKET};
-use mosquitto_matrix::client::behaviour;
-use mosquitto_matrix::plan::Profile;
 use std::time::Duration;
+
+use libfuzzer_sys::fuzz_target;
+use mosquitto_matrix::client::core::{Player, Script};
+use mosquitto_matrix::plan::{Profile, Timing};
+use mosquitto_matrix::wire::mqtt::Protocol;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&seed, stream)) = data.split_first() else { return };
-    let profile = Profile::ALL[seed as usize % Profile::ALL.len()];
-    let mut inbuf = BytesMut::new();
-    let mut mqtt_buf = BytesMut::new();
-    let mut fed = 0usize;
+    let profile = Profile::ALL[usize::from(seed & 0x7f) % Profile::ALL.len()];
+    let protocol = if seed & 0x80 != 0 { Protocol::V5 } else { Protocol::V311 };
+    let ms = Duration::from_millis;
+    let mut player = Player::new(Script {
+        profile,
+        protocol,
+        timing: Timing { hold: ms(400), keepalive: ms(100), late_pong: ms(50), setup_timeout: ms(300), round_trip_timeout: ms(100) },
+        client_id: "c".into(),
+        username: "u".into(),
+        password: "p".into(),
+        topic: "test/c".into(),
+    });
+    let mut ended = player.open(ms(0), Some("mqtt".into())).end.is_some();
+    let mut now = 0u64;
     let mut rest = stream;
-    let mut step = seed as usize;
-    'session: while !rest.is_empty() {
+    let mut step = usize::from(seed);
+    while !rest.is_empty() {
         step = step.wrapping_mul(31).wrapping_add(7);
         let n = (step % 23 + 1).min(rest.len());
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
-        inbuf.extend_from_slice(chunk);
-        fed += n;
-        loop {
-            match frame::decode(&mut inbuf) {
-                Ok(Some(f)) => {
-                    assert!(f.payload.len() as u64 <= MAX_PAYLOAD);
-                    let _ = behaviour::react(profile, &f, Duration::from_secs(1));
-                    if matches!(f.opcode, opcode::BINARY | opcode::CONTINUATION) {
-                        mqtt_buf.extend_from_slice(&f.payload);
-                    }
-                    if f.opcode == opcode::CLOSE {
-                        let _ = frame::parse_close(&f.payload);
-                        let _ = &f.payload[..f.payload.len().min(2)];
-                        break 'session;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    let _ = e.to_string();
-                    break 'session;
-                }
+        now += (step % 40) as u64;
+        for s in [player.input(ms(now), chunk), player.tick(ms(now))] {
+            if ended {
+                assert!(s.out.is_empty() && s.end.is_none(), "the player went on after its end: {s:?}");
             }
-        }
-        // The MQTT buffer never holds more than the peer sent.
-        assert!(mqtt_buf.len() <= fed);
-        loop {
-            match mqtt::decode(&mut mqtt_buf) {
-                Ok(Some(p)) => {
-                    if let mqtt::Packet::Publish { payload, .. } = &p {
-                        assert!(payload.len() <= MAX_PACKET);
-                    }
-                    if let mqtt::Packet::ConnAck { code } = p {
-                        let _ = mqtt::connack_reason(code);
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    let _ = e.to_string();
-                    break 'session;
-                }
-            }
+            ended |= s.end.is_some();
         }
     }
 });

@@ -146,6 +146,7 @@ impl Player {
     pub fn tick(&mut self, now: Duration) -> Step {
         let mut step = Step::default();
         match self.phase {
+            Phase::Over => return step,
             Phase::AwaitConnAck { deadline } if now >= deadline => {
                 let detail = format!("no CONNACK within {:?} of CONNECT", self.script.timing.setup_timeout);
                 self.finish_with(Some(End::HarnessError { detail }), &mut step);
@@ -474,6 +475,16 @@ mod tests {
         assert_eq!(tcp.closed(ms(130), SocketEnd::Eof).end, Some(End::SocketEnded { at: ms(100), how: SocketEnd::Eof }));
         let (mut ws, _) = connected(Profile::Rfc6455, Protocol::V311, Packet::connack(0));
         assert_eq!(ws.closed(ms(130), SocketEnd::Eof).end, Some(End::SocketEnded { at: ms(120), how: SocketEnd::Eof }));
+    }
+
+    #[test]
+    fn after_its_end_the_player_writes_nothing_and_ends_no_more() {
+        let (mut p, _) = connected(Profile::Rfc6455, Protocol::V311, Packet::connack(0));
+        p.tick(ms(120));
+        assert!(p.tick(ms(220)).end.is_some(), "the PINGRESP is missing");
+        assert_eq!(p.tick(ms(320)), Step::default());
+        assert_eq!(p.input(ms(321), &frame::encode(opcode::PING, b"", false)), Step::default());
+        assert_eq!(p.closed(ms(322), SocketEnd::Eof), Step::default());
     }
 
     #[test]
