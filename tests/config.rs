@@ -6,6 +6,7 @@ use std::path::Path;
 use mosquitto_matrix::plan::{ConfigError, MatrixFile, Plan, Selection, SelectionOrigin};
 use mosquitto_matrix::plan::Profile;
 use mosquitto_matrix::plan::Outcome;
+use mosquitto_matrix::wire::mqtt::Protocol;
 use rstest::rstest;
 
 const SHIPPED: &str = include_str!("../matrix.toml");
@@ -33,7 +34,7 @@ fn the_shipped_file_has_33_eclipse_tags_up_to_2_1_2_alpine_and_4_debian_tags_wit
     for set in [eclipse, debian] {
         for tag in &set.tags {
             for p in &f.columns {
-                assert!(set.expect.contains_key(&(tag.clone(), p.name().to_string())), "{}: no expectation for {tag}/{p}", set.name);
+                assert!(set.expectation(tag, p).is_some(), "{}: no expectation for {tag}/{p}", set.name);
             }
         }
     }
@@ -221,4 +222,48 @@ fn a_plan_names_each_transport_its_columns_use_once() {
     assert_eq!(plan(&["rfc6455", "no-pong", "tcp"]), [Transport::Ws, Transport::Tcp]);
     assert_eq!(plan(&["tcp"]), [Transport::Tcp]);
     assert_eq!(plan(&["rumqttc"]), [Transport::Ws]);
+}
+
+#[test]
+fn protocol_3_1_1_and_5_runs_each_column_twice_with_the_twins_expectation_and_leaves_rumqttc_out() {
+    let sel = Selection {
+        set: Some("debian".into()),
+        profiles: Some(vec!["rfc6455".into(), "rumqttc".into(), "paho-python".into()]),
+        protocols: Some(vec!["3.1.1".into(), "5".into()]),
+        ..Selection::default()
+    };
+    let plan = Plan::new(&shipped(), &sel).expect("a plan under both versions");
+    let names: Vec<&str> = plan.columns.iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["rfc6455", "rfc6455@5", "rumqttc", "paho-python", "paho-python@5"]);
+    assert_eq!(plan.columns[1].protocol(), Protocol::V5);
+    assert_eq!(plan.columns[1].base().name(), "rfc6455");
+    assert_eq!(plan.left_out.len(), 1);
+    assert_eq!(plan.left_out[0].column, "rumqttc@5");
+    assert!(plan.left_out[0].why.contains("MQTT 3.1.1 client only"), "{}", plan.left_out[0].why);
+    let expect = |tag: &str, column: &str| plan.cells.iter().find(|c| c.tag == tag && c.column.name() == column).and_then(|c| c.expect);
+    assert_eq!(expect("bookworm", "rfc6455@5"), expect("bookworm", "rfc6455"));
+    assert!(expect("bookworm", "rfc6455@5").is_some());
+}
+
+#[test]
+fn a_column_at_5_is_a_column_of_its_own_and_a_bad_version_names_the_variable() {
+    let sel = Selection { set: Some("debian".into()), profiles: Some(vec!["no-pong@5".into()]), ..Selection::default() };
+    let plan = Plan::new(&shipped(), &sel).expect("no-pong@5 is a column");
+    assert_eq!((plan.columns[0].name(), plan.columns[0].protocol()), ("no-pong@5", Protocol::V5));
+    let sel = Selection { profiles: Some(vec!["rumqttc@5".into()]), ..Selection::default() };
+    assert!(Plan::new(&shipped(), &sel).is_err(), "rumqttc has no MQTT 5 column");
+    let sel = Selection { protocols: Some(vec!["4".into(), "6".into()]), ..Selection::default() };
+    let err = Plan::new(&shipped(), &sel).expect_err("6 is no MQTT version");
+    assert!(err.to_string().contains("MATRIX_PROTOCOL") && err.to_string().contains("\"6\" is not an MQTT version"), "{err}");
+}
+
+#[test]
+fn a_client_declares_its_protocol_in_matrix_toml() {
+    let text = SHIPPED.replacen("[clients.paho-go]\n", "[clients.paho-go]\nprotocol = \"5\"\n", 1);
+    let f = MatrixFile::parse(Path::new("matrix.toml"), &text).expect("protocol = \"5\" is allowed");
+    let go = f.clients.iter().find(|c| c.name == "paho-go").expect("the client");
+    assert_eq!(go.protocol, Protocol::V5);
+    let text = SHIPPED.replacen("[clients.paho-go]\n", "[clients.paho-go]\nprotocol = \"3\"\n", 1);
+    let err = MatrixFile::parse(Path::new("matrix.toml"), &text).expect_err("3 is no MQTT version");
+    assert!(err.to_string().contains("client \"paho-go\": protocol \"3\" is not \"3.1.1\" or \"5\""), "{err}");
 }

@@ -1,7 +1,7 @@
 // Hold program for MQTT.js (npm package `mqtt`, pinned in package.json).
 //
-// Implements the mosquitto-matrix command-client contract v1 (see
-// clients/README.md): connect with MQTT 3.1.1 over WebSocket or TCP,
+// Implements the mosquitto-matrix command-client contract v2 (the README's "The
+// command contract"): connect with MQTT 3.1.1 or 5 (MATRIX_PROTOCOL) over WebSocket or TCP,
 // subscribe to MATRIX_TOPIC, hold for MATRIX_HOLD_SECS from CONNACK with only
 // the library's own keepalive traffic, then publish one QoS-0 message and
 // wait for it to come back. reconnectPeriod: 0 disables reconnecting.
@@ -81,8 +81,14 @@ let phase = 'connect'; // connect -> subscribe -> hold -> roundtrip -> closing
 let timer = null;
 let sentAt = 0;
 
+// Contract v2: MATRIX_PROTOCOL picks the MQTT version (3.1.1 when unset).
+const protocol = process.env.MATRIX_PROTOCOL || '3.1.1';
+if (protocol !== '3.1.1' && protocol !== '5') {
+  process.stderr.write(`error: MATRIX_PROTOCOL=${protocol} is neither 3.1.1 nor 5\n`);
+  process.exit(2);
+}
 const client = mqtt.connect(url, {
-  protocolVersion: 4,
+  protocolVersion: protocol === '5' ? 5 : 4,
   clean: true,
   clientId,
   username,
@@ -90,7 +96,7 @@ const client = mqtt.connect(url, {
   keepalive,
   reconnectPeriod: 0,
   connectTimeout: Math.max(1, setupSecs) * 1000,
-  // ws: mqtt.js asks for subprotocol 'mqtt' itself for protocolVersion 4.
+  // ws: mqtt.js asks for subprotocol 'mqtt' itself, for protocolVersion 4 and 5.
   wsOptions: {},
 });
 if (client.stream && typeof client.stream.on === 'function') client.stream.on('error', note);

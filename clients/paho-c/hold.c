@@ -1,8 +1,9 @@
 /*
  * Hold program for Eclipse Paho C (MQTTAsync, Debian's libpaho-mqtt-dev).
  *
- * Implements the mosquitto-matrix command-client contract v1 (see
- * clients/README.md): connect with MQTT 3.1.1 over WebSocket (ws://host:port/path)
+ * Implements the mosquitto-matrix command-client contract v2 (the README's "The
+ * command contract"): connect with MQTT 3.1.1 or, when MATRIX_PROTOCOL is 5, MQTT 5
+ * through the async v5 API (MQTTVERSION_5, the *5 callbacks), over WebSocket (ws://host:port/path)
  * or TCP (tcp://host:port), subscribe to MATRIX_TOPIC, hold for
  * MATRIX_HOLD_SECS from CONNACK with only the library's own keepalive
  * traffic, then publish one QoS-0 message and wait for it to come back.
@@ -227,6 +228,74 @@ static void on_sub_failure(void *ctx, MQTTAsync_failureData *resp)
 	pthread_mutex_unlock(&mu);
 }
 
+static void on_disconnect_success(void *ctx, MQTTAsync_successData *resp);
+static void on_disconnect_failure(void *ctx, MQTTAsync_failureData *resp);
+
+/* MQTT 5: the same, through the v5 callbacks the library requires of a v5 client. */
+static void on_connect_success5(void *ctx, MQTTAsync_successData5 *resp)
+{
+	(void)resp;
+	on_connect_success(ctx, NULL);
+}
+
+static void on_connect_failure5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+	(void)ctx;
+	pthread_mutex_lock(&mu);
+	connect_code = resp ? resp->code : MQTTASYNC_FAILURE;
+	if (resp && resp->reasonCode)
+		connect_code = resp->reasonCode;
+	if (resp && resp->message)
+		one_line(connect_words, sizeof connect_words, resp->message);
+	else if (resp && resp->reasonCode)
+		one_line(connect_words, sizeof connect_words, MQTTReasonCode_toString(resp->reasonCode));
+	else
+		one_line(connect_words, sizeof connect_words, MQTTAsync_strerror(connect_code));
+	connect_done = -1;
+	pthread_mutex_unlock(&mu);
+}
+
+static void on_sub_success5(void *ctx, MQTTAsync_successData5 *resp)
+{
+	(void)ctx;
+	pthread_mutex_lock(&mu);
+	suback_qos = resp ? resp->reasonCode : 0;
+	suback_done = 1;
+	pthread_mutex_unlock(&mu);
+}
+
+static void on_sub_failure5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+	(void)ctx;
+	pthread_mutex_lock(&mu);
+	one_line(suback_words, sizeof suback_words,
+		resp && resp->message ? resp->message : MQTTReasonCode_toString(resp ? resp->reasonCode : MQTTREASONCODE_UNSPECIFIED_ERROR));
+	suback_done = -1;
+	pthread_mutex_unlock(&mu);
+}
+
+static void on_disconnect_success5(void *ctx, MQTTAsync_successData5 *resp)
+{
+	(void)resp;
+	on_disconnect_success(ctx, NULL);
+}
+
+static void on_disconnect_failure5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+	(void)resp;
+	on_disconnect_failure(ctx, NULL);
+}
+
+/* MQTT 5: the broker's DISCONNECT, with its reason code, before the connection goes. */
+static void on_disconnected5(void *ctx, MQTTProperties *props, enum MQTTReasonCodes rc)
+{
+	(void)ctx;
+	(void)props;
+	pthread_mutex_lock(&mu);
+	snprintf(lost_cause, sizeof lost_cause, "broker sent DISCONNECT 0x%02X (%s)", (unsigned)rc, MQTTReasonCode_toString(rc));
+	pthread_mutex_unlock(&mu);
+}
+
 static void on_disconnect_success(void *ctx, MQTTAsync_successData *resp)
 {
 	(void)ctx;
@@ -342,24 +411,42 @@ int main(int argc, char **argv)
 	MQTTAsync_setTraceCallback(on_trace);
 	MQTTAsync_setTraceLevel(trace_to_stderr ? (enum MQTTASYNC_TRACE_LEVELS)trace_to_stderr : MQTTASYNC_TRACE_MINIMUM);
 
+	/* contract v2: MATRIX_PROTOCOL picks the MQTT version (3.1.1 when unset) */
+	const char *protocol = env("MATRIX_PROTOCOL", "3.1.1");
+	if (strcmp(protocol, "3.1.1") != 0 && strcmp(protocol, "5") != 0)
+		die("MATRIX_PROTOCOL=%s is neither 3.1.1 nor 5", protocol);
+	int v5 = strcmp(protocol, "5") == 0;
+
 	MQTTAsync client;
-	int rc = MQTTAsync_create(&client, uri, client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL);
+	MQTTAsync_createOptions create = MQTTAsync_createOptions_initializer;
+	create.MQTTVersion = v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
+	int rc = MQTTAsync_createWithOptions(&client, uri, client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &create);
 	if (rc != MQTTASYNC_SUCCESS)
 		die("MQTTAsync_create(%s): %s", uri, MQTTAsync_strerror(rc));
+	if (v5 && (rc = MQTTAsync_setDisconnected(client, NULL, on_disconnected5)) != MQTTASYNC_SUCCESS)
+		die("MQTTAsync_setDisconnected: %s", MQTTAsync_strerror(rc));
 	rc = MQTTAsync_setCallbacks(client, NULL, on_connection_lost, on_message, NULL);
 	if (rc != MQTTASYNC_SUCCESS)
 		die("MQTTAsync_setCallbacks: %s", MQTTAsync_strerror(rc));
 
 	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+	MQTTAsync_connectOptions co5 = MQTTAsync_connectOptions_initializer5;
+	if (v5) {
+		co = co5;
+		co.cleanstart = 1;
+		co.onSuccess5 = on_connect_success5;
+		co.onFailure5 = on_connect_failure5;
+	} else {
+		co.cleansession = 1;
+		co.MQTTVersion = MQTTVERSION_3_1_1;
+		co.onSuccess = on_connect_success;
+		co.onFailure = on_connect_failure;
+	}
 	co.keepAliveInterval = (int)keepalive;
-	co.cleansession = 1;
 	co.username = username;
 	co.password = password;
-	co.MQTTVersion = MQTTVERSION_3_1_1;
 	co.automaticReconnect = 0;
 	co.connectTimeout = setup < 1 ? 1 : (int)(setup + 0.999);
-	co.onSuccess = on_connect_success;
-	co.onFailure = on_connect_failure;
 	co.context = client;
 
 	double start = now_secs();
@@ -378,8 +465,8 @@ int main(int argc, char **argv)
 		if (done == 1)
 			break;
 		if (done == -1) {
-			/* 1..5 are MQTT 3.1.1 CONNACK return codes */
-			if (connect_code >= 1 && connect_code <= 5)
+			/* 1..5 are MQTT 3.1.1 CONNACK return codes, 0x80 and up MQTT 5 reason codes */
+			if ((connect_code >= 1 && connect_code <= 5) || connect_code >= 0x80)
 				out("refused: %s (code %d)", connect_words, connect_code);
 			else {
 				pthread_mutex_lock(&mu);
@@ -403,8 +490,13 @@ int main(int argc, char **argv)
 
 	/* SUBACK */
 	MQTTAsync_responseOptions so = MQTTAsync_responseOptions_initializer;
-	so.onSuccess = on_sub_success;
-	so.onFailure = on_sub_failure;
+	if (v5) {
+		so.onSuccess5 = on_sub_success5;
+		so.onFailure5 = on_sub_failure5;
+	} else {
+		so.onSuccess = on_sub_success;
+		so.onFailure = on_sub_failure;
+	}
 	so.context = client;
 	rc = MQTTAsync_subscribe(client, topic, 0, &so);
 	if (rc != MQTTASYNC_SUCCESS) {
@@ -476,9 +568,16 @@ int main(int argc, char **argv)
 
 	/* Clean MQTT DISCONNECT */
 	MQTTAsync_disconnectOptions dopt = MQTTAsync_disconnectOptions_initializer;
+	MQTTAsync_disconnectOptions dopt5 = MQTTAsync_disconnectOptions_initializer5;
+	if (v5) {
+		dopt = dopt5;
+		dopt.onSuccess5 = on_disconnect_success5;
+		dopt.onFailure5 = on_disconnect_failure5;
+	} else {
+		dopt.onSuccess = on_disconnect_success;
+		dopt.onFailure = on_disconnect_failure;
+	}
 	dopt.timeout = 1000;
-	dopt.onSuccess = on_disconnect_success;
-	dopt.onFailure = on_disconnect_failure;
 	dopt.context = client;
 	if (MQTTAsync_disconnect(client, &dopt) == MQTTASYNC_SUCCESS) {
 		double d0 = now_secs();

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Hold program for Eclipse Paho MQTT Python (paho-mqtt 1.6.x and 2.x).
 
-Implements the mosquitto-matrix command-client contract v1 (see
-clients/README.md): connect with MQTT 3.1.1 over WebSocket or TCP, subscribe
+Implements the mosquitto-matrix command-client contract v2 (the README's "The
+command contract"): connect with MQTT 3.1.1 or 5 (MATRIX_PROTOCOL) over
+WebSocket or TCP, subscribe
 to MATRIX_TOPIC, hold for MATRIX_HOLD_SECS from CONNACK with only the
 library's own keepalive traffic, then publish one QoS-0 message and wait for
 it to come back.
@@ -104,23 +105,25 @@ def main():
     topic = env("MATRIX_TOPIC")
     payload = f"alive {client_id}".encode()
 
+    # Contract v2: MATRIX_PROTOCOL picks the MQTT version (3.1.1 when unset).
+    protocol = os.environ.get("MATRIX_PROTOCOL") or "3.1.1"
+    if protocol not in ("3.1.1", "5"):
+        fail(f"MATRIX_PROTOCOL={protocol!r} is neither 3.1.1 nor 5")
+    v5 = protocol == "5"
+
     st = State()
 
+    options = dict(
+        client_id=client_id,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        transport="websockets" if transport == "ws" else "tcp",
+    )
+    if not v5:
+        options["clean_session"] = True  # MQTT 5: clean_start in connect()
     if V2:
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            clean_session=True,
-            protocol=mqtt.MQTTv311,
-            transport="websockets" if transport == "ws" else "tcp",
-        )
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, **options)
     else:
-        client = mqtt.Client(
-            client_id=client_id,
-            clean_session=True,
-            protocol=mqtt.MQTTv311,
-            transport="websockets" if transport == "ws" else "tcp",
-        )
+        client = mqtt.Client(**options)
     if transport == "ws":
         # paho sends "Sec-WebSocket-Protocol: mqtt" itself.
         client.ws_set_options(path=path)
@@ -129,6 +132,9 @@ def main():
     def on_connect(_client, _userdata, _flags, rc, _properties=None):
         if V2:
             accepted = not rc.is_failure
+            words = str(rc)
+        elif v5:
+            accepted = rc == 0
             words = str(rc)
         else:
             accepted = rc == 0
@@ -146,7 +152,7 @@ def main():
     def on_disconnect(_client, _userdata, *args):
         # v1: (rc); v2: (disconnect_flags, reason_code, properties)
         rc = args[1] if V2 else args[0]
-        words = str(rc) if V2 else mqtt.error_string(rc)
+        words = str(rc) if V2 or v5 else mqtt.error_string(rc)
         st.disconnected = one_line(words)
 
     def on_log(_client, _userdata, level, buf):
@@ -185,7 +191,7 @@ def main():
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, max(setup, 0.001))
     try:
-        client.connect(host, port, keepalive=keepalive)
+        client.connect(host, port, keepalive=keepalive, **({"clean_start": True} if v5 else {}))
     except Silent:
         return lost(f"no CONNACK within {setup:g} s (no answer to the connection)")
     except Exception as exc:  # socket errors, WebsocketConnectionError, ...

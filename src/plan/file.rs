@@ -143,6 +143,15 @@ pub struct ImageSet {
     pub digests: BTreeMap<String, String>,
 }
 
+impl ImageSet {
+    /// What the set expects of `column` on `tag`. A column under another MQTT version
+    /// (`rfc6455@5`) is expected to do what it does under its own, unless the set has a row
+    /// for it.
+    pub fn expectation(&self, tag: &str, column: &Column) -> Option<Expectation> {
+        [column.name(), column.base().name()].into_iter().find_map(|name| self.expect.get(&(tag.to_string(), name.to_string()))).copied()
+    }
+}
+
 /// The variants a set follows when matrix.toml does not say: bare release tags only.
 pub fn default_variants() -> Vec<String> {
     vec![String::new()]
@@ -272,7 +281,12 @@ pub(crate) fn find_column(name: &str, clients: &[CommandClient]) -> Option<Colum
 
 pub(crate) fn unknown_column(name: &str, clients: &[CommandClient]) -> String {
     let known: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).chain(clients.iter().map(|c| c.name.as_str())).collect();
-    format!("unknown profile {name:?}; known profiles and clients: {}", known.join(", "))
+    let versions = if name.contains('@') {
+        "; <column>@<version> names a column under MQTT 3.1.1 or 5 other than its own (rumqttc speaks 3.1.1 only)"
+    } else {
+        ""
+    };
+    format!("unknown profile {name:?}; known profiles and clients: {}{versions}", known.join(", "))
 }
 
 impl MatrixFile {

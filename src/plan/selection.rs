@@ -249,12 +249,7 @@ impl Plan {
                 columns.iter().map(|column| Cell {
                     tag: row.clone(),
                     column: column.clone(),
-                    // A column under another MQTT version is expected to do what it does under its
-                    // own, unless the set says otherwise for `<column>@<protocol>`.
-                    expect: [column.name(), column.base().name()]
-                        .into_iter()
-                        .find_map(|name| set.expect.get(&(copies::image_tag(row).to_string(), name.to_string())))
-                        .copied(),
+                    expect: set.expectation(copies::image_tag(row), column),
                 })
             })
             .collect();
