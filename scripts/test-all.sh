@@ -16,7 +16,7 @@ MATRIX_SET=debian cargo test --test matrix
 MATRIX_SPEED=10 MATRIX_SET=debian cargo test --test matrix
 cargo run --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10.json
 MATRIX_SPEED=10 MATRIX_SET=musl cargo test --test matrix
-# MQTT 5: built-in columns under 3.1.1 and 5 side by side; each <column>@5 must meet its
-# 3.1.1 twin's expectation (the real clients' @5 columns run in the debian set above).
+# MQTT 5: built-in columns under 3.1.1 and 5 side by side; each <column>+v5 must meet its
+# 3.1.1 twin's expectation (the real clients' +v5 columns run in the debian set above).
 MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_TAGS=bookworm MATRIX_PROFILES=rfc6455,no-pong,paho-java-1.2.5,fragmented \
   MATRIX_PROTOCOL=3.1.1,5 cargo test --test matrix

@@ -110,7 +110,7 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         profiles: Option<Vec<String>>,
         /// Run every column under each of these MQTT versions; a column under another version than its own is
-        /// named <column>@<version>. Example: --protocol 3.1.1,5
+        /// named <column>+v<version>. Example: --protocol 3.1.1,5
         #[arg(long = "protocol", value_delimiter = ',', value_name = "VERSIONS")]
         protocols: Option<Vec<String>>,
         /// A program as one more column, run once per cell under the command contract (see README) and reported with

@@ -234,23 +234,23 @@ fn protocol_3_1_1_and_5_runs_each_column_twice_with_the_twins_expectation_and_le
     };
     let plan = Plan::new(&shipped(), &sel).expect("a plan under both versions");
     let names: Vec<&str> = plan.columns.iter().map(|c| c.name()).collect();
-    assert_eq!(names, ["rfc6455", "rfc6455@5", "rumqttc", "paho-python", "paho-python@5"]);
+    assert_eq!(names, ["rfc6455", "rfc6455+v5", "rumqttc", "paho-python", "paho-python+v5"]);
     assert_eq!(plan.columns[1].protocol(), Protocol::V5);
     assert_eq!(plan.columns[1].base().name(), "rfc6455");
     assert_eq!(plan.left_out.len(), 1);
-    assert_eq!(plan.left_out[0].column, "rumqttc@5");
+    assert_eq!(plan.left_out[0].column, "rumqttc+v5");
     assert!(plan.left_out[0].why.contains("MQTT 3.1.1 client only"), "{}", plan.left_out[0].why);
     let expect = |tag: &str, column: &str| plan.cells.iter().find(|c| c.tag == tag && c.column.name() == column).and_then(|c| c.expect);
-    assert_eq!(expect("bookworm", "rfc6455@5"), expect("bookworm", "rfc6455"));
-    assert!(expect("bookworm", "rfc6455@5").is_some());
+    assert_eq!(expect("bookworm", "rfc6455+v5"), expect("bookworm", "rfc6455"));
+    assert!(expect("bookworm", "rfc6455+v5").is_some());
 }
 
 #[test]
 fn a_column_at_5_is_a_column_of_its_own_and_a_bad_version_names_the_variable() {
-    let sel = Selection { set: Some("debian".into()), profiles: Some(vec!["no-pong@5".into()]), ..Selection::default() };
-    let plan = Plan::new(&shipped(), &sel).expect("no-pong@5 is a column");
-    assert_eq!((plan.columns[0].name(), plan.columns[0].protocol()), ("no-pong@5", Protocol::V5));
-    let sel = Selection { profiles: Some(vec!["rumqttc@5".into()]), ..Selection::default() };
+    let sel = Selection { set: Some("debian".into()), profiles: Some(vec!["no-pong+v5".into()]), ..Selection::default() };
+    let plan = Plan::new(&shipped(), &sel).expect("no-pong+v5 is a column");
+    assert_eq!((plan.columns[0].name(), plan.columns[0].protocol()), ("no-pong+v5", Protocol::V5));
+    let sel = Selection { profiles: Some(vec!["rumqttc+v5".into()]), ..Selection::default() };
     assert!(Plan::new(&shipped(), &sel).is_err(), "rumqttc has no MQTT 5 column");
     let sel = Selection { protocols: Some(vec!["4".into(), "6".into()]), ..Selection::default() };
     let err = Plan::new(&shipped(), &sel).expect_err("6 is no MQTT version");

@@ -133,7 +133,7 @@ async fn both_ways(behaviour: Broker) -> (SessionRecord, SessionRecord) {
     let direct = client::run(&spec(port)).await;
     let t = timing();
     let watch = Watch {
-        column: "tcp@5".into(),
+        column: "tcp+v5".into(),
         transport: Transport::Tcp,
         hold: t.hold,
         keepalive: t.keepalive,

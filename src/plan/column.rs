@@ -139,6 +139,15 @@ impl fmt::Display for Profile {
     }
 }
 
+/// What joins a column's name and the MQTT version it runs under: `rfc6455+v5` (`@` names a
+/// client's version, `mqttjs@5.16.0+v5`).
+pub const PROTOCOL_MARK: &str = "+v";
+
+/// The name of column `base` run under `protocol`: `rfc6455+v5`.
+pub fn under_name(base: &str, protocol: Protocol) -> String {
+    format!("{base}{PROTOCOL_MARK}{}", protocol.name())
+}
+
 /// The WebSocket path a column connects to unless it says otherwise (Paho's).
 pub const DEFAULT_PATH: &str = "/mqtt";
 
@@ -187,13 +196,13 @@ pub enum Column {
     Builtin(Profile),
     /// Any program, through the recording proxy.
     Command(CommandClient),
-    /// A column run under another MQTT version than its own, named with it: `rfc6455@5`.
+    /// A column run under another MQTT version than its own, named with it: `rfc6455+v5`.
     Under {
         /// The column itself (never an `Under`).
         column: Box<Column>,
         /// The version it runs under.
         protocol: Protocol,
-        /// `<column>@<protocol>`.
+        /// `<column>+v<protocol>` ([`under_name`]).
         name: String,
     },
 }
@@ -227,7 +236,7 @@ impl Column {
     }
 
     /// The same column under `protocol`: itself when that is already its own, else named
-    /// `<column>@<protocol>`. rumqttc is driven as an MQTT 3.1.1 client only.
+    /// [`under_name`]. rumqttc is driven as an MQTT 3.1.1 client only.
     pub fn under(self, protocol: Protocol) -> Result<Column, String> {
         if self.protocol() == protocol {
             return Ok(self);
@@ -239,7 +248,7 @@ impl Column {
         if base.protocol() == protocol {
             return Ok(base);
         }
-        let name = format!("{}@{}", base.name(), protocol.name());
+        let name = under_name(base.name(), protocol);
         Ok(Column::Under { column: Box::new(base), protocol, name })
     }
 

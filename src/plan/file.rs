@@ -12,7 +12,7 @@ use toml::Spanned;
 
 use crate::units::parse_duration;
 use crate::wire::mqtt::Protocol;
-use crate::plan::column::{is_column_name, DEFAULT_PATH};
+use crate::plan::column::{is_column_name, DEFAULT_PATH, PROTOCOL_MARK};
 use crate::plan::{Column, CommandClient, Expectation, Profile, Timing, Transport, FIVE_MINUTE_MARK};
 
 /// A mistake in matrix.toml or in what was asked of it.
@@ -145,7 +145,7 @@ pub struct ImageSet {
 
 impl ImageSet {
     /// What the set expects of `column` on `tag`. A column under another MQTT version
-    /// (`rfc6455@5`) is expected to do what it does under its own, unless the set has a row
+    /// (`rfc6455+v5`) is expected to do what it does under its own, unless the set has a row
     /// for it.
     pub fn expectation(&self, tag: &str, column: &Column) -> Option<Expectation> {
         [column.name(), column.base().name()].into_iter().find_map(|name| self.expect.get(&(tag.to_string(), name.to_string()))).copied()
@@ -267,10 +267,10 @@ impl Ctx<'_> {
     }
 }
 
-/// The built-in profile or client of that name; `<name>@<protocol>` (`rfc6455@5`) is that
+/// The built-in profile or client of that name; `<name>+v<protocol>` (`rfc6455+v5`) is that
 /// column under that MQTT version.
 pub(crate) fn find_column(name: &str, clients: &[CommandClient]) -> Option<Column> {
-    if let Some((base, protocol)) = name.rsplit_once('@') {
+    if let Some((base, protocol)) = name.rsplit_once(PROTOCOL_MARK) {
         let protocol = Protocol::from_name(protocol)?;
         return find_column(base, clients)?.under(protocol).ok().filter(|c| c.name() == name);
     }
@@ -281,8 +281,8 @@ pub(crate) fn find_column(name: &str, clients: &[CommandClient]) -> Option<Colum
 
 pub(crate) fn unknown_column(name: &str, clients: &[CommandClient]) -> String {
     let known: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).chain(clients.iter().map(|c| c.name.as_str())).collect();
-    let versions = if name.contains('@') {
-        "; <column>@<version> names a column under MQTT 3.1.1 or 5 other than its own (rumqttc speaks 3.1.1 only)"
+    let versions = if name.contains(PROTOCOL_MARK) {
+        "; <column>+v<version> names a column under MQTT 3.1.1 or 5 other than its own (rumqttc speaks 3.1.1 only)"
     } else {
         ""
     };

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::plan::column::under_name;
 use crate::plan::copies;
 use crate::plan::file::{find_column, unknown_column, unknown_set};
 use crate::plan::{BrokerSettings, Column, CommandClient, ConfigError, Expectation, MatrixFile, Timing, Transport, FIVE_MINUTE_MARK};
@@ -95,7 +96,7 @@ fn under_protocols(columns: Vec<Column>, list: &[String], left_out: &mut Vec<Lef
             match column.clone().under(p) {
                 Ok(c) if !out.contains(&c) => out.push(c),
                 Ok(_) => {}
-                Err(why) => left_out.push(LeftOut { column: format!("{}@{p}", column.base().name()), why }),
+                Err(why) => left_out.push(LeftOut { column: under_name(column.base().name(), p), why }),
             }
         }
     }

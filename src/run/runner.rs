@@ -303,7 +303,7 @@ async fn run_cell(
         Column::Command(client) => Play::Command(client.clone()),
         // `base` unwraps every `Under`; a column built by hand could still nest one.
         Column::Under { name, .. } => {
-            let why = format!("column {name} is nested under two MQTT versions; write <column>@<version> once");
+            let why = format!("column {name} is nested under two MQTT versions; write <column>+v<version> once");
             let result = finish(plan, cell, verdict::error(why), Some(client_id), now_rfc3339(), None);
             send(progress, Progress::CellFinished(Box::new(result.clone())));
             return (result, None);
