@@ -138,6 +138,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         left_out: plan.left_out.clone(),
         contract_version: plan.columns.iter().any(|c| matches!(c, Column::Command(_))).then_some(contract::VERSION),
         shard: None,
+        copies: plan.copies,
         tags,
         cells,
         started_at,
