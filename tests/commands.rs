@@ -226,6 +226,7 @@ fn sh(name: &str, transport: Transport, script: &str) -> CommandClient {
         seen_in: None,
         setup: None,
         accelerates: true,
+        service: None,
     }
 }
 
@@ -250,6 +251,7 @@ fn python(name: &str, then: &str) -> CommandClient {
         seen_in: None,
         setup: None,
         accelerates: true,
+        service: None,
     }
 }
 
