@@ -10,23 +10,34 @@
 // (window.matrixReport) into the contract's lines and closes the browser on
 // every exit path. WebSocket only: MATRIX_TRANSPORT=tcp is an error (exit 2).
 //
-// Chromium is spawned here, not by playwright's launch(), which starts it
-// detached (a process group of its own): spawned from here it stays in this
-// program's process group, so the harness's kill of that group at its bound
-// ends the browser too. playwright-core attaches with connectOverCDP to the
-// DevTools endpoint Chromium prints (loopback, port chosen by the kernel).
+// With MATRIX_SERVICE set (the browser column's per-run service, serve.mjs,
+// printed it), the cell starts no browser: it connects to the run's one
+// Chromium with chromium.connect() and runs in a fresh browser context of its
+// own (its own page), which it closes on every exit path; if this program is
+// killed, its connection drops and the server closes the context and page.
+//
+// Without MATRIX_SERVICE (`--client`, by hand, `--version`), it starts a
+// Chromium of its own. That one is spawned here, not by playwright's launch(),
+// which starts it detached (a process group of its own): spawned from here it
+// stays in this program's process group, so the harness's kill of that group
+// at its bound ends the browser too. playwright-core attaches with
+// connectOverCDP to the DevTools endpoint Chromium prints (loopback, port
+// chosen by the kernel).
 //
 // `node clients/browser/hold.mjs --version` prints only the `client:` line
 // (it starts the browser to read its version).
-// Optional: MATRIX_CHROMIUM (default /usr/bin/chromium), MATRIX_BROWSER_TRACE=1
+// Optional: MATRIX_SERVICE (a browser to connect to, see above),
+// MATRIX_CHROMIUM (default /usr/bin/chromium), MATRIX_BROWSER_TRACE=1
 // (timestamped progress on stderr), MATRIX_BROWSER_LAUNCH_SECS (default 30).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { executable, PROFILE_PREFIX, removeStaleProfiles, switches } from './chromium.mjs';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -42,10 +53,19 @@ const trace = (what) => {
 let chrome = null; // the Chromium child process
 let chromeExited = null; // resolves when it has exited
 let userDataDir = null;
-let browser = null; // playwright Browser (CDP)
+let browser = null; // playwright Browser (CDP, or connected to the service)
+let context = null; // the cell's own context in the service's browser
 let stderrTail = [];
+const service = process.env.MATRIX_SERVICE || '';
 
 async function closeBrowser() {
+  if (service) {
+    // The context first (its page with it), then the connection; the server
+    // would close the context when the connection drops anyway.
+    if (context) await Promise.race([context.close().catch(() => {}), sleep(2000)]);
+    if (browser) await Promise.race([browser.close().catch(() => {}), sleep(1000)]);
+    return;
+  }
   if (chrome && chrome.exitCode === null && chrome.signalCode === null) {
     // SIGTERM: Chromium shuts down its own children (renderer, utilities).
     try { chrome.kill('SIGTERM'); } catch { /* gone */ }
@@ -91,54 +111,11 @@ process.on('unhandledRejection', (err) => {
   if (!finishing) fail(`unhandled rejection: ${err && err.message ? err.message : err}`);
 });
 
-// A profile left by a run that was SIGKILLed (its pid is in the name).
-function removeStaleProfiles() {
-  for (const name of readdirSync(tmpdir())) {
-    const m = /^mosquitto-matrix-chromium-(\d+)-/.exec(name);
-    if (!m) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch (err) {
-      if (err.code === 'ESRCH') rmSync(join(tmpdir(), name), { recursive: true, force: true });
-    }
-  }
-}
-
-async function launch(executable, launchSecs, port) {
+async function launch(exe, launchSecs, port) {
   try { removeStaleProfiles(); } catch { /* best effort */ }
-  userDataDir = mkdtempSync(join(tmpdir(), `mosquitto-matrix-chromium-${process.pid}-`));
+  userDataDir = mkdtempSync(join(tmpdir(), `${PROFILE_PREFIX}${process.pid}-`));
   const args = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    // Fewer processes (memory): no zygotes, no GPU process. The network
-    // service, which holds the WebSocket, stays a process of its own as in
-    // a desktop Chromium.
-    '--in-process-gpu',
-    '--no-zygote',
-    '--disable-quic',
-    '--no-first-run',
-    '--no-default-browser-check',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-extensions',
-    '--disable-default-apps',
-    '--disable-breakpad',
-    '--disable-domain-reliability',
-    '--metrics-recording-only',
-    '--password-store=basic',
-    '--use-mock-keychain',
-    '--mute-audio',
-    // A long hold must not be slowed down by timer throttling.
-    '--disable-background-timer-throttling',
-    '--disable-backgrounding-occluded-windows',
-    '--disable-renderer-backgrounding',
-    // IntensiveWakeUpThrottling: same. The rest: two renderers a headless
-    // 156 starts for nothing (the omnibox pop-up WebUI, a spare renderer).
-    '--disable-features=IntensiveWakeUpThrottling,Translate,MediaRouter,OptimizationHints,'
-      + 'PreloadTopChromeWebUI,WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup,'
-      + 'SpareRendererForSitePerProcess',
+    ...switches,
     // Chromium refuses some ports (e.g. 1, 6000, 10080: net::ERR_UNSAFE_PORT).
     ...(port ? [`--explicitly-allowed-ports=${port}`] : []),
     `--user-data-dir=${userDataDir}`,
@@ -149,10 +126,10 @@ async function launch(executable, launchSecs, port) {
     '--remote-debugging-pipe',
     'about:blank',
   ];
-  trace(`spawning ${executable}`);
+  trace(`spawning ${exe}`);
   // Not detached: the browser stays in this process group. stdout is not
   // ours either (the harness reads our pipes until they close).
-  chrome = spawn(executable, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: false });
+  chrome = spawn(exe, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: false });
   chromeExited = new Promise((resolve) => { chrome.once('exit', resolve); });
   const endpoint = await new Promise((resolve, reject) => {
     let buffered = '';
@@ -186,6 +163,19 @@ async function launch(executable, launchSecs, port) {
   browser.on('disconnected', () => { if (!finishing) fail('the browser disconnected'); });
   trace(`connected over CDP, ${browser.version()}`);
   return browser;
+}
+
+// The run's shared browser (MATRIX_SERVICE): a connection of our own to it.
+async function connect(endpoint, launchSecs) {
+  const { chromium } = require('playwright-core');
+  trace(`connecting to the service's browser at ${endpoint}`);
+  try {
+    browser = await chromium.connect(endpoint, { timeout: launchSecs * 1000 });
+  } catch (err) {
+    throw new Error(`cannot connect to the browser service MATRIX_SERVICE=${endpoint}: ${oneLine(err.message).slice(0, 300)}`);
+  }
+  browser.on('disconnected', () => { if (!finishing) fail('the browser service disconnected'); });
+  trace(`connected, ${browser.version()}`);
 }
 
 // ---------------------------------------------------------------- the run ---
@@ -244,9 +234,15 @@ let page;
 let libraryVersion;
 try {
   launchSecs = envNumber('MATRIX_BROWSER_LAUNCH_SECS', '30');
-  await launch(process.env.MATRIX_CHROMIUM || '/usr/bin/chromium', launchSecs, cfg && cfg.port);
-  const context = browser.contexts()[0] ?? await browser.newContext();
-  page = context.pages()[0] ?? await context.newPage();
+  if (service) {
+    await connect(service, launchSecs);
+    context = await browser.newContext();
+    page = await context.newPage();
+  } else {
+    await launch(executable(), launchSecs, cfg && cfg.port);
+    const own = browser.contexts()[0] ?? await browser.newContext();
+    page = own.pages()[0] ?? await own.newPage();
+  }
   trace('page open');
   page.on('crash', () => { if (!finishing) fail('the page crashed'); });
   page.on('pageerror', (err) => { if (!finishing) fail(`page error: ${err.message}`); });

@@ -1,0 +1,71 @@
+// What hold.mjs (a browser of its own) and serve.mjs (one browser for a whole
+// run) share: which Chromium, its switches, and the clean-up of profiles that
+// a killed run left behind.
+import { readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// The Chromium binary: MATRIX_CHROMIUM, else Debian's.
+export const executable = () => process.env.MATRIX_CHROMIUM || '/usr/bin/chromium';
+
+// Temporary folders of ours start with this, then the owning pid and '-'.
+export const PROFILE_PREFIX = 'mosquitto-matrix-chromium-';
+
+// Ports Chromium refuses (net::ERR_UNSAFE_PORT) that a kernel could hand a
+// listener on 127.0.0.1 (the proxy's port is the kernel's choice): every
+// restricted port from 1024 up in Chromium 156's list. A browser of its own
+// allows exactly the cell's port instead.
+export const UNSAFE_HIGH_PORTS = [
+  1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566,
+  6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+];
+
+// Switches for headless Chromium in a matrix run, either way it is started.
+export const switches = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  // Fewer processes (memory): no zygotes, no GPU process. The network
+  // service, which holds the WebSockets, stays a process of its own as in
+  // a desktop Chromium.
+  '--in-process-gpu',
+  '--no-zygote',
+  '--disable-quic',
+  '--no-first-run',
+  '--no-default-browser-check',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-extensions',
+  '--disable-default-apps',
+  '--disable-breakpad',
+  '--disable-domain-reliability',
+  '--metrics-recording-only',
+  '--password-store=basic',
+  '--use-mock-keychain',
+  '--mute-audio',
+  // A long hold must not be slowed down by timer throttling.
+  '--disable-background-timer-throttling',
+  '--disable-backgrounding-occluded-windows',
+  '--disable-renderer-backgrounding',
+  // IntensiveWakeUpThrottling: same. The rest: two renderers a headless
+  // 156 starts for nothing (the omnibox pop-up WebUI, a spare renderer).
+  '--disable-features=IntensiveWakeUpThrottling,Translate,MediaRouter,OptimizationHints,'
+    + 'PreloadTopChromeWebUI,WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup,'
+    + 'SpareRendererForSitePerProcess',
+];
+
+// Removes our folders under the temporary directory whose owner (the pid in
+// the name) is gone: what a SIGKILLed run left.
+export function removeStaleProfiles() {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(PROFILE_PREFIX)) continue;
+    const m = /^(\d+)-/.exec(name.slice(PROFILE_PREFIX.length));
+    if (!m) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (err) {
+      if (err.code === 'ESRCH') rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    }
+  }
+}
