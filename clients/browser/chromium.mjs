@@ -1,7 +1,7 @@
 // What hold.mjs (a browser of its own) and serve.mjs (one browser for a whole
 // run) share: which Chromium, its switches, and the clean-up of profiles that
 // a killed run left behind.
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -55,17 +55,22 @@ export const switches = [
     + 'SpareRendererForSitePerProcess',
 ];
 
+// Whether a process is gone: no such pid, or a zombie (dead, not yet reaped).
+function gone(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch (err) {
+    return err.code === 'ENOENT';
+  }
+}
+
 // Removes our folders under the temporary directory whose owner (the pid in
 // the name) is gone: what a SIGKILLed run left.
 export function removeStaleProfiles() {
   for (const name of readdirSync(tmpdir())) {
     if (!name.startsWith(PROFILE_PREFIX)) continue;
     const m = /^(\d+)-/.exec(name.slice(PROFILE_PREFIX.length));
-    if (!m) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch (err) {
-      if (err.code === 'ESRCH') rmSync(join(tmpdir(), name), { recursive: true, force: true });
-    }
+    if (m && gone(Number(m[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
   }
 }
