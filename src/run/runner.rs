@@ -2,6 +2,7 @@
 //!
 //! Wall time is about one hold plus start-up, not tags × hold.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
@@ -10,6 +11,7 @@ use futures_util::future::join_all;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::client::command::{self, CommandSpec};
+use crate::client::service::{self, Service};
 use crate::client::{self, contract, SessionSpec};
 use crate::engine::broker::{self, Broker, ClockAsk};
 use crate::engine::clock::{self, Libc};
@@ -71,9 +73,10 @@ pub async fn run(plan: &Plan, run_id: &str, progress: Option<UnboundedSender<Pro
 pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSender<Progress>>, session_fn: SessionFn) -> RunResult {
     let started_at = now_rfc3339();
     let clock = Instant::now();
+    let (services, envs) = start_services(plan).await;
     let tag_runs = plan.tags.iter().map(|tag| {
         let cells: Vec<Cell> = plan.cells.iter().filter(|c| &c.tag == tag).cloned().collect();
-        run_tag(plan, run_id, tag.clone(), cells, progress.clone(), session_fn)
+        run_tag(plan, run_id, tag.clone(), cells, progress.clone(), session_fn, &envs)
     });
     let mut tags = Vec::new();
     let mut cells = Vec::new();
@@ -81,6 +84,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         tags.push(t);
         cells.extend(c);
     }
+    join_all(services.into_iter().map(Service::stop)).await;
     RunResult {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -102,6 +106,33 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         ended_at: now_rfc3339(),
         wall_secs: clock.elapsed().as_secs_f64(),
     }
+}
+
+/// Per command column with a `service`: the environment its cells get, or why it could not
+/// be had. Keyed by column name.
+type ServiceEnvs = BTreeMap<String, Result<Vec<(String, String)>, String>>;
+
+/// Starts, once for the run, the service of every command column that has one and cells to
+/// run (see `client::service`); the services are stopped when the run ends.
+async fn start_services(plan: &Plan) -> (Vec<Service>, ServiceEnvs) {
+    let mut services = Vec::new();
+    let mut envs = ServiceEnvs::new();
+    for column in &plan.columns {
+        let Column::Command(client) = column else { continue };
+        if client.service.is_none() || !plan.cells.iter().any(|c| c.column.name() == client.name) {
+            continue;
+        }
+        match service::start(client, &plan.workdir, &client_clock(plan), plan.timing.setup_timeout).await {
+            Ok(s) => {
+                envs.insert(client.name.clone(), Ok(s.env()));
+                services.push(s);
+            }
+            Err(e) => {
+                envs.insert(client.name.clone(), Err(e.to_string()));
+            }
+        }
+    }
+    (services, envs)
 }
 
 /// The environment that puts a command client on the brokers' clock (nothing at real time).
@@ -147,6 +178,7 @@ async fn run_tag(
     cells: Vec<Cell>,
     progress: Option<UnboundedSender<Progress>>,
     session_fn: SessionFn,
+    services: &ServiceEnvs,
 ) -> (TagResult, Vec<CellResult>) {
     let mut info = TagResult { tag: tag.clone(), baseline_digest: plan.digests.get(&tag).cloned(), ..TagResult::default() };
     send(&progress, Progress::BrokerStarting { tag: tag.clone() });
@@ -189,7 +221,7 @@ async fn run_tag(
         broker_secs: proof.broker.as_secs_f64(),
         real_secs: (proof.real.as_secs_f64() * 1000.0).round() / 1000.0,
     });
-    let sessions = cells.into_iter().map(|cell| run_cell(plan, &broker, cell, &progress, session_fn));
+    let sessions = cells.into_iter().map(|cell| run_cell(plan, &broker, cell, &progress, session_fn, services));
     let results: Vec<(CellResult, Option<String>)> = join_all(sessions).await;
     info.broker_version = results.iter().find_map(|(_, v)| v.clone());
     // A paused container is un-paused first, so its removal cannot stall.
@@ -207,6 +239,7 @@ async fn run_cell(
     cell: Cell,
     progress: &Option<UnboundedSender<Progress>>,
     session_fn: SessionFn,
+    services: &ServiceEnvs,
 ) -> (CellResult, Option<String>) {
     let client_id = format!("mm-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
     let port = broker.port(cell.column.transport());
@@ -222,6 +255,16 @@ async fn run_cell(
         let result = finish(plan, cell, verdict::error(missing), Some(client_id), started_at, None);
         send(progress, Progress::CellFinished(Box::new(result.clone())));
         return (result, None);
+    }
+    let mut extra_env = client_clock(plan);
+    match services.get(cell.column.name()) {
+        Some(Ok(env)) => extra_env.extend(env.iter().cloned()),
+        Some(Err(why)) => {
+            let result = finish(plan, cell, verdict::error(format!("not run: {why}")), Some(client_id), started_at, None);
+            send(progress, Progress::CellFinished(Box::new(result.clone())));
+            return (result, None);
+        }
+        None => {}
     }
     let joined = match &column {
         Column::Builtin(profile) => {
@@ -249,7 +292,7 @@ async fn run_cell(
                 timing: plan.timing,
                 workdir: plan.workdir.clone(),
                 speed: f64::from(plan.speed),
-                extra_env: client_clock(plan),
+                extra_env,
             };
             tokio::spawn(async move { command::run(&spec).await }).await
         }
