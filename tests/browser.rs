@@ -47,10 +47,11 @@ fn in_group(pgid: i32, needle: &str) -> Vec<i32> {
     alive_in_group(pgid).into_iter().filter(|p| cmdline(*p).contains(needle)).collect()
 }
 
-/// The service's temporary folders (profile, artifacts): named after its pid, the group's id.
-fn folders(pgid: i32) -> Vec<PathBuf> {
-    let prefix = format!("mosquitto-matrix-chromium-{pgid}-");
-    std::fs::read_dir(std::env::temp_dir())
+/// The browser's folders (profile, artifacts) in the service's `TMPDIR`: named after its pid,
+/// the group's id.
+fn folders(tmp: &std::path::Path, pgid: i32) -> Vec<PathBuf> {
+    let prefix = format!("mm-chromium-{pgid}-");
+    std::fs::read_dir(tmp)
         .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&prefix)).map(|e| e.path()).collect())
         .unwrap_or_default()
 }
@@ -79,23 +80,24 @@ async fn the_service_keeps_its_chromium_in_its_process_group_and_stop_leaves_no_
     assert!(s.value().starts_with("ws://127.0.0.1:"), "{}", s.value());
     let pgid = s.process_group();
     assert!(!in_group(pgid, "/chromium").is_empty(), "Chromium runs in the service's group: {:?}", alive_in_group(pgid));
-    assert_eq!(folders(pgid).len(), 1, "its temporary folder");
+    let folder = s.folder().to_path_buf();
+    assert_eq!(folders(&folder, pgid).len(), 1, "the browser's folder, in the service's TMPDIR");
     s.stop().await;
     assert_eq!(alive_in_group(pgid), Vec::<i32>::new());
-    assert_eq!(folders(pgid), Vec::<PathBuf>::new(), "the folder is removed on SIGTERM");
+    assert!(!folder.exists(), "stop removes the service's folder");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_sigkill_of_the_services_group_ends_its_chromium_and_the_next_service_removes_the_folder_left() {
+async fn a_sigkill_of_the_services_group_ends_its_chromium_and_dropping_the_service_removes_its_folder() {
     let s = start().await;
     let pgid = s.process_group();
+    let folder = s.folder().to_path_buf();
     killpg(Pid::from_raw(pgid), Signal::SIGKILL).expect("the group can be signalled");
     assert!(until(Duration::from_secs(5), || alive_in_group(pgid).is_empty()).await, "left: {:?}", alive_in_group(pgid));
-    assert_eq!(folders(pgid).len(), 1, "SIGKILL leaves the folder");
+    assert_eq!(folders(&folder, pgid).len(), 1, "SIGKILL leaves the browser's profile");
+    // What the CLI's signal handler does: the run's services are dropped.
     drop(s);
-    let next = start().await;
-    assert_eq!(folders(pgid), Vec::<PathBuf>::new(), "the next service removes a dead service's folder");
-    next.stop().await;
+    assert!(!folder.exists(), "the harness removes the service's folder, profile included");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -119,7 +121,7 @@ async fn the_service_ends_itself_when_its_stdin_ends_as_when_the_harness_is_gone
     let status = timeout(Duration::from_secs(10), child.wait()).await.expect("it exits by itself").expect("waited");
     assert_eq!(status.code(), Some(0));
     assert!(until(Duration::from_secs(5), || alive_in_group(pgid).is_empty()).await, "left: {:?}", alive_in_group(pgid));
-    assert_eq!(folders(pgid), Vec::<PathBuf>::new());
+    assert_eq!(folders(&std::env::temp_dir(), pgid), Vec::<PathBuf>::new(), "it removed its folder itself");
 }
 
 fn cell_env(port: u16, id: &str, hold_secs: u32, service: &Service) -> Vec<(String, String)> {

@@ -49,8 +49,22 @@ async fn a_service_that_prints_its_line_gives_every_cell_matrix_service_and_is_g
     assert_eq!(s.value(), "ws://127.0.0.1:9/x");
     let pgid = s.process_group();
     assert!(!alive_in_group(pgid).is_empty(), "the service runs until stopped");
+    let folder = s.folder().to_path_buf();
+    assert!(folder.join("scratch").exists(), "the service's TMPDIR is its own folder");
     s.stop().await;
     assert_eq!(alive_in_group(pgid), Vec::<i32>::new(), "stop waits until nothing of the group is alive");
+    assert!(!folder.exists(), "stop removes the service's folder");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_folder_left_by_a_harness_that_is_gone_is_removed_by_the_next_start() {
+    // A pid no process has: above the kernel's largest.
+    let max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max").expect("pid_max").trim().parse().expect("a number");
+    let stale = std::env::temp_dir().join(format!("mm-svc-{}-01234567", max + 1));
+    std::fs::create_dir_all(stale.join("left")).expect("a stale folder");
+    let s = service::start(&column(&["tests/services/ready.sh"]), &root(), &[], BOUND).await.expect("the service starts");
+    assert!(!stale.exists(), "the stale folder is removed");
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -118,8 +132,10 @@ async fn a_service_that_ignores_sigterm_and_forks_a_child_is_killed_whole_by_sto
 async fn dropping_a_service_kills_its_process_group() {
     let s = service::start(&column(&["tests/services/stubborn.sh"]), &root(), &[], BOUND).await.expect("the service starts");
     let pgid = s.process_group();
+    let folder = s.folder().to_path_buf();
     drop(s);
     assert!(gone(pgid).await, "left alive: {:?}", alive_in_group(pgid));
+    assert!(!folder.exists(), "dropping removes the service's folder");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 export const executable = () => process.env.MATRIX_CHROMIUM || '/usr/bin/chromium';
 
 // Temporary folders of ours start with this, then the owning pid and '-'.
-export const PROFILE_PREFIX = 'mosquitto-matrix-chromium-';
+// Short: Chromium puts a socket a few levels under TMPDIR, and a socket path
+// has at most 107 bytes ("Socket path too long").
+export const PROFILE_PREFIX = 'mm-chromium-';
 
 // Ports Chromium refuses (net::ERR_UNSAFE_PORT) that a kernel could hand a
 // listener on 127.0.0.1 (the proxy's port is the kernel's choice): every

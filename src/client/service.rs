@@ -6,7 +6,9 @@
 //!
 //! - runs in a process group of its own (registered with [`crate::client::groups`], so the
 //!   CLI's SIGINT/SIGTERM handler ends it with the cells), with the harness's environment
-//!   plus the run's extra variables (the time library on an accelerated run);
+//!   plus the run's extra variables (the time library on an accelerated run), and `TMPDIR` a
+//!   folder of its own that the harness removes once the service has ended — however it
+//!   ended, SIGKILL included (a folder whose harness died is removed by the next start);
 //! - prints `service: <value>` on stdout once it is ready: the first stdout line that starts
 //!   so. Until then and after, its output (both pipes) is read to the end and its last lines
 //!   kept, bounded, for error messages;
@@ -30,9 +32,10 @@
 //!   one note that is `e`'s text (which names the column and quotes the service's output);
 //!   none of them is started.
 //!
-//! Does I/O: starts a process, reads its pipes, signals its group, reads `/proc`.
+//! Does I/O: starts a process, reads its pipes, signals its group, reads `/proc`, makes and
+//! removes its temporary folder.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,6 +59,11 @@ pub const ENV_VAR: &str = "MATRIX_SERVICE";
 const GONE_WAIT: Duration = Duration::from_secs(2);
 /// How long the output of a service that ended is still read (a grandchild may hold a pipe).
 const READ_GRACE: Duration = Duration::from_millis(500);
+/// A service's temporary folder is `<temp dir>/<FOLDER_PREFIX><harness pid>-<random>`: short,
+/// since programs make sockets below it and a socket path has at most 107 bytes.
+const FOLDER_PREFIX: &str = "mm-svc-";
+/// How long dropping a service waits for its SIGKILLed group before removing its folder.
+const DROP_WAIT: Duration = Duration::from_millis(300);
 
 /// Why a column's service could not be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -103,6 +111,16 @@ pub enum ServiceError {
         bound: Duration,
         /// Its last output, quoted.
         tail: String,
+    },
+    /// Its temporary folder could not be made.
+    #[error("cannot make a temporary folder for the service of client {column}: {path}: {why}")]
+    Folder {
+        /// The column.
+        column: String,
+        /// The folder.
+        path: String,
+        /// The operating system's words.
+        why: String,
     },
     /// Its ready line carries no value.
     #[error("the service of client {column} printed `service:` with no value and was stopped; {tail}")]
@@ -155,6 +173,40 @@ pub struct Service {
     stdin: Option<ChildStdin>,
     tail: Arc<Mutex<Tail>>,
     readers: Vec<JoinHandle<()>>,
+    folder: PathBuf,
+}
+
+/// Whether a process is gone: no such pid, or a zombie.
+fn is_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rfind(')').is_some_and(|i| stat[i + 1..].trim_start().starts_with('Z')),
+        Err(_) => true,
+    }
+}
+
+/// Removes the folders of services whose harness is gone (a harness that was SIGKILLed).
+fn remove_stale_folders(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(FOLDER_PREFIX).and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if is_gone(pid) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// A fresh folder for one service, named after the harness's pid.
+fn make_folder() -> Result<PathBuf, (PathBuf, std::io::Error)> {
+    let tmp = std::env::temp_dir();
+    remove_stale_folders(&tmp);
+    let path = tmp.join(format!("{FOLDER_PREFIX}{}-{:08x}", std::process::id(), rand::random::<u32>()));
+    match std::fs::create_dir(&path) {
+        Ok(()) => Ok(path),
+        Err(e) => Err((path, e)),
+    }
 }
 
 fn describe(status: Option<ExitStatus>) -> String {
@@ -176,27 +228,40 @@ pub async fn start(client: &CommandClient, workdir: &Path, extra_env: &[(String,
         _ => return Err(ServiceError::NotDeclared { column }),
     };
     let argv0 = &argv[0];
+    let folder = make_folder().map_err(|(path, e)| ServiceError::Folder {
+        column: column.clone(),
+        path: path.display().to_string(),
+        why: e.to_string(),
+    })?;
     let mut cmd = Command::new(program(argv0, workdir));
     cmd.args(&argv[1..])
         .current_dir(workdir)
         .envs(extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("TMPDIR", &folder)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| ServiceError::Spawn {
-        column: column.clone(),
-        program: argv0.clone(),
-        why: e.to_string(),
-        workdir: workdir.display().to_string(),
-        path: std::env::var("PATH").unwrap_or_default(),
-        hint: setup_hint(client),
-    })?;
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&folder);
+            return Err(ServiceError::Spawn {
+                column: column.clone(),
+                program: argv0.clone(),
+                why: e.to_string(),
+                workdir: workdir.display().to_string(),
+                path: std::env::var("PATH").unwrap_or_default(),
+                hint: setup_hint(client),
+            });
+        }
+    };
     // A child just spawned has its pid until it is waited for; without one there is no group
     // to signal (and group 0 would be the harness's own).
     let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) else {
         let status = child.wait().await.ok();
+        let _ = std::fs::remove_dir_all(&folder);
         return Err(ServiceError::Exited { column, ended: describe(status), tail: "it printed nothing".to_string(), hint: setup_hint(client) });
     };
     let group = Group::new(pid);
@@ -212,7 +277,7 @@ pub async fn start(client: &CommandClient, workdir: &Path, extra_env: &[(String,
         readers.push(tokio::spawn(async move { drain(pipe, &out).await }));
     }
     let stdin = child.stdin.take();
-    let mut service = Service { column: column.clone(), value: String::new(), child, group, stdin, tail, readers };
+    let mut service = Service { column: column.clone(), value: String::new(), child, group, stdin, tail, readers, folder };
     // The ready line, the end of stdout without one (the sender dropped), or the bound.
     match timeout(bound, rx).await {
         Ok(Ok(value)) if !value.is_empty() => {
@@ -264,6 +329,11 @@ impl Service {
         self.group.id()
     }
 
+    /// The service's temporary folder (its `TMPDIR`), removed when it has ended.
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
     /// The last lines the service printed (both pipes), oldest first.
     pub fn tail(&self) -> Vec<String> {
         self.tail.lock().map(|t| t.lines()).unwrap_or_default()
@@ -300,5 +370,19 @@ impl Service {
         for r in self.readers.drain(..) {
             let _ = timeout(READ_GRACE, r).await;
         }
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        // The group is SIGKILLed (again, after a stop); its folder goes once nothing of it
+        // can write there any more, waited for briefly: a drop cannot await.
+        self.group.signal(Signal::SIGKILL);
+        let until = std::time::Instant::now() + DROP_WAIT;
+        while !crate::client::groups::alive_in_group(self.group.id()).is_empty() && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = std::fs::remove_dir_all(&self.folder);
     }
 }
