@@ -76,3 +76,18 @@ export function removeStaleProfiles() {
     if (m && gone(Number(m[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
   }
 }
+
+// How many seconds of this process's clock pass in one real second: the rate
+// of a preloaded libfaketime (LD_PRELOAD with FAKETIME="+0 x10" on an
+// accelerated run), else 1.
+export function clockRate() {
+  if (!/faketime/.test(process.env.LD_PRELOAD || '')) return 1;
+  const m = /x\s*([0-9]+(?:\.[0-9]+)?)/.exec(process.env.FAKETIME || '');
+  const rate = m ? Number(m[1]) : 1;
+  return Number.isFinite(rate) && rate > 0 ? rate : 1;
+}
+
+// A set-up bound (start the browser, connect to it, load the page) of `secs`
+// real seconds, in milliseconds of this process's clock: starting a browser
+// takes what it takes, whatever the clock says.
+export const setupMs = (secs) => secs * 1000 * clockRate();

@@ -26,6 +26,7 @@
 //
 // `node clients/browser/hold.mjs --version` prints only the `client:` line
 // (it starts the browser to read its version).
+// Set-up bounds are real time, also under a preloaded libfaketime.
 // Optional: MATRIX_SERVICE (a browser to connect to, see above),
 // MATRIX_CHROMIUM (default /usr/bin/chromium), MATRIX_BROWSER_TRACE=1
 // (timestamped progress on stderr), MATRIX_BROWSER_LAUNCH_SECS (default 30).
@@ -37,7 +38,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { executable, PROFILE_PREFIX, removeStaleProfiles, switches } from './chromium.mjs';
+import { executable, PROFILE_PREFIX, removeStaleProfiles, setupMs, switches } from './chromium.mjs';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -134,8 +135,8 @@ async function launch(exe, launchSecs, port) {
   const endpoint = await new Promise((resolve, reject) => {
     let buffered = '';
     const timer = setTimeout(
-      () => reject(new Error(`Chromium printed no DevTools endpoint within ${launchSecs} s`)),
-      launchSecs * 1000,
+      () => reject(new Error(`Chromium printed no DevTools endpoint within ${launchSecs} s (real time)`)),
+      setupMs(launchSecs),
     );
     chrome.once('error', (err) => { clearTimeout(timer); reject(err); });
     chrome.once('exit', (code, signal) => {
@@ -159,7 +160,7 @@ async function launch(exe, launchSecs, port) {
     if (!finishing) fail(`Chromium exited unexpectedly (${signal ?? `code ${code}`}): ${stderrTail.join(' | ')}`);
   });
   const { chromium } = require('playwright-core');
-  browser = await chromium.connectOverCDP(endpoint, { timeout: launchSecs * 1000 });
+  browser = await chromium.connectOverCDP(endpoint, { timeout: setupMs(launchSecs) });
   browser.on('disconnected', () => { if (!finishing) fail('the browser disconnected'); });
   trace(`connected over CDP, ${browser.version()}`);
   return browser;
@@ -170,7 +171,7 @@ async function connect(endpoint, launchSecs) {
   const { chromium } = require('playwright-core');
   trace(`connecting to the service's browser at ${endpoint}`);
   try {
-    browser = await chromium.connect(endpoint, { timeout: launchSecs * 1000 });
+    browser = await chromium.connect(endpoint, { timeout: setupMs(launchSecs) });
   } catch (err) {
     throw new Error(`cannot connect to the browser service MATRIX_SERVICE=${endpoint}: ${oneLine(err.message).slice(0, 300)}`);
   }
@@ -253,7 +254,7 @@ try {
     if (msg.type() === 'error' && /WebSocket/i.test(msg.text())) lastConsoleError = oneLine(msg.text());
   });
   trace('matrixReport exposed');
-  await page.goto(pathToFileURL(join(here, 'page.html')).href, { timeout: launchSecs * 1000 });
+  await page.goto(pathToFileURL(join(here, 'page.html')).href, { timeout: setupMs(launchSecs) });
   trace('page.html loaded');
   ({ version: libraryVersion } = await page.evaluate(() => window.matrixLibrary()));
   if (!libraryVersion) throw new Error('MQTT.js browser bundle did not load (mqtt.MQTTJS_VERSION missing)');

@@ -20,7 +20,8 @@
 // Playwright also talks to Chromium over a pipe (--remote-debugging-pipe):
 // if this program alone dies, the pipe closes and Chromium exits.
 //
-// Optional: MATRIX_CHROMIUM, MATRIX_BROWSER_LAUNCH_SECS (default 30),
+// Optional: MATRIX_CHROMIUM, MATRIX_BROWSER_LAUNCH_SECS (default 30, real time
+// also under a preloaded libfaketime),
 // MATRIX_BROWSER_TRACE=1 (timestamped progress on stderr).
 import { fstatSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -28,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { executable, PROFILE_PREFIX, removeStaleProfiles, switches, UNSAFE_HIGH_PORTS } from './chromium.mjs';
+import { executable, PROFILE_PREFIX, removeStaleProfiles, setupMs, switches, UNSAFE_HIGH_PORTS } from './chromium.mjs';
 
 const require = createRequire(import.meta.url);
 const oneLine = (text) => String(text).split(/\s+/).filter(Boolean).join(' ');
@@ -124,7 +125,7 @@ try {
     handleSIGINT: false,
     handleSIGTERM: false,
     handleSIGHUP: false,
-    timeout: launchSecs * 1000,
+    timeout: setupMs(launchSecs),
   });
   const browserProcess = server.process();
   const ours = processGroup(process.pid);
