@@ -77,7 +77,7 @@ async fn start() -> Service {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_service_keeps_its_chromium_in_its_process_group_and_stop_leaves_no_process_and_no_folder() {
     let s = start().await;
-    assert!(s.value().starts_with("ws://127.0.0.1:"), "{}", s.value());
+    assert!(s.value().starts_with("127.0.0.1:"), "HOST:PORT/TOKEN: {}", s.value());
     let pgid = s.process_group();
     assert!(!in_group(pgid, "/chromium").is_empty(), "Chromium runs in the service's group: {:?}", alive_in_group(pgid));
     let folder = s.folder().to_path_buf();
@@ -116,7 +116,7 @@ async fn the_service_ends_itself_when_its_stdin_ends_as_when_the_harness_is_gone
     let pgid = child.id().expect("a pid") as i32;
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let first = timeout(START, lines.next_line()).await.expect("in time").expect("readable").expect("a line");
-    assert!(first.starts_with("service: ws://127.0.0.1:"), "{first}");
+    assert!(first.starts_with("service: 127.0.0.1:"), "{first}");
     drop(child.stdin.take());
     let status = timeout(Duration::from_secs(10), child.wait()).await.expect("it exits by itself").expect("waited");
     assert_eq!(status.code(), Some(0));

@@ -11,10 +11,11 @@
 // every exit path. WebSocket only: MATRIX_TRANSPORT=tcp is an error (exit 2).
 //
 // With MATRIX_SERVICE set (the browser column's per-run service, serve.mjs,
-// printed it), the cell starts no browser: it connects to the run's one
-// Chromium with chromium.connect() and runs in a fresh browser context of its
-// own (its own page), which it closes on every exit path; if this program is
-// killed, its connection drops and the server closes the context and page.
+// printed it), the cell starts no browser and loads no playwright: it asks the
+// run's one Chromium, over loopback TCP, for a fresh browser context of its
+// own with its page (serve.mjs opens it and relays what the page reports), and
+// ends its connection on every exit path; the service then closes the context,
+// also when this program is killed (its connection ends with it).
 //
 // Without MATRIX_SERVICE (`--client`, by hand, `--version`), it starts a
 // Chromium of its own. That one is spawned here, not by playwright's launch(),
@@ -31,17 +32,17 @@
 // MATRIX_CHROMIUM (default /usr/bin/chromium), MATRIX_BROWSER_TRACE=1
 // (timestamped progress on stderr), MATRIX_BROWSER_LAUNCH_SECS (default 30).
 import { spawn } from 'node:child_process';
+import { connect as connectTcp } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { executable, PROFILE_PREFIX, removeStaleProfiles, setupMs, switches } from './chromium.mjs';
+import { openPage, startHold } from './session.mjs';
 
 const require = createRequire(import.meta.url);
-const here = dirname(fileURLToPath(import.meta.url));
 
 const oneLine = (text) => String(text).split(/\s+/).filter(Boolean).join(' ');
 const out = (line) => process.stdout.write(line + '\n');
@@ -54,17 +55,21 @@ const trace = (what) => {
 let chrome = null; // the Chromium child process
 let chromeExited = null; // resolves when it has exited
 let userDataDir = null;
-let browser = null; // playwright Browser (CDP, or connected to the service)
-let context = null; // the cell's own context in the service's browser
+let browser = null; // playwright Browser (CDP), a browser of our own
+let socket = null; // the connection to the service: our context lives as long as it does
 let stderrTail = [];
-const service = process.env.MATRIX_SERVICE || '';
+// `--version` always starts a browser of its own.
+const service = process.argv.slice(2).includes('--version') ? '' : (process.env.MATRIX_SERVICE || '');
 
 async function closeBrowser() {
   if (service) {
-    // The context first (its page with it), then the connection; the server
-    // would close the context when the connection drops anyway.
-    if (context) await Promise.race([context.close().catch(() => {}), sleep(2000)]);
-    if (browser) await Promise.race([browser.close().catch(() => {}), sleep(1000)]);
+    // Ending the connection ends the context (and its page) in the service.
+    if (socket && !socket.destroyed) {
+      const closed = new Promise((resolve) => { socket.once('close', resolve); });
+      socket.end();
+      await Promise.race([closed, sleep(2000)]);
+      socket.destroy();
+    }
     return;
   }
   if (chrome && chrome.exitCode === null && chrome.signalCode === null) {
@@ -166,17 +171,55 @@ async function launch(exe, launchSecs, port) {
   return browser;
 }
 
-// The run's shared browser (MATRIX_SERVICE): a connection of our own to it.
-async function connect(endpoint, launchSecs) {
-  const { chromium } = require('playwright-core');
-  trace(`connecting to the service's browser at ${endpoint}`);
-  try {
-    browser = await chromium.connect(endpoint, { timeout: setupMs(launchSecs) });
-  } catch (err) {
-    throw new Error(`cannot connect to the browser service MATRIX_SERVICE=${endpoint}: ${oneLine(err.message).slice(0, 300)}`);
-  }
-  browser.on('disconnected', () => { if (!finishing) fail('the browser service disconnected'); });
-  trace(`connected, ${browser.version()}`);
+// The run's shared browser (MATRIX_SERVICE=HOST:PORT/TOKEN): asks the
+// service for a page of our own and relays what it says (see serve.mjs).
+// Resolves with the `client:` text once the session has started in the page.
+function viaService(value, launchSecs, on) {
+  const m = /^([^:/]+):(\d+)\/(\w+)$/.exec(value);
+  if (!m) return Promise.reject(new Error(`MATRIX_SERVICE=${JSON.stringify(value)} is not HOST:PORT/TOKEN`));
+  const [, host, port, token] = m;
+  trace(`asking the browser service at ${host}:${port} for a page`);
+  return new Promise((resolve, reject) => {
+    let ready = false;
+    let buffered = '';
+    const timer = setTimeout(
+      () => reject(new Error(`the browser service opened no page within ${launchSecs} s (real time)`)),
+      setupMs(launchSecs),
+    );
+    socket = connectTcp({ host, port: Number(port) }, () => {
+      socket.write(`${JSON.stringify({ token, cfg })}\n`);
+    });
+    socket.setEncoding('utf8');
+    socket.on('error', (err) => {
+      if (!ready) reject(new Error(`cannot reach the browser service at ${host}:${port}: ${err.message}`));
+      else if (!finishing) fail(`the browser service connection failed: ${err.message}`);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      if (!ready) reject(new Error('the browser service closed the connection before the page was open'));
+      else if (!finishing) fail('the browser service closed the connection');
+    });
+    socket.on('data', (chunk) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop();
+      for (const line of lines) {
+        let message;
+        try { message = JSON.parse(line); } catch { fail(`the browser service said ${JSON.stringify(line.slice(0, 200))}`); return; }
+        if (message.t === 'client' && !ready) {
+          ready = true;
+          clearTimeout(timer);
+          resolve(message.text);
+        } else if (message.t === 'report') {
+          on.report(message.kind, message.text);
+        } else if (message.t === 'console') {
+          on.console(message.text);
+        } else if (message.t === 'fail') {
+          if (!ready) { clearTimeout(timer); reject(new Error(message.text)); } else on.fail(message.text);
+        }
+      }
+    });
+  });
 }
 
 // ---------------------------------------------------------------- the run ---
@@ -231,39 +274,33 @@ if (!isVersion) {
 
 let launchSecs = 30;
 let lastConsoleError = null;
-let page;
-let libraryVersion;
+let page = null; // our page, in a browser of our own
+let library;
+// What the page says, whichever browser it is in.
+const pageSays = {
+  report: (kind, text) => onReport(kind, text),
+  console: (text) => { lastConsoleError = text; },
+  fail: (text) => { if (!finishing) fail(text); },
+};
 try {
   launchSecs = envNumber('MATRIX_BROWSER_LAUNCH_SECS', '30');
   if (service) {
-    await connect(service, launchSecs);
-    context = await browser.newContext();
-    page = await context.newPage();
+    // The service opens the page and starts the session in it.
+    library = await viaService(service, launchSecs, pageSays);
   } else {
     await launch(executable(), launchSecs, cfg && cfg.port);
     const own = browser.contexts()[0] ?? await browser.newContext();
-    page = own.pages()[0] ?? await own.newPage();
+    const opened = await openPage(own, setupMs(launchSecs), pageSays);
+    page = opened.page;
+    library = `Chromium ${browser.version()} + mqtt.js ${opened.version} (browser bundle)`;
   }
-  trace('page open');
-  page.on('crash', () => { if (!finishing) fail('the page crashed'); });
-  page.on('pageerror', (err) => { if (!finishing) fail(`page error: ${err.message}`); });
-  await page.exposeFunction('matrixReport', onReport);
-  // The browser's own words about a failed or broken WebSocket ("WebSocket
-  // connection to ... failed: ..."), for the lost: line.
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && /WebSocket/i.test(msg.text())) lastConsoleError = oneLine(msg.text());
-  });
-  trace('matrixReport exposed');
-  await page.goto(pathToFileURL(join(here, 'page.html')).href, { timeout: setupMs(launchSecs) });
   trace('page.html loaded');
-  ({ version: libraryVersion } = await page.evaluate(() => window.matrixLibrary()));
-  if (!libraryVersion) throw new Error('MQTT.js browser bundle did not load (mqtt.MQTTJS_VERSION missing)');
 } catch (err) {
   const tail = stderrTail.length ? ` (Chromium said: ${stderrTail.join(' | ')})` : '';
   await fail(`cannot start the browser: ${err.message}${tail}`);
 }
 
-out(`client: Chromium ${browser.version()} + mqtt.js ${libraryVersion} (browser bundle)`);
+out(`client: ${library}`);
 if (isVersion) await finish(0);
 
 function withConsole(words) {
@@ -287,8 +324,10 @@ function onReport(kind, text) {
 const guardSecs = cfg.holdSecs + 3 * cfg.roundTripSecs + 15;
 setTimeout(() => fail(`the page reported no outcome within ${guardSecs} s`), guardSecs * 1000);
 trace(`connecting to ${cfg.url}`);
-try {
-  await page.evaluate((c) => { window.matrixHold(c); }, cfg);
-} catch (err) {
-  if (!finishing) await fail(`cannot start the session in the page: ${err.message}`);
+if (page) {
+  try {
+    await startHold(page, cfg);
+  } catch (err) {
+    if (!finishing) await fail(`cannot start the session in the page: ${err.message}`);
+  }
 }
