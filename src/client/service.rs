@@ -27,7 +27,10 @@
 //! column starts: `service::start(&client, &workdir, &extra_env, bound)` with the cells'
 //! working directory and extra environment, and a real-time `bound` (the set-up timeout).
 //! - `Ok(service)`: each cell's `CommandSpec::extra_env` gets `service.env()` appended.
-//!   At the end of the run (also when it is interrupted or fails) `service.stop().await`.
+//!   At the end of the run `service.stop().await`; when the run's future is dropped instead
+//!   (the CLI's SIGINT/SIGTERM), dropping the `Service` SIGKILLs its group and removes its
+//!   folder. A cell that could not use the service can say why with `service.ended()`
+//!   (`Some("exited 1; its last output: …")` once the service has died).
 //! - `Err(e)`: every cell of that column is ERROR, said once: the column's cells point at
 //!   one note that is `e`'s text (which names the column and quotes the service's output);
 //!   none of them is started.
