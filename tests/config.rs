@@ -89,6 +89,8 @@ fn the_debian_set_expects_what_the_reference_measured() {
 #[case::client_with_an_empty_command("command = [\"node\", \"clients/mqttjs/hold.mjs\"]", "command = []", "command = []", "client \"mqttjs\": command is empty")]
 #[case::client_with_an_unknown_transport("command = [\"node\", \"clients/mqttjs/hold.mjs\"]", "command = [\"node\", \"clients/mqttjs/hold.mjs\"]\ntransport = \"quic\"", "transport = ", "client \"mqttjs\": transport \"quic\" is not ws or tcp")]
 #[case::client_path_without_a_slash("command = [\"node\", \"clients/mqttjs/hold.mjs\"]", "command = [\"node\", \"clients/mqttjs/hold.mjs\"]\npath = \"mqtt\"", "path = ", "path \"mqtt\" must start with '/'")]
+#[case::client_with_an_empty_service("service = [\"node\", \"clients/browser/serve.mjs\"]", "service = []", "service = []", "client \"browser\": service is empty")]
+#[case::client_with_a_blank_service_program("service = [\"node\", \"clients/browser/serve.mjs\"]", "service = [\" \", \"serve.mjs\"]", "service = [\" \"", "client \"browser\": service is empty")]
 #[case::client_with_a_misspelt_field("seen_in = \"Go services\"", "seen = \"Go services\"", "seen = ", "unknown field `seen`")]
 #[case::column_that_is_neither_a_profile_nor_a_client("  \"paho-go\",         #", "  \"paho-rust\",       #", "\"paho-rust\",", "unknown profile \"paho-rust\"; known profiles and clients:")]
 #[case::misspelt_set_key("variants = [\"\", \"-alpine\"]", "variant = [\"\", \"-alpine\"]", "variant = [", "unknown field `variant`")]
@@ -114,6 +116,15 @@ fn a_mistake_in_matrix_toml_names_the_file_the_line_and_what_is_wrong(
     }
     assert!(shown.starts_with(&format!("matrix.toml:{line}: ")), "{shown}");
     assert!(shown.contains(what), "{shown:?} does not say {what:?}");
+}
+
+#[test]
+fn the_browser_column_has_a_per_run_service_and_the_other_clients_have_none() {
+    let f = shipped();
+    for c in &f.clients {
+        let want = (c.name == "browser").then(|| vec!["node".to_string(), "clients/browser/serve.mjs".to_string()]);
+        assert_eq!(c.service, want, "client {}", c.name);
+    }
 }
 
 #[test]

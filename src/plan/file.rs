@@ -73,6 +73,7 @@ struct RawClient {
     setup: Option<String>,
     accelerates: Option<bool>,
     cost: Option<Spanned<RawCost>>,
+    service: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,6 +215,13 @@ impl Ctx<'_> {
         if command.first().is_none_or(|p| p.trim().is_empty()) {
             return Err(self.at(raw_ref.command.span(), format!("client {n:?}: command is empty; write the program and its arguments, as in command = [\"python3\", \"clients/x/hold.py\"]")));
         }
+        let service = match &raw_ref.service {
+            None => None,
+            Some(s) if s.get_ref().first().is_none_or(|p| p.trim().is_empty()) => {
+                return Err(self.at(s.span(), format!("client {n:?}: service is empty; write the program and its arguments, as in service = [\"node\", \"clients/browser/serve.mjs\"], or leave the line out")));
+            }
+            Some(s) => Some(s.get_ref().clone()),
+        };
         let transport = match &raw_ref.transport {
             None => Transport::Ws,
             Some(t) => match t.get_ref().as_str() {
@@ -246,6 +254,7 @@ impl Ctx<'_> {
             setup: raw_ref.setup.clone(),
             accelerates: raw_ref.accelerates.unwrap_or(true),
             cost,
+            service,
         })
     }
 }
