@@ -16,7 +16,10 @@
 #     browser bundle); its --version check starts the browser (~1 s);
 #   - Paho C: gcc -> target/clients/paho-c/hold;
 #   - Paho Go: go build, offline, GOPATH mode against Debian's Go source
-#     packages (/usr/share/gocode) -> target/clients/paho-go/hold.
+#     packages (/usr/share/gocode) -> target/clients/paho-go/hold;
+#   - Paho Java: OpenJDK 17 and Maven (apt, when javac or mvn is missing); each version in
+#     clients/paho-java/lock.txt resolved by Maven into target/clients/paho-java/m2, checked
+#     against the lock's sha256, Hold.java compiled -> target/clients/paho-java/<version>/hold.
 # Each client is checked first (it runs `<program> --version`) and rebuilt
 # only when that fails or its inputs changed (a stamp file holds a hash of
 # them), so a second run takes seconds.
@@ -222,6 +225,73 @@ setup_paho_go() {
     install_built "$bin" "$stamp" "$want" "$log"
 }
 
+# ------------------------------------------------------------ paho-java ---
+# Eclipse Paho Java, every version clients/paho-java/lock.txt lists, side by side:
+# target/clients/paho-java/<version>/{lib,classes,hold}. Maven resolves each version from
+# clients/paho-java/pom.xml into a repository of our own (target/clients/paho-java/m2,
+# checksums strict); every resolved file must match the lock's sha256. Hold.java is compiled
+# against each version's own jar; `hold` is a launcher that execs this machine's java.
+java_ensure() { # log
+    if ! command -v javac >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
+        apt_ensure "$1" openjdk-17-jdk-headless || return 1
+    fi
+    if ! command -v mvn >/dev/null 2>&1; then
+        apt_ensure "$1" maven || return 1
+    fi
+}
+
+# paho_java_version VERSION LOG: resolve, check, compile and probe one version.
+paho_java_version() {
+    local v=$1 log=$2 top=$OUT/paho-java
+    local dir=$top/$v bin=$top/$v/hold stamp=$top/$v/hold.stamp
+    local locked want
+    locked=$(awk -v v="$v" '$1 == v { print $2, $3 }' clients/paho-java/lock.txt)
+    want=$( { cat clients/paho-java/Hold.java clients/paho-java/pom.xml; echo "$locked"; command -v java; javac -version 2>&1; } | sha)
+    if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "$bin" && [ "$VERSION" = "$v" ]; then
+        return 0
+    fi
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    echo "+ mvn dependency:copy-dependencies -Dpaho.version=$v" >>"$log"
+    if ! mvn -B -q -C -f clients/paho-java/pom.xml -Dmaven.repo.local="$ROOT/$top/m2" -Dpaho.version="$v" \
+        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$ROOT/$dir/lib" </dev/null >>"$log" 2>&1; then
+        WHY="mvn could not resolve paho $v: $(last_words "$log")"
+        return 1
+    fi
+    local got
+    got=$(cd "$dir/lib" && for f in *; do echo "$f $(sha <"$f")"; done)
+    if [ "$got" != "$locked" ]; then
+        printf 'resolved:\n%s\nlocked:\n%s\n' "$got" "$locked" >>"$log"
+        WHY="paho $v: resolved files differ from clients/paho-java/lock.txt (see $log)"
+        return 1
+    fi
+    if ! javac --release 8 -Xlint:-options -d "$dir/classes" -cp "$dir/lib/*" clients/paho-java/Hold.java </dev/null >>"$log" 2>&1; then
+        WHY="javac failed for paho $v: $(last_words "$log")"
+        return 1
+    fi
+    # A small heap, the serial collector and the client compiler: the program idles for minutes.
+    printf '#!/bin/sh\n# Written by clients/setup.sh: Hold.java on Eclipse Paho Java %s.\nd=$(dirname "$0")\nexec %s -Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$d/classes:$d/lib/*" Hold "$@"\n' \
+        "$v" "$(command -v java)" >"$bin.tmp" && chmod +x "$bin.tmp"
+    mv -f "$bin.tmp" "$bin" && echo "$want" >"$stamp"
+    if ! probe "$log" "$bin" || [ "$VERSION" != "$v" ]; then
+        WHY="paho $v: hold --version failed or reports another version: $(last_words "$log")"
+        return 1
+    fi
+    BUILT=1
+}
+
+setup_paho_java() {
+    local log=$LOGS/paho-java.log v versions=() ok=()
+    : >"$log"
+    java_ensure "$log" || return 1
+    mapfile -t versions < <(awk '!/^#/ && NF { print $1 }' clients/paho-java/lock.txt)
+    for v in "${versions[@]}"; do
+        paho_java_version "$v" "$log" || return 1
+        ok+=("$v")
+    done
+    VERSION=$(IFS=,; echo "${ok[*]}")
+}
+
 run() { # name, function, args...
     local name=$1
     shift
@@ -242,6 +312,7 @@ run mqttjs          setup_mqttjs
 run browser         setup_browser
 run paho-c          setup_paho_c
 run paho-go         setup_paho_go
+run paho-java       setup_paho_java
 
 elapsed=$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 if [ ${#failed[@]} -gt 0 ]; then
