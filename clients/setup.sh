@@ -8,15 +8,17 @@
 #   - apt packages are installed only when `dpkg -s` says they are missing;
 #     `apt-get update` runs only when an install fails without it (or apt has
 #     no package lists at all);
-#   - Python venvs: target/clients/<name>/venv, from this machine's
-#     `python3 -m venv` (override with MATRIX_CLIENTS_PYTHON), pinned paho-mqtt;
-#   - MQTT.js: `npm ci --prefix clients/mqttjs` from the committed lock file;
+#   - Python venvs: target/clients/paho-python/<version>/venv, one per paho-mqtt version,
+#     from this machine's `python3 -m venv` (override with MATRIX_CLIENTS_PYTHON);
+#   - MQTT.js: `npm ci --prefix clients/mqttjs/<version>` from each version's committed lock file;
 #   - browser: Debian's `chromium` (apt, unless MATRIX_CHROMIUM names another
 #     binary) and `npm ci --prefix clients/browser` (playwright-core + MQTT.js's
 #     browser bundle); its --version check starts the browser (~1 s);
 #   - Paho C: gcc -> target/clients/paho-c/hold;
-#   - Paho Go: go build, offline, GOPATH mode against Debian's Go source
-#     packages (/usr/share/gocode) -> target/clients/paho-go/hold;
+#   - Paho Go 1.1.1: go build, offline, GOPATH mode against Debian's Go source
+#     packages (/usr/share/gocode) -> target/clients/paho-go/1.1.1/hold; later versions
+#     (clients/paho-go/<version>/go.mod + go.sum) in module mode from the Go module proxy
+#     -> target/clients/paho-go/<version>/hold;
 #   - Paho Java: OpenJDK 17 and Maven (apt, when javac or mvn is missing); each version in
 #     clients/paho-java/lock.txt resolved by Maven into target/clients/paho-java/m2, checked
 #     against the lock's sha256, Hold.java compiled -> target/clients/paho-java/<version>/hold.
@@ -35,8 +37,9 @@ OUT=target/clients
 LOGS=$OUT/logs
 mkdir -p "$LOGS" || exit 2
 
-PAHO_PY_NEW=2.1.0
-PAHO_PY_OLD=1.6.1
+# Eclipse Paho Python versions, side by side: target/clients/paho-python/<version>/venv.
+# matrix.toml's [clients.paho-python] versions must be among these.
+PAHO_PY_VERSIONS=(1.5.1 1.6.1 2.0.0 2.1.0)
 PYTHON=${MATRIX_CLIENTS_PYTHON:-python3}
 
 t_start=$(date +%s.%N)
@@ -85,11 +88,10 @@ apt_ensure() { # log, packages...
 }
 
 # --------------------------------------------------------------- python ---
-# setup_python NAME PAHO_VERSION
-setup_python() {
-    local name=$1 want=$2 dir=$OUT/$1 log=$LOGS/$1.log
+# setup_python_version PAHO_VERSION LOG: a venv with exactly that paho-mqtt.
+setup_python_version() {
+    local want=$1 log=$2 dir=$OUT/paho-python/$1
     local venv=$dir/venv
-    : >"$log"
     if probe "$log" "$venv/bin/python" clients/paho-python/hold.py && [ "$VERSION" = "$want" ]; then
         return 0
     fi
@@ -116,14 +118,27 @@ setup_python() {
     BUILT=1
 }
 
+setup_python() {
+    local log=$LOGS/paho-python.log v ok=()
+    : >"$log"
+    for v in "${PAHO_PY_VERSIONS[@]}"; do
+        setup_python_version "$v" "$log" || return 1
+        ok+=("$v")
+    done
+    VERSION=$(IFS=,; echo "${ok[*]}")
+}
+
 # ------------------------------------------------------------------ npm ---
-# npm_ensure DIR LOG: `npm ci` from DIR's lock file, unless a stamp of that lock file says
-# it is installed and DIR/hold.mjs answers --version.
+# npm_ensure DIR LOG [PROBE...]: `npm ci` from DIR's lock file, unless a stamp of that lock
+# file says it is installed and the probe (default: node DIR/hold.mjs) answers --version.
 npm_ensure() {
     local dir=$1 log=$2
+    shift 2
+    local probe_argv=("$@")
+    [ ${#probe_argv[@]} -eq 0 ] && probe_argv=(node "$dir/hold.mjs")
     local stamp=$dir/node_modules/.mosquitto-matrix-stamp want
     want=$(sha <"$dir/package-lock.json")
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" node "$dir/hold.mjs"; then
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "${probe_argv[@]}"; then
         return 0
     fi
     if ! npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error </dev/null >>"$log" 2>&1; then
@@ -131,7 +146,7 @@ npm_ensure() {
         return 1
     fi
     echo "$want" >"$stamp"
-    if ! probe "$log" node "$dir/hold.mjs"; then
+    if ! probe "$log" "${probe_argv[@]}"; then
         WHY="hold.mjs --version failed: $(last_words "$log")"
         return 1
     fi
@@ -145,11 +160,19 @@ node_ensure() { # log
 }
 
 # --------------------------------------------------------------- mqtt.js ---
+# MQTT.js, one folder per version with its own lock file (clients/mqttjs/<version>), loaded by
+# hold.mjs --lib clients/mqttjs/<version>.
+MQTTJS_VERSIONS=(4.3.8 5.16.0)
 setup_mqttjs() {
-    local log=$LOGS/mqttjs.log
+    local log=$LOGS/mqttjs.log v ok=()
     : >"$log"
     node_ensure "$log" || return 1
-    npm_ensure clients/mqttjs "$log"
+    for v in "${MQTTJS_VERSIONS[@]}"; do
+        npm_ensure "clients/mqttjs/$v" "$log" node clients/mqttjs/hold.mjs --lib "clients/mqttjs/$v" || return 1
+        [ "$VERSION" = "$v" ] || { WHY="clients/mqttjs/$v loads MQTT.js $VERSION"; return 1; }
+        ok+=("$v")
+    done
+    VERSION=$(IFS=,; echo "${ok[*]}")
 }
 
 # -------------------------------------------------------------- browser ---
@@ -198,31 +221,67 @@ setup_paho_c() {
 }
 
 # -------------------------------------------------------------- paho-go ---
-setup_paho_go() {
-    local dir=$OUT/paho-go log=$LOGS/paho-go.log
+# 1.1.1: Debian's package, GOPATH mode, offline -> target/clients/paho-go/1.1.1/hold.
+setup_paho_go_debian() {
+    local log=$1 dir=$OUT/paho-go/1.1.1
     local bin=$dir/hold stamp=$dir/hold.stamp
-    : >"$log"
     apt_ensure "$log" golang-go golang-github-eclipse-paho.mqtt.golang-dev golang-golang-x-net-dev || return 1
     local libver
     libver=$(dpkg-query -W -f='${Version}' golang-github-eclipse-paho.mqtt.golang-dev)
     local want
-    want=$( { cat clients/paho-go/hold.go
+    want=$( { cat clients/paho-go/hold.go; go version
               dpkg-query -W -f='${Version}\n' golang-go golang-github-eclipse-paho.mqtt.golang-dev golang-golang-x-net-dev; } | sha)
     if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "$bin"; then
+        VERSION=${libver%-*}
         return 0
     fi
-    mkdir -p "$dir/gopath" "$dir/gocache"
+    mkdir -p "$dir/gopath" "$OUT/paho-go/gocache"
     # GOPATH mode, no network: imports come from Debian's /usr/share/gocode.
     # The upstream part of the Debian version (1.1.1-1.1 -> 1.1.1) is stamped
     # in, since the library has no version constant of its own.
-    if ! env GO111MODULE=off GOPATH="$ROOT/$dir/gopath:/usr/share/gocode" GOCACHE="$ROOT/$dir/gocache" \
+    if ! env GO111MODULE=off GOPATH="$ROOT/$dir/gopath:/usr/share/gocode" GOCACHE="$ROOT/$OUT/paho-go/gocache" \
         GOFLAGS= GOPROXY=off GOTOOLCHAIN=local \
         go build -ldflags "-X main.libVersion=${libver%-*}" -o "$bin.tmp" ./clients/paho-go/hold.go \
         </dev/null >>"$log" 2>&1; then
-        WHY="go build failed: $(last_words "$log")"
+        WHY="go build (1.1.1) failed: $(last_words "$log")"
         return 1
     fi
     install_built "$bin" "$stamp" "$want" "$log"
+}
+
+# Module-mode versions: clients/paho-go/<version>/go.mod and go.sum (committed), the modules
+# from the Go module proxy into target/clients/paho-go/gomod, checked against go.sum
+# (-mod=readonly: nothing is added or upgraded) -> target/clients/paho-go/<version>/hold.
+setup_paho_go_module() { # version log
+    local v=$1 log=$2 dir=$OUT/paho-go/$1
+    local bin=$dir/hold stamp=$dir/hold.stamp src=$dir/src
+    local want
+    want=$( { cat clients/paho-go/hold.go "clients/paho-go/$v/go.mod" "clients/paho-go/$v/go.sum"; go version; } | sha)
+    if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "$bin"; then
+        return 0
+    fi
+    rm -rf "$src" && mkdir -p "$src" "$OUT/paho-go/gocache"
+    cp clients/paho-go/hold.go "clients/paho-go/$v/go.mod" "clients/paho-go/$v/go.sum" "$src/"
+    if ! (cd "$src" && env GOPATH="$ROOT/$OUT/paho-go/gopath" GOMODCACHE="$ROOT/$OUT/paho-go/gomod" \
+        GOCACHE="$ROOT/$OUT/paho-go/gocache" GOFLAGS=-mod=readonly GOTOOLCHAIN=local GO111MODULE=on \
+        go build -ldflags "-X main.libVersion=$v" -o "$ROOT/$bin.tmp" . </dev/null >>"$ROOT/$log" 2>&1); then
+        WHY="go build ($v) failed: $(last_words "$log")"
+        return 1
+    fi
+    install_built "$bin" "$stamp" "$want" "$log"
+}
+
+setup_paho_go() {
+    local log=$LOGS/paho-go.log d v ok=()
+    : >"$log"
+    setup_paho_go_debian "$log" || return 1
+    ok+=("$VERSION")
+    for d in clients/paho-go/*/; do
+        v=$(basename "$d")
+        setup_paho_go_module "$v" "$log" || return 1
+        ok+=("$VERSION")
+    done
+    VERSION=$(IFS=,; echo "${ok[*]}")
 }
 
 # ------------------------------------------------------------ paho-java ---
@@ -306,8 +365,7 @@ run() { # name, function, args...
     fi
 }
 
-run paho-python     setup_python paho-python "$PAHO_PY_NEW"
-run paho-python-1.6 setup_python paho-python-1.6 "$PAHO_PY_OLD"
+run paho-python     setup_python
 run mqttjs          setup_mqttjs
 run browser         setup_browser
 run paho-c          setup_paho_c
