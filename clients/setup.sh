@@ -357,8 +357,11 @@ run() { # name, function, args...
     WHY=""
     VERSION=""
     BUILT=""
+    local t0 took
+    t0=$(date +%s.%N)
     if "$@"; then
-        line "$name" "$VERSION" "$([ -n "$BUILT" ] && echo built || echo ready)"
+        took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+        line "$name" "$VERSION" "$([ -n "$BUILT" ] && echo built || echo ready) (${took} s)"
     else
         line "$name" "$VERSION" "FAILED: ${WHY:-unknown error (see $LOGS/$name.log)}"
         failed+=("$name")

@@ -55,21 +55,22 @@ fn first_ping(c: &CellResult) -> Option<f64> {
         .map(|f| f.at.as_secs_f64())
 }
 
-/// The client's first close frame as the wire transcript words it (mask, code, payload), or
-/// from the verdict's frames when the cell has no transcript.
+/// The client's first close frame as the verdict saw it: its payload length and mask bit.
 fn client_close(c: &CellResult) -> Option<String> {
-    if !c.wire.is_empty() {
-        return c
-            .wire
-            .iter()
-            .find(|w| w.from == Party::Client && w.what.starts_with("frame CLOSE"))
-            .map(|w| w.what.clone());
-    }
     c.verdict
         .frames
         .iter()
         .find(|f| f.direction == Direction::Sent && f.opcode == OPCODE_CLOSE)
         .map(|f| format!("frame CLOSE (0x8) {} B {}", f.payload_len, if f.masked { "masked" } else { "unmasked" }))
+}
+
+/// The client's first close frame as the proxy's transcript words it (code and payload too);
+/// `None` for a cell without a transcript (a built-in profile played in process).
+fn client_close_words(c: &CellResult) -> Option<Option<String>> {
+    if c.wire.is_empty() {
+        return None;
+    }
+    Some(c.wire.iter().find(|w| w.from == Party::Client && w.what.starts_with("frame CLOSE")).map(|w| w.what.clone()))
 }
 
 /// The words for an optional time.
@@ -105,10 +106,14 @@ fn differ(a: &CellResult, b: &CellResult, within: Duration) -> Vec<String> {
     if !times_agree(ea, eb, within) {
         what.push(format!("end: {} at {}, {} at {}", a.profile, secs(ea), b.profile, secs(eb)));
     }
+    let show = |c: &Option<String>| c.clone().unwrap_or_else(|| "no close frame".to_string());
     let (ca, cb) = (client_close(a), client_close(b));
     if ca != cb {
-        let show = |c: &Option<String>| c.clone().unwrap_or_else(|| "no close frame".to_string());
         what.push(format!("client's close frame: {} sent {}, {} sent {}", a.profile, show(&ca), b.profile, show(&cb)));
+    } else if let (Some(wa), Some(wb)) = (client_close_words(a), client_close_words(b)) {
+        if wa != wb {
+            what.push(format!("client's close frame: {} sent {}, {} sent {}", a.profile, show(&wa), b.profile, show(&wb)));
+        }
     }
     what
 }
