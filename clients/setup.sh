@@ -260,11 +260,15 @@ setup_paho_go_module() { # version log
     if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "$bin"; then
         return 0
     fi
+    # The version the module requires, as go.mod says it (the library has no version constant).
+    local libver
+    libver=$(awk '$1 == "require" && $2 == "github.com/eclipse/paho.mqtt.golang" { sub(/^v/, "", $3); print $3 }' "clients/paho-go/$v/go.mod")
+    [ -n "$libver" ] || { WHY="clients/paho-go/$v/go.mod requires no github.com/eclipse/paho.mqtt.golang"; return 1; }
     rm -rf "$src" && mkdir -p "$src" "$OUT/paho-go/gocache"
     cp clients/paho-go/hold.go "clients/paho-go/$v/go.mod" "clients/paho-go/$v/go.sum" "$src/"
     if ! (cd "$src" && env GOPATH="$ROOT/$OUT/paho-go/gopath" GOMODCACHE="$ROOT/$OUT/paho-go/gomod" \
         GOCACHE="$ROOT/$OUT/paho-go/gocache" GOFLAGS=-mod=readonly GOTOOLCHAIN=local GO111MODULE=on \
-        go build -ldflags "-X main.libVersion=$v" -o "$ROOT/$bin.tmp" . </dev/null >>"$ROOT/$log" 2>&1); then
+        go build -ldflags "-X main.libVersion=$libver" -o "$ROOT/$bin.tmp" . </dev/null >>"$ROOT/$log" 2>&1); then
         WHY="go build ($v) failed: $(last_words "$log")"
         return 1
     fi
