@@ -19,9 +19,10 @@
 #     packages (/usr/share/gocode) -> target/clients/paho-go/1.1.1/hold; later versions
 #     (clients/paho-go/<version>/go.mod + go.sum) in module mode from the Go module proxy
 #     -> target/clients/paho-go/<version>/hold;
-#   - Paho Java: OpenJDK 17 and Maven (apt, when javac or mvn is missing); each version in
-#     clients/paho-java/lock.txt resolved by Maven into target/clients/paho-java/m2, checked
-#     against the lock's sha256, Hold.java compiled -> target/clients/paho-java/<version>/hold.
+#   - Paho Java and the HiveMQ client: OpenJDK 17 and Maven (apt, when javac or mvn is
+#     missing); each version in clients/<name>/lock.txt resolved by Maven into
+#     target/clients/paho-java/m2, checked against the lock's sha256, Hold.java compiled
+#     -> target/clients/<name>/<version>/hold.
 # Each client is checked first (it runs `<program> --version`) and rebuilt
 # only when that fails or its inputs changed (a stamp file holds a hash of
 # them), so a second run takes seconds.
@@ -289,11 +290,12 @@ setup_paho_go() {
 }
 
 # ------------------------------------------------------------ paho-java ---
-# Eclipse Paho Java, every version clients/paho-java/lock.txt lists, side by side:
-# target/clients/paho-java/<version>/{lib,classes,hold}. Maven resolves each version from
-# clients/paho-java/pom.xml into a repository of our own (target/clients/paho-java/m2,
-# checksums strict); every resolved file must match the lock's sha256. Hold.java is compiled
-# against each version's own jar; `hold` is a launcher that execs this machine's java.
+# Java clients (clients/paho-java: Eclipse Paho Java; clients/hivemq: the HiveMQ MQTT Client),
+# every version their lock.txt lists, side by side: target/clients/<name>/<version>/
+# {lib,classes,hold}. Maven resolves each version from clients/<name>/pom.xml into a repository
+# of our own (target/clients/paho-java/m2, checksums strict); every resolved file must match
+# the lock's sha256. Hold.java is compiled against each version's own jars; `hold` is a
+# launcher that execs this machine's java.
 java_ensure() { # log
     if ! command -v javac >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
         apt_ensure "$1" openjdk-17-jdk-headless || return 1
@@ -303,53 +305,56 @@ java_ensure() { # log
     fi
 }
 
-# paho_java_version VERSION LOG: resolve, check, compile and probe one version.
-paho_java_version() {
-    local v=$1 log=$2 top=$OUT/paho-java
+# java_client_version NAME VERSION LOG: resolve, check, compile and probe one version of the
+# Java client in clients/NAME (pom.xml with -Dclient.version, lock.txt, Hold.java) into
+# target/clients/NAME/<version>/{lib,classes,hold}; the Maven repository is shared.
+java_client_version() {
+    local name=$1 v=$2 log=$3 top=$OUT/$1 src=clients/$1
     local dir=$top/$v bin=$top/$v/hold stamp=$top/$v/hold.stamp
     local locked want
-    locked=$(awk -v v="$v" '$1 == v { print $2, $3 }' clients/paho-java/lock.txt)
-    want=$( { cat clients/paho-java/Hold.java clients/paho-java/pom.xml; echo "$locked"; command -v java; javac -version 2>&1; } | sha)
+    locked=$(awk -v v="$v" '$1 == v { print $2, $3 }' "$src/lock.txt")
+    want=$( { cat "$src/Hold.java" "$src/pom.xml"; echo "$locked"; command -v java; javac -version 2>&1; } | sha)
     if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "$bin" && [ "$VERSION" = "$v" ]; then
         return 0
     fi
     rm -rf "$dir"
     mkdir -p "$dir"
-    echo "+ mvn dependency:copy-dependencies -Dpaho.version=$v" >>"$log"
-    if ! mvn -B -q -C -f clients/paho-java/pom.xml -Dmaven.repo.local="$ROOT/$top/m2" -Dpaho.version="$v" \
+    echo "+ mvn -f $src/pom.xml dependency:copy-dependencies -Dclient.version=$v" >>"$log"
+    if ! mvn -B -q -C -f "$src/pom.xml" -Dmaven.repo.local="$ROOT/$OUT/paho-java/m2" -Dclient.version="$v" \
         dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$ROOT/$dir/lib" </dev/null >>"$log" 2>&1; then
-        WHY="mvn could not resolve paho $v: $(last_words "$log")"
+        WHY="mvn could not resolve $name $v: $(last_words "$log")"
         return 1
     fi
     local got
     got=$(cd "$dir/lib" && for f in *; do echo "$f $(sha <"$f")"; done)
     if [ "$got" != "$locked" ]; then
         printf 'resolved:\n%s\nlocked:\n%s\n' "$got" "$locked" >>"$log"
-        WHY="paho $v: resolved files differ from clients/paho-java/lock.txt (see $log)"
+        WHY="$name $v: resolved files differ from $src/lock.txt (see $log)"
         return 1
     fi
-    if ! javac --release 8 -Xlint:-options -d "$dir/classes" -cp "$dir/lib/*" clients/paho-java/Hold.java </dev/null >>"$log" 2>&1; then
-        WHY="javac failed for paho $v: $(last_words "$log")"
+    if ! javac --release 8 -Xlint:-options -d "$dir/classes" -cp "$dir/lib/*" "$src/Hold.java" </dev/null >>"$log" 2>&1; then
+        WHY="javac failed for $name $v: $(last_words "$log")"
         return 1
     fi
     # A small heap, the serial collector and the client compiler: the program idles for minutes.
-    printf '#!/bin/sh\n# Written by clients/setup.sh: Hold.java on Eclipse Paho Java %s.\nd=$(dirname "$0")\nexec %s -Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$d/classes:$d/lib/*" Hold "$@"\n' \
-        "$v" "$(command -v java)" >"$bin.tmp" && chmod +x "$bin.tmp"
+    printf '#!/bin/sh\n# Written by clients/setup.sh: %s/Hold.java on %s %s.\nd=$(dirname "$0")\nexec %s -Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$d/classes:$d/lib/*" Hold "$@"\n' \
+        "$src" "$name" "$v" "$(command -v java)" >"$bin.tmp" && chmod +x "$bin.tmp"
     mv -f "$bin.tmp" "$bin" && echo "$want" >"$stamp"
     if ! probe "$log" "$bin" || [ "$VERSION" != "$v" ]; then
-        WHY="paho $v: hold --version failed or reports another version: $(last_words "$log")"
+        WHY="$name $v: hold --version failed or reports another version: $(last_words "$log")"
         return 1
     fi
     BUILT=1
 }
 
-setup_paho_java() {
-    local log=$LOGS/paho-java.log v versions=() ok=()
+# setup_java NAME: every version clients/NAME/lock.txt lists.
+setup_java() {
+    local name=$1 log=$LOGS/$1.log v versions=() ok=()
     : >"$log"
     java_ensure "$log" || return 1
-    mapfile -t versions < <(awk '!/^#/ && NF { print $1 }' clients/paho-java/lock.txt)
+    mapfile -t versions < <(awk '!/^#/ && NF { print $1 }' "clients/$name/lock.txt" | uniq)
     for v in "${versions[@]}"; do
-        paho_java_version "$v" "$log" || return 1
+        java_client_version "$name" "$v" "$log" || return 1
         ok+=("$v")
     done
     VERSION=$(IFS=,; echo "${ok[*]}")
@@ -377,7 +382,8 @@ run mqttjs          setup_mqttjs
 run browser         setup_browser
 run paho-c          setup_paho_c
 run paho-go         setup_paho_go
-run paho-java       setup_paho_java
+run paho-java       setup_java paho-java
+run hivemq          setup_java hivemq
 
 elapsed=$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 if [ ${#failed[@]} -gt 0 ]; then

@@ -38,6 +38,10 @@ public final class Hold {
     private static final String POM_PROPERTIES =
         "/META-INF/maven/org.eclipse.paho/org.eclipse.paho.client.mqttv3/pom.properties";
 
+    /** Bound on connect + upgrade + CONNACK, in the program's own clock: under an accelerated
+     *  clock (libfaketime ×N) these are broker seconds, and a JVM on a busy machine may need
+     *  real ones, so it is generous; the harness bounds the set-up in real time anyway. */
+    private static final int CONNECT_SECS = 200;
     /** The connection loss the library reported, completed from its callback thread. */
     private static final CompletableFuture<Throwable> LOST = new CompletableFuture<>();
     /** When our own message came back (System.nanoTime()). */
@@ -201,7 +205,7 @@ public final class Hold {
         options.setUserName(username);
         options.setPassword(password == null ? new char[0] : password.toCharArray());
         options.setAutomaticReconnect(false);
-        options.setConnectionTimeout(20);
+        options.setConnectionTimeout(CONNECT_SECS);
 
         try {
             client.connect(options);
