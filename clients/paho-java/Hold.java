@@ -16,7 +16,11 @@
 //
 // `Hold --version` prints only the `client:` line.
 
+import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Properties;
@@ -25,6 +29,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.jar.Manifest;
+
+import javax.net.SocketFactory;
 
 import org.eclipse.paho.client.mqttv3.IMqttDeliveryToken;
 import org.eclipse.paho.client.mqttv3.MqttCallback;
@@ -48,6 +54,72 @@ public final class Hold {
     private static final CompletableFuture<Long> ECHO = new CompletableFuture<>();
 
     private Hold() {}
+
+    /** How many times faster than real time this process's clock runs: the N of libfaketime's
+     *  FAKETIME="+0 xN" that an accelerated run preloads; 1 otherwise. */
+    private static final long SPEED = speed(System.getenv("FAKETIME"));
+
+    private static long speed(String faketime) {
+        if (faketime == null) {
+            return 1;
+        }
+        int x = faketime.indexOf('x');
+        try {
+            return x < 0 ? 1 : Math.max(1, Math.round(Double.parseDouble(faketime.substring(x + 1).trim())));
+        } catch (NumberFormatException e) {
+            return 1;
+        }
+    }
+
+    /** A socket whose read timeout is the library's in real time. Paho sets a 1 s SO_TIMEOUT on
+     *  every socket (TCPNetworkModule.start) and does not retry a timeout during the WebSocket
+     *  handshake: the 101 must come within 1 s. The JVM waits for a read with poll(), whose
+     *  timeout a preloaded libfaketime scales down by N, so under ×10 the library would wait
+     *  0.1 s of real time for a network that did not get faster. Scaled back up, the library
+     *  waits what it waits in production, 1 s of real time; unaccelerated, nothing changes. */
+    private static final class RealTimeoutSocket extends Socket {
+        @Override
+        public synchronized void setSoTimeout(int millis) throws SocketException {
+            super.setSoTimeout(millis == 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, millis * SPEED));
+        }
+    }
+
+    private static final class RealTimeoutSockets extends SocketFactory {
+        @Override
+        public Socket createSocket() {
+            return new RealTimeoutSocket();
+        }
+
+        @Override
+        public Socket createSocket(String host, int port) throws IOException {
+            Socket s = createSocket();
+            s.connect(new java.net.InetSocketAddress(host, port));
+            return s;
+        }
+
+        @Override
+        public Socket createSocket(String host, int port, InetAddress local, int localPort) throws IOException {
+            Socket s = createSocket();
+            s.bind(new java.net.InetSocketAddress(local, localPort));
+            s.connect(new java.net.InetSocketAddress(host, port));
+            return s;
+        }
+
+        @Override
+        public Socket createSocket(InetAddress host, int port) throws IOException {
+            Socket s = createSocket();
+            s.connect(new java.net.InetSocketAddress(host, port));
+            return s;
+        }
+
+        @Override
+        public Socket createSocket(InetAddress host, int port, InetAddress local, int localPort) throws IOException {
+            Socket s = createSocket();
+            s.bind(new java.net.InetSocketAddress(local, localPort));
+            s.connect(new java.net.InetSocketAddress(host, port));
+            return s;
+        }
+    }
 
     private static String oneLine(String s) {
         return String.join(" ", s.trim().split("\\s+"));
@@ -206,6 +278,9 @@ public final class Hold {
         options.setPassword(password == null ? new char[0] : password.toCharArray());
         options.setAutomaticReconnect(false);
         options.setConnectionTimeout(CONNECT_SECS);
+        if (SPEED > 1) {
+            options.setSocketFactory(new RealTimeoutSockets());
+        }
 
         try {
             client.connect(options);
