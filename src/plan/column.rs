@@ -152,7 +152,8 @@ pub fn under_name(base: &str, protocol: Protocol) -> String {
 pub const DEFAULT_PATH: &str = "/mqtt";
 
 /// A program that is a column: started once per cell with the command contract's
-/// environment, its connection recorded by a transparent proxy.
+/// environment, its connection recorded by a transparent proxy; optionally with a service
+/// started once per run for all its cells.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandClient {
     /// The column's name, used in `profiles` and in expectations like a built-in name.
@@ -176,6 +177,11 @@ pub struct CommandClient {
     /// What a cell of it costs the machine, when matrix.toml declares it.
     #[serde(skip)]
     pub cost: Option<crate::plan::Cost>,
+    /// A program started once per run for all the column's cells (argv, no shell, relative
+    /// paths as for `command`): it prints `service: <value>` and every cell gets the value
+    /// as `MATRIX_SERVICE` (the browser column's one Chromium). See `client::service`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Vec<String>>,
     /// The MQTT version it is asked to speak (`MATRIX_PROTOCOL`; matrix.toml's `protocol`).
     #[serde(default, skip_serializing_if = "is_v311")]
     pub protocol: Protocol,
@@ -334,6 +340,7 @@ impl CommandClient {
             setup: None,
             accelerates: true,
             cost: None,
+            service: None,
             protocol: Protocol::V311,
         })
     }

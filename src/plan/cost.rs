@@ -26,7 +26,7 @@ impl Cost {
     /// A built-in profile played in process: a task and two buffers.
     pub const IN_PROCESS: Cost = Cost { start_cpu: Duration::from_millis(2), memory_mb: 1 };
     /// A built-in profile played as a command by the harness's own CLI (accelerated runs).
-    pub const SELF_COMMAND: Cost = Cost { start_cpu: Duration::from_millis(15), memory_mb: 5 };
+    pub const SELF_COMMAND: Cost = Cost { start_cpu: Duration::from_millis(10), memory_mb: 16 };
     /// A program whose cost nobody declared: as much as a Node.js client, the dearest
     /// common one, so that an unknown program cannot overload the machine.
     pub const UNKNOWN_PROGRAM: Cost = Cost { start_cpu: Duration::from_millis(400), memory_mb: 80 };

@@ -15,6 +15,6 @@ pub mod timing;
 pub use column::{Column, CommandClient, Profile, Transport};
 pub use cost::Cost;
 pub use expectation::{Expectation, Outcome};
-pub use file::{BrokerSettings, ConfigError, ImageSet, MatrixFile};
+pub use file::{BrokerSettings, ClientVersions, ConfigError, ImageSet, MatrixFile};
 pub use selection::{parse_speed, Cell, LeftOut, Plan, Selection, SelectionOrigin, Shard, MAX_SPEED};
 pub use timing::{Timing, FIVE_MINUTE_MARK};

@@ -1,6 +1,7 @@
 //! The report: a run's results come in; tables, Markdown, JSON, JUnit, diffs, merged
-//! shards, baselines and live progress go out.
+//! shards, baselines, the agreement of two columns and live progress go out.
 
+pub mod agree;
 pub mod baseline;
 pub mod compare;
 pub mod junit;

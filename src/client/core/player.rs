@@ -256,7 +256,8 @@ impl Player {
                 let rtt = self.state.round_trip().map_or(Duration::ZERO, |(sent, _)| now.saturating_sub(sent));
                 self.send_packet(now, &Packet::DISCONNECT, step);
                 if self.ws {
-                    self.send_frame(now, opcode::CLOSE, &frame::close_payload(1000, ""), true, step);
+                    let goodbye = behaviour::goodbye_close_payload(self.script.profile);
+                    self.send_frame(now, opcode::CLOSE, &goodbye, true, step);
                 }
                 self.finish_with(Some(End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt } }), step);
                 return;
