@@ -140,6 +140,7 @@ async fn both_ways(behaviour: Broker) -> (SessionRecord, SessionRecord) {
         client_id: "c5".into(),
         topic: "test/c5".into(),
         speed: 1.0,
+        protocol: Protocol::V5,
     };
     let proxy = Proxy::start(format!("127.0.0.1:{port}"), watch, Started::new()).await.expect("a proxy");
     let through = client::run(&spec(proxy.port())).await;

@@ -181,6 +181,7 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
         client_id: spec.client_id.clone(),
         topic: spec.topic(),
         speed: spec.speed,
+        protocol: c.protocol,
     };
     let proxy = match Proxy::start(format!("{}:{}", spec.host, spec.port), watch, spec.started.clone()).await {
         Ok(p) => p,

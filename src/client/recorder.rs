@@ -44,6 +44,8 @@ pub struct Watch {
     pub topic: String,
     /// Broker seconds per real second (1 unless the clocks run faster).
     pub speed: f64,
+    /// The MQTT version the client was asked to speak (`MATRIX_PROTOCOL`).
+    pub protocol: Protocol,
 }
 
 #[derive(Debug)]
@@ -87,6 +89,7 @@ impl Recorder {
             keepalive: watch.keepalive,
             topic: watch.topic.clone(),
             speed: watch.speed,
+            protocol: watch.protocol,
         };
         Recorder {
             client: Side::new(watch.transport),
@@ -322,6 +325,7 @@ mod tests {
             client_id: "c".into(),
             topic: "test/c".into(),
             speed: 1.0,
+            protocol: Protocol::V311,
         }
     }
 
@@ -472,7 +476,7 @@ mod tests {
 
     /// A recorder past a v5 CONNECT, the upgrade and a v5 CONNACK with properties at 1 s.
     fn connected_v5() -> Recorder {
-        let mut r = Recorder::new(watch());
+        let mut r = Recorder::new(Watch { protocol: Protocol::V5, ..watch() });
         let request = format!("GET /mqtt HTTP/1.1\r\nHost: x\r\nSec-WebSocket-Key: {KEY}\r\n\r\n");
         r.bytes(Party::Client, s(0.0), request.as_bytes());
         let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
@@ -518,6 +522,27 @@ mod tests {
         assert!(rec.wire.iter().any(|w| w.what == "MQTT DISCONNECT 0x8D (keep alive timeout)"), "{:?}", rec.wire);
         let v = crate::judge::verdict::decide(&rec);
         assert!(v.cause.starts_with("broker sent DISCONNECT 0x8D (keep alive timeout) at 99.0 s"), "{}", v.cause);
+    }
+
+    #[test]
+    fn a_client_whose_connect_asks_for_another_version_than_it_was_told_is_an_error() {
+        // A hold program that ignores MATRIX_PROTOCOL=5 and connects with 3.1.1 (over TCP here).
+        let mut told = Recorder::new(Watch { protocol: Protocol::V5, transport: Transport::Tcp, ..watch() });
+        let connect = Packet::Connect {
+            protocol: Protocol::V311,
+            client_id: "c".into(),
+            username: None,
+            password: None,
+            keepalive: 60,
+            properties: mqtt::Properties::default(),
+        };
+        told.bytes(Party::Client, s(0.5), &mqtt::encode(&connect));
+        told.closed(Party::Client, s(0.6), SocketEnd::Eof);
+        let end = told.finish().end;
+        assert!(
+            matches!(&end, End::HarnessError { detail } if detail == "the client's CONNECT asked for MQTT 3.1.1, not the MQTT 5 it was told to speak (MATRIX_PROTOCOL)"),
+            "{end:?}"
+        );
     }
 
     #[test]

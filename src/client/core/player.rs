@@ -71,7 +71,8 @@ impl Player {
         let t = &script.timing;
         let transport = script.profile.transport();
         let record = SessionRecord::new(script.profile, t.hold, t.keepalive, &script.client_id);
-        let rules = Rules { transport, hold: t.hold, keepalive: t.keepalive, topic: script.topic.clone(), speed: 1.0 };
+        let rules =
+            Rules { transport, hold: t.hold, keepalive: t.keepalive, topic: script.topic.clone(), speed: 1.0, protocol: script.protocol };
         let ws = transport == Transport::Ws;
         Player {
             state: State::new(rules, script.protocol, record),

@@ -41,6 +41,9 @@ pub struct Rules {
     pub topic: String,
     /// Broker seconds per real second (1 unless the clocks run faster).
     pub speed: f64,
+    /// The MQTT version the client was told to speak: a CONNECT asking for another makes the
+    /// session no measurement of that version.
+    pub protocol: Protocol,
 }
 
 /// What the state learnt from a packet.
@@ -72,6 +75,8 @@ pub struct State {
     /// The protocol the client's CONNECT asked for.
     pub protocol: Protocol,
     zero: Option<Duration>,
+    /// The version a CONNECT asked for when it was not the one the client was told.
+    wrong_protocol: Option<Protocol>,
     connack_at: Option<Duration>,
     refused_upgrade: Option<String>,
     refused_connack: Option<u8>,
@@ -97,6 +102,7 @@ impl State {
             rules,
             protocol,
             zero: None,
+            wrong_protocol: None,
             connack_at: None,
             refused_upgrade: None,
             refused_connack: None,
@@ -186,6 +192,9 @@ impl State {
         match (p, from) {
             (Packet::Connect { protocol, keepalive, .. }, Party::Client) => {
                 self.protocol = *protocol;
+                if *protocol != self.rules.protocol {
+                    self.wrong_protocol.get_or_insert(*protocol);
+                }
                 self.declared_keepalive.get_or_insert(Duration::from_secs(u64::from(*keepalive)));
             }
             (Packet::ConnAck { code, properties }, Party::Broker) if self.connack_at.is_none() && self.refused_connack.is_none() => {
@@ -306,6 +315,13 @@ impl State {
 
     /// How the session ended, from everything observed (`None` while nothing ended it).
     pub fn decide(&self) -> Option<End> {
+        if let Some(asked) = self.wrong_protocol {
+            let detail = format!(
+                "the client's CONNECT asked for MQTT {asked}, not the MQTT {} it was told to speak (MATRIX_PROTOCOL)",
+                self.rules.protocol
+            );
+            return Some(End::HarnessError { detail });
+        }
         if let Some(detail) = &self.refused_upgrade {
             return Some(End::UpgradeRefused { detail: format!("WebSocket upgrade refused: {detail}") });
         }
