@@ -209,7 +209,9 @@ def main():
             now = time.monotonic()
             if now >= until:
                 return None
-            rc = client.loop(timeout=min(0.1, max(until - now, 0.001)))
+            # loop() returns as soon as the socket has something, so a long wait costs no
+            # answer; a short one costs CPU (under a clock ×N its timeout shrinks N times).
+            rc = client.loop(timeout=min(1.0, max(until - now, 0.001)))
             if rc != mqtt.MQTT_ERR_SUCCESS:
                 return rc
         return None

@@ -168,7 +168,7 @@ fn raise_open_files_limit() {
 /// PINGRESP's wait on its clock, its set-up in real time, and [`CELL_MARGIN`].
 fn cell_bound(plan: &Plan) -> Duration {
     let t = &plan.timing;
-    (t.hold + t.round_trip_timeout + t.keepalive.mul_f64(1.5)).div_f64(f64::from(plan.speed)) + t.setup_timeout + command::TERM_GRACE + CELL_MARGIN
+    (t.hold + t.keepalive.mul_f64(1.5)).div_f64(f64::from(plan.speed)) + t.round_trip_timeout + t.setup_timeout + command::TERM_GRACE + CELL_MARGIN
 }
 
 /// How long a container may live: every broker start's bounds, the run's cells, clean-up.
