@@ -83,6 +83,8 @@ pub struct Recorder {
     published: Option<Duration>,
     echoed: Option<Duration>,
     wire_dropped: usize,
+    /// The client's data frames so far: how many carried its CONNECT, once it decodes.
+    client_data_frames: usize,
     /// The client's last packet after CONNACK, and the longest silence between its packets.
     last_from_client: Option<Duration>,
     longest_silence: Duration,
@@ -107,6 +109,7 @@ impl Recorder {
             published: None,
             echoed: None,
             wire_dropped: 0,
+            client_data_frames: 0,
             last_from_client: None,
             longest_silence: Duration::ZERO,
         }
@@ -275,7 +278,10 @@ impl Recorder {
             self.record.frames.push(seen);
         }
         match f.opcode {
-            opcode::BINARY | opcode::CONTINUATION => self.side(from).mqtt.extend_from_slice(&f.payload),
+            opcode::BINARY | opcode::CONTINUATION => {
+                self.client_data_frames += usize::from(from == Party::Client);
+                self.side(from).mqtt.extend_from_slice(&f.payload)
+            }
             opcode::CLOSE => {
                 let (code, reason) = frame::parse_close(&f.payload);
                 let valid = code.filter(|c| (1000..=4999).contains(c));
@@ -327,6 +333,9 @@ impl Recorder {
                 } else {
                     self.refused_connack = Some(code);
                 }
+            }
+            (Packet::Connect { .. }, Party::Client) if self.watch.transport == Transport::Ws => {
+                self.record.connect_frames.get_or_insert(self.client_data_frames);
             }
             (Packet::PingReq, Party::Client) => {
                 self.pingreq.get_or_insert(t);

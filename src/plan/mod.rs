@@ -7,11 +7,15 @@
 pub mod column;
 pub mod expectation;
 pub mod file;
+pub mod known;
 pub mod selection;
 pub mod timing;
+pub mod version;
 
 pub use column::{Column, CommandClient, Profile, Transport};
 pub use expectation::{Expectation, Outcome};
 pub use file::{BrokerSettings, ConfigError, ImageSet, MatrixFile};
+pub use known::KnownIssue;
+pub use version::Version;
 pub use selection::{parse_speed, Cell, LeftOut, Plan, Selection, SelectionOrigin, Shard, MAX_SPEED};
 pub use timing::{Timing, FIVE_MINUTE_MARK};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::plan::file::{find_column, unknown_column, unknown_set};
-use crate::plan::{BrokerSettings, Column, CommandClient, ConfigError, Expectation, MatrixFile, Timing, Transport, FIVE_MINUTE_MARK};
+use crate::plan::{BrokerSettings, Column, CommandClient, ConfigError, Expectation, KnownIssue, MatrixFile, Timing, Transport, FIVE_MINUTE_MARK};
 use crate::units::parse_duration;
 
 /// What a run asks for beyond the file: from the environment or the command line.
@@ -143,6 +143,8 @@ pub struct Plan {
     pub workdir: PathBuf,
     /// The image digest matrix.toml recorded per tag at its last baseline (`sha256:…`).
     pub digests: BTreeMap<String, String>,
+    /// Upstream issues behind known failure patterns, for the report's summary.
+    pub known_issues: Vec<KnownIssue>,
 }
 
 impl Plan {
@@ -214,6 +216,7 @@ impl Plan {
             broker: file.broker.clone(),
             workdir: file.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
             digests: set.digests.clone(),
+            known_issues: file.known_issues.clone(),
         })
     }
 

@@ -101,6 +101,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         started_at,
         ended_at: now_rfc3339(),
         wall_secs: clock.elapsed().as_secs_f64(),
+        known_issues: plan.known_issues.clone(),
     }
 }
 
@@ -191,7 +192,7 @@ async fn run_tag(
     });
     let sessions = cells.into_iter().map(|cell| run_cell(plan, &broker, cell, &progress, session_fn));
     let results: Vec<(CellResult, Option<String>)> = join_all(sessions).await;
-    info.broker_version = results.iter().find_map(|(_, v)| v.clone());
+    info.broker_version = broker.version.clone().or_else(|| results.iter().find_map(|(_, v)| v.clone()));
     // A paused container is un-paused first, so its removal cannot stall.
     if inspect(&broker).await.paused {
         let _ = broker.container.unpause().await;
