@@ -87,8 +87,9 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
                 out.extend(wrap(&format!("  {} ({}) {}", k.words(), f.tags, k.url()), w, "    "));
             }
         }
-        for a in &c.advice {
-            out.extend(wrap(&format!("  what to do on {a}"), w, "    "));
+        match &c.advice_as {
+            Some(other) => out.push(format!("  what to do: as for {other}")),
+            None => c.advice.iter().for_each(|a| out.extend(wrap(&format!("  what to do on {a}"), w, "    "))),
         }
         for f in &c.failures {
             out.extend(wrap(&format!("  evidence, {}", f.example), w, "    "));

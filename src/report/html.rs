@@ -51,7 +51,7 @@ fn data(r: &RunResult) -> String {
             tag: &c.tag,
             column: &c.profile,
             outcome: c.verdict.outcome.name(),
-            text: outcome_text(c),
+            text: outcome_words(c),
             expected: c.expected.as_deref(),
             status: c.status,
             cause: &c.verdict.cause,
@@ -84,7 +84,8 @@ fn summary_html(s: &Summary) -> Markup {
                                 }
                             }
                         }
-                        @for a in &c.advice { li.advice { "what to do on " (a) } }
+                        @if let Some(other) = &c.advice_as { li.advice { "what to do: as for " (other) } }
+                        @else { @for a in &c.advice { li.advice { "what to do on " (a) } } }
                         @for f in &c.failures { li.evidence { "evidence, " (f.example) } }
                     }
                 }
@@ -94,6 +95,12 @@ fn summary_html(s: &Summary) -> Markup {
             }
         }
     }
+}
+
+/// A cell's outcome in words without the terminal's symbol (`EOF 300.0 s`): a page cannot
+/// count on an emoji font.
+fn outcome_words(c: &CellResult) -> String {
+    outcome_text(c).trim_start_matches(|ch: char| !ch.is_ascii()).trim_start().to_string()
 }
 
 fn cell_class(c: &CellResult) -> String {
@@ -125,7 +132,7 @@ fn grid(r: &RunResult) -> Markup {
                                 @if let Some(c) = r.cell(&t.tag, p) {
                                     td class=(cell_class(c)) tabindex="0" data-id=(c.id()) data-column=(p)
                                         data-outcome=(c.verdict.outcome.name()) data-status=(status_word(c.status))
-                                        title=(c.verdict.cause) { (outcome_text(c)) @if c.status == Status::Changed { " ≠ " (c.expected.as_deref().unwrap_or("")) } }
+                                        title=(c.verdict.cause) { (outcome_words(c)) @if c.status == Status::Changed { " ≠ " (c.expected.as_deref().unwrap_or("")) } }
                                 } @else {
                                     td.cell.absent data-column=(p) { "—" }
                                 }

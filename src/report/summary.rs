@@ -33,6 +33,8 @@ pub struct ColumnSummary {
     pub failures: Vec<FailureGroup>,
     /// What to do, one sentence per failing stretch of a release line.
     pub advice: Vec<String>,
+    /// An earlier column whose advice is the same, word for word: say it once.
+    pub advice_as: Option<String>,
 }
 
 /// Cells of one column that failed the same way.
@@ -108,7 +110,9 @@ pub fn summarize(r: &RunResult) -> Summary {
             all_hold.push(column.clone());
             continue;
         }
-        columns.push(column_summary(r, &order, column));
+        let mut c = column_summary(r, &order, column);
+        c.advice_as = columns.iter().find(|k: &&ColumnSummary| k.advice == c.advice && k.advice_as.is_none()).map(|k| k.column.clone());
+        columns.push(c);
     }
     Summary { all_hold, columns, tags: ranges(&order, |_| true) }
 }
@@ -274,6 +278,7 @@ fn column_summary(r: &RunResult, order: &[&TagResult], column: &str) -> ColumnSu
         holds: ranges(order, |tag| holds(r, tag, column)),
         failures,
         advice: advice(r, order, column),
+        advice_as: None,
     }
 }
 

@@ -42,6 +42,7 @@ pub fn outcome_text(c: &CellResult) -> String {
             }
             t
         }
+        Outcome::Eof if v.before_connack => "💥 EOF before CONNACK".to_string(),
         Outcome::Eof => format!("💥 EOF{at}"),
         Outcome::Closed => format!("✖ CLOSED {}{at}", v.close_code.map_or("-".into(), |c| c.to_string())),
         Outcome::Timeout => format!("⏱ TIMEOUT{at}"),
@@ -185,8 +186,13 @@ pub fn summary_markdown(s: &Summary) -> String {
                     k.state.as_deref().map(|s| format!("; {s}")).unwrap_or_default(), f.tags);
             }
         }
-        for a in &c.advice {
-            let _ = writeln!(out, "  - what to do on {}", esc(a));
+        match &c.advice_as {
+            Some(other) => {
+                let _ = writeln!(out, "  - what to do: as for {other}");
+            }
+            None => c.advice.iter().for_each(|a| {
+                let _ = writeln!(out, "  - what to do on {}", esc(a));
+            }),
         }
         for f in &c.failures {
             let _ = writeln!(out, "  - evidence, {}", esc(&f.example));

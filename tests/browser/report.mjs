@@ -56,6 +56,7 @@ try {
       events,
     });
   }
+  await page.locator('#detail').scrollIntoViewIfNeeded();
   await page.screenshot({ path: shot, fullPage: false });
   // Filters: only EOF cells, then only cells that differ from matrix.toml, then one column.
   const visible = () => page.$$eval('#grid td[data-id]', (tds) => tds.filter((td) => !td.classList.contains('dim') && td.offsetParent !== null).map((td) => td.dataset.id));
