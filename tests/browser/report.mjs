@@ -56,6 +56,7 @@ try {
       events,
     });
   }
+  await page.locator(`#grid td[data-id="${ids[ids.length - 1]}"]`).scrollIntoViewIfNeeded();
   await page.locator('#detail').scrollIntoViewIfNeeded();
   await page.screenshot({ path: shot, fullPage: false });
   // Filters: only EOF cells, then only cells that differ from matrix.toml, then one column.

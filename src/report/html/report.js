@@ -6,7 +6,7 @@
   const cells = new Map(JSON.parse($('cells').textContent).map((c) => [c.id, c]));
   const SVG = 'http://www.w3.org/2000/svg';
 
-  // Seconds with one decimal, never "-0.0".
+  // Seconds with one decimal, never a negative zero.
   const secs = (s) => {
     const v = Math.round(s * 10) / 10;
     return (v === 0 ? 0 : v).toFixed(1) + ' s';
@@ -80,8 +80,8 @@
     document.querySelectorAll('.d-process').forEach((e) => { e.hidden = !c.process; });
     $('d-process').textContent = c.process || '';
     $('d-source').textContent = c.timeline.source === 'wire'
-      ? 'What the recording proxy saw on the wire (data frames folded into the packets they carry); times after CONNACK, in broker time.'
-      : 'A built-in client: its control frames as recorded, with CONNACK and the end from its verdict; times after CONNACK, in broker time.';
+      ? 'What the recording proxy saw on the wire (data frames folded into the packets they carry); times in broker time, from the session\'s time zero as the record keeps it.'
+      : 'A built-in client: its control frames as recorded, with CONNACK and the end from its verdict; times in broker time after CONNACK.';
     const box = $('timeline');
     box.replaceChildren(draw(c.timeline.events));
     if (location.hash !== '#' + id) history.replaceState(null, '', '#' + id);
