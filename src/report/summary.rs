@@ -210,7 +210,7 @@ fn what_words(kind: &Kind, times: &[Duration]) -> String {
 fn why_words(kind: &Kind, cells: &[&CellResult], tags: &[&TagResult]) -> String {
     let lws = lws_words(tags);
     match kind.why {
-        Why::LeftOnPing => format!("the broker's WebSocket PING{lws}, which the client does not take: it ends the connection"),
+        Why::LeftOnPing => format!("the broker's WebSocket PING{lws}, which the client does not accept: it ends the connection"),
         Why::HungUpAfterUnansweredPing => format!("the broker's WebSocket PING{lws} went unanswered and the broker hung up"),
         Why::HungUpAfterAnsweredPing => format!("the broker hung up after its WebSocket PING{lws}, though it was answered"),
         Why::BeforeConnack => "the broker ended the connection after the client's CONNECT, before any CONNACK".to_string(),
