@@ -7,15 +7,6 @@ pub fn fmt_secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-/// Seconds that may be negative, with one decimal and never `-0.0`: `-0.3 s`, `0.0 s`.
-pub fn fmt_signed_secs(secs: f64) -> String {
-    let text = format!("{secs:.1}");
-    match text.strip_prefix('-') {
-        Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => format!("{rest} s"),
-        _ => format!("{text} s"),
-    }
-}
-
 /// Writes signed seconds without a negative zero (`-0.0` becomes `0.0`).
 pub fn signed_secs<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(if *v == 0.0 { 0.0 } else { *v })

@@ -258,3 +258,25 @@ pub fn view(r: &RunResult) -> String {
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_lines_stay_within_the_width_keep_the_lead_indent_the_rest_and_cut_a_word_too_long() {
+        let text = format!("  evidence, {} and {}", "word ".repeat(40), "x".repeat(150));
+        let lines = wrap(&text, 40, "    ");
+        assert!(lines.iter().all(|l| l.width() <= 40), "{lines:#?}");
+        assert!(lines[0].starts_with("  evidence,"), "{lines:#?}");
+        assert!(lines[1..].iter().all(|l| l.starts_with("    ")), "{lines:#?}");
+        assert_eq!(lines.concat().matches('x').count(), 150, "nothing is lost: {lines:#?}");
+    }
+
+    #[test]
+    fn a_column_head_stacks_its_parts_on_at_most_three_lines() {
+        assert_eq!(head("paho-java-1.2.5", 7), ["paho", "java", "1.2.5"]);
+        assert_eq!(head("unmasked-pong", 6), ["unmask", "pong"]);
+        assert_eq!(head("a-b-c-d", 7), ["a", "b", "c-d"]);
+    }
+}
