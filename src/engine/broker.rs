@@ -30,8 +30,6 @@ pub const PASSWD_PATH: &str = "/mosquitto/config/passwd";
 pub const LOG_TAIL: usize = 12;
 /// The bound on reading those lines from the engine.
 const LOG_READ_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a ready broker may take to say its version on `$SYS/broker/version`.
-const VERSION_WAIT: Duration = Duration::from_secs(2);
 
 /// A broker that could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -167,8 +165,6 @@ pub struct Broker {
     pub pull: Option<Duration>,
     /// From the container running to every probed listener answering.
     pub ready_after: Duration,
-    /// What the broker said of itself on `$SYS/broker/version`, asked once it was ready.
-    pub version: Option<String>,
     /// When the engine says the container started; a later value means it was restarted.
     pub started_at: Option<String>,
     /// On an accelerated clock: the image's C library and the speed the broker proved.
@@ -313,16 +309,12 @@ pub async fn start(
         },
         _ => None,
     };
-    let version = match listeners.first() {
-        Some(listener) => readiness::broker_version(listener, &probe, VERSION_WAIT).await,
-        None => None,
-    };
     let facts = image_facts(&name).await;
     let started_at = match testcontainers::core::client::docker_client_instance().await {
         Ok(docker) => docker.inspect_container(&id, None).await.ok().and_then(|c| c.state).and_then(|s| s.started_at),
         Err(_) => None,
     };
-    Ok(Broker { container, host, ws_port, tcp_port, facts, startup, pull, ready_after: ready.took, started_at, clock, version })
+    Ok(Broker { container, host, ws_port, tcp_port, facts, startup, pull, ready_after: ready.took, started_at, clock })
 }
 
 /// The error for a started container whose ports or host could not be read: an exit when it

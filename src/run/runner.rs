@@ -14,10 +14,14 @@ use crate::client::{self, contract, SessionSpec};
 use crate::engine::broker::{self, Broker, ClockAsk};
 use crate::engine::clock::{self, Libc};
 use crate::engine::labels::Labels;
+use crate::engine::readiness::{self, Listener, Probe};
 use crate::judge::record::{End, SessionRecord};
 use crate::judge::results::{now_rfc3339, BrokerFailure, ClockFacts, CellResult, ColumnInfo, RunResult, Status, TagResult, SCHEMA_VERSION};
 use crate::judge::verdict::{self, BrokerState, Verdict};
 use crate::plan::{Cell, Column, Outcome, Plan};
+
+/// How long a ready broker may take to say its version on `$SYS/broker/version`.
+const VERSION_WAIT: Duration = Duration::from_secs(2);
 
 /// What a run reports while it goes, for live progress.
 #[derive(Debug, Clone)]
@@ -190,9 +194,19 @@ async fn run_tag(
         broker_secs: proof.broker.as_secs_f64(),
         real_secs: (proof.real.as_secs_f64() * 1000.0).round() / 1000.0,
     });
+    // Asked before the sessions start, so the column is filled whichever columns run (command
+    // clients do not subscribe to $SYS); a probe's client id and goodbye leave nothing behind.
+    let version = match plan.transports().first() {
+        Some(&transport) => {
+            let listener = Listener { transport, host: broker.host.clone(), port: broker.port(transport) };
+            let probe = Probe::new(&plan.broker.username, &plan.broker.password);
+            readiness::broker_version(&listener, &probe, VERSION_WAIT).await
+        }
+        None => None,
+    };
     let sessions = cells.into_iter().map(|cell| run_cell(plan, &broker, cell, &progress, session_fn));
     let results: Vec<(CellResult, Option<String>)> = join_all(sessions).await;
-    info.broker_version = broker.version.clone().or_else(|| results.iter().find_map(|(_, v)| v.clone()));
+    info.broker_version = version.or_else(|| results.iter().find_map(|(_, v)| v.clone()));
     // A paused container is un-paused first, so its removal cannot stall.
     if inspect(&broker).await.paused {
         let _ = broker.container.unpause().await;
