@@ -81,6 +81,7 @@ fn the_eclipse_summary_groups_33_tags_into_release_ranges_and_names_mosquitto_19
     let js = column(&s, "mqttjs");
     assert_eq!(js.holds, "1.6.9–1.6.15, 2.0.6–2.1.2-alpine");
     assert_eq!((js.failures[0].what.as_str(), js.failures[0].tags.as_str()), ("drops before CONNACK", "2.0.0–2.0.5"));
+    assert!(js.sentence().contains("drops before CONNACK on 2.0.0–2.0.5 (6 cells not as matrix.toml expects)"), "{}", js.sentence());
     let known = js.failures[0].known.as_ref().expect("#1974 explains it");
     assert_eq!((known.issue.as_str(), known.fixed_in.as_deref()), ("eclipse-mosquitto/mosquitto#1974", Some("Mosquitto 2.0.6")));
     assert!(js.failures[0].example.contains("after a CONNECT sent as 13 WebSocket frames, before any CONNACK"), "{}", js.failures[0].example);
@@ -137,4 +138,18 @@ fn the_html_page_is_one_file_that_fetches_nothing_and_carries_every_cells_timeli
     assert!(page.contains("eclipse-paho/paho.mqtt.java#912"));
     assert!(page.contains("id=\"cells\" type=\"application/json\""));
     assert!(!page.contains("-0.0"));
+}
+
+#[test]
+fn a_column_that_holds_where_matrix_toml_expects_a_failure_says_so() {
+    let mut r = load("debian.json");
+    let c = r.cells.iter_mut().find(|c| c.id() == "bullseye/paho-java-1.2.5").expect("the cell");
+    c.verdict.outcome = mosquitto_matrix::plan::Outcome::Ok;
+    c.verdict.frames.clear();
+    c.status = mosquitto_matrix::judge::results::Status::Changed;
+    let s = summarize(&r);
+    let java = column(&s, "paho-java-1.2.5");
+    assert_eq!((java.holds.as_str(), java.holds_unexpectedly.as_str()), ("bullseye, sid", "bullseye"));
+    assert!(java.sentence().contains("; matrix.toml expects it to fail on bullseye;"), "{}", java.sentence());
+    assert_eq!(java.failures[0].tags, "bookworm–trixie");
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::judge::record::{Direction, Party};
-use crate::judge::results::{CellResult, RunResult, TagResult};
+use crate::judge::results::{CellResult, RunResult, Status, TagResult};
 use crate::plan::{KnownIssue, Outcome, Profile, Version};
 use crate::wire::frame::opcode;
 
@@ -29,6 +29,8 @@ pub struct ColumnSummary {
     pub column: String,
     /// The tags it holds on, as ranges (`1.6.9–1.6.14, 2.0.0–2.0.10`); empty: none.
     pub holds: String,
+    /// Of those, the tags where matrix.toml expects it to fail (an improvement to look at).
+    pub holds_unexpectedly: String,
     /// What went wrong, one group per kind of failure.
     pub failures: Vec<FailureGroup>,
     /// What to do, one sentence per failing stretch of a release line.
@@ -48,6 +50,8 @@ pub struct FailureGroup {
     pub why: String,
     /// The evidence: the first such cell's cause, `2.0.11: broker sent WebSocket PING …`.
     pub example: String,
+    /// How many of its cells differ from matrix.toml.
+    pub unexpected: usize,
     /// The upstream issue matrix.toml names for it, if any.
     pub known: Option<KnownIssue>,
 }
@@ -59,8 +63,16 @@ impl ColumnSummary {
         if !self.holds.is_empty() {
             parts.push(format!("holds on {}", self.holds));
         }
+        if !self.holds_unexpectedly.is_empty() {
+            parts.push(format!("matrix.toml expects it to fail on {}", self.holds_unexpectedly));
+        }
         for f in &self.failures {
-            parts.push(format!("{} on {}: {}", f.what, f.tags, f.why));
+            let unexpected = match f.unexpected {
+                0 => String::new(),
+                1 => " (not as matrix.toml expects)".to_string(),
+                n => format!(" ({n} cells not as matrix.toml expects)"),
+            };
+            parts.push(format!("{} on {}{unexpected}: {}", f.what, f.tags, f.why));
         }
         format!("{}: {}.", self.column, parts.join("; "))
     }
@@ -266,6 +278,7 @@ fn column_summary(r: &RunResult, order: &[&TagResult], column: &str) -> ColumnSu
                 tags: ranges(order, |tag| ids.contains(&tag)),
                 why: why_words(kind, &cl, &tags),
                 example: format!("{}: {}", first.tag, first.verdict.cause),
+                unexpected: cl.iter().filter(|c| c.status == Status::Changed).count(),
                 known: kind.known.and_then(|i| r.known_issues.get(i)).cloned(),
             }));
         }
@@ -276,6 +289,7 @@ fn column_summary(r: &RunResult, order: &[&TagResult], column: &str) -> ColumnSu
     ColumnSummary {
         column: column.to_string(),
         holds: ranges(order, |tag| holds(r, tag, column)),
+        holds_unexpectedly: ranges(order, |tag| holds(r, tag, column) && r.cell(tag, column).is_some_and(|c| c.status == Status::Changed)),
         failures,
         advice: advice(r, order, column),
         advice_as: None,
