@@ -157,7 +157,7 @@ pub fn grid_lines(r: &RunResult) -> Vec<String> {
     let code_width = |i: usize| rows.iter().map(|(_, c)| c[i].width()).max().unwrap_or(1);
     // Stacked heads, narrowed until everything fits in one block, else split into blocks.
     let mut blocks: Vec<Block> = Vec::new();
-    for cap in [7, 6, 5] {
+    for cap in [8, 7, 6, 5] {
         blocks.clear();
         let mut current = Block { heads: vec![], widths: vec![], columns: vec![] };
         let mut used = meta_width;
