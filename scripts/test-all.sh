@@ -12,6 +12,7 @@ cargo test
 cargo test --test docker --test registry --test workflow --test speed --test browser_report
 MATRIX_SET=debian cargo test --test matrix
 # The fresh run's HTML report in headless Chromium: a failing cell's timeline, nothing fetched.
+mkdir -p target/report-shots
 node tests/browser/report.mjs target/matrix/debian.html target/report-shots/fresh-debian.png bookworm/paho-java-1.2.5 > /dev/null
 # The same verdicts ten times faster: the debian set at x10, then no outcome may differ from
 # the x1 run and every time must agree within 1 s of broker time; and the musl path.
