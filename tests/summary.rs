@@ -153,3 +153,23 @@ fn a_column_that_holds_where_matrix_toml_expects_a_failure_says_so() {
     assert!(java.sentence().contains("; matrix.toml expects it to fail on bullseye;"), "{}", java.sentence());
     assert_eq!(java.failures[0].tags, "bookworm–trixie");
 }
+
+#[test]
+fn a_tag_whose_broker_could_not_be_had_is_said_once_not_once_per_column() {
+    let mut r = load("debian.json");
+    let sid = r.tags.iter_mut().find(|t| t.tag == "sid").expect("sid");
+    sid.error = Some("mosquitto-matrix/debian:sid: broker not ready within 60 s".into());
+    for c in r.cells.iter_mut().filter(|c| c.tag == "sid") {
+        c.verdict = mosquitto_matrix::judge::verdict::error("not run: the broker of sid could not be had");
+        c.status = mosquitto_matrix::judge::results::Status::Error;
+    }
+    let s = summarize(&r);
+    assert_eq!(s.not_run, "sid");
+    let java = column(&s, "paho-java-1.2.5");
+    assert_eq!((java.holds.as_str(), java.failures.len()), ("", 1), "{java:#?}");
+    assert!(s.all_hold.iter().any(|c| c == "rfc6455"), "{:?}", s.all_hold);
+    let text = report::table(&r);
+    assert!(text.contains("Hold on every tag that ran: rfc6455"), "{text}");
+    assert_eq!(text.matches("broker not ready").count(), 1, "{text}");
+    assert!(widest(&text) <= TERMINAL_WIDTH, "{text}");
+}

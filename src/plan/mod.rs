@@ -2,7 +2,9 @@
 //!
 //! Pure: nothing here does I/O but reading the file. It names the columns ([`Profile`]),
 //! the outcomes a cell may be expected to have ([`Outcome`]) and the durations a session
-//! runs by ([`Timing`]), so every stage above speaks the same words.
+//! runs by ([`Timing`]), so every stage above speaks the same words; and it carries what
+//! matrix.toml knows beyond the run: upstream issues behind failure patterns ([`KnownIssue`])
+//! and release versions to order tags by ([`Version`]).
 
 pub mod column;
 pub mod expectation;

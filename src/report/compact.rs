@@ -96,9 +96,21 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
         }
     }
     if !s.all_hold.is_empty() {
-        out.extend(wrap(&format!("Hold on every tag: {}.", s.all_hold.join(", ")), w, "    "));
+        out.extend(wrap(&format!("Hold on every tag{}: {}.", ran_words(s), s.all_hold.join(", ")), w, "    "));
+    }
+    if !s.not_run.is_empty() {
+        out.extend(wrap(&format!("Not run: {} (the broker could not be had; see below).", s.not_run), w, "    "));
     }
     out
+}
+
+/// ` that ran` when some tags did not run, so "every tag" does not claim them.
+pub fn ran_words(s: &Summary) -> &'static str {
+    if s.not_run.is_empty() {
+        ""
+    } else {
+        " that ran"
+    }
 }
 
 /// A column head stacked on up to three lines, each part at most `cap` wide: `paho`/`java`/`1.2.5`.

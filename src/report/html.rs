@@ -91,7 +91,10 @@ fn summary_html(s: &Summary) -> Markup {
                 }
             }
             @if !s.all_hold.is_empty() {
-                p.allhold { "Hold on every tag: " (s.all_hold.join(", ")) "." }
+                p.allhold { "Hold on every tag" (crate::report::compact::ran_words(s)) ": " (s.all_hold.join(", ")) "." }
+            }
+            @if !s.not_run.is_empty() {
+                p.notrun { "Not run: " (s.not_run) " (the broker could not be had; see the notes below)." }
             }
         }
     }

@@ -20,6 +20,8 @@ pub struct Summary {
     pub columns: Vec<ColumnSummary>,
     /// The tags of the run, in release order, as one range text (`1.6.9–2.1.2-alpine`).
     pub tags: String,
+    /// Tags whose broker could not be had, as ranges: said once here, not once per column.
+    pub not_run: String,
 }
 
 /// One column that does not hold everywhere.
@@ -117,7 +119,7 @@ pub fn summarize(r: &RunResult) -> Summary {
     let mut all_hold = Vec::new();
     let mut columns = Vec::new();
     for column in &r.profiles {
-        let cells: Vec<&CellResult> = order.iter().filter_map(|t| r.cell(&t.tag, column)).collect();
+        let cells: Vec<&CellResult> = order.iter().filter(|t| t.error.is_none()).filter_map(|t| r.cell(&t.tag, column)).collect();
         if !cells.is_empty() && cells.iter().all(|c| c.verdict.outcome == Outcome::Ok) {
             all_hold.push(column.clone());
             continue;
@@ -126,7 +128,8 @@ pub fn summarize(r: &RunResult) -> Summary {
         c.advice_as = columns.iter().find(|k: &&ColumnSummary| k.advice == c.advice && k.advice_as.is_none()).map(|k| k.column.clone());
         columns.push(c);
     }
-    Summary { all_hold, columns, tags: ranges(&order, |_| true) }
+    let not_run = ranges(&order, |tag| r.tags.iter().any(|t| t.tag == tag && t.error.is_some()));
+    Summary { all_hold, columns, tags: ranges(&order, |_| true), not_run }
 }
 
 fn holds(r: &RunResult, tag: &str, column: &str) -> bool {
@@ -244,6 +247,9 @@ fn column_summary(r: &RunResult, order: &[&TagResult], column: &str) -> ColumnSu
     let mut groups: Vec<(Kind, Vec<&CellResult>)> = Vec::new();
     for t in order {
         let Some(c) = r.cell(&t.tag, column) else { continue };
+        if t.error.is_some() {
+            continue;
+        }
         if c.verdict.outcome == Outcome::Ok {
             continue;
         }

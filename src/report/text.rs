@@ -199,7 +199,10 @@ pub fn summary_markdown(s: &Summary) -> String {
         }
     }
     if !s.all_hold.is_empty() {
-        let _ = writeln!(out, "- Hold on every tag: {}.", s.all_hold.join(", "));
+        let _ = writeln!(out, "- Hold on every tag{}: {}.", compact::ran_words(s), s.all_hold.join(", "));
+    }
+    if !s.not_run.is_empty() {
+        let _ = writeln!(out, "- Not run: {} (the broker could not be had; see the notes).", s.not_run);
     }
     out
 }
