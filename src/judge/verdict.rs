@@ -85,9 +85,9 @@ pub fn decide(record: &SessionRecord) -> Verdict {
                 why
             );
         }
-        End::BrokerClosed { code, reason, .. } if !record.connected => {
+        End::BrokerClosed { at, code, reason } if !record.connected => {
             v.outcome = Outcome::Closed;
-            v.at = Some(Duration::ZERO);
+            v.at = Some(*at);
             v.ended_by = Some(Party::Broker);
             v.close_code = *code;
             v.close_reason = Some(reason.clone());
@@ -104,9 +104,9 @@ pub fn decide(record: &SessionRecord) -> Verdict {
             let code_text = code.map_or("without a status code".to_string(), |c| format!("{c}"));
             v.cause = format!("broker sent WebSocket close {code_text} {reason:?} at {}{}", fmt_secs(*at), ping_note(*at));
         }
-        End::SocketEnded { how, .. } if !record.connected => {
+        End::SocketEnded { at, how } if !record.connected => {
             v.outcome = Outcome::Eof;
-            v.at = Some(Duration::ZERO);
+            v.at = Some(*at);
             v.ended_by = Some(Party::Broker);
             v.before_connack = true;
             let what = match how {
