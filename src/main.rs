@@ -91,6 +91,8 @@ struct Output {
 }
 
 #[derive(Subcommand)]
+// Parsed once per process: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the matrix on real brokers. Example: mosquitto-matrix run --set debian --shard 1/2 --out target/shard1
     Run {
@@ -127,6 +129,14 @@ enum Command {
         /// This shard of the cells (whole tags dealt round-robin); reassemble with `merge`. Example: --shard 2/3
         #[arg(long)]
         shard: Option<Shard>,
+        /// Start every tag this many times, as independent brokers with their own cells (rows `TAG#K`), to put the
+        /// load of a large set on the machine. Example: --copies 8
+        #[arg(long, env = "MATRIX_COPIES")]
+        copies: Option<String>,
+        /// How many cores' worth of start-ups (brokers, clients) run at once; cells wait in a queue for room.
+        /// Default: the machine's cores. Example: --jobs 1
+        #[arg(long, env = "MATRIX_JOBS")]
+        jobs: Option<String>,
         #[command(flatten)]
         output: Output,
     },
@@ -177,6 +187,14 @@ enum Command {
         /// Bound on connect + upgrade + CONNACK (default 20s). Example: --setup-timeout 20s
         #[arg(long)]
         setup_timeout: Option<String>,
+    },
+    /// The run's reaper (started by `run` itself): waits until its standard input closes — the run ended or was
+    /// killed — then kills the run's client processes and removes its containers.
+    #[command(hide = true)]
+    Reap {
+        /// The run id.
+        #[arg(long)]
+        run: String,
     },
     /// Write a result's outcomes into matrix.toml as the new expectations, and each tag's registry digest into
     /// [sets.<set>.digests], keeping comments and layout. Example: mosquitto-matrix baseline target/matrix/debian.json
@@ -230,14 +248,15 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = cli.config;
     let done = match cli.command {
-        Command::Run { set, tags, add_tags, new, profiles, clients, transport, hold, speed, shard, output } => {
-            let asked = RunArgs { set, tags, add_tags, new, profiles, clients, transport, hold, speed, shard };
+        Command::Run { set, tags, add_tags, new, profiles, clients, transport, hold, speed, shard, copies, jobs, output } => {
+            let asked = RunArgs { set, tags, add_tags, new, profiles, clients, transport, hold, speed, shard, copies, jobs };
             run_matrix(&config, asked, &output).await
         }
         Command::Diff { old, new, format, within } => diff(&old, &new, format, &within),
         Command::Merge { shards, output } => merge(&config, &shards, &output),
         Command::Discover { set, new_only } => discover_tags(&config, &set, new_only).await,
         Command::Baseline { result } => accept_baseline(&config, &result),
+        Command::Reap { run } => reap(&run).await,
         Command::Client { profile, keepalive, late_pong, setup_timeout } => {
             play_profile(&profile, [keepalive, late_pong, setup_timeout]).await
         }
@@ -260,6 +279,8 @@ struct RunArgs {
     hold: Option<String>,
     speed: Option<String>,
     shard: Option<Shard>,
+    copies: Option<String>,
+    jobs: Option<String>,
 }
 
 /// `run`: the matrix on real brokers.
@@ -305,6 +326,8 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
         clients,
         hold: asked.hold,
         speed: asked.speed,
+        copies: asked.copies,
+        jobs: asked.jobs,
         origin: SelectionOrigin::CommandLine,
     };
     let mut plan = Plan::new(&file, &sel)?;
@@ -428,6 +451,18 @@ fn accept_baseline(config: &Path, result: &Path) -> Result<ExitCode, Error> {
         println!("{s}: ERROR, expectation left as it was");
     }
     println!("{shown}: {} expectation(s) written", b.changed.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `reap`: waits for the end of standard input, then sweeps the run.
+async fn reap(run_id: &str) -> Result<ExitCode, Error> {
+    // A signal meant for the harness's terminal must not end the reaper before its work.
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut sink = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut sink)
+    })
+    .await;
+    run::reaper::sweep(run_id).await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -42,6 +42,7 @@ fn spec(client: CommandClient, port: u16, timing: Timing) -> CommandSpec {
         workdir: workdir(),
         speed: 1.0,
         extra_env: Vec::new(),
+        started: Default::default(),
     }
 }
 
@@ -226,6 +227,7 @@ fn sh(name: &str, transport: Transport, script: &str) -> CommandClient {
         seen_in: None,
         setup: None,
         accelerates: true,
+        cost: None,
     }
 }
 
@@ -250,6 +252,7 @@ fn python(name: &str, then: &str) -> CommandClient {
         seen_in: None,
         setup: None,
         accelerates: true,
+        cost: None,
     }
 }
 

@@ -245,3 +245,43 @@ fn a_plan_names_each_transport_its_columns_use_once() {
     assert_eq!(plan(&["tcp"]), [Transport::Tcp]);
     assert_eq!(plan(&["rumqttc"]), [Transport::Ws]);
 }
+
+#[test]
+fn copies_make_rows_tag_hash_k_each_with_its_tags_expectations() {
+    let sel = Selection { set: Some("debian".into()), copies: Some("8".into()), ..Selection::default() };
+    let plan = Plan::new(&shipped(), &sel).expect("eight copies");
+    assert_eq!(plan.tags.len(), 32);
+    assert_eq!(plan.tags[..3], ["bullseye#1", "bullseye#2", "bullseye#3"]);
+    assert_eq!(plan.cells.len(), 32 * plan.columns.len());
+    let paho = |row: &str| plan.cells.iter().find(|c| c.tag == row && c.column.name() == "paho-java-1.2.5").and_then(|c| c.expect);
+    assert_eq!(paho("bookworm#7").map(|e| e.outcome), Some(Outcome::Eof));
+    assert_eq!(paho("sid#2").map(|e| e.outcome), Some(Outcome::Ok));
+    let one = Plan::new(&shipped(), &Selection { set: Some("debian".into()), ..Selection::default() }).expect("one copy");
+    assert_eq!(one.tags, ["bullseye", "bookworm", "trixie", "sid"], "one copy keeps the plain tags");
+}
+
+#[test]
+fn a_bad_number_of_copies_or_jobs_names_the_variable_and_the_range() {
+    let copies = Plan::new(&shipped(), &Selection { copies: Some("lots".into()), ..Selection::default() }).expect_err("not a number");
+    assert!(copies.to_string().starts_with("MATRIX_COPIES: \"lots\" is not a number of copies"), "{copies}");
+    let jobs = Plan::new(&shipped(), &Selection { jobs: Some("0".into()), ..Selection::default() }).expect_err("zero");
+    assert!(jobs.to_string().starts_with("MATRIX_JOBS: \"0\" is not a number of jobs"), "{jobs}");
+    let plan = Plan::new(&shipped(), &Selection { jobs: Some("1".into()), ..Selection::default() }).expect("one job");
+    assert_eq!(plan.jobs, Some(1));
+}
+
+#[test]
+fn a_clients_declared_cost_is_read_and_a_bad_one_names_its_line() {
+    use mosquitto_matrix::plan::{Column, Cost};
+    let f = shipped();
+    let mqttjs = f.clients.iter().find(|c| c.name == "mqttjs").expect("mqttjs");
+    assert_eq!(mqttjs.cost, Some(Cost { start_cpu: std::time::Duration::from_millis(180), memory_mb: 68 }));
+    assert_eq!(Cost::of(&Column::Command(mqttjs.clone()), false).memory_mb, 68);
+    let bad = SHIPPED.replacen("cost = { start_cpu = \"180ms\", memory_mb = 68 }", "cost = { start_cpu = \"soon\", memory_mb = 68 }", 1);
+    let err = MatrixFile::parse(Path::new("matrix.toml"), &bad).expect_err("a bad cost");
+    let line = line_of(&bad, "start_cpu = \"soon\"");
+    assert!(err.to_string().starts_with(&format!("matrix.toml:{line}: client \"mqttjs\": cost: start_cpu")), "{err}");
+    let huge = SHIPPED.replacen("memory_mb = 68 }", "memory_mb = 0 }", 1);
+    let err = MatrixFile::parse(Path::new("matrix.toml"), &huge).expect_err("no memory");
+    assert!(err.to_string().contains("memory_mb = 0 is not a number of megabytes"), "{err}");
+}

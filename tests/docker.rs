@@ -18,7 +18,7 @@ use mosquitto_matrix::plan::{MatrixFile, Plan, Selection};
 use mosquitto_matrix::plan::Profile;
 use mosquitto_matrix::judge::record::SessionRecord;
 use mosquitto_matrix::judge::results::{RunResult, Status};
-use mosquitto_matrix::run::{self, Progress};
+use mosquitto_matrix::run::{self, reaper, Progress};
 use mosquitto_matrix::client::{self as session, SessionSpec};
 use mosquitto_matrix::plan::{Timing, Transport};
 use mosquitto_matrix::report;
@@ -81,6 +81,7 @@ async fn session(b: &broker::Broker, profile: Profile, password: &str) -> Sessio
         client_id: format!("smoke-{}", profile.name()),
         topic: format!("test/smoke-{}", profile.name()),
         timing: quick_timing(Duration::from_millis(500)),
+        started: Default::default(),
     })
     .await
 }
@@ -94,8 +95,8 @@ async fn session(b: &broker::Broker, profile: Profile, password: &str) -> Sessio
 async fn every_debian_image_accepts_the_test_user_over_websocket_and_tcp_and_refuses_a_wrong_password(#[case] suite: &str) {
     let f = file();
     let run_id = labels::new_run_id();
-    let labels = Labels { run_id: run_id.clone(), cell: format!("smoke/{suite}") };
-    let b = broker::start("mosquitto-matrix/debian", suite, &f.broker, &labels, &BOTH, None, || {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let labels = Labels { run_id: run_id.clone(), cell: format!("smoke/{suite}"), lifetime: Duration::from_secs(600) };
+    let b = broker::start("mosquitto-matrix/debian", suite, &f.broker, &labels, &BOTH, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
     let ws = session(&b, Profile::Rfc6455, &f.broker.password).await;
     let tcp = session(&b, Profile::Tcp, &f.broker.password).await;
     let wrong = session(&b, Profile::Rfc6455, "not-the-password").await;
@@ -118,8 +119,8 @@ async fn every_debian_image_accepts_the_test_user_over_websocket_and_tcp_and_ref
 async fn a_broker_publishes_its_ports_on_loopback_only() {
     let f = file();
     let run_id = labels::new_run_id();
-    let labels = Labels { run_id: run_id.clone(), cell: "binding/sid".into() };
-    let b = broker::start("mosquitto-matrix/debian", "sid", &f.broker, &labels, &BOTH, None, || {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let labels = Labels { run_id: run_id.clone(), cell: "binding/sid".into(), lifetime: Duration::from_secs(600) };
+    let b = broker::start("mosquitto-matrix/debian", "sid", &f.broker, &labels, &BOTH, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
     let ports = docker(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", b.container.id()]);
     let map: serde_json::Value = serde_json::from_str(&ports).expect("JSON");
     for p in ["1883/tcp", "9001/tcp"] {
@@ -325,8 +326,8 @@ async fn a_broker_that_never_logs_running_is_ready_by_its_answers_and_its_sessio
     let f = file();
     // Started directly first, to see what it logged by the time it was ready.
     let run_id = labels::new_run_id();
-    let labels = Labels { run_id: run_id.clone(), cell: "standin/quiet".into() };
-    let b = broker::start(STANDIN, "quiet", &f.broker, &labels, &BOTH, None, || {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let labels = Labels { run_id: run_id.clone(), cell: "standin/quiet".into(), lifetime: Duration::from_secs(600) };
+    let b = broker::start(STANDIN, "quiet", &f.broker, &labels, &BOTH, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
     let log = broker::log_tail(b.container.id()).await;
     eprintln!("quiet: ready in {:.2} s ({:.2} s after the container ran); log: {log:?}", b.startup.as_secs_f64(), b.ready_after.as_secs_f64());
     assert!(log.iter().any(|l| l.contains("Opening websockets listen socket on port 9001")), "{log:?}");
@@ -622,4 +623,90 @@ fn processes_with(marker: &str) -> Vec<String> {
         }
     }
     found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_whose_brokers_and_clients_never_answer_ends_by_itself_with_every_row_ready_or_failed() {
+    standin("deaf").await;
+    standin("quiet").await;
+    // Four copies each of a broker that never answers and one that does; a built-in column
+    // and a client that never connects. Nothing may wait past its bound.
+    let sel = Selection {
+        set: Some("debian".into()),
+        tags: Some(vec!["deaf".into(), "quiet".into()]),
+        profiles: Some(vec!["rfc6455".into()]),
+        clients: vec![mosquitto_matrix::plan::CommandClient::parse_ad_hoc("mute=sleep 1000").expect("a client")],
+        hold: Some("10s".into()),
+        copies: Some("4".into()),
+        ..Selection::default()
+    };
+    let mut p = Plan::new(&file(), &sel).expect("plan");
+    p.image = STANDIN.into();
+    p.broker.startup_timeout = Duration::from_secs(5);
+    p.timing.setup_timeout = Duration::from_secs(5);
+    p.timing.round_trip_timeout = Duration::from_secs(5);
+    let run_id = labels::new_run_id();
+    let start = Instant::now();
+    let r = run::run(&p, &run_id, None).await;
+    let took = start.elapsed();
+    show(&r);
+    eprintln!("8 brokers, 16 cells that never answer or never connect: ended in {:.1} s", took.as_secs_f64());
+    // hold + round trip + set-up for the mute clients, whose brokers answer; a broker's bounds.
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    assert_eq!(r.tags.len(), 8);
+    for t in &r.tags {
+        assert!(t.error.is_some() != t.startup_secs.is_some(), "{}: neither ready nor failed", t.tag);
+        assert_eq!(t.error.is_some(), t.tag.starts_with("deaf#"), "{}: {:?}", t.tag, t.error);
+    }
+    for c in r.cells.iter().filter(|c| c.profile == "mute") {
+        assert_eq!(c.verdict.outcome, Outcome::Error, "{}: {}", c.id(), c.verdict.cause);
+    }
+    for c in r.cells.iter().filter(|c| c.tag.starts_with("quiet#") && c.profile == "rfc6455") {
+        assert_eq!(c.verdict.outcome, Outcome::Ok, "{}: {}", c.id(), c.verdict.cause);
+    }
+    assert_eq!(left_behind(&run_id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sigkill_of_the_cli_mid_hold_leaves_no_container_or_client_of_its_run_within_30_s() {
+    use std::io::{BufRead, BufReader};
+    // The harness gets no chance to clean up: its reaper must.
+    let marker = "1000.5353";
+    let stubborn = format!("stubborn=sh -c 'trap \"\" TERM INT; sleep {marker} & sleep {marker}'");
+    let mut child = cli()
+        .args(["run", "--set", "debian", "--tags", "bookworm,sid", "--profiles", "rfc6455,paho-python", "--hold", "60s", "--client", &stubborn])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut run_id = String::new();
+    let mut line = String::new();
+    while lines.read_line(&mut line).expect("reads") > 0 {
+        if let Some(rest) = line.strip_prefix("run id ") {
+            run_id = rest.split(':').next().unwrap_or_default().to_string();
+            break;
+        }
+        line.clear();
+    }
+    assert!(!run_id.is_empty(), "the run said its id");
+    // Mid-hold: both brokers up and the stubborn clients started.
+    let up = Instant::now();
+    while (left_behind(&run_id).await < 2 || processes_with(marker).len() < 4) && up.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(left_behind(&run_id).await, 2, "the run started its brokers");
+    assert!(processes_with(marker).len() >= 4, "the stubborn clients started");
+    let killed = Instant::now();
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    while (left_behind(&run_id).await > 0 || !processes_with(marker).is_empty() || !reaper::run_processes(&run_id).is_empty())
+        && killed.elapsed() < Duration::from_secs(30)
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("after SIGKILL: the run's containers and clients were gone {:.1} s later", killed.elapsed().as_secs_f64());
+    assert_eq!(left_behind(&run_id).await, 0, "SIGKILL left containers of run {run_id}");
+    assert!(processes_with(marker).is_empty(), "SIGKILL left client processes: {:?}", processes_with(marker));
+    assert!(reaper::run_processes(&run_id).is_empty(), "SIGKILL left processes of run {run_id}");
 }

@@ -287,6 +287,8 @@ fn registry_plan(file: &MatrixFile, image: &str, tags: &[&str]) -> Plan {
         workdir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
         // As if bookworm had been accepted from another build: the run must notice.
         digests: BTreeMap::from([("bookworm".to_string(), STALE_DIGEST.to_string())]),
+        copies: 1,
+        jobs: None,
         known_issues: Vec::new(),
     }
 }

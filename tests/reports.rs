@@ -70,6 +70,7 @@ fn result(cells: Vec<CellResult>) -> RunResult {
         started_at: "2026-11-27T00:00:00Z".into(),
         ended_at: "2026-11-27T00:05:31Z".into(),
         wall_secs: 331.0,
+        copies: 1,
         known_issues: Vec::new(),
     }
 }
@@ -304,4 +305,33 @@ fn baseline_records_registry_digests_and_leaves_local_image_ids_out() {
     // A second baseline of the same result changes nothing.
     let again = baseline::apply(&b.text, &r).expect("applies");
     assert!(again.digests.is_empty() && again.text == b.text);
+}
+
+#[test]
+fn each_copy_of_a_run_with_copies_is_compared_with_its_tag_in_a_single_run() {
+    let single = bookworm_and_sid();
+    let copies = |paho_at: f64| {
+        let mut cells = Vec::new();
+        for k in 1..=3 {
+            for c in &single.cells {
+                let mut c = c.clone();
+                c.tag = format!("{}#{k}", c.tag);
+                if c.tag == "bookworm#2" && c.profile == Profile::PahoJava125.name() {
+                    c.verdict.at = Some(Duration::from_secs_f64(paho_at));
+                }
+                cells.push(c);
+            }
+        }
+        let mut r = result(cells);
+        r.copies = 3;
+        r
+    };
+    let close = copies(300.3);
+    assert!(compare::diff_within(&single, &close, Duration::from_millis(500)).is_empty());
+    assert!(compare::diff_within(&close, &single, Duration::from_millis(500)).is_empty(), "a single run against copies");
+    let far = copies(301.0);
+    let changes = compare::diff_within(&single, &far, Duration::from_millis(500));
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].cell, "bookworm#2/paho-java-1.2.5");
+    assert_eq!(report::text::file_stem(&far), "debian-copies3");
 }

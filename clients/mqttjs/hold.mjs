@@ -64,6 +64,8 @@ const keepalive = Number.parseInt(env('MATRIX_KEEPALIVE_SECS'), 10);
 if (!Number.isInteger(keepalive)) fail('MATRIX_KEEPALIVE_SECS is not an integer');
 const holdSecs = envNumber('MATRIX_HOLD_SECS');
 const roundTripSecs = envNumber('MATRIX_ROUND_TRIP_SECS', '10');
+// Contract v2: the bound on connect + upgrade + CONNACK and on SUBACK, on this clock.
+const setupSecs = envNumber('MATRIX_SETUP_SECS', '20');
 const topic = env('MATRIX_TOPIC');
 const payload = `alive ${clientId}`;
 
@@ -87,7 +89,7 @@ const client = mqtt.connect(url, {
   password,
   keepalive,
   reconnectPeriod: 0,
-  connectTimeout: Math.max(1, roundTripSecs) * 1000,
+  connectTimeout: Math.max(1, setupSecs) * 1000,
   // ws: mqtt.js asks for subprotocol 'mqtt' itself for protocolVersion 4.
   wsOptions: {},
 });
@@ -117,7 +119,7 @@ client.on('connect', (connack) => {
   }
   phase = 'subscribe';
   clearTimeout(timer);
-  timer = setTimeout(() => finish(1, `lost: no SUBACK within ${roundTripSecs} s`), roundTripSecs * 1000);
+  timer = setTimeout(() => finish(1, `lost: no SUBACK within ${setupSecs} s`), setupSecs * 1000);
   client.subscribe(topic, { qos: 0 }, (err, granted) => {
     if (finished) return;
     clearTimeout(timer);
@@ -160,7 +162,7 @@ client.on('message', (t, message) => {
 
 // Bound the wait for CONNACK (mqtt.js also has connectTimeout).
 timer = setTimeout(() => {
-  if (phase === 'connect') finish(1, `lost: ${lostWords(`no CONNACK within ${roundTripSecs} s`)}`);
-}, roundTripSecs * 1000 + 500);
+  if (phase === 'connect') finish(1, `lost: ${lostWords(`no CONNACK within ${setupSecs} s`)}`);
+}, setupSecs * 1000 + 500);
 
 process.on('uncaughtException', (err) => fail(`${err.name}: ${err.message}`));

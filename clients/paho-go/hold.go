@@ -101,6 +101,9 @@ func main() {
 	keepalive := envInt("MATRIX_KEEPALIVE_SECS")
 	hold := envSecs("MATRIX_HOLD_SECS", "")
 	roundTrip := envSecs("MATRIX_ROUND_TRIP_SECS", "10")
+	// Contract v2: the bound on connect + upgrade + CONNACK and on SUBACK.
+	setup := envSecs("MATRIX_SETUP_SECS", "20")
+	setupText := strconv.FormatFloat(setup.Seconds(), 'g', -1, 64)
 	topic := env("MATRIX_TOPIC", "")
 	payload := "alive " + clientID
 	rtText := strconv.FormatFloat(roundTrip.Seconds(), 'g', -1, 64)
@@ -124,7 +127,7 @@ func main() {
 		SetProtocolVersion(4).
 		SetKeepAlive(time.Duration(keepalive) * time.Second).
 		SetAutoReconnect(false).
-		SetConnectTimeout(roundTrip).
+		SetConnectTimeout(setup).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			select {
 			case lostCh <- err:
@@ -135,8 +138,8 @@ func main() {
 
 	// CONNACK
 	tok := client.Connect()
-	if !tok.WaitTimeout(roundTrip + time.Second) {
-		lost("no CONNACK within " + rtText + " s")
+	if !tok.WaitTimeout(setup + time.Second) {
+		lost("no CONNACK within " + setupText + " s")
 	}
 	if err := tok.Error(); err != nil {
 		if ct, ok := tok.(*mqtt.ConnectToken); ok && ct.ReturnCode() >= 1 && ct.ReturnCode() <= 5 {
@@ -175,8 +178,8 @@ func main() {
 		}
 	case err := <-lostCh:
 		lost(err.Error())
-	case <-time.After(roundTrip):
-		lost("no SUBACK within " + rtText + " s")
+	case <-time.After(setup):
+		lost("no SUBACK within " + setupText + " s")
 	}
 
 	// Hold: nothing of ours on the wire, only the library's keepalive.

@@ -99,6 +99,8 @@ def main():
         fail("MATRIX_KEEPALIVE_SECS is not an integer")
     hold = env_float("MATRIX_HOLD_SECS")
     round_trip = env_float("MATRIX_ROUND_TRIP_SECS", "10")
+    # Contract v2: the bound on connect + upgrade + CONNACK and on SUBACK, on this clock.
+    setup = env_float("MATRIX_SETUP_SECS", "20")
     topic = env("MATRIX_TOPIC")
     payload = f"alive {client_id}".encode()
 
@@ -181,11 +183,11 @@ def main():
         raise Silent()
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, max(round_trip, 0.001))
+    signal.setitimer(signal.ITIMER_REAL, max(setup, 0.001))
     try:
         client.connect(host, port, keepalive=keepalive)
     except Silent:
-        return lost(f"no CONNACK within {round_trip:g} s (no answer to the connection)")
+        return lost(f"no CONNACK within {setup:g} s (no answer to the connection)")
     except Exception as exc:  # socket errors, WebsocketConnectionError, ...
         return lost(f"{type(exc).__name__}: {exc}")
     finally:
@@ -207,11 +209,11 @@ def main():
         return None
 
     # CONNACK
-    rc = pump(time.monotonic() + round_trip, lambda: st.connack is not None)
+    rc = pump(time.monotonic() + setup, lambda: st.connack is not None)
     if st.connack is None:
         if rc is not None:
             return lost(lost_words(rc))
-        return lost(f"no CONNACK within {round_trip:g} s")
+        return lost(f"no CONNACK within {setup:g} s")
     accepted, words = st.connack
     if not accepted:
         out("refused: " + words)
@@ -222,11 +224,11 @@ def main():
     res, _mid = client.subscribe(topic, qos=0)
     if res != mqtt.MQTT_ERR_SUCCESS:
         return lost(lost_words(res))
-    rc = pump(time.monotonic() + round_trip, lambda: st.suback is not None)
+    rc = pump(time.monotonic() + setup, lambda: st.suback is not None)
     if st.suback is None:
         if rc is not None:
             return lost(lost_words(rc))
-        return lost(f"no SUBACK within {round_trip:g} s")
+        return lost(f"no SUBACK within {setup:g} s")
     granted = st.suback[0]
     granted_value = getattr(granted, "value", granted)
     if granted_value >= 0x80:

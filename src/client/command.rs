@@ -95,6 +95,8 @@ pub struct CommandSpec {
     pub speed: f64,
     /// Extra environment (e.g. the time library's preload).
     pub extra_env: Vec<(String, String)>,
+    /// Told once the broker accepted the client's session.
+    pub started: crate::client::Started,
 }
 
 impl CommandSpec {
@@ -217,11 +219,12 @@ fn describe(status: ExitStatus) -> (Option<i32>, String) {
 /// A built-in profile as a command column: the harness's own CLI playing it under the
 /// contract (`mosquitto-matrix client --profile P`), with the durations the contract does not
 /// carry. An accelerated run plays every built-in profile this way, on the brokers' clock.
+/// Its set-up bound comes from the contract's `MATRIX_SETUP_SECS`.
 pub fn builtin_command(profile: Profile, timing: &Timing) -> CommandClient {
     let ms = |d: Duration| format!("{}ms", d.as_millis());
     let argv = [SELF_PROGRAM, "client", "--profile", profile.name(), "--keepalive"];
     let mut command: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
-    command.extend([ms(timing.keepalive), "--late-pong".into(), ms(timing.late_pong), "--setup-timeout".into(), ms(timing.setup_timeout)]);
+    command.extend([ms(timing.keepalive), "--late-pong".into(), ms(timing.late_pong)]);
     CommandClient {
         name: profile.name().to_string(),
         command,
@@ -231,6 +234,7 @@ pub fn builtin_command(profile: Profile, timing: &Timing) -> CommandClient {
         seen_in: None,
         setup: None,
         accelerates: true,
+        cost: Some(crate::plan::Cost::SELF_COMMAND),
     }
 }
 
@@ -257,7 +261,7 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
         topic: spec.topic(),
         speed: spec.speed,
     };
-    let proxy = match Proxy::start(format!("{}:{}", spec.host, spec.port), watch).await {
+    let proxy = match Proxy::start(format!("{}:{}", spec.host, spec.port), watch, spec.started.clone()).await {
         Ok(p) => p,
         Err(e) => return error(e.to_string()),
     };
@@ -273,6 +277,8 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
         hold: spec.timing.hold,
         topic: spec.topic(),
         round_trip: spec.timing.round_trip_timeout,
+        // On the client's clock: an accelerated client's deadline stays the same in real time.
+        setup: spec.timing.setup_timeout.mul_f64(spec.speed),
     };
     let Some(argv0) = c.command.first() else { return error(format!("client {}: its command is empty", c.name)) };
     let mut cmd = Command::new(program(argv0, &spec.workdir));

@@ -1,12 +1,17 @@
-//! The command-client contract, version 1: what a command column is started with, and what
+//! The command-client contract, version 2: what a command column is started with, and what
 //! it prints. Stable; its version goes into every JSON report (`contract_version`).
+//!
+//! Version 2 adds `MATRIX_SETUP_SECS` (the bound on connect + upgrade + CONNACK + SUBACK, on
+//! the client's own clock: an accelerated client gets it multiplied, so its deadline is the
+//! same in real time) and `MATRIX_RUN_ID` (the run, so nothing of it outlives the run).
 //!
 //! The harness starts the command once per cell, with its working directory at matrix.toml's
 //! folder, and this environment: `MATRIX_URL` (`ws://127.0.0.1:PORT/mqtt` or
 //! `mqtt://127.0.0.1:PORT`), `MATRIX_HOST`, `MATRIX_PORT`, `MATRIX_PATH`, `MATRIX_TRANSPORT`
 //! (`ws`/`tcp`), `MATRIX_USERNAME`, `MATRIX_PASSWORD`, `MATRIX_CLIENT_ID`,
 //! `MATRIX_KEEPALIVE_SECS` (whole seconds), `MATRIX_HOLD_SECS` (decimal), `MATRIX_TOPIC`,
-//! and `MATRIX_ROUND_TRIP_SECS` (decimal: how long to wait for the round trip).
+//! `MATRIX_ROUND_TRIP_SECS` (decimal: how long to wait for the round trip),
+//! `MATRIX_SETUP_SECS` (decimal) and `MATRIX_RUN_ID`.
 //!
 //! The client prints `client: <library> <version>` first; connects; subscribes to the topic;
 //! stays connected for the hold (counted from CONNACK); publishes one message to the topic and
@@ -19,7 +24,11 @@ use std::time::Duration;
 use crate::plan::Transport;
 
 /// The contract's version.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// The variable that names the run in every client's environment.
+pub const RUN_ID_VAR: &str = "MATRIX_RUN_ID";
+/// The set-up bound a client assumes when `MATRIX_SETUP_SECS` is not set.
+pub const DEFAULT_SETUP: Duration = Duration::from_secs(20);
 
 /// What one cell's client is told.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +55,8 @@ pub struct ContractEnv {
     pub topic: String,
     /// How long to wait for the round trip.
     pub round_trip: Duration,
+    /// How long connect, upgrade, CONNACK and SUBACK may take, on the client's clock.
+    pub setup: Duration,
 }
 
 /// An environment that does not follow the contract.
@@ -100,6 +111,7 @@ impl ContractEnv {
             ("MATRIX_HOLD_SECS", decimal(self.hold)),
             ("MATRIX_TOPIC", self.topic.clone()),
             ("MATRIX_ROUND_TRIP_SECS", decimal(self.round_trip)),
+            ("MATRIX_SETUP_SECS", decimal(self.setup)),
         ]
     }
 
@@ -135,6 +147,10 @@ impl ContractEnv {
             round_trip: match get("MATRIX_ROUND_TRIP_SECS") {
                 Some(v) => secs("MATRIX_ROUND_TRIP_SECS", v)?,
                 None => Duration::from_secs(10),
+            },
+            setup: match get("MATRIX_SETUP_SECS") {
+                Some(v) => secs("MATRIX_SETUP_SECS", v)?,
+                None => DEFAULT_SETUP,
             },
         })
     }
@@ -185,6 +201,7 @@ mod tests {
             hold: Duration::from_millis(330_000),
             topic: "test/c".into(),
             round_trip: Duration::from_secs(10),
+            setup: Duration::from_secs(20),
         }
     }
 

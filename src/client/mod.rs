@@ -4,7 +4,8 @@
 //! them ([`session`]), the real rumqttc client ([`rumqttc`]), and any program as a column:
 //! started under the [`contract`] ([`command`]), its connection forwarded by a transparent
 //! [`proxy`] whose [`recorder`] turns the wire into the same record. [`run`] runs a built-in
-//! column in process; [`command::run`] runs a command column.
+//! column in process; [`command::run`] runs a command column. Each tells its [`Started`]
+//! signal once the broker accepted the session, so the run can admit the next cell.
 
 pub mod behaviour;
 pub mod command;
@@ -14,11 +15,13 @@ pub mod recorder;
 pub mod rumqttc;
 pub mod serve;
 pub mod session;
+pub mod started;
 
 use crate::judge::record::SessionRecord;
 use crate::plan::Profile;
 
 pub use session::{SessionSpec, VERSION_TOPIC};
+pub use started::Started;
 
 /// Runs one session of any column to its end and returns what it observed. Never fails: a
 /// session that could not run is a record with [`crate::judge::record::End::HarnessError`].

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{timeout, Instant};
 
 use crate::client::recorder::{Recorder, Watch};
+use crate::client::Started;
 use crate::judge::record::{Party, SessionRecord, SocketEnd};
 
 /// How long the proxy waits for the broker to accept its connection.
@@ -58,12 +59,13 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Listens on a free loopback port and forwards every connection to `upstream`.
-    pub async fn start(upstream: String, watch: Watch) -> Result<Proxy, ProxyError> {
+    /// Listens on a free loopback port and forwards every connection to `upstream`;
+    /// `started` is told when the first connection's CONNACK goes by.
+    pub async fn start(upstream: String, watch: Watch, started: Started) -> Result<Proxy, ProxyError> {
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| ProxyError::Listen(e.to_string()))?;
         let port = listener.local_addr().map_err(|e| ProxyError::Listen(e.to_string()))?.port();
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(serve(listener, upstream, watch, stopped));
+        let task = tokio::spawn(serve(listener, upstream, watch, started, stopped));
         Ok(Proxy { port, stop: Some(stop), task })
     }
 
@@ -91,6 +93,7 @@ async fn serve(
     listener: TcpListener,
     upstream: String,
     watch: Watch,
+    started: Started,
     mut stopped: oneshot::Receiver<Duration>,
 ) -> Result<Seen, ProxyError> {
     let mut recorder: Option<Arc<Mutex<Recorder>>> = None;
@@ -109,7 +112,7 @@ async fn serve(
                 } else {
                     None
                 };
-                relays.push(tokio::spawn(relay(client, upstream.clone(), rec, origin)));
+                relays.push(tokio::spawn(relay(client, upstream.clone(), rec, origin, started.clone())));
             }
             grace = &mut stopped => break grace.unwrap_or(Duration::ZERO),
         }
@@ -150,7 +153,13 @@ struct Pipe {
     open: bool,
 }
 
-async fn relay(client: TcpStream, upstream: String, rec: Option<Arc<Mutex<Recorder>>>, origin: Instant) -> Result<(), ProxyError> {
+async fn relay(
+    client: TcpStream,
+    upstream: String,
+    rec: Option<Arc<Mutex<Recorder>>>,
+    origin: Instant,
+    started: Started,
+) -> Result<(), ProxyError> {
     let broker = match timeout(UPSTREAM_CONNECT, TcpStream::connect(&upstream)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Err(ProxyError::Upstream { addr: upstream, why: e.to_string() }),
@@ -163,10 +172,15 @@ async fn relay(client: TcpStream, upstream: String, rec: Option<Arc<Mutex<Record
     let mut up = Pipe { from: Party::Client, read: cr, write: bw, open: true };
     let mut down = Pipe { from: Party::Broker, read: br, write: cw, open: true };
     let (mut ubuf, mut dbuf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
-    let note = |f: &dyn Fn(&mut Recorder)| {
+    let mut told = false;
+    let mut note = |f: &dyn Fn(&mut Recorder)| {
         if let Some(r) = &rec {
             let mut guard = r.lock().unwrap_or_else(|p| p.into_inner());
             f(&mut guard);
+            if !told && guard.connected() {
+                told = true;
+                started.reached();
+            }
         }
     };
     while up.open || down.open {

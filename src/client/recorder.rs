@@ -6,7 +6,8 @@
 //! every WebSocket frame (opcode, length, mask bit, close code and reason) and the MQTT
 //! packets inside binary frames, across fragmented frames and packets split over frames,
 //! and how the TCP connection ended on each side. Times come in as real time since the
-//! connection was accepted and go out in broker time (× the run's speed), after CONNACK.
+//! connection was accepted and go out in broker time (× the run's speed), after the session's
+//! zero (`judge::record::TimeZero`: the broker's 101 over WebSocket, CONNACK over TCP).
 
 use std::time::Duration;
 
@@ -74,6 +75,8 @@ pub struct Recorder {
     client: Side,
     broker: Side,
     key: Option<String>,
+    /// The first of the broker's 101 and its CONNACK: where the record's times count from.
+    zero: Option<Duration>,
     connack_at: Option<Duration>,
     record: SessionRecord,
     ending: Option<(Duration, Ending)>,
@@ -83,6 +86,11 @@ pub struct Recorder {
     published: Option<Duration>,
     echoed: Option<Duration>,
     wire_dropped: usize,
+    /// When each wire event happened, in broker time since accept: its `at` is set from the
+    /// session's zero once the record is finished, since the upgrade request comes before it.
+    wire_times: Vec<Duration>,
+    /// The keepalive the client's CONNECT declared: the one the broker holds it to.
+    declared_keepalive: Option<Duration>,
     /// The client's data frames so far: how many carried its CONNECT, once it decodes.
     client_data_frames: usize,
     /// The client's last packet after CONNACK, and the longest silence between its packets.
@@ -100,6 +108,7 @@ impl Recorder {
             broker: Side { head_done: tcp, ..Side::default() },
             watch,
             key: None,
+            zero: None,
             connack_at: None,
             record,
             ending: None,
@@ -109,6 +118,8 @@ impl Recorder {
             published: None,
             echoed: None,
             wire_dropped: 0,
+            wire_times: Vec::new(),
+            declared_keepalive: None,
             client_data_frames: 0,
             last_from_client: None,
             longest_silence: Duration::ZERO,
@@ -120,14 +131,19 @@ impl Recorder {
         &self.watch
     }
 
+    /// Whether the broker has accepted the session (a CONNACK with code 0 went by).
+    pub fn connected(&self) -> bool {
+        self.connack_at.is_some()
+    }
+
     /// Broker time of a real instant since the connection was accepted.
     fn broker_time(&self, real: Duration) -> Duration {
         real.mul_f64(self.watch.speed)
     }
 
-    /// Time after CONNACK (zero before it).
+    /// Time after the session's zero (zero before it).
     fn rel(&self, t: Duration) -> Duration {
-        self.connack_at.map_or(Duration::ZERO, |c| t.saturating_sub(c))
+        self.zero.map_or(Duration::ZERO, |c| t.saturating_sub(c))
     }
 
     fn note(&mut self, t: Duration, from: Party, what: String) {
@@ -135,12 +151,19 @@ impl Recorder {
             self.wire_dropped += 1;
             return;
         }
-        let at = match self.connack_at {
+        self.wire_times.push(t);
+        self.record.wire.push(WireEvent { at: self.since_zero(t), from, what });
+    }
+
+    /// Seconds after the session's zero (negative before it; 0 while there is none), rounded
+    /// to the millisecond, never "-0.0".
+    fn since_zero(&self, t: Duration) -> f64 {
+        let at = match self.zero {
             Some(c) if t >= c => (t - c).as_secs_f64(),
             Some(c) => -(c - t).as_secs_f64(),
-            None => -0.0,
+            None => 0.0,
         };
-        self.record.wire.push(WireEvent { at: (at * 1000.0).round() / 1000.0, from, what });
+        (at * 1000.0).round() / 1000.0 + 0.0
     }
 
     fn end(&mut self, t: Duration, ending: Ending) {
@@ -233,6 +256,7 @@ impl Recorder {
                 let key = self.key.clone().unwrap_or_default();
                 match check_response(head, &key) {
                     Ok(subprotocol) => {
+                        self.zero.get_or_insert(t); // TimeZero::Upgrade
                         self.note(t, from, format!("{first_line}, subprotocol {}", subprotocol.as_deref().unwrap_or("none")));
                         self.record.subprotocol = subprotocol;
                     }
@@ -329,13 +353,17 @@ impl Recorder {
             (Packet::ConnAck { code }, Party::Broker) if self.connack_at.is_none() && self.refused_connack.is_none() => {
                 if code == 0 {
                     self.connack_at = Some(t);
+                    self.zero.get_or_insert(t); // TimeZero::ConnAck, over TCP
                     self.record.connected = true;
                 } else {
                     self.refused_connack = Some(code);
                 }
             }
-            (Packet::Connect { .. }, Party::Client) if self.watch.transport == Transport::Ws => {
-                self.record.connect_frames.get_or_insert(self.client_data_frames);
+            (Packet::Connect { keepalive, .. }, Party::Client) => {
+                self.declared_keepalive.get_or_insert(Duration::from_secs(u64::from(keepalive)));
+                if self.watch.transport == Transport::Ws {
+                    self.record.connect_frames.get_or_insert(self.client_data_frames);
+                }
             }
             (Packet::PingReq, Party::Client) => {
                 self.pingreq.get_or_insert(t);
@@ -344,7 +372,7 @@ impl Recorder {
             (Packet::Disconnect, Party::Client) => self.end(t, Ending::Client(ClientEnd::Disconnect)),
             // Only a publish after the hold is the round trip (2 % slack for the clients' timers).
             (Packet::Publish { topic, .. }, Party::Client)
-                if topic == self.watch.topic && self.connack_at.is_some() && self.rel(t) >= self.watch.hold.mul_f64(0.98) =>
+                if topic == self.watch.topic && self.connack_at.is_some_and(|c| t.saturating_sub(c) >= self.watch.hold.mul_f64(0.98)) =>
             {
                 self.published.get_or_insert(t);
             }
@@ -373,6 +401,11 @@ impl Recorder {
 
     /// The record, once both sides have ended (or the harness gave up on them).
     pub fn finish(mut self) -> SessionRecord {
+        let times = std::mem::take(&mut self.wire_times);
+        for (i, t) in times.into_iter().enumerate() {
+            let at = self.since_zero(t);
+            self.record.wire[i].at = at;
+        }
         if self.wire_dropped > 0 {
             let what = format!("… {} more wire events not kept", self.wire_dropped);
             self.record.wire.push(WireEvent { at: self.record.wire.last().map_or(0.0, |w| w.at), from: Party::Client, what });
@@ -392,28 +425,38 @@ impl Recorder {
             return End::HarnessError { detail: "the proxied connection had not ended when the cell finished".to_string() };
         };
         let at = self.rel(t);
-        // On an accelerated clock a client whose own clock did not follow sends its PINGREQs N
-        // times too late: the broker, which holds it to 1.5 × keepalive, would drop it, and
-        // the drop must not be blamed on the broker.
-        if self.watch.speed > 1.0 && self.connack_at.is_some() {
+        // A client silent past 1.5 × keepalive gets dropped by the broker, rightly: but the
+        // silence is the harness's doing, never the broker's — on an accelerated clock a client
+        // whose own clock did not follow sends its PINGREQs N times too late, and at any speed
+        // a client starved of CPU sends them late too (at real time only a broker's end can be
+        // the drop of a silent client; a client that ends by itself ends as it says).
+        let broker_ended = matches!(ending, Ending::BrokerSocket(_) | Ending::BrokerClose { .. });
+        // The broker holds a client to the keepalive its CONNECT declared (0: none).
+        let keepalive = self.declared_keepalive.unwrap_or(self.watch.keepalive);
+        if self.connack_at.is_some() && !keepalive.is_zero() && (self.watch.speed > 1.0 || broker_ended) {
             let silence = self.longest_silence.max(t.saturating_sub(self.last_from_client.or(self.connack_at).unwrap_or(t)));
-            if silence > self.watch.keepalive.mul_f64(1.5) {
-                return End::HarnessError {
-                    detail: format!(
-                        "acceleration not in effect for the client: it sent nothing for {:.1} s of broker time with a keepalive of {:.0} s, \
-                         so its clock did not run ×{} with the time library (a Go program, a static binary?)",
-                        silence.as_secs_f64(),
-                        self.watch.keepalive.as_secs_f64(),
+            if silence > keepalive.mul_f64(1.5) {
+                let (secs, keepalive) = (silence.as_secs_f64(), keepalive.as_secs_f64());
+                let detail = if self.watch.speed > 1.0 {
+                    format!(
+                        "acceleration not in effect for the client: it sent nothing for {secs:.1} s of broker time with a keepalive of {keepalive:.0} s, \
+                         so its clock did not run ×{} with the time library (a Go program, a static binary?) or it was starved of CPU",
                         self.watch.speed
-                    ),
+                    )
+                } else {
+                    format!(
+                        "the client was starved or stalled: it sent nothing for {secs:.1} s with a keepalive of {keepalive:.0} s, \
+                         past the 1.5 × keepalive a broker waits; not a broker drop"
+                    )
                 };
+                return End::HarnessError { detail };
             }
         }
         if self.connack_at.is_none() {
             return match ending {
-                Ending::BrokerSocket(how) => End::SocketEnded { at: Duration::ZERO, how },
-                Ending::BrokerClose { code, reason } => End::BrokerClosed { at: Duration::ZERO, code, reason },
-                Ending::BrokerBadBytes(detail) => End::BadBytes { at: Duration::ZERO, detail },
+                Ending::BrokerSocket(how) => End::SocketEnded { at, how },
+                Ending::BrokerClose { code, reason } => End::BrokerClosed { at, code, reason },
+                Ending::BrokerBadBytes(detail) => End::BadBytes { at, detail },
                 // A 101 without the subprotocol the client asked for, and the client leaves.
                 Ending::Client(_) if self.broker.head_done && self.watch.transport == Transport::Ws && self.record.subprotocol.is_none() => {
                     End::UpgradeRefused {
@@ -519,6 +562,31 @@ mod tests {
     }
 
     #[test]
+    fn times_count_from_the_brokers_101_so_a_late_connack_cannot_move_them() {
+        // A client that sends its CONNECT 0.3 s after the upgrade (a JVM loading classes):
+        // the broker's timer started at its 101, and so do the record's times.
+        let mut r = Recorder::new(watch());
+        let request = format!("GET /mqtt HTTP/1.1\r\nHost: x\r\nSec-WebSocket-Key: {KEY}\r\n\r\n");
+        r.bytes(Party::Client, s(0.0), request.as_bytes());
+        let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
+        r.bytes(Party::Broker, s(1.0), response.as_bytes());
+        r.bytes(Party::Broker, s(1.3), &frame::encode(opcode::BINARY, &mqtt::encode(&Packet::ConnAck { code: 0 }), false));
+        r.bytes(Party::Broker, s(301.0), &frame::encode(opcode::PING, b"", false));
+        r.bytes(Party::Client, s(301.001), &frame::encode(opcode::CLOSE, b"1000", true));
+        r.closed(Party::Client, s(301.002), SocketEnd::Eof);
+        let rec = r.finish();
+        match rec.end {
+            End::ClientEnded { at, after: Some(ping), .. } => assert_eq!((ping.at, at), (s(300.0), s(300.001))),
+            other => panic!("{other:?}"),
+        }
+        let upgrade = rec.wire.iter().find(|w| w.what.starts_with("upgrade request")).expect("the request is in the transcript");
+        assert_eq!(upgrade.at, -1.0);
+        let connack = rec.wire.iter().find(|w| w.what.starts_with("MQTT CONNACK")).expect("the CONNACK is in the transcript");
+        assert_eq!(connack.at, 0.3);
+        assert!(rec.wire.iter().all(|w| w.at.to_string() != "-0"), "no time reads -0.0");
+    }
+
+    #[test]
     fn a_publish_split_over_two_frames_still_completes_the_round_trip() {
         let mut r = connected(watch());
         let publish = mqtt::encode(&Packet::Publish { topic: "test/c".into(), payload: b"alive".to_vec(), retain: false });
@@ -588,6 +656,16 @@ mod tests {
             matches!(&end, End::HarnessError { detail } if detail.contains("acceleration not in effect for the client")),
             "{end:?}"
         );
+    }
+
+    #[test]
+    fn a_client_silent_past_its_keepalive_at_real_time_is_starved_not_dropped_by_the_broker() {
+        let mut r = connected(watch());
+        // No PINGREQ for 95 s with a keepalive of 60 s: the broker's drop at 96 s is its right,
+        // and the silence is no broker's fault.
+        r.closed(Party::Broker, s(96.0), SocketEnd::Eof);
+        let end = r.finish().end;
+        assert!(matches!(&end, End::HarnessError { detail } if detail.contains("starved")), "{end:?}");
     }
 
     #[test]

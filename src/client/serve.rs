@@ -55,9 +55,10 @@ pub async fn serve(profile: Profile, env: &ContractEnv, tuning: Tuning) -> Said 
             hold: env.hold,
             keepalive: tuning.keepalive.unwrap_or(env.keepalive),
             late_pong: tuning.late_pong.unwrap_or(Duration::from_secs(15)),
-            setup_timeout: tuning.setup_timeout.unwrap_or(Duration::from_secs(20)),
+            setup_timeout: tuning.setup_timeout.unwrap_or(env.setup),
             round_trip_timeout: env.round_trip,
         },
+        started: crate::client::Started::new(),
     };
     let record = crate::client::run(&spec).await;
     let mut said = Said { stdout: Vec::new(), stderr: Vec::new(), status: 1 };

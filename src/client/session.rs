@@ -42,6 +42,8 @@ pub struct SessionSpec {
     pub topic: String,
     /// Durations.
     pub timing: Timing,
+    /// Told once CONNACK accepted the session.
+    pub started: crate::client::Started,
 }
 
 /// Runs one session to its end and returns what it observed. Never fails: a session
@@ -62,9 +64,11 @@ pub async fn run(spec: &SessionSpec) -> SessionRecord {
     };
     let _ = stream.set_nodelay(true);
     let mut inbuf = BytesMut::with_capacity(4096);
+    let mut zero = None;
     if spec.profile.transport() == Transport::Ws {
         match timeout(spec.timing.setup_timeout, handshake::upgrade(&mut stream, &spec.host, spec.port, &spec.path)).await {
             Ok(Ok(up)) => {
+                zero = Some(Instant::now()); // TimeZero::Upgrade
                 record.subprotocol = up.subprotocol;
                 inbuf = up.leftover;
             }
@@ -89,7 +93,7 @@ pub async fn run(spec: &SessionSpec) -> SessionRecord {
         stream,
         inbuf,
         mqtt_buf: BytesMut::new(),
-        connack_at: None,
+        zero,
         phase: Phase::AwaitConnAck { deadline: now + spec.timing.setup_timeout },
         next_pingreq: None,
         pingreq_outstanding: None,
@@ -129,7 +133,9 @@ struct Live<'a> {
     stream: TcpStream,
     inbuf: BytesMut,
     mqtt_buf: BytesMut,
-    connack_at: Option<Instant>,
+    /// Where the session's times count from (`judge::record::TimeZero`: the 101 over
+    /// WebSocket, CONNACK over TCP); `None` until it is reached.
+    zero: Option<Instant>,
     phase: Phase,
     next_pingreq: Option<Instant>,
     pingreq_outstanding: Option<Instant>,
@@ -138,9 +144,9 @@ struct Live<'a> {
 }
 
 impl Live<'_> {
-    /// Time after CONNACK (zero before it).
+    /// Time after the session's zero (zero before it).
     fn rel(&self, t: Instant) -> Duration {
-        self.connack_at.map_or(Duration::ZERO, |c| t.saturating_duration_since(c))
+        self.zero.map_or(Duration::ZERO, |c| t.saturating_duration_since(c))
     }
 
     fn ping_deadline(&self) -> Option<Instant> {
@@ -305,7 +311,8 @@ impl Live<'_> {
                     return Err(End::ConnAckRefused { code });
                 }
                 self.record.connected = true;
-                self.connack_at = Some(now);
+                self.zero.get_or_insert(now); // TimeZero::ConnAck, over TCP
+                self.spec.started.reached();
                 self.phase = Phase::Holding { until: now + self.spec.timing.hold };
                 self.next_pingreq = Some(now + self.spec.timing.keepalive);
                 let subscribe = Packet::Subscribe { id: 1, filters: vec![VERSION_TOPIC.to_string(), self.spec.topic.clone()] };

@@ -30,6 +30,19 @@ pub const PASSWD_PATH: &str = "/mosquitto/config/passwd";
 pub const LOG_TAIL: usize = 12;
 /// The bound on reading those lines from the engine.
 const LOG_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// The bound on pulling one image.
+pub const PULL_TIMEOUT: Duration = Duration::from_secs(600);
+/// The bound on one quick question to the engine (ports, inspect).
+const ENGINE_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a broker's start reports while it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartEvent {
+    /// The engine lacks the image; it is being pulled.
+    Pulling,
+    /// Every listener answered: the broker is up (an accelerated clock is proven after this).
+    Listening,
+}
 
 /// A broker that could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -206,8 +219,10 @@ pub fn engine_is_local() -> bool {
 /// Starts one broker with the reference config, labelled, ports on loopback only, and
 /// returns once every listener of `transports` answers a CONNECT with a CONNACK.
 ///
-/// `on_pull` is called once, before the pull, when the engine lacks the image. The container
-/// may take `settings.startup_timeout` to start, and then its listeners as long again to answer.
+/// `on` hears [`StartEvent::Pulling`] before a pull, when the engine lacks the image, and
+/// [`StartEvent::Listening`] once the listeners answer. Every wait is bounded: the pull by
+/// [`PULL_TIMEOUT`], the container's start by `settings.startup_timeout`, its listeners by as
+/// long again, the clock proof by its own bound, each question to the engine by 30 s.
 pub async fn start(
     image: &str,
     tag: &str,
@@ -215,7 +230,7 @@ pub async fn start(
     labels: &Labels,
     transports: &[Transport],
     clock: Option<&ClockAsk>,
-    on_pull: impl FnOnce(),
+    mut on: impl FnMut(StartEvent),
 ) -> Result<Broker, BrokerError> {
     let read = |p: &std::path::Path| {
         std::fs::read(p).map_err(|e| BrokerError::Files { path: p.display().to_string(), why: e.to_string() })
@@ -248,12 +263,18 @@ pub async fn start(
     // Pulled here rather than inside start() so the pull is timed on its own and the report
     // can say whether the image came from the registry. Only when absent: a local-only image
     // (the Debian builds) is in no registry, and asking one would fail.
-    let (request, pull) = if crate::engine::discover::image_is_local(&name).await {
+    let local_image = tokio::time::timeout(ENGINE_CALL_TIMEOUT, crate::engine::discover::image_is_local(&name))
+        .await
+        .map_err(|_| fail(format!("the engine did not say within {ENGINE_CALL_TIMEOUT:?} whether it has the image")))?;
+    let (request, pull) = if local_image {
         (request, None)
     } else {
-        on_pull();
+        on(StartEvent::Pulling);
         let pulling = Instant::now();
-        let request = request.pull_image().await.map_err(|e| fail(e.to_string()))?;
+        let request = match tokio::time::timeout(PULL_TIMEOUT, request.pull_image()).await {
+            Ok(r) => r.map_err(|e| fail(e.to_string()))?,
+            Err(_) => return Err(fail(format!("the pull did not finish within {PULL_TIMEOUT:?}"))),
+        };
         (request, Some(pulling.elapsed()))
     };
     // On an accelerated clock the time library for the image's C library goes in as a file,
@@ -262,7 +283,13 @@ pub async fn start(
         None => (request, None),
         Some(ask) => {
             let clock_fail = |why: ClockError| BrokerError::Clock { image: name.clone(), why, log_tail: Vec::new() };
-            let libc = clock::image_libc(&name, labels).await.map_err(clock_fail)?;
+            let libc = match tokio::time::timeout(settings.startup_timeout, clock::image_libc(&name, labels)).await {
+                Ok(found) => found.map_err(clock_fail)?,
+                Err(_) => {
+                    let why = format!("the engine did not create a container to read the C library within {:?}", settings.startup_timeout);
+                    return Err(clock_fail(ClockError::Libc { image: name.clone(), why }));
+                }
+            };
             let accel = Acceleration::load(ask.speed, libc, &ask.workdir).map_err(clock_fail)?;
             let mut request = request.with_copy_to(CopyTargetOptions::new(PRELOAD_PATH).with_mode(0o644), accel.library.clone());
             for (k, v) in accel.env() {
@@ -271,7 +298,10 @@ pub async fn start(
             (request, Some(libc))
         }
     };
-    let container = request.start().await.map_err(|e| fail(e.to_string()))?;
+    let container = match tokio::time::timeout(settings.startup_timeout, request.start()).await {
+        Ok(started) => started.map_err(|e| fail(e.to_string()))?,
+        Err(_) => return Err(fail(format!("the engine did not create and start the container within {:?}", settings.startup_timeout))),
+    };
     let id = container.id().to_string();
     // A container that exited at once has no published ports any more: say it exited.
     let ports = async {
@@ -279,9 +309,10 @@ pub async fn start(
         let tcp = container.get_host_port_ipv4(Transport::Tcp.container_port()).await?;
         Ok::<_, testcontainers::TestcontainersError>((ws, tcp))
     };
-    let (ws_port, tcp_port) = match ports.await {
-        Ok(p) => p,
-        Err(e) => return Err(not_had(&id, &name, e.to_string()).await),
+    let (ws_port, tcp_port) = match tokio::time::timeout(ENGINE_CALL_TIMEOUT, ports).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return Err(not_had(&id, &name, e.to_string()).await),
+        Err(_) => return Err(not_had(&id, &name, format!("the engine did not say the mapped ports within {ENGINE_CALL_TIMEOUT:?}")).await),
     };
     let host = if local {
         "127.0.0.1".to_string()
@@ -301,6 +332,7 @@ pub async fn start(
         Err(why) => return Err(BrokerError::NotReady { image: name, why, log_tail: log_tail(&id).await }),
     };
     let startup = started.elapsed();
+    on(StartEvent::Listening);
     // Nothing counts on a clock that did not run: the broker proves its speed first.
     let clock = match (clock, libc, listeners.first()) {
         (Some(ask), Some(libc), Some(listener)) => match clock::prove(listener, &probe, ask.speed).await {
@@ -309,11 +341,13 @@ pub async fn start(
         },
         _ => None,
     };
-    let facts = image_facts(&name).await;
-    let started_at = match testcontainers::core::client::docker_client_instance().await {
-        Ok(docker) => docker.inspect_container(&id, None).await.ok().and_then(|c| c.state).and_then(|s| s.started_at),
-        Err(_) => None,
-    };
+    let facts = tokio::time::timeout(ENGINE_CALL_TIMEOUT, image_facts(&name)).await.unwrap_or_default();
+    let started_at = tokio::time::timeout(ENGINE_CALL_TIMEOUT, async {
+        let docker = testcontainers::core::client::docker_client_instance().await.ok()?;
+        docker.inspect_container(&id, None).await.ok().and_then(|c| c.state).and_then(|s| s.started_at)
+    })
+    .await
+    .unwrap_or(None);
     Ok(Broker { container, host, ws_port, tcp_port, facts, startup, pull, ready_after: ready.took, started_at, clock })
 }
 
@@ -330,7 +364,7 @@ async fn not_had(id: &str, image: &str, why: String) -> BrokerError {
 /// Whether the container still runs, as the engine says.
 async fn liveness(id: &str) -> Liveness {
     let Ok(docker) = testcontainers::core::client::docker_client_instance().await else { return Liveness::Unknown };
-    let Ok(c) = docker.inspect_container(id, None).await else { return Liveness::Unknown };
+    let Ok(Ok(c)) = tokio::time::timeout(ENGINE_CALL_TIMEOUT, docker.inspect_container(id, None)).await else { return Liveness::Unknown };
     let state = c.state.unwrap_or_default();
     match state.status {
         Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD) => Liveness::Exited { status: state.exit_code },

@@ -1,11 +1,13 @@
-//! Removing our containers where testcontainers' drop-based clean-up cannot run (a signal).
+//! Removing our containers where testcontainers' drop-based clean-up cannot run: a signal,
+//! a harness killed outright (its reaper calls [`remove_run`]), or one whose reaper was killed
+//! with it (the next run calls [`remove_expired`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use testcontainers::bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
 
-use crate::engine::labels::{RUN_LABEL, TOOL, TOOL_LABEL};
+use crate::engine::labels::{unix_now, EXPIRES_LABEL, RUN_LABEL, TOOL, TOOL_LABEL};
 
 /// Why the engine could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,27 @@ pub async fn remove_run(run_id: &str) -> Result<usize, String> {
         let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
         if docker.remove_container(id, Some(options)).await.is_ok() {
             removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Force-removes every container of ours, of any run, whose expiry label has passed;
+/// returns how many were removed.
+pub async fn remove_expired() -> Result<usize, String> {
+    let docker = testcontainers::core::client::docker_client_instance().await.map_err(|e| e.to_string())?;
+    let filters = HashMap::from([("label".to_string(), vec![format!("{TOOL_LABEL}={TOOL}")])]);
+    let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+    let list = docker.list_containers(Some(options)).await.map_err(|e| e.to_string())?;
+    let now = unix_now();
+    let mut removed = 0;
+    for c in list {
+        let expired = c.labels.as_ref().and_then(|l| l.get(EXPIRES_LABEL)).and_then(|v| v.parse::<u64>().ok()).is_some_and(|at| at < now);
+        if let (true, Some(id)) = (expired, c.id) {
+            let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+            if docker.remove_container(&id, Some(options)).await.is_ok() {
+                removed += 1;
+            }
         }
     }
     Ok(removed)

@@ -38,11 +38,38 @@ pub enum Direction {
     Sent,
 }
 
+/// Where a session's times count from: the moment the broker's own timers start, so that
+/// load on the machine cannot move a time the broker keeps.
+///
+/// libwebsockets starts its 300 s PING timer when it accepts the WebSocket, so a WebSocket
+/// session counts from the broker's `101 Switching Protocols`; a CONNECT sent late (a JVM
+/// loading classes, a starved client) then delays nothing. Over TCP Mosquitto keeps no timer
+/// before the session exists, so a TCP session counts from CONNACK. Either way the zero is
+/// the first of the two that the broker sends. The hold is still counted from CONNACK, as
+/// the command contract says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeZero {
+    /// The broker's 101 answer to the WebSocket upgrade.
+    Upgrade,
+    /// The CONNACK that accepted the session.
+    ConnAck,
+}
+
+impl TimeZero {
+    /// The zero of a session over `transport`.
+    pub fn of(transport: Transport) -> TimeZero {
+        match transport {
+            Transport::Ws => TimeZero::Upgrade,
+            Transport::Tcp => TimeZero::ConnAck,
+        }
+    }
+}
+
 /// A WebSocket frame worth a line in the report: every control frame and every
 /// data frame that is not a plain binary one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FrameSeen {
-    /// Time after CONNACK (zero before it).
+    /// Time after the session's [`TimeZero`] (zero before it).
     #[serde(with = "crate::units::secs")]
     pub at: Duration,
     /// Which way it went.
@@ -212,7 +239,7 @@ pub struct ClientProcess {
 /// One thing the proxy saw on the wire, for the report's transcript.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WireEvent {
-    /// Seconds after CONNACK (negative before it), in broker time; never written as `-0.0`.
+    /// Seconds after the session's [`TimeZero`] (negative before it), in broker time; never written as `-0.0`.
     #[serde(serialize_with = "crate::units::signed_secs")]
     pub at: f64,
     /// Who sent it.

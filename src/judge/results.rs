@@ -246,6 +246,9 @@ pub struct RunResult {
     pub left_out: Vec<LeftOut>,
     /// The shard this result covers (`2/3`), if the run was sharded.
     pub shard: Option<String>,
+    /// How many copies of each tag ran (rows `TAG#K`); 1 for the set as it is.
+    #[serde(default = "one_copy")]
+    pub copies: u32,
     /// Per tag, in order.
     pub tags: Vec<TagResult>,
     /// Every cell, tag-major.
@@ -262,6 +265,10 @@ pub struct RunResult {
 }
 
 fn real_time() -> u32 {
+    1
+}
+
+fn one_copy() -> u32 {
     1
 }
 

@@ -222,6 +222,11 @@ fn with_process(mut v: Verdict, end: &End, p: &ClientProcess) -> Verdict {
             return Verdict { cause, frames: v.frames, ..error("") };
         }
         (Outcome::Ok, _) => {}
+        // Exit 2 is the contract's "anything else": the program failed, not the session.
+        (_, End::ClientEnded { .. }) if p.exit_code == Some(2) => {
+            let cause = format!("the client program failed: it {}{words}{tail}; the connection ended with it: {}", p.ended, v.cause);
+            return Verdict { cause, frames: v.frames, ..error("") };
+        }
         (_, End::ClientEnded { .. }) if p.killed => {
             let cause = format!("the client never ended its session itself: it {}{tail}; the connection ended with it: {}", p.ended, v.cause);
             return Verdict { cause, frames: v.frames, ..error("") };

@@ -155,6 +155,9 @@ pub struct CommandClient {
     /// Whether its clock follows the time library, so it can run in an accelerated run
     /// (false for Go programs, which read the clock without the C library).
     pub accelerates: bool,
+    /// What a cell of it costs the machine, when matrix.toml declares it.
+    #[serde(skip)]
+    pub cost: Option<crate::plan::Cost>,
 }
 
 /// The program name that stands for the harness's own CLI in a command, so the built-in
@@ -258,6 +261,7 @@ impl CommandClient {
             seen_in: None,
             setup: None,
             accelerates: true,
+            cost: None,
         })
     }
 }

@@ -88,6 +88,14 @@ struct RawClient {
     seen_in: Option<String>,
     setup: Option<String>,
     accelerates: Option<bool>,
+    cost: Option<Spanned<RawCost>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCost {
+    start_cpu: String,
+    memory_mb: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -237,6 +245,15 @@ impl Ctx<'_> {
             Some(p) if p.get_ref().starts_with('/') => p.get_ref().clone(),
             Some(p) => return Err(self.at(p.span(), format!("client {n:?}: path {:?} must start with '/'", p.get_ref()))),
         };
+        let cost = match &raw_ref.cost {
+            None => None,
+            Some(c) => {
+                let bad = |what: String| self.at(c.span(), format!("client {n:?}: cost: {what}"));
+                let start_cpu = parse_duration(&c.get_ref().start_cpu).map_err(|e| bad(format!("start_cpu {e}")))?;
+                let memory_mb = crate::plan::cost::memory_mb(c.get_ref().memory_mb).map_err(bad)?;
+                Some(crate::plan::Cost { start_cpu, memory_mb })
+            }
+        };
         Ok(CommandClient {
             name: n.clone(),
             command: command.clone(),
@@ -246,6 +263,7 @@ impl Ctx<'_> {
             seen_in: raw_ref.seen_in.clone(),
             setup: raw_ref.setup.clone(),
             accelerates: raw_ref.accelerates.unwrap_or(true),
+            cost,
         })
     }
 }

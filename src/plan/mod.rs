@@ -7,6 +7,8 @@
 //! and release versions to order tags by ([`Version`]).
 
 pub mod column;
+pub mod copies;
+pub mod cost;
 pub mod expectation;
 pub mod file;
 pub mod known;
@@ -15,6 +17,7 @@ pub mod timing;
 pub mod version;
 
 pub use column::{Column, CommandClient, Profile, Transport};
+pub use cost::Cost;
 pub use expectation::{Expectation, Outcome};
 pub use file::{BrokerSettings, ConfigError, ImageSet, MatrixFile};
 pub use known::KnownIssue;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::plan::copies;
 use crate::plan::file::{find_column, unknown_column, unknown_set};
 use crate::plan::{BrokerSettings, Column, CommandClient, ConfigError, Expectation, KnownIssue, MatrixFile, Timing, Transport, FIVE_MINUTE_MARK};
 use crate::units::parse_duration;
@@ -24,6 +25,10 @@ pub struct Selection {
     pub hold: Option<String>,
     /// How many times faster the brokers' and clients' clocks run (`10`); 1 when absent.
     pub speed: Option<String>,
+    /// How many independent copies of each tag to run (`8`); 1 when absent.
+    pub copies: Option<String>,
+    /// How many cores' worth of start-up work the run admits at once; the machine's when absent.
+    pub jobs: Option<String>,
     /// The name the values came from in error messages (e.g. `MATRIX_` or `--`).
     pub origin: SelectionOrigin,
 }
@@ -52,7 +57,8 @@ fn split_list(s: &str) -> Vec<String> {
 }
 
 impl Selection {
-    /// Reads `MATRIX_SET`, `MATRIX_TAGS`, `MATRIX_PROFILES` and `MATRIX_HOLD`.
+    /// Reads `MATRIX_SET`, `MATRIX_TAGS`, `MATRIX_PROFILES`, `MATRIX_HOLD`, `MATRIX_SPEED`,
+    /// `MATRIX_COPIES` and `MATRIX_JOBS`.
     pub fn from_env() -> Selection {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         Selection {
@@ -61,6 +67,8 @@ impl Selection {
             profiles: var("MATRIX_PROFILES").map(|v| split_list(&v)),
             hold: var("MATRIX_HOLD"),
             speed: var("MATRIX_SPEED"),
+            copies: var("MATRIX_COPIES"),
+            jobs: var("MATRIX_JOBS"),
             clients: Vec::new(),
             origin: SelectionOrigin::Environment,
         }
@@ -122,7 +130,8 @@ pub struct Plan {
     pub set: String,
     /// The image repository.
     pub image: String,
-    /// Tags in order.
+    /// The rows in order: the tags, or with copies each tag's copies (`bookworm#3`, see
+    /// [`crate::plan::copies`]).
     pub tags: Vec<String>,
     /// The columns in order.
     pub columns: Vec<Column>,
@@ -143,6 +152,10 @@ pub struct Plan {
     pub workdir: PathBuf,
     /// The image digest matrix.toml recorded per tag at its last baseline (`sha256:…`).
     pub digests: BTreeMap<String, String>,
+    /// How many copies of each tag run (1: the set as it is).
+    pub copies: u32,
+    /// How many cores' worth of start-up work may run at once (`None`: the machine's cores).
+    pub jobs: Option<u32>,
     /// Upstream issues behind known failure patterns, for the report's summary.
     pub known_issues: Vec<KnownIssue>,
 }
@@ -193,20 +206,29 @@ impl Plan {
             }
             columns.retain(|c| !matches!(c, Column::Command(k) if !k.accelerates));
         }
-        let cells = tags
+        let copies = match &sel.copies {
+            None => 1,
+            Some(c) => copies::parse_copies(c).map_err(|e| asked("copies", e))?,
+        };
+        let jobs = match &sel.jobs {
+            None => None,
+            Some(j) => Some(parse_jobs(j).map_err(|e| asked("jobs", e))?),
+        };
+        let rows: Vec<String> = tags.iter().flat_map(|tag| (1..=copies).map(move |k| copies::row(tag, k, copies))).collect();
+        let cells = rows
             .iter()
-            .flat_map(|tag| {
+            .flat_map(|row| {
                 columns.iter().map(|column| Cell {
-                    tag: tag.clone(),
+                    tag: row.clone(),
                     column: column.clone(),
-                    expect: set.expect.get(&(tag.clone(), column.name().to_string())).copied(),
+                    expect: set.expect.get(&(copies::image_tag(row).to_string(), column.name().to_string())).copied(),
                 })
             })
             .collect();
         Ok(Plan {
             set: set.name.clone(),
             image: set.image.clone(),
-            tags,
+            tags: rows,
             columns,
             left_out,
             cells,
@@ -216,6 +238,8 @@ impl Plan {
             broker: file.broker.clone(),
             workdir: file.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
             digests: set.digests.clone(),
+            copies,
+            jobs,
             known_issues: file.known_issues.clone(),
         })
     }
@@ -267,5 +291,13 @@ pub fn parse_speed(text: &str) -> Result<u32, String> {
     match t.parse::<u32>() {
         Ok(n) if (1..=MAX_SPEED).contains(&n) => Ok(n),
         _ => Err(format!("{text:?} is not a speed; write a whole number from 1 (real time) to {MAX_SPEED}, as in 10")),
+    }
+}
+
+/// Parses `--jobs`: a whole number of cores from 1 to 256.
+pub fn parse_jobs(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(n),
+        _ => Err(format!("{text:?} is not a number of jobs; write how many cores' worth of start-ups may run at once, from 1 to 256, as in 2")),
     }
 }

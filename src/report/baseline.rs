@@ -20,6 +20,9 @@ pub enum BaselineError {
     /// The result's set is not in the file.
     #[error("the result is for set {0:?}, which matrix.toml does not define")]
     UnknownSet(String),
+    /// A run with copies measures the harness under load, not new expectations.
+    #[error("the result ran {0} copies of each tag (rows TAG#K); accept a run without --copies")]
+    Copies(u32),
 }
 
 /// What a baseline did.
@@ -47,6 +50,9 @@ pub fn expectation_text(outcome: Outcome, at: Option<std::time::Duration>) -> St
 
 /// Applies a run's outcomes to matrix.toml's text.
 pub fn apply(text: &str, run: &RunResult) -> Result<Baselined, BaselineError> {
+    if run.copies > 1 {
+        return Err(BaselineError::Copies(run.copies));
+    }
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| BaselineError::Parse(e.to_string()))?;
     let mut out = Baselined::default();
     let set = doc

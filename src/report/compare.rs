@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
+use crate::plan::copies;
 use crate::report::cell_text;
 use crate::judge::results::{content_digest, CellResult, RunResult, Status};
 
@@ -40,10 +41,15 @@ pub fn diff(old: &RunResult, new: &RunResult) -> Vec<Change> {
 }
 
 /// [`diff`] with end times the same only when they agree `within` this (broker time).
+///
+/// A copy (`bookworm#3`) is compared with the same copy in the other run, or, when that run
+/// has no such row, with every row of the same tag there (the tag itself, or all its copies):
+/// each copy of a run with copies must agree with a single run, and the other way round.
 pub fn diff_within(old: &RunResult, new: &RunResult, within: Duration) -> Vec<Change> {
     let mut out = Vec::new();
     for n in &new.cells {
-        match old.cell(&n.tag, &n.profile) {
+        let olds = counterparts(old, &n.tag, &n.profile);
+        match olds.iter().find(|o| !same(o, n, within)).or(olds.first()) {
             Some(o) if same(o, n, within) => {}
             Some(o) => out.push(Change { cell: n.id(), old: cell_text(o), new: cell_text(n), cause: n.verdict.cause.clone() }),
             None => out.push(Change { cell: n.id(), old: "—".into(), new: cell_text(n), cause: n.verdict.cause.clone() }),
@@ -52,11 +58,20 @@ pub fn diff_within(old: &RunResult, new: &RunResult, within: Duration) -> Vec<Ch
     for o in &old.cells {
         // A column the new run left out on purpose (and says why) has not changed.
         let left_out = new.left_out.iter().any(|l| l.column == o.profile);
-        if new.cell(&o.tag, &o.profile).is_none() && !left_out {
+        if counterparts(new, &o.tag, &o.profile).is_empty() && !left_out {
             out.push(Change { cell: o.id(), old: cell_text(o), new: "—".into(), cause: o.verdict.cause.clone() });
         }
     }
     out
+}
+
+/// The cells of `r` that a cell `tag/profile` of another run is compared with: the same row,
+/// else every row of `r` made from the same image tag.
+fn counterparts<'a>(r: &'a RunResult, tag: &str, profile: &str) -> Vec<&'a CellResult> {
+    match r.cell(tag, profile) {
+        Some(c) => vec![c],
+        None => r.cells.iter().filter(|c| c.profile == profile && copies::image_tag(&c.tag) == copies::image_tag(tag)).collect(),
+    }
 }
 
 /// What a diff must say before its changes when the two runs' clocks differ: both report
@@ -178,6 +193,7 @@ pub fn merge(parts: Vec<(String, RunResult)>) -> Result<RunResult, MergeError> {
         check("image", all.image.clone(), part.image.clone())?;
         check("hold", all.hold_secs.to_string(), part.hold_secs.to_string())?;
         check("speed", format!("×{}", all.speed), format!("×{}", part.speed))?;
+        check("copies", all.copies.to_string(), part.copies.to_string())?;
         check("profiles", format!("{:?}", all.profiles), format!("{:?}", part.profiles))?;
         for c in &part.cells {
             if all.cell(&c.tag, &c.profile).is_some() {

@@ -46,11 +46,22 @@ pub async fn terminal(mut rx: UnboundedReceiver<Progress>, plan: &Plan) {
                 }
                 Some(Progress::BrokerReady { tag, .. }) => {
                     pulling.remove(&tag);
-                    for (_, (b, start)) in bars.iter_mut().filter(|(id, _)| id.starts_with(&format!("{tag}/"))) {
+                    for (_, (b, _)) in bars.iter_mut().filter(|(id, _)| id.starts_with(&format!("{tag}/"))) {
+                        b.set_message("queued: waiting for room to start");
+                    }
+                }
+                Some(Progress::CellStarting { id }) => {
+                    if let Some((b, _)) = bars.get(&id) {
+                        b.set_message("starting the client");
+                    }
+                }
+                Some(Progress::CellHolding { id }) => {
+                    if let Some((b, start)) = bars.get_mut(&id) {
                         *start = Some(Instant::now());
                         b.set_message("holding");
                     }
                 }
+                Some(Progress::Load(_)) => {}
                 Some(Progress::BrokerFailed { tag, why }) => {
                     pulling.remove(&tag);
                     for (_, (b, _)) in bars.iter().filter(|(id, _)| id.starts_with(&format!("{tag}/"))) {

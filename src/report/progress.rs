@@ -35,6 +35,7 @@ pub async fn plain(mut rx: UnboundedReceiver<Progress>, total: usize, hold: Dura
     };
     let start = Instant::now();
     let mut done = 0usize;
+    let mut load = crate::run::schedule::Load::default();
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + STATUS_EVERY, STATUS_EVERY);
     loop {
         tokio::select! {
@@ -51,6 +52,9 @@ pub async fn plain(mut rx: UnboundedReceiver<Progress>, total: usize, hold: Dura
                             fmt_ms(probing),
                         ),
                         Progress::BrokerFailed { tag, why } => say!("[{t}] {tag}: broker failed: {why}"),
+                        // One line per start would drown the log; the status line counts them.
+                        Progress::CellStarting { .. } | Progress::CellHolding { .. } => {}
+                        Progress::Load(now) => load = now,
                         Progress::CellFinished(c) => {
                             done += 1;
                             say!("[{t}] {}: {} ({done}/{total})", c.id(), cell_text(&c));
@@ -58,7 +62,13 @@ pub async fn plain(mut rx: UnboundedReceiver<Progress>, total: usize, hold: Dura
                     }
                 }
             },
-            _ = tick.tick() => say!("[{}] {done}/{total} cells finished, hold {held}", fmt_secs(start.elapsed())),
+            _ = tick.tick() => say!(
+                "[{}] {done}/{total} cells finished; {} queued, {} starting, {} running (brokers and cells); hold {held}",
+                fmt_secs(start.elapsed()),
+                load.queued,
+                load.starting,
+                load.running,
+            ),
         }
     }
 }

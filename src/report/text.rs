@@ -212,13 +212,17 @@ pub fn json(r: &RunResult) -> String {
     serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise the report: {e}\"}}"))
 }
 
-/// `<set>` for a real-time run, `<set>-x<N>` for an accelerated one, so the two sit side by side.
+/// `<set>` for a real-time run, `<set>-x<N>` for an accelerated one, and `-copies<N>` after
+/// either for a run with copies, so they all sit side by side.
 pub fn file_stem(r: &RunResult) -> String {
+    let mut stem = r.set.clone();
     if r.speed > 1 {
-        format!("{}-x{}", r.set, r.speed)
-    } else {
-        r.set.clone()
+        stem.push_str(&format!("-x{}", r.speed));
     }
+    if r.copies > 1 {
+        stem.push_str(&format!("-copies{}", r.copies));
+    }
+    stem
 }
 
 /// Writes `<set>.md`, `<set>.html` and `<set>.json` (`<set>-x<N>.…` when accelerated) into

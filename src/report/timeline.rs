@@ -3,13 +3,14 @@
 //! A command cell has the recording proxy's transcript (`wire`): every upgrade line, frame,
 //! MQTT packet and TCP end. Data frames are folded into the packet they carry
 //! (`CONNECT in 13 frames`). A built-in cell recorded only its control frames and its end, so
-//! its timeline is those, with CONNACK and the end taken from the verdict, and says so.
+//! its timeline is those, with its time zero (the 101, or CONNACK over TCP) and the end taken
+//! from the verdict, and says so.
 
 use serde::Serialize;
 
 use crate::judge::record::{Direction, Party, WireEvent};
 use crate::judge::results::CellResult;
-use crate::plan::Outcome;
+use crate::plan::{Outcome, Profile, Transport};
 use crate::wire::frame::opcode;
 
 /// What kind of event a timeline row is, for its colour and for tests reading it.
@@ -133,8 +134,12 @@ fn from_verdict(c: &CellResult, hold: f64) -> Vec<Event> {
     let v = &c.verdict;
     let mut out = Vec::new();
     let connected = !v.before_connack && !matches!(v.outcome, Outcome::Refused | Outcome::Error);
-    if connected {
-        out.push(Event { at: 0.0, from: Party::Broker, kind: Kind::Connack, label: "CONNACK 0 (accepted)".to_string() });
+    // Times count from the broker's 101 on WebSocket and from CONNACK over TCP (`TimeZero`).
+    let ws = Profile::from_name(&c.profile).is_none_or(|p| p.transport() == Transport::Ws);
+    if ws && v.outcome != Outcome::Error {
+        out.push(Event { at: 0.0, from: Party::Broker, kind: Kind::Upgrade, label: "101 Switching Protocols: time zero".to_string() });
+    } else if connected {
+        out.push(Event { at: 0.0, from: Party::Broker, kind: Kind::Connack, label: "CONNACK 0 (accepted): time zero".to_string() });
     }
     for f in &v.frames {
         let from = if f.direction == Direction::Received { Party::Broker } else { Party::Client };

@@ -1,8 +1,12 @@
 //! The run: a plan comes in; a [`crate::judge::results::RunResult`] goes out.
 //!
-//! One broker per tag, every cell of every tag at once, each cell's record judged as it
-//! ends, with [`Progress`] events for whoever shows them.
+//! One broker per row (a tag, or a copy of one), each cell admitted by the [`schedule`]r as
+//! the machine has room, every admitted cell holding at once, each cell's record judged as
+//! it ends, with [`Progress`] events for whoever shows them. A [`reaper`] process removes
+//! the run's containers and clients if this process dies without doing it.
 
+pub mod reaper;
 pub mod runner;
+pub mod schedule;
 
 pub use runner::{run, run_with, Progress, SessionFn};

@@ -1,6 +1,10 @@
-//! Runs a plan: one broker per tag, every session of every tag at once.
+//! Runs a plan: one broker per row, every cell of every row admitted by the [`Scheduler`],
+//! all holding at once.
 //!
-//! Wall time is about one hold plus start-up, not tags × hold.
+//! Wall time is about one hold plus the time the waves of start-ups take, not rows × hold.
+//! Every wait is bounded: a broker's start (see `engine::broker::start`), a cell's start
+//! (its set-up timeout, in real time), and a whole cell (its hold on its clock, plus set-up
+//! and round trip, plus a margin), so a run whose brokers or clients never answer still ends.
 
 use std::time::{Duration, Instant};
 
@@ -10,15 +14,21 @@ use futures_util::future::join_all;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::client::command::{self, CommandSpec};
-use crate::client::{self, contract, SessionSpec};
-use crate::engine::broker::{self, Broker, ClockAsk};
+use crate::client::{self, contract, SessionSpec, Started};
+use crate::engine::broker::{self, Broker, ClockAsk, StartEvent};
 use crate::engine::clock::{self, Libc};
+use crate::engine::cleanup;
 use crate::engine::labels::Labels;
 use crate::engine::readiness::{self, Listener, Probe};
 use crate::judge::record::{End, SessionRecord};
 use crate::judge::results::{now_rfc3339, BrokerFailure, ClockFacts, CellResult, ColumnInfo, RunResult, Status, TagResult, SCHEMA_VERSION};
 use crate::judge::verdict::{self, BrokerState, Verdict};
-use crate::plan::{Cell, Column, Outcome, Plan};
+use crate::plan::{copies, Cell, Column, Cost, Outcome, Plan};
+use crate::run::reaper::Reaper;
+use crate::run::schedule::{Capacity, Load, Scheduler};
+
+/// Beyond a cell's own bounds, how long the run waits for it before calling it an ERROR.
+const CELL_MARGIN: Duration = Duration::from_secs(30);
 
 /// How long a ready broker may take to say its version on `$SYS/broker/version`.
 const VERSION_WAIT: Duration = Duration::from_secs(2);
@@ -47,6 +57,18 @@ pub enum Progress {
         /// Of which: from the container running to every listener answering.
         probing: Duration,
     },
+    /// A cell was admitted and its client is starting.
+    CellStarting {
+        /// `row/column`.
+        id: String,
+    },
+    /// A cell's session was accepted by its broker and is holding.
+    CellHolding {
+        /// `row/column`.
+        id: String,
+    },
+    /// How many brokers and cells wait, start and run (every few seconds).
+    Load(Load),
     /// A tag's broker could not be had; its cells are ERROR.
     BrokerFailed {
         /// The tag.
@@ -75,9 +97,25 @@ pub async fn run(plan: &Plan, run_id: &str, progress: Option<UnboundedSender<Pro
 pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSender<Progress>>, session_fn: SessionFn) -> RunResult {
     let started_at = now_rfc3339();
     let clock = Instant::now();
-    let tag_runs = plan.tags.iter().map(|tag| {
-        let cells: Vec<Cell> = plan.cells.iter().filter(|c| &c.tag == tag).cloned().collect();
-        run_tag(plan, run_id, tag.clone(), cells, progress.clone(), session_fn)
+    raise_open_files_limit();
+    // Containers of ours that outlived a run killed with its reaper go first.
+    let _ = tokio::time::timeout(Duration::from_secs(30), cleanup::remove_expired()).await;
+    // Whatever kills this process, the reaper removes the run's containers and clients.
+    let reaper = Reaper::start(run_id);
+    let scheduler = Scheduler::new(Capacity::of_machine(plan.jobs));
+    let reporting = {
+        let (scheduler, progress) = (scheduler.clone(), progress.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            loop {
+                tick.tick().await;
+                send(&progress, Progress::Load(scheduler.load()));
+            }
+        })
+    };
+    let tag_runs = plan.tags.iter().map(|row| {
+        let cells: Vec<Cell> = plan.cells.iter().filter(|c| &c.tag == row).cloned().collect();
+        run_tag(plan, run_id, row.clone(), cells, progress.clone(), session_fn, &scheduler)
     });
     let mut tags = Vec::new();
     let mut cells = Vec::new();
@@ -85,6 +123,10 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         tags.push(t);
         cells.extend(c);
     }
+    reporting.abort();
+    // A container whose start was abandoned at its bound may still have been created.
+    let _ = tokio::time::timeout(Duration::from_secs(30), cleanup::remove_run(run_id)).await;
+    drop(reaper);
     RunResult {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -100,6 +142,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         left_out: plan.left_out.clone(),
         contract_version: plan.columns.iter().any(|c| matches!(c, Column::Command(_))).then_some(contract::VERSION),
         shard: None,
+        copies: plan.copies,
         tags,
         cells,
         started_at,
@@ -107,6 +150,29 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         wall_secs: clock.elapsed().as_secs_f64(),
         known_issues: plan.known_issues.clone(),
     }
+}
+
+/// A run of hundreds of cells needs about three descriptors a cell (the client's socket and
+/// the proxy's two): the soft limit goes up to the hard one.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}
+
+/// How long a whole cell may take in real time: its hold, round trip and a missing
+/// PINGRESP's wait on its clock, its set-up in real time, and [`CELL_MARGIN`].
+fn cell_bound(plan: &Plan) -> Duration {
+    let t = &plan.timing;
+    (t.hold + t.round_trip_timeout + t.keepalive.mul_f64(1.5)).div_f64(f64::from(plan.speed)) + t.setup_timeout + command::TERM_GRACE + CELL_MARGIN
+}
+
+/// How long a container may live: every broker start's bounds, the run's cells, clean-up.
+fn container_lifetime(plan: &Plan) -> Duration {
+    broker::PULL_TIMEOUT + plan.broker.startup_timeout * 3 + cell_bound(plan) * 2 + Duration::from_secs(300)
 }
 
 /// The environment that puts a command client on the brokers' clock (nothing at real time).
@@ -152,15 +218,24 @@ async fn run_tag(
     cells: Vec<Cell>,
     progress: Option<UnboundedSender<Progress>>,
     session_fn: SessionFn,
+    scheduler: &Scheduler,
 ) -> (TagResult, Vec<CellResult>) {
-    let mut info = TagResult { tag: tag.clone(), baseline_digest: plan.digests.get(&tag).cloned(), ..TagResult::default() };
+    let image_tag = copies::image_tag(&tag).to_string();
+    let mut info = TagResult { tag: tag.clone(), baseline_digest: plan.digests.get(&image_tag).cloned(), ..TagResult::default() };
+    // The broker's memory is held for the row's whole life, its start-up CPU until it listens.
+    let mut ticket = scheduler.admit(Cost::BROKER).await;
     send(&progress, Progress::BrokerStarting { tag: tag.clone() });
-    let labels = Labels { run_id: run_id.to_string(), cell: format!("{}/{}", plan.set, tag) };
+    let labels = Labels { run_id: run_id.to_string(), cell: format!("{}/{}", plan.set, tag), lifetime: container_lifetime(plan) };
     let started_at = now_rfc3339();
-    let image = format!("{}:{}", plan.image, tag);
-    let pulling = || send(&progress, Progress::Pulling { tag: tag.clone(), image: image.clone() });
+    let image = format!("{}:{}", plan.image, image_tag);
     let clock = (plan.speed > 1).then(|| ClockAsk { speed: plan.speed, workdir: plan.workdir.clone() });
-    let broker = match broker::start(&plan.image, &tag, &plan.broker, &labels, &plan.transports(), clock.as_ref(), pulling).await {
+    let on = |event: StartEvent| match event {
+        StartEvent::Pulling => send(&progress, Progress::Pulling { tag: tag.clone(), image: image.clone() }),
+        StartEvent::Listening => ticket.started(),
+    };
+    let started = broker::start(&plan.image, &image_tag, &plan.broker, &labels, &plan.transports(), clock.as_ref(), on).await;
+    ticket.started();
+    let broker = match started {
         Ok(b) => b,
         Err(e) => {
             let why = e.to_string();
@@ -204,7 +279,7 @@ async fn run_tag(
         }
         None => None,
     };
-    let sessions = cells.into_iter().map(|cell| run_cell(plan, &broker, cell, &progress, session_fn));
+    let sessions = cells.into_iter().map(|cell| run_cell(plan, run_id, &broker, cell, &progress, session_fn, scheduler));
     let results: Vec<(CellResult, Option<String>)> = join_all(sessions).await;
     info.broker_version = version.or_else(|| results.iter().find_map(|(_, v)| v.clone()));
     // A paused container is un-paused first, so its removal cannot stall.
@@ -212,21 +287,22 @@ async fn run_tag(
         let _ = broker.container.unpause().await;
     }
     // Dropping the container removes it; do it explicitly to wait for the removal.
-    let _ = broker.container.rm().await;
+    let _ = tokio::time::timeout(Duration::from_secs(30), broker.container.rm()).await;
+    drop(ticket);
     (info, results.into_iter().map(|(r, _)| r).collect())
 }
 
 async fn run_cell(
     plan: &Plan,
+    run_id: &str,
     broker: &Broker,
     cell: Cell,
     progress: &Option<UnboundedSender<Progress>>,
     session_fn: SessionFn,
+    scheduler: &Scheduler,
 ) -> (CellResult, Option<String>) {
     let client_id = format!("mm-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
     let port = broker.port(cell.column.transport());
-    let started_at = now_rfc3339();
-    // A panic inside one cell must not take the others (or the clean-up) with it.
     // On an accelerated clock every client lives on the brokers' clock: the built-in profiles
     // too run as commands, under the same time library as the real clients.
     let column = match &cell.column {
@@ -234,11 +310,17 @@ async fn run_cell(
         other => other.clone(),
     };
     if let Some(missing) = missing_client_clock(plan) {
-        let result = finish(plan, cell, verdict::error(missing), Some(client_id), started_at, None);
+        let result = finish(plan, cell, verdict::error(missing), Some(client_id), now_rfc3339(), None);
         send(progress, Progress::CellFinished(Box::new(result.clone())));
         return (result, None);
     }
-    let joined = match &column {
+    let mut ticket = scheduler.admit(Cost::of(&cell.column, plan.speed > 1)).await;
+    let id = cell.id();
+    send(progress, Progress::CellStarting { id: id.clone() });
+    let started_at = now_rfc3339();
+    let started = Started::new();
+    // A panic inside one cell must not take the others (or the clean-up) with it.
+    let mut session = match &column {
         Column::Builtin(profile) => {
             let spec = SessionSpec {
                 profile: *profile,
@@ -250,10 +332,13 @@ async fn run_cell(
                 topic: format!("test/{client_id}"),
                 client_id: client_id.clone(),
                 timing: plan.timing,
+                started: started.clone(),
             };
-            tokio::spawn(session_fn(spec)).await
+            tokio::spawn(session_fn(spec))
         }
         Column::Command(client) => {
+            let mut extra_env = client_clock(plan);
+            extra_env.push((contract::RUN_ID_VAR.to_string(), run_id.to_string()));
             let spec = CommandSpec {
                 client: client.clone(),
                 host: broker.host.clone(),
@@ -264,21 +349,40 @@ async fn run_cell(
                 timing: plan.timing,
                 workdir: plan.workdir.clone(),
                 speed: f64::from(plan.speed),
-                extra_env: client_clock(plan),
+                extra_env,
+                started: started.clone(),
             };
-            tokio::spawn(async move { command::run(&spec).await }).await
+            tokio::spawn(async move { command::run(&spec).await })
         }
     };
+    // The start-up CPU goes back once the broker accepted the session, the session ended, or
+    // its set-up bound passed (real time), whichever comes first.
+    let joined = tokio::select! {
+        joined = &mut session => Some(joined),
+        _ = started.wait() => None,
+        _ = tokio::time::sleep(plan.timing.setup_timeout) => None,
+    };
+    ticket.started();
+    send(progress, Progress::CellHolding { id });
+    let joined = match joined {
+        Some(j) => Ok(j),
+        None => tokio::time::timeout(cell_bound(plan), &mut session).await,
+    };
     let (v, record) = match joined {
-        Ok(record) => {
+        Ok(Ok(record)) => {
             let mut v = verdict::decide(&record);
             if v.outcome != Outcome::Ok {
                 v = verdict::with_broker_state(v, &broker_state(broker, &record.end).await);
             }
             (v, Some(record))
         }
-        Err(e) => (verdict::error(format!("the session panicked: {e}")), None),
+        Ok(Err(e)) => (verdict::error(format!("the session panicked: {e}")), None),
+        Err(_) => {
+            session.abort();
+            (verdict::error(format!("the cell did not end within its bound of {:.0} s (real time); the harness stopped it", cell_bound(plan).as_secs_f64())), None)
+        }
     };
+    drop(ticket);
     let version = record.as_ref().and_then(|r| r.broker_version.clone());
     let result = finish(plan, cell, v, Some(client_id), started_at, record);
     send(progress, Progress::CellFinished(Box::new(result.clone())));

@@ -70,6 +70,7 @@ pub async fn run_cell(profile: Profile, behaviour: Behaviour, unit: Duration, ti
         client_id: format!("matrix-{}", profile.name()),
         topic: format!("test/matrix-{}", profile.name()),
         timing,
+        started: Default::default(),
     };
     let record = session::run(&spec).await;
     let verdict = verdict::decide(&record);

@@ -81,7 +81,7 @@
     $('d-process').textContent = c.process || '';
     $('d-source').textContent = c.timeline.source === 'wire'
       ? 'What the recording proxy saw on the wire (data frames folded into the packets they carry); times in broker time, from the session\'s time zero as the record keeps it.'
-      : 'A built-in client: its control frames as recorded, with CONNACK and the end from its verdict; times in broker time after CONNACK.';
+      : 'A built-in client: its control frames as recorded, with its time zero (the broker\'s 101 on WebSocket, CONNACK over TCP) and the end from its verdict; times in broker time.';
     const box = $('timeline');
     box.replaceChildren(draw(c.timeline.events));
     if (location.hash !== '#' + id) history.replaceState(null, '', '#' + id);

@@ -1,0 +1,87 @@
+//! The run's reaper: a process of its own that outlives the harness, so that nothing of a
+//! run outlives it — whatever kills the harness (SIGKILL, an OOM kill, a cancelled job).
+//!
+//! The harness starts `mosquitto-matrix reap --run ID` in a session of its own and keeps the
+//! write end of its standard input. When the harness ends, for any reason, the kernel closes
+//! that pipe; the reaper reads its end of file and then (see [`sweep`]) kills every process
+//! that carries the run's `MATRIX_RUN_ID` in its environment (the clients and their
+//! children) and force-removes every container labelled with the run. A harness that ends
+//! normally has removed them already, and the sweep finds nothing.
+//!
+//! What a reaper killed with the harness (the whole process tree or cgroup at once) cannot
+//! do, the expiry label does: the next run removes our containers whose time has passed
+//! (`engine::cleanup::remove_expired`).
+
+use std::os::unix::process::CommandExt as _;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+
+use crate::client::command::own_cli;
+use crate::client::contract::RUN_ID_VAR;
+use crate::engine::cleanup;
+
+/// A started reaper; dropping it closes the pipe, as the harness's death would.
+pub struct Reaper {
+    child: Option<Child>,
+}
+
+impl Reaper {
+    /// Starts the reaper of `run_id`. Never fails the run: a reaper that cannot start leaves
+    /// the run as it was without one (the expiry label still bounds its containers).
+    pub fn start(run_id: &str) -> Reaper {
+        let child = Command::new(own_cli())
+            .args(["reap", "--run", run_id])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group: a Ctrl-C or a group kill of the harness does not reach it.
+            .process_group(0)
+            .spawn()
+            .ok();
+        Reaper { child }
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            drop(child.stdin.take());
+            // Reaped in the background: the sweep of a finished run takes a moment.
+            std::thread::spawn(move || child.wait());
+        }
+    }
+}
+
+/// The processes whose environment carries `MATRIX_RUN_ID=<run_id>`, from `/proc`.
+pub fn run_processes(run_id: &str) -> Vec<i32> {
+    let want = format!("{RUN_ID_VAR}={run_id}").into_bytes();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == want.as_slice()))
+        })
+        .collect()
+}
+
+/// Kills the run's processes (each one's group too) and removes its containers; twice, a
+/// second apart, for whatever was being started at that moment.
+pub async fn sweep(run_id: &str) -> (usize, usize) {
+    let (mut killed, mut removed) = (0, 0);
+    for round in 0..2 {
+        if round > 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        for pid in run_processes(run_id) {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            if kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok() {
+                killed += 1;
+            }
+        }
+        removed += tokio::time::timeout(Duration::from_secs(60), cleanup::remove_run(run_id)).await.ok().and_then(Result::ok).unwrap_or(0);
+    }
+    (killed, removed)
+}
