@@ -8,7 +8,7 @@ libwebsockets 4.x takes bookworm's cell (2.0.11, libwebsockets 4.1.6, the PING a
 tag with libwebsockets 2.4.2 or Mosquitto's built-in WebSocket code takes sid's (no PING).
 MQTT.js on 2.0.0-2.0.5 is the measured EOF before CONNACK (Mosquitto #1974): upgrade, 101,
 CONNECT in 13 binary frames (1, 1, 2, 4, 1, 1, 2, 2, 15, 2, 6, 2 and 16 bytes), broker FIN.
-Expectations and known issues are matrix.toml's, so those six cells differ from it. The
+Expectations and known issues are matrix.toml's (it expects MQTT.js's EOF@0 there). The
 browser column is left out: the reference has no broker result for it (its Chromiums could
 not all start at once). Only the 2.0.11 and 2.0.5 rows keep their wire transcripts, to keep
 the file small.
