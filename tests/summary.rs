@@ -184,3 +184,29 @@ fn a_tag_whose_broker_could_not_be_had_is_said_once_not_once_per_column() {
     assert_eq!(text.matches("broker not ready").count(), 1, "{text}");
     assert!(widest(&text) <= TERMINAL_WIDTH, "{text}");
 }
+
+#[test]
+fn a_run_with_copies_keeps_each_tags_copies_together_and_still_fits_120_columns() {
+    let one = load("debian.json");
+    let mut r = one.clone();
+    r.copies = 3;
+    r.tags.clear();
+    r.cells.clear();
+    for k in 1..=3 {
+        for t in &one.tags {
+            let row = format!("{}#{k}", t.tag);
+            r.tags.push(mosquitto_matrix::judge::results::TagResult { tag: row.clone(), ..t.clone() });
+            r.cells.extend(one.cells.iter().filter(|c| c.tag == t.tag).map(|c| {
+                let mut c = c.clone();
+                c.tag = row.clone();
+                c
+            }));
+        }
+    }
+    let s = summarize(&r);
+    let java = column(&s, "paho-java-1.2.5");
+    assert_eq!((java.holds.as_str(), java.failures[0].tags.as_str()), ("sid#1–sid#3", "bullseye#1–trixie#3"));
+    let text = report::table(&r);
+    assert!(widest(&text) <= TERMINAL_WIDTH, "{text}");
+    assert!(text.contains("bullseye#2–trixie#3 ┆ as bullseye#1"), "{text}");
+}

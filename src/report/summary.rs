@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::judge::record::{Direction, Party};
 use crate::judge::results::{CellResult, RunResult, Status, TagResult};
-use crate::plan::{KnownIssue, Outcome, Profile, Version};
+use crate::plan::{copies, KnownIssue, Outcome, Profile, Version};
 use crate::wire::frame::opcode;
 
 /// The whole summary of a run.
@@ -82,8 +82,11 @@ impl ColumnSummary {
 
 /// The tags of a run in release order: by version when every tag is a version
 /// (`1.6.9`, `2.1.0-alpine`), else as the run listed them (the set's file order).
+/// The copies of one tag (`bookworm#1` … `bookworm#8`, a run with `--copies`) stay together.
 pub fn release_order(r: &RunResult) -> Vec<&TagResult> {
     let mut tags: Vec<&TagResult> = r.tags.iter().collect();
+    let first_seen = |t: &TagResult| r.tags.iter().position(|u| copies::image_tag(&u.tag) == copies::image_tag(&t.tag));
+    tags.sort_by_key(|t| first_seen(t));
     if tags.iter().all(|t| Version::find(&t.tag).is_some()) {
         tags.sort_by_key(|t| Version::find(&t.tag));
     }
