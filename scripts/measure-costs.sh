@@ -11,16 +11,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 N=${1:-5}
 shift || true
 declare -A ARGV=(
-  [paho-python]="target/clients/paho-python/venv/bin/python clients/paho-python/hold.py"
-  [paho-python-1.6]="target/clients/paho-python-1.6/venv/bin/python clients/paho-python/hold.py"
-  [mqttjs]="node clients/mqttjs/hold.mjs"
+  [paho-python]="target/clients/paho-python/2.1.0/venv/bin/python clients/paho-python/hold.py"
+  [mqttjs]="node clients/mqttjs/hold.mjs --lib clients/mqttjs/5.16.0"
   [paho-c]="target/clients/paho-c/hold"
-  [paho-go]="target/clients/paho-go/hold"
+  [paho-go]="target/clients/paho-go/1.5.1/hold"
+  [paho-java]="target/clients/paho-java/1.2.5/hold"
+  [hivemq]="target/clients/hivemq/1.4.2/hold"
   [browser]="node clients/browser/hold.mjs"
   [self]="target/debug/mosquitto-matrix client --profile rfc6455"
 )
 CLIENTS=("$@")
-[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(paho-python paho-python-1.6 mqttjs paho-c paho-go browser self)
+[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(paho-python mqttjs paho-c paho-go paho-java hivemq browser self)
 command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
 id=$(docker run -d --rm -p 127.0.0.1::9001 --label org.mosquitto-matrix.tool=mosquitto-matrix-costs \
   -v "$PWD/docker/mosquitto.conf:/mosquitto/config/mosquitto.conf:ro" -v "$PWD/docker/passwd:/mosquitto/config/passwd:ro" \

@@ -126,6 +126,10 @@ enum Command {
         /// reported in broker time, and each broker proves its speed first. Example: --speed 10
         #[arg(long, env = "MATRIX_SPEED")]
         speed: Option<String>,
+        /// Which versions of the clients matrix.toml offers in several versions (`versions = [...]`) run: `all`, or
+        /// X@VERSION and X@* in place of X's default versions. Example: --client-versions paho-java@1.1.0,paho-java@1.2.5
+        #[arg(long, env = "MATRIX_CLIENT_VERSIONS")]
+        client_versions: Option<String>,
         /// This shard of the cells (whole tags dealt round-robin); reassemble with `merge`. Example: --shard 2/3
         #[arg(long)]
         shard: Option<Shard>,
@@ -152,6 +156,19 @@ enum Command {
         format: Format,
         /// End times closer than this (broker time) are the same. Example: --within 1s
         #[arg(long, default_value = "5s")]
+        within: String,
+    },
+    /// Check that two columns of one result behave alike on every tag: the same outcome, the broker's PING and the
+    /// end within --within, the same close frame from the client; any difference is shown with both transcripts and
+    /// exits 1. Example: mosquitto-matrix agree target/matrix/debian.json --columns paho-java-1.2.5,paho-java@1.2.5
+    Agree {
+        /// The result.
+        result: PathBuf,
+        /// The two columns, comma-separated. Example: --columns paho-java-1.2.5,paho-java@1.2.5
+        #[arg(long, value_delimiter = ',', num_args = 1, required = true)]
+        columns: Vec<String>,
+        /// Times closer than this (broker time) are the same. Example: --within 0.5s
+        #[arg(long, default_value = "0.5s")]
         within: String,
     },
     /// Merge shard results into one result and one table. Example: mosquitto-matrix merge a.json b.json --out merged
@@ -248,11 +265,12 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = cli.config;
     let done = match cli.command {
-        Command::Run { set, tags, add_tags, new, profiles, clients, transport, hold, speed, shard, copies, jobs, output } => {
-            let asked = RunArgs { set, tags, add_tags, new, profiles, clients, transport, hold, speed, shard, copies, jobs };
+        Command::Run { set, tags, add_tags, new, profiles, clients, transport, hold, speed, client_versions, shard, copies, jobs, output } => {
+            let asked = RunArgs { set, tags, add_tags, new, profiles, clients, transport, hold, speed, client_versions, shard, copies, jobs };
             run_matrix(&config, asked, &output).await
         }
         Command::Diff { old, new, format, within } => diff(&old, &new, format, &within),
+        Command::Agree { result, columns, within } => agree(&result, &columns, &within),
         Command::Merge { shards, output } => merge(&config, &shards, &output),
         Command::Discover { set, new_only } => discover_tags(&config, &set, new_only).await,
         Command::Baseline { result } => accept_baseline(&config, &result),
@@ -278,6 +296,7 @@ struct RunArgs {
     transport: Option<TransportArg>,
     hold: Option<String>,
     speed: Option<String>,
+    client_versions: Option<String>,
     shard: Option<Shard>,
     copies: Option<String>,
     jobs: Option<String>,
@@ -328,6 +347,7 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
         speed: asked.speed,
         copies: asked.copies,
         jobs: asked.jobs,
+        client_versions: asked.client_versions,
         origin: SelectionOrigin::CommandLine,
     };
     let mut plan = Plan::new(&file, &sel)?;
@@ -400,6 +420,23 @@ fn diff(old: &Path, new: &Path, format: Format, within: &str) -> Result<ExitCode
     }
     // A rebuilt image is shown, but only a changed outcome makes the exit status 1.
     Ok(ExitCode::from(u8::from(!changes.is_empty())))
+}
+
+/// `agree`: two columns of one result behave alike.
+fn agree(result: &Path, columns: &[String], within: &str) -> Result<ExitCode, Error> {
+    let within = parse_duration(within).map_err(|e| Error::File(format!("--within: {e}")))?;
+    let [a, b] = columns else {
+        return Err(Error::File(format!("--columns: give two columns, as in paho-java-1.2.5,paho-java@1.2.5 (got {})", columns.len())));
+    };
+    let r = read_result(result)?;
+    for c in [a, b] {
+        if !r.profiles.contains(c) {
+            return Err(Error::File(format!("--columns: {} has no column {c:?}; its columns: {}", result.display(), r.profiles.join(", "))));
+        }
+    }
+    let found = report::agree::agree(&r, a, b, within);
+    print!("{found}");
+    Ok(ExitCode::from(u8::from(!found.holds())))
 }
 
 /// `merge`: shard results into one.

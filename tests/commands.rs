@@ -19,9 +19,10 @@ use mosquitto_matrix::plan::{CommandClient, Outcome, Profile, Timing, Transport}
 use support::peer::{Behaviour, Peer};
 use support::{timing, UNIT};
 
-/// How far the two paths' end times may differ: the proxy sees CONNACK a little before the
-/// client does, and both read the same timers on a loaded 2-core machine.
-const SAME_TIME: Duration = Duration::from_millis(25);
+/// How far the two paths' end times may differ: three units. Both count from the peer's 101,
+/// but the command path goes through a child process, which a busy machine delays: with a
+/// CPU hog on both cores the widest gap measured was 19-48 ms, idle 3-15 ms.
+const SAME_TIME: Duration = Duration::from_millis(60);
 
 /// How many twins run at once.
 const CONCURRENT_TWINS: usize = 8;
@@ -228,6 +229,7 @@ fn sh(name: &str, transport: Transport, script: &str) -> CommandClient {
         setup: None,
         accelerates: true,
         cost: None,
+        service: None,
     }
 }
 
@@ -253,6 +255,7 @@ fn python(name: &str, then: &str) -> CommandClient {
         setup: None,
         accelerates: true,
         cost: None,
+        service: None,
     }
 }
 

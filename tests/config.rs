@@ -86,11 +86,21 @@ fn the_debian_set_expects_what_the_reference_measured() {
 #[case::bad_expectation_text("\"sid\"      = { \"paho-java-1.2.5\" = \"OK\"", "\"sid\"      = { \"paho-java-1.2.5\" = \"FINE\"", "\"sid\"      =", "\"FINE\" is not an expectation")]
 #[case::misspelt_key("late_pong = \"15s\"", "late_ping = \"15s\"", "late_ping", "unknown field `late_ping`")]
 #[case::client_named_like_a_built_in_profile("[clients.mqttjs]", "[clients.rfc6455]", "[clients.rfc6455]", "client \"rfc6455\" clashes with the built-in profile")]
-#[case::client_with_an_empty_command("command = [\"node\", \"clients/mqttjs/hold.mjs\"]", "command = []", "command = []", "client \"mqttjs\": command is empty")]
-#[case::client_with_an_unknown_transport("command = [\"node\", \"clients/mqttjs/hold.mjs\"]", "command = [\"node\", \"clients/mqttjs/hold.mjs\"]\ntransport = \"quic\"", "transport = ", "client \"mqttjs\": transport \"quic\" is not ws or tcp")]
-#[case::client_path_without_a_slash("command = [\"node\", \"clients/mqttjs/hold.mjs\"]", "command = [\"node\", \"clients/mqttjs/hold.mjs\"]\npath = \"mqtt\"", "path = ", "path \"mqtt\" must start with '/'")]
+#[case::client_with_an_empty_service("service = [\"node\", \"clients/browser/serve.mjs\"]", "service = []", "service = []", "client \"browser\": service is empty")]
+#[case::client_with_a_blank_service_program("service = [\"node\", \"clients/browser/serve.mjs\"]", "service = [\" \", \"serve.mjs\"]", "service = [\" \"", "client \"browser\": service is empty")]
+#[case::client_with_an_empty_command("command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"clients/mqttjs/{version}\"]", "command = []", "command = []", "client \"mqttjs\": command is empty")]
+#[case::client_with_an_unknown_transport("command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"clients/mqttjs/{version}\"]", "command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"clients/mqttjs/{version}\"]\ntransport = \"quic\"", "transport = ", "client \"mqttjs\": transport \"quic\" is not ws or tcp")]
+#[case::client_path_without_a_slash("command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"clients/mqttjs/{version}\"]", "command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"clients/mqttjs/{version}\"]\npath = \"mqtt\"", "path = ", "path \"mqtt\" must start with '/'")]
 #[case::client_with_a_misspelt_field("seen_in = \"Go services\"", "seen = \"Go services\"", "seen = ", "unknown field `seen`")]
 #[case::column_that_is_neither_a_profile_nor_a_client("  \"paho-go\",         #", "  \"paho-rust\",       #", "\"paho-rust\",", "unknown profile \"paho-rust\"; known profiles and clients:")]
+#[case::versions_but_no_placeholder_in_the_command("command = [\"target/clients/paho-java/{version}/hold\"]", "command = [\"target/clients/paho-java/hold\"]", "command = [\"target/clients/paho-java/hold", "client \"paho-java\": versions are given, so its command must say where each goes with {version}")]
+#[case::a_placeholder_but_no_versions("command = [\"target/clients/paho-c/hold\"]", "command = [\"target/clients/paho-c/{version}/hold\"]", "command = [\"target/clients/paho-c/{version}", "client \"paho-c\": command has {version} but the client has no versions")]
+#[case::a_default_version_that_is_not_offered("default_versions = [\"1.2.5\"]", "default_versions = [\"1.2.6\"]", "default_versions = [\"1.2.6", "default version \"1.2.6\" is not among its versions (1.1.0, 1.1.1")]
+#[case::a_version_listed_twice("versions = [\"4.3.8\", \"5.16.0\"]", "versions = [\"4.3.8\", \"4.3.8\"]", "versions = [\"4.3.8\", \"4.3.8", "client \"mqttjs\": version \"4.3.8\" is listed twice")]
+#[case::a_version_with_a_space("versions = [\"1.1.1\", \"1.5.1\"]", "versions = [\"1.1.1\", \"1.5 .1\"]", "versions = [\"1.1.1\", \"1.5 .1", "version \"1.5 .1\" may hold only letters, digits")]
+#[case::no_versions_at_all("versions = [\"1.1.1\", \"1.5.1\"]", "versions = []", "versions = []", "client \"paho-go\": versions = [] offers no version")]
+#[case::an_expectation_for_a_version_not_offered("paho-java = \"EOF@300\", \"paho-java@1.1.1\"", "paho-java = \"EOF@300\", \"paho-java@1.0.2\"", "\"paho-java@1.0.2\"", "unknown profile \"paho-java@1.0.2\"; known profiles and clients:")]
+#[case::a_version_and_its_client_both_in_the_columns("  \"paho-c\",          #", "  \"paho-java@1.2.5\", \"paho-c\", #", "\"paho-java@1.2.5\", \"paho-c\"", "profile \"paho-java@1.2.5\" is listed twice")]
 #[case::misspelt_set_key("variants = [\"\", \"-alpine\"]", "variant = [\"\", \"-alpine\"]", "variant = [", "unknown field `variant`")]
 #[case::variant_without_its_dash("variants = [\"\", \"-alpine\"]", "variants = [\"\", \"alpine\"]", "variants = [", "variant \"alpine\" is not a tag suffix")]
 #[case::variant_twice("variants = [\"\", \"-alpine\"]", "variants = [\"-alpine\", \"-alpine\"]", "variants = [", "variant \"-alpine\" is listed twice")]
@@ -123,6 +133,101 @@ fn a_mistake_in_matrix_toml_names_the_file_the_line_and_what_is_wrong(
     }
     assert!(shown.starts_with(&format!("matrix.toml:{line}: ")), "{shown}");
     assert!(shown.contains(what), "{shown:?} does not say {what:?}");
+}
+
+#[test]
+fn the_browser_column_has_a_per_run_service_and_the_other_clients_have_none() {
+    let f = shipped();
+    for c in &f.clients {
+        let want = (c.name == "browser").then(|| vec!["node".to_string(), "clients/browser/serve.mjs".to_string()]);
+        assert_eq!(c.service, want, "client {}", c.name);
+    }
+}
+
+#[test]
+fn a_versioned_client_is_one_column_per_default_version_named_client_at_version() {
+    let f = shipped();
+    let names: Vec<&str> = f.columns.iter().map(|c| c.name()).collect();
+    assert!(names.contains(&"paho-java@1.2.5") && !names.contains(&"paho-java@1.2.4"), "{names:?}");
+    assert!(names.contains(&"paho-python@2.1.0") && names.contains(&"paho-python@1.6.1"), "{names:?}");
+    assert!(!names.iter().any(|n| *n == "paho-java" || *n == "paho-python-1.6"), "{names:?}");
+    let java = f.versioned.iter().find(|v| v.client == "paho-java").expect("paho-java has versions");
+    assert_eq!(java.versions.len(), 8);
+    assert_eq!(java.defaults, ["1.2.5"]);
+    let every = f.clients.iter().find(|c| c.name == "paho-java@1.1.0").expect("every version is a client");
+    assert_eq!(every.command, ["target/clients/paho-java/1.1.0/hold"]);
+    assert!(every.description.as_deref().is_some_and(|d| d.contains("mqttv3 1.1.0")), "{:?}", every.description);
+}
+
+#[test]
+fn an_expectation_for_a_client_applies_to_every_version_unless_one_names_the_version() {
+    let f = shipped();
+    let d = f.set("debian").expect("debian set");
+    let get = |t: &str, c: &str| d.expect[&(t.to_string(), c.to_string())].to_string();
+    assert_eq!(get("bookworm", "paho-java@1.2.5"), "EOF@300");
+    assert_eq!(get("bookworm", "paho-java@1.1.0"), "EOF@300");
+    assert_eq!(get("bookworm", "paho-java@1.2.1"), "EOF@1");
+    assert_eq!(get("sid", "paho-java@1.2.5"), "OK");
+    assert_eq!(get("sid", "paho-java@1.1.1"), "EOF@1");
+    // The version wins wherever it stands in the row, before its client or after it.
+    let text = SHIPPED.replacen(
+        "paho-java = \"EOF@300\", \"paho-java@1.1.1\" = \"EOF@1\"",
+        "\"paho-java@1.1.1\" = \"EOF@1\", paho-java = \"EOF@300\"",
+        1,
+    );
+    assert_ne!(text, SHIPPED);
+    let moved = MatrixFile::parse(Path::new("matrix.toml"), &text).expect("still valid");
+    let first = &moved.sets[0];
+    let tag = first.tags.iter().find(|t| first.expect[&((*t).clone(), "paho-java@1.2.5".to_string())].to_string() == "EOF@300").expect("a tag with EOF");
+    assert_eq!(first.expect[&(tag.clone(), "paho-java@1.1.1".to_string())].to_string(), "EOF@1");
+}
+
+#[test]
+fn client_versions_all_widens_every_versioned_client_in_its_place() {
+    let sel = Selection { set: Some("debian".into()), client_versions: Some("all".into()), ..Selection::default() };
+    let plan = Plan::new(&shipped(), &sel).expect("all versions");
+    let names: Vec<&str> = plan.columns.iter().map(|c| c.name()).collect();
+    let java: Vec<&str> = names.iter().copied().filter(|n| n.starts_with("paho-java@")).collect();
+    assert_eq!(java.len(), 8);
+    let first_java = names.iter().position(|n| n.starts_with("paho-java@")).expect("java columns");
+    assert_eq!(names[first_java + 7], "paho-java@1.2.5", "the versions stand together, in file order: {names:?}");
+    assert_eq!(names.iter().filter(|n| n.starts_with("paho-python@")).count(), 4);
+    assert!(plan.cells.iter().all(|c| c.expect.is_some()), "every version of every column has an expectation");
+    let only = Selection { profiles: Some(vec!["tcp".into()]), client_versions: Some("all".into()), ..sel };
+    let plan = Plan::new(&shipped(), &only).expect("all of none");
+    assert_eq!(plan.columns.iter().map(|c| c.name()).collect::<Vec<_>>(), ["tcp"], "all adds no client the run does not have");
+}
+
+#[test]
+fn client_versions_as_a_list_runs_exactly_those_versions_and_adds_a_client_the_run_lacks() {
+    let sel = Selection {
+        set: Some("debian".into()),
+        profiles: Some(vec!["tcp".into(), "paho-java".into()]),
+        client_versions: Some("paho-java@1.1.0, paho-java@1.2.5, mqttjs@*".into()),
+        ..Selection::default()
+    };
+    let plan = Plan::new(&shipped(), &sel).expect("a list");
+    let names: Vec<&str> = plan.columns.iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["tcp", "paho-java@1.1.0", "paho-java@1.2.5", "mqttjs@4.3.8", "mqttjs@5.16.0"]);
+}
+
+#[test]
+fn a_bad_client_version_names_the_variable_and_what_is_offered() {
+    let at = |v: &str, origin| Plan::new(&shipped(), &Selection { client_versions: Some(v.into()), origin, ..Selection::default() });
+    let err = at("paho-java@1.0.2", SelectionOrigin::Environment).expect_err("not offered");
+    assert!(err.to_string().starts_with("MATRIX_CLIENT_VERSIONS: \"paho-java\" has no version \"1.0.2\"; it offers 1.1.0, 1.1.1"), "{err}");
+    let err = at("paho-c@1.3.12", SelectionOrigin::CommandLine).expect_err("no versions");
+    assert!(err.to_string().starts_with("--client-versions: \"paho-c\" is not a client with versions"), "{err}");
+    let err = at("1.2.5", SelectionOrigin::CommandLine).expect_err("no client");
+    assert!(err.to_string().contains("write all, or X@VERSION or X@*"), "{err}");
+}
+
+#[test]
+fn a_versioned_client_named_in_profiles_means_its_default_versions() {
+    let sel = Selection { profiles: Some(vec!["paho-python".into(), "paho-java@1.2.0".into()]), ..Selection::default() };
+    let plan = Plan::new(&shipped(), &sel).expect("plan");
+    let names: Vec<&str> = plan.columns.iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["paho-python@2.1.0", "paho-python@1.6.1", "paho-java@1.2.0"]);
 }
 
 #[test]
@@ -184,12 +289,12 @@ fn a_speed_is_a_whole_number_up_to_sixty_and_a_bad_one_names_the_variable() {
 fn an_accelerated_plan_leaves_out_clients_that_cannot_follow_the_clock_and_says_why() {
     let sel = Selection { set: Some("debian".into()), speed: Some("10".into()), ..Selection::default() };
     let plan = Plan::new(&shipped(), &sel).expect("x10");
-    assert!(plan.columns.iter().all(|c| c.name() != "paho-go"));
-    assert_eq!(plan.left_out.len(), 1);
-    assert_eq!(plan.left_out[0].column, "paho-go");
+    assert!(plan.columns.iter().all(|c| !c.name().starts_with("paho-go")));
+    let left: Vec<&str> = plan.left_out.iter().map(|l| l.column.as_str()).collect();
+    assert_eq!(left, ["paho-go@1.1.1", "paho-go@1.5.1"]);
     assert!(plan.left_out[0].why.contains("accelerates = false"), "{}", plan.left_out[0].why);
     let real_time = Plan::new(&shipped(), &Selection { set: Some("debian".into()), ..Selection::default() }).expect("x1");
-    assert!(real_time.columns.iter().any(|c| c.name() == "paho-go") && real_time.left_out.is_empty());
+    assert!(real_time.columns.iter().any(|c| c.name() == "paho-go@1.1.1") && real_time.left_out.is_empty());
 }
 
 #[test]
@@ -274,7 +379,7 @@ fn a_bad_number_of_copies_or_jobs_names_the_variable_and_the_range() {
 fn a_clients_declared_cost_is_read_and_a_bad_one_names_its_line() {
     use mosquitto_matrix::plan::{Column, Cost};
     let f = shipped();
-    let mqttjs = f.clients.iter().find(|c| c.name == "mqttjs").expect("mqttjs");
+    let mqttjs = f.clients.iter().find(|c| c.name == "mqttjs@5.16.0").expect("mqttjs@5.16.0");
     assert_eq!(mqttjs.cost, Some(Cost { start_cpu: std::time::Duration::from_millis(180), memory_mb: 68 }));
     assert_eq!(Cost::of(&Column::Command(mqttjs.clone()), false).memory_mb, 68);
     let bad = SHIPPED.replacen("cost = { start_cpu = \"180ms\", memory_mb = 68 }", "cost = { start_cpu = \"soon\", memory_mb = 68 }", 1);

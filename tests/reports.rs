@@ -335,3 +335,75 @@ fn each_copy_of_a_run_with_copies_is_compared_with_its_tag_in_a_single_run() {
     assert_eq!(changes[0].cell, "bookworm#2/paho-java-1.2.5");
     assert_eq!(report::text::file_stem(&far), "debian-copies3");
 }
+
+/// A Paho-like cell: the broker's PING at `ping`, the client's close frame (ASCII "1000") and
+/// the end right after it; or OK with no PING.
+fn paho_cell(tag: &str, column: &str, ping: Option<f64>, close: &str) -> CellResult {
+    use mosquitto_matrix::judge::record::{Direction, FrameSeen, WireEvent};
+    let outcome = if ping.is_some() { Outcome::Eof } else { Outcome::Ok };
+    let end = ping.map(|p| p + 0.002).unwrap_or(330.0);
+    let mut c = cell(tag, Profile::PahoJava125, outcome, Some(end), "OK", Status::Met);
+    c.profile = column.to_string();
+    c.verdict.ended_by = Some(Party::Client);
+    let mut wire = vec![WireEvent { at: 0.0, from: Party::Broker, what: "MQTT CONNACK 0 (connection accepted)".into() }];
+    if let Some(p) = ping {
+        let at = |t: f64| Duration::from_secs_f64(t);
+        c.verdict.frames = vec![
+            FrameSeen { at: at(p), direction: Direction::Received, opcode: 9, payload_len: 0, masked: false },
+            FrameSeen { at: at(end), direction: Direction::Sent, opcode: 8, payload_len: 4, masked: true },
+        ];
+        wire.push(WireEvent { at: p, from: Party::Broker, what: "frame PING (0x9) 0 B unmasked".into() });
+    }
+    wire.push(WireEvent { at: end, from: Party::Client, what: format!("frame CLOSE (0x8) {close}") });
+    c.wire = wire;
+    c
+}
+
+fn emulation_and_real(real_ping: f64, real_close: &str) -> RunResult {
+    let mut r = result(vec![
+        paho_cell("bookworm", "paho-java-1.2.5", Some(300.0), "4 B masked: code none, payload \"1000\""),
+        paho_cell("bookworm", "paho-java@1.2.5", Some(real_ping), real_close),
+        paho_cell("sid", "paho-java-1.2.5", None, "4 B masked: code none, payload \"1000\""),
+        paho_cell("sid", "paho-java@1.2.5", None, "4 B masked: code none, payload \"1000\""),
+    ]);
+    r.profiles = vec!["paho-java-1.2.5".into(), "paho-java@1.2.5".into()];
+    r
+}
+
+#[test]
+fn the_emulation_agrees_with_the_real_client_when_ping_end_and_close_frame_match_within_the_bound() {
+    let r = emulation_and_real(299.7, "4 B masked: code none, payload \"1000\"");
+    let found = report::agree::agree(&r, "paho-java-1.2.5", "paho-java@1.2.5", Duration::from_millis(500));
+    assert!(found.holds(), "{found}");
+    assert_eq!(found.compared, ["bookworm", "sid"]);
+    assert!(found.to_string().contains("2 of 2 tags agree"), "{found}");
+}
+
+#[test]
+fn a_ping_outside_the_bound_or_another_close_frame_fails_with_both_transcripts() {
+    let late = emulation_and_real(299.2, "4 B masked: code none, payload \"1000\"");
+    let found = report::agree::agree(&late, "paho-java-1.2.5", "paho-java@1.2.5", Duration::from_millis(500));
+    assert!(!found.holds());
+    assert_eq!(found.differences.len(), 1);
+    let shown = found.to_string();
+    assert!(shown.contains("broker's PING: paho-java-1.2.5 at 300.000 s, paho-java@1.2.5 at 299.200 s"), "{shown}");
+    assert!(shown.contains("bookworm/paho-java-1.2.5: EOF") && shown.contains("bookworm/paho-java@1.2.5: EOF"), "{shown}");
+    let mut coded = emulation_and_real(299.9, "4 B masked: code 1000, payload \"03e8\"");
+    let found = report::agree::agree(&coded, "paho-java-1.2.5", "paho-java@1.2.5", Duration::from_millis(500));
+    assert!(found.to_string().contains("client's close frame: paho-java-1.2.5 sent frame CLOSE (0x8) 4 B masked: code none"), "{found}");
+    // Without a transcript (a built-in played in process) the frames still tell length and mask.
+    coded.cells[0].wire.clear();
+    coded.cells[1].verdict.frames[1].payload_len = 2;
+    let found = report::agree::agree(&coded, "paho-java-1.2.5", "paho-java@1.2.5", Duration::from_millis(500));
+    assert!(found.to_string().contains("paho-java-1.2.5 sent frame CLOSE (0x8) 4 B masked, paho-java@1.2.5 sent frame CLOSE (0x8) 2 B masked"), "{found}");
+}
+
+#[test]
+fn agreement_needs_at_least_one_tag_with_both_columns() {
+    let r = emulation_and_real(300.0, "4 B masked: code none, payload \"1000\"");
+    let found = report::agree::agree(&r, "paho-java-1.2.5", "rfc6455", Duration::from_millis(500));
+    assert!(!found.holds(), "{found}");
+    assert!(found.to_string().contains("paho-java-1.2.5 has a cell and rfc6455 has none"), "{found}");
+    let none = report::agree::agree(&r, "tcp", "rfc6455", Duration::from_millis(500));
+    assert!(!none.holds() && none.to_string().contains("nothing was compared"), "{none}");
+}

@@ -10,26 +10,39 @@
 // (window.matrixReport) into the contract's lines and closes the browser on
 // every exit path. WebSocket only: MATRIX_TRANSPORT=tcp is an error (exit 2).
 //
-// Chromium is spawned here, not by playwright's launch(), which starts it
-// detached (a process group of its own): spawned from here it stays in this
-// program's process group, so the harness's kill of that group at its bound
-// ends the browser too. playwright-core attaches with connectOverCDP to the
-// DevTools endpoint Chromium prints (loopback, port chosen by the kernel).
+// With MATRIX_SERVICE set (the browser column's per-run service, serve.mjs,
+// printed it), the cell starts no browser and loads no playwright: it asks the
+// run's one Chromium, over loopback TCP, for a fresh browser context of its
+// own with its page (serve.mjs opens it and relays what the page reports), and
+// ends its connection on every exit path; the service then closes the context,
+// also when this program is killed (its connection ends with it).
+//
+// Without MATRIX_SERVICE (`--client`, by hand, `--version`), it starts a
+// Chromium of its own. That one is spawned here, not by playwright's launch(),
+// which starts it detached (a process group of its own): spawned from here it
+// stays in this program's process group, so the harness's kill of that group
+// at its bound ends the browser too. playwright-core attaches with
+// connectOverCDP to the DevTools endpoint Chromium prints (loopback, port
+// chosen by the kernel).
 //
 // `node clients/browser/hold.mjs --version` prints only the `client:` line
 // (it starts the browser to read its version).
-// Optional: MATRIX_CHROMIUM (default /usr/bin/chromium), MATRIX_BROWSER_TRACE=1
+// Set-up bounds are real time, also under a preloaded libfaketime.
+// Optional: MATRIX_SERVICE (a browser to connect to, see above),
+// MATRIX_CHROMIUM (default /usr/bin/chromium), MATRIX_BROWSER_TRACE=1
 // (timestamped progress on stderr), MATRIX_BROWSER_LAUNCH_SECS (default 30).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { executable, PROFILE_PREFIX, removeStaleProfiles, setupMs, switches } from './chromium.mjs';
+import { openPage, startHold } from './session.mjs';
 
 const require = createRequire(import.meta.url);
-const here = dirname(fileURLToPath(import.meta.url));
 
 const oneLine = (text) => String(text).split(/\s+/).filter(Boolean).join(' ');
 const out = (line) => process.stdout.write(line + '\n');
@@ -42,10 +55,23 @@ const trace = (what) => {
 let chrome = null; // the Chromium child process
 let chromeExited = null; // resolves when it has exited
 let userDataDir = null;
-let browser = null; // playwright Browser (CDP)
+let browser = null; // playwright Browser (CDP), a browser of our own
+let socket = null; // the connection to the service: our context lives as long as it does
 let stderrTail = [];
+// `--version` always starts a browser of its own.
+const service = process.argv.slice(2).includes('--version') ? '' : (process.env.MATRIX_SERVICE || '');
 
 async function closeBrowser() {
+  if (service) {
+    // Ending the connection ends the context (and its page) in the service.
+    if (socket && !socket.destroyed) {
+      const closed = new Promise((resolve) => { socket.once('close', resolve); });
+      socket.end();
+      await Promise.race([closed, sleep(2000)]);
+      socket.destroy();
+    }
+    return;
+  }
   if (chrome && chrome.exitCode === null && chrome.signalCode === null) {
     // SIGTERM: Chromium shuts down its own children (renderer, utilities).
     try { chrome.kill('SIGTERM'); } catch { /* gone */ }
@@ -91,54 +117,11 @@ process.on('unhandledRejection', (err) => {
   if (!finishing) fail(`unhandled rejection: ${err && err.message ? err.message : err}`);
 });
 
-// A profile left by a run that was SIGKILLed (its pid is in the name).
-function removeStaleProfiles() {
-  for (const name of readdirSync(tmpdir())) {
-    const m = /^mosquitto-matrix-chromium-(\d+)-/.exec(name);
-    if (!m) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch (err) {
-      if (err.code === 'ESRCH') rmSync(join(tmpdir(), name), { recursive: true, force: true });
-    }
-  }
-}
-
-async function launch(executable, launchSecs, port) {
+async function launch(exe, launchSecs, port) {
   try { removeStaleProfiles(); } catch { /* best effort */ }
-  userDataDir = mkdtempSync(join(tmpdir(), `mosquitto-matrix-chromium-${process.pid}-`));
+  userDataDir = mkdtempSync(join(tmpdir(), `${PROFILE_PREFIX}${process.pid}-`));
   const args = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    // Fewer processes (memory): no zygotes, no GPU process. The network
-    // service, which holds the WebSocket, stays a process of its own as in
-    // a desktop Chromium.
-    '--in-process-gpu',
-    '--no-zygote',
-    '--disable-quic',
-    '--no-first-run',
-    '--no-default-browser-check',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-extensions',
-    '--disable-default-apps',
-    '--disable-breakpad',
-    '--disable-domain-reliability',
-    '--metrics-recording-only',
-    '--password-store=basic',
-    '--use-mock-keychain',
-    '--mute-audio',
-    // A long hold must not be slowed down by timer throttling.
-    '--disable-background-timer-throttling',
-    '--disable-backgrounding-occluded-windows',
-    '--disable-renderer-backgrounding',
-    // IntensiveWakeUpThrottling: same. The rest: two renderers a headless
-    // 156 starts for nothing (the omnibox pop-up WebUI, a spare renderer).
-    '--disable-features=IntensiveWakeUpThrottling,Translate,MediaRouter,OptimizationHints,'
-      + 'PreloadTopChromeWebUI,WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup,'
-      + 'SpareRendererForSitePerProcess',
+    ...switches,
     // Chromium refuses some ports (e.g. 1, 6000, 10080: net::ERR_UNSAFE_PORT).
     ...(port ? [`--explicitly-allowed-ports=${port}`] : []),
     `--user-data-dir=${userDataDir}`,
@@ -149,16 +132,16 @@ async function launch(executable, launchSecs, port) {
     '--remote-debugging-pipe',
     'about:blank',
   ];
-  trace(`spawning ${executable}`);
+  trace(`spawning ${exe}`);
   // Not detached: the browser stays in this process group. stdout is not
   // ours either (the harness reads our pipes until they close).
-  chrome = spawn(executable, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: false });
+  chrome = spawn(exe, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: false });
   chromeExited = new Promise((resolve) => { chrome.once('exit', resolve); });
   const endpoint = await new Promise((resolve, reject) => {
     let buffered = '';
     const timer = setTimeout(
-      () => reject(new Error(`Chromium printed no DevTools endpoint within ${launchSecs} s`)),
-      launchSecs * 1000,
+      () => reject(new Error(`Chromium printed no DevTools endpoint within ${launchSecs} s (real time)`)),
+      setupMs(launchSecs),
     );
     chrome.once('error', (err) => { clearTimeout(timer); reject(err); });
     chrome.once('exit', (code, signal) => {
@@ -182,10 +165,61 @@ async function launch(executable, launchSecs, port) {
     if (!finishing) fail(`Chromium exited unexpectedly (${signal ?? `code ${code}`}): ${stderrTail.join(' | ')}`);
   });
   const { chromium } = require('playwright-core');
-  browser = await chromium.connectOverCDP(endpoint, { timeout: launchSecs * 1000 });
+  browser = await chromium.connectOverCDP(endpoint, { timeout: setupMs(launchSecs) });
   browser.on('disconnected', () => { if (!finishing) fail('the browser disconnected'); });
   trace(`connected over CDP, ${browser.version()}`);
   return browser;
+}
+
+// The run's shared browser (MATRIX_SERVICE=HOST:PORT/TOKEN): asks the
+// service for a page of our own and relays what it says (see serve.mjs).
+// Resolves with the `client:` text once the session has started in the page.
+function viaService(value, launchSecs, on) {
+  const m = /^([^:/]+):(\d+)\/(\w+)$/.exec(value);
+  if (!m) return Promise.reject(new Error(`MATRIX_SERVICE=${JSON.stringify(value)} is not HOST:PORT/TOKEN`));
+  const [, host, port, token] = m;
+  trace(`asking the browser service at ${host}:${port} for a page`);
+  return new Promise((resolve, reject) => {
+    let ready = false;
+    let buffered = '';
+    const timer = setTimeout(
+      () => reject(new Error(`the browser service opened no page within ${launchSecs} s (real time)`)),
+      setupMs(launchSecs),
+    );
+    socket = connectTcp({ host, port: Number(port) }, () => {
+      socket.write(`${JSON.stringify({ token, cfg })}\n`);
+    });
+    socket.setEncoding('utf8');
+    socket.on('error', (err) => {
+      if (!ready) reject(new Error(`cannot reach the browser service at ${host}:${port}: ${err.message}`));
+      else if (!finishing) fail(`the browser service connection failed: ${err.message}`);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      if (!ready) reject(new Error('the browser service closed the connection before the page was open'));
+      else if (!finishing) fail('the browser service closed the connection');
+    });
+    socket.on('data', (chunk) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop();
+      for (const line of lines) {
+        let message;
+        try { message = JSON.parse(line); } catch { fail(`the browser service said ${JSON.stringify(line.slice(0, 200))}`); return; }
+        if (message.t === 'client' && !ready) {
+          ready = true;
+          clearTimeout(timer);
+          resolve(message.text);
+        } else if (message.t === 'report') {
+          on.report(message.kind, message.text);
+        } else if (message.t === 'console') {
+          on.console(message.text);
+        } else if (message.t === 'fail') {
+          if (!ready) { clearTimeout(timer); reject(new Error(message.text)); } else on.fail(message.text);
+        }
+      }
+    });
+  });
 }
 
 // ---------------------------------------------------------------- the run ---
@@ -240,33 +274,33 @@ if (!isVersion) {
 
 let launchSecs = 30;
 let lastConsoleError = null;
-let page;
-let libraryVersion;
+let page = null; // our page, in a browser of our own
+let library;
+// What the page says, whichever browser it is in.
+const pageSays = {
+  report: (kind, text) => onReport(kind, text),
+  console: (text) => { lastConsoleError = text; },
+  fail: (text) => { if (!finishing) fail(text); },
+};
 try {
   launchSecs = envNumber('MATRIX_BROWSER_LAUNCH_SECS', '30');
-  await launch(process.env.MATRIX_CHROMIUM || '/usr/bin/chromium', launchSecs, cfg && cfg.port);
-  const context = browser.contexts()[0] ?? await browser.newContext();
-  page = context.pages()[0] ?? await context.newPage();
-  trace('page open');
-  page.on('crash', () => { if (!finishing) fail('the page crashed'); });
-  page.on('pageerror', (err) => { if (!finishing) fail(`page error: ${err.message}`); });
-  await page.exposeFunction('matrixReport', onReport);
-  // The browser's own words about a failed or broken WebSocket ("WebSocket
-  // connection to ... failed: ..."), for the lost: line.
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && /WebSocket/i.test(msg.text())) lastConsoleError = oneLine(msg.text());
-  });
-  trace('matrixReport exposed');
-  await page.goto(pathToFileURL(join(here, 'page.html')).href, { timeout: launchSecs * 1000 });
+  if (service) {
+    // The service opens the page and starts the session in it.
+    library = await viaService(service, launchSecs, pageSays);
+  } else {
+    await launch(executable(), launchSecs, cfg && cfg.port);
+    const own = browser.contexts()[0] ?? await browser.newContext();
+    const opened = await openPage(own, setupMs(launchSecs), pageSays);
+    page = opened.page;
+    library = `Chromium ${browser.version()} + mqtt.js ${opened.version} (browser bundle)`;
+  }
   trace('page.html loaded');
-  ({ version: libraryVersion } = await page.evaluate(() => window.matrixLibrary()));
-  if (!libraryVersion) throw new Error('MQTT.js browser bundle did not load (mqtt.MQTTJS_VERSION missing)');
 } catch (err) {
   const tail = stderrTail.length ? ` (Chromium said: ${stderrTail.join(' | ')})` : '';
   await fail(`cannot start the browser: ${err.message}${tail}`);
 }
 
-out(`client: Chromium ${browser.version()} + mqtt.js ${libraryVersion} (browser bundle)`);
+out(`client: ${library}`);
 if (isVersion) await finish(0);
 
 function withConsole(words) {
@@ -290,8 +324,10 @@ function onReport(kind, text) {
 const guardSecs = cfg.holdSecs + 3 * cfg.roundTripSecs + 15;
 setTimeout(() => fail(`the page reported no outcome within ${guardSecs} s`), guardSecs * 1000);
 trace(`connecting to ${cfg.url}`);
-try {
-  await page.evaluate((c) => { window.matrixHold(c); }, cfg);
-} catch (err) {
-  if (!finishing) await fail(`cannot start the session in the page: ${err.message}`);
+if (page) {
+  try {
+    await startHold(page, cfg);
+  } catch (err) {
+    if (!finishing) await fail(`cannot start the session in the page: ${err.message}`);
+  }
 }

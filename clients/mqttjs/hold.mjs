@@ -7,10 +7,17 @@
 // wait for it to come back. reconnectPeriod: 0 disables reconnecting.
 //
 // `node clients/mqttjs/hold.mjs --version` prints only the `client:` line.
+// `--lib DIR` loads MQTT.js from DIR's node_modules: one folder per version, each with its own
+// package-lock.json (clients/mqttjs/5.16.0, clients/mqttjs/4.3.8), one program for them all.
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-const require = createRequire(import.meta.url);
+const args = process.argv.slice(2);
+const libAt = args.indexOf('--lib');
+const require = libAt >= 0 && args[libAt + 1]
+  ? createRequire(resolve(args[libAt + 1], 'package.json'))
+  : createRequire(import.meta.url);
 
 const oneLine = (text) => String(text).split(/\s+/).filter(Boolean).join(' ');
 const out = (line) => process.stdout.write(line + '\n');
@@ -46,10 +53,10 @@ try {
   version = require('mqtt/package.json').version;
   mqtt = require('mqtt');
 } catch (err) {
-  fail(`cannot load mqtt: ${err.message}`);
+  fail(`cannot load mqtt (give --lib clients/mqttjs/<version>): ${err.message}`);
 }
 out(`client: mqtt.js ${version}`);
-if (process.argv.slice(2).includes('--version')) finish(0);
+if (args.includes('--version')) finish(0);
 
 const transport = env('MATRIX_TRANSPORT');
 if (transport !== 'ws' && transport !== 'tcp') fail(`MATRIX_TRANSPORT=${transport} is neither ws nor tcp`);

@@ -1,6 +1,8 @@
 // Hold program for Eclipse Paho Go (github.com/eclipse/paho.mqtt.golang),
-// built offline against Debian's golang-github-eclipse-paho.mqtt.golang-dev
-// (GOPATH=/usr/share/gocode, GO111MODULE=off) by clients/setup.sh.
+// built by clients/setup.sh: 1.1.1 offline against Debian's
+// golang-github-eclipse-paho.mqtt.golang-dev (GOPATH=/usr/share/gocode,
+// GO111MODULE=off), later versions in module mode with
+// clients/paho-go/<version>/go.mod and go.sum.
 //
 // Implements the mosquitto-matrix command-client contract v1 (see
 // clients/README.md): connect with MQTT 3.1.1 over WebSocket (ws://host:port/path,
@@ -9,9 +11,9 @@
 // the library's own keepalive traffic, then publish one QoS-0 message and
 // wait for it to come back. SetAutoReconnect(false): no reconnecting.
 //
-// paho.mqtt.golang 1.1.1 has no version constant, so the version is stamped
-// in at build time (-ldflags "-X main.libVersion=...") from the Debian
-// package that provided the source.
+// paho.mqtt.golang has no version constant, so the version is stamped in at
+// build time (-ldflags "-X main.libVersion=..."): from the Debian package that
+// provided the source, or the version folder's go.mod.
 //
 // Note: Go reads the clock through the vDSO, not through libc, so an
 // LD_PRELOADed libfaketime does not speed this program up.

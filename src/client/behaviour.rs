@@ -60,6 +60,16 @@ pub fn react(profile: Profile, frame: &RawFrame, late_pong: Duration) -> Reactio
     }
 }
 
+/// The close frame's payload when the profile ends a session itself, after the hold:
+/// Paho Java writes the ASCII text `1000` there too (`WebSocketNetworkModule.stop()`), every
+/// other profile the status code 1000 (normal closure).
+pub fn goodbye_close_payload(profile: Profile) -> Vec<u8> {
+    match profile {
+        Profile::PahoJava125 => b"1000".to_vec(),
+        _ => close_payload(1000, ""),
+    }
+}
+
 fn on_ping(profile: Profile, payload: &[u8], late_pong: Duration) -> Reaction {
     let pong = |masked, after| Reaction::Pong { payload: payload.to_vec(), masked, after };
     match profile {
@@ -112,6 +122,12 @@ mod tests {
         assert!(matches!(late, Reaction::Pong { masked: true, after, .. } if after == Duration::from_secs(15)));
         let unmasked = react(Profile::UnmaskedPong, &frame(opcode::PING, b""), Duration::ZERO);
         assert!(matches!(unmasked, Reaction::Pong { masked: false, .. }));
+    }
+
+    #[test]
+    fn paho_says_goodbye_with_the_ascii_payload_and_the_others_with_code_1000() {
+        assert_eq!(goodbye_close_payload(Profile::PahoJava125), b"1000");
+        assert_eq!(goodbye_close_payload(Profile::Rfc6455), [0x03, 0xe8]);
     }
 
     #[test]

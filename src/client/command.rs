@@ -4,73 +4,32 @@
 //! Whatever the program does — not found, exits at once, hangs, ignores SIGTERM, prints
 //! megabytes — the cell ends by the bound and no process of it outlives the run.
 
-use std::collections::{BTreeSet, VecDeque};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use nix::sys::signal::Signal;
 use tokio::process::{Child, Command};
 use tokio::time::{timeout, Instant};
 
 use crate::client::contract::{self, ContractEnv, Said};
+use crate::client::groups::Group;
+use crate::client::output::{cut, drain, shown, LineSink, Tail};
 use crate::client::proxy::Proxy;
 use crate::client::recorder::Watch;
 use crate::judge::record::{ClientProcess, End, SessionRecord, Vantage};
 use crate::plan::column::SELF_PROGRAM;
 use crate::plan::{CommandClient, Profile, Timing};
 
-/// How many lines of a client's output a cell keeps.
-pub const TAIL_LINES: usize = 12;
-/// How long a kept line may be; the rest of a longer line is dropped.
-pub const MAX_LINE: usize = 400;
-/// How long a client gets between SIGTERM and SIGKILL.
+pub use crate::client::groups::kill_all;
+pub use crate::client::output::{MAX_LINE, TAIL_LINES};
+
+/// How long a client (or a column's service) gets between SIGTERM and SIGKILL.
 pub const TERM_GRACE: Duration = Duration::from_secs(2);
 /// How long the proxy waits for the connection to end once the client has exited.
 const PROXY_GRACE: Duration = Duration::from_secs(2);
-
-/// Process groups of the clients running now, so a signal to the harness can end them.
-static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
-
-/// Kills every client process group still running (SIGKILL); for the CLI's signal handler.
-/// Returns how many groups it signalled.
-pub fn kill_all() -> usize {
-    let groups: Vec<i32> = LIVE.lock().map(|g| g.iter().copied().collect()).unwrap_or_default();
-    for g in &groups {
-        let _ = killpg(Pid::from_raw(*g), Signal::SIGKILL);
-    }
-    groups.len()
-}
-
-/// Keeps a process group registered while it may run; kills what is left of it on drop.
-struct Group(i32);
-
-impl Group {
-    fn new(pid: i32) -> Group {
-        if let Ok(mut g) = LIVE.lock() {
-            g.insert(pid);
-        }
-        Group(pid)
-    }
-
-    fn signal(&self, s: Signal) {
-        let _ = killpg(Pid::from_raw(self.0), s);
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        // The client's own children too: nothing of a cell outlives it.
-        self.signal(Signal::SIGKILL);
-        if let Ok(mut g) = LIVE.lock() {
-            g.remove(&self.0);
-        }
-    }
-}
 
 /// One command cell to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,15 +72,16 @@ impl CommandSpec {
     }
 }
 
-/// The last lines of a client's output, bounded in count and length whatever it prints.
+/// The last lines of a client's output, bounded in count and length whatever it prints, and
+/// what it said under the contract.
 #[derive(Debug, Default)]
 struct Output {
-    lines: VecDeque<String>,
+    tail: Tail,
     library: Option<String>,
     words: Option<String>,
 }
 
-impl Output {
+impl LineSink for Output {
     fn push(&mut self, line: &str) {
         let line = line.trim_end();
         if line.is_empty() {
@@ -132,48 +92,7 @@ impl Output {
             Said::Lost(words) => self.words = Some(cut(words)),
             _ => {}
         }
-        if self.lines.len() == TAIL_LINES {
-            self.lines.pop_front();
-        }
-        self.lines.push_back(cut(line));
-    }
-}
-
-fn cut(line: &str) -> String {
-    match line.char_indices().nth(MAX_LINE) {
-        Some((i, _)) => format!("{}…", &line[..i]),
-        None => line.to_string(),
-    }
-}
-
-/// Reads a pipe to its end, a line at a time, holding at most one line of `MAX_LINE` bytes.
-async fn drain(mut pipe: impl AsyncRead + Unpin, out: &Mutex<Output>) {
-    let mut buf = vec![0u8; 8192];
-    let mut line: Vec<u8> = Vec::new();
-    let mut overlong = false;
-    loop {
-        let n = match pipe.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        for &b in &buf[..n] {
-            if b == b'\n' {
-                if let Ok(mut o) = out.lock() {
-                    o.push(&String::from_utf8_lossy(&line));
-                }
-                line.clear();
-                overlong = false;
-            } else if line.len() < MAX_LINE * 4 {
-                line.push(b);
-            } else if !overlong {
-                overlong = true;
-            }
-        }
-    }
-    if !line.is_empty() {
-        if let Ok(mut o) = out.lock() {
-            o.push(&String::from_utf8_lossy(&line));
-        }
+        self.tail.push(line);
     }
 }
 
@@ -197,7 +116,7 @@ pub fn own_cli() -> PathBuf {
 
 /// The program to start: [`SELF_PROGRAM`] is the harness's own CLI; a relative path with a
 /// `/` is taken from `workdir`.
-fn program(argv0: &str, workdir: &Path) -> PathBuf {
+pub(crate) fn program(argv0: &str, workdir: &Path) -> PathBuf {
     let p = Path::new(argv0);
     if argv0 == SELF_PROGRAM {
         own_cli()
@@ -235,11 +154,12 @@ pub fn builtin_command(profile: Profile, timing: &Timing) -> CommandClient {
         setup: None,
         accelerates: true,
         cost: Some(crate::plan::Cost::SELF_COMMAND),
+        service: None,
     }
 }
 
 /// "; is it installed? run …" for a client whose set-up command is known.
-fn setup_hint(c: &CommandClient) -> String {
+pub(crate) fn setup_hint(c: &CommandClient) -> String {
     c.setup.as_deref().map(|s| format!("; is it installed? run `{s}`")).unwrap_or_default()
 }
 
@@ -370,7 +290,7 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
             real_end.as_secs_f64()
         );
     }
-    let tail: Vec<String> = output.lines.into_iter().collect();
+    let tail: Vec<String> = output.tail.lines();
     let mut process = ClientProcess {
         library: output.library,
         exit_code: if killed { None } else { exit_code },
@@ -380,7 +300,7 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
         tail: tail.clone(),
         connections: 0,
     };
-    let shown_tail = if tail.is_empty() { "it printed nothing".to_string() } else { format!("its last output: {}", tail.join(" | ")) };
+    let shown_tail = shown(&tail);
     let mut record = match seen {
         Err(e) => error(e.to_string()),
         Ok(seen) => {

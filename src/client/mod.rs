@@ -5,15 +5,21 @@
 //! started under the [`contract`] ([`command`]), its connection forwarded by a transparent
 //! [`proxy`] whose [`recorder`] turns the wire into the same record. [`run`] runs a built-in
 //! column in process; [`command::run`] runs a command column. Each tells its [`Started`]
-//! signal once the broker accepted the session, so the run can admit the next cell.
+//! signal once the broker accepted the session, so the run can admit the next cell. A
+//! command column may have a per-run [`service`] (one browser for all its cells); [`groups`]
+//! keeps track of every process group the harness started, [`output`] of what those
+//! programs print.
 
 pub mod behaviour;
 pub mod command;
 pub mod contract;
+pub mod groups;
+pub mod output;
 pub mod proxy;
 pub mod recorder;
 pub mod rumqttc;
 pub mod serve;
+pub mod service;
 pub mod session;
 pub mod started;
 

@@ -14,7 +14,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 use crate::wire::frame::{self, opcode, RawFrame};
 use crate::wire::handshake::{self, HandshakeError};
 use crate::wire::mqtt::{self, Packet};
-use crate::client::behaviour::{react, Reaction};
+use crate::client::behaviour::{self, react, Reaction};
 use crate::plan::{Profile, Timing, Transport};
 use crate::judge::record::{Direction, End, FrameSeen, RoundTrip, SessionRecord, SocketEnd};
 
@@ -328,7 +328,8 @@ impl Live<'_> {
                         let rtt = now - *sent;
                         let _ = self.send_packet(&Packet::Disconnect).await;
                         if self.ws {
-                            let _ = self.send_frame(opcode::CLOSE, &frame::close_payload(1000, ""), true).await;
+                            let goodbye = behaviour::goodbye_close_payload(self.spec.profile);
+                            let _ = self.send_frame(opcode::CLOSE, &goodbye, true).await;
                         }
                         return Err(End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt } });
                     }

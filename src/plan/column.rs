@@ -134,7 +134,8 @@ impl fmt::Display for Profile {
 pub const DEFAULT_PATH: &str = "/mqtt";
 
 /// A program that is a column: started once per cell with the command contract's
-/// environment, its connection recorded by a transparent proxy.
+/// environment, its connection recorded by a transparent proxy; optionally with a service
+/// started once per run for all its cells.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandClient {
     /// The column's name, used in `profiles` and in expectations like a built-in name.
@@ -158,6 +159,11 @@ pub struct CommandClient {
     /// What a cell of it costs the machine, when matrix.toml declares it.
     #[serde(skip)]
     pub cost: Option<crate::plan::Cost>,
+    /// A program started once per run for all the column's cells (argv, no shell, relative
+    /// paths as for `command`): it prints `service: <value>` and every cell gets the value
+    /// as `MATRIX_SERVICE` (the browser column's one Chromium). See `client::service`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Vec<String>>,
 }
 
 /// The program name that stands for the harness's own CLI in a command, so the built-in
@@ -262,6 +268,7 @@ impl CommandClient {
             setup: None,
             accelerates: true,
             cost: None,
+            service: None,
         })
     }
 }

@@ -89,6 +89,9 @@ struct RawClient {
     setup: Option<String>,
     accelerates: Option<bool>,
     cost: Option<Spanned<RawCost>>,
+    service: Option<Spanned<Vec<String>>>,
+    versions: Option<Spanned<Vec<Spanned<String>>>>,
+    default_versions: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,6 +180,38 @@ pub fn is_digest(text: &str) -> bool {
         .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
+/// The placeholder a versioned client's `command` and `description` carry for its version.
+pub const VERSION_PLACEHOLDER: &str = "{version}";
+
+/// A client offered in several versions (`[clients.X] versions = [...]`): one column per
+/// version, named `X@version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientVersions {
+    /// The client's name, `X`.
+    pub client: String,
+    /// Every version offered, in file order.
+    pub versions: Vec<String>,
+    /// The versions `X` stands for in `profiles` (`default_versions`; all when not given).
+    pub defaults: Vec<String>,
+}
+
+impl ClientVersions {
+    /// The column name of one version, `X@version`.
+    pub fn column(&self, version: &str) -> String {
+        versioned_name(&self.client, version)
+    }
+}
+
+/// The column name of a client's version: `X@version`.
+pub fn versioned_name(client: &str, version: &str) -> String {
+    format!("{client}@{version}")
+}
+
+/// Whether a text can be a client version: letters, digits, `.`, `_`, `-`, `+`.
+pub fn is_version(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+}
+
 /// matrix.toml, loaded and validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatrixFile {
@@ -190,8 +225,11 @@ pub struct MatrixFile {
     pub default_set: String,
     /// The columns, in order (matrix.toml's `profiles`).
     pub columns: Vec<Column>,
-    /// Every `[clients.<name>]` table, listed in `profiles` or not.
+    /// Every `[clients.<name>]` table, listed in `profiles` or not; a versioned client once
+    /// per version, named `X@version`.
     pub clients: Vec<CommandClient>,
+    /// The clients offered in several versions.
+    pub versioned: Vec<ClientVersions>,
     /// Broker files and credentials.
     pub broker: BrokerSettings,
     /// The image sets, in file order.
@@ -215,8 +253,71 @@ impl Ctx<'_> {
         parse_duration(v.get_ref()).map_err(|e| self.at(v.span(), format!("{key}: {e}")))
     }
 
-    fn column(&self, v: &Spanned<String>, clients: &[CommandClient]) -> Result<Column, ConfigError> {
-        find_column(v.get_ref(), clients).ok_or_else(|| self.at(v.span(), unknown_column(v.get_ref(), clients)))
+    fn columns(&self, v: &Spanned<String>, clients: &[CommandClient], versioned: &[ClientVersions]) -> Result<Vec<Column>, ConfigError> {
+        find_columns(v.get_ref(), clients, versioned).ok_or_else(|| self.at(v.span(), unknown_column(v.get_ref(), clients, versioned)))
+    }
+
+    /// A `[clients.X]` table: one client, or one per version with its `X@version` name.
+    fn clients(&self, name: &Spanned<String>, raw: &Spanned<RawClient>) -> Result<(Vec<CommandClient>, Option<ClientVersions>), ConfigError> {
+        let one = self.client(name, raw)?;
+        let n = name.get_ref();
+        let r = raw.get_ref();
+        let mentions = one.command.iter().any(|a| a.contains(VERSION_PLACEHOLDER));
+        let Some(list) = &r.versions else {
+            if mentions {
+                return Err(self.at(r.command.span(), format!("client {n:?}: command has {VERSION_PLACEHOLDER} but the client has no versions = [...]")));
+            }
+            if let Some(d) = &r.default_versions {
+                return Err(self.at(d.span(), format!("client {n:?}: default_versions without versions = [...]")));
+            }
+            return Ok((vec![one], None));
+        };
+        if !mentions {
+            return Err(self.at(r.command.span(), format!("client {n:?}: versions are given, so its command must say where each goes with {VERSION_PLACEHOLDER}")));
+        }
+        if list.get_ref().is_empty() {
+            return Err(self.at(list.span(), format!("client {n:?}: versions = [] offers no version; list at least one or leave the line out")));
+        }
+        let mut versions: Vec<String> = Vec::new();
+        for v in list.get_ref() {
+            if !is_version(v.get_ref()) {
+                return Err(self.at(v.span(), format!("client {n:?}: version {:?} may hold only letters, digits, '.', '_', '-' and '+'", v.get_ref())));
+            }
+            if versions.contains(v.get_ref()) {
+                return Err(self.at(v.span(), format!("client {n:?}: version {:?} is listed twice", v.get_ref())));
+            }
+            versions.push(v.get_ref().clone());
+        }
+        let defaults = match &r.default_versions {
+            None => versions.clone(),
+            Some(d) if d.get_ref().is_empty() => {
+                return Err(self.at(d.span(), format!("client {n:?}: default_versions = [] would leave the client out of every run; leave it out of profiles instead")));
+            }
+            Some(d) => {
+                let mut defaults: Vec<String> = Vec::new();
+                for v in d.get_ref() {
+                    if !versions.contains(v.get_ref()) {
+                        return Err(self.at(v.span(), format!("client {n:?}: default version {:?} is not among its versions ({})", v.get_ref(), versions.join(", "))));
+                    }
+                    if !defaults.contains(v.get_ref()) {
+                        defaults.push(v.get_ref().clone());
+                    }
+                }
+                defaults
+            }
+        };
+        let family = ClientVersions { client: n.clone(), versions, defaults };
+        let each = family
+            .versions
+            .iter()
+            .map(|v| CommandClient {
+                name: family.column(v),
+                command: one.command.iter().map(|a| a.replace(VERSION_PLACEHOLDER, v)).collect(),
+                description: one.description.as_ref().map(|d| d.replace(VERSION_PLACEHOLDER, v)),
+                ..one.clone()
+            })
+            .collect();
+        Ok((each, Some(family)))
     }
 
     fn client(&self, name: &Spanned<String>, raw: &Spanned<RawClient>) -> Result<CommandClient, ConfigError> {
@@ -232,6 +333,13 @@ impl Ctx<'_> {
         if command.first().is_none_or(|p| p.trim().is_empty()) {
             return Err(self.at(raw_ref.command.span(), format!("client {n:?}: command is empty; write the program and its arguments, as in command = [\"python3\", \"clients/x/hold.py\"]")));
         }
+        let service = match &raw_ref.service {
+            None => None,
+            Some(s) if s.get_ref().first().is_none_or(|p| p.trim().is_empty()) => {
+                return Err(self.at(s.span(), format!("client {n:?}: service is empty; write the program and its arguments, as in service = [\"node\", \"clients/browser/serve.mjs\"], or leave the line out")));
+            }
+            Some(s) => Some(s.get_ref().clone()),
+        };
         let transport = match &raw_ref.transport {
             None => Transport::Ws,
             Some(t) => match t.get_ref().as_str() {
@@ -264,12 +372,13 @@ impl Ctx<'_> {
             setup: raw_ref.setup.clone(),
             accelerates: raw_ref.accelerates.unwrap_or(true),
             cost,
+            service,
         })
     }
 }
 
 impl Ctx<'_> {
-    fn known_issue(&self, raw: &RawKnownIssue, clients: &[CommandClient], tolerance: Duration) -> Result<KnownIssue, ConfigError> {
+    fn known_issue(&self, raw: &RawKnownIssue, clients: &[CommandClient], versioned: &[ClientVersions], tolerance: Duration) -> Result<KnownIssue, ConfigError> {
         let issue = raw.issue.get_ref();
         parse_reference(issue).map_err(|e| self.at(raw.issue.span(), format!("known_issues: {e}")))?;
         if raw.columns.get_ref().is_empty() {
@@ -277,7 +386,7 @@ impl Ctx<'_> {
         }
         let mut columns = Vec::new();
         for c in raw.columns.get_ref() {
-            columns.push(self.column(c, clients)?.name().to_string());
+            columns.extend(self.columns(c, clients, versioned)?.iter().map(|k| k.name().to_string()));
         }
         let pattern = Expectation::parse(raw.outcome.get_ref()).map_err(|e| self.at(raw.outcome.span(), format!("known issue {issue}: {e}")))?;
         if matches!(pattern.outcome, Outcome::Ok | Outcome::Error) {
@@ -319,8 +428,23 @@ pub(crate) fn find_column(name: &str, clients: &[CommandClient]) -> Option<Colum
         .or_else(|| clients.iter().find(|c| c.name == name).cloned().map(Column::Command))
 }
 
-pub(crate) fn unknown_column(name: &str, clients: &[CommandClient]) -> String {
-    let known: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).chain(clients.iter().map(|c| c.name.as_str())).collect();
+/// The columns a name in `profiles` stands for: a built-in profile, a client, one version of
+/// a client (`X@version`), or a versioned client's default versions (`X`).
+pub(crate) fn find_columns(name: &str, clients: &[CommandClient], versioned: &[ClientVersions]) -> Option<Vec<Column>> {
+    if let Some(c) = find_column(name, clients) {
+        return Some(vec![c]);
+    }
+    let family = versioned.iter().find(|f| f.client == name)?;
+    family.defaults.iter().map(|v| find_column(&family.column(v), clients)).collect()
+}
+
+pub(crate) fn unknown_column(name: &str, clients: &[CommandClient], versioned: &[ClientVersions]) -> String {
+    let known: Vec<String> = Profile::ALL
+        .iter()
+        .map(|p| p.name().to_string())
+        .chain(clients.iter().filter(|c| !c.name.contains('@')).map(|c| c.name.clone()))
+        .chain(versioned.iter().map(|f| format!("{} ({})", f.client, f.versions.iter().map(|v| f.column(v)).collect::<Vec<_>>().join(", "))))
+        .collect();
     format!("unknown profile {name:?}; known profiles and clients: {}", known.join(", "))
 }
 
@@ -369,16 +493,20 @@ impl MatrixFile {
             },
         };
         let mut clients = Vec::new();
+        let mut versioned = Vec::new();
         for (name, client) in &raw.clients {
-            clients.push(cx.client(name, client)?);
+            let (each, family) = cx.clients(name, client)?;
+            clients.extend(each);
+            versioned.extend(family);
         }
         let mut columns: Vec<Column> = Vec::new();
         for p in &raw.profiles {
-            let column = cx.column(p, &clients)?;
-            if columns.iter().any(|c| c.name() == column.name()) {
-                return Err(cx.at(p.span(), format!("profile {:?} is listed twice", p.get_ref())));
+            for column in cx.columns(p, &clients, &versioned)? {
+                if columns.iter().any(|c| c.name() == column.name()) {
+                    return Err(cx.at(p.span(), format!("profile {:?} is listed twice", column.name())));
+                }
+                columns.push(column);
             }
-            columns.push(column);
         }
         let base = path.parent().unwrap_or(Path::new("."));
         let broker = BrokerSettings {
@@ -390,7 +518,7 @@ impl MatrixFile {
         };
         let mut sets = Vec::new();
         for (name, set) in &raw.sets {
-            sets.push(load_set(&cx, name.get_ref(), set, &clients)?);
+            sets.push(load_set(&cx, name.get_ref(), set, &clients, &versioned)?);
         }
         if !sets.iter().any(|s| &s.name == raw.default_set.get_ref()) {
             return Err(cx.at(raw.default_set.span(), unknown_set(raw.default_set.get_ref(), &sets)));
@@ -398,7 +526,7 @@ impl MatrixFile {
         let tolerance = cx.duration("tolerance", &raw.tolerance)?;
         let mut known_issues = Vec::new();
         for k in &raw.known_issues {
-            known_issues.push(cx.known_issue(k, &clients, tolerance)?);
+            known_issues.push(cx.known_issue(k, &clients, &versioned, tolerance)?);
         }
         Ok(MatrixFile {
             path: path.to_path_buf(),
@@ -408,6 +536,7 @@ impl MatrixFile {
             default_set: raw.default_set.into_inner(),
             columns,
             clients,
+            versioned,
             broker,
             sets,
         })
@@ -424,7 +553,13 @@ pub(crate) fn unknown_set(name: &str, sets: &[ImageSet]) -> String {
     format!("unknown set {name:?}; this file defines: {}", known.join(", "))
 }
 
-fn load_set(cx: &Ctx<'_>, name: &str, raw: &RawSet, clients: &[CommandClient]) -> Result<ImageSet, ConfigError> {
+fn load_set(
+    cx: &Ctx<'_>,
+    name: &str,
+    raw: &RawSet,
+    clients: &[CommandClient],
+    versioned: &[ClientVersions],
+) -> Result<ImageSet, ConfigError> {
     let mut tags: Vec<String> = Vec::new();
     for t in &raw.tags {
         if tags.contains(t.get_ref()) {
@@ -440,10 +575,23 @@ fn load_set(cx: &Ctx<'_>, name: &str, raw: &RawSet, clients: &[CommandClient]) -
                 format!("expectation for tag {:?}, which set {name:?} does not list in its tags", tag.get_ref()),
             ));
         }
+        // A versioned client's name `X` sets every version of it; `X@version` in the same row
+        // wins for its version, wherever it stands.
+        let mut specific = Vec::new();
         for (profile, text) in row.get_ref() {
-            let column = cx.column(profile, clients)?;
             let e = Expectation::parse(text.get_ref()).map_err(|e| cx.at(text.span(), e))?;
-            expect.insert((tag.get_ref().clone(), column.name().to_string()), e);
+            if let Some(family) = versioned.iter().find(|f| &f.client == profile.get_ref()) {
+                for v in &family.versions {
+                    expect.insert((tag.get_ref().clone(), family.column(v)), e);
+                }
+                continue;
+            }
+            let column = find_column(profile.get_ref(), clients)
+                .ok_or_else(|| cx.at(profile.span(), unknown_column(profile.get_ref(), clients, versioned)))?;
+            specific.push((column.name().to_string(), e));
+        }
+        for (column, e) in specific {
+            expect.insert((tag.get_ref().clone(), column), e);
         }
     }
     let variants = match &raw.variants {

@@ -19,7 +19,7 @@ pub mod version;
 pub use column::{Column, CommandClient, Profile, Transport};
 pub use cost::Cost;
 pub use expectation::{Expectation, Outcome};
-pub use file::{BrokerSettings, ConfigError, ImageSet, MatrixFile};
+pub use file::{BrokerSettings, ClientVersions, ConfigError, ImageSet, MatrixFile};
 pub use known::KnownIssue;
 pub use version::Version;
 pub use selection::{parse_speed, Cell, LeftOut, Plan, Selection, SelectionOrigin, Shard, MAX_SPEED};

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::plan::copies;
-use crate::plan::file::{find_column, unknown_column, unknown_set};
-use crate::plan::{BrokerSettings, Column, CommandClient, ConfigError, Expectation, KnownIssue, MatrixFile, Timing, Transport, FIVE_MINUTE_MARK};
+use crate::plan::file::{find_column, find_columns, unknown_column, unknown_set};
+use crate::plan::{BrokerSettings, ClientVersions, Column, CommandClient, ConfigError, Expectation, KnownIssue, MatrixFile, Timing, Transport, FIVE_MINUTE_MARK};
 use crate::units::parse_duration;
 
 /// What a run asks for beyond the file: from the environment or the command line.
@@ -29,6 +29,9 @@ pub struct Selection {
     pub copies: Option<String>,
     /// How many cores' worth of start-up work the run admits at once; the machine's when absent.
     pub jobs: Option<String>,
+    /// Which versions of the versioned clients run (`--client-versions`): `all`, or a list of
+    /// `X@version` (and `X@*` for all of X's); the file's default versions when absent.
+    pub client_versions: Option<String>,
     /// The name the values came from in error messages (e.g. `MATRIX_` or `--`).
     pub origin: SelectionOrigin,
 }
@@ -46,7 +49,7 @@ pub enum SelectionOrigin {
 impl SelectionOrigin {
     fn name(self, key: &str) -> String {
         match self {
-            SelectionOrigin::Environment => format!("MATRIX_{}", key.to_uppercase()),
+            SelectionOrigin::Environment => format!("MATRIX_{}", key.to_uppercase().replace('-', "_")),
             SelectionOrigin::CommandLine => format!("--{key}"),
         }
     }
@@ -58,7 +61,7 @@ fn split_list(s: &str) -> Vec<String> {
 
 impl Selection {
     /// Reads `MATRIX_SET`, `MATRIX_TAGS`, `MATRIX_PROFILES`, `MATRIX_HOLD`, `MATRIX_SPEED`,
-    /// `MATRIX_COPIES` and `MATRIX_JOBS`.
+    /// `MATRIX_COPIES`, `MATRIX_JOBS` and `MATRIX_CLIENT_VERSIONS`.
     pub fn from_env() -> Selection {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         Selection {
@@ -69,6 +72,7 @@ impl Selection {
             speed: var("MATRIX_SPEED"),
             copies: var("MATRIX_COPIES"),
             jobs: var("MATRIX_JOBS"),
+            client_versions: var("MATRIX_CLIENT_VERSIONS"),
             clients: Vec::new(),
             origin: SelectionOrigin::Environment,
         }
@@ -172,14 +176,28 @@ impl Plan {
             None => set.tags.clone(),
         };
         let mut columns = match &sel.profiles {
-            Some(names) => names
-                .iter()
-                .map(|n| find_column(n, &file.clients).ok_or_else(|| asked("profiles", unknown_column(n, &file.clients))))
-                .collect::<Result<Vec<_>, _>>()?,
+            Some(names) => {
+                let mut columns: Vec<Column> = Vec::new();
+                for n in names {
+                    let found = find_columns(n, &file.clients, &file.versioned)
+                        .ok_or_else(|| asked("profiles", unknown_column(n, &file.clients, &file.versioned)))?;
+                    columns.extend(found.into_iter().filter(|c| !columns.iter().any(|k| k.name() == c.name())).collect::<Vec<_>>());
+                }
+                columns
+            }
             None => file.columns.clone(),
         };
+        if let Some(asked_versions) = &sel.client_versions {
+            let mut wanted = parse_client_versions(asked_versions, &file.versioned).map_err(|e| asked("client-versions", e))?;
+            if asked_versions.trim() == "all" {
+                // `all` widens the versioned clients the run has; it adds none.
+                let has = |f: &str| columns.iter().any(|c| c.name().split_once('@').is_some_and(|(x, _)| x == f));
+                wanted.retain(|(f, _)| has(f));
+            }
+            columns = with_versions(columns, &wanted, &file.clients);
+        }
         for c in &sel.clients {
-            if columns.iter().any(|k| k.name() == c.name) || find_column(&c.name, &file.clients).is_some() {
+            if columns.iter().any(|k| k.name() == c.name) || find_columns(&c.name, &file.clients, &file.versioned).is_some() {
                 return Err(asked("client", format!("{:?} is already a column name; choose another", c.name)));
             }
             columns.push(Column::Command(c.clone()));
@@ -270,6 +288,78 @@ impl Plan {
     pub fn reaches_five_minute_mark(&self) -> bool {
         self.timing.hold > FIVE_MINUTE_MARK
     }
+}
+
+/// Which versions of each versioned client a run asked for: the client and its versions, in
+/// the order asked.
+type WantedVersions = Vec<(String, Vec<String>)>;
+
+/// Reads `--client-versions`: `all` (every version of every versioned client), or a
+/// comma-separated list of `X@version` and `X@*`.
+pub fn parse_client_versions(text: &str, versioned: &[ClientVersions]) -> Result<WantedVersions, String> {
+    if text.trim() == "all" {
+        return Ok(versioned.iter().map(|f| (f.client.clone(), f.versions.clone())).collect());
+    }
+    let known = || {
+        versioned.iter().map(|f| format!("{}@{{{}}}", f.client, f.versions.join(","))).collect::<Vec<_>>().join(" ")
+    };
+    let mut wanted: WantedVersions = Vec::new();
+    for item in split_list(text) {
+        let Some((client, version)) = item.split_once('@') else {
+            return Err(format!("{item:?} is not a client version; write all, or X@VERSION or X@* (known: {})", known()));
+        };
+        let family = versioned
+            .iter()
+            .find(|f| f.client == client)
+            .ok_or_else(|| format!("{client:?} is not a client with versions (known: {})", known()))?;
+        let versions = if version == "*" {
+            family.versions.clone()
+        } else if family.versions.iter().any(|v| v == version) {
+            vec![version.to_string()]
+        } else {
+            return Err(format!("{client:?} has no version {version:?}; it offers {}", family.versions.join(", ")));
+        };
+        match wanted.iter_mut().find(|(c, _)| c == client) {
+            Some((_, list)) => list.extend(versions.into_iter().filter(|v| !list.contains(v)).collect::<Vec<_>>()),
+            None => wanted.push((client.to_string(), versions)),
+        }
+    }
+    if wanted.is_empty() {
+        return Err("no client version given; write all, or X@VERSION or X@*".into());
+    }
+    Ok(wanted)
+}
+
+/// The columns with each asked client's versions in place of the ones it had: where the
+/// client's first version stood, or at the end when the columns had none of it.
+fn with_versions(columns: Vec<Column>, wanted: &WantedVersions, clients: &[CommandClient]) -> Vec<Column> {
+    let family_of = |c: &Column| match c {
+        Column::Command(k) => k.name.split_once('@').map(|(f, _)| f.to_string()),
+        Column::Builtin(_) => None,
+    };
+    let versions_of = |client: &str| -> Vec<Column> {
+        let list = wanted.iter().find(|(c, _)| c == client).map(|(_, v)| v.as_slice()).unwrap_or_default();
+        list.iter().filter_map(|v| find_column(&format!("{client}@{v}"), clients)).collect()
+    };
+    let mut out: Vec<Column> = Vec::new();
+    let mut placed: Vec<String> = Vec::new();
+    for c in columns {
+        match family_of(&c) {
+            Some(f) if wanted.iter().any(|(w, _)| *w == f) => {
+                if !placed.contains(&f) {
+                    out.extend(versions_of(&f));
+                    placed.push(f);
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    for (client, _) in wanted {
+        if !placed.contains(client) {
+            out.extend(versions_of(client));
+        }
+    }
+    out
 }
 
 /// A column the plan leaves out, and why.

@@ -1,7 +1,8 @@
 //! The report: a run's results come in; the summary, tables (the terminal view that fits
 //! 120 columns and the full grid), Markdown, HTML, JSON, JUnit, diffs, merged shards,
-//! baselines and live progress go out.
+//! baselines, the agreement of two columns and live progress go out.
 
+pub mod agree;
 pub mod baseline;
 pub mod compact;
 pub mod compare;

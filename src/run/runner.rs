@@ -6,6 +6,7 @@
 //! (its set-up timeout, in real time), and a whole cell (its hold on its clock, plus set-up
 //! and round trip, plus a margin), so a run whose brokers or clients never answer still ends.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
@@ -14,6 +15,7 @@ use futures_util::future::join_all;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::client::command::{self, CommandSpec};
+use crate::client::service::{self, Service};
 use crate::client::{self, contract, SessionSpec, Started};
 use crate::engine::broker::{self, Broker, ClockAsk, StartEvent};
 use crate::engine::clock::{self, Libc};
@@ -103,6 +105,8 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
     // Whatever kills this process, the reaper removes the run's containers and clients.
     let reaper = Reaper::start(run_id);
     let scheduler = Scheduler::new(Capacity::of_machine(plan.jobs));
+    // One per run for the columns that have one (the browser), before any cell.
+    let (services, envs) = start_services(plan).await;
     let reporting = {
         let (scheduler, progress) = (scheduler.clone(), progress.clone());
         tokio::spawn(async move {
@@ -113,9 +117,10 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
             }
         })
     };
+    let cx = RunContext { plan, run_id, progress: progress.clone(), session_fn, scheduler: &scheduler, services: &envs };
     let tag_runs = plan.tags.iter().map(|row| {
         let cells: Vec<Cell> = plan.cells.iter().filter(|c| &c.tag == row).cloned().collect();
-        run_tag(plan, run_id, row.clone(), cells, progress.clone(), session_fn, &scheduler)
+        run_tag(&cx, row.clone(), cells)
     });
     let mut tags = Vec::new();
     let mut cells = Vec::new();
@@ -124,6 +129,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         cells.extend(c);
     }
     reporting.abort();
+    join_all(services.into_iter().map(Service::stop)).await;
     // A container whose start was abandoned at its bound may still have been created.
     let _ = tokio::time::timeout(Duration::from_secs(30), cleanup::remove_run(run_id)).await;
     drop(reaper);
@@ -175,6 +181,33 @@ fn container_lifetime(plan: &Plan) -> Duration {
     broker::PULL_TIMEOUT + plan.broker.startup_timeout * 3 + cell_bound(plan) * 2 + Duration::from_secs(300)
 }
 
+/// Per command column with a `service`: the environment its cells get, or why it could not
+/// be had. Keyed by column name.
+type ServiceEnvs = BTreeMap<String, Result<Vec<(String, String)>, String>>;
+
+/// Starts, once for the run, the service of every command column that has one and cells to
+/// run (see `client::service`); the services are stopped when the run ends.
+async fn start_services(plan: &Plan) -> (Vec<Service>, ServiceEnvs) {
+    let mut services = Vec::new();
+    let mut envs = ServiceEnvs::new();
+    for column in &plan.columns {
+        let Column::Command(client) = column else { continue };
+        if client.service.is_none() || !plan.cells.iter().any(|c| c.column.name() == client.name) {
+            continue;
+        }
+        match service::start(client, &plan.workdir, &client_clock(plan), plan.timing.setup_timeout).await {
+            Ok(s) => {
+                envs.insert(client.name.clone(), Ok(s.env()));
+                services.push(s);
+            }
+            Err(e) => {
+                envs.insert(client.name.clone(), Err(e.to_string()));
+            }
+        }
+    }
+    (services, envs)
+}
+
 /// The environment that puts a command client on the brokers' clock (nothing at real time).
 fn client_clock(plan: &Plan) -> Vec<(String, String)> {
     if plan.speed == 1 {
@@ -211,26 +244,29 @@ fn send(progress: &Option<UnboundedSender<Progress>>, p: Progress) {
     }
 }
 
-async fn run_tag(
-    plan: &Plan,
-    run_id: &str,
-    tag: String,
-    cells: Vec<Cell>,
+/// What every broker and cell of one run shares.
+struct RunContext<'a> {
+    plan: &'a Plan,
+    run_id: &'a str,
     progress: Option<UnboundedSender<Progress>>,
     session_fn: SessionFn,
-    scheduler: &Scheduler,
-) -> (TagResult, Vec<CellResult>) {
+    scheduler: &'a Scheduler,
+    services: &'a ServiceEnvs,
+}
+
+async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResult, Vec<CellResult>) {
+    let RunContext { plan, run_id, progress, scheduler, .. } = cx;
     let image_tag = copies::image_tag(&tag).to_string();
     let mut info = TagResult { tag: tag.clone(), baseline_digest: plan.digests.get(&image_tag).cloned(), ..TagResult::default() };
     // The broker's memory is held for the row's whole life, its start-up CPU until it listens.
     let mut ticket = scheduler.admit(Cost::BROKER).await;
-    send(&progress, Progress::BrokerStarting { tag: tag.clone() });
+    send(progress, Progress::BrokerStarting { tag: tag.clone() });
     let labels = Labels { run_id: run_id.to_string(), cell: format!("{}/{}", plan.set, tag), lifetime: container_lifetime(plan) };
     let started_at = now_rfc3339();
     let image = format!("{}:{}", plan.image, image_tag);
     let clock = (plan.speed > 1).then(|| ClockAsk { speed: plan.speed, workdir: plan.workdir.clone() });
     let on = |event: StartEvent| match event {
-        StartEvent::Pulling => send(&progress, Progress::Pulling { tag: tag.clone(), image: image.clone() }),
+        StartEvent::Pulling => send(progress, Progress::Pulling { tag: tag.clone(), image: image.clone() }),
         StartEvent::Listening => ticket.started(),
     };
     let started = broker::start(&plan.image, &image_tag, &plan.broker, &labels, &plan.transports(), clock.as_ref(), on).await;
@@ -239,7 +275,7 @@ async fn run_tag(
         Ok(b) => b,
         Err(e) => {
             let why = e.to_string();
-            send(&progress, Progress::BrokerFailed { tag: tag.clone(), why: why.clone() });
+            send(progress, Progress::BrokerFailed { tag: tag.clone(), why: why.clone() });
             info.error = Some(why);
             info.failure =
                 Some(BrokerFailure { reason: e.reason(), exit_status: e.exit_status(), log_tail: e.log_tail().to_vec() });
@@ -250,14 +286,14 @@ async fn run_tag(
                 .map(|cell| {
                     let v = verdict::error(format!("not run: the broker of {tag} could not be had"));
                     let result = finish(plan, cell, v, None, started_at.clone(), None);
-                    send(&progress, Progress::CellFinished(Box::new(result.clone())));
+                    send(progress, Progress::CellFinished(Box::new(result.clone())));
                     result
                 })
                 .collect();
             return (info, results);
         }
     };
-    send(&progress, Progress::BrokerReady { tag: tag.clone(), startup: broker.startup, probing: broker.ready_after });
+    send(progress, Progress::BrokerReady { tag: tag.clone(), startup: broker.startup, probing: broker.ready_after });
     info.startup_secs = Some(broker.startup.as_secs_f64());
     info.pulled = Some(broker.pull.is_some());
     info.pull_secs = broker.pull.map(|d| d.as_secs_f64());
@@ -279,7 +315,7 @@ async fn run_tag(
         }
         None => None,
     };
-    let sessions = cells.into_iter().map(|cell| run_cell(plan, run_id, &broker, cell, &progress, session_fn, scheduler));
+    let sessions = cells.into_iter().map(|cell| run_cell(cx, &broker, cell));
     let results: Vec<(CellResult, Option<String>)> = join_all(sessions).await;
     info.broker_version = version.or_else(|| results.iter().find_map(|(_, v)| v.clone()));
     // A paused container is un-paused first, so its removal cannot stall.
@@ -292,15 +328,8 @@ async fn run_tag(
     (info, results.into_iter().map(|(r, _)| r).collect())
 }
 
-async fn run_cell(
-    plan: &Plan,
-    run_id: &str,
-    broker: &Broker,
-    cell: Cell,
-    progress: &Option<UnboundedSender<Progress>>,
-    session_fn: SessionFn,
-    scheduler: &Scheduler,
-) -> (CellResult, Option<String>) {
+async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell) -> (CellResult, Option<String>) {
+    let RunContext { plan, run_id, progress, session_fn, scheduler, services } = cx;
     let client_id = format!("mm-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
     let port = broker.port(cell.column.transport());
     // On an accelerated clock every client lives on the brokers' clock: the built-in profiles
@@ -313,6 +342,17 @@ async fn run_cell(
         let result = finish(plan, cell, verdict::error(missing), Some(client_id), now_rfc3339(), None);
         send(progress, Progress::CellFinished(Box::new(result.clone())));
         return (result, None);
+    }
+    let mut extra_env = client_clock(plan);
+    extra_env.push((contract::RUN_ID_VAR.to_string(), run_id.to_string()));
+    match services.get(cell.column.name()) {
+        Some(Ok(env)) => extra_env.extend(env.iter().cloned()),
+        Some(Err(why)) => {
+            let result = finish(plan, cell, verdict::error(format!("not run: {why}")), Some(client_id), now_rfc3339(), None);
+            send(progress, Progress::CellFinished(Box::new(result.clone())));
+            return (result, None);
+        }
+        None => {}
     }
     let mut ticket = scheduler.admit(Cost::of(&cell.column, plan.speed > 1)).await;
     let id = cell.id();
@@ -337,8 +377,6 @@ async fn run_cell(
             tokio::spawn(session_fn(spec))
         }
         Column::Command(client) => {
-            let mut extra_env = client_clock(plan);
-            extra_env.push((contract::RUN_ID_VAR.to_string(), run_id.to_string()));
             let spec = CommandSpec {
                 client: client.clone(),
                 host: broker.host.clone(),

@@ -44,7 +44,9 @@ pub enum Unmasked {
     HangUp,
 }
 
-/// One thing real brokers and proxies do to a session. Times are in units after CONNACK.
+/// One thing real brokers and proxies do to a session. Times are in units after the peer's
+/// zero, as a real broker keeps them: its 101 over WebSocket (libwebsockets starts its timer
+/// there), its CONNACK over TCP (`judge::record::TimeZero`); "after CONNACK" below means that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Behaviour {
     /// libwebsockets >= 4 (Mosquitto 2.0.x with websockets): PING (empty) `ping_at` after
@@ -402,6 +404,8 @@ struct Conn {
     inbuf: BytesMut,
     mqtt_buf: BytesMut,
     connack_at: Option<Instant>,
+    /// The 101 over WebSocket, CONNACK over TCP: where the peer's script counts from.
+    zero: Option<Instant>,
     script: Vec<(Instant, Act)>,
     subscriptions: Vec<String>,
     close_sent: bool,
@@ -418,6 +422,7 @@ async fn serve(stream: TcpStream, transport: Transport, behaviour: Behaviour, un
         inbuf: BytesMut::with_capacity(4096),
         mqtt_buf: BytesMut::new(),
         connack_at: None,
+        zero: None,
         script: Vec::new(),
         subscriptions: Vec::new(),
         close_sent: false,
@@ -438,7 +443,7 @@ impl Conn {
     }
 
     fn rel(&self, t: Instant) -> Duration {
-        self.connack_at.map_or(Duration::ZERO, |c| t.saturating_duration_since(c))
+        self.zero.map_or(Duration::ZERO, |c| t.saturating_duration_since(c))
     }
 
     fn note(&mut self, what: What) {
@@ -506,6 +511,7 @@ impl Conn {
             }
         };
         self.write(response.as_bytes()).await?;
+        self.zero = Some(Instant::now());
         Ok(true)
     }
 
@@ -658,8 +664,9 @@ impl Conn {
                 self.send(&Packet::ConnAck { code: 0 }).await?;
                 let now = Instant::now();
                 self.connack_at = Some(now);
+                let zero = *self.zero.get_or_insert(now);
                 self.note(What::Packet(p));
-                let at = |n: u32| now + self.units(n);
+                let at = |n: u32| zero + self.units(n);
                 let first = match self.behaviour {
                     Behaviour::Lws4 { ping_at, .. } => Some((at(ping_at), Act::Lws4Ping)),
                     Behaviour::CloseFrame { at: t, code, reason } => Some((at(t), Act::Close(code, reason))),

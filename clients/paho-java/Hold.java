@@ -1,0 +1,357 @@
+// Hold program for Eclipse Paho Java (org.eclipse.paho.client.mqttv3, 1.1.0 and later: the
+// first with WebSocket; 1.0.2 has no ws:// transport), resolved by Maven from
+// clients/paho-java/pom.xml and compiled against each version by clients/setup.sh.
+//
+// Implements the mosquitto-matrix command-client contract v1 (see clients/README.md):
+// connect with MQTT 3.1.1 over WebSocket (ws://host:port/path) or TCP (tcp://host:port),
+// subscribe to MATRIX_TOPIC, hold for MATRIX_HOLD_SECS from CONNACK with only the library's
+// own keepalive traffic, then publish one QoS-0 message and wait for it to come back.
+// Automatic reconnect is off (the library's default), persistence in memory (the default
+// would write files into the working directory).
+//
+// On a connection loss it prints `lost: <exception.toString()>`, the library's own words:
+// `Connection lost (32109) - java.io.EOFException` for the drop this project is about.
+// The version is the library's own, read from the jar it runs with (its Maven
+// pom.properties, else its manifest's Bundle-Version).
+//
+// `Hold --version` prints only the `client:` line.
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.jar.Manifest;
+
+import javax.net.SocketFactory;
+
+import org.eclipse.paho.client.mqttv3.IMqttDeliveryToken;
+import org.eclipse.paho.client.mqttv3.MqttCallback;
+import org.eclipse.paho.client.mqttv3.MqttClient;
+import org.eclipse.paho.client.mqttv3.MqttConnectOptions;
+import org.eclipse.paho.client.mqttv3.MqttException;
+import org.eclipse.paho.client.mqttv3.MqttMessage;
+import org.eclipse.paho.client.mqttv3.persist.MemoryPersistence;
+
+public final class Hold {
+    private static final String POM_PROPERTIES =
+        "/META-INF/maven/org.eclipse.paho/org.eclipse.paho.client.mqttv3/pom.properties";
+
+    /** Bound on connect + upgrade + CONNACK, in the program's own clock: under an accelerated
+     *  clock (libfaketime ×N) these are broker seconds, and a JVM on a busy machine may need
+     *  real ones, so it is generous; the harness bounds the set-up in real time anyway. */
+    private static final int CONNECT_SECS = 200;
+    /** The connection loss the library reported, completed from its callback thread. */
+    private static final CompletableFuture<Throwable> LOST = new CompletableFuture<>();
+    /** When our own message came back (System.nanoTime()). */
+    private static final CompletableFuture<Long> ECHO = new CompletableFuture<>();
+
+    private Hold() {}
+
+    /** How many times faster than real time this process's clock runs: the N of libfaketime's
+     *  FAKETIME="+0 xN" that an accelerated run preloads; 1 otherwise. */
+    private static final long SPEED = speed(System.getenv("FAKETIME"));
+
+    private static long speed(String faketime) {
+        if (faketime == null) {
+            return 1;
+        }
+        int x = faketime.indexOf('x');
+        try {
+            return x < 0 ? 1 : Math.max(1, Math.round(Double.parseDouble(faketime.substring(x + 1).trim())));
+        } catch (NumberFormatException e) {
+            return 1;
+        }
+    }
+
+    /** A socket whose read timeout is the library's in real time. Paho sets a 1 s SO_TIMEOUT on
+     *  every socket (TCPNetworkModule.start) and does not retry a timeout during the WebSocket
+     *  handshake: the 101 must come within 1 s. The JVM waits for a read with poll(), whose
+     *  timeout a preloaded libfaketime scales down by N, so under ×10 the library would wait
+     *  0.1 s of real time for a network that did not get faster. Scaled back up, the library
+     *  waits what it waits in production, 1 s of real time; unaccelerated, nothing changes. */
+    private static final class RealTimeoutSocket extends Socket {
+        @Override
+        public synchronized void setSoTimeout(int millis) throws SocketException {
+            super.setSoTimeout(millis == 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, millis * SPEED));
+        }
+    }
+
+    private static final class RealTimeoutSockets extends SocketFactory {
+        @Override
+        public Socket createSocket() {
+            return new RealTimeoutSocket();
+        }
+
+        @Override
+        public Socket createSocket(String host, int port) throws IOException {
+            Socket s = createSocket();
+            s.connect(new java.net.InetSocketAddress(host, port));
+            return s;
+        }
+
+        @Override
+        public Socket createSocket(String host, int port, InetAddress local, int localPort) throws IOException {
+            Socket s = createSocket();
+            s.bind(new java.net.InetSocketAddress(local, localPort));
+            s.connect(new java.net.InetSocketAddress(host, port));
+            return s;
+        }
+
+        @Override
+        public Socket createSocket(InetAddress host, int port) throws IOException {
+            Socket s = createSocket();
+            s.connect(new java.net.InetSocketAddress(host, port));
+            return s;
+        }
+
+        @Override
+        public Socket createSocket(InetAddress host, int port, InetAddress local, int localPort) throws IOException {
+            Socket s = createSocket();
+            s.bind(new java.net.InetSocketAddress(local, localPort));
+            s.connect(new java.net.InetSocketAddress(host, port));
+            return s;
+        }
+    }
+
+    private static String oneLine(String s) {
+        return String.join(" ", s.trim().split("\\s+"));
+    }
+
+    private static void out(String line) {
+        System.out.println(line);
+        System.out.flush();
+    }
+
+    private static void fail(String message) {
+        System.err.println("error: " + oneLine(message));
+        System.err.flush();
+        System.exit(2);
+    }
+
+    private static void lost(String words) {
+        out("lost: " + oneLine(words));
+        System.exit(1);
+    }
+
+    private static String env(String name, String fallback) {
+        String v = System.getenv(name);
+        if (v == null || v.isEmpty()) {
+            if (fallback != null) {
+                return fallback;
+            }
+            fail(name + " is not set");
+        }
+        return v;
+    }
+
+    private static double envSecs(String name, String fallback) {
+        String raw = env(name, fallback);
+        try {
+            double v = Double.parseDouble(raw);
+            if (v >= 0 && !Double.isInfinite(v)) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        fail(name + "=\"" + raw + "\" is not a non-negative number");
+        return 0;
+    }
+
+    private static int envInt(String name) {
+        String raw = env(name, null);
+        try {
+            int v = Integer.parseInt(raw);
+            if (v >= 0) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        fail(name + "=\"" + raw + "\" is not a non-negative integer");
+        return 0;
+    }
+
+    /** The library's version as its jar says it. */
+    static String libraryVersion() {
+        try (InputStream in = MqttClient.class.getResourceAsStream(POM_PROPERTIES)) {
+            if (in != null) {
+                Properties p = new Properties();
+                p.load(in);
+                String v = p.getProperty("version");
+                if (v != null && !v.isEmpty()) {
+                    return v;
+                }
+            }
+        } catch (java.io.IOException e) {
+            // fall through to the manifest
+        }
+        String jar = MqttClient.class.getProtectionDomain().getCodeSource().getLocation().toString();
+        try (InputStream in = new java.net.URL("jar:" + jar + "!/META-INF/MANIFEST.MF").openStream()) {
+            String v = new Manifest(in).getMainAttributes().getValue("Bundle-Version");
+            if (v != null) {
+                return v;
+            }
+        } catch (java.io.IOException e) {
+            // said below
+        }
+        return "unknown";
+    }
+
+    /** Waits up to `nanos` for `f`; null when it did not complete in time. */
+    private static <T> T await(CompletableFuture<T> f, long nanos) {
+        try {
+            return f.get(Math.max(nanos, 0), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            return null;
+        } catch (InterruptedException | ExecutionException e) {
+            fail("waiting: " + e);
+            return null;
+        }
+    }
+
+    public static void main(String[] args) {
+        out("client: paho-java " + libraryVersion());
+        if (Arrays.asList(args).contains("--version")) {
+            System.exit(0);
+        }
+
+        String transport = env("MATRIX_TRANSPORT", null);
+        String host = env("MATRIX_HOST", null);
+        int port = envInt("MATRIX_PORT");
+        String path = env("MATRIX_PATH", "/mqtt");
+        String url;
+        if (transport.equals("ws")) {
+            url = "ws://" + host + ":" + port + (path.startsWith("/") ? path : "/" + path);
+        } else if (transport.equals("tcp")) {
+            url = "tcp://" + host + ":" + port;
+        } else {
+            fail("MATRIX_TRANSPORT=\"" + transport + "\" is neither ws nor tcp");
+            return;
+        }
+        String username = env("MATRIX_USERNAME", null);
+        String password = System.getenv("MATRIX_PASSWORD");
+        String clientId = env("MATRIX_CLIENT_ID", null);
+        int keepalive = envInt("MATRIX_KEEPALIVE_SECS");
+        double hold = envSecs("MATRIX_HOLD_SECS", null);
+        double roundTrip = envSecs("MATRIX_ROUND_TRIP_SECS", "10");
+        String topic = env("MATRIX_TOPIC", null);
+        byte[] payload = ("alive " + clientId).getBytes(StandardCharsets.UTF_8);
+
+        MqttClient client;
+        try {
+            client = new MqttClient(url, clientId, new MemoryPersistence());
+        } catch (MqttException e) {
+            fail("cannot create the client for " + url + ": " + e);
+            return;
+        }
+        client.setCallback(new MqttCallback() {
+            @Override
+            public void connectionLost(Throwable cause) {
+                LOST.complete(cause);
+            }
+
+            @Override
+            public void messageArrived(String t, MqttMessage m) {
+                if (t.equals(topic) && Arrays.equals(m.getPayload(), payload)) {
+                    ECHO.complete(System.nanoTime());
+                }
+            }
+
+            @Override
+            public void deliveryComplete(IMqttDeliveryToken token) {}
+        });
+
+        MqttConnectOptions options = new MqttConnectOptions();
+        options.setMqttVersion(MqttConnectOptions.MQTT_VERSION_3_1_1);
+        options.setCleanSession(true);
+        options.setKeepAliveInterval(keepalive);
+        options.setUserName(username);
+        options.setPassword(password == null ? new char[0] : password.toCharArray());
+        options.setAutomaticReconnect(false);
+        options.setConnectionTimeout(CONNECT_SECS);
+        if (SPEED > 1) {
+            options.setSocketFactory(new RealTimeoutSockets());
+        }
+
+        try {
+            client.connect(options);
+        } catch (MqttException e) {
+            int code = e.getReasonCode();
+            // CONNACK return codes 1-5 come back as reason codes 1-5.
+            if (code >= 1 && code <= 5) {
+                out("refused: " + oneLine(e.toString()));
+                System.exit(1);
+            }
+            // MqttException.toString() ends with its cause: "... (32103) - java.net.ConnectException: ...".
+            lost(e.toString());
+        }
+        long connackAt = System.nanoTime();
+
+        try {
+            client.subscribe(topic, 0);
+        } catch (MqttException e) {
+            Throwable cause = LOST.getNow(null);
+            lost(cause != null ? cause.toString() : e.toString());
+        }
+
+        long holdEnd = connackAt + (long) (hold * 1e9);
+        Throwable cause = await(LOST, holdEnd - System.nanoTime());
+        if (cause != null) {
+            lost(cause.toString());
+        }
+
+        long sent = System.nanoTime();
+        try {
+            client.publish(topic, payload, 0, false);
+        } catch (MqttException e) {
+            cause = LOST.getNow(null);
+            lost(cause != null ? cause.toString() : e.toString());
+        }
+        long deadline = sent + (long) (roundTrip * 1e9);
+        Object first = await(CompletableFuture.anyOf(ECHO, LOST), deadline - System.nanoTime());
+        if (first instanceof Throwable) {
+            lost(first.toString());
+        }
+        if (first == null) {
+            lost("no round trip within " + roundTrip + " s");
+        }
+        long echoAt = (Long) first;
+        // disconnect() can hang in the library itself (1.1.0: WebSocketReceiver.stop() joins
+        // its reader thread from inside a synchronized block), so it runs on a thread of its own
+        // and is waited for as long as the round trip may take. The session is proven by then.
+        CompletableFuture<Throwable> disconnected = new CompletableFuture<>();
+        Thread closer = new Thread(() -> {
+            try {
+                client.disconnect(0);
+                disconnected.complete(null);
+            } catch (MqttException e) {
+                disconnected.complete(e);
+            }
+        }, "disconnect");
+        closer.setDaemon(true);
+        closer.start();
+        String note = "";
+        try {
+            Throwable failed = disconnected.get((long) (roundTrip * 1e9), TimeUnit.NANOSECONDS);
+            if (failed != null) {
+                // A failing DISCONNECT is still a lost connection.
+                lost(failed.toString());
+            }
+        } catch (TimeoutException e) {
+            note = String.format("; the library's disconnect() did not return within %s s", roundTrip);
+        } catch (InterruptedException | ExecutionException e) {
+            fail("waiting for disconnect(): " + e);
+        }
+        out(String.format("done: round trip %.0f ms%s", (echoAt - sent) / 1e6, note));
+        System.exit(0);
+    }
+}

@@ -1,0 +1,4 @@
+#!/bin/sh
+# A service whose ready line carries no value.
+echo "service: "
+exec sleep 600
