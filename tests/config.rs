@@ -108,13 +108,13 @@ fn the_debian_set_expects_what_the_reference_measured() {
 #[case::digest_for_an_unlisted_tag("[sets.debian.expect]", "[sets.debian.digests]\nbuster = \"sha256:00\"\n\n[sets.debian.expect]", "buster = ", "digest for tag \"buster\", which set \"debian\" does not list")]
 #[case::digest_that_is_not_one("[sets.debian.expect]", "[sets.debian.digests]\nsid = \"sha256:abc\"\n\n[sets.debian.expect]", "sid = \"sha256", "is not \"sha256:\" and 64 hex digits")]
 #[case::known_issue_reference_without_a_number("issue = \"eclipse-paho/paho.mqtt.java#912\"", "issue = \"eclipse-paho/paho.mqtt.java\"", "issue = \"eclipse-paho", "is not owner/repository#number")]
-#[case::known_issue_for_an_unknown_column("columns = [\"paho-java-1.2.5\"]", "columns = [\"paho-java\"]", "columns = [\"paho-java\"]", "unknown profile \"paho-java\"")]
-#[case::known_issue_with_no_column("columns = [\"paho-java-1.2.5\"]", "columns = []", "columns = []", "columns is empty")]
+#[case::known_issue_for_an_unknown_column("columns = [\"paho-java-1.2.5\", \"paho-java@1.2.5\"]", "columns = [\"paho-jav\"]", "columns = [\"paho-jav\"]", "unknown profile \"paho-jav\"")]
+#[case::known_issue_with_no_column("columns = [\"paho-java-1.2.5\", \"paho-java@1.2.5\"]", "columns = []", "columns = []", "columns is empty")]
 #[case::known_issue_that_explains_an_ok("outcome = \"EOF@300\"", "outcome = \"OK\"", "outcome = \"OK\"", "outcome \"OK\" is no failure")]
 #[case::known_issue_with_a_bad_outcome("outcome = \"EOF@300\"", "outcome = \"EOF at 300\"", "outcome = \"EOF at", "\"EOF at 300\" is not an expectation")]
-#[case::known_issue_versions_backwards("versions = [\"2.0.0\", \"2.0.5\"]", "versions = [\"2.0.5\", \"2.0.0\"]", "versions = [", "run backwards")]
-#[case::known_issue_versions_not_versions("versions = [\"2.0.0\", \"2.0.5\"]", "versions = [\"2.0\", \"latest\"]", "versions = [", "are not MAJOR.MINOR.PATCH")]
-#[case::known_issue_with_one_version("versions = [\"2.0.0\", \"2.0.5\"]", "versions = [\"2.0.0\"]", "versions = [", "are not two versions")]
+#[case::known_issue_versions_backwards("versions = [\"2.0.0\", \"2.0.5\"]", "versions = [\"2.0.5\", \"2.0.0\"]", "versions = [\"2.0.5\"", "run backwards")]
+#[case::known_issue_versions_not_versions("versions = [\"2.0.0\", \"2.0.5\"]", "versions = [\"2.0\", \"latest\"]", "\"latest\"]", "are not MAJOR.MINOR.PATCH")]
+#[case::known_issue_with_one_version("versions = [\"2.0.0\", \"2.0.5\"]", "versions = [\"2.0.0\"]", "versions = [\"2.0.0\"]", "are not two versions")]
 #[case::known_issue_with_a_misspelt_field("fixed_in = \"Mosquitto 2.0.6\"", "fixed = \"Mosquitto 2.0.6\"", "fixed = ", "unknown field `fixed`")]
 fn a_mistake_in_matrix_toml_names_the_file_the_line_and_what_is_wrong(
     #[case] from: &str,

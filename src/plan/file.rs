@@ -386,7 +386,10 @@ impl Ctx<'_> {
         }
         let mut columns = Vec::new();
         for c in raw.columns.get_ref() {
-            columns.extend(self.columns(c, clients, versioned)?.iter().map(|k| k.name().to_string()));
+            // Checked against the file's columns; kept as written, so a client's name stands
+            // for each of its versions (`mqttjs` for `mqttjs@5.16.0`).
+            self.columns(c, clients, versioned)?;
+            columns.push(c.get_ref().clone());
         }
         let pattern = Expectation::parse(raw.outcome.get_ref()).map_err(|e| self.at(raw.outcome.span(), format!("known issue {issue}: {e}")))?;
         if matches!(pattern.outcome, Outcome::Ok | Outcome::Error) {

@@ -26,7 +26,8 @@ pub struct KnownIssue {
     pub issue: String,
     /// The issue's title, or what it is about, in a few words.
     pub title: String,
-    /// The columns whose failures it explains.
+    /// The columns whose failures it explains; a client's name stands for each of its
+    /// versions (`mqttjs` for `mqttjs@5.16.0`), `client@version` for that version only.
     pub columns: Vec<String>,
     /// The failures it explains, written as an expectation: `EOF@300`, `EOF@0`, `CLOSED`.
     pub outcome: String,
@@ -69,7 +70,8 @@ impl KnownIssue {
     /// Whether it explains a cell of `column` that ended with `outcome` `at`, on a broker
     /// reporting `broker` (its version, when one is known).
     pub fn explains(&self, column: &str, outcome: Outcome, at: Option<Duration>, broker: Option<Version>) -> bool {
-        if !self.columns.iter().any(|c| c == column) || matches!(outcome, Outcome::Ok | Outcome::Error) {
+        let named = |c: &String| c == column || (!c.contains('@') && column.split_once('@').is_some_and(|(client, _)| client == c));
+        if !self.columns.iter().any(named) || matches!(outcome, Outcome::Ok | Outcome::Error) {
             return false;
         }
         let Ok(pattern) = Expectation::parse(&self.outcome) else { return false };
@@ -126,6 +128,8 @@ mod tests {
         assert!(!i.explains("mqttjs", Outcome::Eof, Some(Duration::ZERO), None));
         assert!(!i.explains("mqttjs", Outcome::Eof, Some(Duration::from_secs(300)), v("2.0.1")));
         assert!(!i.explains("paho-c", Outcome::Eof, Some(Duration::ZERO), v("2.0.1")));
+        assert!(i.explains("mqttjs@5.16.0", Outcome::Eof, Some(Duration::ZERO), v("2.0.1")), "a client's name stands for its versions");
+        assert!(!i.explains("mqttjs-fork@1.0", Outcome::Eof, Some(Duration::ZERO), v("2.0.1")));
         assert!(!i.explains("mqttjs", Outcome::Closed, Some(Duration::ZERO), v("2.0.1")));
         assert!(issue("EOF@300", None).explains("mqttjs", Outcome::Eof, Some(Duration::from_secs_f64(299.7)), None));
     }
