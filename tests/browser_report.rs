@@ -68,7 +68,7 @@ fn events(cell: &Value) -> Vec<(String, String, f64, String)> {
 #[test]
 fn the_debian_report_draws_a_failing_cells_ping_and_end_and_a_real_clients_wire_in_chromium_fetching_nothing() -> Result<()> {
     let page = page_of("debian.json", |_| {})?;
-    let seen = browse(&page, "debian.png", &["bookworm/no-pong", "bookworm/paho-python", "bookworm/paho-java-1.2.5"])?;
+    let seen = browse(&page, "debian.png", &["bookworm/no-pong", "bookworm/paho-python@2.1.0", "bookworm/paho-java-1.2.5"])?;
     let cells = seen["cells"].as_array().context("cells")?;
     // no-pong: the broker's PING at 300 s, then its FIN 10 s later, drawn on the broker's lane.
     let no_pong = events(&cells[0]);
@@ -92,9 +92,10 @@ fn the_debian_report_draws_a_failing_cells_ping_and_end_and_a_real_clients_wire_
     assert!(pong.3.contains("unmasked"), "Paho Python's PONG is unmasked: {}", pong.3);
     let times: Vec<&str> = cells.iter().flat_map(|c| c["times"].as_array().into_iter().flatten().filter_map(Value::as_str)).collect();
     assert!(!times.iter().any(|t| t.starts_with("-0.0")), "{times:?}");
-    // Filters: EOF only shows the 3 × 4 failing cells of bullseye–trixie; a column shows its own head only.
+    // Filters: EOF only shows the 3 × 5 failing cells of bullseye–trixie (four built-in columns and
+    // the real Paho Java 1.2.5); a column shows its own head only.
     let eof = seen["filters"]["eof"].as_array().context("eof")?;
-    assert_eq!(eof.len(), 12, "{eof:?}");
+    assert_eq!(eof.len(), 15, "{eof:?}");
     assert_eq!(seen["filters"]["shownHeads"], serde_json::json!([seen["filters"]["firstColumn"]]));
     Ok(())
 }
@@ -108,7 +109,7 @@ fn the_eclipse_report_draws_mqttjss_connect_in_13_frames_and_the_brokers_fin_bef
             c.status = Status::Changed;
         }
     })?;
-    let seen = browse(&page, "eclipse.png", &["2.0.5/mqttjs"])?;
+    let seen = browse(&page, "eclipse.png", &["2.0.5/mqttjs@5.16.0"])?;
     let cell = &seen["cells"][0];
     let drawn = events(cell);
     let kinds: Vec<&str> = drawn.iter().map(|e| e.0.as_str()).collect();

@@ -55,12 +55,17 @@ fn the_debian_summary_says_paho_java_drops_at_300_s_on_bullseye_to_trixie_names_
     assert_eq!(f.known.as_ref().map(|k| k.issue.as_str()), Some("eclipse-paho/paho.mqtt.java#912"));
     assert!(f.example.starts_with("bullseye: broker sent WebSocket PING at 300."), "{}", f.example);
     assert_eq!(java.advice.len(), 1, "{:?}", java.advice);
-    assert!(java.advice[0].starts_with("2.0: bullseye–trixie → nearest that holds: sid (up, the 2.1 line); clients that hold there: rumqttc, tcp, paho-python"), "{}", java.advice[0]);
+    assert!(java.advice[0].starts_with("2.0: bullseye–trixie → nearest that holds: sid (up, the 2.1 line); clients that hold there: rumqttc, tcp, paho-python@2.1.0"), "{}", java.advice[0]);
+    // The real Paho Java 1.2.5 drops the same way, and #912 names it too.
+    let real = column(&s, "paho-java@1.2.5");
+    assert_eq!((real.failures[0].what.as_str(), real.failures[0].tags.as_str()), ("drops at 300 s", "bullseye–trixie"));
+    assert_eq!(real.failures[0].known.as_ref().map(|k| k.issue.as_str()), Some("eclipse-paho/paho.mqtt.java#912"));
+    assert!(real.failures[0].example.contains("java.io.EOFException"), "{}", real.failures[0].example);
     let no_pong = column(&s, "no-pong");
     assert_eq!((no_pong.failures[0].what.as_str(), no_pong.failures[0].tags.as_str()), ("drops at 310 s", "bullseye–trixie"));
     assert!(no_pong.failures[0].why.contains("went unanswered and the broker hung up"), "{}", no_pong.failures[0].why);
     assert!(no_pong.failures[0].known.is_none(), "#912 is paho-java's alone");
-    for c in ["rfc6455", "unmasked-pong", "rumqttc", "tcp", "paho-python", "mqttjs", "paho-c", "browser"] {
+    for c in ["rfc6455", "unmasked-pong", "rumqttc", "tcp", "paho-python@2.1.0", "mqttjs@5.16.0", "paho-c", "browser"] {
         assert!(s.all_hold.iter().any(|h| h == c), "{c} holds on every debian tag: {:?}", s.all_hold);
     }
 }
@@ -83,15 +88,15 @@ fn the_eclipse_summary_groups_33_tags_into_release_ranges_and_names_mosquitto_19
     assert_eq!(java.advice.len(), 2, "one per release line: {:?}", java.advice);
     assert!(java.advice[0].starts_with("1.6: 1.6.15 → nearest that holds: 1.6.14 (down), 2.0.0 (up, the 2.0 line)"), "{}", java.advice[0]);
     assert!(java.advice[1].starts_with("2.0: 2.0.11–2.0.22 → nearest that holds: 2.0.10 (down), 2.1.0-alpine (up, the 2.1 line)"), "{}", java.advice[1]);
-    let js = column(&s, "mqttjs");
+    let js = column(&s, "mqttjs@5.16.0");
     assert_eq!(js.holds, "1.6.9–1.6.15, 2.0.6–2.1.2-alpine");
     assert_eq!((js.failures[0].what.as_str(), js.failures[0].tags.as_str()), ("drops before CONNACK", "2.0.0–2.0.5"));
     assert!(js.sentence().contains("drops before CONNACK on 2.0.0–2.0.5: "), "matrix.toml expects it: {}", js.sentence());
     let known = js.failures[0].known.as_ref().expect("#1974 explains it");
     assert_eq!((known.issue.as_str(), known.fixed_in.as_deref()), ("eclipse-mosquitto/mosquitto#1974", Some("Mosquitto 2.0.6")));
     assert!(js.failures[0].example.contains("after a CONNECT sent as 13 WebSocket frames, before any CONNACK"), "{}", js.failures[0].example);
-    assert!(js.advice[0].starts_with("2.0: 2.0.0–2.0.5 → nearest that holds: 2.0.6 (up); clients that hold there: rumqttc, tcp, paho-python, paho-python-1.6, paho-c, paho-go"), "{}", js.advice[0]);
-    assert_eq!(s.all_hold, ["rfc6455", "unmasked-pong", "rumqttc", "tcp", "paho-python", "paho-python-1.6", "paho-c", "paho-go"]);
+    assert!(js.advice[0].starts_with("2.0: 2.0.0–2.0.5 → nearest that holds: 2.0.6 (up); clients that hold there: rumqttc, tcp, paho-python@2.1.0, paho-python@1.6.1, paho-c, paho-go@1.1.1"), "{}", js.advice[0]);
+    assert_eq!(s.all_hold, ["rfc6455", "unmasked-pong", "rumqttc", "tcp", "paho-python@2.1.0", "paho-python@1.6.1", "paho-c", "paho-go@1.1.1"]);
 }
 
 #[test]

@@ -113,16 +113,41 @@ pub fn ran_words(s: &Summary) -> &'static str {
     }
 }
 
-/// A column head stacked on up to three lines, each part at most `cap` wide: `paho`/`java`/`1.2.5`.
+/// A column head stacked on up to three lines, each part at most `cap` wide:
+/// `paho`/`java`/`1.2.5` for the built-in profile, `paho`/`java`/`@1.2.5` for a client's version.
 fn head(name: &str, cap: usize) -> Vec<String> {
-    let mut parts: Vec<String> = name.split('-').map(|p| p.chars().take(cap).collect()).collect();
-    while parts.len() > 3 {
+    let (base, version) = match name.split_once('@') {
+        Some((b, v)) => (b, Some(v)),
+        None => (name, None),
+    };
+    let mut parts: Vec<String> = base.split('-').map(|p| p.chars().take(cap).collect()).collect();
+    let room = if version.is_some() { 2 } else { 3 };
+    while parts.len() > room {
         let last = parts.pop().unwrap_or_default();
         if let Some(p) = parts.last_mut() {
             *p = format!("{p}-{last}").chars().take(cap).collect();
         }
     }
+    if let Some(v) = version {
+        parts.push(version_part(v, cap));
+    }
     parts
+}
+
+/// `@5.16.0`, shortened to fit: `@5.16` (trailing `.0` dropped), else the version cut.
+fn version_part(version: &str, cap: usize) -> String {
+    let mut v = version;
+    while v.chars().count() + 1 > cap {
+        match v.strip_suffix(".0") {
+            Some(shorter) => v = shorter,
+            None => break,
+        }
+    }
+    if v.chars().count() < cap {
+        format!("@{v}")
+    } else {
+        v.chars().take(cap).collect()
+    }
 }
 
 /// `4.3.5` from `4.3.5-1+deb13u3`, `—` when the image records none.
@@ -167,18 +192,24 @@ pub fn grid_lines(r: &RunResult) -> Vec<String> {
         (0..meta_heads.len()).map(|i| rows.iter().map(|(m, _)| m[i].width()).chain([meta_heads[i].width()]).max().unwrap_or(0)).collect();
     let meta_width: usize = meta_widths.iter().map(|w| w + 1).sum::<usize>() + 2;
     let code_width = |i: usize| rows.iter().map(|(_, c)| c[i].width()).max().unwrap_or(1);
-    // Stacked heads, narrowed until everything fits in one block, else split into blocks.
+    // Stacked heads, narrowed until everything fits in one block; the lws column (last of the
+    // meta columns, said in the summary) gives way before heads narrower than 6; past that the
+    // columns are split into blocks.
+    let lws_width = meta_widths.last().map_or(0, |w| w + 1);
     let mut blocks: Vec<Block> = Vec::new();
-    for cap in [8, 7, 6, 5] {
+    let mut show_lws = true;
+    for (with_lws, cap) in [(true, 8), (true, 7), (true, 6), (false, 8), (false, 7), (false, 6), (false, 5)] {
         blocks.clear();
+        show_lws = with_lws;
+        let start = if with_lws { meta_width } else { meta_width - lws_width };
         let mut current = Block { heads: vec![], widths: vec![], columns: vec![] };
-        let mut used = meta_width;
+        let mut used = start;
         for (i, p) in r.profiles.iter().enumerate() {
             let h = head(p, cap);
             let w = h.iter().map(|s| s.width()).max().unwrap_or(1).max(code_width(i));
             if used + w + 1 > TERMINAL_WIDTH && !current.columns.is_empty() {
                 blocks.push(std::mem::replace(&mut current, Block { heads: vec![], widths: vec![], columns: vec![] }));
-                used = meta_width;
+                used = start;
             }
             used += w + 1;
             current.heads.push(h);
@@ -190,6 +221,7 @@ pub fn grid_lines(r: &RunResult) -> Vec<String> {
             break;
         }
     }
+    let shown_meta = if show_lws { meta_widths.len() } else { meta_widths.len() - 1 };
     let mut out = Vec::new();
     for (bi, b) in blocks.iter().enumerate() {
         if bi > 0 {
@@ -198,7 +230,7 @@ pub fn grid_lines(r: &RunResult) -> Vec<String> {
         let depth = b.heads.iter().map(Vec::len).max().unwrap_or(1);
         for level in 0..depth {
             let mut line = String::new();
-            for (i, w) in meta_widths.iter().enumerate() {
+            for (i, w) in meta_widths.iter().enumerate().take(shown_meta) {
                 let text = if level == 0 { meta_heads[i].as_str() } else { "" };
                 line.push_str(&pad(text, *w));
                 line.push(' ');
@@ -229,7 +261,7 @@ pub fn grid_lines(r: &RunResult) -> Vec<String> {
             }
             flush(&mut out, &mut folded, shown);
             let mut line = String::new();
-            for (m, w) in meta.iter().zip(&meta_widths) {
+            for (m, w) in meta.iter().zip(&meta_widths).take(shown_meta) {
                 line.push_str(&pad(m, *w));
                 line.push(' ');
             }
@@ -288,6 +320,9 @@ mod tests {
     #[test]
     fn a_column_head_stacks_its_parts_on_at_most_three_lines() {
         assert_eq!(head("paho-java-1.2.5", 7), ["paho", "java", "1.2.5"]);
+        assert_eq!(head("paho-java@1.2.5", 6), ["paho", "java", "@1.2.5"]);
+        assert_eq!(head("mqttjs@5.16.0", 6), ["mqttjs", "@5.16"]);
+        assert_eq!(head("paho-python@2.1.0", 5), ["paho", "pytho", "@2.1"]);
         assert_eq!(head("unmasked-pong", 6), ["unmask", "pong"]);
         assert_eq!(head("a-b-c-d", 7), ["a", "b", "c-d"]);
     }
