@@ -1,15 +1,66 @@
 #!/usr/bin/env bash
-# Provision everything the matrix tests need: a running Docker engine and the
-# mosquitto-matrix/debian:<suite> images. Idempotent and non-interactive.
-# Arguments are passed to build-debian-images.sh ([--force] [SUITE...]).
+# Provision what the matrix needs: a running Docker engine and the images. Idempotent and
+# non-interactive.
+#
+#   bash docker/provision.sh [--force] [SUITE...]          # everything (scripts/test-all.sh)
+#   bash docker/provision.sh --for-run                      # only what one matrix run needs
+#
+# Everything: the mosquitto-matrix/debian:<suite> images, the readiness stand-ins (they need
+# mosquitto-matrix/debian:bookworm), libfaketime for glibc and musl, and the musl-linked
+# Mosquitto image (OpenSSL from source: minutes on a cold machine). Arguments other than
+# --for-run are for build-debian-images.sh.
+#
+# --for-run (scripts/matrix.sh) builds only what the run in the environment needs:
+#   MATRIX_SET=debian (the default)  the debian images: MATRIX_TAGS' suites, or all four
+#   MATRIX_SET=musl                  the musl image
+#   MATRIX_SET=eclipse               nothing: the official images are pulled when they run
+#   MATRIX_SPEED above 1             libfaketime too (its glibc build runs in debian:bullseye)
+# and never the stand-ins, which only the tests use. Each step prints `found` when its
+# result exists already.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+for_run=""
+if [ "${1:-}" = "--for-run" ]; then
+    for_run=1
+    shift
+fi
+
 bash "$HERE/engine.sh"
-bash "$HERE/build-debian-images.sh" "$@"
-# Readiness stand-ins (need mosquitto-matrix/debian:bookworm), libfaketime for
-# glibc and musl, and the musl-linked Mosquitto image. Each is idempotent
-# (`found` when present) and takes --force on its own; provision's arguments
-# are for build-debian-images.sh only.
-bash "$HERE/build-standin-images.sh"
-bash "$HERE/faketime.sh"
-bash "$HERE/build-musl-image.sh"
+
+if [ -z "$for_run" ]; then
+    bash "$HERE/build-debian-images.sh" "$@"
+    bash "$HERE/build-standin-images.sh"
+    bash "$HERE/faketime.sh"
+    bash "$HERE/build-musl-image.sh"
+    exit 0
+fi
+
+set_name=${MATRIX_SET:-debian}
+speed=${MATRIX_SPEED:-1}
+speed=${speed#[xX×]}
+case $speed in
+    '' | *[!0-9]*) echo "provision.sh: MATRIX_SPEED=${MATRIX_SPEED:-} is not a whole number" >&2; exit 2 ;;
+esac
+suites=()
+if [ "$set_name" = debian ] && [ -n "${MATRIX_TAGS:-}" ]; then
+    IFS=', ' read -r -a suites <<< "$MATRIX_TAGS"
+fi
+needs_debian=""
+[ "$set_name" = debian ] && needs_debian=1
+if [ "$speed" -gt 1 ]; then
+    # faketime.sh builds the glibc library inside debian:bullseye.
+    needs_debian=1
+    if [ ${#suites[@]} -gt 0 ] && [[ " ${suites[*]} " != *" bullseye "* ]]; then
+        suites+=(bullseye)
+    fi
+fi
+if [ -n "$needs_debian" ]; then
+    if [ "$set_name" != debian ]; then
+        suites=(bullseye)
+    fi
+    bash "$HERE/build-debian-images.sh" "${suites[@]}"
+fi
+[ "$speed" -gt 1 ] && bash "$HERE/faketime.sh"
+[ "$set_name" = musl ] && bash "$HERE/build-musl-image.sh"
+echo "provision.sh: provisioned for set $set_name at x$speed (stand-ins and other sets' images left out)"

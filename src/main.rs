@@ -62,7 +62,10 @@ struct Cli {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
+    /// The summary and a grid that fits 120 columns, identical rows folded.
     Table,
+    /// The full grid, one row per tag, every cell's text and cause (wide).
+    TableWide,
     Markdown,
     Json,
 }
@@ -236,6 +239,7 @@ fn read_result(path: &Path) -> Result<RunResult, Error> {
 fn print(r: &RunResult, format: Format) {
     match format {
         Format::Table => print!("{}", report::table(r)),
+        Format::TableWide => print!("{}", report::table_wide(r)),
         Format::Markdown => print!("{}", report::markdown(r)),
         Format::Json => println!("{}", report::json(r)),
     }

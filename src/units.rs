@@ -7,6 +7,11 @@ pub fn fmt_secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
+/// Writes signed seconds without a negative zero (`-0.0` becomes `0.0`).
+pub fn signed_secs<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(if *v == 0.0 { 0.0 } else { *v })
+}
+
 /// Serde helpers writing a [`Duration`] as fractional seconds (ms precision).
 pub mod secs {
     use std::time::Duration;

@@ -108,6 +108,15 @@ fn the_debian_set_expects_what_the_reference_measured() {
 #[case::no_variant("variants = [\"\", \"-alpine\"]", "variants = []", "variants = [", "follows no variant")]
 #[case::digest_for_an_unlisted_tag("[sets.debian.expect]", "[sets.debian.digests]\nbuster = \"sha256:00\"\n\n[sets.debian.expect]", "buster = ", "digest for tag \"buster\", which set \"debian\" does not list")]
 #[case::digest_that_is_not_one("[sets.debian.expect]", "[sets.debian.digests]\nsid = \"sha256:abc\"\n\n[sets.debian.expect]", "sid = \"sha256", "is not \"sha256:\" and 64 hex digits")]
+#[case::known_issue_reference_without_a_number("issue = \"eclipse-paho/paho.mqtt.java#912\"", "issue = \"eclipse-paho/paho.mqtt.java\"", "issue = \"eclipse-paho", "is not owner/repository#number")]
+#[case::known_issue_for_an_unknown_column("columns = [\"paho-java-1.2.5\", \"paho-java@1.2.5\"]", "columns = [\"paho-jav\"]", "columns = [\"paho-jav\"]", "unknown profile \"paho-jav\"")]
+#[case::known_issue_with_no_column("columns = [\"paho-java-1.2.5\", \"paho-java@1.2.5\"]", "columns = []", "columns = []", "columns is empty")]
+#[case::known_issue_that_explains_an_ok("outcome = \"EOF@300\"", "outcome = \"OK\"", "outcome = \"OK\"", "outcome \"OK\" is no failure")]
+#[case::known_issue_with_a_bad_outcome("outcome = \"EOF@300\"", "outcome = \"EOF at 300\"", "outcome = \"EOF at", "\"EOF at 300\" is not an expectation")]
+#[case::known_issue_versions_backwards("versions = [\"2.0.0\", \"2.0.5\"]", "versions = [\"2.0.5\", \"2.0.0\"]", "versions = [\"2.0.5\"", "run backwards")]
+#[case::known_issue_versions_not_versions("versions = [\"2.0.0\", \"2.0.5\"]", "versions = [\"2.0\", \"latest\"]", "\"latest\"]", "are not MAJOR.MINOR.PATCH")]
+#[case::known_issue_with_one_version("versions = [\"2.0.0\", \"2.0.5\"]", "versions = [\"2.0.0\"]", "versions = [\"2.0.0\"]", "are not two versions")]
+#[case::known_issue_with_a_misspelt_field("fixed_in = \"Mosquitto 2.0.6\"", "fixed = \"Mosquitto 2.0.6\"", "fixed = ", "unknown field `fixed`")]
 fn a_mistake_in_matrix_toml_names_the_file_the_line_and_what_is_wrong(
     #[case] from: &str,
     #[case] to: &str,
@@ -220,6 +229,20 @@ fn a_versioned_client_named_in_profiles_means_its_default_versions() {
     let plan = Plan::new(&shipped(), &sel).expect("plan");
     let names: Vec<&str> = plan.columns.iter().map(|c| c.name()).collect();
     assert_eq!(names, ["paho-python@2.1.0", "paho-python@1.6.1", "paho-java@1.2.0"]);
+}
+
+#[test]
+fn the_shipped_file_names_the_upstream_issues_behind_paho_javas_ping_drop_and_mqttjss_fragmented_connect() {
+    let f = shipped();
+    let issues: Vec<(&str, &str)> = f.known_issues.iter().map(|k| (k.issue.as_str(), k.outcome.as_str())).collect();
+    assert_eq!(issues, [("eclipse-paho/paho.mqtt.java#912", "EOF@300"), ("eclipse-mosquitto/mosquitto#1974", "EOF@0")]);
+    let mosquitto = &f.known_issues[1];
+    assert_eq!(mosquitto.columns, ["mqttjs"]);
+    assert_eq!(mosquitto.versions, Some(["2.0.0".to_string(), "2.0.5".to_string()]));
+    assert_eq!(mosquitto.fixed_in.as_deref(), Some("Mosquitto 2.0.6"));
+    assert_eq!(mosquitto.url(), "https://github.com/eclipse-mosquitto/mosquitto/issues/1974");
+    let plan = Plan::new(&f, &Selection { set: Some("debian".into()), ..Selection::default() }).expect("a plan");
+    assert_eq!(plan.known_issues, f.known_issues, "the plan carries them to the run's result");
 }
 
 #[test]

@@ -147,6 +147,18 @@ async fn a_normal_run_reports_ok_and_leaves_no_labelled_container() {
     assert_eq!(left_behind(&run_id).await, 0);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sys_version_is_filled_when_only_a_command_column_runs() {
+    // Paho C subscribes only to its own topic: the version comes from the engine's own probe.
+    let p = plan(&["bookworm", "sid"], &["paho-c"], "3s");
+    let r = run::run(&p, &labels::new_run_id(), None).await;
+    let versions: Vec<(&str, Option<&str>)> = r.tags.iter().map(|t| (t.tag.as_str(), t.broker_version.as_deref())).collect();
+    assert_eq!(versions, [("bookworm", Some("mosquitto version 2.0.11")), ("sid", Some("mosquitto version 2.1.2"))]);
+    for c in &r.cells {
+        assert_eq!(c.verdict.outcome, Outcome::Ok, "{}: {}", c.id(), c.verdict.cause);
+    }
+}
+
 fn panics_on_tcp(spec: SessionSpec) -> BoxFuture<'static, SessionRecord> {
     Box::pin(async move {
         assert!(spec.profile != Profile::Tcp, "a deliberate panic inside the tcp cell");

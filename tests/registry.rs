@@ -234,7 +234,7 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
     // bookworm's recorded digest is not what the registry serves: one note, with both.
     let bookworm = result.tags.iter().find(|t| t.tag == "bookworm").context("bookworm")?;
     let served = bookworm.image.digest.as_deref().and_then(|d| d.split_once('@')).map(|(_, d)| d).context("a registry digest")?;
-    let table = report::table(&result);
+    let table = report::table_wide(&result);
     let note = format!("bookworm: image digest changed since the baseline ({STALE_DIGEST} → {served})");
     assert!(table.contains(&note), "{table}");
     assert_eq!(table.matches("image digest changed").count(), 1, "only bookworm has a recorded digest: {table}");
@@ -289,6 +289,7 @@ fn registry_plan(file: &MatrixFile, image: &str, tags: &[&str]) -> Plan {
         digests: BTreeMap::from([("bookworm".to_string(), STALE_DIGEST.to_string())]),
         copies: 1,
         jobs: None,
+        known_issues: Vec::new(),
     }
 }
 

@@ -71,6 +71,7 @@ fn result(cells: Vec<CellResult>) -> RunResult {
         ended_at: "2026-11-27T00:05:31Z".into(),
         wall_secs: 331.0,
         copies: 1,
+        known_issues: Vec::new(),
     }
 }
 
@@ -222,7 +223,7 @@ fn a_broker_that_could_not_be_had_is_one_note_and_one_failure_line_for_its_tag()
     let r = one_tag_not_had();
     let want = "1.6.9: broker not ready within 60 s (ws 9001 at 127.0.0.1:1: connection ended before CONNACK) — 2 cells not run; last log lines: a | b";
     assert_eq!(report::failures(&r), [want]);
-    let table = report::table(&r);
+    let table = report::table_wide(&r);
     assert_eq!(table.matches("broker not ready").count(), 1, "{table}");
     assert!(table.contains(&format!("[2] {want}")), "{table}");
     assert_eq!(table.matches("⚠ ERROR [2]").count(), 2, "both cells point at the tag's note: {table}");
@@ -262,7 +263,7 @@ fn a_tag_rebuilt_since_the_baseline_gets_a_note_with_both_digests() {
     r.tags[0].image.digest = Some(format!("eclipse-mosquitto@{}", digest('b')));
     r.tags[1].baseline_digest = Some(digest('c'));
     r.tags[1].image.digest = Some(format!("eclipse-mosquitto@{}", digest('c')));
-    let table = report::table(&r);
+    let table = report::table_wide(&r);
     let note = format!("bookworm: image digest changed since the baseline ({} → {})", digest('a'), digest('b'));
     assert!(table.contains(&note), "{table}");
     assert!(!table.contains("sid: image digest"), "{table}");

@@ -77,6 +77,10 @@ pub struct Recorder {
     /// When each wire event happened, in broker time since accept: its `at` is set from the
     /// session's zero once the record is finished, since the upgrade request comes before it.
     wire_times: Vec<Duration>,
+    /// The client's data frames so far: how many carried its CONNECT, once it decodes.
+    client_data_frames: usize,
+    /// How many data frames the client's CONNECT took, once it decoded (WebSocket only).
+    connect_frames: Option<usize>,
 }
 
 impl Recorder {
@@ -100,6 +104,8 @@ impl Recorder {
             wire: Vec::new(),
             wire_dropped: 0,
             wire_times: Vec::new(),
+            client_data_frames: 0,
+            connect_frames: None,
         }
     }
 
@@ -234,6 +240,9 @@ impl Recorder {
                         let valid = code.filter(|c| (1000..=4999).contains(c));
                         what = format!("{what}: code {}, payload {:?}", valid.map_or("none".to_string(), |c| c.to_string()), printable(&f.payload));
                     }
+                    if from == Party::Client && matches!(f.opcode, opcode::BINARY | opcode::CONTINUATION) {
+                        self.client_data_frames += 1;
+                    }
                     self.state.frame(from, t, &f);
                     self.note(t, from, what);
                 }
@@ -243,6 +252,9 @@ impl Recorder {
                     if let Packet::Connect { protocol, .. } = p {
                         self.client.inbound.set_protocol(protocol);
                         self.broker.inbound.set_protocol(protocol);
+                        if from == Party::Client && self.watch.transport == Transport::Ws {
+                            self.connect_frames.get_or_insert(self.client_data_frames);
+                        }
                     }
                     self.note(t, from, what);
                 }
@@ -278,6 +290,7 @@ impl Recorder {
         });
         let mut record = self.state.finish(end);
         record.wire = wire;
+        record.connect_frames = self.connect_frames;
         record
     }
 }

@@ -23,6 +23,7 @@ use tokio::time::{sleep, timeout, Instant};
 
 pub use crate::engine::link::{Listener, Probe, ATTEMPT_TIMEOUT};
 use crate::engine::link::Link;
+use crate::wire::mqtt::Packet;
 
 /// The first pause between two rounds of probes; it doubles up to [`BACKOFF_MAX`].
 pub const BACKOFF_FIRST: Duration = Duration::from_millis(50);
@@ -167,6 +168,37 @@ pub async fn attempt(listener: &Listener, probe: &Probe) -> Result<u8, String> {
     let (link, code) = Link::open(listener, probe, &id, PROBE_KEEPALIVE).await?;
     link.goodbye(code == 0).await;
     Ok(code)
+}
+
+/// The topic whose retained message is the broker's own version words.
+pub const VERSION_TOPIC: &str = "$SYS/broker/version";
+
+/// Asks a ready broker its version (`$SYS/broker/version`), over the listener a probe just
+/// proved, so the report has it whichever columns run (command clients do not subscribe to
+/// it). `None` when it does not answer within `limit`; the goodbye is a probe's.
+pub async fn broker_version(listener: &Listener, probe: &Probe, limit: Duration) -> Option<String> {
+    let id = format!("{PROBE_CLIENT_PREFIX}{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
+    let asked = timeout(limit, async {
+        let (mut link, code) = Link::open(listener, probe, &id, PROBE_KEEPALIVE).await.ok()?;
+        if code != 0 {
+            link.goodbye(false).await;
+            return None;
+        }
+        let mut version = None;
+        if link.send(&Packet::Subscribe { id: 1, filters: vec![VERSION_TOPIC.to_string()] }).await.is_ok() {
+            while let Ok(p) = link.next("the $SYS/broker/version message").await {
+                if let Packet::Publish { topic, payload, .. } = p {
+                    if topic == VERSION_TOPIC {
+                        version = Some(String::from_utf8_lossy(&payload).into_owned());
+                        break;
+                    }
+                }
+            }
+        }
+        link.goodbye(true).await;
+        version
+    });
+    asked.await.ok().flatten()
 }
 
 #[cfg(test)]

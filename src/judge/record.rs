@@ -249,7 +249,8 @@ pub struct ClientProcess {
 /// One thing the proxy saw on the wire, for the report's transcript.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WireEvent {
-    /// Seconds after the session's [`TimeZero`] (negative before it), in broker time.
+    /// Seconds after the session's [`TimeZero`] (negative before it), in broker time; never written as `-0.0`.
+    #[serde(serialize_with = "crate::units::signed_secs")]
     pub at: f64,
     /// Who sent it.
     pub from: Party,
@@ -306,6 +307,9 @@ pub struct SessionRecord {
     pub process: Option<ClientProcess>,
     /// Everything the proxy saw, for a command client (bounded).
     pub wire: Vec<WireEvent>,
+    /// How many WebSocket frames carried the client's CONNECT, when it was seen whole.
+    #[serde(default)]
+    pub connect_frames: Option<usize>,
 }
 
 impl SessionRecord {
@@ -331,6 +335,7 @@ impl SessionRecord {
             end: End::HarnessError { detail: "the session did not end".to_string() },
             process: None,
             wire: Vec::new(),
+            connect_frames: None,
         }
     }
 }

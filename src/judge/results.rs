@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::Expectation;
+use crate::plan::{Expectation, KnownIssue};
 use crate::judge::record::{ClientProcess, WireEvent};
 use crate::plan::{Column, LeftOut, Transport};
 use crate::judge::verdict::Verdict;
@@ -260,6 +260,9 @@ pub struct RunResult {
     pub ended_at: String,
     /// Wall time of the whole run in seconds.
     pub wall_secs: f64,
+    /// Upstream issues matrix.toml names behind known failure patterns, for the summary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_issues: Vec<KnownIssue>,
 }
 
 fn real_time() -> u32 {

@@ -35,6 +35,9 @@ pub struct Verdict {
     pub cause: String,
     /// Whether the hold passed the 5-minute mark; an OK without it proves less.
     pub five_minute_mark_reached: bool,
+    /// Whether the session ended before any CONNACK accepted it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub before_connack: bool,
 }
 
 /// Decides the verdict of one session from what it observed.
@@ -82,6 +85,16 @@ pub fn decide(record: &SessionRecord) -> Verdict {
                 why
             );
         }
+        End::BrokerClosed { at, code, reason } if !record.connected => {
+            v.outcome = Outcome::Closed;
+            v.at = Some(*at);
+            v.ended_by = Some(Party::Broker);
+            v.close_code = *code;
+            v.close_reason = Some(reason.clone());
+            v.before_connack = true;
+            let code_text = code.map_or("without a status code".to_string(), |c| format!("{c}"));
+            v.cause = format!("broker sent WebSocket close {code_text} {reason:?}{}, before any CONNACK", connect_words(record));
+        }
         End::BrokerClosed { at, code, reason } => {
             v.outcome = Outcome::Closed;
             v.at = Some(*at);
@@ -97,6 +110,18 @@ pub fn decide(record: &SessionRecord) -> Verdict {
             v.ended_by = Some(Party::Broker);
             let said = reason_string.as_ref().map_or(String::new(), |s| format!(", reason string {s:?}"));
             v.cause = format!("broker sent DISCONNECT 0x{reason:02X} ({}){said} at {}{}", reason_name(*reason), fmt_secs(*at), ping_note(*at));
+        }
+        End::SocketEnded { at, how } if !record.connected => {
+            v.outcome = Outcome::Eof;
+            v.at = Some(*at);
+            v.ended_by = Some(Party::Broker);
+            v.before_connack = true;
+            let what = match how {
+                SocketEnd::Eof => "closed the connection (FIN, no close frame)".to_string(),
+                SocketEnd::Reset => "reset the connection".to_string(),
+                SocketEnd::Error(e) => format!("ended the connection with an error ({e})"),
+            };
+            v.cause = format!("broker {what}{}, before any CONNACK", connect_words(record));
         }
         End::SocketEnded { at, how } => {
             v.outcome = Outcome::Eof;
@@ -219,6 +244,17 @@ fn with_process(mut v: Verdict, end: &End, p: &ClientProcess) -> Verdict {
     v
 }
 
+/// What the client had sent when the broker ended a session before CONNACK, as words after
+/// "broker closed the connection": ` after a CONNECT sent as 13 WebSocket frames`.
+fn connect_words(record: &SessionRecord) -> String {
+    match (record.connect_frames, record.vantage) {
+        (Some(1), _) => " after a CONNECT sent in one WebSocket frame".to_string(),
+        (Some(n), _) => format!(" after a CONNECT sent as {n} WebSocket frames"),
+        (None, Vantage::Proxy) if record.transport == Transport::Ws => " before the client's CONNECT was complete".to_string(),
+        (None, _) => String::new(),
+    }
+}
+
 /// "the client" for command columns, the column's name otherwise.
 fn client_word(record: &SessionRecord) -> String {
     match record.vantage {
@@ -286,6 +322,7 @@ pub fn error(cause: impl Into<String>) -> Verdict {
         frames: Vec::new(),
         cause: cause.into(),
         five_minute_mark_reached: false,
+        before_connack: false,
     }
 }
 
@@ -430,6 +467,21 @@ mod tests {
         let v = decide(&record(Profile::Rfc6455, vec![], End::ConnAckRefused { code: 5 }));
         assert_eq!(v.outcome, Outcome::Refused);
         assert_eq!(v.cause, "CONNACK refused the session: return code 5 (not authorized)");
+    }
+
+    #[test]
+    fn an_end_before_connack_says_so_and_what_the_client_sent() {
+        let mut r = record(Profile::Rfc6455, vec![], End::SocketEnded { at: Duration::ZERO, how: SocketEnd::Eof });
+        r.connected = false;
+        r.vantage = Vantage::Proxy;
+        r.connect_frames = Some(13);
+        let v = decide(&r);
+        assert_eq!((v.outcome, v.before_connack, v.at), (Outcome::Eof, true, Some(Duration::ZERO)));
+        assert_eq!(v.cause, "broker closed the connection (FIN, no close frame) after a CONNECT sent as 13 WebSocket frames, before any CONNACK");
+        r.connect_frames = None;
+        assert_eq!(decide(&r).cause, "broker closed the connection (FIN, no close frame) before the client's CONNECT was complete, before any CONNACK");
+        r.connected = true;
+        assert!(!decide(&r).before_connack);
     }
 
     #[test]

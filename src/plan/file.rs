@@ -13,7 +13,9 @@ use toml::Spanned;
 use crate::units::parse_duration;
 use crate::wire::mqtt::Protocol;
 use crate::plan::column::{is_column_name, DEFAULT_PATH, PROTOCOL_MARK};
-use crate::plan::{Column, CommandClient, Expectation, Profile, Timing, Transport, FIVE_MINUTE_MARK};
+use crate::plan::known::{parse_reference, KnownIssue};
+use crate::plan::version::Version;
+use crate::plan::{Column, CommandClient, Expectation, Outcome, Profile, Timing, Transport, FIVE_MINUTE_MARK};
 
 /// A mistake in matrix.toml or in what was asked of it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,6 +63,20 @@ struct RawFile {
     #[serde(default)]
     clients: IndexMap<Spanned<String>, Spanned<RawClient>>,
     sets: IndexMap<Spanned<String>, RawSet>,
+    #[serde(default)]
+    known_issues: Vec<RawKnownIssue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKnownIssue {
+    issue: Spanned<String>,
+    title: String,
+    columns: Spanned<Vec<Spanned<String>>>,
+    outcome: Spanned<String>,
+    versions: Option<Spanned<Vec<String>>>,
+    fixed_in: Option<String>,
+    state: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -229,6 +245,8 @@ pub struct MatrixFile {
     pub broker: BrokerSettings,
     /// The image sets, in file order.
     pub sets: Vec<ImageSet>,
+    /// Upstream issues behind known failure patterns (`[[known_issues]]`), in file order.
+    pub known_issues: Vec<KnownIssue>,
 }
 
 struct Ctx<'a> {
@@ -376,6 +394,54 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    fn known_issue(&self, raw: &RawKnownIssue, clients: &[CommandClient], versioned: &[ClientVersions], tolerance: Duration) -> Result<KnownIssue, ConfigError> {
+        let issue = raw.issue.get_ref();
+        parse_reference(issue).map_err(|e| self.at(raw.issue.span(), format!("known_issues: {e}")))?;
+        if raw.columns.get_ref().is_empty() {
+            return Err(self.at(raw.columns.span(), format!("known issue {issue}: columns is empty; name the columns whose failures it explains")));
+        }
+        let mut columns = Vec::new();
+        for c in raw.columns.get_ref() {
+            // Checked against the file's columns; kept as written, so a client's name stands
+            // for each of its versions (`mqttjs` for `mqttjs@5.16.0`).
+            self.columns(c, clients, versioned)?;
+            columns.push(c.get_ref().clone());
+        }
+        let pattern = Expectation::parse(raw.outcome.get_ref()).map_err(|e| self.at(raw.outcome.span(), format!("known issue {issue}: {e}")))?;
+        if matches!(pattern.outcome, Outcome::Ok | Outcome::Error) {
+            return Err(self.at(
+                raw.outcome.span(),
+                format!("known issue {issue}: outcome {:?} is no failure of a broker or client; write EOF, CLOSED, TIMEOUT or REFUSED, as in \"EOF@300\"", raw.outcome.get_ref()),
+            ));
+        }
+        let versions = match &raw.versions {
+            None => None,
+            Some(v) => {
+                let list = v.get_ref();
+                let wrong = |why: &str| self.at(v.span(), format!("known issue {issue}: versions {list:?} {why}; write the first and last broker version it applies to, as in [\"2.0.0\", \"2.0.5\"]"));
+                let [first, last] = list.as_slice() else { return Err(wrong("are not two versions")) };
+                match (Version::find(first), Version::find(last)) {
+                    (Some(a), Some(b)) if a <= b => Some([first.clone(), last.clone()]),
+                    (Some(_), Some(_)) => return Err(wrong("run backwards")),
+                    _ => return Err(wrong("are not MAJOR.MINOR.PATCH")),
+                }
+            }
+        };
+        Ok(KnownIssue {
+            issue: issue.clone(),
+            title: raw.title.clone(),
+            columns,
+            outcome: raw.outcome.get_ref().clone(),
+            versions,
+            fixed_in: raw.fixed_in.clone(),
+            state: raw.state.clone(),
+            tolerance,
+        })
+    }
+}
+
+/// The built-in profile or client of that name.
 /// The built-in profile or client of that name; `<name>+v<protocol>` (`rfc6455+v5`) is that
 /// column under that MQTT version.
 pub(crate) fn find_column(name: &str, clients: &[CommandClient]) -> Option<Column> {
@@ -493,10 +559,16 @@ impl MatrixFile {
         if !sets.iter().any(|s| &s.name == raw.default_set.get_ref()) {
             return Err(cx.at(raw.default_set.span(), unknown_set(raw.default_set.get_ref(), &sets)));
         }
+        let tolerance = cx.duration("tolerance", &raw.tolerance)?;
+        let mut known_issues = Vec::new();
+        for k in &raw.known_issues {
+            known_issues.push(cx.known_issue(k, &clients, &versioned, tolerance)?);
+        }
         Ok(MatrixFile {
             path: path.to_path_buf(),
             timing,
-            tolerance: cx.duration("tolerance", &raw.tolerance)?,
+            tolerance,
+            known_issues,
             default_set: raw.default_set.into_inner(),
             columns,
             clients,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::plan::column::under_name;
 use crate::plan::copies;
 use crate::plan::file::{find_column, find_columns, unknown_column, unknown_set};
-use crate::plan::{BrokerSettings, ClientVersions, Column, CommandClient, ConfigError, Expectation, MatrixFile, Timing, Transport, FIVE_MINUTE_MARK};
+use crate::plan::{BrokerSettings, ClientVersions, Column, CommandClient, ConfigError, Expectation, KnownIssue, MatrixFile, Timing, Transport, FIVE_MINUTE_MARK};
 use crate::units::parse_duration;
 use crate::wire::mqtt::Protocol;
 
@@ -188,6 +188,8 @@ pub struct Plan {
     pub copies: u32,
     /// How many cores' worth of start-up work may run at once (`None`: the machine's cores).
     pub jobs: Option<u32>,
+    /// Upstream issues behind known failure patterns, for the report's summary.
+    pub known_issues: Vec<KnownIssue>,
 }
 
 impl Plan {
@@ -287,6 +289,7 @@ impl Plan {
             digests: set.digests.clone(),
             copies,
             jobs,
+            known_issues: file.known_issues.clone(),
         })
     }
 

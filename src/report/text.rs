@@ -10,6 +10,8 @@ use crate::judge::record::Direction;
 use crate::judge::results::{CellResult, RunResult, Status, TagResult};
 use crate::units::fmt_secs;
 use crate::plan::Outcome;
+use crate::report::{compact, html};
+use crate::report::summary::{summarize, Summary};
 
 /// The short text of a cell: `OK`, `💥 EOF 300.0 s`, `✖ CLOSED 1001 12.0 s` …, with how it
 /// compares with matrix.toml (`≠ expected OK`, `(new)`).
@@ -40,6 +42,7 @@ pub fn outcome_text(c: &CellResult) -> String {
             }
             t
         }
+        Outcome::Eof if v.before_connack => "💥 EOF before CONNACK".to_string(),
         Outcome::Eof => format!("💥 EOF{at}"),
         Outcome::Closed => format!("✖ CLOSED {}{at}", v.close_code.map_or("-".into(), |c| c.to_string())),
         Outcome::Timeout => format!("⏱ TIMEOUT{at}"),
@@ -104,7 +107,8 @@ fn rows(r: &RunResult) -> (Vec<String>, Vec<Vec<String>>, Vec<String>) {
     (header, body, notes)
 }
 
-fn summary(r: &RunResult) -> String {
+/// The run in one line: set, image, hold, keepalive, cells, wall time, clock, left-out columns.
+pub fn run_line(r: &RunResult) -> String {
     let mut s = format!(
         "set {} ({}), hold {}, keepalive {}, {} cells, wall time {}",
         r.set,
@@ -126,15 +130,22 @@ fn summary(r: &RunResult) -> String {
     s
 }
 
-/// The table for a terminal, with the causes listed under it.
+/// The terminal view that fits 120 columns: the summary first, then the folded grid.
 pub fn table(r: &RunResult) -> String {
+    compact::view(r)
+}
+
+/// The full grid for a wide terminal (`--format table-wide`): every tag, every cell's text,
+/// the causes listed under it; the summary first.
+pub fn table_wide(r: &RunResult) -> String {
     let (header, body, notes) = rows(r);
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled).set_header(header);
     for row in body {
         t.add_row(row);
     }
-    let mut out = format!("{}\n{t}\n", summary(r));
+    let summary = compact::summary_lines(&summarize(r)).join("\n");
+    let mut out = format!("{}\n\n{summary}\n\n{t}\n", run_line(r));
     for (i, n) in notes.iter().enumerate() {
         let _ = writeln!(out, "[{}] {n}", i + 1);
     }
@@ -144,7 +155,9 @@ pub fn table(r: &RunResult) -> String {
 /// The same table as Markdown, ready to paste into an issue.
 pub fn markdown(r: &RunResult) -> String {
     let (header, body, notes) = rows(r);
-    let mut out = format!("**mosquitto-matrix** — {}\n\n", summary(r));
+    let mut out = format!("**mosquitto-matrix** — {}\n\n", run_line(r));
+    out.push_str(&summary_markdown(&summarize(r)));
+    out.push('\n');
     let esc = |s: &str| s.replace('|', "\\|");
     let _ = writeln!(out, "| {} |", header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
@@ -156,6 +169,40 @@ pub fn markdown(r: &RunResult) -> String {
         for (i, n) in notes.iter().enumerate() {
             let _ = writeln!(out, "{}. {}", i + 1, esc(n));
         }
+    }
+    out
+}
+
+/// The summary as Markdown: one bullet per column, with its known issue linked and what to do.
+pub fn summary_markdown(s: &Summary) -> String {
+    let esc = |s: &str| s.replace('|', "\\|");
+    let mut out = format!("### Summary over {}\n\n", s.tags);
+    for c in &s.columns {
+        let _ = writeln!(out, "- **{}**", esc(&c.sentence()));
+        for f in &c.failures {
+            if let Some(k) = &f.known {
+                let _ = writeln!(out, "  - known upstream: [{}]({}) \"{}\"{}{} ({})", k.issue, k.url(), esc(&k.title),
+                    k.fixed_in.as_deref().map(|f| format!("; fixed in {f}")).unwrap_or_default(),
+                    k.state.as_deref().map(|s| format!("; {s}")).unwrap_or_default(), f.tags);
+            }
+        }
+        match &c.advice_as {
+            Some(other) => {
+                let _ = writeln!(out, "  - what to do: as for {other}");
+            }
+            None => c.advice.iter().for_each(|a| {
+                let _ = writeln!(out, "  - what to do on {}", esc(a));
+            }),
+        }
+        for f in &c.failures {
+            let _ = writeln!(out, "  - evidence, {}", esc(&f.example));
+        }
+    }
+    if !s.all_hold.is_empty() {
+        let _ = writeln!(out, "- Hold on every tag{}: {}.", compact::ran_words(s), s.all_hold.join(", "));
+    }
+    if !s.not_run.is_empty() {
+        let _ = writeln!(out, "- Not run: {} (the broker could not be had; see the notes).", s.not_run);
     }
     out
 }
@@ -178,15 +225,18 @@ pub fn file_stem(r: &RunResult) -> String {
     stem
 }
 
-/// Writes `<set>.md` and `<set>.json` (`<set>-x<N>.…` when accelerated) into `dir` and returns their paths.
+/// Writes `<set>.md`, `<set>.html` and `<set>.json` (`<set>-x<N>.…` when accelerated) into
+/// `dir` and returns their paths.
 pub fn write_files(r: &RunResult, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let stem = file_stem(r);
     let md = dir.join(format!("{stem}.md"));
+    let page = dir.join(format!("{stem}.html"));
     let js = dir.join(format!("{stem}.json"));
     std::fs::write(&md, markdown(r))?;
+    std::fs::write(&page, html::html(r))?;
     std::fs::write(&js, json(r))?;
-    Ok(vec![md, js])
+    Ok(vec![md, page, js])
 }
 
 /// One line per cell that differs from matrix.toml or could not run; a tag whose broker

@@ -21,6 +21,7 @@ use crate::engine::broker::{self, Broker, ClockAsk, StartEvent};
 use crate::engine::clock::{self, Libc};
 use crate::engine::cleanup;
 use crate::engine::labels::Labels;
+use crate::engine::readiness::{self, Listener, Probe};
 use crate::judge::record::{End, SessionRecord};
 use crate::judge::results::{now_rfc3339, BrokerFailure, ClockFacts, CellResult, ColumnInfo, RunResult, Status, TagResult, SCHEMA_VERSION};
 use crate::judge::verdict::{self, BrokerState, Verdict};
@@ -30,6 +31,9 @@ use crate::run::schedule::{Capacity, Load, Scheduler};
 
 /// Beyond a cell's own bounds, how long the run waits for it before calling it an ERROR.
 const CELL_MARGIN: Duration = Duration::from_secs(30);
+
+/// How long a ready broker may take to say its version on `$SYS/broker/version`.
+const VERSION_WAIT: Duration = Duration::from_secs(2);
 
 /// What a run reports while it goes, for live progress.
 #[derive(Debug, Clone)]
@@ -150,6 +154,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         started_at,
         ended_at: now_rfc3339(),
         wall_secs: clock.elapsed().as_secs_f64(),
+        known_issues: plan.known_issues.clone(),
     }
 }
 
@@ -307,9 +312,19 @@ async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResu
         broker_secs: proof.broker.as_secs_f64(),
         real_secs: (proof.real.as_secs_f64() * 1000.0).round() / 1000.0,
     });
+    // Asked before the sessions start, so the column is filled whichever columns run (command
+    // clients do not subscribe to $SYS); a probe's client id and goodbye leave nothing behind.
+    let version = match plan.transports().first() {
+        Some(&transport) => {
+            let listener = Listener { transport, host: broker.host.clone(), port: broker.port(transport) };
+            let probe = Probe::new(&plan.broker.username, &plan.broker.password);
+            readiness::broker_version(&listener, &probe, VERSION_WAIT).await
+        }
+        None => None,
+    };
     let sessions = cells.into_iter().map(|cell| run_cell(cx, &broker, cell));
     let results: Vec<(CellResult, Option<String>)> = join_all(sessions).await;
-    info.broker_version = results.iter().find_map(|(_, v)| v.clone());
+    info.broker_version = version.or_else(|| results.iter().find_map(|(_, v)| v.clone()));
     // A paused container is un-paused first, so its removal cannot stall.
     if inspect(&broker).await.paused {
         let _ = broker.container.unpause().await;

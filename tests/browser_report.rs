@@ -1,0 +1,126 @@
+//! The HTML report in a real browser: headless Chromium (Debian's, as `bash clients/setup.sh`
+//! installs it) through playwright-core opens the page of a real debian run and of the
+//! synthetic 33-tag eclipse run, clicks failing cells, reads their drawn timelines from the
+//! DOM, tries the filters and takes screenshots, and every request the page makes is recorded.
+//!
+//! Only by name (`cargo test --test browser_report`): it needs Node.js and Chromium. CI also
+//! opens the page of its own fresh debian run with the same script (scripts/test-all.sh).
+//! Screenshots go to `target/report-shots/`; `docs/` keeps the two the README shows.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use mosquitto_matrix::judge::results::{RunResult, Status};
+use mosquitto_matrix::report::html::html;
+use serde_json::Value;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn page_of(result: &str, edit: impl Fn(&mut RunResult)) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(root().join("tests/data").join(result)).context(result.to_string())?;
+    let mut r: RunResult = serde_json::from_str(&text).context(result.to_string())?;
+    edit(&mut r);
+    let dir = root().join("target/report-shots");
+    std::fs::create_dir_all(&dir)?;
+    let page = dir.join(result.replace(".json", ".html"));
+    std::fs::write(&page, html(&r))?;
+    Ok(page)
+}
+
+/// Runs the browser script on a page and returns what it saw.
+fn browse(page: &Path, shot: &str, cells: &[&str]) -> Result<Value> {
+    let shot = root().join("target/report-shots").join(shot);
+    let out = Command::new("node")
+        .arg(root().join("tests/browser/report.mjs"))
+        .arg(page)
+        .arg(&shot)
+        .args(cells)
+        .output()
+        .context("node (bash clients/setup.sh installs Node.js, Chromium and playwright-core)")?;
+    if !out.status.success() {
+        bail!("the browser script failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+    let seen: Value = serde_json::from_slice(&out.stdout).context("the browser script's JSON")?;
+    assert_eq!(seen["fetched"], serde_json::json!([]), "the page fetched something: {}", seen["fetched"]);
+    assert_eq!(seen["errors"], serde_json::json!([]), "the page's script failed: {}", seen["errors"]);
+    assert_eq!(seen["headSticky"], "sticky", "the grid's heads are sticky");
+    assert!(std::fs::metadata(&shot).map(|m| m.len() > 10_000).unwrap_or(false), "a screenshot at {}", shot.display());
+    Ok(seen)
+}
+
+fn events(cell: &Value) -> Vec<(String, String, f64, String)> {
+    cell["events"]
+        .as_array()
+        .map(|es| {
+            es.iter()
+                .map(|e| {
+                    let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+                    (s("kind"), s("from"), e["at"].as_f64().unwrap_or(f64::NAN), s("label"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_debian_report_draws_a_failing_cells_ping_and_end_and_a_real_clients_wire_in_chromium_fetching_nothing() -> Result<()> {
+    let page = page_of("debian.json", |_| {})?;
+    let seen = browse(&page, "debian.png", &["bookworm/no-pong", "bookworm/paho-python@2.1.0", "bookworm/paho-java-1.2.5"])?;
+    let cells = seen["cells"].as_array().context("cells")?;
+    // no-pong: the broker's PING at 300 s, then its FIN 10 s later, drawn on the broker's lane.
+    let no_pong = events(&cells[0]);
+    let ping = no_pong.iter().find(|e| e.0 == "ping").context("a PING row")?;
+    assert_eq!(ping.1, "broker");
+    assert!((ping.2 - 300.0).abs() < 1.0, "{no_pong:?}");
+    let fin = no_pong.last().context("an end")?;
+    assert_eq!((fin.0.as_str(), fin.1.as_str()), ("fin", "broker"), "{no_pong:?}");
+    assert!((fin.2 - 310.0).abs() < 1.0, "{no_pong:?}");
+    assert!(cells[0]["expected"].as_str().unwrap_or_default().starts_with("EOF@310"), "{}", cells[0]["expected"]);
+    assert!(cells[0]["cause"].as_str().unwrap_or_default().contains("after an unanswered PING"), "{}", cells[0]["cause"]);
+    assert_ne!(cells[0]["colour"], cells[1]["colour"], "an EOF cell and an OK cell are coloured apart");
+    // Paho Python through the recording proxy: the upgrade, CONNECT, CONNACK, the PING and its PONG.
+    let python = events(&cells[1]);
+    let kinds: Vec<&str> = python.iter().map(|e| e.0.as_str()).collect();
+    for k in ["upgrade", "connect", "connack", "pingreq", "pingresp", "ping", "pong"] {
+        assert!(kinds.contains(&k), "{k} is drawn: {kinds:?}");
+    }
+    let pong = python.iter().find(|e| e.0 == "pong").context("a PONG")?;
+    assert_eq!(pong.1, "client");
+    assert!(pong.3.contains("unmasked"), "Paho Python's PONG is unmasked: {}", pong.3);
+    let times: Vec<&str> = cells.iter().flat_map(|c| c["times"].as_array().into_iter().flatten().filter_map(Value::as_str)).collect();
+    assert!(!times.iter().any(|t| t.starts_with("-0.0")), "{times:?}");
+    // Filters: EOF only shows the 3 × 5 failing cells of bullseye–trixie (four built-in columns and
+    // the real Paho Java 1.2.5); a column shows its own head only.
+    let eof = seen["filters"]["eof"].as_array().context("eof")?;
+    assert_eq!(eof.len(), 15, "{eof:?}");
+    assert_eq!(seen["filters"]["shownHeads"], serde_json::json!([seen["filters"]["firstColumn"]]));
+    Ok(())
+}
+
+#[test]
+fn the_eclipse_report_draws_mqttjss_connect_in_13_frames_and_the_brokers_fin_before_connack() -> Result<()> {
+    // One cell made to differ from its expectation, for the "differs from expectation" filter.
+    let page = page_of("eclipse-synthetic.json", |r| {
+        if let Some(c) = r.cells.iter_mut().find(|c| c.id() == "1.6.15/paho-java-1.2.5") {
+            c.expected = Some("OK".into());
+            c.status = Status::Changed;
+        }
+    })?;
+    let seen = browse(&page, "eclipse.png", &["2.0.5/mqttjs@5.16.0"])?;
+    let cell = &seen["cells"][0];
+    let drawn = events(cell);
+    let kinds: Vec<&str> = drawn.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(kinds, ["upgrade", "upgrade", "connect", "fin", "fin"], "{drawn:?}");
+    assert!(drawn[2].3.ends_with("in 13 WebSocket frames"), "{}", drawn[2].3);
+    assert_eq!(drawn[3].1, "broker", "the broker ends it first");
+    assert!(cell["cause"].as_str().unwrap_or_default().contains("before any CONNACK"), "{}", cell["cause"]);
+    assert_eq!(cell["expected"], "EOF@0", "matrix.toml expects #1974's end");
+    assert_eq!(cell["outcome"], "EOF before CONNACK");
+    let changed = seen["filters"]["changed"].as_array().context("changed")?;
+    let ids: Vec<&str> = changed.iter().filter_map(Value::as_str).collect();
+    assert_eq!(ids, ["1.6.15/paho-java-1.2.5"], "only the cell that differs is shown");
+    Ok(())
+}
