@@ -19,6 +19,7 @@
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
@@ -90,34 +91,34 @@ public final class Hold {
             return new RealTimeoutSocket();
         }
 
+        /** A new socket, bound to `from` when given, connected to `to`. */
+        private Socket connected(InetSocketAddress to, InetSocketAddress from) throws IOException {
+            Socket s = createSocket();
+            if (from != null) {
+                s.bind(from);
+            }
+            s.connect(to);
+            return s;
+        }
+
         @Override
         public Socket createSocket(String host, int port) throws IOException {
-            Socket s = createSocket();
-            s.connect(new java.net.InetSocketAddress(host, port));
-            return s;
+            return connected(new InetSocketAddress(host, port), null);
         }
 
         @Override
         public Socket createSocket(String host, int port, InetAddress local, int localPort) throws IOException {
-            Socket s = createSocket();
-            s.bind(new java.net.InetSocketAddress(local, localPort));
-            s.connect(new java.net.InetSocketAddress(host, port));
-            return s;
+            return connected(new InetSocketAddress(host, port), new InetSocketAddress(local, localPort));
         }
 
         @Override
         public Socket createSocket(InetAddress host, int port) throws IOException {
-            Socket s = createSocket();
-            s.connect(new java.net.InetSocketAddress(host, port));
-            return s;
+            return connected(new InetSocketAddress(host, port), null);
         }
 
         @Override
         public Socket createSocket(InetAddress host, int port, InetAddress local, int localPort) throws IOException {
-            Socket s = createSocket();
-            s.bind(new java.net.InetSocketAddress(local, localPort));
-            s.connect(new java.net.InetSocketAddress(host, port));
-            return s;
+            return connected(new InetSocketAddress(host, port), new InetSocketAddress(local, localPort));
         }
     }
 
