@@ -112,6 +112,10 @@ enum Command {
         /// Comma-separated profiles (columns). Example: --profiles paho-java-1.2.5,rfc6455,tcp
         #[arg(long, value_delimiter = ',')]
         profiles: Option<Vec<String>>,
+        /// Comma-separated routes from client to broker: direct, tls, nginx, nginx-tls, haproxy, haproxy-tls, caddy,
+        /// caddy-tls, apache, apache-tls. Example: --routes direct,tls,nginx
+        #[arg(long, value_delimiter = ',')]
+        routes: Option<Vec<String>>,
         /// Run every column under each of these MQTT versions; a column under another version than its own is
         /// named <column>+v<version>. Example: --protocol 3.1.1,5
         #[arg(long = "protocol", value_delimiter = ',', value_name = "VERSIONS")]
@@ -269,8 +273,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = cli.config;
     let done = match cli.command {
-        Command::Run { set, tags, add_tags, new, profiles, protocols, clients, transport, hold, speed, client_versions, shard, copies, jobs, output } => {
-            let asked = RunArgs { set, tags, add_tags, new, profiles, protocols, clients, transport, hold, speed, client_versions, shard, copies, jobs };
+        Command::Run { set, tags, add_tags, new, profiles, routes, protocols, clients, transport, hold, speed, client_versions, shard, copies, jobs, output } => {
+            let asked = RunArgs { set, tags, add_tags, new, profiles, routes, protocols, clients, transport, hold, speed, client_versions, shard, copies, jobs };
             run_matrix(&config, asked, &output).await
         }
         Command::Diff { old, new, format, within } => diff(&old, &new, format, &within),
@@ -296,6 +300,7 @@ struct RunArgs {
     add_tags: Option<Vec<String>>,
     new: bool,
     profiles: Option<Vec<String>>,
+    routes: Option<Vec<String>>,
     protocols: Option<Vec<String>>,
     clients: Vec<String>,
     transport: Option<TransportArg>,
@@ -347,6 +352,7 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
         set: asked.set,
         tags,
         profiles,
+        routes: asked.routes,
         protocols: asked.protocols,
         clients,
         hold: asked.hold,

@@ -28,6 +28,7 @@ fn cell(tag: &str, profile: Profile, outcome: Outcome, at: Option<f64>, expected
     CellResult {
         tag: tag.into(),
         profile: profile.name().to_string(),
+        route: "direct".into(),
         expected: Some(expected.into()),
         status,
         verdict: verdict(outcome, at),
@@ -52,6 +53,7 @@ fn result(cells: Vec<CellResult>) -> RunResult {
         keepalive_secs: 60.0,
         five_minute_mark_reached: true,
         profiles: vec![Profile::PahoJava125.name().to_string(), Profile::Rfc6455.name().to_string()],
+        routes: vec!["direct".into()],
         columns: Vec::new(),
         contract_version: None,
         speed: 1,

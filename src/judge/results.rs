@@ -7,11 +7,14 @@ use crate::judge::record::{ClientProcess, WireEvent};
 use crate::plan::{Column, LeftOut, Transport};
 use crate::judge::verdict::Verdict;
 use crate::plan::Outcome;
+use crate::plan::route::{split_key, DIRECT};
 
 /// The JSON report's schema version; bump it when a field changes meaning. Version 2: a
 /// column (`profile`) may be a command client; `columns`, `contract_version`, and per cell
-/// `process` and `wire` were added. Version 1 files still read.
-pub const SCHEMA_VERSION: u32 = 2;
+/// `process` and `wire` were added. Version 3: the route axis; per cell `route`, and a
+/// cell's `profile` (and `profiles`) name a column under a route other than `direct` as
+/// `route/column`; the run's `routes`. Version 1 and 2 files still read (every cell `direct`).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// How a cell's outcome compares with matrix.toml.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,8 +54,12 @@ impl Status {
 pub struct CellResult {
     /// The image tag.
     pub tag: String,
-    /// The column's name (a built-in profile or a command client).
+    /// The column's name (a built-in profile or a command client) under its route: plain on
+    /// `direct`, `route/column` elsewhere (`nginx/paho-java-1.2.5`, see `plan::route`).
     pub profile: String,
+    /// The route from client to broker (`direct`, `tls`, `nginx`, …).
+    #[serde(default = "direct")]
+    pub route: String,
     /// The expectation as written in matrix.toml (`EOF@300`), if any.
     pub expected: Option<String>,
     /// How the outcome compares with it.
@@ -74,10 +81,23 @@ pub struct CellResult {
 }
 
 impl CellResult {
-    /// The cell's stable name, `tag/profile`.
+    /// The cell's stable name, `tag/profile` (`bookworm/nginx/rfc6455` on a route).
     pub fn id(&self) -> String {
         format!("{}/{}", self.tag, self.profile)
     }
+
+    /// The column's own name, without its route.
+    pub fn column(&self) -> &str {
+        split_key(&self.profile).1
+    }
+}
+
+fn direct() -> String {
+    DIRECT.to_string()
+}
+
+fn only_direct() -> Vec<String> {
+    vec![direct()]
 }
 
 /// What the image itself records, read through the Docker API.
@@ -229,8 +249,11 @@ pub struct RunResult {
     pub keepalive_secs: f64,
     /// Whether the hold passed the 5-minute mark.
     pub five_minute_mark_reached: bool,
-    /// The columns' names, in order.
+    /// The columns' names under their routes (as cells' `profile`), in order: route by route.
     pub profiles: Vec<String>,
+    /// The routes that ran, in order (`["direct"]` in files from before routes).
+    #[serde(default = "only_direct")]
+    pub routes: Vec<String>,
     /// What each column is: a built-in profile or a command, and the library it reported.
     #[serde(default)]
     pub columns: Vec<ColumnInfo>,
@@ -289,7 +312,12 @@ impl RunResult {
         self.cells.iter().filter(|c| c.status == Status::Error).collect()
     }
 
-    /// The cell for (tag, column).
+    /// Whether more than one route ran, so that reports group their columns by route.
+    pub fn has_routes(&self) -> bool {
+        self.routes.len() > 1 || self.routes.iter().any(|r| r != DIRECT)
+    }
+
+    /// The cell for (tag, column under its route, as in `profiles`).
     pub fn cell(&self, tag: &str, profile: &str) -> Option<&CellResult> {
         self.cells.iter().find(|c| c.tag == tag && c.profile == profile)
     }

@@ -14,6 +14,7 @@ use crate::units::parse_duration;
 use crate::wire::mqtt::Protocol;
 use crate::plan::column::{is_column_name, DEFAULT_PATH, PROTOCOL_MARK};
 use crate::plan::known::{parse_reference, KnownIssue};
+use crate::plan::route::{self, Route};
 use crate::plan::version::Version;
 use crate::plan::{Column, CommandClient, Expectation, Outcome, Profile, Timing, Transport, FIVE_MINUTE_MARK};
 
@@ -59,6 +60,7 @@ struct RawFile {
     round_trip_timeout: Option<Spanned<String>>,
     default_set: Spanned<String>,
     profiles: Vec<Spanned<String>>,
+    routes: Option<Spanned<Vec<Spanned<String>>>>,
     broker: RawBroker,
     #[serde(default)]
     clients: IndexMap<Spanned<String>, Spanned<RawClient>>,
@@ -124,6 +126,9 @@ struct RawSet {
     variants: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     expect: RawExpect,
+    routes: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    expect_on: IndexMap<Spanned<String>, RawExpect>,
     #[serde(default)]
     digests: IndexMap<Spanned<String>, Spanned<String>>,
 }
@@ -153,8 +158,14 @@ pub struct ImageSet {
     pub image: String,
     /// The tags, in file order.
     pub tags: Vec<String>,
-    /// Expected outcome per (tag, column name).
+    /// Expected outcome per (tag, column name), on the `direct` route.
     pub expect: BTreeMap<(String, String), Expectation>,
+    /// The routes the set runs when a run names none (`routes = [...]` in the set; the
+    /// file's when absent).
+    pub routes: Option<Vec<Route>>,
+    /// Where a route differs from `direct` (`[sets.X.expect_on.ROUTE]`): per (route name,
+    /// tag or [`EVERY_TAG`], column name).
+    pub expect_on: BTreeMap<(String, String, String), Expectation>,
     /// The tag variants `discover` follows, in order of preference: `""` is the bare
     /// `MAJOR.MINOR.PATCH` tag, `"-alpine"` its `-alpine` twin. `[""]` when the file says none.
     pub variants: Vec<String>,
@@ -166,10 +177,26 @@ impl ImageSet {
     /// What the set expects of `column` on `tag`. A column under another MQTT version
     /// (`rfc6455+v5`) is expected to do what it does under its own, unless the set has a row
     /// for it.
-    pub fn expectation(&self, tag: &str, column: &Column) -> Option<Expectation> {
-        [column.name(), column.base().name()].into_iter().find_map(|name| self.expect.get(&(tag.to_string(), name.to_string()))).copied()
+    ///
+    /// On another route, the route's own row for the tag wins, then its `"*"` row (every
+    /// tag), then what `direct` expects: a route's table says only where it differs.
+    pub fn expectation(&self, tag: &str, column: &Column, route: Route) -> Option<Expectation> {
+        let names = [column.name(), column.base().name()];
+        if route != Route::Direct {
+            let r = route.name();
+            for row in [tag, EVERY_TAG] {
+                let found = names.iter().find_map(|n| self.expect_on.get(&(r.clone(), row.to_string(), n.to_string())));
+                if let Some(e) = found {
+                    return Some(*e);
+                }
+            }
+        }
+        names.into_iter().find_map(|name| self.expect.get(&(tag.to_string(), name.to_string()))).copied()
     }
 }
+
+/// The row of a route's expectations (`[sets.X.expect_on.ROUTE]`) that stands for every tag.
+pub const EVERY_TAG: &str = "*";
 
 /// The variants a set follows when matrix.toml does not say: bare release tags only.
 pub fn default_variants() -> Vec<String> {
@@ -236,6 +263,9 @@ pub struct MatrixFile {
     pub default_set: String,
     /// The columns, in order (matrix.toml's `profiles`).
     pub columns: Vec<Column>,
+    /// The routes a run takes when neither the run nor its set names any (`routes`;
+    /// `["direct"]` when absent).
+    pub routes: Vec<Route>,
     /// Every `[clients.<name>]` table, listed in `profiles` or not; a versioned client once
     /// per version, named `X@version`.
     pub clients: Vec<CommandClient>,
@@ -395,6 +425,18 @@ impl Ctx<'_> {
 }
 
 impl Ctx<'_> {
+    /// A `routes = [...]` list: known names, none twice, at least one.
+    fn routes(&self, list: &Spanned<Vec<Spanned<String>>>) -> Result<Vec<Route>, ConfigError> {
+        for (i, r) in list.get_ref().iter().enumerate() {
+            route::parse_routes(&[r.get_ref()]).map_err(|e| self.at(r.span(), format!("routes: {e}")))?;
+            if list.get_ref()[..i].iter().any(|k| k.get_ref() == r.get_ref()) {
+                return Err(self.at(r.span(), format!("routes: route {:?} is listed twice", r.get_ref())));
+            }
+        }
+        let names: Vec<&String> = list.get_ref().iter().map(Spanned::get_ref).collect();
+        route::parse_routes(&names).map_err(|e| self.at(list.span(), format!("routes: {e}")))
+    }
+
     fn known_issue(&self, raw: &RawKnownIssue, clients: &[CommandClient], versioned: &[ClientVersions], tolerance: Duration) -> Result<KnownIssue, ConfigError> {
         let issue = raw.issue.get_ref();
         parse_reference(issue).map_err(|e| self.at(raw.issue.span(), format!("known_issues: {e}")))?;
@@ -552,6 +594,10 @@ impl MatrixFile {
             password: raw.broker.password,
             startup_timeout: cx.duration("startup_timeout", &raw.broker.startup_timeout)?,
         };
+        let routes = match &raw.routes {
+            None => vec![Route::Direct],
+            Some(list) => cx.routes(list)?,
+        };
         let mut sets = Vec::new();
         for (name, set) in &raw.sets {
             sets.push(load_set(&cx, name.get_ref(), set, &clients, &versioned)?);
@@ -571,6 +617,7 @@ impl MatrixFile {
             known_issues,
             default_set: raw.default_set.into_inner(),
             columns,
+            routes,
             clients,
             versioned,
             broker,
@@ -611,23 +658,34 @@ fn load_set(
                 format!("expectation for tag {:?}, which set {name:?} does not list in its tags", tag.get_ref()),
             ));
         }
-        // A versioned client's name `X` sets every version of it; `X@version` in the same row
-        // wins for its version, wherever it stands.
-        let mut specific = Vec::new();
-        for (profile, text) in row.get_ref() {
-            let e = Expectation::parse(text.get_ref()).map_err(|e| cx.at(text.span(), e))?;
-            if let Some(family) = versioned.iter().find(|f| &f.client == profile.get_ref()) {
-                for v in &family.versions {
-                    expect.insert((tag.get_ref().clone(), family.column(v)), e);
-                }
-                continue;
-            }
-            let column = find_column(profile.get_ref(), clients)
-                .ok_or_else(|| cx.at(profile.span(), unknown_column(profile.get_ref(), clients, versioned)))?;
-            specific.push((column.name().to_string(), e));
-        }
-        for (column, e) in specific {
+        for (column, e) in expectation_row(cx, row, clients, versioned)? {
             expect.insert((tag.get_ref().clone(), column), e);
+        }
+    }
+    let routes = raw.routes.as_ref().map(|list| cx.routes(list)).transpose()?;
+    let mut expect_on = BTreeMap::new();
+    for (route_name, rows) in &raw.expect_on {
+        let r = route_name.get_ref();
+        match Route::from_name(r) {
+            None => return Err(cx.at(route_name.span(), format!("expect_on.{r}: unknown route {r:?}; known routes: {}", route::known_names()))),
+            Some(Route::Direct) => {
+                return Err(cx.at(route_name.span(), format!("expect_on.direct: direct's expectations are [sets.{name}.expect]; expect_on is for the other routes")));
+            }
+            Some(_) => {}
+        }
+        for (tag, row) in rows {
+            if tag.get_ref() != EVERY_TAG && !tags.contains(tag.get_ref()) {
+                return Err(cx.at(
+                    tag.span(),
+                    format!("expect_on.{r}: tag {:?}, which set {name:?} does not list in its tags (\"*\" stands for every tag)", tag.get_ref()),
+                ));
+            }
+            for (column, e) in expectation_row(cx, row, clients, versioned)? {
+                if column == "tcp" {
+                    return Err(cx.at(row.span(), format!("expect_on.{r}: the tcp column runs on the direct route only")));
+                }
+                expect_on.insert((r.clone(), tag.get_ref().clone(), column), e);
+            }
         }
     }
     let variants = match &raw.variants {
@@ -674,5 +732,31 @@ fn load_set(
         }
         digests.insert(tag.get_ref().clone(), digest.get_ref().clone());
     }
-    Ok(ImageSet { name: name.to_string(), image: raw.image.clone(), tags, expect, variants, digests })
+    Ok(ImageSet { name: name.to_string(), image: raw.image.clone(), tags, expect, routes, expect_on, variants, digests })
+}
+
+/// One row of expectations (`{ rfc6455 = "OK", paho-java = "EOF@300" }`), per column name. A
+/// versioned client's name `X` sets every version of it; `X@version` in the same row wins for
+/// its version, wherever it stands.
+fn expectation_row(
+    cx: &Ctx<'_>,
+    row: &Spanned<IndexMap<Spanned<String>, Spanned<String>>>,
+    clients: &[CommandClient],
+    versioned: &[ClientVersions],
+) -> Result<Vec<(String, Expectation)>, ConfigError> {
+    let mut out = Vec::new();
+    let mut specific = Vec::new();
+    for (profile, text) in row.get_ref() {
+        let e = Expectation::parse(text.get_ref()).map_err(|e| cx.at(text.span(), e))?;
+        if let Some(family) = versioned.iter().find(|f| &f.client == profile.get_ref()) {
+            out.extend(family.versions.iter().map(|v| (family.column(v), e)));
+            continue;
+        }
+        let column = find_column(profile.get_ref(), clients)
+            .ok_or_else(|| cx.at(profile.span(), unknown_column(profile.get_ref(), clients, versioned)))?;
+        specific.push((column.name().to_string(), e));
+    }
+    // Later entries win when the caller inserts them in order.
+    out.extend(specific);
+    Ok(out)
 }

@@ -2,7 +2,7 @@
 //!
 //! Pure: nothing here does I/O but reading the file. It names the columns ([`Profile`]),
 //! the outcomes a cell may be expected to have ([`Outcome`]) and the durations a session
-//! runs by ([`Timing`]), so every stage above speaks the same words; and it carries what
+//! runs by ([`Timing`]) and the routes from client to broker ([`Route`]), so every stage above speaks the same words; and it carries what
 //! matrix.toml knows beyond the run: upstream issues behind failure patterns ([`KnownIssue`])
 //! and release versions to order tags by ([`Version`]).
 
@@ -12,6 +12,7 @@ pub mod cost;
 pub mod expectation;
 pub mod file;
 pub mod known;
+pub mod route;
 pub mod selection;
 pub mod timing;
 pub mod version;
@@ -21,6 +22,7 @@ pub use cost::Cost;
 pub use expectation::{Expectation, Outcome};
 pub use file::{BrokerSettings, ClientVersions, ConfigError, ImageSet, MatrixFile};
 pub use known::KnownIssue;
+pub use route::{ProxyName, Route};
 pub use version::Version;
 pub use selection::{parse_speed, Cell, LeftOut, Plan, Selection, SelectionOrigin, Shard, MAX_SPEED};
 pub use timing::{Timing, FIVE_MINUTE_MARK};

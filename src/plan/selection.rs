@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::plan::column::under_name;
 use crate::plan::copies;
+use crate::plan::route::{self, Route};
 use crate::plan::file::{find_column, find_columns, unknown_column, unknown_set};
 use crate::plan::{BrokerSettings, ClientVersions, Column, CommandClient, ConfigError, Expectation, KnownIssue, MatrixFile, Timing, Transport, FIVE_MINUTE_MARK};
 use crate::units::parse_duration;
@@ -21,6 +22,8 @@ pub struct Selection {
     pub tags: Option<Vec<String>>,
     /// Columns to run, by name: built-in profiles and matrix.toml's clients.
     pub profiles: Option<Vec<String>>,
+    /// Routes to run every column on (`direct,tls,nginx`); the set's or the file's when absent.
+    pub routes: Option<Vec<String>>,
     /// MQTT versions to run every column under (`3.1.1,5`); each column's own when absent.
     pub protocols: Option<Vec<String>>,
     /// Ad-hoc command columns (`--client NAME=COMMAND`), run besides the others with no expectation.
@@ -64,7 +67,7 @@ fn split_list(s: &str) -> Vec<String> {
 }
 
 impl Selection {
-    /// Reads `MATRIX_SET`, `MATRIX_TAGS`, `MATRIX_PROFILES`, `MATRIX_PROTOCOL`, `MATRIX_HOLD`,
+    /// Reads `MATRIX_SET`, `MATRIX_TAGS`, `MATRIX_PROFILES`, `MATRIX_ROUTES`, `MATRIX_PROTOCOL`, `MATRIX_HOLD`,
     /// `MATRIX_SPEED`, `MATRIX_COPIES`, `MATRIX_JOBS` and `MATRIX_CLIENT_VERSIONS`.
     pub fn from_env() -> Selection {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
@@ -73,6 +76,7 @@ impl Selection {
             tags: var("MATRIX_TAGS").map(|v| split_list(&v)),
             profiles: var("MATRIX_PROFILES").map(|v| split_list(&v)),
             protocols: var("MATRIX_PROTOCOL").map(|v| split_list(&v)),
+            routes: var("MATRIX_ROUTES").map(|v| split_list(&v)),
             hold: var("MATRIX_HOLD"),
             speed: var("MATRIX_SPEED"),
             copies: var("MATRIX_COPIES"),
@@ -107,21 +111,28 @@ fn under_protocols(columns: Vec<Column>, list: &[String], left_out: &mut Vec<Lef
     Ok(out)
 }
 
-/// One (tag, column) cell to run.
+/// One (tag, column, route) cell to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
     /// The image tag.
     pub tag: String,
     /// The column: a built-in profile or a command.
     pub column: Column,
+    /// How the client reaches the broker.
+    pub route: Route,
     /// What matrix.toml expects; `None` for a tag it does not list (a new release).
     pub expect: Option<Expectation>,
 }
 
 impl Cell {
-    /// The cell's stable name, `tag/column`.
+    /// The cell's stable name, `tag/column` on `direct` and `tag/route/column` elsewhere.
     pub fn id(&self) -> String {
-        format!("{}/{}", self.tag, self.column)
+        format!("{}/{}", self.tag, self.key())
+    }
+
+    /// The column under its route, as results and reports name it (see [`route::column_key`]).
+    pub fn key(&self) -> String {
+        route::column_key(&self.route.name(), self.column.name())
     }
 }
 
@@ -167,6 +178,8 @@ pub struct Plan {
     pub tags: Vec<String>,
     /// The columns in order.
     pub columns: Vec<Column>,
+    /// The routes in order; every cell of a route before the next route's (per row).
+    pub routes: Vec<Route>,
     /// Columns of the set this plan leaves out, each with why.
     pub left_out: Vec<LeftOut>,
     /// Every cell, tag-major.
@@ -263,22 +276,32 @@ impl Plan {
             None => None,
             Some(j) => Some(parse_jobs(j).map_err(|e| asked("jobs", e))?),
         };
+        let routes = match &sel.routes {
+            Some(names) => route::parse_routes(names).map_err(|e| asked("routes", e))?,
+            None => set.routes.clone().unwrap_or_else(|| file.routes.clone()),
+        };
+        // The TCP column has no WebSocket hop to route: said once, naming the routes.
+        let elsewhere: Vec<String> = routes.iter().filter(|r| **r != Route::Direct).map(|r| r.name()).collect();
+        for c in columns.iter().filter(|c| !elsewhere.is_empty() && routes.iter().any(|r| !r.carries(c))) {
+            let on = if routes.contains(&Route::Direct) { "runs on the direct route only" } else { "runs on the direct route only, which this run leaves out" };
+            left_out.push(LeftOut { column: c.name().to_string(), why: format!("{on}: a TCP session has no WebSocket hop for {} to carry", elsewhere.join(", ")) });
+        }
         let rows: Vec<String> = tags.iter().flat_map(|tag| (1..=copies).map(move |k| copies::row(tag, k, copies))).collect();
-        let cells = rows
-            .iter()
-            .flat_map(|row| {
-                columns.iter().map(|column| Cell {
-                    tag: row.clone(),
-                    column: column.clone(),
-                    expect: set.expectation(copies::image_tag(row), column),
-                })
-            })
-            .collect();
+        let mut cells = Vec::new();
+        for row in &rows {
+            for &route in &routes {
+                for column in columns.iter().filter(|c| route.carries(c)) {
+                    let expect = set.expectation(copies::image_tag(row), column, route);
+                    cells.push(Cell { tag: row.clone(), column: column.clone(), route, expect });
+                }
+            }
+        }
         Ok(Plan {
             set: set.name.clone(),
             image: set.image.clone(),
             tags: rows,
             columns,
+            routes,
             left_out,
             cells,
             speed,
@@ -303,6 +326,32 @@ impl Plan {
             }
         }
         used
+    }
+
+    /// The grid's columns: every column under every route that carries it, route by route,
+    /// named as results name them (`rfc6455`, `nginx/rfc6455`; see [`route::column_key`]).
+    pub fn keys(&self) -> Vec<String> {
+        self.routes
+            .iter()
+            .flat_map(|r| self.columns.iter().filter(|c| r.carries(c)).map(|c| route::column_key(&r.name(), c.name())))
+            .collect()
+    }
+
+    /// Whether a cell of the run speaks TLS, so its brokers need the TLS listener or its
+    /// proxies a certificate.
+    pub fn needs_tls(&self) -> bool {
+        self.cells.iter().any(|c| c.route.is_tls())
+    }
+
+    /// The proxies the run's cells go through, each once, in route order.
+    pub fn proxies(&self) -> Vec<route::ProxyName> {
+        let mut out = Vec::new();
+        for p in self.routes.iter().filter_map(|r| r.proxy()) {
+            if !out.contains(&p) && self.cells.iter().any(|c| c.route.proxy() == Some(p)) {
+                out.push(p);
+            }
+        }
+        out
     }
 
     /// Keeps shard `index` of `count` (1-based): whole tags, dealt round-robin in file

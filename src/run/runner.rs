@@ -25,7 +25,7 @@ use crate::engine::readiness::{self, Listener, Probe};
 use crate::judge::record::{End, SessionRecord};
 use crate::judge::results::{now_rfc3339, BrokerFailure, ClockFacts, CellResult, ColumnInfo, RunResult, Status, TagResult, SCHEMA_VERSION};
 use crate::judge::verdict::{self, BrokerState, Verdict};
-use crate::plan::{copies, Cell, Column, Cost, Outcome, Plan};
+use crate::plan::{copies, Cell, Column, Cost, Outcome, Plan, Route};
 use crate::run::reaper::Reaper;
 use crate::run::schedule::{Capacity, Load, Scheduler};
 
@@ -142,7 +142,8 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         hold_secs: plan.timing.hold.as_secs_f64(),
         keepalive_secs: plan.timing.keepalive.as_secs_f64(),
         five_minute_mark_reached: plan.reaches_five_minute_mark(),
-        profiles: plan.columns.iter().map(|c| c.name().to_string()).collect(),
+        profiles: plan.keys(),
+        routes: plan.routes.iter().map(|r| r.name()).collect(),
         columns: columns(plan, &cells),
         speed: plan.speed,
         left_out: plan.left_out.clone(),
@@ -232,7 +233,7 @@ fn columns(plan: &Plan, cells: &[CellResult]) -> Vec<ColumnInfo> {
         .map(|c| {
             let mut info = ColumnInfo::of(c);
             info.library =
-                cells.iter().filter(|r| r.profile == c.name()).find_map(|r| r.process.as_ref().and_then(|p| p.library.clone()));
+                cells.iter().filter(|r| r.column() == c.name()).find_map(|r| r.process.as_ref().and_then(|p| p.library.clone()));
             info
         })
         .collect()
@@ -354,6 +355,14 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell) -> (CellResu
             return (result, None);
         }
     };
+    if cell.route != Route::Direct {
+        // Until the TLS listener and the proxies are part of the engine, a route is an ERROR
+        // that says so, never a verdict.
+        let why = format!("not run: route {} needs the engine's TLS listener and proxies, not in this build", cell.route);
+        let result = finish(plan, cell, verdict::error(why), Some(client_id), now_rfc3339(), None);
+        send(progress, Progress::CellFinished(Box::new(result.clone())));
+        return (result, None);
+    }
     if let Some(missing) = missing_client_clock(plan) {
         let result = finish(plan, cell, verdict::error(missing), Some(client_id), now_rfc3339(), None);
         send(progress, Progress::CellFinished(Box::new(result.clone())));
@@ -447,8 +456,9 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell) -> (CellResu
 fn finish(plan: &Plan, cell: Cell, v: Verdict, client_id: Option<String>, started_at: String, record: Option<SessionRecord>) -> CellResult {
     let status = Status::of(cell.expect.as_ref(), &v, plan.timing.hold, plan.tolerance);
     CellResult {
+        profile: cell.key(),
+        route: cell.route.name(),
         tag: cell.tag,
-        profile: cell.column.name().to_string(),
         expected: cell.expect.map(|e| e.to_string()),
         status,
         verdict: v,
