@@ -124,6 +124,7 @@ fn spec(port: u16) -> SessionSpec {
         topic: "test/c5".into(),
         timing: timing(),
         started: Started::new(),
+        tls: None,
     }
 }
 

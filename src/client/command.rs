@@ -56,6 +56,9 @@ pub struct CommandSpec {
     pub extra_env: Vec<(String, String)>,
     /// Told once the broker accepted the client's session.
     pub started: crate::client::Started,
+    /// TLS with the run's CA: the recording proxy serves TLS to the client and speaks TLS to
+    /// `host:port`, and the contract passes `MATRIX_CA_FILE` and a `wss://` URL.
+    pub tls: Option<std::sync::Arc<crate::engine::tls::RunTls>>,
 }
 
 impl CommandSpec {

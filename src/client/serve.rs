@@ -60,6 +60,7 @@ pub async fn serve(profile: Profile, env: &ContractEnv, tuning: Tuning) -> Said 
             round_trip_timeout: env.round_trip,
         },
         started: crate::client::Started::new(),
+        tls: None,
     };
     let record = crate::client::run(&spec).await;
     let mut said = Said { stdout: Vec::new(), stderr: Vec::new(), status: 1 };

@@ -4,6 +4,7 @@
 //! The same code runs against real brokers and the scripted peer; durations come from
 //! [`Timing`], so a test can make "300 s" happen in 300 ms.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -13,6 +14,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 
 use crate::client::core::{Event, Player, Script, Step};
 use crate::client::Started;
+use crate::engine::tls::RunTls;
 use crate::judge::record::{End, SessionRecord, SocketEnd};
 use crate::plan::{Profile, Timing, Transport};
 use crate::wire::handshake::{self, HandshakeError};
@@ -43,6 +45,8 @@ pub struct SessionSpec {
     pub timing: Timing,
     /// Told once CONNACK accepted the session.
     pub started: Started,
+    /// TLS with the run's CA (`wss://`), or `None` for plain.
+    pub tls: Option<Arc<RunTls>>,
 }
 
 /// Runs one session to its end and returns what it observed. Never fails: a session

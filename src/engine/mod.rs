@@ -12,3 +12,5 @@ pub mod discover;
 pub mod labels;
 pub mod link;
 pub mod readiness;
+pub mod stream;
+pub mod tls;

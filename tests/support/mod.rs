@@ -72,6 +72,7 @@ pub async fn run_cell(profile: Profile, behaviour: Behaviour, unit: Duration, ti
         topic: format!("test/matrix-{}", profile.name()),
         timing,
         started: Default::default(),
+        tls: None,
     };
     let record = session::run(&spec).await;
     let verdict = verdict::decide(&record);
