@@ -97,7 +97,7 @@ async fn every_debian_image_accepts_the_test_user_over_websocket_and_tcp_and_ref
     let f = file();
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: format!("smoke/{suite}"), lifetime: Duration::from_secs(600) };
-    let b = broker::start("mosquitto-matrix/debian", suite, &f.broker, &labels, &BOTH, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start("mosquitto-matrix/debian", suite, &f.broker, &labels, &BOTH, None, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
     let ws = session(&b, Profile::Rfc6455, &f.broker.password).await;
     let tcp = session(&b, Profile::Tcp, &f.broker.password).await;
     let wrong = session(&b, Profile::Rfc6455, "not-the-password").await;
@@ -121,7 +121,7 @@ async fn a_broker_publishes_its_ports_on_loopback_only() {
     let f = file();
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: "binding/sid".into(), lifetime: Duration::from_secs(600) };
-    let b = broker::start("mosquitto-matrix/debian", "sid", &f.broker, &labels, &BOTH, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start("mosquitto-matrix/debian", "sid", &f.broker, &labels, &BOTH, None, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
     let ports = docker(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", b.container.id()]);
     let map: serde_json::Value = serde_json::from_str(&ports).expect("JSON");
     for p in ["1883/tcp", "9001/tcp"] {
@@ -329,7 +329,7 @@ async fn a_broker_that_never_logs_running_is_ready_by_its_answers_and_its_sessio
     // Started directly first, to see what it logged by the time it was ready.
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: "standin/quiet".into(), lifetime: Duration::from_secs(600) };
-    let b = broker::start(STANDIN, "quiet", &f.broker, &labels, &BOTH, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start(STANDIN, "quiet", &f.broker, &labels, &BOTH, None, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
     let log = broker::log_tail(b.container.id()).await;
     eprintln!("quiet: ready in {:.2} s ({:.2} s after the container ran); log: {log:?}", b.startup.as_secs_f64(), b.ready_after.as_secs_f64());
     assert!(log.iter().any(|l| l.contains("Opening websockets listen socket on port 9001")), "{log:?}");

@@ -276,7 +276,7 @@ async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResu
         StartEvent::Pulling => send(progress, Progress::Pulling { tag: tag.clone(), image: image.clone() }),
         StartEvent::Listening => ticket.started(),
     };
-    let started = broker::start(&plan.image, &image_tag, &plan.broker, &labels, &plan.transports(), clock.as_ref(), on).await;
+    let started = broker::start(&plan.image, &image_tag, &plan.broker, &labels, &plan.transports(), clock.as_ref(), None, on).await;
     ticket.started();
     let broker = match started {
         Ok(b) => b,
