@@ -7,7 +7,8 @@
 #
 # Everything: the mosquitto-matrix/debian:<suite> images, the readiness stand-ins (they need
 # mosquitto-matrix/debian:bookworm), libfaketime for glibc and musl, and the musl-linked
-# Mosquitto image (OpenSSL from source: minutes on a cold machine). Arguments other than
+# Mosquitto image (OpenSSL from source: minutes on a cold machine), and the reverse proxies'
+# image mosquitto-matrix/proxy:bookworm (build-proxy-image.sh). Arguments other than
 # --for-run are for build-debian-images.sh.
 #
 # --for-run (scripts/matrix.sh) builds only what the run in the environment needs:
@@ -15,6 +16,7 @@
 #   MATRIX_SET=musl                  the musl image
 #   MATRIX_SET=eclipse               nothing: the official images are pulled when they run
 #   MATRIX_SPEED above 1             libfaketime too (its glibc build runs in debian:bullseye)
+#   MATRIX_ROUTES naming a proxy     the proxies' image (nginx, haproxy, caddy, apache, -tls)
 # and never the stand-ins, which only the tests use. Each step prints `found` when its
 # result exists already.
 set -euo pipefail
@@ -33,6 +35,7 @@ if [ -z "$for_run" ]; then
     bash "$HERE/build-standin-images.sh"
     bash "$HERE/faketime.sh"
     bash "$HERE/build-musl-image.sh"
+    bash "$HERE/build-proxy-image.sh"
     exit 0
 fi
 
@@ -63,4 +66,7 @@ if [ -n "$needs_debian" ]; then
 fi
 [ "$speed" -gt 1 ] && bash "$HERE/faketime.sh"
 [ "$set_name" = musl ] && bash "$HERE/build-musl-image.sh"
+case ",${MATRIX_ROUTES:-}," in
+    *,nginx*|*,haproxy*|*,caddy*|*,apache*) bash "$HERE/build-proxy-image.sh" ;;
+esac
 echo "provision.sh: provisioned for set $set_name at x$speed (stand-ins and other sets' images left out)"

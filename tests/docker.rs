@@ -713,3 +713,186 @@ async fn a_sigkill_of_the_cli_mid_hold_leaves_no_container_or_client_of_its_run_
     assert!(processes_with(marker).is_empty(), "SIGKILL left client processes: {:?}", processes_with(marker));
     assert!(reaper::run_processes(&run_id).is_empty(), "SIGKILL left processes of run {run_id}");
 }
+
+// ---- reverse proxies (engine::proxy, engine::network) ----
+
+use mosquitto_matrix::engine::{network, proxy};
+use mosquitto_matrix::engine::proxy::{ProxyAsk, ProxyKind, ProxyTls};
+use mosquitto_matrix::engine::readiness::Probe;
+
+/// A server certificate for `localhost` and `broker`, made by the openssl CLI into `dir`.
+fn test_certificate(dir: &Path) -> ProxyTls {
+    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,DNS:broker,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    ProxyTls { cert_file: cert, key_file: key }
+}
+
+async fn networks_left(run_id: &str) -> usize {
+    network::labelled(Some(run_id)).await.expect("the engine lists networks").len()
+}
+
+/// A proxy's ask with the run's credentials and bounds.
+fn proxy_ask<'a>(kind: ProxyKind, net: &'a str, upstream: &'a str, labels: &'a Labels, tls: Option<&'a ProxyTls>, probe: &'a Probe) -> ProxyAsk<'a> {
+    ProxyAsk {
+        kind,
+        network: net,
+        upstream_host: upstream,
+        upstream_port: 9001,
+        labels,
+        tls,
+        clock: None,
+        startup_timeout: Duration::from_secs(30),
+        probe,
+    }
+}
+
+#[rstest]
+#[case::nginx(ProxyKind::Nginx)]
+#[case::haproxy(ProxyKind::Haproxy)]
+#[case::caddy(ProxyKind::Caddy)]
+#[case::apache(ProxyKind::Apache)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_passes_a_websocket_session_through_to_the_broker_and_leaves_no_container_or_network(#[case] kind: ProxyKind) {
+    let f = file();
+    let run_id = labels::new_run_id();
+    let dir = tempdir(&format!("proxy-{kind}"));
+    let tls = test_certificate(&dir);
+    let net = network::create(&run_id, Duration::from_secs(600)).await.expect("network");
+    let labels = Labels { run_id: run_id.clone(), cell: format!("proxy/bookworm/{kind}"), lifetime: Duration::from_secs(600) };
+    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &BOTH, None, Some(&net), |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let probe = Probe::new(&f.broker.username, &f.broker.password);
+    let p = proxy::start(proxy_ask(kind, &net, network::BROKER_ALIAS, &labels, Some(&tls), &probe)).await.unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("{}: ready in {:.2} s, ws {} wss {:?}", p.label(), p.startup.as_secs_f64(), p.ws_port, p.wss_port);
+    assert!(p.wss_port.is_some(), "{kind}: the TLS listener is mapped");
+    assert!(!p.version.contains("unknown"), "{kind}: the image records the package version");
+    let record = session::run(&SessionSpec {
+        protocol: mosquitto_matrix::wire::mqtt::Protocol::V311,
+        profile: Profile::Rfc6455,
+        host: p.host.clone(),
+        port: p.ws_port,
+        path: "/mqtt".into(),
+        username: f.broker.username.clone(),
+        password: f.broker.password.clone(),
+        client_id: format!("through-{kind}"),
+        topic: format!("test/through-{kind}"),
+        timing: quick_timing(Duration::from_millis(500)),
+        started: Default::default(),
+    })
+    .await;
+    let v = decide(&record);
+    assert_eq!(v.outcome, Outcome::Ok, "{kind}: {}", v.cause);
+    assert_eq!(record.subprotocol.as_deref(), Some("mqtt"), "{kind} passes the subprotocol");
+    let ports = docker(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", p.container.id()]);
+    assert!(!ports.contains("0.0.0.0"), "{kind}: ports on loopback only: {ports}");
+    assert_eq!(left_behind(&run_id).await, 2);
+    p.container.rm().await.expect("proxy removed");
+    b.container.rm().await.expect("broker removed");
+    network::remove(&net).await.expect("network removed");
+    assert_eq!(left_behind(&run_id).await, 0);
+    assert_eq!(networks_left(&run_id).await, 0);
+}
+
+#[rstest]
+#[case::nginx(ProxyKind::Nginx)]
+#[case::haproxy(ProxyKind::Haproxy)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_that_refuses_its_configuration_is_a_proxy_error_naming_it_with_its_log_and_the_run_cleans_it_up(#[case] kind: ProxyKind) {
+    let f = file();
+    let run_id = labels::new_run_id();
+    let net = network::create(&run_id, Duration::from_secs(600)).await.expect("network");
+    let labels = Labels { run_id: run_id.clone(), cell: format!("proxy/bookworm/{kind}"), lifetime: Duration::from_secs(600) };
+    let probe = Probe::new(&f.broker.username, &f.broker.password);
+    // An upstream no name server knows: both refuse such a configuration at start.
+    let started = Instant::now();
+    let e = match proxy::start(proxy_ask(kind, &net, "no-such-broker", &labels, None, &probe)).await {
+        Ok(p) => panic!("{} started on an upstream that does not resolve", p.label()),
+        Err(e) => e,
+    };
+    eprintln!("{kind}: {e} (after {:.1} s)", started.elapsed().as_secs_f64());
+    assert!(e.proxy().starts_with(kind.name()), "{e}");
+    assert!(e.to_string().starts_with(&format!("proxy {kind} ")), "{e}");
+    assert!(e.reason().contains("exited"), "{e}");
+    assert!(e.log_tail().iter().any(|l| l.contains("no-such-broker")), "{kind}: its log names the upstream: {e}");
+    assert!(started.elapsed() < Duration::from_secs(30), "said at once, not at the bound");
+    // As a run's end does: its containers, then its network.
+    mosquitto_matrix::engine::cleanup::remove_run(&run_id).await.expect("clean-up");
+    assert_eq!(left_behind(&run_id).await, 0);
+    assert_eq!(networks_left(&run_id).await, 0);
+}
+
+/// The environment variable that makes [`a_harness_holding_a_proxy_child_process`] act.
+const PROXY_CHILD: &str = "MATRIX_TEST_PROXY_CHILD";
+
+/// The child of the SIGKILL test below: a harness that starts its reaper, a network, a
+/// broker and a proxy, says so, and holds them until it is killed (at most 120 s).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "started by a_sigkill_of_a_harness_holding_a_proxy_leaves_no_container_or_network_of_its_run, with its run id"]
+async fn a_harness_holding_a_proxy_child_process() {
+    let run_id = std::env::var(PROXY_CHILD).expect("started by the SIGKILL test, with MATRIX_TEST_PROXY_CHILD=<run id>");
+    let f = file();
+    let _reaper = reaper::Reaper::start(&run_id);
+    let net = network::create(&run_id, Duration::from_secs(600)).await.expect("network");
+    let labels = Labels { run_id: run_id.clone(), cell: "sigkill/bookworm/haproxy".into(), lifetime: Duration::from_secs(600) };
+    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &BOTH, None, Some(&net), |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let probe = Probe::new(&f.broker.username, &f.broker.password);
+    let p = proxy::start(proxy_ask(ProxyKind::Haproxy, &net, network::BROKER_ALIAS, &labels, None, &probe)).await.unwrap_or_else(|e| panic!("{e}"));
+    println!("holding {} {}", b.container.id(), p.container.id());
+    tokio::time::sleep(Duration::from_secs(120)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sigkill_of_a_harness_holding_a_proxy_leaves_no_container_or_network_of_its_run() {
+    use std::io::{BufRead, BufReader};
+    let run_id = labels::new_run_id();
+    let mut child = Command::new(std::env::current_exe().expect("this test binary"))
+        .args(["--exact", "a_harness_holding_a_proxy_child_process", "--ignored", "--nocapture"])
+        .env(PROXY_CHILD, &run_id)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while lines.read_line(&mut line).expect("reads") > 0 && !line.starts_with("holding ") {
+        line.clear();
+    }
+    assert!(line.starts_with("holding "), "the child started its broker and proxy");
+    assert_eq!(left_behind(&run_id).await, 2);
+    assert_eq!(networks_left(&run_id).await, 1);
+    let killed = Instant::now();
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    while (left_behind(&run_id).await > 0 || networks_left(&run_id).await > 0) && killed.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("after SIGKILL: the broker, the proxy and the network were gone {:.1} s later", killed.elapsed().as_secs_f64());
+    assert_eq!(left_behind(&run_id).await, 0, "SIGKILL left containers of run {run_id}");
+    assert_eq!(networks_left(&run_id).await, 0, "SIGKILL left the network of run {run_id}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_run_network_is_removed_by_the_next_runs_clean_up() {
+    let run_id = labels::new_run_id();
+    // Expired from the moment it exists: as the network of a run killed with its reaper.
+    network::create(&run_id, Duration::ZERO).await.expect("network");
+    assert_eq!(networks_left(&run_id).await, 1);
+    let past = labels::unix_now() + 1;
+    while labels::unix_now() <= past {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    mosquitto_matrix::engine::cleanup::remove_expired().await.expect("clean-up");
+    assert_eq!(networks_left(&run_id).await, 0);
+}

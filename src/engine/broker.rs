@@ -20,6 +20,7 @@ use testcontainers::{ContainerAsync, CopyTargetOptions, Image, ImageExt};
 use crate::engine::clock::{self, Acceleration, ClockError, Libc, Proof, PRELOAD_PATH};
 use crate::engine::labels::Labels;
 use crate::engine::link::WSS_CONTAINER_PORT;
+use crate::engine::network;
 use crate::engine::readiness::{self, Listener, Liveness, Probe, ReadinessError};
 use crate::engine::tls::RunTls;
 use crate::judge::results::ImageFacts;
@@ -259,7 +260,11 @@ pub fn engine_is_local() -> bool {
 /// [`StartEvent::Listening`] once the listeners answer. Every wait is bounded: the pull by
 /// [`PULL_TIMEOUT`], the container's start by `settings.startup_timeout`, its listeners by as
 /// long again, the clock proof by its own bound, each question to the engine by 30 s.
-// The parameters are the agreed interface of issue 22 (routes, proxies and TLS add theirs).
+///
+/// With `tls`, the broker gets a third listener, a `wss` one on the container's port 9443 with
+/// the run's certificate. With `network` (the run's, [`crate::engine::network::create`]), the
+/// broker also joins it under the alias [`crate::engine::network::BROKER_ALIAS`], where
+/// reverse proxies reach it.
 #[allow(clippy::too_many_arguments)]
 pub async fn start(
     image: &str,
@@ -269,6 +274,7 @@ pub async fn start(
     transports: &[Transport],
     clock: Option<&ClockAsk>,
     tls: Option<&RunTls>,
+    network: Option<&str>,
     mut on: impl FnMut(StartEvent),
 ) -> Result<Broker, BrokerError> {
     let read = |p: &std::path::Path| {
@@ -364,6 +370,11 @@ pub async fn start(
         Err(_) => return Err(fail(format!("the engine did not create and start the container within {:?}", settings.startup_timeout))),
     };
     let id = container.id().to_string();
+    if let Some(net) = network {
+        if let Err(e) = network::join(net, &id, network::BROKER_ALIAS).await {
+            return Err(not_had(&id, &name, e.to_string()).await);
+        }
+    }
     // A container that exited at once has no published ports any more: say it exited.
     let ports = async {
         let ws = container.get_host_port_ipv4(Transport::Ws.container_port()).await?;
@@ -426,8 +437,8 @@ async fn not_had(id: &str, image: &str, why: String) -> BrokerError {
     }
 }
 
-/// Whether the container still runs, as the engine says.
-async fn liveness(id: &str) -> Liveness {
+/// Whether a container still runs, as the engine says.
+pub async fn liveness(id: &str) -> Liveness {
     let Ok(docker) = testcontainers::core::client::docker_client_instance().await else { return Liveness::Unknown };
     let Ok(Ok(c)) = tokio::time::timeout(ENGINE_CALL_TIMEOUT, docker.inspect_container(id, None)).await else { return Liveness::Unknown };
     let state = c.state.unwrap_or_default();

@@ -1,6 +1,7 @@
-//! Removing our containers where testcontainers' drop-based clean-up cannot run: a signal,
-//! a harness killed outright (its reaper calls [`remove_run`]), or one whose reaper was killed
-//! with it (the next run calls [`remove_expired`]).
+//! Removing our containers (and then the per-run networks they were on) where
+//! testcontainers' drop-based clean-up cannot run: a signal, a harness killed outright (its
+//! reaper calls [`remove_run`]), or one whose reaper was killed with it (the next run calls
+//! [`remove_expired`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use testcontainers::bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
 
 use crate::engine::labels::{unix_now, EXPIRES_LABEL, RUN_LABEL, TOOL, TOOL_LABEL};
+use crate::engine::network;
 
 /// Why the engine could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +56,8 @@ pub async fn labelled_containers(run_id: Option<&str>) -> Result<Vec<String>, St
     Ok(list.into_iter().filter_map(|c| c.id).collect())
 }
 
-/// Force-removes every container of one run; returns how many were removed.
+/// Force-removes every container of one run, then its networks; returns how many containers
+/// were removed.
 pub async fn remove_run(run_id: &str) -> Result<usize, String> {
     let docker = testcontainers::core::client::docker_client_instance().await.map_err(|e| e.to_string())?;
     let ids = labelled_containers(Some(run_id)).await?;
@@ -65,11 +68,13 @@ pub async fn remove_run(run_id: &str) -> Result<usize, String> {
             removed += 1;
         }
     }
+    // A network goes once no container is on it: after them.
+    let _ = network::remove_run(run_id).await;
     Ok(removed)
 }
 
-/// Force-removes every container of ours, of any run, whose expiry label has passed;
-/// returns how many were removed.
+/// Force-removes every container of ours, of any run, whose expiry label has passed, then
+/// our expired networks; returns how many containers were removed.
 pub async fn remove_expired() -> Result<usize, String> {
     let docker = testcontainers::core::client::docker_client_instance().await.map_err(|e| e.to_string())?;
     let filters = HashMap::from([("label".to_string(), vec![format!("{TOOL_LABEL}={TOOL}")])]);
@@ -86,5 +91,6 @@ pub async fn remove_expired() -> Result<usize, String> {
             }
         }
     }
+    let _ = network::remove_expired().await;
     Ok(removed)
 }

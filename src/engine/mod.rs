@@ -3,7 +3,8 @@
 //! Our Mosquitto image type and start-up ([`broker`]), readiness as every listener answering
 //! a CONNECT ([`readiness`]), the labels every container carries ([`labels`]), clean-up when
 //! a signal skips testcontainers' own ([`cleanup`]), and which release tags a registry has
-//! ([`discover`]).
+//! ([`discover`]). In front of a broker: the run's network ([`network`]) and the reverse
+//! proxies on it ([`proxy`]).
 
 pub mod broker;
 pub mod clock;
@@ -11,6 +12,8 @@ pub mod cleanup;
 pub mod discover;
 pub mod labels;
 pub mod link;
+pub mod network;
+pub mod proxy;
 pub mod readiness;
 pub mod stream;
 pub mod tls;

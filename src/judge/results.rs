@@ -111,7 +111,7 @@ pub struct ImageFacts {
     pub digest: Option<String>,
 }
 
-/// Why a tag's broker could not be had, in parts, so a report can say it once for the tag.
+/// Why a tag's broker (or one of its proxies) could not be had, in parts, so a report can say it once for the tag.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerFailure {
     /// What went wrong, without the image name or the log lines:
@@ -169,6 +169,26 @@ pub struct TagResult {
     /// The digest matrix.toml recorded for this tag at its last baseline, if any (`sha256:…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_digest: Option<String>,
+    /// The reverse proxies in front of this tag's broker, one per proxy the run's routes
+    /// name (absent in results from before routes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxies: Vec<ProxyResult>,
+}
+
+/// One reverse proxy in front of one tag's broker.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProxyResult {
+    /// Which proxy (`nginx`), as routes name it.
+    pub proxy: String,
+    /// The proxy and its Debian package's version (`nginx 1.22.1-9`), when known.
+    pub label: String,
+    /// Seconds from asking for its container to the broker's CONNACK through it.
+    #[serde(default)]
+    pub startup_secs: Option<f64>,
+    /// Why it could not be had, if it could not: said once for the (tag, proxy), its cells
+    /// only point at it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<BrokerFailure>,
 }
 
 impl TagResult {

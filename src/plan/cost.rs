@@ -23,6 +23,10 @@ impl Cost {
     /// A broker container: the engine creating, copying into and starting it, and the
     /// broker's own start (measured: 0.2–0.4 s of CPU across dockerd, containerd and runc).
     pub const BROKER: Cost = Cost { start_cpu: Duration::from_millis(400), memory_mb: 12 };
+    /// A reverse-proxy container (nginx, HAProxy, Caddy, Apache from Debian's packages): like a
+    /// broker's, the engine's work to create, copy into and start it, then the proxy's own
+    /// start; memory is the largest of the four measured while holding (README, "Routes").
+    pub const PROXY: Cost = Cost { start_cpu: Duration::from_millis(400), memory_mb: 40 };
     /// A built-in profile played in process: a task and two buffers.
     pub const IN_PROCESS: Cost = Cost { start_cpu: Duration::from_millis(2), memory_mb: 1 };
     /// A built-in profile played as a command by the harness's own CLI (accelerated runs).

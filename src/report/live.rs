@@ -61,7 +61,9 @@ pub async fn terminal(mut rx: UnboundedReceiver<Progress>, plan: &Plan) {
                         b.set_message("holding");
                     }
                 }
-                Some(Progress::Load(_)) => {}
+                Some(Progress::Load(_) | Progress::ProxyReady { .. }) => {}
+                // Its cells say it when they finish.
+                Some(Progress::ProxyFailed { .. }) => {}
                 Some(Progress::BrokerFailed { tag, why }) => {
                     pulling.remove(&tag);
                     for (_, (b, _)) in bars.iter().filter(|(id, _)| id.starts_with(&format!("{tag}/"))) {

@@ -52,6 +52,10 @@ pub async fn plain(mut rx: UnboundedReceiver<Progress>, total: usize, hold: Dura
                             fmt_ms(probing),
                         ),
                         Progress::BrokerFailed { tag, why } => say!("[{t}] {tag}: broker failed: {why}"),
+                        Progress::ProxyReady { tag, proxy, startup } => {
+                            say!("[{t}] {tag}: {proxy} ready in {:.2} s", startup.as_secs_f64())
+                        }
+                        Progress::ProxyFailed { tag, why } => say!("[{t}] {tag}: {why}"),
                         // One line per start would drown the log; the status line counts them.
                         Progress::CellStarting { .. } | Progress::CellHolding { .. } => {}
                         Progress::Load(now) => load = now,

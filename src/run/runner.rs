@@ -1,12 +1,20 @@
 //! Runs a plan: one broker per row, every cell of every row admitted by the [`Scheduler`],
 //! all holding at once.
 //!
+//! Routes (`plan::route`): a row's broker gets the `wss` listener when a cell of the row takes
+//! the `tls` route, and joins the run's network when one takes a proxy route; then one proxy
+//! container per (row, proxy), serving its plain listener and, when a `-tls` route asks, its
+//! TLS one. A cell connects to the broker's `ws`/`tcp` or `wss` port, or the proxy's `ws` or
+//! `wss` port. A proxy that could not be had, or that exited under a session, makes its cells
+//! ERRORs that name it and quote its log, never a broker's drop.
+//!
 //! Wall time is about one hold plus the time the waves of start-ups take, not rows × hold.
 //! Every wait is bounded: a broker's start (see `engine::broker::start`), a cell's start
 //! (its set-up timeout, in real time), and a whole cell (its hold on its clock, plus set-up
 //! and round trip, plus a margin), so a run whose brokers or clients never answer still ends.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
@@ -18,14 +26,18 @@ use crate::client::command::{self, CommandSpec};
 use crate::client::service::{self, Service};
 use crate::client::{self, contract, SessionSpec, Started};
 use crate::engine::broker::{self, Broker, ClockAsk, StartEvent};
+use crate::engine::network;
+use crate::engine::proxy::{self, Proxy, ProxyAsk, ProxyError, ProxyKind, ProxyTls};
+use crate::engine::readiness::Liveness;
+use crate::engine::tls::RunTls;
 use crate::engine::clock::{self, Libc};
 use crate::engine::cleanup;
 use crate::engine::labels::Labels;
 use crate::engine::readiness::{self, Listener, Probe};
 use crate::judge::record::{End, SessionRecord};
-use crate::judge::results::{now_rfc3339, BrokerFailure, ClockFacts, CellResult, ColumnInfo, RunResult, Status, TagResult, SCHEMA_VERSION};
+use crate::judge::results::{now_rfc3339, BrokerFailure, ClockFacts, CellResult, ColumnInfo, ProxyResult, RunResult, Status, TagResult, SCHEMA_VERSION};
 use crate::judge::verdict::{self, BrokerState, Verdict};
-use crate::plan::{copies, Cell, Column, Cost, Outcome, Plan, Route};
+use crate::plan::{copies, Cell, Column, Cost, Outcome, Plan, ProxyName, Route, Transport};
 use crate::run::reaper::Reaper;
 use crate::run::schedule::{Capacity, Load, Scheduler};
 
@@ -71,6 +83,22 @@ pub enum Progress {
     },
     /// How many brokers and cells wait, start and run (every few seconds).
     Load(Load),
+    /// A proxy in front of a tag's broker answers (the broker's CONNACK through it).
+    ProxyReady {
+        /// The tag.
+        tag: String,
+        /// `nginx 1.22.1-9`.
+        proxy: String,
+        /// From asking for its container to ready.
+        startup: Duration,
+    },
+    /// A proxy in front of a tag's broker could not be had; its cells are ERROR.
+    ProxyFailed {
+        /// The tag.
+        tag: String,
+        /// Why, naming the proxy and quoting its log.
+        why: String,
+    },
     /// A tag's broker could not be had; its cells are ERROR.
     BrokerFailed {
         /// The tag.
@@ -117,7 +145,13 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
             }
         })
     };
-    let cx = RunContext { plan, run_id, progress: progress.clone(), session_fn, scheduler: &scheduler, services: &envs };
+    // One certificate per run when a route speaks TLS, one network when a route has a proxy.
+    let tls = plan.needs_tls().then(|| RunTls::temporary(run_id).map(Arc::new).map_err(|e| format!("the run's TLS certificate could not be made: {e}")));
+    let network = match plan.proxies().is_empty() {
+        true => None,
+        false => Some(network::create(run_id, container_lifetime(plan)).await.map_err(|e| format!("the run's network could not be made: {e}"))),
+    };
+    let cx = RunContext { plan, run_id, progress: progress.clone(), session_fn, scheduler: &scheduler, services: &envs, tls, network };
     let tag_runs = plan.tags.iter().map(|row| {
         let cells: Vec<Cell> = plan.cells.iter().filter(|c| &c.tag == row).cloned().collect();
         run_tag(&cx, row.clone(), cells)
@@ -130,6 +164,10 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
     }
     reporting.abort();
     join_all(services.into_iter().map(Service::stop)).await;
+    if let Some(Ok(name)) = &cx.network {
+        // Its containers are gone by now; `remove_run` below tries again if this failed.
+        let _ = tokio::time::timeout(Duration::from_secs(30), network::remove(name)).await;
+    }
     // A container whose start was abandoned at its bound may still have been created.
     let _ = tokio::time::timeout(Duration::from_secs(30), cleanup::remove_run(run_id)).await;
     drop(reaper);
@@ -260,6 +298,172 @@ struct RunContext<'a> {
     session_fn: SessionFn,
     scheduler: &'a Scheduler,
     services: &'a ServiceEnvs,
+    /// The run's certificate, when a route speaks TLS, or why it could not be made.
+    tls: Option<Result<Arc<RunTls>, String>>,
+    /// The run's network, when a route has a proxy, or why it could not be made.
+    network: Option<Result<String, String>>,
+}
+
+/// Where a cell's client connects, by its route.
+struct Endpoint {
+    host: String,
+    port: u16,
+    tls: Option<Arc<RunTls>>,
+    /// The proxy in between: its label (`nginx 1.22.1-9`) and container id.
+    proxy: Option<(String, String)>,
+}
+
+/// The proxies of one row, by name: running, or why not (said once for the row).
+type RowProxies = BTreeMap<ProxyName, Result<Proxy, String>>;
+
+/// Where a cell connects on its route, or why it cannot run.
+fn endpoint(cx: &RunContext<'_>, broker: &Broker, proxies: &RowProxies, cell: &Cell) -> Result<Endpoint, String> {
+    let run_tls = || match &cx.tls {
+        Some(Ok(t)) => Ok(Arc::clone(t)),
+        Some(Err(why)) => Err(format!("not run: {why}")),
+        None => Err("not run: the run made no TLS certificate".to_string()),
+    };
+    match cell.route {
+        Route::Direct => Ok(Endpoint { host: broker.host.clone(), port: broker.port(cell.column.transport()), tls: None, proxy: None }),
+        Route::Tls => {
+            let tls = run_tls()?;
+            let port = broker.wss_port.ok_or("not run: the broker has no wss listener")?;
+            Ok(Endpoint { host: broker.host.clone(), port, tls: Some(tls), proxy: None })
+        }
+        Route::Proxy { proxy: name, tls } => {
+            let proxy = match proxies.get(&name) {
+                Some(Ok(p)) => p,
+                Some(Err(why)) => return Err(format!("not run: {why}")),
+                None => return Err(format!("not run: no {name} proxy was started", name = name.name())),
+            };
+            let id = Some((proxy.label(), proxy.container.id().to_string()));
+            if tls {
+                let port = proxy.wss_port.ok_or_else(|| format!("not run: proxy {} has no TLS listener", proxy.label()))?;
+                Ok(Endpoint { host: proxy.host.clone(), port, tls: Some(run_tls()?), proxy: id })
+            } else {
+                Ok(Endpoint { host: proxy.host.clone(), port: proxy.ws_port, tls: None, proxy: id })
+            }
+        }
+    }
+}
+
+/// Starts the row's proxies, each admitted like a broker, in front of `broker` on the run's
+/// network; a failure is reported once per (row, proxy).
+async fn start_proxies(cx: &RunContext<'_>, tag: &str, broker: &Broker, cells: &[Cell]) -> (RowProxies, Vec<ProxyResult>, Vec<crate::run::schedule::Ticket>) {
+    let RunContext { plan, run_id, progress, scheduler, .. } = cx;
+    let names: Vec<ProxyName> = plan.proxies().into_iter().filter(|p| cells.iter().any(|c| c.route.proxy() == Some(*p))).collect();
+    if names.is_empty() {
+        return (RowProxies::new(), Vec::new(), Vec::new());
+    }
+    let upstream = match &cx.network {
+        Some(Ok(net)) => container_name(broker).await.map(|n| (net.clone(), n)).ok_or_else(|| "the engine did not say the broker container's name".to_string()),
+        Some(Err(why)) => Err(why.clone()),
+        None => Err("the run has no network".to_string()),
+    };
+    let clock = (plan.speed > 1).then(|| ClockAsk { speed: plan.speed, workdir: plan.workdir.clone() });
+    let probe = Probe::new(&plan.broker.username, &plan.broker.password);
+    let cert = match &cx.tls {
+        Some(Ok(t)) => Some(ProxyTls { cert_file: t.cert_file.clone(), key_file: t.key_file.clone() }),
+        _ => None,
+    };
+    let starts = names.iter().map(|&name| {
+        let (upstream, clock, probe, cert) = (&upstream, &clock, &probe, &cert);
+        async move {
+            let Some(kind) = ProxyKind::from_name(name.name()) else {
+                return (name, Err(NotHad::own(name.name(), "the engine knows no such proxy".to_string())), None);
+            };
+            let (net, host) = match upstream {
+                Ok(u) => u,
+                Err(why) => return (name, Err(NotHad::own(kind.name(), why.clone())), None),
+            };
+            let wants_tls = cells.iter().any(|c| c.route == Route::Proxy { proxy: name, tls: true });
+            let mut ticket = scheduler.admit(Cost::PROXY).await;
+            let labels = Labels { run_id: run_id.to_string(), cell: format!("{}/{}/{}", plan.set, tag, kind), lifetime: container_lifetime(plan) };
+            let ask = ProxyAsk {
+                kind,
+                network: net,
+                upstream_host: host,
+                upstream_port: Transport::Ws.container_port(),
+                labels: &labels,
+                tls: if wants_tls { cert.as_ref() } else { None },
+                clock: clock.as_ref(),
+                startup_timeout: plan.broker.startup_timeout,
+                probe,
+            };
+            let started = proxy::start(ask).await;
+            ticket.started();
+            (name, started.map_err(|e| NotHad::from(&e)), Some(ticket))
+        }
+    });
+    let mut proxies = RowProxies::new();
+    let mut facts = Vec::new();
+    let mut tickets = Vec::new();
+    for (name, started, ticket) in join_all(starts).await {
+        tickets.extend(ticket);
+        match started {
+            Ok(p) => {
+                send(progress, Progress::ProxyReady { tag: tag.to_string(), proxy: p.label(), startup: p.startup });
+                facts.push(ProxyResult { proxy: name.name().to_string(), label: p.label(), startup_secs: Some(p.startup.as_secs_f64()), failure: None });
+                proxies.insert(name, Ok(p));
+            }
+            Err(e) => {
+                send(progress, Progress::ProxyFailed { tag: tag.to_string(), why: e.text.clone() });
+                facts.push(ProxyResult { proxy: name.name().to_string(), label: e.label, startup_secs: None, failure: Some(e.failure) });
+                proxies.insert(name, Err(e.text));
+            }
+        }
+    }
+    (proxies, facts, tickets)
+}
+
+/// A proxy that could not be had, from the engine's error or one of the runner's own: the
+/// whole text (naming the proxy, quoting its log) and its parts.
+struct NotHad {
+    label: String,
+    text: String,
+    failure: BrokerFailure,
+}
+
+impl NotHad {
+    fn own(proxy: &str, why: String) -> NotHad {
+        NotHad { label: proxy.to_string(), text: format!("proxy {proxy}: {why}"), failure: BrokerFailure { reason: why, ..BrokerFailure::default() } }
+    }
+}
+
+impl From<&ProxyError> for NotHad {
+    fn from(e: &ProxyError) -> NotHad {
+        let exit_status = match e {
+            ProxyError::NotReady { exit_status, .. } => *exit_status,
+            _ => None,
+        };
+        NotHad {
+            label: e.proxy().to_string(),
+            text: e.to_string(),
+            failure: BrokerFailure { reason: e.reason(), exit_status, log_tail: e.log_tail().to_vec() },
+        }
+    }
+}
+
+/// The broker container's name, which the proxies of its row reach it by on the run's network
+/// (every broker of the run is there under the alias `broker` too, so the alias is not one).
+async fn container_name(broker: &Broker) -> Option<String> {
+    let docker = testcontainers::core::client::docker_client_instance().await.ok()?;
+    let c = tokio::time::timeout(Duration::from_secs(30), docker.inspect_container(broker.container.id(), None)).await.ok()?.ok()?;
+    c.name.map(|n| n.trim_start_matches('/').to_string()).filter(|n| !n.is_empty())
+}
+
+/// After a session that did not hold on a proxy route: whether the proxy itself went away,
+/// in words that name it and quote its log.
+async fn proxy_gone(label: &str, id: &str) -> Option<String> {
+    match broker::liveness(id).await {
+        Liveness::Exited { status } => {
+            let tail = broker::log_tail(id).await;
+            let status = status.map_or("an unknown status".to_string(), |s| format!("status {s}"));
+            let log = if tail.is_empty() { String::new() } else { format!("; last proxy log lines: {}", tail.join(" | ")) };
+            Some(format!("proxy {label} exited with {status} during the session{log}"))
+        }
+        Liveness::Running | Liveness::Unknown => None,
+    }
 }
 
 async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResult, Vec<CellResult>) {
@@ -277,7 +481,17 @@ async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResu
         StartEvent::Pulling => send(progress, Progress::Pulling { tag: tag.clone(), image: image.clone() }),
         StartEvent::Listening => ticket.started(),
     };
-    let started = broker::start(&plan.image, &image_tag, &plan.broker, &labels, &plan.transports(), clock.as_ref(), None, on).await;
+    // The wss listener when a cell of the row takes the tls route; the run's network when one
+    // takes a proxy route.
+    let broker_tls = match &cx.tls {
+        Some(Ok(t)) if cells.iter().any(|c| c.route == Route::Tls) => Some(t.as_ref()),
+        _ => None,
+    };
+    let net = match &cx.network {
+        Some(Ok(n)) if cells.iter().any(|c| c.route.proxy().is_some()) => Some(n.as_str()),
+        _ => None,
+    };
+    let started = broker::start(&plan.image, &image_tag, &plan.broker, &labels, &plan.transports(), clock.as_ref(), broker_tls, net, on).await;
     ticket.started();
     let broker = match started {
         Ok(b) => b,
@@ -323,8 +537,19 @@ async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResu
         }
         None => None,
     };
-    let sessions = cells.into_iter().map(|cell| run_cell(cx, &broker, cell));
+    let (proxies, proxy_facts, proxy_tickets) = start_proxies(cx, &tag, &broker, &cells).await;
+    info.proxies = proxy_facts;
+    let sessions = cells.into_iter().map(|cell| {
+        let at = endpoint(cx, &broker, &proxies, &cell);
+        run_cell(cx, &broker, cell, at)
+    });
     let results: Vec<(CellResult, Option<String>)> = join_all(sessions).await;
+    // The proxies go before the broker they stand in front of.
+    let removals = proxies.into_values().flatten().map(|p| async move {
+        let _ = tokio::time::timeout(Duration::from_secs(30), p.container.rm()).await;
+    });
+    join_all(removals).await;
+    drop(proxy_tickets);
     info.broker_version = version.or_else(|| results.iter().find_map(|(_, v)| v.clone()));
     // A paused container is un-paused first, so its removal cannot stall.
     if inspect(&broker).await.paused {
@@ -336,10 +561,18 @@ async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResu
     (info, results.into_iter().map(|(r, _)| r).collect())
 }
 
-async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell) -> (CellResult, Option<String>) {
-    let RunContext { plan, run_id, progress, session_fn, scheduler, services } = cx;
+async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<Endpoint, String>) -> (CellResult, Option<String>) {
+    let RunContext { plan, run_id, progress, session_fn, scheduler, services, .. } = cx;
     let client_id = format!("mm-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
-    let port = broker.port(cell.column.transport());
+    let at = match at {
+        Ok(at) => at,
+        Err(why) => {
+            let result = finish(plan, cell, verdict::error(why), Some(client_id), now_rfc3339(), None);
+            send(progress, Progress::CellFinished(Box::new(result.clone())));
+            return (result, None);
+        }
+    };
+    let port = at.port;
     // On an accelerated clock every client lives on the brokers' clock: the built-in profiles
     // too run as commands, under the same time library as the real clients.
     let protocol = cell.column.protocol();
@@ -355,14 +588,6 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell) -> (CellResu
             return (result, None);
         }
     };
-    if cell.route != Route::Direct {
-        // Until the TLS listener and the proxies are part of the engine, a route is an ERROR
-        // that says so, never a verdict.
-        let why = format!("not run: route {} needs the engine's TLS listener and proxies, not in this build", cell.route);
-        let result = finish(plan, cell, verdict::error(why), Some(client_id), now_rfc3339(), None);
-        send(progress, Progress::CellFinished(Box::new(result.clone())));
-        return (result, None);
-    }
     if let Some(missing) = missing_client_clock(plan) {
         let result = finish(plan, cell, verdict::error(missing), Some(client_id), now_rfc3339(), None);
         send(progress, Progress::CellFinished(Box::new(result.clone())));
@@ -390,7 +615,7 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell) -> (CellResu
             let spec = SessionSpec {
                 protocol,
                 profile: *profile,
-                host: broker.host.clone(),
+                host: at.host.clone(),
                 port,
                 path: cell.column.path().to_string(),
                 username: plan.broker.username.clone(),
@@ -399,14 +624,14 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell) -> (CellResu
                 client_id: client_id.clone(),
                 timing: plan.timing,
                 started: started.clone(),
-                tls: None,
+                tls: at.tls.clone(),
             };
             tokio::spawn(session_fn(spec))
         }
         Play::Command(client) => {
             let spec = CommandSpec {
                 client: crate::plan::CommandClient { protocol, ..client.clone() },
-                host: broker.host.clone(),
+                host: at.host.clone(),
                 port,
                 username: plan.broker.username.clone(),
                 password: plan.broker.password.clone(),
@@ -416,7 +641,7 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell) -> (CellResu
                 speed: f64::from(plan.speed),
                 extra_env,
                 started: started.clone(),
-                tls: None,
+                tls: at.tls.clone(),
             };
             tokio::spawn(async move { command::run(&spec).await })
         }
@@ -438,7 +663,15 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell) -> (CellResu
         Ok(Ok(record)) => {
             let mut v = verdict::decide(&record);
             if v.outcome != Outcome::Ok {
-                v = verdict::with_broker_state(v, &broker_state(broker, &record.end).await);
+                // A proxy that went away is the harness's loss, never the broker's drop.
+                let gone = match &at.proxy {
+                    Some((label, id)) => proxy_gone(label, id).await,
+                    None => None,
+                };
+                v = match gone {
+                    Some(why) => verdict::error(why),
+                    None => verdict::with_broker_state(v, &broker_state(broker, &record.end).await),
+                };
             }
             (v, Some(record))
         }

@@ -1,0 +1,567 @@
+//! The reverse proxies people put in front of a WebSocket broker — nginx, HAProxy, Caddy,
+//! Apache httpd — each in a container of its own from Debian's package
+//! (`mosquitto-matrix/proxy:bookworm`, built by `docker/build-proxy-image.sh`), configured as
+//! its own documentation shows WebSocket proxying (`docker/proxies/`, compiled in), beside the
+//! broker on the run's network ([`crate::engine::network`]).
+//!
+//! A proxy is started, labelled and cleaned up like a broker: ports on loopback, read back;
+//! ready when an MQTT CONNECT sent through it, over WebSocket, gets the broker's CONNACK;
+//! every wait bounded; on an accelerated clock it runs under the same time library as the
+//! clients, so its own timeouts run ×N like the broker's. A proxy that cannot be had is a
+//! [`ProxyError`] naming the proxy and quoting its log, never a broker's failure.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use testcontainers::bollard::models::PortBinding;
+use testcontainers::core::{ContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, CopyTargetOptions, Image, ImageExt};
+
+use crate::engine::broker::{self, engine_is_local, ClockAsk};
+use crate::engine::clock::{Acceleration, ClockError, Libc, PRELOAD_PATH};
+use crate::engine::labels::Labels;
+use crate::engine::readiness::{self, Listener, Liveness, Probe, ReadinessError};
+use crate::plan::Transport;
+
+/// The image every proxy runs from (`docker/build-proxy-image.sh`).
+pub const IMAGE: &str = "mosquitto-matrix/proxy";
+/// Its tag: the Debian suite whose packages it holds.
+pub const TAG: &str = "bookworm";
+/// The container port of a proxy's plain WebSocket listener.
+pub const WS_PORT: u16 = 8080;
+/// The container port of a proxy's TLS-terminating listener.
+pub const WSS_PORT: u16 = 8443;
+/// Where the run's server certificate goes in a proxy container.
+pub const CERT_PATH: &str = "/etc/mosquitto-matrix/tls/server.crt";
+/// Where its key goes.
+pub const KEY_PATH: &str = "/etc/mosquitto-matrix/tls/server.key";
+/// Certificate and key in one file, as HAProxy's `crt` takes them.
+pub const PEM_PATH: &str = "/etc/mosquitto-matrix/tls/server.pem";
+/// The upstream as the stock configurations in `docker/proxies/` write it; replaced by the
+/// run's upstream when a proxy starts.
+pub const STOCK_UPSTREAM: &str = "broker:9001";
+/// The bound on one quick question to the engine.
+const ENGINE_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A reverse proxy we run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProxyKind {
+    /// nginx (Debian's `nginx`).
+    Nginx,
+    /// HAProxy (Debian's `haproxy`).
+    Haproxy,
+    /// Caddy (Debian's `caddy`).
+    Caddy,
+    /// Apache httpd with mod_proxy_wstunnel (Debian's `apache2`).
+    Apache,
+}
+
+impl ProxyKind {
+    /// Every proxy, in the order reports show them.
+    pub const ALL: [ProxyKind; 4] = [ProxyKind::Nginx, ProxyKind::Haproxy, ProxyKind::Caddy, ProxyKind::Apache];
+
+    /// `nginx`, `haproxy`, `caddy`, `apache`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProxyKind::Nginx => "nginx",
+            ProxyKind::Haproxy => "haproxy",
+            ProxyKind::Caddy => "caddy",
+            ProxyKind::Apache => "apache",
+        }
+    }
+
+    /// The proxy of a [`name`](Self::name).
+    pub fn from_name(name: &str) -> Option<ProxyKind> {
+        ProxyKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Its Debian package, whose version the image's labels record.
+    pub fn package(self) -> &'static str {
+        match self {
+            ProxyKind::Apache => "apache2",
+            other => other.name(),
+        }
+    }
+
+    /// The files that configure it: (path in the container, contents as written in
+    /// `docker/proxies/`), the TLS listener's too when `tls`.
+    pub fn config_files(self, tls: bool) -> Vec<(&'static str, String)> {
+        let (plain, secure): ((&str, &str), (&str, &str)) = match self {
+            ProxyKind::Nginx => (
+                ("/etc/nginx/conf.d/mosquitto-matrix.conf", include_str!("../../docker/proxies/nginx.conf")),
+                ("/etc/nginx/conf.d/mosquitto-matrix-tls.conf", include_str!("../../docker/proxies/nginx-tls.conf")),
+            ),
+            ProxyKind::Haproxy => (
+                ("/etc/haproxy/mosquitto-matrix.cfg", include_str!("../../docker/proxies/haproxy.cfg")),
+                ("/etc/haproxy/mosquitto-matrix-tls.cfg", include_str!("../../docker/proxies/haproxy-tls.cfg")),
+            ),
+            ProxyKind::Caddy => (
+                ("/etc/caddy/Caddyfile", include_str!("../../docker/proxies/Caddyfile")),
+                ("/etc/caddy/Caddyfile-tls", include_str!("../../docker/proxies/Caddyfile-tls")),
+            ),
+            ProxyKind::Apache => (
+                ("/etc/apache2/sites-enabled/mosquitto-matrix.conf", include_str!("../../docker/proxies/apache.conf")),
+                ("/etc/apache2/sites-enabled/mosquitto-matrix-tls.conf", include_str!("../../docker/proxies/apache-tls.conf")),
+            ),
+        };
+        let mut files = vec![(plain.0, plain.1.to_string())];
+        if tls {
+            files.push((secure.0, secure.1.to_string()));
+        }
+        files
+    }
+
+    /// The container's command: the package's own binary in the foreground, its logs on the
+    /// container's output (`sh -c`, so the stock files stay as Debian installs them).
+    pub fn command(self, tls: bool) -> String {
+        match self {
+            // As the official nginx image does: the stock log files point at the output.
+            ProxyKind::Nginx => "ln -sf /dev/stdout /var/log/nginx/access.log && ln -sf /dev/stderr /var/log/nginx/error.log \
+                 && exec nginx -g 'daemon off;'"
+                .to_string(),
+            ProxyKind::Haproxy => {
+                let extra = if tls { " -f /etc/haproxy/mosquitto-matrix-tls.cfg" } else { "" };
+                format!("mkdir -p /run/haproxy && exec haproxy -W -db -f /etc/haproxy/haproxy.cfg -f /etc/haproxy/mosquitto-matrix.cfg{extra}")
+            }
+            ProxyKind::Caddy => {
+                let append = if tls { "cat /etc/caddy/Caddyfile-tls >> /etc/caddy/Caddyfile && " } else { "" };
+                format!("{append}exec caddy run --config /etc/caddy/Caddyfile --adapter caddyfile")
+            }
+            ProxyKind::Apache => {
+                let ssl = if tls { " ssl" } else { "" };
+                format!(
+                    "ln -sf /dev/stderr /var/log/apache2/error.log && ln -sf /dev/stdout /var/log/apache2/access.log \
+                     && a2enmod -q proxy proxy_http proxy_wstunnel{ssl} && exec apache2ctl -D FOREGROUND"
+                )
+            }
+        }
+    }
+}
+
+impl fmt::Display for ProxyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The run's server certificate for a proxy's TLS listener (PEM files). Stands in for the
+/// `tls` branch's `engine::tls::RunTls` until it is merged: build it from a `RunTls`'s
+/// `cert_file` and `key_file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyTls {
+    /// The server certificate (its chain), PEM.
+    pub cert_file: PathBuf,
+    /// Its private key, PEM.
+    pub key_file: PathBuf,
+}
+
+/// What a run asks of one proxy.
+#[derive(Debug, Clone, Copy)]
+pub struct ProxyAsk<'a> {
+    /// Which proxy.
+    pub kind: ProxyKind,
+    /// The run's network ([`crate::engine::network::create`]); the broker is on it already.
+    pub network: &'a str,
+    /// The broker's name on that network ([`crate::engine::network::BROKER_ALIAS`]).
+    pub upstream_host: &'a str,
+    /// The broker's WebSocket port inside its container (9001).
+    pub upstream_port: u16,
+    /// The container's labels (run, cell, expiry).
+    pub labels: &'a Labels,
+    /// With it, the TLS-terminating listener too.
+    pub tls: Option<&'a ProxyTls>,
+    /// On an accelerated clock: the speed and where the time library is.
+    pub clock: Option<&'a ClockAsk>,
+    /// The bound on creating and starting the container, and again on its answering.
+    pub startup_timeout: Duration,
+    /// How readiness logs in to the broker through the proxy.
+    pub probe: &'a Probe,
+}
+
+/// A running proxy and where to reach it.
+pub struct Proxy {
+    /// The container; dropping it removes it.
+    pub container: ContainerAsync<ProxyImage>,
+    /// Which proxy.
+    pub kind: ProxyKind,
+    /// Host to connect to.
+    pub host: String,
+    /// Mapped port of the plain WebSocket listener.
+    pub ws_port: u16,
+    /// Mapped port of the TLS listener, when asked.
+    pub wss_port: Option<u16>,
+    /// The Debian package's version (`1.22.1-9`), from the image's labels.
+    pub version: String,
+    /// From asking for the container to the broker's CONNACK through it.
+    pub startup: Duration,
+}
+
+impl Proxy {
+    /// The last `lines` lines the proxy wrote, oldest first.
+    pub async fn log_tail(&self, lines: usize) -> Vec<String> {
+        let mut tail = broker::log_tail(self.container.id()).await;
+        let keep = tail.len().saturating_sub(lines);
+        tail.drain(..keep);
+        tail
+    }
+
+    /// `nginx 1.22.1-9`.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.kind, self.version)
+    }
+}
+
+/// A proxy that could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The engine could not create or start the container, or the image is missing.
+    #[error("proxy {proxy}: {why}{}", tail_text(.log_tail))]
+    Start {
+        /// `nginx 1.22.1-9`, or the kind alone when the version is unknown.
+        proxy: String,
+        /// The engine's (or testcontainers') words.
+        why: String,
+        /// The last lines the proxy logged.
+        log_tail: Vec<String>,
+    },
+    /// The time library could not be loaded for it.
+    #[error("proxy {proxy}: {why}{}", tail_text(.log_tail))]
+    Clock {
+        /// `nginx 1.22.1-9`.
+        proxy: String,
+        /// What failed.
+        why: ClockError,
+        /// The last lines the proxy logged.
+        log_tail: Vec<String>,
+    },
+    /// The container exited, or the broker did not answer through it in time.
+    #[error("proxy {proxy}: {why}{}", tail_text(.log_tail))]
+    NotReady {
+        /// `nginx 1.22.1-9`.
+        proxy: String,
+        /// What the probes found, in a proxy's words.
+        why: String,
+        /// Its exit status, when it exited.
+        exit_status: Option<i64>,
+        /// The last lines the proxy logged.
+        log_tail: Vec<String>,
+    },
+}
+
+impl ProxyError {
+    /// What went wrong, without the proxy's name and the log lines.
+    pub fn reason(&self) -> String {
+        match self {
+            ProxyError::Start { why, .. } | ProxyError::NotReady { why, .. } => why.clone(),
+            ProxyError::Clock { why, .. } => why.to_string(),
+        }
+    }
+
+    /// The last lines the proxy logged, oldest first.
+    pub fn log_tail(&self) -> &[String] {
+        match self {
+            ProxyError::Start { log_tail, .. } | ProxyError::Clock { log_tail, .. } | ProxyError::NotReady { log_tail, .. } => log_tail,
+        }
+    }
+
+    /// `nginx 1.22.1-9`: which proxy failed.
+    pub fn proxy(&self) -> &str {
+        match self {
+            ProxyError::Start { proxy, .. } | ProxyError::Clock { proxy, .. } | ProxyError::NotReady { proxy, .. } => proxy,
+        }
+    }
+}
+
+fn tail_text(lines: &[String]) -> String {
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!("; last proxy log lines: {}", lines.join(" | "))
+    }
+}
+
+/// A readiness failure in a proxy's words: the probe went through the proxy to the broker.
+fn not_ready_text(why: &ReadinessError) -> (String, Option<i64>) {
+    match why {
+        ReadinessError::Exited { status } => {
+            let status_text = status.map_or("an unknown status".to_string(), |s| format!("status {s}"));
+            (format!("the proxy container exited with {status_text} before the broker answered through it"), *status)
+        }
+        ReadinessError::NotReady { limit, last } => {
+            (format!("no CONNACK from the broker through the proxy within {:.1} s ({})", limit.as_secs_f64(), last.join("; ")), None)
+        }
+    }
+}
+
+/// The proxy image, with the listeners a run asks for.
+#[derive(Debug, Clone)]
+pub struct ProxyImage {
+    ports: Vec<ContainerPort>,
+}
+
+impl Image for ProxyImage {
+    fn name(&self) -> &str {
+        IMAGE
+    }
+
+    fn tag(&self) -> &str {
+        TAG
+    }
+
+    /// None: readiness is the broker answering through the proxy, probed in [`start`].
+    fn ready_conditions(&self) -> Vec<WaitFor> {
+        Vec::new()
+    }
+
+    fn expose_ports(&self) -> &[ContainerPort] {
+        &self.ports
+    }
+}
+
+/// The Debian version of `kind`'s package, from the image's labels.
+pub async fn package_version(kind: ProxyKind) -> Option<String> {
+    let docker = testcontainers::core::client::docker_client_instance().await.ok()?;
+    let inspect = tokio::time::timeout(ENGINE_CALL_TIMEOUT, docker.inspect_image(&format!("{IMAGE}:{TAG}"))).await.ok()?.ok()?;
+    inspect.config?.labels?.get(&format!("org.mosquitto-matrix.{}-package", kind.package())).cloned()
+}
+
+/// Starts one proxy on the run's network in front of the broker, labelled, its ports on
+/// loopback, and returns once a CONNECT sent through its plain listener gets the broker's
+/// CONNACK (and, with TLS, its TLS listener accepts a connection). Every wait is bounded:
+/// the container's start by `startup_timeout`, its answering by as long again, each
+/// question to the engine by 30 s.
+pub async fn start(ask: ProxyAsk<'_>) -> Result<Proxy, ProxyError> {
+    let started = Instant::now();
+    let kind = ask.kind;
+    let image = format!("{IMAGE}:{TAG}");
+    let fail = |proxy: &str, why: String| ProxyError::Start { proxy: proxy.to_string(), why, log_tail: Vec::new() };
+    if !tokio::time::timeout(ENGINE_CALL_TIMEOUT, crate::engine::discover::image_is_local(&image)).await.unwrap_or(false) {
+        return Err(fail(kind.name(), format!("the image {image} is not on this engine: run `bash docker/provision.sh`")));
+    }
+    let version = package_version(kind).await.unwrap_or_else(|| "unknown version".to_string());
+    let proxy = format!("{kind} {version}");
+    let tls = ask.tls.is_some();
+    let mut ports = vec![ContainerPort::Tcp(WS_PORT)];
+    if tls {
+        ports.push(ContainerPort::Tcp(WSS_PORT));
+    }
+    let upstream = format!("{}:{}", ask.upstream_host, ask.upstream_port);
+    let mut request = ProxyImage { ports: ports.clone() }
+        .with_network(ask.network)
+        .with_cmd(["/bin/sh", "-c", &kind.command(tls)])
+        .with_startup_timeout(ask.startup_timeout);
+    for (path, text) in kind.config_files(tls) {
+        request = request.with_copy_to(CopyTargetOptions::new(path).with_mode(0o644), text.replace(STOCK_UPSTREAM, &upstream).into_bytes());
+    }
+    if let Some(files) = ask.tls {
+        let read = |p: &PathBuf| std::fs::read(p).map_err(|e| fail(&proxy, format!("cannot read {}: {e}", p.display())));
+        let (cert, key) = (read(&files.cert_file)?, read(&files.key_file)?);
+        let mut pem = cert.clone();
+        if !pem.ends_with(b"\n") {
+            pem.push(b'\n');
+        }
+        pem.extend_from_slice(&key);
+        // Readable by the unprivileged workers; the key is a test key made for this run.
+        for (path, bytes) in [(CERT_PATH, cert), (KEY_PATH, key), (PEM_PATH, pem)] {
+            request = request.with_copy_to(CopyTargetOptions::new(path).with_mode(0o644), bytes);
+        }
+    }
+    for (k, v) in ask.labels.pairs() {
+        request = request.with_label(k, v);
+    }
+    if let Some(clock) = ask.clock {
+        // The packages are Debian's, linked against glibc: the same build as the clients'.
+        let accel = Acceleration::load(clock.speed, Libc::Glibc, &clock.workdir)
+            .map_err(|why| ProxyError::Clock { proxy: proxy.clone(), why, log_tail: Vec::new() })?;
+        request = request.with_copy_to(CopyTargetOptions::new(PRELOAD_PATH).with_mode(0o644), accel.library.clone());
+        for (k, v) in accel.env() {
+            request = request.with_env_var(k, v);
+        }
+    }
+    let local = engine_is_local();
+    if local {
+        let bound = ports.clone();
+        request = request.with_host_config_modifier(move |hc| {
+            hc.publish_all_ports = Some(false);
+            let bind = |p: &ContainerPort| {
+                (format!("{}/tcp", p.as_u16()), Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) }]))
+            };
+            hc.port_bindings = Some(bound.iter().map(bind).collect::<HashMap<_, _>>());
+        });
+    }
+    let container = match tokio::time::timeout(ask.startup_timeout, request.start()).await {
+        Ok(started) => started.map_err(|e| fail(&proxy, e.to_string()))?,
+        Err(_) => return Err(fail(&proxy, format!("the engine did not create and start the container within {:?}", ask.startup_timeout))),
+    };
+    let id = container.id().to_string();
+    let not_had = |why: String| async {
+        let log_tail = broker::log_tail(&id).await;
+        match broker::liveness(&id).await {
+            Liveness::Exited { status } => {
+                let (why, exit_status) = not_ready_text(&ReadinessError::Exited { status });
+                ProxyError::NotReady { proxy: proxy.clone(), why, exit_status, log_tail }
+            }
+            _ => ProxyError::Start { proxy: proxy.clone(), why, log_tail },
+        }
+    };
+    let mapped = async {
+        let ws = container.get_host_port_ipv4(WS_PORT).await?;
+        let wss = if tls { Some(container.get_host_port_ipv4(WSS_PORT).await?) } else { None };
+        Ok::<_, testcontainers::TestcontainersError>((ws, wss))
+    };
+    let (ws_port, wss_port) = match tokio::time::timeout(ENGINE_CALL_TIMEOUT, mapped).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return Err(not_had(e.to_string()).await),
+        Err(_) => return Err(not_had(format!("the engine did not say the mapped ports within {ENGINE_CALL_TIMEOUT:?}")).await),
+    };
+    let host = if local {
+        "127.0.0.1".to_string()
+    } else {
+        match container.get_host().await {
+            Ok(h) => h.to_string(),
+            Err(e) => return Err(not_had(e.to_string()).await),
+        }
+    };
+    let listener = Listener::plain(Transport::Ws, host.clone(), ws_port);
+    if let Err(why) = readiness::wait(std::slice::from_ref(&listener), ask.probe, ask.startup_timeout, || broker::liveness(&id)).await {
+        let (why, exit_status) = not_ready_text(&why);
+        return Err(ProxyError::NotReady { proxy, why, exit_status, log_tail: broker::log_tail(&id).await });
+    }
+    if let Some(port) = wss_port {
+        if let Err(why) = tls_listens(&host, port, ask.startup_timeout).await {
+            return Err(ProxyError::NotReady { proxy, why, exit_status: None, log_tail: broker::log_tail(&id).await });
+        }
+    }
+    Ok(Proxy { container, kind, host, ws_port, wss_port, version, startup: started.elapsed() })
+}
+
+/// Whether the TLS listener answers a TLS ClientHello with a handshake record (a
+/// ServerHello), bounded by `limit`. The full WebSocket-over-TLS probe comes with the `tls`
+/// branch's client.
+async fn tls_listens(host: &str, port: u16, limit: Duration) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let deadline = Instant::now() + limit;
+    let mut last = String::from("not probed");
+    let mut pauses = readiness::Backoff::default();
+    while Instant::now() < deadline {
+        let attempt = async {
+            let mut s = tokio::net::TcpStream::connect((host, port)).await.map_err(|e| format!("connect failed: {e}"))?;
+            s.write_all(&client_hello()).await.map_err(|e| format!("ClientHello not sent: {e}"))?;
+            let mut head = [0u8; 1];
+            match s.read(&mut head).await {
+                Ok(1) if head[0] == 0x16 => Ok(()),
+                Ok(1) => Err(format!("answered a TLS ClientHello with record type {:#04x}, not a handshake", head[0])),
+                Ok(_) => Err("closed the connection after a TLS ClientHello".to_string()),
+                Err(e) => Err(format!("failed after a TLS ClientHello: {e}")),
+            }
+        };
+        match tokio::time::timeout(readiness::ATTEMPT_TIMEOUT, attempt).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(why)) => last = why,
+            Err(_) => last = "no answer to a TLS ClientHello".to_string(),
+        }
+        tokio::time::sleep(pauses.next().unwrap_or(Duration::from_millis(500))).await;
+    }
+    Err(format!("TLS listener {WSS_PORT} at {host}:{port} did not answer within {:.1} s ({last})", limit.as_secs_f64()))
+}
+
+/// A minimal TLS 1.2 ClientHello (ECDHE with AES-GCM, SNI `localhost`), enough for a server
+/// to answer with its ServerHello.
+fn client_hello() -> Vec<u8> {
+    let sni = b"localhost";
+    let mut ext = Vec::new();
+    // server_name
+    let name_len = sni.len() as u16;
+    ext.extend_from_slice(&[0x00, 0x00]);
+    ext.extend_from_slice(&(name_len + 5).to_be_bytes());
+    ext.extend_from_slice(&(name_len + 3).to_be_bytes());
+    ext.push(0);
+    ext.extend_from_slice(&name_len.to_be_bytes());
+    ext.extend_from_slice(sni);
+    // supported_groups: x25519, secp256r1; ec_point_formats: uncompressed
+    ext.extend_from_slice(&[0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17]);
+    ext.extend_from_slice(&[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]);
+    // signature_algorithms: rsa_pss_rsae_sha256, ecdsa_secp256r1_sha256, rsa_pkcs1_sha256
+    ext.extend_from_slice(&[0x00, 0x0d, 0x00, 0x08, 0x00, 0x06, 0x08, 0x04, 0x04, 0x03, 0x04, 0x01]);
+    let mut body = vec![0x03, 0x03];
+    body.extend((0..32).map(|_| rand::random::<u8>()));
+    body.push(0); // no session id
+    // ECDHE-ECDSA/RSA with AES-128/256-GCM
+    let suites: [u16; 4] = [0xc02b, 0xc02f, 0xc02c, 0xc030];
+    body.extend_from_slice(&((suites.len() * 2) as u16).to_be_bytes());
+    for s in suites {
+        body.extend_from_slice(&s.to_be_bytes());
+    }
+    body.extend_from_slice(&[0x01, 0x00]); // no compression
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut hs = vec![0x01];
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    let mut record = vec![0x16, 0x03, 0x01];
+    record.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    record.extend_from_slice(&hs);
+    record
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_proxy_is_found_by_its_name() {
+        for kind in ProxyKind::ALL {
+            assert_eq!(ProxyKind::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(ProxyKind::from_name("lighttpd"), None);
+        assert_eq!(ProxyKind::Apache.package(), "apache2");
+    }
+
+    #[test]
+    fn every_stock_configuration_names_the_upstream_the_harness_replaces() {
+        for kind in ProxyKind::ALL {
+            for (path, text) in kind.config_files(true) {
+                assert!(text.contains(STOCK_UPSTREAM) || path.ends_with("-tls.cfg"), "{kind}: {path} names {STOCK_UPSTREAM}");
+            }
+            assert_eq!(kind.config_files(false).len(), 1);
+            assert_eq!(kind.config_files(true).len(), 2);
+        }
+    }
+
+    #[test]
+    fn the_tls_listener_is_configured_only_when_asked() {
+        for kind in ProxyKind::ALL {
+            let plain: String = kind.config_files(false).into_iter().map(|(_, t)| t).collect();
+            assert!(!plain.contains("8443"), "{kind}");
+            let secure: String = kind.config_files(true).into_iter().map(|(_, t)| t).collect::<String>() + &kind.command(true);
+            assert!(secure.contains("8443") || kind.command(true).contains("tls"), "{kind}");
+        }
+    }
+
+    #[test]
+    fn a_client_hello_is_one_well_formed_handshake_record() {
+        let r = client_hello();
+        assert_eq!(r[0], 0x16);
+        assert_eq!(u16::from_be_bytes([r[3], r[4]]) as usize, r.len() - 5);
+        assert_eq!(r[5], 0x01);
+    }
+
+    #[test]
+    fn a_proxy_error_names_the_proxy_and_quotes_its_log() {
+        let e = ProxyError::NotReady {
+            proxy: "nginx 1.22.1-9".into(),
+            why: "the proxy container exited with status 1 before the broker answered through it".into(),
+            exit_status: Some(1),
+            log_tail: vec!["nginx: [emerg] unknown directive \"bogus\"".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "proxy nginx 1.22.1-9: the proxy container exited with status 1 before the broker answered through it; last proxy log lines: nginx: [emerg] unknown directive \"bogus\""
+        );
+        assert_eq!(e.proxy(), "nginx 1.22.1-9");
+        assert_eq!(e.log_tail().len(), 1);
+    }
+}
