@@ -240,6 +240,12 @@ pub fn server_name(host: &str) -> Option<ServerName<'static>> {
     ServerName::try_from(bare.to_string()).ok()
 }
 
+/// Whether a failed handshake was TLS itself refusing (a certificate, an alert), rather than
+/// the connection ending or resetting under it.
+pub fn is_tls_refusal(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+}
+
 /// Why a TLS handshake failed, in words a report can carry: rustls' own words for a
 /// certificate the client does not trust, the I/O error otherwise.
 pub fn handshake_error(e: &std::io::Error) -> String {
