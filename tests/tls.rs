@@ -81,7 +81,7 @@ async fn a_session_that_does_not_trust_the_servers_certificate_is_a_harness_erro
         mosquitto_matrix::plan::Transport::Ws,
         Behaviour::NO_PINGS,
         UNIT,
-        Some(theirs.server_config()),
+        Some(theirs.server_config().expect("a server side")),
     )
     .await
     .expect("the peer listens");

@@ -71,7 +71,7 @@ pub async fn run_cell_with(
 ) -> Result<Cell, String> {
     let peer = match &tls {
         None => Peer::start(profile.transport(), behaviour, unit).await,
-        Some(t) => Peer::start_with(profile.transport(), behaviour, unit, Some(t.server_config())).await,
+        Some(t) => Peer::start_with(profile.transport(), behaviour, unit, Some(t.server_config().map_err(|e| e.to_string())?)).await,
     };
     let peer = peer
         .map_err(|e| format!("could not start the scripted peer: {e}"))?;
