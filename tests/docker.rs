@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use mosquitto_matrix::engine::broker;
+use mosquitto_matrix::engine::tls::RunTls;
 use mosquitto_matrix::engine::cleanup::labelled_containers;
 use mosquitto_matrix::engine::labels::{self, Labels, RUN_LABEL};
 use mosquitto_matrix::plan::{MatrixFile, Plan, Selection};
@@ -113,6 +114,57 @@ async fn every_debian_image_accepts_the_test_user_over_websocket_and_tcp_and_ref
         assert!(matches!(v.connack_code, Some(4) | Some(5)), "{suite}: {}", v.cause);
     }
     assert!(ws.broker_version.as_deref().is_some_and(|v| v.starts_with("mosquitto version ")), "{:?}", ws.broker_version);
+    b.container.rm().await.expect("removed");
+    assert_eq!(left_behind(&run_id).await, 0);
+}
+
+/// A built-in session on the broker's `wss` listener, trusting `tls`'s CA.
+async fn wss_session(b: &broker::Broker, profile: Profile, tls: &std::sync::Arc<RunTls>) -> SessionRecord {
+    let f = file();
+    session::run(&SessionSpec {
+        protocol: mosquitto_matrix::wire::mqtt::Protocol::V311,
+        profile,
+        host: b.host.clone(),
+        port: b.wss_port.expect("the broker has a wss listener"),
+        path: "/mqtt".into(),
+        username: f.broker.username.clone(),
+        password: f.broker.password.clone(),
+        client_id: format!("smoke-tls-{}", profile.name()),
+        topic: format!("test/smoke-tls-{}", profile.name()),
+        timing: quick_timing(Duration::from_millis(500)),
+        started: Default::default(),
+        tls: Some(std::sync::Arc::clone(tls)),
+    })
+    .await
+}
+
+#[rstest]
+#[case::bullseye("mosquitto-matrix/debian", "bullseye")]
+#[case::bookworm("mosquitto-matrix/debian", "bookworm")]
+#[case::trixie("mosquitto-matrix/debian", "trixie")]
+#[case::sid("mosquitto-matrix/debian", "sid")]
+#[case::musl("mosquitto-matrix/musl", "2.0.11")]
+#[tokio::test(flavor = "multi_thread")]
+async fn every_image_serves_the_runs_certificate_on_its_wss_listener_and_a_foreign_ca_is_refused(#[case] image: &str, #[case] tag: &str) {
+    let f = file();
+    let run_id = labels::new_run_id();
+    let labels = Labels { run_id: run_id.clone(), cell: format!("tls/{tag}"), lifetime: Duration::from_secs(600) };
+    let tls = std::sync::Arc::new(RunTls::temporary(&run_id).expect("the run's TLS material"));
+    let b = broker::start(image, tag, &f.broker, &labels, &BOTH, None, Some(&tls), |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let port = b.wss_port.expect("a wss port is published");
+    let ports = docker(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", b.container.id()]);
+    assert!(ports.contains("9443/tcp") && ports.contains(&format!("\"HostPort\":\"{port}\"")), "{ports}");
+    for profile in [Profile::Rfc6455, Profile::Rumqttc] {
+        let r = wss_session(&b, profile, &tls).await;
+        let v = decide(&r);
+        assert_eq!(v.outcome, Outcome::Ok, "{image}:{tag}: {profile} over wss: {}", v.cause);
+        assert!(r.connected, "{image}:{tag}: {profile}");
+    }
+    let foreign = std::sync::Arc::new(RunTls::temporary("foreign").expect("another CA"));
+    let refused = wss_session(&b, Profile::Rfc6455, &foreign).await;
+    let v = decide(&refused);
+    assert_eq!(v.outcome, Outcome::Error, "{image}:{tag}: a foreign CA is the harness's error: {}", v.cause);
+    assert!(v.cause.contains("not trusted"), "{}", v.cause);
     b.container.rm().await.expect("removed");
     assert_eq!(left_behind(&run_id).await, 0);
 }

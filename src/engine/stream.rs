@@ -1,14 +1,15 @@
-//! A client's byte stream to a listener: plain TCP, or TLS over TCP (`wss://`), behind one
+//! A byte stream to or from a listener: plain TCP, or TLS over TCP (`wss://`), behind one
 //! type, so the session, the probes and the recording proxy have one code path for both.
 //!
-//! Connecting does I/O (TCP connect, then the TLS handshake with the run's client
-//! configuration, checking the certificate against the host the caller connects to).
+//! [`connect`] is the client side (TCP connect, then the TLS handshake with the run's client
+//! configuration, checking the certificate against the host it connects to); [`accept`] the
+//! server side the recording proxy plays towards a command client (the run's certificate).
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -58,8 +59,10 @@ impl ConnectError {
 pub enum Stream {
     /// Plain TCP.
     Plain(TcpStream),
-    /// TLS over TCP, after the handshake.
+    /// TLS over TCP as the client, after the handshake.
     Tls(Box<TlsStream<TcpStream>>),
+    /// TLS over TCP as the server (the recording proxy towards its client), after the handshake.
+    Served(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
 impl Stream {
@@ -68,12 +71,46 @@ impl Stream {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(s) => s.get_ref().0,
+            Stream::Served(s) => s.get_ref().0,
+        }
+    }
+
+    /// The TCP socket underneath, to read past TLS: what a goodbye drains after its own
+    /// close_notify, so no record after it reaches rustls.
+    pub fn tcp_mut(&mut self) -> &mut TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_mut().0,
+            Stream::Served(s) => s.get_mut().0,
         }
     }
 
     /// Whether TLS runs on it.
     pub fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
+        !matches!(self, Stream::Plain(_))
+    }
+
+    /// Ends our direction with a bare TCP FIN, without TLS's close_notify: how the proxy
+    /// passes on a peer that ended its TLS session without one.
+    pub async fn fin_only(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.shutdown().await,
+            Stream::Tls(s) => s.get_mut().0.shutdown().await,
+            Stream::Served(s) => s.get_mut().0.shutdown().await,
+        }
+    }
+}
+
+/// Serves TLS with the run's certificate on an accepted connection (no-delay on); plain
+/// without `tls`. The error is [`tls::handshake_error`]'s words.
+pub async fn accept(tcp: TcpStream, tls: Option<&RunTls>) -> Result<Stream, String> {
+    let _ = tcp.set_nodelay(true);
+    match tls {
+        None => Ok(Stream::Plain(tcp)),
+        Some(run) => match tokio_rustls::TlsAcceptor::from(run.server_config().map_err(|e| e.to_string())?).accept(tcp).await {
+            Ok(s) => Ok(Stream::Served(Box::new(s))),
+            Err(e) => Err(tls::handshake_error(&e)),
+        },
     }
 }
 
@@ -100,6 +137,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Served(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -109,6 +147,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Served(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -116,6 +155,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Served(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -124,6 +164,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Served(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
@@ -60,6 +61,20 @@ pub enum TlsError {
         /// The operating system's words.
         why: String,
     },
+    /// A CA file could not be read or holds no certificate.
+    #[error("cannot use {path} as the CA to trust: {why}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// A server configuration was asked of a client's side only.
+    #[error("no server certificate: this TLS side only trusts {ca_file}")]
+    NoServer {
+        /// The CA it trusts.
+        ca_file: PathBuf,
+    },
     /// rustls refused the material (it should not: we made it).
     #[error("rustls refused the run's {what}: {why}")]
     Config {
@@ -76,12 +91,13 @@ pub struct RunTls {
     pub dir: PathBuf,
     /// The CA certificate (PEM): what clients trust.
     pub ca_file: PathBuf,
-    /// The server certificate followed by the CA (PEM).
+    /// The server certificate followed by the CA (PEM); empty for [`RunTls::trusting`].
     pub cert_file: PathBuf,
-    /// The server's private key (PEM, PKCS#8).
+    /// The server's private key (PEM, PKCS#8); empty for [`RunTls::trusting`].
     pub key_file: PathBuf,
     client: Arc<ClientConfig>,
-    server: Arc<ServerConfig>,
+    /// `None` for [`RunTls::trusting`]: a client's side only.
+    server: Option<Arc<ServerConfig>>,
     /// Removes `dir` when the last clone is dropped (made by [`RunTls::temporary`]).
     owned: Option<Arc<OwnedDir>>,
 }
@@ -105,7 +121,7 @@ impl Clone for RunTls {
             cert_file: self.cert_file.clone(),
             key_file: self.key_file.clone(),
             client: Arc::clone(&self.client),
-            server: Arc::clone(&self.server),
+            server: self.server.clone(),
             owned: self.owned.clone(),
         }
     }
@@ -190,7 +206,7 @@ impl RunTls {
             cert_file,
             key_file,
             client,
-            server: Arc::new(server),
+            server: Some(Arc::new(server)),
             owned: None,
         })
     }
@@ -210,9 +226,32 @@ impl RunTls {
         Arc::clone(&self.client)
     }
 
-    /// A server configuration that presents the run's server certificate (and the CA).
-    pub fn server_config(&self) -> Arc<ServerConfig> {
-        Arc::clone(&self.server)
+    /// A server configuration that presents the run's server certificate (and the CA); an
+    /// error for a client's side only ([`RunTls::trusting`]).
+    pub fn server_config(&self) -> Result<Arc<ServerConfig>, TlsError> {
+        self.server.clone().ok_or_else(|| TlsError::NoServer { ca_file: self.ca_file.clone() })
+    }
+
+    /// A client's side only: trusts the CA in `ca_file` (PEM, the contract's
+    /// `MATRIX_CA_FILE`) and nothing else; it has no server certificate.
+    pub fn trusting(ca_file: &Path) -> Result<RunTls, TlsError> {
+        let read = |why: String| TlsError::Read { path: ca_file.to_path_buf(), why };
+        let pem = std::fs::read(ca_file).map_err(|e| read(e.to_string()))?;
+        let roots: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| read(format!("not PEM certificates: {e}")))?;
+        if roots.is_empty() {
+            return Err(read("no certificate in it".to_string()));
+        }
+        Ok(RunTls {
+            dir: ca_file.parent().map(Path::to_path_buf).unwrap_or_default(),
+            ca_file: ca_file.to_path_buf(),
+            cert_file: PathBuf::new(),
+            key_file: PathBuf::new(),
+            client: client_config_trusting(&roots)?,
+            server: None,
+            owned: None,
+        })
     }
 }
 
@@ -240,11 +279,18 @@ pub fn server_name(host: &str) -> Option<ServerName<'static>> {
     ServerName::try_from(bare.to_string()).ok()
 }
 
+/// Whether a failed handshake was TLS itself refusing (a certificate, an alert), rather than
+/// the connection ending or resetting under it.
+pub fn is_tls_refusal(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+}
+
 /// Why a TLS handshake failed, in words a report can carry: rustls' own words for a
 /// certificate the client does not trust, the I/O error otherwise.
 pub fn handshake_error(e: &std::io::Error) -> String {
     match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
         Some(rustls::Error::InvalidCertificate(why)) => format!("TLS handshake refused: the server's certificate is not trusted ({why:?})"),
+        Some(rustls::Error::AlertReceived(alert)) => format!("TLS handshake refused by the other side (alert {alert:?})"),
         Some(other) => format!("TLS handshake failed: {other}"),
         None => format!("TLS handshake failed: {e}"),
     }
@@ -280,7 +326,7 @@ mod tests {
     #[tokio::test]
     async fn a_client_trusting_the_runs_ca_completes_a_handshake_with_the_runs_server_and_talks() {
         let tls = scratch("handshake");
-        let (port, server) = echo_server(tls.server_config()).await;
+        let (port, server) = echo_server(tls.server_config().expect("a server side")).await;
         let tcp = TcpStream::connect(("127.0.0.1", port)).await.expect("connects");
         let name = server_name("127.0.0.1").expect("an IP address is a server name");
         let mut stream = TlsConnector::from(tls.client_config()).connect(name, tcp).await.expect("the handshake succeeds");
@@ -295,7 +341,7 @@ mod tests {
     async fn the_certificate_also_names_localhost_and_the_brokers_alias() {
         let tls = scratch("names");
         for host in ["localhost", "broker"] {
-            let (port, server) = echo_server(tls.server_config()).await;
+            let (port, server) = echo_server(tls.server_config().expect("a server side")).await;
             let tcp = TcpStream::connect(("127.0.0.1", port)).await.expect("connects");
             let name = server_name(host).expect("a DNS name");
             let mut stream = TlsConnector::from(tls.client_config()).connect(name, tcp).await.unwrap_or_else(|e| panic!("{host}: {e}"));
@@ -310,7 +356,7 @@ mod tests {
     async fn a_client_trusting_another_ca_is_refused_with_a_clear_error() {
         let ours = scratch("ours");
         let theirs = scratch("theirs");
-        let (port, server) = echo_server(ours.server_config()).await;
+        let (port, server) = echo_server(ours.server_config().expect("a server side")).await;
         let tcp = TcpStream::connect(("127.0.0.1", port)).await.expect("connects");
         let name = server_name("127.0.0.1").expect("a server name");
         let Err(refused) = TlsConnector::from(theirs.client_config()).connect(name, tcp).await else {
@@ -335,6 +381,26 @@ mod tests {
         assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
         drop(tls);
         assert!(!dir.exists(), "{} is removed with the run", dir.display());
+    }
+
+    #[tokio::test]
+    async fn a_client_side_read_from_the_ca_file_trusts_the_runs_server_and_has_no_server_side() {
+        let tls = scratch("trusting");
+        let client = RunTls::trusting(&tls.ca_file).expect("the CA file reads");
+        assert!(matches!(client.server_config(), Err(TlsError::NoServer { .. })));
+        let (port, server) = echo_server(tls.server_config().expect("a server side")).await;
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await.expect("connects");
+        let name = server_name("127.0.0.1").expect("a server name");
+        let mut stream = TlsConnector::from(client.client_config()).connect(name, tcp).await.expect("trusted");
+        stream.write_all(b"abcde").await.expect("writes");
+        let mut back = [0u8; 5];
+        stream.read_exact(&mut back).await.expect("reads");
+        server.await.expect("ran").expect("served");
+        let missing = RunTls::trusting(&tls.dir.join("nope.pem")).expect_err("a missing file");
+        assert!(missing.to_string().starts_with(&format!("cannot use {}", tls.dir.join("nope.pem").display())), "{missing}");
+        let not_pem = tls.dir.join("empty.pem");
+        std::fs::write(&not_pem, "hello").expect("written");
+        assert!(RunTls::trusting(&not_pem).expect_err("no certificate").to_string().contains("no certificate"));
     }
 
     #[test]
