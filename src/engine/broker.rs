@@ -371,7 +371,9 @@ pub async fn start(
     };
     let id = container.id().to_string();
     if let Some(net) = network {
-        if let Err(e) = network::join(net, &id, network::BROKER_ALIAS).await {
+        // Its own alias too: every broker of a run is `broker` on the network, so a proxy in
+        // front of one names it by its own.
+        if let Err(e) = network::join(net, &id, &[network::BROKER_ALIAS, &network::broker_alias(&id)]).await {
             return Err(not_had(&id, &name, e.to_string()).await);
         }
     }

@@ -63,14 +63,21 @@ pub async fn create(run_id: &str, lifetime: Duration) -> Result<String, NetworkE
     Ok(name)
 }
 
-/// Joins a running container to `network` under `alias`.
-pub async fn join(network: &str, container_id: &str, alias: &str) -> Result<(), NetworkError> {
+/// Joins a running container to `network` under `aliases`.
+pub async fn join(network: &str, container_id: &str, aliases: &[&str]) -> Result<(), NetworkError> {
     let docker = engine(network, testcontainers::core::client::docker_client_instance()).await?;
+    let aliases = aliases.iter().map(|a| a.to_string()).collect();
     let request = NetworkConnectRequest {
         container: container_id.to_string(),
-        endpoint_config: Some(EndpointSettings { aliases: Some(vec![alias.to_string()]), ..EndpointSettings::default() }),
+        endpoint_config: Some(EndpointSettings { aliases: Some(aliases), ..EndpointSettings::default() }),
     };
     engine(network, docker.connect_network(network, request)).await
+}
+
+/// A broker's own name on the run's network, beside [`BROKER_ALIAS`], which every broker of
+/// the run shares: `broker-` and the first 12 digits of its container id.
+pub fn broker_alias(container_id: &str) -> String {
+    format!("{BROKER_ALIAS}-{}", &container_id[..container_id.len().min(12)])
 }
 
 /// Removes a network (its containers must be gone first).

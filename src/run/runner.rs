@@ -356,7 +356,8 @@ async fn start_proxies(cx: &RunContext<'_>, tag: &str, broker: &Broker, cells: &
         return (RowProxies::new(), Vec::new(), Vec::new());
     }
     let upstream = match &cx.network {
-        Some(Ok(net)) => container_name(broker).await.map(|n| (net.clone(), n)).ok_or_else(|| "the engine did not say the broker container's name".to_string()),
+        // Every broker of the run is `broker` on the network; each its own alias too.
+        Some(Ok(net)) => Ok((net.clone(), network::broker_alias(broker.container.id()))),
         Some(Err(why)) => Err(why.clone()),
         None => Err("the run has no network".to_string()),
     };
@@ -442,14 +443,6 @@ impl From<&ProxyError> for NotHad {
             failure: BrokerFailure { reason: e.reason(), exit_status, log_tail: e.log_tail().to_vec() },
         }
     }
-}
-
-/// The broker container's name, which the proxies of its row reach it by on the run's network
-/// (every broker of the run is there under the alias `broker` too, so the alias is not one).
-async fn container_name(broker: &Broker) -> Option<String> {
-    let docker = testcontainers::core::client::docker_client_instance().await.ok()?;
-    let c = tokio::time::timeout(Duration::from_secs(30), docker.inspect_container(broker.container.id(), None)).await.ok()?.ok()?;
-    c.name.map(|n| n.trim_start_matches('/').to_string()).filter(|n| !n.is_empty())
 }
 
 /// After a session that did not hold on a proxy route: whether the proxy itself went away,
