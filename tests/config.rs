@@ -438,3 +438,95 @@ fn a_clients_declared_cost_is_read_and_a_bad_one_names_its_line() {
     let err = MatrixFile::parse(Path::new("matrix.toml"), &huge).expect_err("no memory");
     assert!(err.to_string().contains("memory_mb = 0 is not a number of megabytes"), "{err}");
 }
+
+#[test]
+fn a_run_takes_the_direct_route_only_unless_asked_so_its_cells_keep_their_names() {
+    let plan = Plan::new(&shipped(), &Selection { set: Some("debian".into()), ..Selection::default() }).expect("a plan");
+    assert_eq!(plan.routes, [Route::Direct]);
+    assert_eq!(plan.keys(), plan.columns.iter().map(|c| c.name().to_string()).collect::<Vec<_>>());
+    assert!(plan.cells.iter().all(|c| c.id() == format!("{}/{}", c.tag, c.column.name())));
+    assert!(plan.left_out.iter().all(|l| !l.why.contains("route")));
+}
+
+#[test]
+fn routes_multiply_the_websocket_columns_and_tcp_runs_on_direct_only_said_once() {
+    let sel = Selection { set: Some("debian".into()), routes: Some(vec!["direct".into(), "tls".into(), "nginx".into()]), ..Selection::default() };
+    let plan = Plan::new(&shipped(), &sel).expect("a plan");
+    let ws = plan.columns.iter().filter(|c| c.name() != "tcp").count();
+    assert!(plan.columns.iter().any(|c| c.name() == "tcp"));
+    assert_eq!(plan.cells.len(), plan.tags.len() * (plan.columns.len() + 2 * ws));
+    assert!(plan.cells.iter().any(|c| c.id() == "bookworm/nginx/paho-java-1.2.5"));
+    assert!(plan.cells.iter().any(|c| c.id() == "bookworm/tcp"));
+    assert!(!plan.cells.iter().any(|c| c.id().ends_with("/tls/tcp") || c.id().ends_with("/nginx/tcp")));
+    let tcp: Vec<_> = plan.left_out.iter().filter(|l| l.column == "tcp").collect();
+    assert_eq!(tcp.len(), 1, "{:?}", plan.left_out);
+    assert!(tcp[0].why.contains("direct route only") && tcp[0].why.contains("tls, nginx"), "{}", tcp[0].why);
+    assert!(plan.needs_tls());
+    assert_eq!(plan.proxies().iter().map(|p| p.name()).collect::<Vec<_>>(), ["nginx"]);
+}
+
+#[rstest]
+#[case::environment(SelectionOrigin::Environment, "MATRIX_ROUTES")]
+#[case::command_line(SelectionOrigin::CommandLine, "--routes")]
+fn an_unknown_route_is_an_error_naming_it_and_every_known_one(#[case] origin: SelectionOrigin, #[case] name: &str) {
+    let sel = Selection { routes: Some(vec!["direct".into(), "ngnix".into()]), origin, ..Selection::default() };
+    let e = Plan::new(&shipped(), &sel).expect_err("an unknown route").to_string();
+    assert_eq!(
+        e,
+        format!("{name}: unknown route \"ngnix\"; known routes: direct, tls, nginx, nginx-tls, haproxy, haproxy-tls, caddy, caddy-tls, apache, apache-tls")
+    );
+}
+
+/// The shipped file with a `[sets.debian.expect_on.nginx]` table appended.
+fn with_route_table(table: &str) -> String {
+    format!("{SHIPPED}\n[sets.debian.expect_on.nginx]\n{table}\n")
+}
+
+#[test]
+fn a_route_table_says_only_where_the_route_differs_a_tag_row_before_the_every_tag_row() {
+    let text = with_route_table("\"*\" = { rfc6455 = \"EOF@60\", paho-java = \"EOF@60\" }\n\"sid\" = { rfc6455 = \"OK\" }");
+    let f = MatrixFile::parse(Path::new("matrix.toml"), &text).expect("valid");
+    let debian = f.set("debian").expect("debian");
+    let nginx = Route::from_name("nginx").expect("a route");
+    let column = |n: &str| {
+        let sel = Selection { set: Some("debian".into()), profiles: Some(vec![n.into()]), ..Selection::default() };
+        Plan::new(&f, &sel).expect("a plan").columns.remove(0)
+    };
+    let at = |tag: &str, col: &str, route: Route| debian.expectation(tag, &column(col), route).map(|e| e.to_string());
+    assert_eq!(at("bookworm", "rfc6455", nginx).as_deref(), Some("EOF@60"), "the every-tag row");
+    assert_eq!(at("sid", "rfc6455", nginx).as_deref(), Some("OK"), "the tag's own row wins");
+    assert_eq!(at("bookworm", "paho-java@1.2.5", nginx).as_deref(), Some("EOF@60"), "a client's name sets each version");
+    assert_eq!(at("bookworm", "no-pong", nginx).as_deref(), Some("EOF@310"), "direct's where the route says nothing");
+    assert_eq!(at("bookworm", "rfc6455", Route::Tls).as_deref(), Some("OK"), "another route is not touched");
+    assert_eq!(at("bookworm", "rfc6455", Route::Direct).as_deref(), Some("OK"));
+}
+
+#[rstest]
+#[case::unknown_route("[sets.debian.expect_on.nginxx]\n\"*\" = { rfc6455 = \"OK\" }", "[sets.debian.expect_on.nginxx]", "unknown route \"nginxx\"; known routes: direct, tls")]
+#[case::direct_is_the_expect_table("[sets.debian.expect_on.direct]\n\"*\" = { rfc6455 = \"OK\" }", "[sets.debian.expect_on.direct]", "direct's expectations are [sets.debian.expect]")]
+#[case::unlisted_tag("[sets.debian.expect_on.tls]\n\"buster\" = { rfc6455 = \"OK\" }", "\"buster\"", "tag \"buster\", which set \"debian\" does not list")]
+#[case::tcp_off_direct("[sets.debian.expect_on.tls]\n\"*\" = { tcp = \"OK\" }", "tcp = ", "the tcp column runs on the direct route only")]
+#[case::bad_expectation("[sets.debian.expect_on.tls]\n\"*\" = { rfc6455 = \"FINE\" }", "FINE", "\"FINE\" is not an expectation")]
+#[case::routes_with_an_unknown_name("routes = [\"direct\", \"ha-proxy\"]", "ha-proxy", "routes: unknown route \"ha-proxy\"")]
+#[case::routes_twice("routes = [\"tls\", \"tls\"]", "routes = ", "routes: route \"tls\" is listed twice")]
+fn a_mistake_in_the_routes_is_reported_with_its_line(#[case] added: &str, #[case] needle: &str, #[case] message: &str) {
+    // `routes = [...]` goes at the top (a file-wide key), tables at the end.
+    let text = if added.starts_with("routes") { SHIPPED.replacen("default_set = ", &format!("{added}\ndefault_set = "), 1) } else { format!("{SHIPPED}\n{added}\n") };
+    let e = MatrixFile::parse(Path::new("matrix.toml"), &text).expect_err("a mistake");
+    let ConfigError::At { line, what, .. } = &e else { panic!("not at a line: {e}") };
+    assert!(what.contains(message), "{what}");
+    assert_eq!(*line, line_of(&text[text.find(added).unwrap_or(0)..], needle) + text[..text.find(added).unwrap_or(0)].matches('\n').count(), "{e}");
+}
+
+#[test]
+fn a_set_runs_its_own_routes_unless_the_run_names_others() {
+    let text = SHIPPED.replacen("tags = [\"bullseye\", \"bookworm\", \"trixie\", \"sid\"]", "tags = [\"bullseye\", \"bookworm\", \"trixie\", \"sid\"]\nroutes = [\"direct\", \"haproxy-tls\"]", 1);
+    let f = MatrixFile::parse(Path::new("matrix.toml"), &text).expect("valid");
+    let plan = Plan::new(&f, &Selection { set: Some("debian".into()), ..Selection::default() }).expect("a plan");
+    assert_eq!(plan.routes.iter().map(|r| r.name()).collect::<Vec<_>>(), ["direct", "haproxy-tls"]);
+    let asked = Selection { set: Some("debian".into()), routes: Some(vec!["tls".into()]), ..Selection::default() };
+    let plan = Plan::new(&f, &asked).expect("a plan");
+    assert_eq!(plan.routes, [Route::Tls]);
+    assert!(plan.cells.iter().all(|c| c.id().contains("/tls/")));
+    assert!(plan.left_out.iter().any(|l| l.column == "tcp" && l.why.contains("which this run leaves out")));
+}

@@ -5,10 +5,17 @@
 //! Only registry digests (`repo@sha256:…`) are recorded: they name what a registry serves
 //! under the tag, so a later run can tell the tag was rebuilt in place. A locally built image
 //! has only an image id, which changes with every build, so it is left out.
+//!
+//! A cell on a route other than `direct` is written to `[sets.<set>.expect_on.<route>]` only
+//! where it differs from what `direct` expects of the column on that tag (after this run's
+//! direct cells are written), and its entry there is removed where it no longer differs: a
+//! route's table keeps saying only where the route differs.
 
 use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Value};
 
-use crate::judge::results::{content_digest, RunResult};
+use crate::judge::results::{content_digest, CellResult, RunResult};
+use crate::plan::file::EVERY_TAG;
+use crate::plan::route::DIRECT;
 use crate::plan::Outcome;
 
 /// Why a baseline could not be written.
@@ -74,7 +81,7 @@ pub fn apply(text: &str, run: &RunResult) -> Result<Baselined, BaselineError> {
         set.insert("expect", Item::Table(toml_edit::Table::new()));
     }
     let expect = set.get_mut("expect").and_then(Item::as_table_like_mut).ok_or_else(|| BaselineError::UnknownSet(run.set.clone()))?;
-    for c in &run.cells {
+    for c in run.cells.iter().filter(|c| c.route == DIRECT) {
         if c.verdict.outcome == Outcome::Error {
             out.skipped.push(c.id());
             continue;
@@ -101,9 +108,64 @@ pub fn apply(text: &str, run: &RunResult) -> Result<Baselined, BaselineError> {
         }
         out.changed.push(format!("{}: {} -> {new}", c.id(), old.as_deref().unwrap_or("(none)")));
     }
+    for c in run.cells.iter().filter(|c| c.route != DIRECT) {
+        route_cell(&mut doc, run, c, &mut out)?;
+    }
     record_digests(&mut doc, run, &mut out)?;
     out.text = doc.to_string();
     Ok(out)
+}
+
+/// What a row says of a column: its own entry, else its client's (`paho-java` for `paho-java@1.2.5`).
+fn entry(row: Option<&Item>, column: &str) -> Option<String> {
+    let row = row?.as_table_like()?;
+    let family = column.split_once('@').map(|(f, _)| f);
+    row.get(column).or_else(|| family.and_then(|f| row.get(f))).and_then(Item::as_str).map(String::from)
+}
+
+/// Writes one cell of a route other than `direct`, where it differs from `direct`.
+fn route_cell(doc: &mut DocumentMut, run: &RunResult, c: &CellResult, out: &mut Baselined) -> Result<(), BaselineError> {
+    if c.verdict.outcome == Outcome::Error {
+        out.skipped.push(c.id());
+        return Ok(());
+    }
+    let unknown = || BaselineError::UnknownSet(run.set.clone());
+    let new = expectation_text(c.verdict.outcome, c.verdict.at);
+    let column = c.column();
+    let set = doc.get_mut("sets").and_then(|s| s.get_mut(&run.set)).and_then(Item::as_table_like_mut).ok_or_else(unknown)?;
+    let direct = entry(set.get("expect").and_then(|e| e.get(&c.tag)), column);
+    if set.get("expect_on").is_none() {
+        let mut t = toml_edit::Table::new();
+        t.set_implicit(true);
+        set.insert("expect_on", Item::Table(t));
+    }
+    let on = set.get_mut("expect_on").and_then(Item::as_table_like_mut).ok_or_else(unknown)?;
+    if on.get(&c.route).is_none() {
+        on.insert(&c.route, Item::Table(toml_edit::Table::new()));
+    }
+    let route = on.get_mut(&c.route).and_then(Item::as_table_like_mut).ok_or_else(unknown)?;
+    // Without an entry of its own on this tag, the cell is expected what the route's "*" row
+    // says, else what direct says.
+    let inherited = entry(route.get(EVERY_TAG), column).or(direct);
+    let old = entry(route.get(&c.tag), column);
+    if inherited.as_deref() == Some(new.as_str()) {
+        if let Some(row) = route.get_mut(&c.tag).and_then(Item::as_table_like_mut) {
+            if row.remove(column).is_some() {
+                out.changed.push(format!("{}: {} -> {new} (as direct; the route's own entry is removed)", c.id(), old.as_deref().unwrap_or("(none)")));
+            }
+        }
+        return Ok(());
+    }
+    if old.as_deref() == Some(new.as_str()) {
+        return Ok(());
+    }
+    if route.get(&c.tag).is_none() {
+        route.insert(&c.tag, value(InlineTable::new()));
+    }
+    let row = route.get_mut(&c.tag).and_then(Item::as_table_like_mut).ok_or_else(unknown)?;
+    row.insert(column, value(new.as_str()));
+    out.changed.push(format!("{}: {} -> {new}", c.id(), old.or(inherited).as_deref().unwrap_or("(none)")));
+    Ok(())
 }
 
 /// Writes each tag's registry digest into `[sets.<set>.digests]`.

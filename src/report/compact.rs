@@ -8,8 +8,9 @@ use unicode_width::UnicodeWidthStr;
 use crate::judge::record::Direction;
 use crate::judge::results::{CellResult, RunResult, Status, TagResult};
 use crate::plan::{Outcome, Version};
+use crate::plan::route::split_key;
 use crate::report::summary::{release_line, release_order, summarize, Summary};
-use crate::report::text::{broker_failure_text, digest_change_text, run_line};
+use crate::report::text::{broker_failure_text, digest_change_text, proxy_failure_text, run_line};
 use crate::wire::frame::opcode;
 
 /// The widest line the terminal view prints.
@@ -205,7 +206,8 @@ pub fn grid_lines(r: &RunResult) -> Vec<String> {
         let mut current = Block { heads: vec![], widths: vec![], columns: vec![] };
         let mut used = start;
         for (i, p) in r.profiles.iter().enumerate() {
-            let h = head(p, cap);
+            // On a run with routes the route stands over its group of columns, not in each head.
+            let h = head(split_key(p).1, cap);
             let w = h.iter().map(|s| s.width()).max().unwrap_or(1).max(code_width(i));
             if used + w + 1 > TERMINAL_WIDTH && !current.columns.is_empty() {
                 blocks.push(std::mem::replace(&mut current, Block { heads: vec![], widths: vec![], columns: vec![] }));
@@ -228,6 +230,9 @@ pub fn grid_lines(r: &RunResult) -> Vec<String> {
             out.push(String::new());
         }
         let depth = b.heads.iter().map(Vec::len).max().unwrap_or(1);
+        if r.has_routes() {
+            out.push(route_line(r, b, &meta_widths[..shown_meta]));
+        }
         for level in 0..depth {
             let mut line = String::new();
             for (i, w) in meta_widths.iter().enumerate().take(shown_meta) {
@@ -278,6 +283,28 @@ pub fn grid_lines(r: &RunResult) -> Vec<String> {
     out
 }
 
+/// The line over a block's heads that names each route over its group of columns:
+/// `route ┆ direct ┆ tls ┆ nginx`, each name as wide as its group (cut to fit).
+fn route_line(r: &RunResult, b: &Block, meta_widths: &[usize]) -> String {
+    let meta: usize = meta_widths.iter().map(|w| w + 1).sum();
+    let mut line = pad("route", meta);
+    line.push_str("│ ");
+    let mut i = 0;
+    while i < b.columns.len() {
+        let route = split_key(&r.profiles[b.columns[i]]).0;
+        let mut width = 0;
+        let mut j = i;
+        while j < b.columns.len() && split_key(&r.profiles[b.columns[j]]).0 == route {
+            width += b.widths[j] + 1;
+            j += 1;
+        }
+        let name: String = route.chars().take(width.saturating_sub(1).max(1)).collect();
+        line.push_str(&pad(&name, width));
+        i = j;
+    }
+    line.trim_end().to_string()
+}
+
 fn pad(text: &str, width: usize) -> String {
     format!("{text}{}", " ".repeat(width.saturating_sub(text.width())))
 }
@@ -294,6 +321,9 @@ pub fn view(r: &RunResult) -> String {
     lines.extend(wrap(LEGEND, w, "    "));
     for t in &r.tags {
         for note in [broker_failure_text(r, t), digest_change_text(t)].into_iter().flatten() {
+            lines.extend(wrap(&note, w, "    "));
+        }
+        for note in t.proxies.iter().filter_map(|p| proxy_failure_text(r, t, p)) {
             lines.extend(wrap(&note, w, "    "));
         }
     }

@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use crate::judge::results::{CellResult, RunResult, Status};
 use crate::plan::Outcome;
+use crate::plan::route::split_key;
 use crate::report::summary::{release_order, summarize, Summary};
-use crate::report::text::{broker_failure_text, digest_change_text, outcome_text, run_line};
+use crate::report::text::{broker_failure_text, digest_change_text, outcome_text, proxy_failure_text, run_line};
 use crate::report::timeline::{timeline, Timeline};
 
 const CSS: &str = include_str!("html/report.css");
@@ -114,15 +115,35 @@ fn cell_class(c: &CellResult) -> String {
     class
 }
 
+/// The routes of the grid in order, each with how many columns it spans.
+fn route_groups(r: &RunResult) -> Vec<(&str, usize)> {
+    let mut groups: Vec<(&str, usize)> = Vec::new();
+    for p in &r.profiles {
+        let route = split_key(p).0;
+        match groups.last_mut() {
+            Some((last, n)) if *last == route => *n += 1,
+            _ => groups.push((route, 1)),
+        }
+    }
+    groups
+}
+
 fn grid(r: &RunResult) -> Markup {
     let order = release_order(r);
     html! {
         div #gridwrap {
             table #grid {
                 thead {
+                    // On a run with routes, each route over its group of columns.
+                    @if r.has_routes() {
+                        tr.routes {
+                            th.tag { "route" } th.meta {} th.meta {}
+                            @for (route, span) in route_groups(r) { th.route colspan=(span) { (route) } }
+                        }
+                    }
                     tr {
                         th.tag { "tag" } th.meta { "mosquitto ($SYS)" } th.meta { "LWS_VERSION" }
-                        @for p in &r.profiles { th.col data-column=(p) { (p) } }
+                        @for p in &r.profiles { th.col data-column=(p) { (if r.has_routes() { split_key(p).1 } else { p.as_str() }) } }
                     }
                 }
                 tbody {
@@ -151,7 +172,12 @@ fn grid(r: &RunResult) -> Markup {
 /// The whole page.
 pub fn html(r: &RunResult) -> String {
     let outcomes = [Outcome::Ok, Outcome::Eof, Outcome::Closed, Outcome::Timeout, Outcome::Refused, Outcome::Error];
-    let notes: Vec<String> = r.tags.iter().flat_map(|t| [broker_failure_text(r, t), digest_change_text(t)]).flatten().collect();
+    let notes: Vec<String> = r
+        .tags
+        .iter()
+        .flat_map(|t| [broker_failure_text(r, t), digest_change_text(t)].into_iter().chain(t.proxies.iter().map(|p| proxy_failure_text(r, t, p))))
+        .flatten()
+        .collect();
     let page = html! {
         (DOCTYPE)
         html lang="en" {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::judge::record::{Direction, Party};
 use crate::judge::results::{CellResult, RunResult, Status, TagResult};
 use crate::plan::{copies, KnownIssue, Outcome, Profile, Version};
+use crate::plan::route::split_key;
 use crate::wire::frame::opcode;
 
 /// The whole summary of a run.
@@ -257,7 +258,7 @@ fn column_summary(r: &RunResult, order: &[&TagResult], column: &str) -> ColumnSu
             continue;
         }
         let v = &c.verdict;
-        let known = r.known_issues.iter().position(|k| k.explains(column, v.outcome, v.at, broker_of(t)));
+        let known = r.known_issues.iter().position(|k| k.explains(split_key(column).1, v.outcome, v.at, broker_of(t)));
         let kind = Kind { outcome: v.outcome, before_connack: v.before_connack, why: why_of(c), known };
         match groups.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, cells)) => cells.push(c),
@@ -308,7 +309,7 @@ fn column_summary(r: &RunResult, order: &[&TagResult], column: &str) -> ColumnSu
 /// Whether a column is a client a user could switch to (a real library, or MQTT over TCP),
 /// rather than one of the built-in emulations.
 pub fn is_client(column: &str) -> bool {
-    Profile::from_name(column).is_none_or(|p| !p.is_frame_level() || p == Profile::Tcp)
+    Profile::from_name(split_key(column).1).is_none_or(|p| !p.is_frame_level() || p == Profile::Tcp)
 }
 
 /// What to do, per failing stretch of a release line: the nearest tag that holds below it on
@@ -344,7 +345,8 @@ fn advice(r: &RunResult, order: &[&TagResult], column: &str) -> Vec<String> {
         let others: Vec<&str> = r
             .profiles
             .iter()
-            .filter(|p| p.as_str() != column && is_client(p))
+            // Other clients on the same route: a route's columns answer for that route only.
+            .filter(|p| p.as_str() != column && is_client(p) && split_key(p).0 == split_key(column).0)
             .filter(|p| stretch.iter().all(|t| holds(r, &t.tag, p)))
             .map(String::as_str)
             .collect();

@@ -7,7 +7,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
 use crate::wire::frame::opcode;
 use crate::judge::record::Direction;
-use crate::judge::results::{CellResult, RunResult, Status, TagResult};
+use crate::judge::results::{CellResult, ProxyResult, RunResult, Status, TagResult};
 use crate::units::fmt_secs;
 use crate::plan::Outcome;
 use crate::report::{compact, html};
@@ -67,6 +67,24 @@ pub fn broker_failure_text(r: &RunResult, t: &TagResult) -> Option<String> {
         Some(f) => format!("{}: {} — {not_run}; last log lines: {}", t.tag, f.reason, f.log_tail.join(" | ")),
         // A result written before the parts were kept: the whole text.
         None => format!("{}: {whole} — {not_run}", t.tag),
+    })
+}
+
+/// The proxy a cell went through, as its tag recorded it.
+fn proxy_of<'a>(t: &'a TagResult, c: &CellResult) -> Option<&'a ProxyResult> {
+    let proxy = c.route.strip_suffix("-tls").unwrap_or(&c.route);
+    t.proxies.iter().find(|p| p.proxy == proxy)
+}
+
+/// One line for a proxy that could not be had in front of a tag's broker, said once for
+/// all its cells: `bookworm: proxy nginx 1.22.1-9: … — 8 cells not run; last log lines: …`.
+pub fn proxy_failure_text(r: &RunResult, t: &TagResult, p: &ProxyResult) -> Option<String> {
+    let f = p.failure.as_ref()?;
+    let n = r.cells.iter().filter(|c| c.tag == t.tag && proxy_of(t, c).is_some_and(|q| q.proxy == p.proxy)).count();
+    let not_run = format!("{n} {} not run", if n == 1 { "cell" } else { "cells" });
+    Some(match f.log_tail.is_empty() {
+        true => format!("{}: proxy {}: {} — {not_run}", t.tag, p.label, f.reason),
+        false => format!("{}: proxy {}: {} — {not_run}; last proxy log lines: {}", t.tag, p.label, f.reason, f.log_tail.join(" | ")),
     })
 }
 
@@ -222,10 +240,15 @@ pub fn file_stem(r: &RunResult) -> String {
     if r.copies > 1 {
         stem.push_str(&format!("-copies{}", r.copies));
     }
+    // A run with routes beside the direct-only run of the same set: `debian-routes`.
+    if r.has_routes() {
+        stem.push_str("-routes");
+    }
     stem
 }
 
-/// Writes `<set>.md`, `<set>.html` and `<set>.json` (`<set>-x<N>.…` when accelerated) into
+/// Writes `<set>.md`, `<set>.html` and `<set>.json` (`<set>-x<N>.…` when accelerated,
+/// `<set>-routes.…` with routes) into
 /// `dir` and returns their paths.
 pub fn write_files(r: &RunResult, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
@@ -244,8 +267,19 @@ pub fn write_files(r: &RunResult, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 pub fn failures(r: &RunResult) -> Vec<String> {
     let mut lines = Vec::new();
     let mut told: Vec<&str> = Vec::new();
+    let mut told_proxies: Vec<(&str, &str)> = Vec::new();
     for c in r.cells.iter().filter(|c| matches!(c.status, Status::Changed | Status::Error)) {
         let tag = r.tags.iter().find(|t| t.tag == c.tag);
+        // A proxy that could not be had is said once for its (tag, proxy), like a broker.
+        if let Some((t, p)) = tag.and_then(|t| proxy_of(t, c).map(|p| (t, p))) {
+            if c.verdict.outcome == Outcome::Error && p.failure.is_some() {
+                if !told_proxies.contains(&(t.tag.as_str(), p.proxy.as_str())) {
+                    told_proxies.push((&t.tag, &p.proxy));
+                    lines.extend(proxy_failure_text(r, t, p));
+                }
+                continue;
+            }
+        }
         if let Some(text) = tag.and_then(|t| broker_failure_text(r, t)) {
             if c.verdict.outcome == Outcome::Error {
                 if !told.contains(&c.tag.as_str()) {

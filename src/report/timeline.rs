@@ -135,7 +135,7 @@ fn from_verdict(c: &CellResult, hold: f64) -> Vec<Event> {
     let mut out = Vec::new();
     let connected = !v.before_connack && !matches!(v.outcome, Outcome::Refused | Outcome::Error);
     // Times count from the broker's 101 on WebSocket and from CONNACK over TCP (`TimeZero`).
-    let ws = Profile::from_name(&c.profile).is_none_or(|p| p.transport() == Transport::Ws);
+    let ws = Profile::from_name(c.column()).is_none_or(|p| p.transport() == Transport::Ws);
     if ws && v.outcome != Outcome::Error {
         out.push(Event { at: 0.0, from: Party::Broker, kind: Kind::Upgrade, label: "101 Switching Protocols: time zero".to_string() });
     } else if connected {
