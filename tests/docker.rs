@@ -947,4 +947,163 @@ async fn an_expired_run_network_is_removed_by_the_next_runs_clean_up() {
     }
     mosquitto_matrix::engine::cleanup::remove_expired().await.expect("clean-up");
     assert_eq!(networks_left(&run_id).await, 0);
+/// One TLS cell's end, for a test to check and a person to read.
+struct TlsCell {
+    column: String,
+    record: SessionRecord,
+    verdict: mosquitto_matrix::judge::verdict::Verdict,
+}
+
+impl TlsCell {
+    fn line(&self) -> String {
+        let ping = self.record.frames.iter().find(|f| f.opcode == 0x9).map(|f| format!(", broker PING at {:.1} s", f.at.as_secs_f64()));
+        let words = self.record.process.as_ref().and_then(|p| p.words.clone()).map(|w| format!("; the client said {w:?}")).unwrap_or_default();
+        format!(
+            "{}: {:?} at {}{}: {}{words}",
+            self.column,
+            self.verdict.outcome,
+            self.verdict.at.map_or("-".into(), |d| format!("{:.1} s", d.as_secs_f64())),
+            ping.unwrap_or_default(),
+            self.verdict.cause
+        )
+    }
+}
+
+/// The `tls` route by hand, until the route axis runs it: one broker of the debian set with
+/// its `wss` listener (the run's CA and certificate), every column's session over TLS, at
+/// `speed` (built-ins as commands and the clients under the time library above ×1, as the
+/// runner plays them). Command columns go through the recording proxy's two TLS legs.
+async fn tls_cells(tag: &str, columns: &[&str], hold: &str, speed: u32) -> Vec<TlsCell> {
+    use mosquitto_matrix::client::command::{self, CommandSpec};
+    use mosquitto_matrix::engine::clock::{self, Libc};
+    use mosquitto_matrix::plan::column::Column;
+    let sel = Selection {
+        set: Some("debian".into()),
+        tags: Some(vec![tag.to_string()]),
+        profiles: Some(columns.iter().map(|c| c.to_string()).collect()),
+        hold: Some(hold.into()),
+        speed: Some(speed.to_string()),
+        ..Selection::default()
+    };
+    let plan = Plan::new(&file(), &sel).expect("plan");
+    let run_id = labels::new_run_id();
+    let labels = Labels { run_id: run_id.clone(), cell: format!("tls/{tag}"), lifetime: Duration::from_secs(1200) };
+    let tls = std::sync::Arc::new(RunTls::temporary(&run_id).expect("the run's TLS material"));
+    let ask = (speed > 1).then(|| broker::ClockAsk { speed, workdir: plan.workdir.clone() });
+    let b = broker::start(&plan.image, tag, &plan.broker, &labels, &BOTH, ask.as_ref(), Some(&tls), |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let port = b.wss_port.expect("the broker has a wss listener");
+    let client_env = if speed > 1 {
+        clock::clock_env(&clock::library_path(Libc::Glibc, &plan.workdir).to_string_lossy(), speed)
+    } else {
+        Vec::new()
+    };
+    let sessions = plan.columns.iter().map(|column| {
+        let name = column.name().to_string();
+        let client_id = format!("tls-{name}-{}", rand::random::<u32>()).replace(['@', '.'], "-");
+        let command_of = |c: mosquitto_matrix::plan::CommandClient| CommandSpec {
+            extra_env: if c.accelerates { client_env.clone() } else { Vec::new() },
+            client: c,
+            host: b.host.clone(),
+            port,
+            username: plan.broker.username.clone(),
+            password: plan.broker.password.clone(),
+            client_id: client_id.clone(),
+            timing: plan.timing,
+            workdir: plan.workdir.clone(),
+            speed: f64::from(speed),
+            started: Default::default(),
+            tls: Some(std::sync::Arc::clone(&tls)),
+        };
+        let spec = match column {
+            Column::Builtin(p) if speed > 1 => Err(command_of(command::builtin_command(*p, &plan.timing))),
+            Column::Builtin(p) => Ok(SessionSpec {
+                protocol: mosquitto_matrix::wire::mqtt::Protocol::V311,
+                profile: *p,
+                host: b.host.clone(),
+                port,
+                path: "/mqtt".into(),
+                username: plan.broker.username.clone(),
+                password: plan.broker.password.clone(),
+                topic: format!("test/{client_id}"),
+                client_id: client_id.clone(),
+                timing: plan.timing,
+                started: Default::default(),
+                tls: Some(std::sync::Arc::clone(&tls)),
+            }),
+            Column::Command(c) => Err(command_of(c.clone())),
+            other => panic!("{other:?}: not a column this test runs"),
+        };
+        async move {
+            let record = match spec {
+                Ok(s) => session::run(&s).await,
+                Err(c) => command::run(&c).await,
+            };
+            let verdict = decide(&record);
+            TlsCell { column: name, record, verdict }
+        }
+    });
+    let cells = futures_util::future::join_all(sessions).await;
+    b.container.rm().await.expect("removed");
+    assert_eq!(left_behind(&run_id).await, 0);
+    for c in &cells {
+        eprintln!("tls {tag} x{speed}: {}", c.line());
+    }
+    cells
+}
+
+/// The speed of the `tls` route's hold test: ×10 (33 s) unless `MATRIX_SPEED` asks for
+/// another, e.g. `MATRIX_SPEED=1` for the measurement at ×1 (330 s).
+fn tls_speed() -> u32 {
+    std::env::var("MATRIX_SPEED").ok().and_then(|s| s.parse().ok()).unwrap_or(10)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_wss_on_bookworm_paho_java_drops_at_the_brokers_ping_and_the_other_clients_hold() {
+    let speed = tls_speed();
+    let cells = tls_cells(
+        "bookworm",
+        &["paho-java-1.2.5", "rfc6455", "no-pong", "rumqttc", "paho-java@1.2.5", "paho-python@2.1.0", "mqttjs@5.16.0", "paho-c"],
+        "330s",
+        speed,
+    )
+    .await;
+    let table: Vec<String> = cells.iter().map(TlsCell::line).collect();
+    let table = table.join("\n");
+    let at = |c: &TlsCell| c.verdict.at.map(|d| d.as_secs_f64());
+    for c in &cells {
+        let near = |secs: f64, slack: f64| at(c).is_some_and(|t| (t - secs).abs() <= slack);
+        match c.column.as_str() {
+            // Over TLS as over ws: the PING at 300 s (a JVM's CONNACK comes late, up to ~2 s
+            // of broker time at ×10), the drop right after it, the hang-up 10 s later.
+            "paho-java-1.2.5" | "paho-java@1.2.5" => {
+                assert!(c.verdict.outcome == Outcome::Eof && near(299.0, 2.5), "{}: {}\n{table}", c.column, c.line())
+            }
+            "no-pong" => assert!(c.verdict.outcome == Outcome::Eof && near(310.0, 2.5), "{}\n{table}", c.line()),
+            _ => {
+                assert_eq!(c.verdict.outcome, Outcome::Ok, "{}\n{table}", c.line());
+                if c.column != "rumqttc" {
+                    assert!(c.record.frames.iter().any(|f| f.opcode == 0x9), "{}: the broker's PING came through TLS\n{table}", c.column);
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_real_client_completes_a_short_hold_over_wss_through_the_two_leg_proxy() {
+    let cells = tls_cells(
+        "bookworm",
+        &["paho-java@1.2.5", "paho-python@2.1.0", "paho-python@1.6.1", "mqttjs@5.16.0", "paho-c", "paho-go@1.1.1", "paho-go@1.5.1", "browser"],
+        "5s",
+        1,
+    )
+    .await;
+    let table: Vec<String> = cells.iter().map(TlsCell::line).collect();
+    for c in &cells {
+        assert_eq!(c.verdict.outcome, Outcome::Ok, "{}\n{}", c.line(), table.join("\n"));
+        let p = c.record.process.as_ref().expect("a command column");
+        assert_eq!(p.connections, 1, "{}: one connection", c.column);
+    }
 }

@@ -93,3 +93,80 @@ async fn a_session_that_does_not_trust_the_servers_certificate_is_a_harness_erro
     assert!(detail.contains(&format!("127.0.0.1:{}", peer.port())), "names where: {detail}");
     let _ = tokio::time::timeout(Duration::from_secs(2), peer.finish()).await;
 }
+
+/// One command cell (`mosquitto-matrix client --profile P` under the contract) through the
+/// recording proxy, both of whose legs are TLS, against the TLS peer.
+async fn command_over_tls(profile: Profile, tls: Arc<RunTls>) -> (mosquitto_matrix::judge::record::SessionRecord, Cell) {
+    use mosquitto_matrix::client::command::{self, CommandSpec};
+    let t = timing(profile);
+    let peer = support::peer::Peer::start_with(profile.transport(), Behaviour::LWS4, UNIT, Some(tls.server_config().expect("a server side")))
+        .await
+        .expect("the peer listens");
+    let spec = CommandSpec {
+        client: command::builtin_command(profile, &t),
+        host: "127.0.0.1".into(),
+        port: peer.port(),
+        username: "matrix".into(),
+        password: "secret".into(),
+        client_id: "matrix-command".into(),
+        timing: t,
+        workdir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        speed: 1.0,
+        extra_env: Vec::new(),
+        started: Default::default(),
+        tls: Some(Arc::clone(&tls)),
+    };
+    let record = command::run(&spec).await;
+    let verdict = mosquitto_matrix::judge::verdict::decide(&record);
+    let seen = peer.finish().await;
+    let cell = Cell { profile, behaviour: Behaviour::LWS4, unit: UNIT, record: record.clone(), verdict, peer: seen };
+    (record, cell)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_through_the_tls_proxy_ends_as_in_process_and_the_recorder_sees_the_ping_inside_tls() {
+    let tls = run_tls();
+    for profile in [Profile::PahoJava125, Profile::Rfc6455, Profile::NoPong] {
+        let inside = run_cell_with(profile, Behaviour::LWS4, UNIT, timing(profile), Some(Arc::clone(&tls))).await.expect("the cell ran");
+        let (record, outside) = command_over_tls(profile, Arc::clone(&tls)).await;
+        same_end(&inside, &outside, 3).unwrap_or_else(|e| panic!("{e}\nprocess: {:?}", record.process));
+        let ping = record.frames.iter().find(|f| f.opcode == 0x9).unwrap_or_else(|| panic!("{profile}: the proxy recorded no PING: {:?}", record.frames));
+        assert!(ping.at.abs_diff(UNIT * 15) <= UNIT * 3, "{profile}: PING at {:?}", ping.at);
+        assert!(outside.peer.iter().all(|o| o.upgrade.is_some()), "{profile}: the peer read the proxy's upgrade inside TLS");
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_trust_the_proxys_certificate_is_an_error_that_names_tls() {
+    use mosquitto_matrix::client::command::{self, CommandSpec};
+    let ours = run_tls();
+    let t = timing(Profile::Rfc6455);
+    let peer = support::peer::Peer::start_with(Profile::Rfc6455.transport(), Behaviour::NO_PINGS, UNIT, Some(ours.server_config().expect("a server side")))
+        .await
+        .expect("the peer listens");
+    // The client is told another run's CA: it refuses the proxy's certificate.
+    let theirs = run_tls();
+    let mut client = command::builtin_command(Profile::Rfc6455, &t);
+    client.command.splice(0..0, ["env".to_string(), format!("MATRIX_CA_FILE={}", theirs.ca_file.display())]);
+    client.command.remove(2);
+    client.command.insert(2, mosquitto_matrix::client::command::own_cli().display().to_string());
+    let spec = CommandSpec {
+        client,
+        host: "127.0.0.1".into(),
+        port: peer.port(),
+        username: "matrix".into(),
+        password: "secret".into(),
+        client_id: "matrix-command".into(),
+        timing: t,
+        workdir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        speed: 1.0,
+        extra_env: Vec::new(),
+        started: Default::default(),
+        tls: Some(ours),
+    };
+    let record = command::run(&spec).await;
+    let End::HarnessError { detail } = &record.end else { panic!("not an error: {:?}", record.end) };
+    assert!(detail.contains("the client did not complete TLS with the recording proxy"), "{detail}");
+    assert!(detail.contains("not trusted"), "the client's own words are kept: {detail}");
+    let _ = tokio::time::timeout(Duration::from_secs(2), peer.finish()).await;
+}
