@@ -86,9 +86,14 @@ impl ProxyKind {
         }
     }
 
-    /// The files that configure it: (path in the container, contents as written in
+    /// The files of its stock configuration: (path in the container, contents as written in
     /// `docker/proxies/`), the TLS listener's too when `tls`.
     pub fn config_files(self, tls: bool) -> Vec<(&'static str, String)> {
+        self.files(ProxyConfig::Stock, tls)
+    }
+
+    /// The files of a configuration: the plain listener's, then the TLS listener's when `tls`.
+    pub fn files(self, config: ProxyConfig, tls: bool) -> Vec<(&'static str, String)> {
         let (plain, secure): ((&str, &str), (&str, &str)) = match self {
             ProxyKind::Nginx => (
                 ("/etc/nginx/conf.d/mosquitto-matrix.conf", include_str!("../../docker/proxies/nginx.conf")),
@@ -106,6 +111,11 @@ impl ProxyKind {
                 ("/etc/apache2/sites-enabled/mosquitto-matrix.conf", include_str!("../../docker/proxies/apache.conf")),
                 ("/etc/apache2/sites-enabled/mosquitto-matrix-tls.conf", include_str!("../../docker/proxies/apache-tls.conf")),
             ),
+        };
+        let plain = match (self, config) {
+            (ProxyKind::Nginx, ProxyConfig::LongSession) => (plain.0, include_str!("../../docker/proxies/nginx-long.conf")),
+            (ProxyKind::Haproxy, ProxyConfig::LongSession) => (plain.0, include_str!("../../docker/proxies/haproxy-long.cfg")),
+            _ => plain,
         };
         let mut files = vec![(plain.0, plain.1.to_string())];
         if tls {
@@ -139,6 +149,19 @@ impl ProxyKind {
             }
         }
     }
+}
+
+/// Which configuration a proxy runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProxyConfig {
+    /// As its documentation shows WebSocket proxying, defaults untouched (`docker/proxies/`).
+    #[default]
+    Stock,
+    /// The change that makes a long session hold, on the plain listener: nginx's
+    /// `proxy_read_timeout`/`proxy_send_timeout 1h` (`nginx-long.conf`), HAProxy's
+    /// `timeout tunnel 1h` (`haproxy-long.cfg`); Caddy and Apache need none (their stock
+    /// configurations held, `docker/proxies/README.md`) and run stock.
+    LongSession,
 }
 
 impl fmt::Display for ProxyKind {
@@ -334,6 +357,11 @@ pub async fn package_version(kind: ProxyKind) -> Option<String> {
 /// the container's start by `startup_timeout`, its answering by as long again, each
 /// question to the engine by 30 s.
 pub async fn start(ask: ProxyAsk<'_>) -> Result<Proxy, ProxyError> {
+    start_with(ask, ProxyConfig::Stock).await
+}
+
+/// [`start`] with another configuration than the stock one.
+pub async fn start_with(ask: ProxyAsk<'_>, config: ProxyConfig) -> Result<Proxy, ProxyError> {
     let started = Instant::now();
     let kind = ask.kind;
     let image = format!("{IMAGE}:{TAG}");
@@ -353,7 +381,7 @@ pub async fn start(ask: ProxyAsk<'_>) -> Result<Proxy, ProxyError> {
         .with_network(ask.network)
         .with_cmd(["/bin/sh", "-c", &kind.command(tls)])
         .with_startup_timeout(ask.startup_timeout);
-    for (path, text) in kind.config_files(tls) {
+    for (path, text) in kind.files(config, tls) {
         request = request.with_copy_to(CopyTargetOptions::new(path).with_mode(0o644), text.replace(STOCK_UPSTREAM, &upstream).into_bytes());
     }
     if let Some(files) = ask.tls {
@@ -528,6 +556,21 @@ mod tests {
             }
             assert_eq!(kind.config_files(false).len(), 1);
             assert_eq!(kind.config_files(true).len(), 2);
+        }
+    }
+
+    #[test]
+    fn the_long_session_configurations_raise_only_the_idle_timeouts() {
+        let long = |k: ProxyKind| k.files(ProxyConfig::LongSession, false).remove(0).1;
+        assert!(long(ProxyKind::Nginx).contains("proxy_read_timeout 1h;"));
+        assert!(!ProxyKind::Nginx.config_files(false)[0].1.contains("proxy_read_timeout 1h"));
+        assert!(long(ProxyKind::Haproxy).contains("timeout tunnel 1h"));
+        assert!(!ProxyKind::Haproxy.config_files(false)[0].1.lines().any(|l| l.trim_start().starts_with("timeout")));
+        for kind in [ProxyKind::Caddy, ProxyKind::Apache] {
+            assert_eq!(long(kind), kind.config_files(false)[0].1);
+        }
+        for kind in ProxyKind::ALL {
+            assert!(long(kind).contains(STOCK_UPSTREAM), "{kind}");
         }
     }
 

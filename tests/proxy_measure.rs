@@ -1,0 +1,163 @@
+//! The reverse-proxy measurements of issue 22: bookworm's broker behind each proxy (and
+//! direct, for comparison), built-in profiles as commands on the brokers' clock, one session
+//! per (proxy, profile, keepalive), held 330 s of broker time. Prints one row per session:
+//! the outcome, when and by whom it ended, whether the broker's WebSocket PING reached the
+//! client, and the verdict's cause. Run by name (Docker, the proxy image, the time library):
+//!
+//! ```sh
+//! MATRIX_SPEED=10 cargo test --test proxy_measure -- --nocapture
+//! MATRIX_SPEED=1 PROXY_MEASURE_ROUTES=nginx,haproxy PROXY_MEASURE_PROFILES=rfc6455 cargo test --test proxy_measure -- --nocapture
+//! ```
+//!
+//! Knobs: `MATRIX_SPEED` (10), `PROXY_MEASURE_ROUTES` (`direct,nginx,haproxy,caddy,apache`;
+//! `nginx-long`, `haproxy-long` for the configuration that makes a long session hold),
+//! `PROXY_MEASURE_PROFILES` (`rfc6455,no-pong,paho-java-1.2.5`), `PROXY_MEASURE_KEEPALIVES`
+//! (`60,120`, seconds), `PROXY_MEASURE_HOLD` (`330s`). It fails when a session could not run
+//! (ERROR): a measurement is never made of a harness failure.
+
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use mosquitto_matrix::client::command::{self, CommandSpec};
+use mosquitto_matrix::client::contract::RUN_ID_VAR;
+use mosquitto_matrix::client::Started;
+use mosquitto_matrix::engine::broker::{self, ClockAsk};
+use mosquitto_matrix::engine::clock::{self, Libc};
+use mosquitto_matrix::engine::labels::{self, Labels};
+use mosquitto_matrix::engine::network;
+use mosquitto_matrix::engine::proxy::{self, ProxyAsk, ProxyConfig, ProxyKind};
+use mosquitto_matrix::engine::readiness::Probe;
+use mosquitto_matrix::judge::verdict::decide;
+use mosquitto_matrix::plan::{MatrixFile, Outcome, Profile, Timing, Transport};
+use mosquitto_matrix::wire::frame::opcode;
+
+fn env_list(name: &str, default: &str) -> Vec<String> {
+    std::env::var(name).unwrap_or_else(|_| default.to_string()).split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+/// One measured session.
+struct Row {
+    route: String,
+    profile: String,
+    keepalive: u64,
+    outcome: Outcome,
+    at: Option<f64>,
+    ping: Option<f64>,
+    cause: String,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_no_pong_profiles() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let f = MatrixFile::load(&root.join("matrix.toml")).expect("matrix.toml loads");
+    let speed: u32 = std::env::var("MATRIX_SPEED").ok().and_then(|s| s.trim_start_matches(['x', 'X']).parse().ok()).unwrap_or(10);
+    let routes = env_list("PROXY_MEASURE_ROUTES", "direct,nginx,haproxy,caddy,apache");
+    let profiles: Vec<Profile> = env_list("PROXY_MEASURE_PROFILES", "rfc6455,no-pong,paho-java-1.2.5")
+        .iter()
+        .map(|p| Profile::from_name(p).unwrap_or_else(|| panic!("no profile {p}")))
+        .collect();
+    let keepalives: Vec<u64> = env_list("PROXY_MEASURE_KEEPALIVES", "60,120").iter().map(|k| k.parse().expect("whole seconds")).collect();
+    let hold = humantime::parse_duration(&std::env::var("PROXY_MEASURE_HOLD").unwrap_or_else(|_| "330s".into())).expect("a duration");
+    let run_id = labels::new_run_id();
+    let _reaper = mosquitto_matrix::run::reaper::Reaper::start(&run_id);
+    let lifetime = Duration::from_secs(3600);
+    let net = network::create(&run_id, lifetime).await.expect("network");
+    let clock_ask = (speed > 1).then(|| ClockAsk { speed, workdir: root.to_path_buf() });
+    let client_env = if speed > 1 {
+        clock::clock_env(&clock::library_path(Libc::Glibc, root).to_string_lossy(), speed)
+    } else {
+        Vec::new()
+    };
+    let labels = Labels { run_id: run_id.clone(), cell: "measure/bookworm".into(), lifetime };
+    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &[Transport::Ws], clock_ask.as_ref(), Some(&net), |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let probe = Probe::new(&f.broker.username, &f.broker.password);
+    let mut proxies = Vec::new();
+    let mut targets = Vec::new();
+    for route in &routes {
+        if route == "direct" {
+            targets.push((route.clone(), b.host.clone(), b.ws_port, "mosquitto 2.0.11 (libwebsockets 4.1.6)".to_string()));
+            continue;
+        }
+        // `nginx-long`: the configuration that makes a long session hold.
+        let (name, config) = match route.strip_suffix("-long") {
+            Some(name) => (name, ProxyConfig::LongSession),
+            None => (route.as_str(), ProxyConfig::Stock),
+        };
+        let kind = ProxyKind::from_name(name).unwrap_or_else(|| panic!("no proxy {name}"));
+        let p = proxy::start_with(ProxyAsk {
+            kind,
+            network: &net,
+            upstream_host: network::BROKER_ALIAS,
+            upstream_port: 9001,
+            labels: &labels,
+            tls: None,
+            clock: clock_ask.as_ref(),
+            startup_timeout: Duration::from_secs(30),
+            probe: &probe,
+        }, config)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        targets.push((route.clone(), p.host.clone(), p.ws_port, p.label()));
+        proxies.push(p);
+    }
+    for (route, _, _, label) in &targets {
+        eprintln!("{route}: {label}");
+    }
+    let mut sessions = Vec::new();
+    for (route, host, port, _) in &targets {
+        for &profile in &profiles {
+            for &k in &keepalives {
+                let timing = Timing {
+                    hold,
+                    keepalive: Duration::from_secs(k),
+                    late_pong: Duration::from_secs(15),
+                    setup_timeout: Duration::from_secs(20),
+                    round_trip_timeout: Duration::from_secs(10),
+                };
+                let mut extra_env = client_env.clone();
+                extra_env.push((RUN_ID_VAR.to_string(), run_id.clone()));
+                let spec = CommandSpec {
+                    client: command::builtin_command(profile, &timing),
+                    host: host.clone(),
+                    port: *port,
+                    username: f.broker.username.clone(),
+                    password: f.broker.password.clone(),
+                    client_id: format!("mm-{route}-{}-{k}", profile.name()),
+                    timing,
+                    workdir: root.to_path_buf(),
+                    speed: f64::from(speed),
+                    extra_env,
+                    started: Started::new(),
+                };
+                let (route, name) = (route.clone(), profile.name().to_string());
+                sessions.push(async move {
+                    let record = command::run(&spec).await;
+                    let v = decide(&record);
+                    let ping = v.frames.iter().find(|fr| fr.opcode == opcode::PING).map(|fr| fr.at.as_secs_f64());
+                    Row { route, profile: name, keepalive: k, outcome: v.outcome, at: v.at.map(|d| d.as_secs_f64()), ping, cause: v.cause }
+                });
+            }
+        }
+    }
+    let rows = join_all(sessions).await;
+    println!("\nspeed x{speed}, hold {:.0} s, bookworm (mosquitto 2.0.11, libwebsockets 4.1.6)", hold.as_secs_f64());
+    println!("| route | profile | keepalive | outcome | ended at | broker PING seen | cause |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in &rows {
+        let at = r.at.map_or("—".to_string(), |a| format!("{a:.1} s"));
+        let ping = r.ping.map_or("no".to_string(), |p| format!("{p:.1} s"));
+        println!("| {} | {} | {} s | {:?} | {at} | {ping} | {} |", r.route, r.profile, r.keepalive, r.outcome, r.cause);
+    }
+    for p in &proxies {
+        eprintln!("{} log tail:\n  {}", p.label(), p.log_tail(8).await.join("\n  "));
+    }
+    drop(proxies);
+    drop(b);
+    mosquitto_matrix::engine::cleanup::remove_run(&run_id).await.expect("clean-up");
+    for r in &rows {
+        assert_ne!(r.outcome, Outcome::Error, "{}/{}/{} s: {}", r.route, r.profile, r.keepalive, r.cause);
+    }
+}
