@@ -107,6 +107,7 @@ fn the_debian_set_expects_what_the_reference_measured() {
 #[case::variant_twice("variants = [\"\", \"-alpine\"]", "variants = [\"-alpine\", \"-alpine\"]", "variants = [", "variant \"-alpine\" is listed twice")]
 #[case::no_variant("variants = [\"\", \"-alpine\"]", "variants = []", "variants = [", "follows no variant")]
 #[case::digest_for_an_unlisted_tag("[sets.debian.expect]", "[sets.debian.digests]\nbuster = \"sha256:00\"\n\n[sets.debian.expect]", "buster = ", "digest for tag \"buster\", which set \"debian\" does not list")]
+#[case::every_column_on_direct("\"sid\"      = { \"paho-java-1.2.5\" = \"OK\"", "\"sid\"      = { \"*\" = \"OK\", \"paho-java-1.2.5\" = \"OK\"", "\"sid\"      =", "unknown profile \"*\"")]
 #[case::digest_that_is_not_one("[sets.debian.expect]", "[sets.debian.digests]\nsid = \"sha256:abc\"\n\n[sets.debian.expect]", "sid = \"sha256", "is not \"sha256:\" and 64 hex digits")]
 #[case::known_issue_reference_without_a_number("issue = \"eclipse-paho/paho.mqtt.java#912\"", "issue = \"eclipse-paho/paho.mqtt.java\"", "issue = \"eclipse-paho", "is not owner/repository#number")]
 #[case::known_issue_for_an_unknown_column("columns = [\"paho-java-1.2.5\", \"paho-java@1.2.5\"]", "columns = [\"paho-jav\"]", "columns = [\"paho-jav\"]", "unknown profile \"paho-jav\"")]
@@ -477,17 +478,17 @@ fn an_unknown_route_is_an_error_naming_it_and_every_known_one(#[case] origin: Se
     );
 }
 
-/// The shipped file with a `[sets.debian.expect_on.nginx]` table appended.
+/// The shipped file with a `[sets.debian.expect_on.caddy]` table appended.
 fn with_route_table(table: &str) -> String {
-    format!("{SHIPPED}\n[sets.debian.expect_on.nginx]\n{table}\n")
+    format!("{SHIPPED}\n[sets.debian.expect_on.caddy]\n{table}\n")
 }
 
 #[test]
 fn a_route_table_says_only_where_the_route_differs_a_tag_row_before_the_every_tag_row() {
-    let text = with_route_table("\"*\" = { rfc6455 = \"EOF@60\", paho-java = \"EOF@60\" }\n\"sid\" = { rfc6455 = \"OK\" }");
+    let text = with_route_table("\"*\" = { rfc6455 = \"EOF@60\", paho-java = \"EOF@60\" }\n\"sid\" = { rfc6455 = \"OK\", \"*\" = \"CLOSED\" }");
     let f = MatrixFile::parse(Path::new("matrix.toml"), &text).expect("valid");
     let debian = f.set("debian").expect("debian");
-    let nginx = Route::from_name("nginx").expect("a route");
+    let nginx = Route::from_name("caddy").expect("a route");
     let column = |n: &str| {
         let sel = Selection { set: Some("debian".into()), profiles: Some(vec![n.into()]), ..Selection::default() };
         Plan::new(&f, &sel).expect("a plan").columns.remove(0)
@@ -497,6 +498,8 @@ fn a_route_table_says_only_where_the_route_differs_a_tag_row_before_the_every_ta
     assert_eq!(at("sid", "rfc6455", nginx).as_deref(), Some("OK"), "the tag's own row wins");
     assert_eq!(at("bookworm", "paho-java@1.2.5", nginx).as_deref(), Some("EOF@60"), "a client's name sets each version");
     assert_eq!(at("bookworm", "no-pong", nginx).as_deref(), Some("EOF@310"), "direct's where the route says nothing");
+    assert_eq!(at("sid", "no-pong", nginx).as_deref(), Some("CLOSED"), "the tag row's every-column entry");
+    assert_eq!(at("sid", "paho-java@1.2.5", nginx).as_deref(), Some("CLOSED"), "the tag's row before the every-tag row");
     assert_eq!(at("bookworm", "rfc6455", Route::Tls).as_deref(), Some("OK"), "another route is not touched");
     assert_eq!(at("bookworm", "rfc6455", Route::Direct).as_deref(), Some("OK"));
 }
@@ -511,7 +514,7 @@ fn a_route_table_says_only_where_the_route_differs_a_tag_row_before_the_every_ta
 #[case::routes_twice("routes = [\"tls\", \"tls\"]", "routes = ", "routes: route \"tls\" is listed twice")]
 fn a_mistake_in_the_routes_is_reported_with_its_line(#[case] added: &str, #[case] needle: &str, #[case] message: &str) {
     // `routes = [...]` goes at the top (a file-wide key), tables at the end.
-    let text = if added.starts_with("routes") { SHIPPED.replacen("default_set = ", &format!("{added}\ndefault_set = "), 1) } else { format!("{SHIPPED}\n{added}\n") };
+    let text = if added.starts_with("routes") { SHIPPED.replacen("routes = [\"direct\"]", added, 1) } else { format!("{SHIPPED}\n{added}\n") };
     let e = MatrixFile::parse(Path::new("matrix.toml"), &text).expect_err("a mistake");
     let ConfigError::At { line, what, .. } = &e else { panic!("not at a line: {e}") };
     assert!(what.contains(message), "{what}");

@@ -179,13 +179,14 @@ impl ImageSet {
     /// for it.
     ///
     /// On another route, the route's own row for the tag wins, then its `"*"` row (every
-    /// tag), then what `direct` expects: a route's table says only where it differs.
+    /// tag), then what `direct` expects: a route's table says only where it differs. Within a
+    /// row, the column's own entry wins over the row's `"*"` entry (every column).
     pub fn expectation(&self, tag: &str, column: &Column, route: Route) -> Option<Expectation> {
         let names = [column.name(), column.base().name()];
         if route != Route::Direct {
             let r = route.name();
             for row in [tag, EVERY_TAG] {
-                let found = names.iter().find_map(|n| self.expect_on.get(&(r.clone(), row.to_string(), n.to_string())));
+                let found = names.iter().chain([&EVERY_COLUMN]).find_map(|n| self.expect_on.get(&(r.clone(), row.to_string(), n.to_string())));
                 if let Some(e) = found {
                     return Some(*e);
                 }
@@ -197,6 +198,10 @@ impl ImageSet {
 
 /// The row of a route's expectations (`[sets.X.expect_on.ROUTE]`) that stands for every tag.
 pub const EVERY_TAG: &str = "*";
+
+/// The entry of a route's row (`[sets.X.expect_on.ROUTE]`) that stands for every column the
+/// row does not name: `"*" = { "*" = "EOF" }` says every cell of the route ends.
+pub const EVERY_COLUMN: &str = "*";
 
 /// The variants a set follows when matrix.toml does not say: bare release tags only.
 pub fn default_variants() -> Vec<String> {
@@ -658,7 +663,7 @@ fn load_set(
                 format!("expectation for tag {:?}, which set {name:?} does not list in its tags", tag.get_ref()),
             ));
         }
-        for (column, e) in expectation_row(cx, row, clients, versioned)? {
+        for (column, e) in expectation_row(cx, row, clients, versioned, false)? {
             expect.insert((tag.get_ref().clone(), column), e);
         }
     }
@@ -680,7 +685,7 @@ fn load_set(
                     format!("expect_on.{r}: tag {:?}, which set {name:?} does not list in its tags (\"*\" stands for every tag)", tag.get_ref()),
                 ));
             }
-            for (column, e) in expectation_row(cx, row, clients, versioned)? {
+            for (column, e) in expectation_row(cx, row, clients, versioned, true)? {
                 if column == "tcp" {
                     return Err(cx.at(row.span(), format!("expect_on.{r}: the tcp column runs on the direct route only")));
                 }
@@ -735,7 +740,8 @@ fn load_set(
     Ok(ImageSet { name: name.to_string(), image: raw.image.clone(), tags, expect, routes, expect_on, variants, digests })
 }
 
-/// One row of expectations (`{ rfc6455 = "OK", paho-java = "EOF@300" }`), per column name. A
+/// One row of expectations (`{ rfc6455 = "OK", paho-java = "EOF@300" }`), per column name
+/// (and, in a route's rows, [`EVERY_COLUMN`] for every column the row does not name). A
 /// versioned client's name `X` sets every version of it; `X@version` in the same row wins for
 /// its version, wherever it stands.
 fn expectation_row(
@@ -743,11 +749,16 @@ fn expectation_row(
     row: &Spanned<IndexMap<Spanned<String>, Spanned<String>>>,
     clients: &[CommandClient],
     versioned: &[ClientVersions],
+    every: bool,
 ) -> Result<Vec<(String, Expectation)>, ConfigError> {
     let mut out = Vec::new();
     let mut specific = Vec::new();
     for (profile, text) in row.get_ref() {
         let e = Expectation::parse(text.get_ref()).map_err(|e| cx.at(text.span(), e))?;
+        if every && profile.get_ref() == EVERY_COLUMN {
+            out.push((EVERY_COLUMN.to_string(), e));
+            continue;
+        }
         if let Some(family) = versioned.iter().find(|f| &f.client == profile.get_ref()) {
             out.extend(family.versions.iter().map(|v| (family.column(v), e)));
             continue;

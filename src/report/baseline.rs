@@ -14,7 +14,7 @@
 use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Value};
 
 use crate::judge::results::{content_digest, CellResult, RunResult};
-use crate::plan::file::EVERY_TAG;
+use crate::plan::file::{EVERY_COLUMN, EVERY_TAG};
 use crate::plan::route::DIRECT;
 use crate::plan::Outcome;
 
@@ -144,9 +144,10 @@ fn route_cell(doc: &mut DocumentMut, run: &RunResult, c: &CellResult, out: &mut 
         on.insert(&c.route, Item::Table(toml_edit::Table::new()));
     }
     let route = on.get_mut(&c.route).and_then(Item::as_table_like_mut).ok_or_else(unknown)?;
-    // Without an entry of its own on this tag, the cell is expected what the route's "*" row
-    // says, else what direct says.
-    let inherited = entry(route.get(EVERY_TAG), column).or(direct);
+    // Without an entry of its own on this tag, the cell is expected what the tag's row says of
+    // every column, else the route's "*" row (of the column, else of every column), else direct.
+    let every = |row: Option<&Item>| row.and_then(|r| r.get(EVERY_COLUMN)).and_then(Item::as_str).map(String::from);
+    let inherited = every(route.get(&c.tag)).or_else(|| entry(route.get(EVERY_TAG), column)).or_else(|| every(route.get(EVERY_TAG))).or(direct);
     let old = entry(route.get(&c.tag), column);
     if inherited.as_deref() == Some(new.as_str()) {
         if let Some(row) = route.get_mut(&c.tag).and_then(Item::as_table_like_mut) {

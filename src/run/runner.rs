@@ -133,8 +133,14 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
     // Whatever kills this process, the reaper removes the run's containers and clients.
     let reaper = Reaper::start(run_id);
     let scheduler = Scheduler::new(Capacity::of_machine(plan.jobs));
+    // One certificate per run when a route speaks TLS, before the services that must trust it.
+    let tls = plan.needs_tls().then(|| RunTls::temporary(run_id).map(Arc::new).map_err(|e| format!("the run's TLS certificate could not be made: {e}")));
     // One per run for the columns that have one (the browser), before any cell.
-    let (services, envs) = start_services(plan).await;
+    let ca_file = match &tls {
+        Some(Ok(t)) => Some(t.ca_file.clone()),
+        _ => None,
+    };
+    let (services, envs) = start_services(plan, ca_file.as_deref()).await;
     let reporting = {
         let (scheduler, progress) = (scheduler.clone(), progress.clone());
         tokio::spawn(async move {
@@ -145,8 +151,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
             }
         })
     };
-    // One certificate per run when a route speaks TLS, one network when a route has a proxy.
-    let tls = plan.needs_tls().then(|| RunTls::temporary(run_id).map(Arc::new).map_err(|e| format!("the run's TLS certificate could not be made: {e}")));
+    // One network when a route has a proxy.
     let network = match plan.proxies().is_empty() {
         true => None,
         false => Some(network::create(run_id, container_lifetime(plan)).await.map_err(|e| format!("the run's network could not be made: {e}"))),
@@ -225,8 +230,10 @@ fn container_lifetime(plan: &Plan) -> Duration {
 type ServiceEnvs = BTreeMap<String, Result<Vec<(String, String)>, String>>;
 
 /// Starts, once for the run, the service of every command column that has one and cells to
-/// run (see `client::service`); the services are stopped when the run ends.
-async fn start_services(plan: &Plan) -> (Vec<Service>, ServiceEnvs) {
+/// run (see `client::service`); the services are stopped when the run ends. With `ca_file`
+/// (a run with TLS routes) a service is told the run's CA (`MATRIX_CA_FILE`), since it
+/// outlives any one cell: the browser trusts it from its launch.
+async fn start_services(plan: &Plan, ca_file: Option<&std::path::Path>) -> (Vec<Service>, ServiceEnvs) {
     let mut services = Vec::new();
     let mut envs = ServiceEnvs::new();
     for column in &plan.columns {
@@ -234,7 +241,11 @@ async fn start_services(plan: &Plan) -> (Vec<Service>, ServiceEnvs) {
         if client.service.is_none() || !plan.cells.iter().any(|c| c.column.name() == client.name) {
             continue;
         }
-        match service::start(client, &plan.workdir, &client_clock(plan), plan.timing.setup_timeout).await {
+        let mut env = client_clock(plan);
+        if let Some(ca) = ca_file {
+            env.push((contract::CA_FILE_VAR.to_string(), ca.display().to_string()));
+        }
+        match service::start(client, &plan.workdir, &env, plan.timing.setup_timeout).await {
             Ok(s) => {
                 envs.insert(client.name.clone(), Ok(s.env()));
                 services.push(s);
