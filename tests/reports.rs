@@ -409,3 +409,116 @@ fn agreement_needs_at_least_one_tag_with_both_columns() {
     let none = report::agree::agree(&r, "tcp", "rfc6455", Duration::from_millis(500));
     assert!(!none.holds() && none.to_string().contains("nothing was compared"), "{none}");
 }
+
+/// A cell of `profile` on `route` (`direct` keeps the plain name).
+fn on_route(route: &str, mut c: CellResult) -> CellResult {
+    if route != "direct" {
+        c.profile = format!("{route}/{}", c.profile);
+    }
+    c.route = route.into();
+    c
+}
+
+/// bookworm on direct and nginx: nginx ends both sessions at 60 s.
+fn direct_and_nginx() -> RunResult {
+    let mut r = result(vec![
+        cell("bookworm", Profile::PahoJava125, Outcome::Eof, Some(300.0), "EOF@300", Status::Met),
+        cell("bookworm", Profile::Rfc6455, Outcome::Ok, Some(330.0), "OK", Status::Met),
+        on_route("nginx", cell("bookworm", Profile::PahoJava125, Outcome::Eof, Some(60.0), "EOF", Status::Met)),
+        on_route("nginx", cell("bookworm", Profile::Rfc6455, Outcome::Eof, Some(60.2), "EOF", Status::Met)),
+    ]);
+    r.routes = vec!["direct".into(), "nginx".into()];
+    r.profiles = vec!["paho-java-1.2.5".into(), "rfc6455".into(), "nginx/paho-java-1.2.5".into(), "nginx/rfc6455".into()];
+    r
+}
+
+#[test]
+fn a_run_with_routes_groups_its_columns_under_each_route_and_a_direct_only_run_has_no_route_line() {
+    let r = direct_and_nginx();
+    let view = report::table(&r);
+    let route_line = view.lines().find(|l| l.starts_with("route")).unwrap_or_else(|| panic!("no route line:\n{view}"));
+    let (direct, nginx) = (route_line.find("direct").expect("direct"), route_line.find("nginx").expect("nginx"));
+    assert!(direct < nginx, "{route_line}");
+    let heads = view.lines().skip_while(|l| !l.starts_with("route")).nth(1).expect("heads under the route line");
+    assert!(heads.starts_with("tag") && !heads.contains("nginx"), "the heads carry the column, the route line the route:\n{view}");
+    let page = report::html::html(&r);
+    assert!(page.contains(r#"<th class="route" colspan="2">nginx</th>"#), "the HTML grid has a route row");
+    let md = report::markdown(&r);
+    assert!(md.contains("| nginx/paho-java-1.2.5 | nginx/rfc6455 |"), "{md}");
+    let plain = report::table(&bookworm_and_sid());
+    assert!(!plain.lines().any(|l| l.starts_with("route")), "{plain}");
+    assert!(!report::html::html(&bookworm_and_sid()).contains("class=\"route\""));
+    assert_eq!(report::text::file_stem(&r), "debian-routes");
+    assert_eq!(report::text::file_stem(&bookworm_and_sid()), "debian");
+}
+
+#[test]
+fn a_cell_is_matched_by_tag_column_and_route_in_diff_and_the_json_keeps_its_route() {
+    let old = direct_and_nginx();
+    let mut new = direct_and_nginx();
+    new.cells[3].verdict = verdict(Outcome::Eof, Some(120.4));
+    let changes = diff(&old, &new);
+    assert_eq!(changes.iter().map(|c| c.cell.as_str()).collect::<Vec<_>>(), ["bookworm/nginx/rfc6455"]);
+    let back: RunResult = serde_json::from_str(&report::json(&new)).expect("reads back");
+    assert_eq!(back.cells[3].route, "nginx");
+    assert_eq!(back.cells[3].column(), "rfc6455");
+    assert_eq!(back.routes, ["direct", "nginx"]);
+}
+
+#[test]
+fn a_result_from_before_routes_reads_as_direct_only() {
+    let mut v: serde_json::Value = serde_json::from_str(&report::json(&bookworm_and_sid())).expect("json");
+    v["schema_version"] = 2.into();
+    v.as_object_mut().expect("an object").remove("routes");
+    for c in v["cells"].as_array_mut().expect("cells") {
+        c.as_object_mut().expect("a cell").remove("route");
+    }
+    let r: RunResult = serde_json::from_value(v).expect("a schema 2 result reads");
+    assert_eq!(r.routes, ["direct"]);
+    assert!(r.cells.iter().all(|c| c.route == "direct"));
+    assert!(!r.has_routes());
+}
+
+#[test]
+fn a_proxy_that_could_not_be_had_is_said_once_for_its_tag_naming_it_with_its_log() {
+    let mut r = direct_and_nginx();
+    for c in &mut r.cells[2..] {
+        c.verdict = verdict::error("not run: proxy nginx 1.22.1-9: the proxy container exited with status 1 before the broker answered through it; last proxy log lines: [emerg] host not found");
+        c.status = Status::Error;
+    }
+    r.tags[0].proxies = vec![mosquitto_matrix::judge::results::ProxyResult {
+        proxy: "nginx".into(),
+        label: "nginx 1.22.1-9".into(),
+        startup_secs: None,
+        failure: Some(BrokerFailure { reason: "the proxy container exited with status 1 before the broker answered through it".into(), exit_status: Some(1), log_tail: vec!["[emerg] host not found".into()] }),
+    }];
+    let lines = report::failures(&r);
+    assert_eq!(
+        lines,
+        ["bookworm: proxy nginx 1.22.1-9: the proxy container exited with status 1 before the broker answered through it — 2 cells not run; last proxy log lines: [emerg] host not found"]
+    );
+    assert!(report::table(&r).contains("bookworm: proxy nginx 1.22.1-9"), "the terminal view says it too");
+}
+
+#[test]
+fn baseline_writes_a_route_cell_only_where_it_differs_from_direct() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("matrix.toml")).expect("matrix.toml");
+    let mut r = direct_and_nginx();
+    // On tls, rfc6455 holds as on direct (nothing written), paho-java ends at 200 s (written).
+    r.cells.truncate(2);
+    r.cells.push(on_route("tls", cell("bookworm", Profile::Rfc6455, Outcome::Ok, Some(330.0), "OK", Status::Met)));
+    r.cells.push(on_route("tls", cell("bookworm", Profile::PahoJava125, Outcome::Eof, Some(200.2), "EOF@300", Status::Changed)));
+    let b = baseline::apply(&text, &r).expect("applies");
+    assert_eq!(b.changed, ["bookworm/tls/paho-java-1.2.5: EOF@300 -> EOF@200"]);
+    let reloaded = MatrixFile::parse(Path::new("matrix.toml"), &b.text).expect("still valid");
+    let debian = reloaded.set("debian").expect("debian");
+    let key = |c: &str| ("tls".to_string(), "bookworm".to_string(), c.to_string());
+    assert_eq!(debian.expect_on[&key("paho-java-1.2.5")].to_string(), "EOF@200");
+    assert!(!debian.expect_on.contains_key(&key("rfc6455")));
+    // Back as direct: the route's own entry goes again.
+    r.cells[3].verdict = verdict(Outcome::Eof, Some(300.1));
+    let again = baseline::apply(&b.text, &r).expect("applies");
+    assert_eq!(again.changed, ["bookworm/tls/paho-java-1.2.5: EOF@200 -> EOF@300 (as direct; the route's own entry is removed)"]);
+    let reloaded = MatrixFile::parse(Path::new("matrix.toml"), &again.text).expect("still valid");
+    assert!(!reloaded.set("debian").expect("debian").expect_on.contains_key(&key("paho-java-1.2.5")));
+}
