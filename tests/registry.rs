@@ -260,7 +260,7 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
 /// bookworm and sid with rfc6455 and tcp, OK expected; a short hold (OK then means "alive at 5 s").
 fn registry_plan(file: &MatrixFile, image: &str, tags: &[&str]) -> Plan {
     let columns = vec![Column::Builtin(Profile::Rfc6455), Column::Builtin(Profile::Tcp)];
-    let ok = Expectation { outcome: Outcome::Ok, at: None };
+    let ok = Expectation { outcome: Outcome::Ok, at: None, or: None };
     let cells = tags
         .iter()
         .flat_map(|tag| {

@@ -1,4 +1,6 @@
-//! What a cell may be expected to do: the outcomes, and when (`EOF@300`).
+//! What a cell may be expected to do: the outcomes, and when (`EOF@300`); or either of two
+//! (`EOF|OK`), for a cell whose outcome is a race matrix.toml documents (a proxy's timeout
+//! against the keepalive's PINGRESP).
 
 use std::fmt;
 use std::time::Duration;
@@ -60,11 +62,24 @@ pub struct Expectation {
     pub outcome: Outcome,
     /// When the session should end, after CONNACK (`EOF@300`).
     pub at: Option<Duration>,
+    /// The other outcome the cell may have instead (`EOF|OK`), and when.
+    pub or: Option<(Outcome, Option<Duration>)>,
 }
 
 impl Expectation {
-    /// Parses `OK`, `EOF@300`, `CLOSED@310.5` and so on.
+    /// Parses `OK`, `EOF@300`, `CLOSED@310.5` and so on, or two of them as `EOF|OK`.
     pub fn parse(text: &str) -> Result<Expectation, String> {
+        if let Some((a, b)) = text.split_once('|') {
+            let first = Expectation::parse(a.trim())?;
+            let second = Expectation::parse(b.trim())?;
+            if first.or.is_some() || second.or.is_some() {
+                return Err(format!("{text:?}: write at most two outcomes, as in \"EOF|OK\""));
+            }
+            if (first.outcome, first.at) == (second.outcome, second.at) {
+                return Err(format!("{text:?}: the two outcomes are the same; write it once"));
+            }
+            return Ok(Expectation { or: Some((second.outcome, second.at)), ..first });
+        }
         let (kind, at) = match text.split_once('@') {
             Some((k, t)) => (k, Some(t)),
             None => (text, None),
@@ -80,36 +95,42 @@ impl Expectation {
                     .ok_or_else(|| format!("{text:?}: the time after @ must be seconds, as in \"EOF@300\""))
             })
             .transpose()?;
-        Ok(Expectation { outcome, at })
+        Ok(Expectation { outcome, at, or: None })
+    }
+
+    /// Each outcome it allows, with its time: one, or two for `EOF|OK`.
+    fn each(&self) -> impl Iterator<Item = (Outcome, Option<Duration>)> {
+        std::iter::once((self.outcome, self.at)).chain(self.or)
     }
 
     /// Whether an observed outcome, ended `at`, meets this expectation, with `tolerance` on the time.
     pub fn is_met_by(&self, outcome: Outcome, at: Option<Duration>, tolerance: Duration) -> bool {
-        if outcome != self.outcome {
-            return false;
-        }
-        match (self.at, at) {
-            (None, _) => true,
-            (Some(want), Some(got)) => want.abs_diff(got) <= tolerance,
-            (Some(_), None) => false,
-        }
+        self.each().any(|(want, when)| {
+            want == outcome
+                && match (when, at) {
+                    (None, _) => true,
+                    (Some(want), Some(got)) => want.abs_diff(got) <= tolerance,
+                    (Some(_), None) => false,
+                }
+        })
     }
 
     /// Whether a run with this hold can observe the expectation at all.
     pub fn is_observable_within(&self, hold: Duration) -> bool {
-        match self.outcome {
+        self.each().all(|(outcome, at)| match outcome {
             Outcome::Ok => hold > FIVE_MINUTE_MARK,
-            _ => self.at.is_none_or(|at| at < hold),
-        }
+            _ => at.is_none_or(|at| at < hold),
+        })
     }
 }
 
 impl fmt::Display for Expectation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.at {
-            Some(at) => write!(f, "{}@{}", self.outcome, fmt_at(at)),
-            None => write!(f, "{}", self.outcome),
-        }
+        let one = |(outcome, at): (Outcome, Option<Duration>)| match at {
+            Some(at) => format!("{outcome}@{}", fmt_at(at)),
+            None => outcome.to_string(),
+        };
+        f.write_str(&self.each().map(one).collect::<Vec<_>>().join("|"))
     }
 }
 
@@ -128,10 +149,10 @@ mod tests {
 
     #[test]
     fn expectations_parse_with_and_without_a_time() {
-        assert_eq!(Expectation::parse("OK"), Ok(Expectation { outcome: Outcome::Ok, at: None }));
+        assert_eq!(Expectation::parse("OK"), Ok(Expectation { outcome: Outcome::Ok, at: None, or: None }));
         assert_eq!(
             Expectation::parse("EOF@310"),
-            Ok(Expectation { outcome: Outcome::Eof, at: Some(Duration::from_secs(310)) })
+            Ok(Expectation { outcome: Outcome::Eof, at: Some(Duration::from_secs(310)), or: None })
         );
         assert!(Expectation::parse("EOF@soon").is_err());
         assert!(Expectation::parse("FINE").is_err());
@@ -143,5 +164,23 @@ mod tests {
         let e = Expectation::parse("EOF@300").expect("valid");
         assert!(!e.is_observable_within(Duration::from_secs(20)));
         assert!(e.is_observable_within(Duration::from_secs(330)));
+    }
+
+    #[test]
+    fn either_of_two_outcomes_is_met_by_each_and_by_nothing_else() {
+        let e = Expectation::parse("EOF|OK").expect("valid");
+        assert_eq!(e.to_string(), "EOF|OK");
+        let t = Duration::from_secs(5);
+        assert!(e.is_met_by(Outcome::Eof, Some(Duration::from_secs(60)), t));
+        assert!(e.is_met_by(Outcome::Ok, Some(Duration::from_secs(330)), t));
+        assert!(!e.is_met_by(Outcome::Closed, Some(Duration::from_secs(60)), t));
+        assert!(!e.is_met_by(Outcome::Error, None, t));
+        let timed = Expectation::parse("EOF@60 | EOF@300").expect("valid");
+        assert!(timed.is_met_by(Outcome::Eof, Some(Duration::from_secs(299)), t));
+        assert!(!timed.is_met_by(Outcome::Eof, Some(Duration::from_secs(120)), t));
+        assert!(Expectation::parse("EOF|OK|CLOSED").is_err());
+        assert!(Expectation::parse("OK|OK").is_err());
+        assert!(Expectation::parse("EOF|FINE").is_err());
+        assert!(!e.is_observable_within(Duration::from_secs(20)), "a quick look cannot tell an OK");
     }
 }
