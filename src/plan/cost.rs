@@ -23,9 +23,10 @@ impl Cost {
     /// A broker container: the engine creating, copying into and starting it, and the
     /// broker's own start (measured: 0.2–0.4 s of CPU across dockerd, containerd and runc).
     pub const BROKER: Cost = Cost { start_cpu: Duration::from_millis(400), memory_mb: 12 };
-    /// A reverse-proxy container (nginx, HAProxy, Caddy, Apache from Debian's packages): like a
-    /// broker's, the engine's work to create, copy into and start it, then the proxy's own
-    /// start; memory is the largest of the four measured while holding (README, "Routes").
+    /// A reverse-proxy container (nginx, HAProxy, Caddy, Apache from Debian's packages): as a
+    /// broker's, the engine's work to create, copy into and start it; the proxy's own CPU over
+    /// a whole x10 run was 37-121 ms, its memory 3-4 MB (nginx) and 11-14 MB (HAProxy), and the
+    /// 40 MB leave room for Caddy's Go runtime, not measured in a matrix run (README, "Routes").
     pub const PROXY: Cost = Cost { start_cpu: Duration::from_millis(400), memory_mb: 40 };
     /// A built-in profile played in process: a task and two buffers.
     pub const IN_PROCESS: Cost = Cost { start_cpu: Duration::from_millis(2), memory_mb: 1 };
