@@ -12,7 +12,8 @@
 //! Knobs: `MATRIX_SPEED` (10), `PROXY_MEASURE_ROUTES` (`direct,nginx,haproxy,caddy,apache`;
 //! `nginx-long`, `haproxy-long` for the configuration that makes a long session hold),
 //! `PROXY_MEASURE_PROFILES` (`rfc6455,no-pong,paho-java-1.2.5`), `PROXY_MEASURE_KEEPALIVES`
-//! (`60,120`, seconds), `PROXY_MEASURE_HOLD` (`330s`). It fails when a session could not run
+//! (`60,120`, seconds), `PROXY_MEASURE_HOLD` (`330s`), `PROXY_MEASURE_TAG` (`bookworm`: the
+//! debian image's tag; `sid`'s broker sends no WebSocket PING). It fails when a session could not run
 //! (ERROR): a measurement is never made of a harness failure.
 
 use std::path::Path;
@@ -59,6 +60,7 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
         .collect();
     let keepalives: Vec<u64> = env_list("PROXY_MEASURE_KEEPALIVES", "60,120").iter().map(|k| k.parse().expect("whole seconds")).collect();
     let hold = humantime::parse_duration(&std::env::var("PROXY_MEASURE_HOLD").unwrap_or_else(|_| "330s".into())).expect("a duration");
+    let tag = std::env::var("PROXY_MEASURE_TAG").unwrap_or_else(|_| "bookworm".into());
     let run_id = labels::new_run_id();
     let _reaper = mosquitto_matrix::run::reaper::Reaper::start(&run_id);
     let lifetime = Duration::from_secs(3600);
@@ -70,7 +72,7 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
         Vec::new()
     };
     let labels = Labels { run_id: run_id.clone(), cell: "measure/bookworm".into(), lifetime };
-    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &[Transport::Ws], clock_ask.as_ref(), Some(&net), |_| {})
+    let b = broker::start("mosquitto-matrix/debian", &tag, &f.broker, &labels, &[Transport::Ws], clock_ask.as_ref(), Some(&net), |_| {})
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let probe = Probe::new(&f.broker.username, &f.broker.password);
@@ -78,7 +80,8 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
     let mut targets = Vec::new();
     for route in &routes {
         if route == "direct" {
-            targets.push((route.clone(), b.host.clone(), b.ws_port, "mosquitto 2.0.11 (libwebsockets 4.1.6)".to_string()));
+            let facts = format!("mosquitto {} (libwebsockets {})", b.facts.version.as_deref().unwrap_or("?"), b.facts.lws_version.as_deref().unwrap_or("?"));
+            targets.push((route.clone(), b.host.clone(), b.ws_port, facts));
             continue;
         }
         // `nginx-long`: the configuration that makes a long session hold.
@@ -143,7 +146,7 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
         }
     }
     let rows = join_all(sessions).await;
-    println!("\nspeed x{speed}, hold {:.0} s, bookworm (mosquitto 2.0.11, libwebsockets 4.1.6)", hold.as_secs_f64());
+    println!("\nspeed x{speed}, hold {:.0} s, {tag} (mosquitto {})", hold.as_secs_f64(), b.facts.version.as_deref().unwrap_or("?"));
     println!("| route | profile | keepalive | outcome | ended at | broker PING seen | cause |");
     println!("|---|---|---|---|---|---|---|");
     for r in &rows {

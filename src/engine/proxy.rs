@@ -115,6 +115,7 @@ impl ProxyKind {
         let plain = match (self, config) {
             (ProxyKind::Nginx, ProxyConfig::LongSession) => (plain.0, include_str!("../../docker/proxies/nginx-long.conf")),
             (ProxyKind::Haproxy, ProxyConfig::LongSession) => (plain.0, include_str!("../../docker/proxies/haproxy-long.cfg")),
+            (ProxyKind::Apache, ProxyConfig::LongSession) => (plain.0, include_str!("../../docker/proxies/apache-long.conf")),
             _ => plain,
         };
         let mut files = vec![(plain.0, plain.1.to_string())];
@@ -159,8 +160,9 @@ pub enum ProxyConfig {
     Stock,
     /// The change that makes a long session hold, on the plain listener: nginx's
     /// `proxy_read_timeout`/`proxy_send_timeout 1h` (`nginx-long.conf`), HAProxy's
-    /// `timeout tunnel 1h` (`haproxy-long.cfg`); Caddy and Apache need none (their stock
-    /// configurations held, `docker/proxies/README.md`) and run stock.
+    /// `timeout tunnel 1h` (`haproxy-long.cfg`), Apache's `ProxyTimeout 3600`
+    /// (`apache-long.conf`, for sessions silent longer than Debian's `Timeout 300`); Caddy
+    /// needs none (its stock configuration held, `docker/proxies/README.md`) and runs stock.
     LongSession,
 }
 
@@ -566,9 +568,8 @@ mod tests {
         assert!(!ProxyKind::Nginx.config_files(false)[0].1.contains("proxy_read_timeout 1h"));
         assert!(long(ProxyKind::Haproxy).contains("timeout tunnel 1h"));
         assert!(!ProxyKind::Haproxy.config_files(false)[0].1.lines().any(|l| l.trim_start().starts_with("timeout")));
-        for kind in [ProxyKind::Caddy, ProxyKind::Apache] {
-            assert_eq!(long(kind), kind.config_files(false)[0].1);
-        }
+        assert!(long(ProxyKind::Apache).contains("ProxyTimeout 3600"));
+        assert_eq!(long(ProxyKind::Caddy), ProxyKind::Caddy.config_files(false)[0].1);
         for kind in ProxyKind::ALL {
             assert!(long(kind).contains(STOCK_UPSTREAM), "{kind}");
         }
