@@ -1,9 +1,9 @@
 //! The engine: an image name and tag come in; a running, reachable broker goes out.
 //!
 //! Our Mosquitto image type and start-up ([`broker`]), readiness as every listener answering
-//! a CONNECT ([`readiness`]), the labels every container carries ([`labels`]), clean-up when
-//! a signal skips testcontainers' own ([`cleanup`]), and which release tags a registry has
-//! ([`discover`]).
+//! a CONNECT ([`readiness`]), the labels every container carries ([`labels`]), the CPU
+//! weight of the control group they go in ([`priority`]), clean-up when a signal skips
+//! testcontainers' own ([`cleanup`]), and which release tags a registry has ([`discover`]).
 
 pub mod broker;
 pub mod clock;
@@ -11,4 +11,5 @@ pub mod cleanup;
 pub mod discover;
 pub mod labels;
 pub mod link;
+pub mod priority;
 pub mod readiness;
