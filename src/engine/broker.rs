@@ -19,6 +19,7 @@ use testcontainers::{ContainerAsync, CopyTargetOptions, Image, ImageExt};
 use crate::engine::clock::{self, Acceleration, ClockError, Libc, Proof, PRELOAD_PATH};
 use crate::engine::labels::Labels;
 use crate::engine::network;
+use crate::engine::priority;
 use crate::engine::readiness::{self, Listener, Liveness, Probe, ReadinessError};
 use crate::judge::results::ImageFacts;
 use crate::plan::{BrokerSettings, Transport};
@@ -261,6 +262,8 @@ pub async fn start(
                 (format!("{p}/tcp"), Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) }]))
             };
             hc.port_bindings = Some(HashMap::from([bind(1883), bind(9001)]));
+            // Brokers first on a busy CPU (see engine::priority).
+            hc.cgroup_parent = priority::parent();
         });
     }
     let started = Instant::now();

@@ -420,6 +420,8 @@ pub async fn start_with(ask: ProxyAsk<'_>, config: ProxyConfig) -> Result<Proxy,
                 (format!("{}/tcp", p.as_u16()), Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) }]))
             };
             hc.port_bindings = Some(bound.iter().map(bind).collect::<HashMap<_, _>>());
+            // A proxy's timers are on the session's path: first on a busy CPU, as brokers.
+            hc.cgroup_parent = crate::engine::priority::parent();
         });
     }
     let container = match tokio::time::timeout(ask.startup_timeout, request.start()).await {
