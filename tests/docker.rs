@@ -895,3 +895,53 @@ async fn an_expired_run_network_is_removed_by_the_next_runs_clean_up() {
     mosquitto_matrix::engine::cleanup::remove_expired().await.expect("clean-up");
     assert_eq!(networks_left(&run_id).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_on_an_accelerated_clock_ends_an_idle_session_at_its_own_timeout_in_broker_time() {
+    use mosquitto_matrix::client::command::{self, CommandSpec};
+    use mosquitto_matrix::engine::broker::ClockAsk;
+    use mosquitto_matrix::engine::clock::{self, Libc};
+    // HAProxy with Debian's defaults ends a tunnel idle for 50 s (timeout client/server). At
+    // x10 that is 5 s of real time if its clock follows the time library, 50 s if not: the
+    // session, held 90 s of broker time (9 s real) with keepalive 120 s, must end near 50 s.
+    let speed = 10;
+    let f = file();
+    let run_id = labels::new_run_id();
+    let net = network::create(&run_id, Duration::from_secs(600)).await.expect("network");
+    let labels = Labels { run_id: run_id.clone(), cell: "proxy-clock/bookworm/haproxy".into(), lifetime: Duration::from_secs(600) };
+    let ask = ClockAsk { speed, workdir: root().to_path_buf() };
+    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &[Transport::Ws], Some(&ask), Some(&net), |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let probe = Probe::new(&f.broker.username, &f.broker.password);
+    let p = proxy::start(ProxyAsk { clock: Some(&ask), ..proxy_ask(ProxyKind::Haproxy, &net, network::BROKER_ALIAS, &labels, None, &probe) })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let timing = Timing { keepalive: Duration::from_secs(120), setup_timeout: Duration::from_secs(20), ..quick_timing(Duration::from_secs(90)) };
+    let mut extra_env = clock::clock_env(&clock::library_path(Libc::Glibc, root()).to_string_lossy(), speed);
+    extra_env.push((mosquitto_matrix::client::contract::RUN_ID_VAR.to_string(), run_id.clone()));
+    let record = command::run(&CommandSpec {
+        client: command::builtin_command(Profile::Rfc6455, &timing),
+        host: p.host.clone(),
+        port: p.ws_port,
+        username: f.broker.username.clone(),
+        password: f.broker.password.clone(),
+        client_id: "mm-proxy-clock".into(),
+        timing,
+        workdir: root().to_path_buf(),
+        speed: f64::from(speed),
+        extra_env,
+        started: Default::default(),
+    })
+    .await;
+    let v = decide(&record);
+    eprintln!("{} at x{speed}: {:?} at {:?}: {}", p.label(), v.outcome, v.at, v.cause);
+    assert_eq!(v.outcome, Outcome::Eof, "{}", v.cause);
+    let at = v.at.expect("an end time").as_secs_f64();
+    assert!((45.0..58.0).contains(&at), "HAProxy's 50 s ran x{speed}: ended at {at:.1} s of broker time");
+    drop(p);
+    drop(b);
+    mosquitto_matrix::engine::cleanup::remove_run(&run_id).await.expect("clean-up");
+    assert_eq!(left_behind(&run_id).await, 0);
+    assert_eq!(networks_left(&run_id).await, 0);
+}
