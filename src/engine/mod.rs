@@ -3,7 +3,9 @@
 //! Our Mosquitto image type and start-up ([`broker`]), readiness as every listener answering
 //! a CONNECT ([`readiness`]), the labels every container carries ([`labels`]), clean-up when
 //! a signal skips testcontainers' own ([`cleanup`]), and which release tags a registry has
-//! ([`discover`]).
+//! ([`discover`]). For a TLS route: the run's CA and certificate ([`tls`], files and rustls
+//! configurations) and the byte stream that is plain or TLS alike ([`stream`]), which the
+//! probes, the sessions and the recording proxy share.
 
 pub mod broker;
 pub mod clock;
