@@ -210,10 +210,15 @@ setup_paho_c() {
     apt_ensure "$log" libpaho-mqtt-dev gcc libc6-dev || return 1
     local want
     want=$( { cat clients/paho-c/hold.c; echo "${flags[*]}"; dpkg-query -W -f='${Version}' libpaho-mqtt-dev; } | sha)
-    if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "$bin"; then
+    if [ -x "$bin" ] && [ -x "$bin-tls" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "$bin"; then
         return 0
     fi
     mkdir -p "$dir"
+    # hold-tls: the same program against Paho C's TLS library, for TLS routes (hold.c's head).
+    if ! gcc "${flags[@]}" -DMATRIX_TLS -o "$bin-tls" clients/paho-c/hold.c -lpaho-mqtt3as -lpthread </dev/null >>"$log" 2>&1; then
+        WHY="gcc failed (hold-tls): $(last_words "$log")"
+        return 1
+    fi
     if ! gcc "${flags[@]}" -o "$bin.tmp" clients/paho-c/hold.c -lpaho-mqtt3a -lpthread </dev/null >>"$log" 2>&1; then
         WHY="gcc failed: $(last_words "$log")"
         return 1

@@ -211,6 +211,7 @@ async fn cells_run_through_the_proxy_with_matrix_service_each_ok_in_one_browser(
         speed: 1.0,
         extra_env: s.env(),
         started: Default::default(),
+        tls: None,
     });
     let runs: Vec<_> = cells.map(|spec| tokio::spawn(async move { command::run(&spec).await })).collect();
     for r in runs {

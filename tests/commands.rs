@@ -44,6 +44,7 @@ fn spec(client: CommandClient, port: u16, timing: Timing) -> CommandSpec {
         speed: 1.0,
         extra_env: Vec::new(),
         started: Default::default(),
+        tls: None,
     }
 }
 

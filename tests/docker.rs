@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use mosquitto_matrix::engine::broker;
+use mosquitto_matrix::engine::tls::RunTls;
 use mosquitto_matrix::engine::cleanup::labelled_containers;
 use mosquitto_matrix::engine::labels::{self, Labels, RUN_LABEL};
 use mosquitto_matrix::plan::{MatrixFile, Plan, Selection};
@@ -83,6 +84,7 @@ async fn session(b: &broker::Broker, profile: Profile, password: &str) -> Sessio
         topic: format!("test/smoke-{}", profile.name()),
         timing: quick_timing(Duration::from_millis(500)),
         started: Default::default(),
+        tls: None,
     })
     .await
 }
@@ -97,7 +99,7 @@ async fn every_debian_image_accepts_the_test_user_over_websocket_and_tcp_and_ref
     let f = file();
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: format!("smoke/{suite}"), lifetime: Duration::from_secs(600) };
-    let b = broker::start("mosquitto-matrix/debian", suite, &f.broker, &labels, &BOTH, None, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start("mosquitto-matrix/debian", suite, &f.broker, &labels, &BOTH, None, None, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
     let ws = session(&b, Profile::Rfc6455, &f.broker.password).await;
     let tcp = session(&b, Profile::Tcp, &f.broker.password).await;
     let wrong = session(&b, Profile::Rfc6455, "not-the-password").await;
@@ -116,12 +118,63 @@ async fn every_debian_image_accepts_the_test_user_over_websocket_and_tcp_and_ref
     assert_eq!(left_behind(&run_id).await, 0);
 }
 
+/// A built-in session on the broker's `wss` listener, trusting `tls`'s CA.
+async fn wss_session(b: &broker::Broker, profile: Profile, tls: &std::sync::Arc<RunTls>) -> SessionRecord {
+    let f = file();
+    session::run(&SessionSpec {
+        protocol: mosquitto_matrix::wire::mqtt::Protocol::V311,
+        profile,
+        host: b.host.clone(),
+        port: b.wss_port.expect("the broker has a wss listener"),
+        path: "/mqtt".into(),
+        username: f.broker.username.clone(),
+        password: f.broker.password.clone(),
+        client_id: format!("smoke-tls-{}", profile.name()),
+        topic: format!("test/smoke-tls-{}", profile.name()),
+        timing: quick_timing(Duration::from_millis(500)),
+        started: Default::default(),
+        tls: Some(std::sync::Arc::clone(tls)),
+    })
+    .await
+}
+
+#[rstest]
+#[case::bullseye("mosquitto-matrix/debian", "bullseye")]
+#[case::bookworm("mosquitto-matrix/debian", "bookworm")]
+#[case::trixie("mosquitto-matrix/debian", "trixie")]
+#[case::sid("mosquitto-matrix/debian", "sid")]
+#[case::musl("mosquitto-matrix/musl", "2.0.11")]
+#[tokio::test(flavor = "multi_thread")]
+async fn every_image_serves_the_runs_certificate_on_its_wss_listener_and_a_foreign_ca_is_refused(#[case] image: &str, #[case] tag: &str) {
+    let f = file();
+    let run_id = labels::new_run_id();
+    let labels = Labels { run_id: run_id.clone(), cell: format!("tls/{tag}"), lifetime: Duration::from_secs(600) };
+    let tls = std::sync::Arc::new(RunTls::temporary(&run_id).expect("the run's TLS material"));
+    let b = broker::start(image, tag, &f.broker, &labels, &BOTH, None, Some(&tls), None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let port = b.wss_port.expect("a wss port is published");
+    let ports = docker(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", b.container.id()]);
+    assert!(ports.contains("9443/tcp") && ports.contains(&format!("\"HostPort\":\"{port}\"")), "{ports}");
+    for profile in [Profile::Rfc6455, Profile::Rumqttc] {
+        let r = wss_session(&b, profile, &tls).await;
+        let v = decide(&r);
+        assert_eq!(v.outcome, Outcome::Ok, "{image}:{tag}: {profile} over wss: {}", v.cause);
+        assert!(r.connected, "{image}:{tag}: {profile}");
+    }
+    let foreign = std::sync::Arc::new(RunTls::temporary("foreign").expect("another CA"));
+    let refused = wss_session(&b, Profile::Rfc6455, &foreign).await;
+    let v = decide(&refused);
+    assert_eq!(v.outcome, Outcome::Error, "{image}:{tag}: a foreign CA is the harness's error: {}", v.cause);
+    assert!(v.cause.contains("not trusted"), "{}", v.cause);
+    b.container.rm().await.expect("removed");
+    assert_eq!(left_behind(&run_id).await, 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broker_publishes_its_ports_on_loopback_only() {
     let f = file();
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: "binding/sid".into(), lifetime: Duration::from_secs(600) };
-    let b = broker::start("mosquitto-matrix/debian", "sid", &f.broker, &labels, &BOTH, None, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start("mosquitto-matrix/debian", "sid", &f.broker, &labels, &BOTH, None, None, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
     let ports = docker(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", b.container.id()]);
     let map: serde_json::Value = serde_json::from_str(&ports).expect("JSON");
     for p in ["1883/tcp", "9001/tcp"] {
@@ -329,7 +382,7 @@ async fn a_broker_that_never_logs_running_is_ready_by_its_answers_and_its_sessio
     // Started directly first, to see what it logged by the time it was ready.
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: "standin/quiet".into(), lifetime: Duration::from_secs(600) };
-    let b = broker::start(STANDIN, "quiet", &f.broker, &labels, &BOTH, None, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start(STANDIN, "quiet", &f.broker, &labels, &BOTH, None, None, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
     let log = broker::log_tail(b.container.id()).await;
     eprintln!("quiet: ready in {:.2} s ({:.2} s after the container ran); log: {log:?}", b.startup.as_secs_f64(), b.ready_after.as_secs_f64());
     assert!(log.iter().any(|l| l.contains("Opening websockets listen socket on port 9001")), "{log:?}");
@@ -719,22 +772,6 @@ use mosquitto_matrix::engine::{network, proxy};
 use mosquitto_matrix::engine::proxy::{ProxyAsk, ProxyKind, ProxyTls};
 use mosquitto_matrix::engine::readiness::Probe;
 
-/// A server certificate for `localhost` and `broker`, made by the openssl CLI into `dir`.
-fn test_certificate(dir: &Path) -> ProxyTls {
-    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
-    let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,DNS:broker,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl runs");
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
-    ProxyTls { cert_file: cert, key_file: key }
-}
-
 async fn networks_left(run_id: &str) -> usize {
     network::labelled(Some(run_id)).await.expect("the engine lists networks").len()
 }
@@ -763,11 +800,11 @@ fn proxy_ask<'a>(kind: ProxyKind, net: &'a str, upstream: &'a str, labels: &'a L
 async fn a_proxy_passes_a_websocket_session_through_to_the_broker_and_leaves_no_container_or_network(#[case] kind: ProxyKind) {
     let f = file();
     let run_id = labels::new_run_id();
-    let dir = tempdir(&format!("proxy-{kind}"));
-    let tls = test_certificate(&dir);
+    let run_tls = std::sync::Arc::new(RunTls::temporary(&run_id).expect("the run's TLS material"));
+    let tls = ProxyTls::of(&run_tls);
     let net = network::create(&run_id, Duration::from_secs(600)).await.expect("network");
     let labels = Labels { run_id: run_id.clone(), cell: format!("proxy/bookworm/{kind}"), lifetime: Duration::from_secs(600) };
-    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &BOTH, None, Some(&net), |_| {})
+    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &BOTH, None, None, Some(&net), |_| {})
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let probe = Probe::new(&f.broker.username, &f.broker.password);
@@ -775,20 +812,25 @@ async fn a_proxy_passes_a_websocket_session_through_to_the_broker_and_leaves_no_
     eprintln!("{}: ready in {:.2} s, ws {} wss {:?}", p.label(), p.startup.as_secs_f64(), p.ws_port, p.wss_port);
     assert!(p.wss_port.is_some(), "{kind}: the TLS listener is mapped");
     assert!(!p.version.contains("unknown"), "{kind}: the image records the package version");
-    let record = session::run(&SessionSpec {
+    let through = |port: u16, tls: Option<std::sync::Arc<RunTls>>| SessionSpec {
         protocol: mosquitto_matrix::wire::mqtt::Protocol::V311,
         profile: Profile::Rfc6455,
         host: p.host.clone(),
-        port: p.ws_port,
+        port,
         path: "/mqtt".into(),
         username: f.broker.username.clone(),
         password: f.broker.password.clone(),
-        client_id: format!("through-{kind}"),
+        client_id: format!("through-{kind}-{}", if tls.is_some() { "wss" } else { "ws" }),
         topic: format!("test/through-{kind}"),
         timing: quick_timing(Duration::from_millis(500)),
         started: Default::default(),
-    })
-    .await;
+        tls,
+    };
+    let record = session::run(&through(p.ws_port, None)).await;
+    // The TLS listener terminates TLS with the run's certificate, which the client checks.
+    let secure = session::run(&through(p.wss_port.expect("mapped"), Some(run_tls.clone()))).await;
+    let v = decide(&secure);
+    assert_eq!(v.outcome, Outcome::Ok, "{kind} over wss: {}", v.cause);
     let v = decide(&record);
     assert_eq!(v.outcome, Outcome::Ok, "{kind}: {}", v.cause);
     assert_eq!(record.subprotocol.as_deref(), Some("mqtt"), "{kind} passes the subprotocol");
@@ -843,7 +885,7 @@ async fn a_harness_holding_a_proxy_child_process() {
     let _reaper = reaper::Reaper::start(&run_id);
     let net = network::create(&run_id, Duration::from_secs(600)).await.expect("network");
     let labels = Labels { run_id: run_id.clone(), cell: "sigkill/bookworm/haproxy".into(), lifetime: Duration::from_secs(600) };
-    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &BOTH, None, Some(&net), |_| {})
+    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &BOTH, None, None, Some(&net), |_| {})
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let probe = Probe::new(&f.broker.username, &f.broker.password);
@@ -910,7 +952,7 @@ async fn a_proxy_on_an_accelerated_clock_ends_an_idle_session_at_its_own_timeout
     let net = network::create(&run_id, Duration::from_secs(600)).await.expect("network");
     let labels = Labels { run_id: run_id.clone(), cell: "proxy-clock/bookworm/haproxy".into(), lifetime: Duration::from_secs(600) };
     let ask = ClockAsk { speed, workdir: root().to_path_buf() };
-    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &[Transport::Ws], Some(&ask), Some(&net), |_| {})
+    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &[Transport::Ws], Some(&ask), None, Some(&net), |_| {})
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let probe = Probe::new(&f.broker.username, &f.broker.password);
@@ -932,6 +974,7 @@ async fn a_proxy_on_an_accelerated_clock_ends_an_idle_session_at_its_own_timeout
         speed: f64::from(speed),
         extra_env,
         started: Default::default(),
+        tls: None,
     })
     .await;
     let v = decide(&record);
@@ -944,4 +987,165 @@ async fn a_proxy_on_an_accelerated_clock_ends_an_idle_session_at_its_own_timeout
     mosquitto_matrix::engine::cleanup::remove_run(&run_id).await.expect("clean-up");
     assert_eq!(left_behind(&run_id).await, 0);
     assert_eq!(networks_left(&run_id).await, 0);
+}
+
+/// One TLS cell's end, for a test to check and a person to read.
+struct TlsCell {
+    column: String,
+    record: SessionRecord,
+    verdict: mosquitto_matrix::judge::verdict::Verdict,
+}
+
+impl TlsCell {
+    fn line(&self) -> String {
+        let ping = self.record.frames.iter().find(|f| f.opcode == 0x9).map(|f| format!(", broker PING at {:.1} s", f.at.as_secs_f64()));
+        let words = self.record.process.as_ref().and_then(|p| p.words.clone()).map(|w| format!("; the client said {w:?}")).unwrap_or_default();
+        format!(
+            "{}: {:?} at {}{}: {}{words}",
+            self.column,
+            self.verdict.outcome,
+            self.verdict.at.map_or("-".into(), |d| format!("{:.1} s", d.as_secs_f64())),
+            ping.unwrap_or_default(),
+            self.verdict.cause
+        )
+    }
+}
+
+/// The `tls` route by hand, until the route axis runs it: one broker of the debian set with
+/// its `wss` listener (the run's CA and certificate), every column's session over TLS, at
+/// `speed` (built-ins as commands and the clients under the time library above ×1, as the
+/// runner plays them). Command columns go through the recording proxy's two TLS legs.
+async fn tls_cells(tag: &str, columns: &[&str], hold: &str, speed: u32) -> Vec<TlsCell> {
+    use mosquitto_matrix::client::command::{self, CommandSpec};
+    use mosquitto_matrix::engine::clock::{self, Libc};
+    use mosquitto_matrix::plan::column::Column;
+    let sel = Selection {
+        set: Some("debian".into()),
+        tags: Some(vec![tag.to_string()]),
+        profiles: Some(columns.iter().map(|c| c.to_string()).collect()),
+        hold: Some(hold.into()),
+        speed: Some(speed.to_string()),
+        ..Selection::default()
+    };
+    let plan = Plan::new(&file(), &sel).expect("plan");
+    let run_id = labels::new_run_id();
+    let labels = Labels { run_id: run_id.clone(), cell: format!("tls/{tag}"), lifetime: Duration::from_secs(1200) };
+    let tls = std::sync::Arc::new(RunTls::temporary(&run_id).expect("the run's TLS material"));
+    let ask = (speed > 1).then(|| broker::ClockAsk { speed, workdir: plan.workdir.clone() });
+    let b = broker::start(&plan.image, tag, &plan.broker, &labels, &BOTH, ask.as_ref(), Some(&tls), None, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let port = b.wss_port.expect("the broker has a wss listener");
+    let client_env = if speed > 1 {
+        clock::clock_env(&clock::library_path(Libc::Glibc, &plan.workdir).to_string_lossy(), speed)
+    } else {
+        Vec::new()
+    };
+    let sessions = plan.columns.iter().map(|column| {
+        let name = column.name().to_string();
+        let client_id = format!("tls-{name}-{}", rand::random::<u32>()).replace(['@', '.'], "-");
+        let command_of = |c: mosquitto_matrix::plan::CommandClient| CommandSpec {
+            extra_env: if c.accelerates { client_env.clone() } else { Vec::new() },
+            client: c,
+            host: b.host.clone(),
+            port,
+            username: plan.broker.username.clone(),
+            password: plan.broker.password.clone(),
+            client_id: client_id.clone(),
+            timing: plan.timing,
+            workdir: plan.workdir.clone(),
+            speed: f64::from(speed),
+            started: Default::default(),
+            tls: Some(std::sync::Arc::clone(&tls)),
+        };
+        let spec = match column {
+            Column::Builtin(p) if speed > 1 => Err(command_of(command::builtin_command(*p, &plan.timing))),
+            Column::Builtin(p) => Ok(SessionSpec {
+                protocol: mosquitto_matrix::wire::mqtt::Protocol::V311,
+                profile: *p,
+                host: b.host.clone(),
+                port,
+                path: "/mqtt".into(),
+                username: plan.broker.username.clone(),
+                password: plan.broker.password.clone(),
+                topic: format!("test/{client_id}"),
+                client_id: client_id.clone(),
+                timing: plan.timing,
+                started: Default::default(),
+                tls: Some(std::sync::Arc::clone(&tls)),
+            }),
+            Column::Command(c) => Err(command_of(c.clone())),
+            other => panic!("{other:?}: not a column this test runs"),
+        };
+        async move {
+            let record = match spec {
+                Ok(s) => session::run(&s).await,
+                Err(c) => command::run(&c).await,
+            };
+            let verdict = decide(&record);
+            TlsCell { column: name, record, verdict }
+        }
+    });
+    let cells = futures_util::future::join_all(sessions).await;
+    b.container.rm().await.expect("removed");
+    assert_eq!(left_behind(&run_id).await, 0);
+    for c in &cells {
+        eprintln!("tls {tag} x{speed}: {}", c.line());
+    }
+    cells
+}
+
+/// The speed of the `tls` route's hold test: ×10 (33 s) unless `MATRIX_SPEED` asks for
+/// another, e.g. `MATRIX_SPEED=1` for the measurement at ×1 (330 s).
+fn tls_speed() -> u32 {
+    std::env::var("MATRIX_SPEED").ok().and_then(|s| s.parse().ok()).unwrap_or(10)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_wss_on_bookworm_paho_java_drops_at_the_brokers_ping_and_the_other_clients_hold() {
+    let speed = tls_speed();
+    let cells = tls_cells(
+        "bookworm",
+        &["paho-java-1.2.5", "rfc6455", "no-pong", "rumqttc", "paho-java@1.2.5", "paho-python@2.1.0", "mqttjs@5.16.0", "paho-c"],
+        "330s",
+        speed,
+    )
+    .await;
+    let table: Vec<String> = cells.iter().map(TlsCell::line).collect();
+    let table = table.join("\n");
+    let at = |c: &TlsCell| c.verdict.at.map(|d| d.as_secs_f64());
+    for c in &cells {
+        let near = |secs: f64, slack: f64| at(c).is_some_and(|t| (t - secs).abs() <= slack);
+        match c.column.as_str() {
+            // Over TLS as over ws: the PING at 300 s (a JVM's CONNACK comes late, up to ~2 s
+            // of broker time at ×10), the drop right after it, the hang-up 10 s later.
+            "paho-java-1.2.5" | "paho-java@1.2.5" => {
+                assert!(c.verdict.outcome == Outcome::Eof && near(299.0, 2.5), "{}: {}\n{table}", c.column, c.line())
+            }
+            "no-pong" => assert!(c.verdict.outcome == Outcome::Eof && near(310.0, 2.5), "{}\n{table}", c.line()),
+            _ => {
+                assert_eq!(c.verdict.outcome, Outcome::Ok, "{}\n{table}", c.line());
+                if c.column != "rumqttc" {
+                    assert!(c.record.frames.iter().any(|f| f.opcode == 0x9), "{}: the broker's PING came through TLS\n{table}", c.column);
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_real_client_completes_a_short_hold_over_wss_through_the_two_leg_proxy() {
+    let cells = tls_cells(
+        "bookworm",
+        &["paho-java@1.2.5", "paho-python@2.1.0", "paho-python@1.6.1", "mqttjs@5.16.0", "paho-c", "paho-go@1.1.1", "paho-go@1.5.1", "browser"],
+        "5s",
+        1,
+    )
+    .await;
+    let table: Vec<String> = cells.iter().map(TlsCell::line).collect();
+    for c in &cells {
+        assert_eq!(c.verdict.outcome, Outcome::Ok, "{}\n{}", c.line(), table.join("\n"));
+        let p = c.record.process.as_ref().expect("a command column");
+        assert_eq!(p.connections, 1, "{}: one connection", c.column);
+    }
 }

@@ -72,7 +72,7 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
         Vec::new()
     };
     let labels = Labels { run_id: run_id.clone(), cell: "measure/bookworm".into(), lifetime };
-    let b = broker::start("mosquitto-matrix/debian", &tag, &f.broker, &labels, &[Transport::Ws], clock_ask.as_ref(), Some(&net), |_| {})
+    let b = broker::start("mosquitto-matrix/debian", &tag, &f.broker, &labels, &[Transport::Ws], clock_ask.as_ref(), None, Some(&net), |_| {})
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let probe = Probe::new(&f.broker.username, &f.broker.password);
@@ -134,6 +134,7 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
                     speed: f64::from(speed),
                     extra_env,
                     started: Started::new(),
+                    tls: None,
                 };
                 let (route, name) = (route.clone(), profile.name().to_string());
                 sessions.push(async move {

@@ -79,7 +79,7 @@ impl Fake {
     }
 
     fn listener(&self, transport: Transport) -> Listener {
-        Listener { transport, host: "127.0.0.1".into(), port: self.port }
+        Listener::plain(transport, "127.0.0.1", self.port)
     }
 
     fn seen(&self) -> Vec<Seen> {
@@ -212,7 +212,7 @@ async fn a_tcp_listener_that_resets_three_times_then_answers_is_ready_after_back
 async fn a_refused_connect_is_not_ready_and_the_probe_tries_again_until_something_listens() {
     // A port nothing listens on yet: bound for its number, then let go.
     let port = TcpListener::bind("127.0.0.1:0").await.expect("a port").local_addr().expect("bound").port();
-    let listener = Listener { transport: Transport::Tcp, host: "127.0.0.1".into(), port };
+    let listener = Listener::plain(Transport::Tcp, "127.0.0.1", port);
     let late = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(400)).await;
         let socket = TcpListener::bind(("127.0.0.1", port)).await.expect("the same port, now listening");
@@ -314,7 +314,7 @@ async fn the_connect_a_probe_sends_asks_for_a_clean_session() {
         raw.truncate(n);
         raw
     });
-    let listener = Listener { transport: Transport::Tcp, host: "127.0.0.1".into(), port };
+    let listener = Listener::plain(Transport::Tcp, "127.0.0.1", port);
     readiness::attempt(&listener, &probe()).await.expect("CONNACK");
     let raw = server.await.expect("the server saw it");
     // Fixed header (2 bytes), protocol name "MQTT" (6), level 4, then the connect flags.

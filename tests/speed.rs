@@ -56,6 +56,7 @@ async fn accelerated(profile: Profile, speed: u32) -> Verdict {
         speed: n,
         extra_env: if speed > 1 { clock::clock_env(&library.to_string_lossy(), speed) } else { Vec::new() },
         started: Default::default(),
+        tls: None,
     };
     let record = command::run(&spec).await;
     peer.finish().await;

@@ -1,6 +1,7 @@
 // What hold.mjs (a browser of its own) and serve.mjs (one browser for a whole
 // run) share: which Chromium, its switches, and the clean-up of profiles that
 // a killed run left behind.
+import { createHash, X509Certificate } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +57,21 @@ export const switches = [
     + 'PreloadTopChromeWebUI,WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup,'
     + 'SpareRendererForSitePerProcess',
 ];
+
+// A TLS route (contract v3, MATRIX_CA_FILE): the switch that makes this
+// Chromium accept a certificate chain holding the run's CA. Chromium on Linux
+// trusts what its NSS database holds; a per-run CA there would mean certutil
+// and a database per profile. Instead: --ignore-certificate-errors-spki-list
+// with the base64 SHA-256 of the CA's SubjectPublicKeyInfo. Chromium then
+// accepts a chain that fails to verify only when one of its certificates
+// carries that key: the harness's and the broker's servers send the run's
+// CA in their chain, so exactly the run's certificates pass, no others.
+// Returns [] without MATRIX_CA_FILE (every plain route: nothing changes).
+export const caSwitches = (caFile = process.env.MATRIX_CA_FILE) => {
+  if (!caFile) return [];
+  const spki = new X509Certificate(readFileSync(caFile)).publicKey.export({ type: 'spki', format: 'der' });
+  return [`--ignore-certificate-errors-spki-list=${createHash('sha256').update(spki).digest('base64')}`];
+};
 
 // Whether a process is gone: no such pid, or a zombie (dead, not yet reaped).
 function gone(pid) {

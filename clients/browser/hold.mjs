@@ -39,7 +39,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { executable, PROFILE_PREFIX, removeStaleProfiles, setupMs, switches } from './chromium.mjs';
+import { caSwitches, executable, PROFILE_PREFIX, removeStaleProfiles, setupMs, switches } from './chromium.mjs';
 import { openPage, startHold } from './session.mjs';
 
 const require = createRequire(import.meta.url);
@@ -125,6 +125,7 @@ async function launch(exe, launchSecs, port) {
     // Chromium refuses some ports (e.g. 1, 6000, 10080: net::ERR_UNSAFE_PORT).
     ...(port ? [`--explicitly-allowed-ports=${port}`] : []),
     `--user-data-dir=${userDataDir}`,
+    ...caSwitches(),
     '--remote-debugging-address=127.0.0.1',
     '--remote-debugging-port=0',
     // Also a DevTools pipe on fds 3/4 that nothing uses: when this program
@@ -255,8 +256,12 @@ if (!isVersion) {
     const keepalive = Number.parseInt(env('MATRIX_KEEPALIVE_SECS'), 10);
     if (!Number.isInteger(keepalive)) throw new Error('MATRIX_KEEPALIVE_SECS is not an integer');
     const clientId = env('MATRIX_CLIENT_ID');
+    // Contract v3: wss:// on a TLS route, the run's CA trusted by the browser's
+    // switch (chromium.mjs caSwitches; the service takes it from its own
+    // environment, where the harness puts MATRIX_CA_FILE for a run with TLS).
+    const scheme = process.env.MATRIX_CA_FILE ? 'wss' : 'ws';
     cfg = {
-      url: `ws://${host}:${port}${path}`,
+      url: `${scheme}://${host}:${port}${path}`,
       port,
       username: env('MATRIX_USERNAME'),
       password: process.env.MATRIX_PASSWORD ?? '',

@@ -42,7 +42,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { executable, PROFILE_PREFIX, removeStaleProfiles, setupMs, switches, UNSAFE_HIGH_PORTS } from './chromium.mjs';
+import { caSwitches, executable, PROFILE_PREFIX, removeStaleProfiles, setupMs, switches, UNSAFE_HIGH_PORTS } from './chromium.mjs';
 import { openPage, startHold } from './session.mjs';
 
 const require = createRequire(import.meta.url);
@@ -202,7 +202,9 @@ try {
   browser = await chromium.launch({
     executablePath: exe,
     headless: true,
-    args: [...switches, `--explicitly-allowed-ports=${UNSAFE_HIGH_PORTS.join(',')}`],
+    // A run with a TLS route starts the service with MATRIX_CA_FILE: every page
+    // of this browser then accepts the run's certificates (chromium.mjs).
+    args: [...switches, `--explicitly-allowed-ports=${UNSAFE_HIGH_PORTS.join(',')}`, ...caSwitches()],
     handleSIGINT: false,
     handleSIGTERM: false,
     handleSIGHUP: false,

@@ -1,7 +1,8 @@
 // Hold program for MQTT.js (npm package `mqtt`, pinned in package.json).
 //
-// Implements the mosquitto-matrix command-client contract v2 (the README's "The
-// command contract"): connect with MQTT 3.1.1 or 5 (MATRIX_PROTOCOL) over WebSocket or TCP,
+// Implements the mosquitto-matrix command-client contract v3 (the README's "The
+// command contract"): connect with MQTT 3.1.1 or 5 (MATRIX_PROTOCOL) over WebSocket, over
+// WebSocket in TLS (wss://, trusting only MATRIX_CA_FILE through the `ca` option) or TCP,
 // subscribe to MATRIX_TOPIC, hold for MATRIX_HOLD_SECS from CONNACK with only
 // the library's own keepalive traffic, then publish one QoS-0 message and
 // wait for it to come back. reconnectPeriod: 0 disables reconnecting.
@@ -9,6 +10,7 @@
 // `node clients/mqttjs/hold.mjs --version` prints only the `client:` line.
 // `--lib DIR` loads MQTT.js from DIR's node_modules: one folder per version, each with its own
 // package-lock.json (clients/mqttjs/5.16.0, clients/mqttjs/4.3.8), one program for them all.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -76,7 +78,21 @@ const setupSecs = envNumber('MATRIX_SETUP_SECS', '20');
 const topic = env('MATRIX_TOPIC');
 const payload = `alive ${clientId}`;
 
-const url = transport === 'ws' ? `ws://${host}:${port}${path}` : `mqtt://${host}:${port}`;
+// Contract v3: a TLS route names the only CA to trust.
+const caFile = process.env.MATRIX_CA_FILE || '';
+let ca;
+if (caFile) {
+  try {
+    ca = readFileSync(caFile);
+  } catch (err) {
+    fail(`MATRIX_CA_FILE=${caFile}: ${err.message}`);
+  }
+}
+const scheme = ca ? 'wss' : 'ws';
+const url = transport === 'ws' ? `${scheme}://${host}:${port}${path}` : `mqtt://${host}:${port}`;
+// The `ca` option reaches the wss socket through wsOptions (ws hands it to tls.connect,
+// which checks the certificate against the host, an IP address it names).
+const tlsOptions = ca ? { ca, rejectUnauthorized: true } : {};
 
 // The library's own words for the latest failure: errors it emits, and
 // errors on its stream that it swallows (those without an error code).
@@ -104,7 +120,8 @@ const client = mqtt.connect(url, {
   reconnectPeriod: 0,
   connectTimeout: Math.max(1, setupSecs) * 1000,
   // ws: mqtt.js asks for subprotocol 'mqtt' itself, for protocolVersion 4 and 5.
-  wsOptions: {},
+  wsOptions: { ...tlsOptions },
+  ...tlsOptions,
 });
 if (client.stream && typeof client.stream.on === 'function') client.stream.on('error', note);
 

@@ -1,13 +1,19 @@
 /*
  * Hold program for Eclipse Paho C (MQTTAsync, Debian's libpaho-mqtt-dev).
  *
- * Implements the mosquitto-matrix command-client contract v2 (the README's "The
+ * Implements the mosquitto-matrix command-client contract v3 (the README's "The
  * command contract"): connect with MQTT 3.1.1 or, when MATRIX_PROTOCOL is 5, MQTT 5
  * through the async v5 API (MQTTVERSION_5, the *5 callbacks), over WebSocket (ws://host:port/path)
  * or TCP (tcp://host:port), subscribe to MATRIX_TOPIC, hold for
  * MATRIX_HOLD_SECS from CONNACK with only the library's own keepalive
  * traffic, then publish one QoS-0 message and wait for it to come back.
  * automaticReconnect = 0: no reconnecting.
+ *
+ * TLS (contract v3, MATRIX_CA_FILE set): wss://host:port/path with the SSL options'
+ * trustStore = MATRIX_CA_FILE, server certificate and host name checked. Paho C's TLS is
+ * its other library, paho-mqtt3as; `hold` stays linked to paho-mqtt3a, so the plain path
+ * is unchanged, and hands a TLS cell to `hold-tls` beside it: this same file built with
+ * -DMATRIX_TLS against paho-mqtt3as (clients/setup.sh builds both).
  *
  * Paho's callbacks run on its own threads and only record what happened; the
  * main thread polls those records with a short sleep and decides.
@@ -32,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <MQTTAsync.h>
 
@@ -371,8 +378,31 @@ static int is_lost(void)
 	return v;
 }
 
+#ifndef MATRIX_TLS
+/* A TLS cell goes to hold-tls beside this program (see the head of the file). */
+static void tls_elsewhere(char **argv)
+{
+	const char *ca = getenv("MATRIX_CA_FILE");
+	if (!ca || !*ca)
+		return;
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 8);
+	if (n <= 0) {
+		fprintf(stderr, "error: MATRIX_CA_FILE is set, but /proc/self/exe cannot be read to find hold-tls: %s\n", strerror(errno));
+		exit(2);
+	}
+	memcpy(self + n, "-tls", 5);
+	execv(self, argv);
+	fprintf(stderr, "error: MATRIX_CA_FILE is set, but %s cannot be started: %s; run bash clients/setup.sh\n", self, strerror(errno));
+	exit(2);
+}
+#endif
+
 int main(int argc, char **argv)
 {
+#ifndef MATRIX_TLS
+	tls_elsewhere(argv);
+#endif
 	const char *version = "unknown";
 	MQTTAsync_nameValue *info = MQTTAsync_getVersionInfo();
 	int i;
@@ -403,8 +433,14 @@ int main(int argc, char **argv)
 	trace_to_stderr = getenv("MATRIX_PAHO_C_TRACE") ? atoi(getenv("MATRIX_PAHO_C_TRACE")) : 0;
 
 	char uri[1024];
+#ifdef MATRIX_TLS
+	const char *ca_file = env("MATRIX_CA_FILE", NULL);
+	const char *ws_scheme = "wss";
+#else
+	const char *ws_scheme = "ws";
+#endif
 	if (strcmp(transport, "ws") == 0)
-		snprintf(uri, sizeof uri, "ws://%s:%ld%s%s", host, port, path[0] == '/' ? "" : "/", path);
+		snprintf(uri, sizeof uri, "%s://%s:%ld%s%s", ws_scheme, host, port, path[0] == '/' ? "" : "/", path);
 	else
 		snprintf(uri, sizeof uri, "tcp://%s:%ld", host, port);
 
@@ -448,6 +484,13 @@ int main(int argc, char **argv)
 	co.automaticReconnect = 0;
 	co.connectTimeout = setup < 1 ? 1 : (int)(setup + 0.999);
 	co.context = client;
+#ifdef MATRIX_TLS
+	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+	ssl.trustStore = ca_file;        /* the run's CA, and nothing else */
+	ssl.enableServerCertAuth = 1;
+	ssl.verify = 1;                  /* the certificate must name MATRIX_HOST */
+	co.ssl = &ssl;
+#endif
 
 	double start = now_secs();
 	rc = MQTTAsync_connect(client, &co);

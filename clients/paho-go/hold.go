@@ -4,9 +4,11 @@
 // GO111MODULE=off), later versions in module mode with
 // clients/paho-go/<version>/go.mod and go.sum.
 //
-// Implements the mosquitto-matrix command-client contract v1 (see
+// Implements the mosquitto-matrix command-client contract v3 (see
 // clients/README.md): connect with MQTT 3.1.1 over WebSocket (ws://host:port/path,
-// golang.org/x/net/websocket with subprotocol "mqtt") or TCP (tcp://host:port),
+// golang.org/x/net/websocket with subprotocol "mqtt"; gorilla/websocket from 1.4),
+// over WebSocket in TLS (wss://, when MATRIX_CA_FILE names the CA to trust: a
+// tls.Config whose RootCAs hold that CA only) or TCP (tcp://host:port),
 // subscribe to MATRIX_TOPIC, hold for MATRIX_HOLD_SECS from CONNACK with only
 // the library's own keepalive traffic, then publish one QoS-0 message and
 // wait for it to come back. SetAutoReconnect(false): no reconnecting.
@@ -22,6 +24,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"strconv"
@@ -110,8 +114,24 @@ func main() {
 	payload := "alive " + clientID
 	rtText := strconv.FormatFloat(roundTrip.Seconds(), 'g', -1, 64)
 
+	// Contract v3: a TLS route names the only CA to trust.
+	var tlsConfig *tls.Config
+	if caFile := os.Getenv("MATRIX_CA_FILE"); caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			fail("MATRIX_CA_FILE=%s: %v", caFile, err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			fail("MATRIX_CA_FILE=%s: no PEM certificate in it", caFile)
+		}
+		tlsConfig = &tls.Config{RootCAs: roots}
+	}
+
 	var broker string
-	if transport == "ws" {
+	if transport == "ws" && tlsConfig != nil {
+		broker = fmt.Sprintf("wss://%s:%d%s", host, port, path)
+	} else if transport == "ws" {
 		broker = fmt.Sprintf("ws://%s:%d%s", host, port, path)
 	} else {
 		broker = fmt.Sprintf("tcp://%s:%d", host, port)
@@ -136,6 +156,9 @@ func main() {
 			default:
 			}
 		})
+	if tlsConfig != nil {
+		opts.SetTLSConfig(tlsConfig)
+	}
 	client := mqtt.NewClient(opts)
 
 	// CONNACK

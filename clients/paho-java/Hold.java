@@ -2,8 +2,10 @@
 // first with WebSocket; 1.0.2 has no ws:// transport), resolved by Maven from
 // clients/paho-java/pom.xml and compiled against each version by clients/setup.sh.
 //
-// Implements the mosquitto-matrix command-client contract v1 (see clients/README.md):
-// connect with MQTT 3.1.1 over WebSocket (ws://host:port/path) or TCP (tcp://host:port),
+// Implements the mosquitto-matrix command-client contract v3 (see clients/README.md):
+// connect with MQTT 3.1.1 over WebSocket (ws://host:port/path), over WebSocket in TLS
+// (wss://host:port/path, trusting only MATRIX_CA_FILE; the library then uses its
+// WebSocketSecureNetworkModule) or TCP (tcp://host:port),
 // subscribe to MATRIX_TOPIC, hold for MATRIX_HOLD_SECS from CONNACK with only the library's
 // own keepalive traffic, then publish one QoS-0 message and wait for it to come back.
 // Automatic reconnect is off (the library's default), persistence in memory (the default
@@ -16,13 +18,20 @@
 //
 // `Hold --version` prints only the `client:` line.
 
+import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketException;
+import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
 import java.util.Arrays;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
@@ -32,6 +41,13 @@ import java.util.concurrent.TimeoutException;
 import java.util.jar.Manifest;
 
 import javax.net.SocketFactory;
+import javax.net.ssl.HandshakeCompletedListener;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSession;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.SSLSocketFactory;
+import javax.net.ssl.TrustManagerFactory;
 
 import org.eclipse.paho.client.mqttv3.IMqttDeliveryToken;
 import org.eclipse.paho.client.mqttv3.MqttCallback;
@@ -120,6 +136,123 @@ public final class Hold {
         public Socket createSocket(InetAddress host, int port, InetAddress local, int localPort) throws IOException {
             return connected(new InetSocketAddress(host, port), new InetSocketAddress(local, localPort));
         }
+    }
+
+    /** TLS trusting only the CA certificates in `caFile` (the contract's MATRIX_CA_FILE). */
+    static SSLContext trusting(String caFile) throws IOException, GeneralSecurityException {
+        KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+        store.load(null, null);
+        int n = 0;
+        try (InputStream in = new FileInputStream(caFile)) {
+            for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                store.setCertificateEntry("matrix-ca-" + n++, c);
+            }
+        }
+        if (n == 0) {
+            throw new GeneralSecurityException("no certificate in " + caFile);
+        }
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(store);
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(null, tmf.getTrustManagers(), null);
+        return context;
+    }
+
+    /** The TLS form of RealTimeoutSocket: Paho's SSLNetworkModule creates an unconnected
+     *  socket from the factory, connects it, and sets the same 1 s read timeout (and its
+     *  handshake timeout) on it; this socket passes everything to the JDK's own SSLSocket and
+     *  scales only the timeouts, as RealTimeoutSocket does. */
+    private static final class RealTimeoutSslSocket extends SSLSocket {
+        private final SSLSocket inner;
+
+        RealTimeoutSslSocket(SSLSocket inner) {
+            this.inner = inner;
+        }
+
+        @Override public synchronized void setSoTimeout(int millis) throws SocketException {
+            inner.setSoTimeout(millis == 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, millis * SPEED));
+        }
+        @Override public synchronized int getSoTimeout() throws SocketException {
+            return (int) (inner.getSoTimeout() / SPEED);
+        }
+        @Override public void connect(SocketAddress to) throws IOException { inner.connect(to); }
+        @Override public void connect(SocketAddress to, int timeout) throws IOException {
+            inner.connect(to, timeout == 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, timeout * SPEED));
+        }
+        @Override public void bind(SocketAddress from) throws IOException { inner.bind(from); }
+        @Override public InputStream getInputStream() throws IOException { return inner.getInputStream(); }
+        @Override public OutputStream getOutputStream() throws IOException { return inner.getOutputStream(); }
+        @Override public synchronized void close() throws IOException { inner.close(); }
+        @Override public void shutdownInput() throws IOException { inner.shutdownInput(); }
+        @Override public void shutdownOutput() throws IOException { inner.shutdownOutput(); }
+        @Override public boolean isConnected() { return inner.isConnected(); }
+        @Override public boolean isBound() { return inner.isBound(); }
+        @Override public boolean isClosed() { return inner.isClosed(); }
+        @Override public boolean isInputShutdown() { return inner.isInputShutdown(); }
+        @Override public boolean isOutputShutdown() { return inner.isOutputShutdown(); }
+        @Override public InetAddress getInetAddress() { return inner.getInetAddress(); }
+        @Override public InetAddress getLocalAddress() { return inner.getLocalAddress(); }
+        @Override public int getPort() { return inner.getPort(); }
+        @Override public int getLocalPort() { return inner.getLocalPort(); }
+        @Override public SocketAddress getRemoteSocketAddress() { return inner.getRemoteSocketAddress(); }
+        @Override public SocketAddress getLocalSocketAddress() { return inner.getLocalSocketAddress(); }
+        @Override public void setTcpNoDelay(boolean on) throws SocketException { inner.setTcpNoDelay(on); }
+        @Override public boolean getTcpNoDelay() throws SocketException { return inner.getTcpNoDelay(); }
+        @Override public void setKeepAlive(boolean on) throws SocketException { inner.setKeepAlive(on); }
+        @Override public void setSoLinger(boolean on, int linger) throws SocketException { inner.setSoLinger(on, linger); }
+        @Override public String[] getSupportedCipherSuites() { return inner.getSupportedCipherSuites(); }
+        @Override public String[] getEnabledCipherSuites() { return inner.getEnabledCipherSuites(); }
+        @Override public void setEnabledCipherSuites(String[] suites) { inner.setEnabledCipherSuites(suites); }
+        @Override public String[] getSupportedProtocols() { return inner.getSupportedProtocols(); }
+        @Override public String[] getEnabledProtocols() { return inner.getEnabledProtocols(); }
+        @Override public void setEnabledProtocols(String[] protocols) { inner.setEnabledProtocols(protocols); }
+        @Override public SSLSession getSession() { return inner.getSession(); }
+        @Override public SSLSession getHandshakeSession() { return inner.getHandshakeSession(); }
+        @Override public SSLParameters getSSLParameters() { return inner.getSSLParameters(); }
+        @Override public void setSSLParameters(SSLParameters p) { inner.setSSLParameters(p); }
+        @Override public void addHandshakeCompletedListener(HandshakeCompletedListener l) { inner.addHandshakeCompletedListener(l); }
+        @Override public void removeHandshakeCompletedListener(HandshakeCompletedListener l) { inner.removeHandshakeCompletedListener(l); }
+        @Override public void startHandshake() throws IOException { inner.startHandshake(); }
+        @Override public void setUseClientMode(boolean mode) { inner.setUseClientMode(mode); }
+        @Override public boolean getUseClientMode() { return inner.getUseClientMode(); }
+        @Override public void setNeedClientAuth(boolean need) { inner.setNeedClientAuth(need); }
+        @Override public boolean getNeedClientAuth() { return inner.getNeedClientAuth(); }
+        @Override public void setWantClientAuth(boolean want) { inner.setWantClientAuth(want); }
+        @Override public boolean getWantClientAuth() { return inner.getWantClientAuth(); }
+        @Override public void setEnableSessionCreation(boolean flag) { inner.setEnableSessionCreation(flag); }
+        @Override public boolean getEnableSessionCreation() { return inner.getEnableSessionCreation(); }
+        @Override public String toString() { return inner.toString(); }
+    }
+
+    /** An SSLSocketFactory from `context` whose sockets keep the library's read timeouts in
+     *  real time (see RealTimeoutSocket). Paho's wss module asks only createSocket(). */
+    private static final class RealTimeoutSslSockets extends SSLSocketFactory {
+        private final SSLSocketFactory inner;
+
+        RealTimeoutSslSockets(SSLContext context) {
+            this.inner = context.getSocketFactory();
+        }
+
+        @Override public Socket createSocket() throws IOException {
+            return new RealTimeoutSslSocket((SSLSocket) inner.createSocket());
+        }
+        @Override public Socket createSocket(Socket s, String host, int port, boolean autoClose) throws IOException {
+            return new RealTimeoutSslSocket((SSLSocket) inner.createSocket(s, host, port, autoClose));
+        }
+        @Override public Socket createSocket(String host, int port) throws IOException {
+            return new RealTimeoutSslSocket((SSLSocket) inner.createSocket(host, port));
+        }
+        @Override public Socket createSocket(String host, int port, InetAddress local, int localPort) throws IOException {
+            return new RealTimeoutSslSocket((SSLSocket) inner.createSocket(host, port, local, localPort));
+        }
+        @Override public Socket createSocket(InetAddress host, int port) throws IOException {
+            return new RealTimeoutSslSocket((SSLSocket) inner.createSocket(host, port));
+        }
+        @Override public Socket createSocket(InetAddress host, int port, InetAddress local, int localPort) throws IOException {
+            return new RealTimeoutSslSocket((SSLSocket) inner.createSocket(host, port, local, localPort));
+        }
+        @Override public String[] getDefaultCipherSuites() { return inner.getDefaultCipherSuites(); }
+        @Override public String[] getSupportedCipherSuites() { return inner.getSupportedCipherSuites(); }
     }
 
     private static String oneLine(String s) {
@@ -229,9 +362,11 @@ public final class Hold {
         String host = env("MATRIX_HOST", null);
         int port = envInt("MATRIX_PORT");
         String path = env("MATRIX_PATH", "/mqtt");
+        String caFile = System.getenv("MATRIX_CA_FILE");
+        boolean tls = caFile != null && !caFile.isEmpty();
         String url;
         if (transport.equals("ws")) {
-            url = "ws://" + host + ":" + port + (path.startsWith("/") ? path : "/" + path);
+            url = (tls ? "wss://" : "ws://") + host + ":" + port + (path.startsWith("/") ? path : "/" + path);
         } else if (transport.equals("tcp")) {
             url = "tcp://" + host + ":" + port;
         } else {
@@ -279,7 +414,18 @@ public final class Hold {
         options.setPassword(password == null ? new char[0] : password.toCharArray());
         options.setAutomaticReconnect(false);
         options.setConnectionTimeout(CONNECT_SECS);
-        if (SPEED > 1) {
+        if (tls) {
+            SSLContext context;
+            try {
+                context = trusting(caFile);
+            } catch (IOException | GeneralSecurityException e) {
+                fail("MATRIX_CA_FILE=\"" + caFile + "\": " + e);
+                return;
+            }
+            // The library's wss:// module takes an SSLSocketFactory (it verifies the host name
+            // against the certificate, as over HTTPS, by default since 1.2.1).
+            options.setSocketFactory(SPEED > 1 ? new RealTimeoutSslSockets(context) : context.getSocketFactory());
+        } else if (SPEED > 1) {
             options.setSocketFactory(new RealTimeoutSockets());
         }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Hold program for Eclipse Paho MQTT Python (paho-mqtt 1.6.x and 2.x).
 
-Implements the mosquitto-matrix command-client contract v2 (the README's "The
+Implements the mosquitto-matrix command-client contract v3 (the README's "The
 command contract"): connect with MQTT 3.1.1 or 5 (MATRIX_PROTOCOL) over
-WebSocket or TCP, subscribe
+WebSocket, WebSocket in TLS (wss://, when MATRIX_CA_FILE names the CA to
+trust: tls_set(ca_certs=...)) or TCP, subscribe
 to MATRIX_TOPIC, hold for MATRIX_HOLD_SECS from CONNACK with only the
 library's own keepalive traffic, then publish one QoS-0 message and wait for
 it to come back.
@@ -127,6 +128,14 @@ def main():
     if transport == "ws":
         # paho sends "Sec-WebSocket-Protocol: mqtt" itself.
         client.ws_set_options(path=path)
+    # Contract v3: a TLS route names the only CA to trust; the library checks the
+    # certificate's name against MATRIX_HOST (127.0.0.1, an IP address it names).
+    ca_file = os.environ.get("MATRIX_CA_FILE")
+    if ca_file:
+        try:
+            client.tls_set(ca_certs=ca_file)
+        except Exception as exc:  # ssl.SSLError, FileNotFoundError, ...
+            fail(f"MATRIX_CA_FILE={ca_file!r}: {type(exc).__name__}: {exc}")
     client.username_pw_set(username, password)
 
     def on_connect(_client, _userdata, _flags, rc, _properties=None):

@@ -56,6 +56,9 @@ pub struct CommandSpec {
     pub extra_env: Vec<(String, String)>,
     /// Told once the broker accepted the client's session.
     pub started: crate::client::Started,
+    /// TLS with the run's CA: the recording proxy serves TLS to the client and speaks TLS to
+    /// `host:port`, and the contract passes `MATRIX_CA_FILE` and a `wss://` URL.
+    pub tls: Option<std::sync::Arc<crate::engine::tls::RunTls>>,
 }
 
 impl CommandSpec {
@@ -184,7 +187,7 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
         speed: spec.speed,
         protocol: c.protocol,
     };
-    let proxy = match Proxy::start(format!("{}:{}", spec.host, spec.port), watch, spec.started.clone()).await {
+    let proxy = match Proxy::start(format!("{}:{}", spec.host, spec.port), watch, spec.started.clone(), spec.tls.clone()).await {
         Ok(p) => p,
         Err(e) => return error(e.to_string()),
     };
@@ -204,6 +207,8 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
         // On the client's clock: an accelerated client's deadline stays the same in real time.
         setup: spec.timing.setup_timeout.mul_f64(spec.speed),
         protocol: c.protocol,
+        // The proxy shows the client the run's server certificate, from the run's CA.
+        ca_file: spec.tls.as_ref().map(|t| t.ca_file.clone()),
     };
     let Some(argv0) = c.command.first() else { return error(format!("client {}: its command is empty", c.name)) };
     let mut cmd = Command::new(program(argv0, &spec.workdir));

@@ -1,4 +1,4 @@
-//! The command-client contract, version 2: what a command column is started with, and what
+//! The command-client contract, version 3: what a command column is started with, and what
 //! it prints. Stable; its version goes into every JSON report (`contract_version`). The
 //! README's "The command contract" is its one normative text; this module is the source of
 //! each name and default it states.
@@ -9,13 +9,19 @@
 //! `MATRIX_PROTOCOL` (`3.1.1` or `5`: the MQTT version the client's CONNECT must ask for;
 //! `3.1.1` when unset, so a version-1 client keeps working).
 //!
+//! Version 3 adds TLS routes: on one, `MATRIX_URL` is `wss://127.0.0.1:PORT/mqtt` and
+//! `MATRIX_CA_FILE` names the run's CA certificate (PEM), the only one the client may trust;
+//! the certificate it is shown names `127.0.0.1` and `localhost`. Without `MATRIX_CA_FILE`
+//! (every plain route) everything is as in version 2. `MATRIX_TRANSPORT` stays `ws`.
+//!
 //! The harness starts the command once per cell, with its working directory at matrix.toml's
 //! folder, and this environment: `MATRIX_URL` (`ws://127.0.0.1:PORT/mqtt` or
 //! `mqtt://127.0.0.1:PORT`), `MATRIX_HOST`, `MATRIX_PORT`, `MATRIX_PATH`, `MATRIX_TRANSPORT`
 //! (`ws`/`tcp`), `MATRIX_USERNAME`, `MATRIX_PASSWORD`, `MATRIX_CLIENT_ID`,
 //! `MATRIX_KEEPALIVE_SECS` (whole seconds), `MATRIX_HOLD_SECS` (decimal), `MATRIX_TOPIC`,
 //! `MATRIX_ROUND_TRIP_SECS` (decimal: how long to wait for the round trip),
-//! `MATRIX_SETUP_SECS` (decimal), `MATRIX_RUN_ID` and `MATRIX_PROTOCOL`.
+//! `MATRIX_SETUP_SECS` (decimal), `MATRIX_RUN_ID`, `MATRIX_PROTOCOL`, and on a TLS route
+//! `MATRIX_CA_FILE`.
 //!
 //! The client prints `client: <library> <version>` first; connects with the MQTT version of
 //! `MATRIX_PROTOCOL`, a clean session; subscribes to the topic at QoS 0 and waits for SUBACK;
@@ -24,13 +30,16 @@
 //! lost it prints one line `lost: <the library's own words>` and exits non-zero (`refused: …`
 //! when the broker refuses it). Any other line (a `done: …` for people) is not read.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::plan::Transport;
 use crate::wire::mqtt::Protocol;
 
 /// The contract's version.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
+/// The variable that names the run's CA certificate (PEM) on a TLS route.
+pub const CA_FILE_VAR: &str = "MATRIX_CA_FILE";
 /// The variable that names the run in every client's environment.
 pub const RUN_ID_VAR: &str = "MATRIX_RUN_ID";
 /// The variable that names the MQTT version a client must speak (`3.1.1` or `5`).
@@ -69,6 +78,8 @@ pub struct ContractEnv {
     pub setup: Duration,
     /// The MQTT version of the client's CONNECT.
     pub protocol: Protocol,
+    /// On a TLS route: the CA certificate to trust (the URL is then `wss://`).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// An environment that does not follow the contract.
@@ -103,6 +114,7 @@ impl ContractEnv {
     /// The URL the client connects to.
     pub fn url(&self) -> String {
         match self.transport {
+            Transport::Ws if self.ca_file.is_some() => format!("wss://{}:{}{}", self.host, self.port, self.path),
             Transport::Ws => format!("ws://{}:{}{}", self.host, self.port, self.path),
             Transport::Tcp => format!("mqtt://{}:{}", self.host, self.port),
         }
@@ -110,7 +122,7 @@ impl ContractEnv {
 
     /// The environment variables, in the contract's order.
     pub fn vars(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut vars = vec![
             ("MATRIX_URL", self.url()),
             ("MATRIX_HOST", self.host.clone()),
             ("MATRIX_PORT", self.port.to_string()),
@@ -125,7 +137,11 @@ impl ContractEnv {
             ("MATRIX_ROUND_TRIP_SECS", decimal(self.round_trip)),
             ("MATRIX_SETUP_SECS", decimal(self.setup)),
             (PROTOCOL_VAR, self.protocol.name().to_string()),
-        ]
+        ];
+        if let Some(ca) = &self.ca_file {
+            vars.push((CA_FILE_VAR, ca.display().to_string()));
+        }
+        vars
     }
 
     /// Reads the contract's variables through `get` (the process environment in a client).
@@ -168,6 +184,11 @@ impl ContractEnv {
             protocol: match get(PROTOCOL_VAR) {
                 Some(v) => Protocol::from_name(&v).ok_or(ContractError::Bad { name: PROTOCOL_VAR, value: v, why: "not 3.1.1 or 5" })?,
                 None => Protocol::V311,
+            },
+            ca_file: match get(CA_FILE_VAR) {
+                Some(v) if v.trim().is_empty() => return Err(ContractError::Bad { name: CA_FILE_VAR, value: v, why: "empty; unset it for a plain route" }),
+                Some(v) => Some(PathBuf::from(v)),
+                None => None,
             },
         })
     }
@@ -216,6 +237,7 @@ mod tests {
             round_trip: Duration::from_secs(10),
             setup: Duration::from_secs(20),
             protocol: Protocol::V5,
+            ca_file: None,
         }
     }
 
@@ -228,6 +250,22 @@ mod tests {
         assert_eq!(vars["MATRIX_PROTOCOL"], "5");
         let back = ContractEnv::read(|k| vars.get(k).cloned()).expect("complete");
         assert_eq!(back, ContractEnv { keepalive: Duration::from_secs(2), ..env() });
+    }
+
+    #[test]
+    fn a_tls_route_passes_a_wss_url_and_the_ca_file_and_reads_them_back() {
+        let tls = ContractEnv { ca_file: Some(PathBuf::from("/tmp/run/ca.pem")), ..env() };
+        let vars: HashMap<&str, String> = tls.vars().into_iter().collect();
+        assert_eq!(vars["MATRIX_URL"], "wss://127.0.0.1:4242/mqtt");
+        assert_eq!(vars["MATRIX_CA_FILE"], "/tmp/run/ca.pem");
+        assert_eq!(vars["MATRIX_TRANSPORT"], "ws");
+        let back = ContractEnv::read(|k| vars.get(k).cloned()).expect("complete");
+        assert_eq!(back.ca_file, tls.ca_file);
+        let plain: HashMap<&str, String> = env().vars().into_iter().collect();
+        assert!(!plain.contains_key("MATRIX_CA_FILE"), "a plain route passes no CA");
+        let mut empty = vars.clone();
+        empty.insert("MATRIX_CA_FILE", String::new());
+        assert!(matches!(ContractEnv::read(|k| empty.get(k).cloned()), Err(ContractError::Bad { name: "MATRIX_CA_FILE", .. })));
     }
 
     #[test]

@@ -5,12 +5,17 @@
 //! A FIN is mirrored as a FIN (half-close), a reset as a reset. A copy of every read goes to
 //! the [`Recorder`] before it is forwarded, so the recorder sees cause before effect. The
 //! first connection is the one judged; later ones (a reconnect) are forwarded and counted.
+//!
+//! On a TLS route the proxy is two TLS sessions: it terminates the client's TLS with the
+//! run's server certificate (signed by the same run CA the client trusts) and opens its own
+//! TLS session to the broker, trusting the run's CA. The recorder sees the plain bytes
+//! between them. An end is passed on as it came: close_notify then FIN as close_notify then
+//! FIN, a bare FIN (rustls' "unexpected EOF") as a bare FIN, a reset as a reset.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -18,6 +23,8 @@ use tokio::time::{timeout, Instant};
 
 use crate::client::recorder::{Recorder, Watch};
 use crate::client::Started;
+use crate::engine::stream::{self, Stream};
+use crate::engine::tls::RunTls;
 use crate::judge::record::{Party, SessionRecord, SocketEnd};
 
 /// How long the proxy waits for the broker to accept its connection.
@@ -37,6 +44,13 @@ pub enum ProxyError {
         /// The operating system's words.
         why: String,
     },
+    /// The broker's address is not `host:port`.
+    #[error("the recording proxy was given {0:?}, not host:port")]
+    Address(String),
+    /// The client did not complete the TLS handshake with the proxy (it did not trust the
+    /// run's certificate, or spoke no TLS).
+    #[error("the client did not complete TLS with the recording proxy: {0}")]
+    ClientTls(String),
     /// The proxy task itself failed.
     #[error("the recording proxy failed: {0}")]
     Task(String),
@@ -60,12 +74,13 @@ pub struct Proxy {
 
 impl Proxy {
     /// Listens on a free loopback port and forwards every connection to `upstream`;
-    /// `started` is told when the first connection's CONNACK goes by.
-    pub async fn start(upstream: String, watch: Watch, started: Started) -> Result<Proxy, ProxyError> {
+    /// `started` is told when the first connection's CONNACK goes by. With `tls`, both legs
+    /// are TLS with the run's certificate and CA.
+    pub async fn start(upstream: String, watch: Watch, started: Started, tls: Option<Arc<RunTls>>) -> Result<Proxy, ProxyError> {
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| ProxyError::Listen(e.to_string()))?;
         let port = listener.local_addr().map_err(|e| ProxyError::Listen(e.to_string()))?.port();
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(serve(listener, upstream, watch, started, stopped));
+        let task = tokio::spawn(serve(listener, upstream, watch, started, stopped, tls));
         Ok(Proxy { port, stop: Some(stop), task })
     }
 
@@ -95,6 +110,7 @@ async fn serve(
     watch: Watch,
     started: Started,
     mut stopped: oneshot::Receiver<Duration>,
+    tls: Option<Arc<RunTls>>,
 ) -> Result<Seen, ProxyError> {
     let mut recorder: Option<Arc<Mutex<Recorder>>> = None;
     let mut relays: Vec<JoinHandle<Result<(), ProxyError>>> = Vec::new();
@@ -112,7 +128,7 @@ async fn serve(
                 } else {
                     None
                 };
-                relays.push(tokio::spawn(relay(client, upstream.clone(), rec, origin, started.clone())));
+                relays.push(tokio::spawn(relay(client, upstream.clone(), tls.clone(), rec, origin, started.clone())));
             }
             grace = &mut stopped => break grace.unwrap_or(Duration::ZERO),
         }
@@ -145,33 +161,36 @@ fn take(shared: &Arc<Mutex<Recorder>>) -> SessionRecord {
     std::mem::replace(&mut *guard, Recorder::new(watch)).finish()
 }
 
-/// One direction of a relay.
-struct Pipe {
-    from: Party,
-    read: OwnedReadHalf,
-    write: OwnedWriteHalf,
-    open: bool,
-}
-
 async fn relay(
     client: TcpStream,
     upstream: String,
+    tls: Option<Arc<RunTls>>,
     rec: Option<Arc<Mutex<Recorder>>>,
     origin: Instant,
     started: Started,
 ) -> Result<(), ProxyError> {
-    let broker = match timeout(UPSTREAM_CONNECT, TcpStream::connect(&upstream)).await {
+    let mut client = match timeout(UPSTREAM_CONNECT, stream::accept(client, tls.as_deref())).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(ProxyError::Upstream { addr: upstream, why: e.to_string() }),
+        Ok(Err(why)) => return Err(ProxyError::ClientTls(why)),
+        Err(_) => return Err(ProxyError::ClientTls(format!("no TLS handshake within {UPSTREAM_CONNECT:?}"))),
+    };
+    let (host, port) = upstream
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+        .ok_or_else(|| ProxyError::Address(upstream.clone()))?;
+    let mut broker = match timeout(UPSTREAM_CONNECT, stream::connect(&host, port, tls.as_deref())).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            let why = match e {
+                stream::ConnectError::Tcp { source, .. } => source.to_string(),
+                other => other.to_string(),
+            };
+            return Err(ProxyError::Upstream { addr: upstream, why });
+        }
         Err(_) => return Err(ProxyError::Upstream { addr: upstream, why: format!("no answer within {UPSTREAM_CONNECT:?}") }),
     };
-    let _ = client.set_nodelay(true);
-    let _ = broker.set_nodelay(true);
-    let (cr, cw) = client.into_split();
-    let (br, bw) = broker.into_split();
-    let mut up = Pipe { from: Party::Client, read: cr, write: bw, open: true };
-    let mut down = Pipe { from: Party::Broker, read: br, write: cw, open: true };
     let (mut ubuf, mut dbuf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
+    let (mut up_open, mut down_open) = (true, true);
     let mut told = false;
     let mut note = |f: &dyn Fn(&mut Recorder)| {
         if let Some(r) = &rec {
@@ -183,31 +202,43 @@ async fn relay(
             }
         }
     };
-    while up.open || down.open {
-        let (pipe, read) = tokio::select! {
-            r = up.read.read(&mut ubuf), if up.open => (&mut up, r.map(|n| (n, &ubuf[..n]))),
-            r = down.read.read(&mut dbuf), if down.open => (&mut down, r.map(|n| (n, &dbuf[..n]))),
+    while up_open || down_open {
+        // Both reads are cancel-safe (plain and TLS alike): the one not chosen loses nothing.
+        let (from, read) = tokio::select! {
+            r = client.read(&mut ubuf), if up_open => (Party::Client, r),
+            r = broker.read(&mut dbuf), if down_open => (Party::Broker, r),
         };
         let t = origin.elapsed();
-        let from = pipe.from;
+        let (bytes, to, open): (&[u8], &mut Stream, &mut bool) = match from {
+            Party::Client => (&ubuf, &mut broker, &mut up_open),
+            Party::Broker => (&dbuf, &mut client, &mut down_open),
+        };
         match read {
-            Ok((0, _)) => {
+            Ok(0) => {
                 note(&|r| r.closed(from, t, SocketEnd::Eof));
                 // Half-close: the other side reads its end of stream and may still answer.
-                let _ = pipe.write.shutdown().await;
-                pipe.open = false;
+                // On TLS, close_notify first, as the reading side got one.
+                let _ = to.shutdown().await;
+                *open = false;
             }
-            Ok((_, bytes)) => {
+            Ok(n) => {
+                let bytes = &bytes[..n];
                 note(&|r| r.bytes(from, t, bytes));
                 // A failed write means the receiving side is gone; its own read reports how.
-                let _ = pipe.write.write_all(bytes).await;
+                let _ = to.write_all(bytes).await;
+            }
+            // TLS ended by a bare FIN, without close_notify: passed on the same way.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                note(&|r| r.closed(from, t, SocketEnd::Eof));
+                let _ = to.fin_only().await;
+                *open = false;
             }
             Err(e) => {
                 let how = SocketEnd::of(&e);
                 note(&|r| r.closed(from, t, how.clone()));
                 if how == SocketEnd::Reset {
                     // Mirror the reset: a zero linger makes the close below send RST.
-                    let _ = pipe.write.as_ref().set_zero_linger();
+                    let _ = to.tcp().set_zero_linger();
                 }
                 return Ok(());
             }

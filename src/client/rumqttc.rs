@@ -1,11 +1,12 @@
-//! The `rumqttc` profile: the real rumqttc client over WebSocket, driven through its event loop.
+//! The `rumqttc` profile: the real rumqttc client over WebSocket (or WebSocket over TLS on a
+//! TLS route, with the run's rustls configuration), driven through its event loop.
 //!
 //! Its verdict comes from what the library itself reports. It stops at the first error,
 //! because polling again would reconnect and hide the drop.
 
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, NetworkOptions, Outgoing, Packet, QoS, StateError, Transport};
+use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, NetworkOptions, Outgoing, Packet, QoS, StateError, TlsConfiguration, Transport};
 use tokio::time::{sleep_until, timeout, Instant};
 
 use crate::judge::record::{End, RoundTrip, SessionRecord, SocketEnd};
@@ -18,10 +19,16 @@ const MIN_KEEPALIVE: Duration = Duration::from_secs(1);
 pub async fn run(spec: &SessionSpec) -> SessionRecord {
     let keepalive = spec.timing.keepalive.max(MIN_KEEPALIVE);
     let mut record = SessionRecord::new(spec.profile, spec.timing.hold, keepalive, &spec.client_id);
-    let url = format!("ws://{}:{}{}", spec.host, spec.port, spec.path);
+    let scheme = if spec.tls.is_some() { "wss" } else { "ws" };
+    let url = format!("{scheme}://{}:{}{}", spec.host, spec.port, spec.path);
     let mut options = MqttOptions::new(spec.client_id.clone(), url, spec.port);
+    // On a TLS route the library gets the run's client configuration: the run's CA only.
+    let transport = match &spec.tls {
+        Some(run) => Transport::wss_with_config(TlsConfiguration::Rustls(run.client_config())),
+        None => Transport::Ws,
+    };
     options
-        .set_transport(Transport::Ws)
+        .set_transport(transport)
         .set_keep_alive(keepalive)
         .set_credentials(spec.username.clone(), spec.password.clone())
         .set_clean_session(true);

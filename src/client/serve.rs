@@ -1,13 +1,16 @@
 //! A built-in profile as a command client: `mosquitto-matrix client --profile P` reads the
-//! contract's environment, plays the profile (or rumqttc) against `MATRIX_HOST:MATRIX_PORT`,
+//! contract's environment, plays the profile (or rumqttc) against `MATRIX_HOST:MATRIX_PORT`
+//! (over TLS trusting `MATRIX_CA_FILE` when it is set),
 //! and says how it went in the contract's own lines. It lets the built-in behaviours run
 //! through the recording proxy, on an accelerated clock, or against any broker by hand.
 
 use std::io::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::contract::ContractEnv;
 use crate::client::SessionSpec;
+use crate::engine::tls::RunTls;
 use crate::judge::record::{End, RoundTrip, SocketEnd};
 use crate::judge::verdict;
 use crate::plan::{Profile, Timing};
@@ -42,6 +45,11 @@ pub fn client_line(profile: Profile) -> String {
 /// Plays one session of `profile` under the contract and returns what to print after it
 /// (print [`client_line`] before, as the contract asks for it first).
 pub async fn serve(profile: Profile, env: &ContractEnv, tuning: Tuning) -> Said {
+    // A TLS route (`MATRIX_CA_FILE`): trust that CA and nothing else.
+    let tls = match env.ca_file.as_deref().map(RunTls::trusting).transpose() {
+        Ok(t) => t.map(Arc::new),
+        Err(e) => return Said { stdout: Vec::new(), stderr: vec![format!("mosquitto-matrix client: MATRIX_CA_FILE: {e}")], status: 2 },
+    };
     let spec = SessionSpec {
         protocol: env.protocol,
         profile,
@@ -60,6 +68,7 @@ pub async fn serve(profile: Profile, env: &ContractEnv, tuning: Tuning) -> Said 
             round_trip_timeout: env.round_trip,
         },
         started: crate::client::Started::new(),
+        tls,
     };
     let record = crate::client::run(&spec).await;
     let mut said = Said { stdout: Vec::new(), stderr: Vec::new(), status: 1 };

@@ -1,18 +1,22 @@
-//! One client session against one broker over a socket: connect, upgrade, then move bytes
-//! between the socket and the session core's [`Player`], which holds every rule.
+//! One client session against one broker over a socket: connect (and, on a TLS route, the
+//! TLS handshake), upgrade, then move bytes between the stream and the session core's
+//! [`Player`], which holds every rule. Plain and TLS are one [`Stream`]: the session code is
+//! the same; on TLS the end of the session sends close_notify before the FIN.
 //!
 //! The same code runs against real brokers and the scripted peer; durations come from
 //! [`Timing`], so a test can make "300 s" happen in 300 ms.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout, Instant};
 
 use crate::client::core::{Event, Player, Script, Step};
 use crate::client::Started;
+use crate::engine::stream::{self, ConnectError, Stream};
+use crate::engine::tls::{self, RunTls};
 use crate::judge::record::{End, SessionRecord, SocketEnd};
 use crate::plan::{Profile, Timing, Transport};
 use crate::wire::handshake::{self, HandshakeError};
@@ -43,6 +47,8 @@ pub struct SessionSpec {
     pub timing: Timing,
     /// Told once CONNACK accepted the session.
     pub started: Started,
+    /// TLS with the run's CA (`wss://`), or `None` for plain.
+    pub tls: Option<Arc<RunTls>>,
 }
 
 /// Runs one session to its end and returns what it observed. Never fails: a session
@@ -59,14 +65,19 @@ pub async fn run(spec: &SessionSpec) -> SessionRecord {
     });
     let addr = format!("{}:{}", spec.host, spec.port);
     let start = Instant::now();
-    let mut stream = match timeout(spec.timing.setup_timeout, TcpStream::connect(&addr)).await {
+    let mut stream = match timeout(spec.timing.setup_timeout, stream::connect(&spec.host, spec.port, spec.tls.as_deref())).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return player.finish(End::HarnessError { detail: format!("could not connect to {addr}: {e}") }),
+        // The broker ended the connection during TLS's handshake: its answer, as during the
+        // upgrade. A certificate we do not trust is the harness's own failure (below).
+        Ok(Err(ConnectError::Tls { source, .. })) if !tls::is_tls_refusal(&source) => {
+            return player.finish(End::SocketEnded { at: Duration::ZERO, how: SocketEnd::of(&source) })
+        }
+        Ok(Err(e)) => return player.finish(End::HarnessError { detail: e.to_string() }),
         Err(_) => {
-            return player.finish(End::HarnessError { detail: format!("could not connect to {addr} within {:?}", spec.timing.setup_timeout) })
+            let what = if spec.tls.is_some() { "connect and complete a TLS handshake with" } else { "connect to" };
+            return player.finish(End::HarnessError { detail: format!("could not {what} {addr} within {:?}", spec.timing.setup_timeout) });
         }
     };
-    let _ = stream.set_nodelay(true);
     let mut leftover = BytesMut::new();
     let mut subprotocol = None;
     if spec.profile.transport() == Transport::Ws {
@@ -96,7 +107,7 @@ pub async fn run(spec: &SessionSpec) -> SessionRecord {
 }
 
 /// Moves bytes between the socket and the player until the player says the session ended.
-async fn drive(player: &mut Player, stream: &mut TcpStream, start: Instant, mut step: Step, started: &Started) -> End {
+async fn drive(player: &mut Player, stream: &mut Stream, start: Instant, mut step: Step, started: &Started) -> End {
     let mut inbuf = BytesMut::with_capacity(4096);
     loop {
         if step.events.contains(&Event::Connected) {

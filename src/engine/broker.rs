@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
@@ -18,9 +19,11 @@ use testcontainers::{ContainerAsync, CopyTargetOptions, Image, ImageExt};
 
 use crate::engine::clock::{self, Acceleration, ClockError, Libc, Proof, PRELOAD_PATH};
 use crate::engine::labels::Labels;
+use crate::engine::link::WSS_CONTAINER_PORT;
 use crate::engine::network;
 use crate::engine::priority;
 use crate::engine::readiness::{self, Listener, Liveness, Probe, ReadinessError};
+use crate::engine::tls::RunTls;
 use crate::judge::results::ImageFacts;
 use crate::plan::{BrokerSettings, Transport};
 
@@ -28,6 +31,8 @@ use crate::plan::{BrokerSettings, Transport};
 pub const CONFIG_PATH: &str = "/mosquitto/config/mosquitto.conf";
 /// Where the password file goes; the config names this path.
 pub const PASSWD_PATH: &str = "/mosquitto/config/passwd";
+/// Where a TLS run's CA, certificate and key go; [`tls_listener`] names these paths.
+pub const TLS_DIR: &str = "/mosquitto/config/tls";
 /// How many log lines are kept for an error message.
 pub const LOG_TAIL: usize = 12;
 /// The bound on reading those lines from the engine.
@@ -127,11 +132,12 @@ fn tail_text(lines: &[String]) -> String {
     }
 }
 
-/// A Mosquitto image at one tag, with its two listeners.
+/// A Mosquitto image at one tag, with its two listeners (three with TLS).
 #[derive(Debug, Clone)]
 pub struct MosquittoImage {
     name: String,
     tag: String,
+    ports: Vec<ContainerPort>,
 }
 
 const PORTS: [ContainerPort; 2] = [ContainerPort::Tcp(1883), ContainerPort::Tcp(9001)];
@@ -139,8 +145,30 @@ const PORTS: [ContainerPort; 2] = [ContainerPort::Tcp(1883), ContainerPort::Tcp(
 impl MosquittoImage {
     /// The image `name:tag`.
     pub fn new(name: impl Into<String>, tag: impl Into<String>) -> Self {
-        MosquittoImage { name: name.into(), tag: tag.into() }
+        MosquittoImage { name: name.into(), tag: tag.into(), ports: PORTS.to_vec() }
     }
+
+    /// The same image with the TLS WebSocket listener's port exposed too.
+    #[must_use]
+    pub fn with_wss(mut self) -> Self {
+        self.ports.push(ContainerPort::Tcp(WSS_CONTAINER_PORT));
+        self
+    }
+}
+
+/// The config lines that add the TLS WebSocket listener (container port 9443) to the
+/// reference config, naming the files copied under [`TLS_DIR`]. Accepted by 1.6, 2.0 and 2.1
+/// alike; the password file and `allow_anonymous false` apply to it as to the others.
+pub fn tls_listener() -> String {
+    format!(
+        "\n# Added by the harness for a TLS route: MQTT over WebSockets over TLS (wss://host:{WSS_CONTAINER_PORT}/mqtt),\n\
+         # with the run's own CA and server certificate.\n\
+         listener {WSS_CONTAINER_PORT}\nprotocol websockets\n\
+         cafile {TLS_DIR}/{ca}\ncertfile {TLS_DIR}/{cert}\nkeyfile {TLS_DIR}/{key}\n",
+        ca = crate::engine::tls::CA_FILE,
+        cert = crate::engine::tls::CERT_FILE,
+        key = crate::engine::tls::KEY_FILE,
+    )
 }
 
 impl Image for MosquittoImage {
@@ -158,7 +186,7 @@ impl Image for MosquittoImage {
     }
 
     fn expose_ports(&self) -> &[ContainerPort] {
-        &PORTS
+        &self.ports
     }
 }
 
@@ -172,6 +200,10 @@ pub struct Broker {
     pub ws_port: u16,
     /// Mapped TCP port.
     pub tcp_port: u16,
+    /// Mapped TLS WebSocket port (`wss`, container port 9443), when the run asked for TLS.
+    pub wss_port: Option<u16>,
+    /// The run's TLS material, when the broker has the `wss` listener.
+    pub tls: Option<Arc<RunTls>>,
     /// What the image records.
     pub facts: ImageFacts,
     /// From asking for the container (pull included) to every probed listener answering.
@@ -221,6 +253,10 @@ pub fn engine_is_local() -> bool {
 /// Starts one broker with the reference config, labelled, ports on loopback only, and
 /// returns once every listener of `transports` answers a CONNECT with a CONNACK.
 ///
+/// With `tls`, the broker gets a third listener, `wss` on container port 9443, with the
+/// run's CA, certificate and key copied in; it is probed over TLS like the others (101 and
+/// CONNACK inside TLS) and published as [`Broker::wss_port`].
+///
 /// `on` hears [`StartEvent::Pulling`] before a pull, when the engine lacks the image, and
 /// [`StartEvent::Listening`] once the listeners answer. Every wait is bounded: the pull by
 /// [`PULL_TIMEOUT`], the container's start by `settings.startup_timeout`, its listeners by as
@@ -228,6 +264,7 @@ pub fn engine_is_local() -> bool {
 ///
 /// With `network` (the run's, [`crate::engine::network::create`]), the broker also joins it
 /// under the alias [`crate::engine::network::BROKER_ALIAS`], where reverse proxies reach it.
+// The parameters are the agreed interface of issue 22 (routes, proxies and TLS add theirs).
 #[allow(clippy::too_many_arguments)]
 pub async fn start(
     image: &str,
@@ -236,32 +273,55 @@ pub async fn start(
     labels: &Labels,
     transports: &[Transport],
     clock: Option<&ClockAsk>,
+    tls: Option<&RunTls>,
     network: Option<&str>,
     mut on: impl FnMut(StartEvent),
 ) -> Result<Broker, BrokerError> {
     let read = |p: &std::path::Path| {
         std::fs::read(p).map_err(|e| BrokerError::Files { path: p.display().to_string(), why: e.to_string() })
     };
-    let config = read(&settings.config)?;
+    let mut config = read(&settings.config)?;
     let passwd = read(&settings.password_file)?;
     let local = engine_is_local();
-    let mut request = MosquittoImage::new(image, tag)
+    let mut image_ports = MosquittoImage::new(image, tag);
+    let mut tls_files = Vec::new();
+    if let Some(run) = tls {
+        config.extend_from_slice(tls_listener().as_bytes());
+        image_ports = image_ports.with_wss();
+        for (file, name) in [
+            (&run.ca_file, crate::engine::tls::CA_FILE),
+            (&run.cert_file, crate::engine::tls::CERT_FILE),
+            (&run.key_file, crate::engine::tls::KEY_FILE),
+        ] {
+            tls_files.push((format!("{TLS_DIR}/{name}"), read(file)?));
+        }
+    }
+    let mut request = image_ports
         .with_copy_to(CopyTargetOptions::new(CONFIG_PATH).with_mode(0o644), config)
         // Readable by the mosquitto user the broker drops to; the credentials are test-only.
         .with_copy_to(CopyTargetOptions::new(PASSWD_PATH).with_mode(0o644), passwd)
         .with_startup_timeout(settings.startup_timeout);
+    // Readable by the mosquitto user too: the key is the run's own, made for this run only.
+    for (path, bytes) in tls_files {
+        request = request.with_copy_to(CopyTargetOptions::new(path).with_mode(0o644), bytes);
+    }
     for (k, v) in labels.pairs() {
         request = request.with_label(k, v);
     }
+    let wss = tls.is_some();
     if local {
         // testcontainers publishes on every interface by default, which would expose a broker
         // with known test credentials to the network for the whole hold.
-        request = request.with_host_config_modifier(|hc| {
+        request = request.with_host_config_modifier(move |hc| {
             hc.publish_all_ports = Some(false);
             let bind = |p: u16| {
                 (format!("{p}/tcp"), Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) }]))
             };
-            hc.port_bindings = Some(HashMap::from([bind(1883), bind(9001)]));
+            let mut bindings = HashMap::from([bind(1883), bind(9001)]);
+            if wss {
+                bindings.extend([bind(WSS_CONTAINER_PORT)]);
+            }
+            hc.port_bindings = Some(bindings);
             // Brokers first on a busy CPU (see engine::priority).
             hc.cgroup_parent = priority::parent();
         });
@@ -321,9 +381,10 @@ pub async fn start(
     let ports = async {
         let ws = container.get_host_port_ipv4(Transport::Ws.container_port()).await?;
         let tcp = container.get_host_port_ipv4(Transport::Tcp.container_port()).await?;
-        Ok::<_, testcontainers::TestcontainersError>((ws, tcp))
+        let wss = if wss { Some(container.get_host_port_ipv4(WSS_CONTAINER_PORT).await?) } else { None };
+        Ok::<_, testcontainers::TestcontainersError>((ws, tcp, wss))
     };
-    let (ws_port, tcp_port) = match tokio::time::timeout(ENGINE_CALL_TIMEOUT, ports).await {
+    let (ws_port, tcp_port, wss_port) = match tokio::time::timeout(ENGINE_CALL_TIMEOUT, ports).await {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => return Err(not_had(&id, &name, e.to_string()).await),
         Err(_) => return Err(not_had(&id, &name, format!("the engine did not say the mapped ports within {ENGINE_CALL_TIMEOUT:?}")).await),
@@ -336,10 +397,13 @@ pub async fn start(
             Err(e) => return Err(not_had(&id, &name, e.to_string()).await),
         }
     };
-    let listeners: Vec<Listener> = transports
+    let mut listeners: Vec<Listener> = transports
         .iter()
-        .map(|&transport| Listener { transport, host: host.clone(), port: if transport == Transport::Ws { ws_port } else { tcp_port } })
+        .map(|&transport| Listener::plain(transport, host.clone(), if transport == Transport::Ws { ws_port } else { tcp_port }))
         .collect();
+    if let (Some(port), Some(run)) = (wss_port, tls) {
+        listeners.push(Listener { transport: Transport::Ws, host: host.clone(), port, tls: Some(Arc::new(run.clone())) });
+    }
     let probe = Probe::new(&settings.username, &settings.password);
     let ready = match readiness::wait(&listeners, &probe, settings.startup_timeout, || liveness(&id)).await {
         Ok(r) => r,
@@ -362,7 +426,7 @@ pub async fn start(
     })
     .await
     .unwrap_or(None);
-    Ok(Broker { container, host, ws_port, tcp_port, facts, startup, pull, ready_after: ready.took, started_at, clock })
+    Ok(Broker { container, host, ws_port, tcp_port, wss_port, tls: tls.map(|t| Arc::new(t.clone())), facts, startup, pull, ready_after: ready.took, started_at, clock })
 }
 
 /// The error for a started container whose ports or host could not be read: an exit when it

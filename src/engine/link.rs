@@ -1,19 +1,21 @@
 //! The harness's own MQTT connection to a broker, for what the engine asks of it before any
 //! cell runs: the readiness probes and the proof of an accelerated clock.
 //!
-//! TCP, or on WebSocket the upgrade on the probe's path answered by `101` with subprotocol
+//! TCP (or TLS over it, for a `wss` listener), or on WebSocket the upgrade on the probe's path answered by `101` with subprotocol
 //! `mqtt`; an MQTT 3.1.1 CONNECT answered by a CONNACK; packets both ways (a PING from the
 //! broker is answered); and a clean goodbye: DISCONNECT, a close frame on WebSocket, the end
 //! of our stream, then a brief wait for the broker's own end.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+use crate::engine::stream::{self, Stream};
+use crate::engine::tls::RunTls;
 use crate::plan::Transport;
 use crate::wire::frame::{self, opcode};
 use crate::wire::handshake::{self, HandshakeError};
@@ -24,7 +26,11 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a goodbye waits for the broker to end its side.
 const GOODBYE_WAIT: Duration = Duration::from_millis(500);
 
-/// One listener to probe: its transport and where it is published on the host.
+/// The container port of the broker's TLS WebSocket listener (`wss`).
+pub const WSS_CONTAINER_PORT: u16 = 9443;
+
+/// One listener to probe: its transport, whether TLS runs on it, and where it is published
+/// on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
     /// How it is spoken to.
@@ -33,11 +39,24 @@ pub struct Listener {
     pub host: String,
     /// The port on the host.
     pub port: u16,
+    /// TLS with the run's CA (`wss`), or plain.
+    pub tls: Option<Arc<RunTls>>,
+}
+
+impl Listener {
+    /// A plain listener.
+    pub fn plain(transport: Transport, host: impl Into<String>, port: u16) -> Listener {
+        Listener { transport, host: host.into(), port, tls: None }
+    }
 }
 
 impl fmt::Display for Listener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} at {}:{}", self.transport, self.transport.container_port(), self.host, self.port)
+        match (&self.tls, self.transport) {
+            (Some(_), Transport::Ws) => write!(f, "wss {WSS_CONTAINER_PORT} at {}:{}", self.host, self.port),
+            (Some(_), t) => write!(f, "{t}+tls at {}:{}", self.host, self.port),
+            (None, t) => write!(f, "{} {} at {}:{}", t, t.container_port(), self.host, self.port),
+        }
     }
 }
 
@@ -70,7 +89,7 @@ impl Probe {
 
 /// An open MQTT connection, after CONNACK.
 pub struct Link {
-    stream: TcpStream,
+    stream: Stream,
     ws: bool,
     frames: BytesMut,
     packets: BytesMut,
@@ -80,10 +99,10 @@ impl Link {
     /// Connects, upgrades on WebSocket, and sends CONNECT as `client_id` with the probe's
     /// credentials; returns the link and CONNACK's return code (a refusal is still an answer).
     pub async fn open(listener: &Listener, probe: &Probe, client_id: &str, keepalive: u16) -> Result<(Link, u8), String> {
-        let mut stream = TcpStream::connect((listener.host.as_str(), listener.port))
-            .await
-            .map_err(|e| format!("connect failed: {e}"))?;
-        let _ = stream.set_nodelay(true);
+        let mut stream = stream::connect(&listener.host, listener.port, listener.tls.as_deref()).await.map_err(|e| match e {
+            stream::ConnectError::Tcp { source, .. } => format!("connect failed: {source}"),
+            other => other.to_string(),
+        })?;
         let ws = listener.transport == Transport::Ws;
         let mut frames = BytesMut::new();
         if ws {
@@ -166,8 +185,10 @@ impl Link {
         }
         let _ = timeout(GOODBYE_WAIT, async {
             let _ = self.stream.shutdown().await;
+            // Drained below TLS: after our close_notify nothing the broker sends matters,
+            // and rustls must not judge it (sid's broker answers in ways rustls takes badly).
             let mut sink = [0u8; 256];
-            while matches!(self.stream.read(&mut sink).await, Ok(n) if n > 0) {}
+            while matches!(self.stream.tcp_mut().read(&mut sink).await, Ok(n) if n > 0) {}
         })
         .await;
     }

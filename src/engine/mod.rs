@@ -4,8 +4,10 @@
 //! a CONNECT ([`readiness`]), the labels every container carries ([`labels`]), the CPU
 //! weight of the control group they go in ([`priority`]), clean-up when a signal skips
 //! testcontainers' own ([`cleanup`]), and which release tags a registry has ([`discover`]).
-//! In front of a broker: the run's network ([`network`]) and the reverse proxies on it
-//! ([`proxy`]).
+//! For a TLS route: the run's CA and certificate ([`tls`], files and rustls configurations)
+//! and the byte stream that is plain or TLS alike ([`stream`]), which the probes, the sessions
+//! and the recording proxy share. In front of a broker: the run's network ([`network`]) and
+//! the reverse proxies on it ([`proxy`]).
 
 pub mod broker;
 pub mod clock;
@@ -17,3 +19,5 @@ pub mod network;
 pub mod priority;
 pub mod proxy;
 pub mod readiness;
+pub mod stream;
+pub mod tls;

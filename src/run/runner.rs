@@ -295,7 +295,7 @@ async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResu
         StartEvent::Pulling => send(progress, Progress::Pulling { tag: tag.clone(), image: image.clone() }),
         StartEvent::Listening => ticket.started(),
     };
-    let started = broker::start(&plan.image, &image_tag, &plan.broker, &labels, &plan.transports(), clock.as_ref(), None, on).await;
+    let started = broker::start(&plan.image, &image_tag, &plan.broker, &labels, &plan.transports(), clock.as_ref(), None, None, on).await;
     ticket.started();
     let broker = match started {
         Ok(b) => b,
@@ -335,7 +335,7 @@ async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResu
     // clients do not subscribe to $SYS); a probe's client id and goodbye leave nothing behind.
     let version = match plan.transports().first() {
         Some(&transport) => {
-            let listener = Listener { transport, host: broker.host.clone(), port: broker.port(transport) };
+            let listener = Listener::plain(transport, broker.host.clone(), broker.port(transport));
             let probe = Probe::new(&plan.broker.username, &plan.broker.password);
             readiness::broker_version(&listener, &probe, VERSION_WAIT).await
         }
@@ -409,6 +409,7 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell) -> (CellResu
                 client_id: client_id.clone(),
                 timing: plan.timing,
                 started: started.clone(),
+                tls: None,
             };
             tokio::spawn(session_fn(spec))
         }
@@ -425,6 +426,7 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell) -> (CellResu
                 speed: f64::from(plan.speed),
                 extra_env,
                 started: started.clone(),
+                tls: None,
             };
             tokio::spawn(async move { command::run(&spec).await })
         }

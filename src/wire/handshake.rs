@@ -1,8 +1,7 @@
 //! The client side of the WebSocket upgrade (RFC 6455 §4), as Paho Java sends it.
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::{client::generate_key, derive_accept_key};
 
 /// Largest response head the client reads before giving up.
@@ -28,8 +27,8 @@ pub struct Upgraded {
     pub leftover: BytesMut,
 }
 
-/// Upgrades `stream` to a WebSocket on `path`, asking for subprotocol `mqtt`.
-pub async fn upgrade(stream: &mut TcpStream, host: &str, port: u16, path: &str) -> Result<Upgraded, HandshakeError> {
+/// Upgrades `stream` (plain TCP, or TLS) to a WebSocket on `path`, asking for subprotocol `mqtt`.
+pub async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, host: &str, port: u16, path: &str) -> Result<Upgraded, HandshakeError> {
     let key = generate_key();
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\

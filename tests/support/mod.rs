@@ -57,14 +57,39 @@ pub struct Cell {
 /// Runs one session of `profile` against a fresh peer playing `behaviour`, through the same
 /// `session::run` + `verdict::decide` path as the real matrix.
 pub async fn run_cell(profile: Profile, behaviour: Behaviour, unit: Duration, timing: Timing) -> Result<Cell, String> {
-    let peer = Peer::start(profile.transport(), behaviour, unit)
-        .await
+    run_cell_with(profile, behaviour, unit, timing, None).await
+}
+
+/// [`run_cell`] over TLS when `tls` is given: the peer serves the run's certificate, the
+/// session trusts the run's CA.
+pub async fn run_cell_with(
+    profile: Profile,
+    behaviour: Behaviour,
+    unit: Duration,
+    timing: Timing,
+    tls: Option<std::sync::Arc<mosquitto_matrix::engine::tls::RunTls>>,
+) -> Result<Cell, String> {
+    let peer = match &tls {
+        None => Peer::start(profile.transport(), behaviour, unit).await,
+        Some(t) => Peer::start_with(profile.transport(), behaviour, unit, Some(t.server_config().map_err(|e| e.to_string())?)).await,
+    };
+    let peer = peer
         .map_err(|e| format!("could not start the scripted peer: {e}"))?;
-    let spec = SessionSpec {
+    let mut spec = spec(profile, peer.port(), timing);
+    spec.tls = tls;
+    let record = session::run(&spec).await;
+    let verdict = verdict::decide(&record);
+    let peer = peer.finish().await;
+    Ok(Cell { profile, behaviour, unit, record, verdict, peer })
+}
+
+/// The session of `profile` the cells run, against a peer on `port`, plain.
+pub fn spec(profile: Profile, port: u16, timing: Timing) -> SessionSpec {
+    SessionSpec {
         protocol: mosquitto_matrix::wire::mqtt::Protocol::V311,
         profile,
         host: "127.0.0.1".into(),
-        port: peer.port(),
+        port,
         path: "/mqtt".into(),
         username: "matrix".into(),
         password: "secret".into(),
@@ -72,11 +97,8 @@ pub async fn run_cell(profile: Profile, behaviour: Behaviour, unit: Duration, ti
         topic: format!("test/matrix-{}", profile.name()),
         timing,
         started: Default::default(),
-    };
-    let record = session::run(&spec).await;
-    let verdict = verdict::decide(&record);
-    let peer = peer.finish().await;
-    Ok(Cell { profile, behaviour, unit, record, verdict, peer })
+        tls: None,
+    }
 }
 
 /// A check on what the peer saw on the wire, or on the session record.

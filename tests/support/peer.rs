@@ -10,6 +10,9 @@
 //! subscriptions of the connection that sent it, which is all the round trip needs.
 
 use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -17,8 +20,10 @@ use mosquitto_matrix::wire::frame::{self, opcode};
 use mosquitto_matrix::wire::mqtt::{self, Packet};
 use mosquitto_matrix::plan::Transport;
 use mosquitto_matrix::client::VERSION_TOPIC;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout, Instant};
@@ -340,11 +345,31 @@ pub struct Peer {
 impl Peer {
     /// Starts a peer for clients of `transport` that plays `behaviour` with this unit of time.
     pub async fn start(transport: Transport, behaviour: Behaviour, unit: Duration) -> io::Result<Peer> {
+        Peer::start_with(transport, behaviour, unit, None).await
+    }
+
+    /// The same peer behind TLS with `server` (a `wss` listener): the handshake comes first,
+    /// then everything as on a plain peer.
+    pub async fn start_with(transport: Transport, behaviour: Behaviour, unit: Duration, tls: Option<Arc<ServerConfig>>) -> io::Result<Peer> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let (tx, sessions) = mpsc::unbounded_channel();
         let accept = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let _ = tcp.set_nodelay(true);
+                let stream = match &tls {
+                    None => PeerStream::Plain(tcp),
+                    Some(config) => match TlsAcceptor::from(Arc::clone(config)).accept(tcp).await {
+                        Ok(s) => PeerStream::Tls(Box::new(s)),
+                        Err(e) => {
+                            let failed = Observation { upgrade: None, connect: None, events: Vec::new(), end: PeerEnd::SocketError(format!("TLS handshake: {e}")) };
+                            if tx.send(tokio::spawn(async move { failed })).is_err() {
+                                break;
+                            }
+                            continue;
+                        }
+                    },
+                };
                 let session = tokio::spawn(serve(stream, transport, behaviour, unit));
                 if tx.send(session).is_err() {
                     break;
@@ -396,8 +421,53 @@ enum Act {
     GraceOver,
 }
 
+/// A client's connection to the peer: plain, or TLS after the handshake.
+enum PeerStream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl PeerStream {
+    fn set_zero_linger(&self) -> io::Result<()> {
+        match self {
+            PeerStream::Plain(s) => s.set_zero_linger(),
+            PeerStream::Tls(s) => s.get_ref().0.set_zero_linger(),
+        }
+    }
+}
+
+impl AsyncRead for PeerStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            PeerStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            PeerStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for PeerStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            PeerStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            PeerStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            PeerStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            PeerStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            PeerStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            PeerStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 struct Conn {
-    stream: TcpStream,
+    stream: PeerStream,
     ws: bool,
     behaviour: Behaviour,
     unit: Duration,
@@ -412,8 +482,7 @@ struct Conn {
     seen: Observation,
 }
 
-async fn serve(stream: TcpStream, transport: Transport, behaviour: Behaviour, unit: Duration) -> Observation {
-    let _ = stream.set_nodelay(true);
+async fn serve(stream: PeerStream, transport: Transport, behaviour: Behaviour, unit: Duration) -> Observation {
     let mut conn = Conn {
         stream,
         ws: transport == Transport::Ws,
