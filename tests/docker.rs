@@ -99,7 +99,7 @@ async fn every_debian_image_accepts_the_test_user_over_websocket_and_tcp_and_ref
     let f = file();
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: format!("smoke/{suite}"), lifetime: Duration::from_secs(600) };
-    let b = broker::start("mosquitto-matrix/debian", suite, &f.broker, &labels, &BOTH, None, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start("mosquitto-matrix/debian", suite, &f.broker, &labels, &BOTH, None, None, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
     let ws = session(&b, Profile::Rfc6455, &f.broker.password).await;
     let tcp = session(&b, Profile::Tcp, &f.broker.password).await;
     let wrong = session(&b, Profile::Rfc6455, "not-the-password").await;
@@ -150,7 +150,7 @@ async fn every_image_serves_the_runs_certificate_on_its_wss_listener_and_a_forei
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: format!("tls/{tag}"), lifetime: Duration::from_secs(600) };
     let tls = std::sync::Arc::new(RunTls::temporary(&run_id).expect("the run's TLS material"));
-    let b = broker::start(image, tag, &f.broker, &labels, &BOTH, None, Some(&tls), |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start(image, tag, &f.broker, &labels, &BOTH, None, Some(&tls), None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
     let port = b.wss_port.expect("a wss port is published");
     let ports = docker(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", b.container.id()]);
     assert!(ports.contains("9443/tcp") && ports.contains(&format!("\"HostPort\":\"{port}\"")), "{ports}");
@@ -174,7 +174,7 @@ async fn a_broker_publishes_its_ports_on_loopback_only() {
     let f = file();
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: "binding/sid".into(), lifetime: Duration::from_secs(600) };
-    let b = broker::start("mosquitto-matrix/debian", "sid", &f.broker, &labels, &BOTH, None, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start("mosquitto-matrix/debian", "sid", &f.broker, &labels, &BOTH, None, None, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
     let ports = docker(&["inspect", "--format", "{{json .NetworkSettings.Ports}}", b.container.id()]);
     let map: serde_json::Value = serde_json::from_str(&ports).expect("JSON");
     for p in ["1883/tcp", "9001/tcp"] {
@@ -382,7 +382,7 @@ async fn a_broker_that_never_logs_running_is_ready_by_its_answers_and_its_sessio
     // Started directly first, to see what it logged by the time it was ready.
     let run_id = labels::new_run_id();
     let labels = Labels { run_id: run_id.clone(), cell: "standin/quiet".into(), lifetime: Duration::from_secs(600) };
-    let b = broker::start(STANDIN, "quiet", &f.broker, &labels, &BOTH, None, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let b = broker::start(STANDIN, "quiet", &f.broker, &labels, &BOTH, None, None, None, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
     let log = broker::log_tail(b.container.id()).await;
     eprintln!("quiet: ready in {:.2} s ({:.2} s after the container ran); log: {log:?}", b.startup.as_secs_f64(), b.ready_after.as_secs_f64());
     assert!(log.iter().any(|l| l.contains("Opening websockets listen socket on port 9001")), "{log:?}");
@@ -772,22 +772,6 @@ use mosquitto_matrix::engine::{network, proxy};
 use mosquitto_matrix::engine::proxy::{ProxyAsk, ProxyKind, ProxyTls};
 use mosquitto_matrix::engine::readiness::Probe;
 
-/// A server certificate for `localhost` and `broker`, made by the openssl CLI into `dir`.
-fn test_certificate(dir: &Path) -> ProxyTls {
-    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
-    let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,DNS:broker,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl runs");
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
-    ProxyTls { cert_file: cert, key_file: key }
-}
-
 async fn networks_left(run_id: &str) -> usize {
     network::labelled(Some(run_id)).await.expect("the engine lists networks").len()
 }
@@ -816,11 +800,11 @@ fn proxy_ask<'a>(kind: ProxyKind, net: &'a str, upstream: &'a str, labels: &'a L
 async fn a_proxy_passes_a_websocket_session_through_to_the_broker_and_leaves_no_container_or_network(#[case] kind: ProxyKind) {
     let f = file();
     let run_id = labels::new_run_id();
-    let dir = tempdir(&format!("proxy-{kind}"));
-    let tls = test_certificate(&dir);
+    let run_tls = std::sync::Arc::new(RunTls::temporary(&run_id).expect("the run's TLS material"));
+    let tls = ProxyTls::of(&run_tls);
     let net = network::create(&run_id, Duration::from_secs(600)).await.expect("network");
     let labels = Labels { run_id: run_id.clone(), cell: format!("proxy/bookworm/{kind}"), lifetime: Duration::from_secs(600) };
-    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &BOTH, None, Some(&net), |_| {})
+    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &BOTH, None, None, Some(&net), |_| {})
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let probe = Probe::new(&f.broker.username, &f.broker.password);
@@ -828,20 +812,25 @@ async fn a_proxy_passes_a_websocket_session_through_to_the_broker_and_leaves_no_
     eprintln!("{}: ready in {:.2} s, ws {} wss {:?}", p.label(), p.startup.as_secs_f64(), p.ws_port, p.wss_port);
     assert!(p.wss_port.is_some(), "{kind}: the TLS listener is mapped");
     assert!(!p.version.contains("unknown"), "{kind}: the image records the package version");
-    let record = session::run(&SessionSpec {
+    let through = |port: u16, tls: Option<std::sync::Arc<RunTls>>| SessionSpec {
         protocol: mosquitto_matrix::wire::mqtt::Protocol::V311,
         profile: Profile::Rfc6455,
         host: p.host.clone(),
-        port: p.ws_port,
+        port,
         path: "/mqtt".into(),
         username: f.broker.username.clone(),
         password: f.broker.password.clone(),
-        client_id: format!("through-{kind}"),
+        client_id: format!("through-{kind}-{}", if tls.is_some() { "wss" } else { "ws" }),
         topic: format!("test/through-{kind}"),
         timing: quick_timing(Duration::from_millis(500)),
         started: Default::default(),
-    })
-    .await;
+        tls,
+    };
+    let record = session::run(&through(p.ws_port, None)).await;
+    // The TLS listener terminates TLS with the run's certificate, which the client checks.
+    let secure = session::run(&through(p.wss_port.expect("mapped"), Some(run_tls.clone()))).await;
+    let v = decide(&secure);
+    assert_eq!(v.outcome, Outcome::Ok, "{kind} over wss: {}", v.cause);
     let v = decide(&record);
     assert_eq!(v.outcome, Outcome::Ok, "{kind}: {}", v.cause);
     assert_eq!(record.subprotocol.as_deref(), Some("mqtt"), "{kind} passes the subprotocol");
@@ -896,7 +885,7 @@ async fn a_harness_holding_a_proxy_child_process() {
     let _reaper = reaper::Reaper::start(&run_id);
     let net = network::create(&run_id, Duration::from_secs(600)).await.expect("network");
     let labels = Labels { run_id: run_id.clone(), cell: "sigkill/bookworm/haproxy".into(), lifetime: Duration::from_secs(600) };
-    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &BOTH, None, Some(&net), |_| {})
+    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &BOTH, None, None, Some(&net), |_| {})
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let probe = Probe::new(&f.broker.username, &f.broker.password);
@@ -947,6 +936,59 @@ async fn an_expired_run_network_is_removed_by_the_next_runs_clean_up() {
     }
     mosquitto_matrix::engine::cleanup::remove_expired().await.expect("clean-up");
     assert_eq!(networks_left(&run_id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_on_an_accelerated_clock_ends_an_idle_session_at_its_own_timeout_in_broker_time() {
+    use mosquitto_matrix::client::command::{self, CommandSpec};
+    use mosquitto_matrix::engine::broker::ClockAsk;
+    use mosquitto_matrix::engine::clock::{self, Libc};
+    // HAProxy with Debian's defaults ends a tunnel idle for 50 s (timeout client/server). At
+    // x10 that is 5 s of real time if its clock follows the time library, 50 s if not: the
+    // session, held 90 s of broker time (9 s real) with keepalive 120 s, must end near 50 s.
+    let speed = 10;
+    let f = file();
+    let run_id = labels::new_run_id();
+    let net = network::create(&run_id, Duration::from_secs(600)).await.expect("network");
+    let labels = Labels { run_id: run_id.clone(), cell: "proxy-clock/bookworm/haproxy".into(), lifetime: Duration::from_secs(600) };
+    let ask = ClockAsk { speed, workdir: root().to_path_buf() };
+    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &[Transport::Ws], Some(&ask), None, Some(&net), |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let probe = Probe::new(&f.broker.username, &f.broker.password);
+    let p = proxy::start(ProxyAsk { clock: Some(&ask), ..proxy_ask(ProxyKind::Haproxy, &net, network::BROKER_ALIAS, &labels, None, &probe) })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let timing = Timing { keepalive: Duration::from_secs(120), setup_timeout: Duration::from_secs(20), ..quick_timing(Duration::from_secs(90)) };
+    let mut extra_env = clock::clock_env(&clock::library_path(Libc::Glibc, root()).to_string_lossy(), speed);
+    extra_env.push((mosquitto_matrix::client::contract::RUN_ID_VAR.to_string(), run_id.clone()));
+    let record = command::run(&CommandSpec {
+        client: command::builtin_command(Profile::Rfc6455, &timing),
+        host: p.host.clone(),
+        port: p.ws_port,
+        username: f.broker.username.clone(),
+        password: f.broker.password.clone(),
+        client_id: "mm-proxy-clock".into(),
+        timing,
+        workdir: root().to_path_buf(),
+        speed: f64::from(speed),
+        extra_env,
+        started: Default::default(),
+        tls: None,
+    })
+    .await;
+    let v = decide(&record);
+    eprintln!("{} at x{speed}: {:?} at {:?}: {}", p.label(), v.outcome, v.at, v.cause);
+    assert_eq!(v.outcome, Outcome::Eof, "{}", v.cause);
+    let at = v.at.expect("an end time").as_secs_f64();
+    assert!((45.0..58.0).contains(&at), "HAProxy's 50 s ran x{speed}: ended at {at:.1} s of broker time");
+    drop(p);
+    drop(b);
+    mosquitto_matrix::engine::cleanup::remove_run(&run_id).await.expect("clean-up");
+    assert_eq!(left_behind(&run_id).await, 0);
+    assert_eq!(networks_left(&run_id).await, 0);
+}
+
 /// One TLS cell's end, for a test to check and a person to read.
 struct TlsCell {
     column: String,
@@ -990,7 +1032,7 @@ async fn tls_cells(tag: &str, columns: &[&str], hold: &str, speed: u32) -> Vec<T
     let labels = Labels { run_id: run_id.clone(), cell: format!("tls/{tag}"), lifetime: Duration::from_secs(1200) };
     let tls = std::sync::Arc::new(RunTls::temporary(&run_id).expect("the run's TLS material"));
     let ask = (speed > 1).then(|| broker::ClockAsk { speed, workdir: plan.workdir.clone() });
-    let b = broker::start(&plan.image, tag, &plan.broker, &labels, &BOTH, ask.as_ref(), Some(&tls), |_| {})
+    let b = broker::start(&plan.image, tag, &plan.broker, &labels, &BOTH, ask.as_ref(), Some(&tls), None, |_| {})
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let port = b.wss_port.expect("the broker has a wss listener");

@@ -12,10 +12,13 @@
 //! Knobs: `MATRIX_SPEED` (10), `PROXY_MEASURE_ROUTES` (`direct,nginx,haproxy,caddy,apache`;
 //! `nginx-long`, `haproxy-long` for the configuration that makes a long session hold),
 //! `PROXY_MEASURE_PROFILES` (`rfc6455,no-pong,paho-java-1.2.5`), `PROXY_MEASURE_KEEPALIVES`
-//! (`60,120`, seconds), `PROXY_MEASURE_HOLD` (`330s`). It fails when a session could not run
+//! (`60,120`, seconds), `PROXY_MEASURE_HOLD` (`330s`), `PROXY_MEASURE_TAG` (`bookworm`: the
+//! debian image's tag; `sid`'s broker sends no WebSocket PING), `PROXY_MEASURE_TLS=1` (over
+//! wss: each proxy's TLS listener, direct the broker's own, with the run's certificate). It fails when a session could not run
 //! (ERROR): a measurement is never made of a harness failure.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -26,7 +29,8 @@ use mosquitto_matrix::engine::broker::{self, ClockAsk};
 use mosquitto_matrix::engine::clock::{self, Libc};
 use mosquitto_matrix::engine::labels::{self, Labels};
 use mosquitto_matrix::engine::network;
-use mosquitto_matrix::engine::proxy::{self, ProxyAsk, ProxyConfig, ProxyKind};
+use mosquitto_matrix::engine::proxy::{self, ProxyAsk, ProxyConfig, ProxyKind, ProxyTls};
+use mosquitto_matrix::engine::tls::RunTls;
 use mosquitto_matrix::engine::readiness::Probe;
 use mosquitto_matrix::judge::verdict::decide;
 use mosquitto_matrix::plan::{MatrixFile, Outcome, Profile, Timing, Transport};
@@ -59,7 +63,13 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
         .collect();
     let keepalives: Vec<u64> = env_list("PROXY_MEASURE_KEEPALIVES", "60,120").iter().map(|k| k.parse().expect("whole seconds")).collect();
     let hold = humantime::parse_duration(&std::env::var("PROXY_MEASURE_HOLD").unwrap_or_else(|_| "330s".into())).expect("a duration");
+    let tag = std::env::var("PROXY_MEASURE_TAG").unwrap_or_else(|_| "bookworm".into());
+    let secure = std::env::var("PROXY_MEASURE_TLS").is_ok_and(|v| v == "1");
     let run_id = labels::new_run_id();
+    // With TLS: the proxies' TLS listeners (direct: the broker's own wss listener), the client
+    // trusting the run's CA.
+    let run_tls = secure.then(|| Arc::new(RunTls::temporary(&run_id).expect("the run's TLS material")));
+    let proxy_tls = run_tls.as_deref().map(ProxyTls::of);
     let _reaper = mosquitto_matrix::run::reaper::Reaper::start(&run_id);
     let lifetime = Duration::from_secs(3600);
     let net = network::create(&run_id, lifetime).await.expect("network");
@@ -70,7 +80,7 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
         Vec::new()
     };
     let labels = Labels { run_id: run_id.clone(), cell: "measure/bookworm".into(), lifetime };
-    let b = broker::start("mosquitto-matrix/debian", "bookworm", &f.broker, &labels, &[Transport::Ws], clock_ask.as_ref(), Some(&net), |_| {})
+    let b = broker::start("mosquitto-matrix/debian", &tag, &f.broker, &labels, &[Transport::Ws], clock_ask.as_ref(), run_tls.as_deref(), Some(&net), |_| {})
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let probe = Probe::new(&f.broker.username, &f.broker.password);
@@ -78,7 +88,9 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
     let mut targets = Vec::new();
     for route in &routes {
         if route == "direct" {
-            targets.push((route.clone(), b.host.clone(), b.ws_port, "mosquitto 2.0.11 (libwebsockets 4.1.6)".to_string()));
+            let facts = format!("mosquitto {} (libwebsockets {})", b.facts.version.as_deref().unwrap_or("?"), b.facts.lws_version.as_deref().unwrap_or("?"));
+            let port = if secure { b.wss_port.expect("the broker's wss port") } else { b.ws_port };
+            targets.push((route.clone(), b.host.clone(), port, facts));
             continue;
         }
         // `nginx-long`: the configuration that makes a long session hold.
@@ -93,14 +105,15 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
             upstream_host: network::BROKER_ALIAS,
             upstream_port: 9001,
             labels: &labels,
-            tls: None,
+            tls: proxy_tls.as_ref(),
             clock: clock_ask.as_ref(),
             startup_timeout: Duration::from_secs(30),
             probe: &probe,
         }, config)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-        targets.push((route.clone(), p.host.clone(), p.ws_port, p.label()));
+        let port = if secure { p.wss_port.expect("the proxy's wss port") } else { p.ws_port };
+        targets.push((route.clone(), p.host.clone(), port, p.label()));
         proxies.push(p);
     }
     for (route, _, _, label) in &targets {
@@ -131,6 +144,7 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
                     speed: f64::from(speed),
                     extra_env,
                     started: Started::new(),
+                    tls: run_tls.clone(),
                 };
                 let (route, name) = (route.clone(), profile.name().to_string());
                 sessions.push(async move {
@@ -143,7 +157,8 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
         }
     }
     let rows = join_all(sessions).await;
-    println!("\nspeed x{speed}, hold {:.0} s, bookworm (mosquitto 2.0.11, libwebsockets 4.1.6)", hold.as_secs_f64());
+    let over = if secure { "wss (TLS listeners)" } else { "ws (plain listeners)" };
+    println!("\nspeed x{speed}, hold {:.0} s, {tag} (mosquitto {}), {over}", hold.as_secs_f64(), b.facts.version.as_deref().unwrap_or("?"));
     println!("| route | profile | keepalive | outcome | ended at | broker PING seen | cause |");
     println!("|---|---|---|---|---|---|---|");
     for r in &rows {

@@ -170,3 +170,25 @@ async fn a_client_that_does_not_trust_the_proxys_certificate_is_an_error_that_na
     assert!(detail.contains("not trusted"), "the client's own words are kept: {detail}");
     let _ = tokio::time::timeout(Duration::from_secs(2), peer.finish()).await;
 }
+
+#[tokio::test]
+async fn a_readiness_probe_over_tls_gets_its_connack_and_says_wss_and_another_ca_is_not_ready() {
+    use mosquitto_matrix::engine::readiness::{self, Listener, Probe};
+    let tls = run_tls();
+    let peer = support::peer::Peer::start_with(
+        mosquitto_matrix::plan::Transport::Ws,
+        Behaviour::NO_PINGS,
+        UNIT,
+        Some(tls.server_config().expect("a server side")),
+    )
+    .await
+    .expect("the peer listens");
+    let listener = Listener { transport: mosquitto_matrix::plan::Transport::Ws, host: "127.0.0.1".into(), port: peer.port(), tls: Some(Arc::clone(&tls)) };
+    assert_eq!(listener.to_string(), format!("wss 9443 at 127.0.0.1:{}", peer.port()));
+    let probe = Probe::new("matrix", "secret");
+    assert_eq!(readiness::attempt(&listener, &probe).await, Ok(0), "101 and CONNACK inside TLS");
+    let foreign = Listener { tls: Some(run_tls()), ..listener.clone() };
+    let why = readiness::attempt(&foreign, &probe).await.expect_err("another CA is refused");
+    assert!(why.contains("not trusted"), "{why}");
+    let _ = tokio::time::timeout(Duration::from_secs(2), peer.finish()).await;
+}

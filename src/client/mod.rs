@@ -9,7 +9,8 @@
 //! signal once the broker accepted the session, so the run can admit the next cell. A
 //! command column may have a per-run [`service`] (one browser for all its cells); [`groups`]
 //! keeps track of every process group the harness started, [`output`] of what those
-//! programs print.
+//! programs print. On a TLS route every connection runs inside TLS with the run's CA
+//! (`SessionSpec::tls`, `CommandSpec::tls`); the proxy then terminates and re-opens TLS.
 
 pub mod behaviour;
 pub mod command;

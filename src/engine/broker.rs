@@ -21,6 +21,7 @@ use crate::engine::clock::{self, Acceleration, ClockError, Libc, Proof, PRELOAD_
 use crate::engine::labels::Labels;
 use crate::engine::link::WSS_CONTAINER_PORT;
 use crate::engine::network;
+use crate::engine::priority;
 use crate::engine::readiness::{self, Listener, Liveness, Probe, ReadinessError};
 use crate::engine::tls::RunTls;
 use crate::judge::results::ImageFacts;
@@ -261,10 +262,9 @@ pub fn engine_is_local() -> bool {
 /// [`PULL_TIMEOUT`], the container's start by `settings.startup_timeout`, its listeners by as
 /// long again, the clock proof by its own bound, each question to the engine by 30 s.
 ///
-/// With `tls`, the broker gets a third listener, a `wss` one on the container's port 9443 with
-/// the run's certificate. With `network` (the run's, [`crate::engine::network::create`]), the
-/// broker also joins it under the alias [`crate::engine::network::BROKER_ALIAS`], where
-/// reverse proxies reach it.
+/// With `network` (the run's, [`crate::engine::network::create`]), the broker also joins it
+/// under the alias [`crate::engine::network::BROKER_ALIAS`] and its own
+/// ([`crate::engine::network::broker_alias`]), where reverse proxies reach it.
 #[allow(clippy::too_many_arguments)]
 pub async fn start(
     image: &str,
@@ -322,6 +322,8 @@ pub async fn start(
                 bindings.extend([bind(WSS_CONTAINER_PORT)]);
             }
             hc.port_bindings = Some(bindings);
+            // Brokers first on a busy CPU (see engine::priority).
+            hc.cgroup_parent = priority::parent();
         });
     }
     let started = Instant::now();

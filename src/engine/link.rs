@@ -1,7 +1,7 @@
 //! The harness's own MQTT connection to a broker, for what the engine asks of it before any
 //! cell runs: the readiness probes and the proof of an accelerated clock.
 //!
-//! TCP, or on WebSocket the upgrade on the probe's path answered by `101` with subprotocol
+//! TCP (or TLS over it, for a `wss` listener), or on WebSocket the upgrade on the probe's path answered by `101` with subprotocol
 //! `mqtt`; an MQTT 3.1.1 CONNECT answered by a CONNACK; packets both ways (a PING from the
 //! broker is answered); and a clean goodbye: DISCONNECT, a close frame on WebSocket, the end
 //! of our stream, then a brief wait for the broker's own end.

@@ -5,7 +5,8 @@
 //! broker on the run's network ([`crate::engine::network`]).
 //!
 //! A proxy is started, labelled and cleaned up like a broker: ports on loopback, read back;
-//! ready when an MQTT CONNECT sent through it, over WebSocket, gets the broker's CONNACK;
+//! ready when an MQTT CONNECT sent through it, over WebSocket (and over wss through its TLS
+//! listener), gets the broker's CONNACK;
 //! every wait bounded; on an accelerated clock it runs under the same time library as the
 //! clients, so its own timeouts run ×N like the broker's. A proxy that cannot be had is a
 //! [`ProxyError`] naming the proxy and quoting its log, never a broker's failure.
@@ -13,6 +14,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use testcontainers::bollard::models::PortBinding;
@@ -24,6 +26,7 @@ use crate::engine::broker::{self, engine_is_local, ClockAsk};
 use crate::engine::clock::{Acceleration, ClockError, Libc, PRELOAD_PATH};
 use crate::engine::labels::Labels;
 use crate::engine::readiness::{self, Listener, Liveness, Probe, ReadinessError};
+use crate::engine::tls::RunTls;
 use crate::plan::Transport;
 
 /// The image every proxy runs from (`docker/build-proxy-image.sh`).
@@ -115,6 +118,7 @@ impl ProxyKind {
         let plain = match (self, config) {
             (ProxyKind::Nginx, ProxyConfig::LongSession) => (plain.0, include_str!("../../docker/proxies/nginx-long.conf")),
             (ProxyKind::Haproxy, ProxyConfig::LongSession) => (plain.0, include_str!("../../docker/proxies/haproxy-long.cfg")),
+            (ProxyKind::Apache, ProxyConfig::LongSession) => (plain.0, include_str!("../../docker/proxies/apache-long.conf")),
             _ => plain,
         };
         let mut files = vec![(plain.0, plain.1.to_string())];
@@ -159,8 +163,9 @@ pub enum ProxyConfig {
     Stock,
     /// The change that makes a long session hold, on the plain listener: nginx's
     /// `proxy_read_timeout`/`proxy_send_timeout 1h` (`nginx-long.conf`), HAProxy's
-    /// `timeout tunnel 1h` (`haproxy-long.cfg`); Caddy and Apache need none (their stock
-    /// configurations held, `docker/proxies/README.md`) and run stock.
+    /// `timeout tunnel 1h` (`haproxy-long.cfg`), Apache's `ProxyTimeout 3600`
+    /// (`apache-long.conf`, for sessions silent longer than Debian's `Timeout 300`); Caddy
+    /// needs none (its stock configuration held, `docker/proxies/README.md`) and runs stock.
     LongSession,
 }
 
@@ -170,15 +175,22 @@ impl fmt::Display for ProxyKind {
     }
 }
 
-/// The run's server certificate for a proxy's TLS listener (PEM files). Stands in for the
-/// `tls` branch's `engine::tls::RunTls` until it is merged: build it from a `RunTls`'s
-/// `cert_file` and `key_file`.
+/// The run's server certificate for a proxy's TLS listener (PEM files): a
+/// [`RunTls`]'s `cert_file` (the server certificate followed by the run's CA, which the
+/// readiness probe trusts) and `key_file` ([`ProxyTls::of`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyTls {
     /// The server certificate (its chain), PEM.
     pub cert_file: PathBuf,
     /// Its private key, PEM.
     pub key_file: PathBuf,
+}
+
+impl ProxyTls {
+    /// The files of the run's certificate.
+    pub fn of(run: &RunTls) -> ProxyTls {
+        ProxyTls { cert_file: run.cert_file.clone(), key_file: run.key_file.clone() }
+    }
 }
 
 /// What a run asks of one proxy.
@@ -353,7 +365,8 @@ pub async fn package_version(kind: ProxyKind) -> Option<String> {
 
 /// Starts one proxy on the run's network in front of the broker, labelled, its ports on
 /// loopback, and returns once a CONNECT sent through its plain listener gets the broker's
-/// CONNACK (and, with TLS, its TLS listener accepts a connection). Every wait is bounded:
+/// CONNACK (and, with TLS, a CONNECT over wss through its TLS listener, trusting the run's
+/// CA, gets one too). Every wait is bounded:
 /// the container's start by `startup_timeout`, its answering by as long again, each
 /// question to the engine by 30 s.
 pub async fn start(ask: ProxyAsk<'_>) -> Result<Proxy, ProxyError> {
@@ -384,9 +397,14 @@ pub async fn start_with(ask: ProxyAsk<'_>, config: ProxyConfig) -> Result<Proxy,
     for (path, text) in kind.files(config, tls) {
         request = request.with_copy_to(CopyTargetOptions::new(path).with_mode(0o644), text.replace(STOCK_UPSTREAM, &upstream).into_bytes());
     }
+    let mut trust = None;
     if let Some(files) = ask.tls {
         let read = |p: &PathBuf| std::fs::read(p).map_err(|e| fail(&proxy, format!("cannot read {}: {e}", p.display())));
         let (cert, key) = (read(&files.cert_file)?, read(&files.key_file)?);
+        // The probe trusts what the file holds: the run's CA, which follows the server
+        // certificate in a RunTls's cert_file, so a CONNECT over wss is checked as a client's.
+        let client = RunTls::trusting(&files.cert_file).map_err(|e| fail(&proxy, format!("cannot trust {}: {e}", files.cert_file.display())))?;
+        trust = Some(Arc::new(client));
         let mut pem = cert.clone();
         if !pem.ends_with(b"\n") {
             pem.push(b'\n');
@@ -418,6 +436,8 @@ pub async fn start_with(ask: ProxyAsk<'_>, config: ProxyConfig) -> Result<Proxy,
                 (format!("{}/tcp", p.as_u16()), Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) }]))
             };
             hc.port_bindings = Some(bound.iter().map(bind).collect::<HashMap<_, _>>());
+            // A proxy's timers are on the session's path: first on a busy CPU, as brokers.
+            hc.cgroup_parent = crate::engine::priority::parent();
         });
     }
     let container = match tokio::time::timeout(ask.startup_timeout, request.start()).await {
@@ -453,86 +473,15 @@ pub async fn start_with(ask: ProxyAsk<'_>, config: ProxyConfig) -> Result<Proxy,
             Err(e) => return Err(not_had(e.to_string()).await),
         }
     };
-    let listener = Listener::plain(Transport::Ws, host.clone(), ws_port);
-    if let Err(why) = readiness::wait(std::slice::from_ref(&listener), ask.probe, ask.startup_timeout, || broker::liveness(&id)).await {
+    let mut listeners = vec![Listener::plain(Transport::Ws, host.clone(), ws_port)];
+    if let (Some(port), Some(trust)) = (wss_port, trust) {
+        listeners.push(Listener { transport: Transport::Ws, host: host.clone(), port, tls: Some(trust) });
+    }
+    if let Err(why) = readiness::wait(&listeners, ask.probe, ask.startup_timeout, || broker::liveness(&id)).await {
         let (why, exit_status) = not_ready_text(&why);
         return Err(ProxyError::NotReady { proxy, why, exit_status, log_tail: broker::log_tail(&id).await });
     }
-    if let Some(port) = wss_port {
-        if let Err(why) = tls_listens(&host, port, ask.startup_timeout).await {
-            return Err(ProxyError::NotReady { proxy, why, exit_status: None, log_tail: broker::log_tail(&id).await });
-        }
-    }
     Ok(Proxy { container, kind, host, ws_port, wss_port, version, startup: started.elapsed() })
-}
-
-/// Whether the TLS listener answers a TLS ClientHello with a handshake record (a
-/// ServerHello), bounded by `limit`. The full WebSocket-over-TLS probe comes with the `tls`
-/// branch's client.
-async fn tls_listens(host: &str, port: u16, limit: Duration) -> Result<(), String> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let deadline = Instant::now() + limit;
-    let mut last = String::from("not probed");
-    let mut pauses = readiness::Backoff::default();
-    while Instant::now() < deadline {
-        let attempt = async {
-            let mut s = tokio::net::TcpStream::connect((host, port)).await.map_err(|e| format!("connect failed: {e}"))?;
-            s.write_all(&client_hello()).await.map_err(|e| format!("ClientHello not sent: {e}"))?;
-            let mut head = [0u8; 1];
-            match s.read(&mut head).await {
-                Ok(1) if head[0] == 0x16 => Ok(()),
-                Ok(1) => Err(format!("answered a TLS ClientHello with record type {:#04x}, not a handshake", head[0])),
-                Ok(_) => Err("closed the connection after a TLS ClientHello".to_string()),
-                Err(e) => Err(format!("failed after a TLS ClientHello: {e}")),
-            }
-        };
-        match tokio::time::timeout(readiness::ATTEMPT_TIMEOUT, attempt).await {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(why)) => last = why,
-            Err(_) => last = "no answer to a TLS ClientHello".to_string(),
-        }
-        tokio::time::sleep(pauses.next().unwrap_or(Duration::from_millis(500))).await;
-    }
-    Err(format!("TLS listener {WSS_PORT} at {host}:{port} did not answer within {:.1} s ({last})", limit.as_secs_f64()))
-}
-
-/// A minimal TLS 1.2 ClientHello (ECDHE with AES-GCM, SNI `localhost`), enough for a server
-/// to answer with its ServerHello.
-fn client_hello() -> Vec<u8> {
-    let sni = b"localhost";
-    let mut ext = Vec::new();
-    // server_name
-    let name_len = sni.len() as u16;
-    ext.extend_from_slice(&[0x00, 0x00]);
-    ext.extend_from_slice(&(name_len + 5).to_be_bytes());
-    ext.extend_from_slice(&(name_len + 3).to_be_bytes());
-    ext.push(0);
-    ext.extend_from_slice(&name_len.to_be_bytes());
-    ext.extend_from_slice(sni);
-    // supported_groups: x25519, secp256r1; ec_point_formats: uncompressed
-    ext.extend_from_slice(&[0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17]);
-    ext.extend_from_slice(&[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]);
-    // signature_algorithms: rsa_pss_rsae_sha256, ecdsa_secp256r1_sha256, rsa_pkcs1_sha256
-    ext.extend_from_slice(&[0x00, 0x0d, 0x00, 0x08, 0x00, 0x06, 0x08, 0x04, 0x04, 0x03, 0x04, 0x01]);
-    let mut body = vec![0x03, 0x03];
-    body.extend((0..32).map(|_| rand::random::<u8>()));
-    body.push(0); // no session id
-    // ECDHE-ECDSA/RSA with AES-128/256-GCM
-    let suites: [u16; 4] = [0xc02b, 0xc02f, 0xc02c, 0xc030];
-    body.extend_from_slice(&((suites.len() * 2) as u16).to_be_bytes());
-    for s in suites {
-        body.extend_from_slice(&s.to_be_bytes());
-    }
-    body.extend_from_slice(&[0x01, 0x00]); // no compression
-    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-    body.extend_from_slice(&ext);
-    let mut hs = vec![0x01];
-    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    hs.extend_from_slice(&body);
-    let mut record = vec![0x16, 0x03, 0x01];
-    record.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-    record.extend_from_slice(&hs);
-    record
 }
 
 #[cfg(test)]
@@ -566,9 +515,8 @@ mod tests {
         assert!(!ProxyKind::Nginx.config_files(false)[0].1.contains("proxy_read_timeout 1h"));
         assert!(long(ProxyKind::Haproxy).contains("timeout tunnel 1h"));
         assert!(!ProxyKind::Haproxy.config_files(false)[0].1.lines().any(|l| l.trim_start().starts_with("timeout")));
-        for kind in [ProxyKind::Caddy, ProxyKind::Apache] {
-            assert_eq!(long(kind), kind.config_files(false)[0].1);
-        }
+        assert!(long(ProxyKind::Apache).contains("ProxyTimeout 3600"));
+        assert_eq!(long(ProxyKind::Caddy), ProxyKind::Caddy.config_files(false)[0].1);
         for kind in ProxyKind::ALL {
             assert!(long(kind).contains(STOCK_UPSTREAM), "{kind}");
         }
@@ -582,14 +530,6 @@ mod tests {
             let secure: String = kind.config_files(true).into_iter().map(|(_, t)| t).collect::<String>() + &kind.command(true);
             assert!(secure.contains("8443") || kind.command(true).contains("tls"), "{kind}");
         }
-    }
-
-    #[test]
-    fn a_client_hello_is_one_well_formed_handshake_record() {
-        let r = client_hello();
-        assert_eq!(r[0], 0x16);
-        assert_eq!(u16::from_be_bytes([r[3], r[4]]) as usize, r.len() - 5);
-        assert_eq!(r[5], 0x01);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! listens at all. So a probe does what a session does, and no more: TCP connect, on
 //! WebSocket the upgrade on `/mqtt` answered by `101` with subprotocol `mqtt`, then an MQTT
 //! 3.1.1 CONNECT answered by a CONNACK. A CONNACK that refuses still proves the listener
-//! works, so it counts as ready.
+//! works, so it counts as ready. A `wss` listener (a TLS route) is probed the same way inside
+//! TLS, trusting the run's CA: its certificate is part of what must work.
 //!
 //! A probe leaves nothing a cell could see: a client id of its own (`mm-probe-…`), a clean
 //! session, and a clean goodbye (DISCONNECT, a close frame on WebSocket, then the end of the
