@@ -910,10 +910,13 @@ async fn over_wss_on_bookworm_paho_java_drops_at_the_brokers_ping_and_the_other_
     }
 }
 
+#[rstest]
+#[case::bookworm("bookworm")]
+#[case::sid("sid")]
 #[tokio::test(flavor = "multi_thread")]
-async fn every_real_client_completes_a_short_hold_over_wss_through_the_two_leg_proxy() {
+async fn every_real_client_completes_a_short_hold_over_wss_through_the_two_leg_proxy(#[case] tag: &str) {
     let cells = tls_cells(
-        "bookworm",
+        tag,
         &["paho-java@1.2.5", "paho-python@2.1.0", "paho-python@1.6.1", "mqttjs@5.16.0", "paho-c", "paho-go@1.1.1", "paho-go@1.5.1", "browser"],
         "5s",
         1,
