@@ -12,8 +12,9 @@
 //! - the harness ([`raise_harness`]) and the engine's port relays of our containers
 //!   (`docker-proxy`, [`raise_port_relays`]) run at niceness [`FIRST`];
 //! - the programs the harness starts run [`CLIENT_STEP`] below the harness
-//!   ([`client_niceness`]): a client's start-up never delays a broker's PING or the harness's
-//!   reading of it, and a holding client still answers before other load of the machine.
+//!   ([`client_niceness`]: 10 beside a harness at -5): a client's start-up never delays a
+//!   broker's PING or the harness's reading of it. (Tried at 0: under other heavy load a
+//!   client's own answer then came later, not sooner.)
 //!
 //! Where a step is not allowed (no root, a remote engine, the systemd driver) things stay
 //! where they are and [`prepare`] says why.
