@@ -20,6 +20,7 @@ use testcontainers::{ContainerAsync, CopyTargetOptions, Image, ImageExt};
 use crate::engine::clock::{self, Acceleration, ClockError, Libc, Proof, PRELOAD_PATH};
 use crate::engine::labels::Labels;
 use crate::engine::link::WSS_CONTAINER_PORT;
+use crate::engine::priority;
 use crate::engine::readiness::{self, Listener, Liveness, Probe, ReadinessError};
 use crate::engine::tls::RunTls;
 use crate::judge::results::ImageFacts;
@@ -316,6 +317,8 @@ pub async fn start(
                 bindings.extend([bind(WSS_CONTAINER_PORT)]);
             }
             hc.port_bindings = Some(bindings);
+            // Brokers first on a busy CPU (see engine::priority).
+            hc.cgroup_parent = priority::parent();
         });
     }
     let started = Instant::now();
@@ -376,6 +379,12 @@ pub async fn start(
         Ok(Err(e)) => return Err(not_had(&id, &name, e.to_string()).await),
         Err(_) => return Err(not_had(&id, &name, format!("the engine did not say the mapped ports within {ENGINE_CALL_TIMEOUT:?}")).await),
     };
+    if local {
+        // The relays carry every byte of every cell: they go first, like the harness.
+        let mut relayed = vec![ws_port, tcp_port];
+        relayed.extend(wss_port);
+        let _ = tokio::task::spawn_blocking(move || priority::raise_port_relays(&relayed)).await;
+    }
     let host = if local {
         "127.0.0.1".to_string()
     } else {

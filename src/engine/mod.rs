@@ -1,11 +1,12 @@
 //! The engine: an image name and tag come in; a running, reachable broker goes out.
 //!
 //! Our Mosquitto image type and start-up ([`broker`]), readiness as every listener answering
-//! a CONNECT ([`readiness`]), the labels every container carries ([`labels`]), clean-up when
-//! a signal skips testcontainers' own ([`cleanup`]), and which release tags a registry has
-//! ([`discover`]). For a TLS route: the run's CA and certificate ([`tls`], files and rustls
-//! configurations) and the byte stream that is plain or TLS alike ([`stream`]), which the
-//! probes, the sessions and the recording proxy share.
+//! a CONNECT ([`readiness`]), the labels every container carries ([`labels`]), the CPU
+//! weight of the control group they go in ([`priority`]), clean-up when a signal skips
+//! testcontainers' own ([`cleanup`]), and which release tags a registry has ([`discover`]).
+//! For a TLS route: the run's CA and certificate ([`tls`], files and rustls configurations)
+//! and the byte stream that is plain or TLS alike ([`stream`]), which the probes, the
+//! sessions and the recording proxy share.
 
 pub mod broker;
 pub mod clock;
@@ -13,6 +14,7 @@ pub mod cleanup;
 pub mod discover;
 pub mod labels;
 pub mod link;
+pub mod priority;
 pub mod readiness;
 pub mod stream;
 pub mod tls;

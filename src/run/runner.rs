@@ -21,6 +21,7 @@ use crate::engine::broker::{self, Broker, ClockAsk, StartEvent};
 use crate::engine::clock::{self, Libc};
 use crate::engine::cleanup;
 use crate::engine::labels::Labels;
+use crate::engine::priority;
 use crate::engine::readiness::{self, Listener, Probe};
 use crate::judge::record::{End, SessionRecord};
 use crate::judge::results::{now_rfc3339, BrokerFailure, ClockFacts, CellResult, ColumnInfo, RunResult, Status, TagResult, SCHEMA_VERSION};
@@ -100,6 +101,9 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
     let started_at = now_rfc3339();
     let clock = Instant::now();
     raise_open_files_limit();
+    priority::raise_harness();
+    // Brokers first on a busy CPU; where that cannot be had, they stay in the engine's group.
+    let _ = priority::prepare(broker::engine_is_local()).await;
     // Containers of ours that outlived a run killed with its reaper go first.
     let _ = tokio::time::timeout(Duration::from_secs(30), cleanup::remove_expired()).await;
     // Whatever kills this process, the reaper removes the run's containers and clients.
