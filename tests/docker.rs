@@ -1041,11 +1041,32 @@ async fn tls_cells(tag: &str, columns: &[&str], hold: &str, speed: u32) -> Vec<T
     } else {
         Vec::new()
     };
+    // A column with a per-run service (the browser) gets it as the runner starts it, told the
+    // run's CA: the service's Chromium must trust the run's certificates from its launch.
+    let mut services = Vec::new();
+    let mut service_env = std::collections::BTreeMap::new();
+    for column in &plan.columns {
+        let Column::Command(c) = column else { continue };
+        if c.service.is_none() {
+            continue;
+        }
+        let mut env = client_env.clone();
+        env.push(("MATRIX_CA_FILE".into(), tls.ca_file.display().to_string()));
+        let s = mosquitto_matrix::client::service::start(c, &plan.workdir, &env, plan.timing.setup_timeout)
+            .await
+            .unwrap_or_else(|e| panic!("{}'s service: {e}", c.name));
+        service_env.insert(c.name.clone(), s.env());
+        services.push(s);
+    }
     let sessions = plan.columns.iter().map(|column| {
         let name = column.name().to_string();
         let client_id = format!("tls-{name}-{}", rand::random::<u32>()).replace(['@', '.'], "-");
         let command_of = |c: mosquitto_matrix::plan::CommandClient| CommandSpec {
-            extra_env: if c.accelerates { client_env.clone() } else { Vec::new() },
+            extra_env: [
+                if c.accelerates { client_env.clone() } else { Vec::new() },
+                service_env.get(&c.name).cloned().unwrap_or_default(),
+            ]
+            .concat(),
             client: c,
             host: b.host.clone(),
             port,
@@ -1087,6 +1108,9 @@ async fn tls_cells(tag: &str, columns: &[&str], hold: &str, speed: u32) -> Vec<T
         }
     });
     let cells = futures_util::future::join_all(sessions).await;
+    for s in services {
+        s.stop().await;
+    }
     b.container.rm().await.expect("removed");
     assert_eq!(left_behind(&run_id).await, 0);
     for c in &cells {
@@ -1133,10 +1157,13 @@ async fn over_wss_on_bookworm_paho_java_drops_at_the_brokers_ping_and_the_other_
     }
 }
 
+#[rstest]
+#[case::bookworm("bookworm")]
+#[case::sid("sid")]
 #[tokio::test(flavor = "multi_thread")]
-async fn every_real_client_completes_a_short_hold_over_wss_through_the_two_leg_proxy() {
+async fn every_real_client_completes_a_short_hold_over_wss_through_the_two_leg_proxy(#[case] tag: &str) {
     let cells = tls_cells(
-        "bookworm",
+        tag,
         &["paho-java@1.2.5", "paho-python@2.1.0", "paho-python@1.6.1", "mqttjs@5.16.0", "paho-c", "paho-go@1.1.1", "paho-go@1.5.1", "browser"],
         "5s",
         1,

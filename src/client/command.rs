@@ -38,7 +38,7 @@ pub struct CommandSpec {
     pub client: CommandClient,
     /// The broker's host.
     pub host: String,
-    /// The broker's mapped port for the column's transport.
+    /// The broker's mapped port for the column's transport (the `wss` port with `tls`).
     pub port: u16,
     /// MQTT user name.
     pub username: String,

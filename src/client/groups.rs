@@ -1,7 +1,7 @@
 //! The process groups of the programs the harness starts (command cells, column services):
 //! registered while they may run, so a signal to the harness can end them all, and killed
-//! when their owner lets go of them. They run at [`CLIENT_NICENESS`]: below the brokers and
-//! the harness, whose timers and timestamps are the run's times.
+//! when their owner lets go of them. They run below the harness and the brokers
+//! (`engine::priority::client_niceness`), whose timers and timestamps are the run's times.
 //!
 //! Reads `/proc` (Linux) to tell whether anything of a group is still alive.
 
@@ -13,12 +13,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::time::Instant;
 
-/// The niceness of every program the harness starts. A busy machine then delays a client's
-/// start-up or its own timers, never a broker's PING or the harness's reading of it: with
-/// eight copies of the debian set at ×10 the early brokers' PINGs came up to 0.65 s (6.5 s of
-/// broker time) late while later copies' clients were starting. When the CPU is not
-/// saturated, priority changes nothing.
-pub const CLIENT_NICENESS: i32 = 10;
+use crate::engine::priority;
 
 /// Process groups of the programs running now, so a signal to the harness can end them.
 static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
@@ -39,13 +34,13 @@ pub(crate) struct Group(i32);
 
 impl Group {
     /// Registers the group whose leader is `pid` (a child started with `process_group(0)`)
-    /// and lowers it to [`CLIENT_NICENESS`]; what it starts later inherits that.
+    /// and lowers it to `engine::priority::client_niceness`; what it starts later inherits that.
     pub(crate) fn new(pid: i32) -> Group {
         if let Ok(mut g) = LIVE.lock() {
             g.insert(pid);
         }
         if let Some(p) = rustix::process::Pid::from_raw(pid) {
-            let _ = rustix::process::setpriority_pgrp(Some(p), CLIENT_NICENESS);
+            let _ = rustix::process::setpriority_pgrp(Some(p), priority::client_niceness());
         }
         Group(pid)
     }

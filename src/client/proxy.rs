@@ -183,6 +183,7 @@ async fn relay(
         Ok(Err(e)) => {
             let why = match e {
                 stream::ConnectError::Tcp { source, .. } => source.to_string(),
+                stream::ConnectError::Tls { words, .. } => words,
                 other => other.to_string(),
             };
             return Err(ProxyError::Upstream { addr: upstream, why });

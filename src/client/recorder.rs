@@ -151,6 +151,10 @@ impl Recorder {
         if side.broken || data.is_empty() {
             return;
         }
+        if from == Party::Client {
+            self.state.client_sent(t);
+        }
+        let side = self.side(from);
         if side.head_done {
             side.inbound.push(data);
         } else {
@@ -359,6 +363,28 @@ mod tests {
         bytes.extend_from_slice(&connack);
         r.bytes(Party::Broker, s(1.0), &bytes);
         r
+    }
+
+    #[test]
+    fn a_broker_hanging_up_on_a_client_silent_since_it_connected_is_a_starved_client_not_a_broker_drop() {
+        // At x10 a JVM that had not written its upgrade request 0.5 s (real) after connecting:
+        // the broker's handshake timeout closed the connection.
+        let mut r = Recorder::new(Watch { speed: 10.0, ..watch() });
+        r.closed(Party::Broker, s(0.5), SocketEnd::Eof);
+        let record = r.finish();
+        let End::HarnessError { detail } = &record.end else { panic!("{:?}", record.end) };
+        assert!(detail.contains("sent nothing in the 5.0 s") && detail.contains("not a broker drop"), "{detail}");
+    }
+
+    #[test]
+    fn a_broker_hanging_up_at_once_or_after_the_request_is_still_the_brokers_end() {
+        let mut at_once = Recorder::new(watch());
+        at_once.closed(Party::Broker, s(0.05), SocketEnd::Eof);
+        assert!(matches!(at_once.finish().end, End::SocketEnded { how: SocketEnd::Eof, .. }));
+        let mut after_request = Recorder::new(watch());
+        after_request.bytes(Party::Client, s(0.01), format!("GET /mqtt HTTP/1.1\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").as_bytes());
+        after_request.closed(Party::Broker, s(30.0), SocketEnd::Eof);
+        assert!(matches!(after_request.finish().end, End::SocketEnded { how: SocketEnd::Eof, .. }));
     }
 
     #[test]

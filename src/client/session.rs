@@ -31,7 +31,7 @@ pub struct SessionSpec {
     pub protocol: Protocol,
     /// Host to connect to (loopback for local engines).
     pub host: String,
-    /// The port for the profile's transport, as mapped on the host.
+    /// The port for the profile's transport, as mapped on the host (the `wss` port with `tls`).
     pub port: u16,
     /// WebSocket path (Paho uses `/mqtt`).
     pub path: String,

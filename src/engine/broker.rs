@@ -391,6 +391,12 @@ pub async fn start(
         Ok(Err(e)) => return Err(not_had(&id, &name, e.to_string()).await),
         Err(_) => return Err(not_had(&id, &name, format!("the engine did not say the mapped ports within {ENGINE_CALL_TIMEOUT:?}")).await),
     };
+    if local {
+        // The relays carry every byte of every cell: they go first, like the harness.
+        let mut relayed = vec![ws_port, tcp_port];
+        relayed.extend(wss_port);
+        let _ = tokio::task::spawn_blocking(move || priority::raise_port_relays(&relayed)).await;
+    }
     let host = if local {
         "127.0.0.1".to_string()
     } else {

@@ -1,16 +1,23 @@
-//! The brokers' share of a busy CPU: every container of a run goes into a control group of
-//! ours whose CPU weight is ten times a default process's.
+//! Who goes first on a busy CPU: whatever stands in the path of a cell's times.
 //!
-//! Under the engine's own group (`/docker`), all the run's brokers together weigh as much as
-//! one ordinary process. Eight copies of the debian set put 32 brokers there, while hundreds
-//! of clients start beside them: at ×10 an early broker's PING then left up to 0.35 s late
-//! (3.5 s of broker time). In [`PARENT`], weighted [`WEIGHT_FACTOR`] times a default process,
-//! a broker's timer runs when it is due; a broker needs little CPU once it listens, so the
-//! weight takes almost nothing from the clients.
+//! A cell's times are the broker's timers, read by the harness through the engine's port
+//! relay; a client's start-up is not among them. So, where this process may:
+//! - every container of a run goes into a control group of ours ([`PARENT`]) weighted
+//!   [`WEIGHT_FACTOR`] times a default process. Under the engine's own group (`/docker`) all
+//!   the run's brokers together weighed as much as one ordinary process: with eight copies of
+//!   the debian set at ×10 an early broker's PING left up to 0.35 s late (3.5 s of broker
+//!   time) while later copies' clients started. A broker needs little CPU once it listens, so
+//!   the weight takes almost nothing from the clients. Only for an engine on this machine with
+//!   the `cgroupfs` driver (the group is made here under `/sys/fs/cgroup`);
+//! - the harness ([`raise_harness`]) and the engine's port relays of our containers
+//!   (`docker-proxy`, [`raise_port_relays`]) run at niceness [`FIRST`];
+//! - the programs the harness starts run [`CLIENT_STEP`] below the harness
+//!   ([`client_niceness`]: 10 beside a harness at -5): a client's start-up never delays a
+//!   broker's PING or the harness's reading of it. (Tried at 0: under other heavy load a
+//!   client's own answer then came later, not sooner.)
 //!
-//! Only where this process can do it: an engine on this machine with the `cgroupfs` driver
-//! (the group is made here under `/sys/fs/cgroup`). Elsewhere containers stay where the
-//! engine puts them, and [`prepare`] says why.
+//! Where a step is not allowed (no root, a remote engine, the systemd driver) things stay
+//! where they are and [`prepare`] says why.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -19,6 +26,11 @@ use std::sync::OnceLock;
 pub const PARENT: &str = "/mosquitto-matrix";
 /// How many default processes the group weighs.
 pub const WEIGHT_FACTOR: u64 = 10;
+
+/// The niceness of the harness and of the port relays: above the machine's other load.
+pub const FIRST: i32 = -5;
+/// How far below the harness the clients run.
+pub const CLIENT_STEP: i32 = 15;
 
 /// The group the engine was told to use, once [`prepare`] made it.
 static PREPARED: OnceLock<Result<String, String>> = OnceLock::new();
@@ -63,6 +75,50 @@ pub fn parent() -> Option<String> {
     PREPARED.get().and_then(|p| p.as_ref().ok().cloned())
 }
 
+/// Every thread of this process to [`FIRST`], where allowed (root or CAP_SYS_NICE); threads
+/// made later inherit it.
+pub fn raise_harness() {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return };
+    for tid in tasks.flatten().filter_map(|t| t.file_name().to_str().and_then(|s| s.parse::<i32>().ok())) {
+        set_niceness(tid, FIRST);
+    }
+}
+
+/// The niceness of a program the harness starts: [`CLIENT_STEP`] below the calling thread.
+pub fn client_niceness() -> i32 {
+    rustix::process::getpriority_process(None).unwrap_or(0).saturating_add(CLIENT_STEP).min(19)
+}
+
+/// The engine's userland relays for these host ports (`docker-proxy -host-port N`) to
+/// [`FIRST`]: every byte between the harness and a broker passes through them. Reads `/proc`.
+pub fn raise_port_relays(host_ports: &[u16]) {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return };
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        if relay_port(&cmdline).is_some_and(|p| host_ports.contains(&p)) {
+            set_niceness(pid, FIRST);
+        }
+    }
+}
+
+/// The host port a `docker-proxy` command line relays, from its NUL-separated arguments.
+pub fn relay_port(cmdline: &[u8]) -> Option<u16> {
+    let mut args = cmdline.split(|b| *b == 0).map(|a| std::str::from_utf8(a).unwrap_or(""));
+    let program = args.next()?;
+    if program.rsplit('/').next() != Some("docker-proxy") {
+        return None;
+    }
+    let args: Vec<&str> = args.collect();
+    args.windows(2).find(|w| w[0] == "-host-port").and_then(|w| w[1].parse().ok())
+}
+
+fn set_niceness(pid: i32, niceness: i32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::setpriority_process(Some(pid), niceness);
+    }
+}
+
 async fn make(engine_is_local: bool) -> Result<String, String> {
     let docker = testcontainers::core::client::docker_client_instance().await.map_err(|e| e.to_string())?;
     let info = tokio::time::timeout(std::time::Duration::from_secs(30), docker.info())
@@ -96,6 +152,15 @@ mod tests {
             weight_file(root, "cgroupfs", Hierarchy::V2, true),
             Ok((PathBuf::from("/sys/fs/cgroup/mosquitto-matrix/cpu.weight"), "1000".to_string()))
         );
+    }
+
+    #[test]
+    fn a_docker_proxy_command_line_gives_its_host_port_and_any_other_program_none() {
+        let relay = b"/usr/sbin/docker-proxy\x00-proto\x00tcp\x00-host-ip\x00127.0.0.1\x00-host-port\x0033151\x00-container-ip\x00172.17.0.2\x00-container-port\x009001\x00";
+        assert_eq!(relay_port(relay), Some(33151));
+        assert_eq!(relay_port(b"/usr/bin/socat\x00-host-port\x0033151\x00"), None);
+        assert_eq!(relay_port(b"docker-proxy\x00-host-port\x00"), None);
+        assert_eq!(relay_port(b""), None);
     }
 
     #[test]

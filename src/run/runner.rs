@@ -129,7 +129,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
     let started_at = now_rfc3339();
     let clock = Instant::now();
     raise_open_files_limit();
-    raise_own_priority();
+    priority::raise_harness();
     // Brokers first on a busy CPU; where that cannot be had, they stay in the engine's group.
     let _ = priority::prepare(broker::engine_is_local()).await;
     // Containers of ours that outlived a run killed with its reaper go first.
@@ -213,21 +213,6 @@ fn raise_open_files_limit() {
     if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
         if soft < hard {
             let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
-        }
-    }
-}
-
-/// The harness's niceness: above every other process of the run and of the machine, so
-/// its reading of a frame (the time a cell reports) waits on no client's start-up.
-pub const HARNESS_NICENESS: i32 = -5;
-
-/// Every thread of this process to [`HARNESS_NICENESS`], where allowed (root or
-/// CAP_SYS_NICE); threads made later inherit it. Elsewhere the harness stays where it is.
-fn raise_own_priority() {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return };
-    for tid in tasks.flatten().filter_map(|t| t.file_name().to_str().and_then(|s| s.parse::<i32>().ok())) {
-        if let Some(pid) = rustix::process::Pid::from_raw(tid) {
-            let _ = rustix::process::setpriority_process(Some(pid), HARNESS_NICENESS);
         }
     }
 }

@@ -91,6 +91,8 @@ impl Player {
         if self.ws {
             self.state.upgraded(now, subprotocol);
         }
+        // The upgrade request went before; the CONNECT goes now.
+        self.state.client_sent(now);
         self.phase = Phase::AwaitConnAck { deadline: now + self.script.timing.setup_timeout };
         let connect = Packet::Connect {
             protocol: self.script.protocol,

@@ -28,6 +28,12 @@ const BROKER_PATIENCE: f64 = 1.5;
 /// is still the client keeping that deadline.
 const OBSERVED_SLACK: f64 = 0.05;
 
+/// A client that has sent nothing this long (broker time) after its connection was accepted
+/// is not speaking: a broker that then ends the connection ends a silent client by its own
+/// handshake timeout (libwebsockets' for a missing upgrade request), not the session. A
+/// working client writes its upgrade request or CONNECT within milliseconds of connecting.
+const SPEECHLESS: Duration = Duration::from_secs(1);
+
 /// What the rules need to know about the session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rules {
@@ -88,6 +94,8 @@ pub struct State {
     published: Option<(Duration, Vec<u8>)>,
     echoed: Option<Duration>,
     last_from_client: Option<Duration>,
+    /// When the client's first byte went out, if one did.
+    first_from_client: Option<Duration>,
     longest_silence: Duration,
     ending: Option<(Duration, Ending)>,
     /// The record being filled (frames, version, subprotocol); its end is set by [`State::finish`].
@@ -111,6 +119,7 @@ impl State {
             published: None,
             echoed: None,
             last_from_client: None,
+            first_from_client: None,
             longest_silence: Duration::ZERO,
             ending: None,
             record,
@@ -259,6 +268,11 @@ impl State {
         self.end(t, Ending::BrokerBadBytes(detail));
     }
 
+    /// The client wrote bytes (its upgrade request, a frame, a packet).
+    pub fn client_sent(&mut self, t: Duration) {
+        self.first_from_client.get_or_insert(t);
+    }
+
     /// Whether something has ended the session.
     pub fn ended(&self) -> bool {
         self.ending.is_some() || self.refused_connack.is_some() || self.refused_upgrade.is_some()
@@ -288,6 +302,16 @@ impl State {
         // ends by itself ends as it says. On an accelerated clock a client whose own clock did
         // not follow sends its PINGREQs N times too late, whoever ends.
         let broker_ended = !matches!(ending, Ending::Client(_));
+        if broker_ended && t >= SPEECHLESS && self.first_from_client.is_none_or(|first| first > t) {
+            return Some(End::HarnessError {
+                detail: format!(
+                    "the client sent nothing in the {:.1} s between its connection being accepted and the broker closing it \
+                     (no upgrade request, no CONNECT): a client starved of CPU or stalled, cut off by the broker's handshake timeout; \
+                     not a broker drop",
+                    t.as_secs_f64()
+                ),
+            });
+        }
         // The broker holds a client to the keepalive its CONNECT declared (0: none).
         let keepalive = self.declared_keepalive.unwrap_or(self.keepalive);
         if self.connack_at.is_none() || keepalive.is_zero() || !(self.rules.speed > 1.0 || broker_ended) {
