@@ -1176,3 +1176,32 @@ async fn every_real_client_completes_a_short_hold_over_wss_through_the_two_leg_p
         assert_eq!(p.connections, 1, "{}: one connection", c.column);
     }
 }
+
+// ---- the route axis (plan::route, run::runner) ----
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_with_routes_reaches_the_broker_directly_over_its_wss_listener_and_through_each_proxy_and_leaves_nothing() {
+    let sel = Selection {
+        set: Some("debian".into()),
+        tags: Some(vec!["bookworm".into()]),
+        profiles: Some(vec!["rfc6455".into(), "tcp".into()]),
+        routes: Some(vec!["direct".into(), "tls".into(), "nginx-tls".into(), "haproxy".into()]),
+        hold: Some("5s".into()),
+        ..Selection::default()
+    };
+    let p = Plan::new(&file(), &sel).expect("plan");
+    let run_id = labels::new_run_id();
+    let r = run::run(&p, &run_id, None).await;
+    let ids: Vec<String> = r.cells.iter().map(|c| c.id()).collect();
+    assert_eq!(ids, ["bookworm/rfc6455", "bookworm/tcp", "bookworm/tls/rfc6455", "bookworm/nginx-tls/rfc6455", "bookworm/haproxy/rfc6455"]);
+    for c in &r.cells {
+        assert_eq!(c.verdict.outcome, Outcome::Ok, "{}: {}", c.id(), c.verdict.cause);
+    }
+    let routes: Vec<&str> = r.cells.iter().map(|c| c.route.as_str()).collect();
+    assert_eq!(routes, ["direct", "direct", "tls", "nginx-tls", "haproxy"]);
+    let proxies: Vec<(&str, bool)> = r.tags[0].proxies.iter().map(|p| (p.proxy.as_str(), p.failure.is_none())).collect();
+    assert_eq!(proxies, [("nginx", true), ("haproxy", true)], "one proxy per (tag, proxy), each ready");
+    assert!(r.tags[0].proxies.iter().all(|p| p.label.starts_with(&p.proxy) && p.startup_secs.is_some()));
+    assert_eq!(left_behind(&run_id).await, 0, "no broker or proxy container left");
+    assert_eq!(networks_left(&run_id).await, 0, "the run's network is gone");
+}
