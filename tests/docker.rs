@@ -1205,3 +1205,40 @@ async fn a_run_with_routes_reaches_the_broker_directly_over_its_wss_listener_and
     assert_eq!(left_behind(&run_id).await, 0, "no broker or proxy container left");
     assert_eq!(networks_left(&run_id).await, 0, "the run's network is gone");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_killed_under_a_session_makes_its_cell_an_error_naming_the_proxy_not_a_broker_drop() {
+    let sel = Selection {
+        set: Some("debian".into()),
+        tags: Some(vec!["bookworm".into()]),
+        profiles: Some(vec!["rfc6455".into()]),
+        routes: Some(vec!["direct".into(), "nginx".into()]),
+        hold: Some("20s".into()),
+        ..Selection::default()
+    };
+    let mut p = Plan::new(&file(), &sel).expect("plan");
+    p.timing = quick_timing(Duration::from_secs(20));
+    let run_id = labels::new_run_id();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = {
+        let (p, run_id) = (p.clone(), run_id.clone());
+        tokio::spawn(async move { run::run(&p, &run_id, Some(tx)).await })
+    };
+    while let Some(event) = rx.recv().await {
+        if let Progress::CellHolding { id } = event {
+            if id == "bookworm/nginx/rfc6455" {
+                let proxy = docker(&["ps", "-q", "--filter", &format!("label={RUN_LABEL}={run_id}"), "--filter", "label=org.mosquitto-matrix.cell=debian/bookworm/nginx"]);
+                docker(&["kill", &proxy]);
+            }
+        }
+    }
+    let r = task.await.expect("the run ends");
+    let direct = r.cell("bookworm", "rfc6455").expect("the direct cell");
+    assert_eq!(direct.verdict.outcome, Outcome::Ok, "the broker was never touched: {}", direct.verdict.cause);
+    let behind = r.cell("bookworm", "nginx/rfc6455").expect("the nginx cell");
+    assert_eq!(behind.verdict.outcome, Outcome::Error, "{}", behind.verdict.cause);
+    assert!(behind.verdict.cause.starts_with("proxy nginx 1.22"), "names the proxy: {}", behind.verdict.cause);
+    assert!(behind.verdict.cause.contains("exited with status 137 during the session"), "{}", behind.verdict.cause);
+    assert_eq!(left_behind(&run_id).await, 0);
+    assert_eq!(networks_left(&run_id).await, 0);
+}

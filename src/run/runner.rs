@@ -462,8 +462,20 @@ impl From<&ProxyError> for NotHad {
 
 /// After a session that did not hold on a proxy route: whether the proxy itself went away,
 /// in words that name it and quote its log.
+///
+/// A killed container can still show as running for a moment after its sockets closed, so a
+/// running proxy is asked again for up to 1 s: a live proxy that ended the session itself (its
+/// own timeout) costs the cell that second before its verdict is shown, never another verdict.
 async fn proxy_gone(label: &str, id: &str) -> Option<String> {
-    match broker::liveness(id).await {
+    let mut state = broker::liveness(id).await;
+    for _ in 0..10 {
+        if !matches!(state, Liveness::Running) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        state = broker::liveness(id).await;
+    }
+    match state {
         Liveness::Exited { status } => {
             let tail = broker::log_tail(id).await;
             let status = status.map_or("an unknown status".to_string(), |s| format!("status {s}"));
