@@ -1,6 +1,8 @@
 //! Real containers: the smoke test of every Debian image, readiness on stand-ins that start
 //! the way old or broken images do, faults injected mid-hold, clean-up on every kind of exit,
-//! loopback-only ports and the CLI's exit statuses.
+//! loopback-only ports and the CLI's exit statuses; and the `tls` route by hand (every image's
+//! `wss` listener, every real client over `wss` through the two-leg recording proxy, the hold
+//! at ×10 — `MATRIX_SPEED=1` for the 330 s measurement at ×1).
 //!
 //! Needs a Docker engine, the `mosquitto-matrix/debian` images and the
 //! `mosquitto-matrix/standin` images (`bash docker/provision.sh` builds both); run by name:

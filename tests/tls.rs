@@ -192,3 +192,68 @@ async fn a_readiness_probe_over_tls_gets_its_connack_and_says_wss_and_another_ca
     assert!(why.contains("not trusted"), "{why}");
     let _ = tokio::time::timeout(Duration::from_secs(2), peer.finish()).await;
 }
+
+/// How an upstream TLS server ends its side after sending `hello`.
+#[derive(Debug, Clone, Copy)]
+enum UpstreamEnd {
+    /// close_notify, then FIN.
+    CloseNotify,
+    /// A bare FIN, no close_notify.
+    BareFin,
+}
+
+/// Through the recording proxy's two TLS legs to a TLS server that sends `hello` and ends
+/// as `end` says: what the client reads, and how its stream ends.
+async fn through_proxy_to(end: UpstreamEnd) -> (Vec<u8>, std::io::Result<usize>) {
+    use mosquitto_matrix::client::proxy::Proxy;
+    use mosquitto_matrix::client::recorder::Watch;
+    use mosquitto_matrix::engine::stream;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tls = run_tls();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listens");
+    let port = listener.local_addr().expect("address").port();
+    let server = tls.server_config().expect("a server side");
+    let upstream = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("the proxy connects");
+        let mut s = tokio_rustls::TlsAcceptor::from(server).accept(tcp).await.expect("the proxy's TLS");
+        s.write_all(b"hello").await.expect("written");
+        match end {
+            UpstreamEnd::CloseNotify => s.shutdown().await.expect("close_notify and FIN"),
+            UpstreamEnd::BareFin => s.get_mut().0.shutdown().await.expect("a bare FIN"),
+        }
+        // Held open until the proxy has passed the end on.
+        let mut rest = Vec::new();
+        let _ = s.get_mut().0.read_to_end(&mut rest).await;
+    });
+    let watch = Watch {
+        column: "rfc6455".into(),
+        transport: mosquitto_matrix::plan::Transport::Tcp,
+        hold: Duration::from_secs(1),
+        keepalive: Duration::from_secs(1),
+        client_id: "c".into(),
+        topic: "test/c".into(),
+        speed: 1.0,
+        protocol: mosquitto_matrix::wire::mqtt::Protocol::V311,
+    };
+    let proxy = Proxy::start(format!("127.0.0.1:{port}"), watch, Default::default(), Some(Arc::clone(&tls))).await.expect("a proxy");
+    let mut client = stream::connect("127.0.0.1", proxy.port(), Some(&tls)).await.expect("the proxy's certificate is trusted");
+    let mut got = vec![0u8; 5];
+    client.read_exact(&mut got).await.expect("hello comes through both legs");
+    let mut more = [0u8; 16];
+    let last = client.read(&mut more).await;
+    drop(client);
+    let _ = proxy.finish(Duration::from_secs(1)).await;
+    let _ = upstream.await;
+    (got, last)
+}
+
+#[tokio::test]
+async fn the_tls_proxy_passes_a_close_notify_on_as_a_close_notify_and_a_bare_fin_as_a_bare_fin() {
+    let (got, last) = through_proxy_to(UpstreamEnd::CloseNotify).await;
+    assert_eq!(got, b"hello");
+    assert!(matches!(last, Ok(0)), "close_notify then FIN reads as a clean end: {last:?}");
+    let (got, last) = through_proxy_to(UpstreamEnd::BareFin).await;
+    assert_eq!(got, b"hello");
+    let e = last.expect_err("a bare FIN is not a clean TLS end");
+    assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
+}

@@ -188,7 +188,15 @@ impl RunTls {
         let (ca_file, cert_file, key_file) = (dir.join(CA_FILE), dir.join(CERT_FILE), dir.join(KEY_FILE));
         write(&ca_file, &ca_cert.pem())?;
         write(&cert_file, &format!("{}{}", cert.pem(), ca_cert.pem()))?;
-        write(&key_file, &key.serialize_pem())?;
+        // The key readable by us only on the host (the container gets its own copy).
+        {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let opened = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&key_file);
+            opened
+                .and_then(|mut f| f.write_all(key.serialize_pem().as_bytes()))
+                .map_err(|e| TlsError::Write { path: key_file.clone(), why: e.to_string() })?;
+        }
 
         let ca_der: CertificateDer<'static> = ca_cert.der().clone();
         let chain = vec![cert.der().clone(), ca_der.clone()];
@@ -379,6 +387,9 @@ mod tests {
         assert_eq!(chain.matches("BEGIN CERTIFICATE").count(), 2, "server certificate, then the CA");
         assert!(chain.ends_with(&ca));
         assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&tls.key_file).expect("the key's metadata").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the key is ours only");
         drop(tls);
         assert!(!dir.exists(), "{} is removed with the run", dir.display());
     }
