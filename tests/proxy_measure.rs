@@ -11,7 +11,8 @@
 //!
 //! Knobs: `MATRIX_SPEED` (10), `PROXY_MEASURE_ROUTES` (`direct,nginx,haproxy,caddy,apache`;
 //! `nginx-long`, `haproxy-long` for the configuration that makes a long session hold),
-//! `PROXY_MEASURE_PROFILES` (`rfc6455,no-pong,paho-java-1.2.5`), `PROXY_MEASURE_KEEPALIVES`
+//! `PROXY_MEASURE_PROFILES` (`rfc6455,no-pong,paho-java-1.2.5`; real clients as matrix.toml
+//! names them too, `paho-java@1.2.5`: `bash clients/setup.sh`), `PROXY_MEASURE_KEEPALIVES`
 //! (`60,120`, seconds), `PROXY_MEASURE_HOLD` (`330s`), `PROXY_MEASURE_TAG` (`bookworm`: the
 //! debian image's tag; `sid`'s broker sends no WebSocket PING), `PROXY_MEASURE_TLS=1` (over
 //! wss: each proxy's TLS listener, direct the broker's own, with the run's certificate). It fails when a session could not run
@@ -33,7 +34,7 @@ use mosquitto_matrix::engine::proxy::{self, ProxyAsk, ProxyConfig, ProxyKind, Pr
 use mosquitto_matrix::engine::tls::RunTls;
 use mosquitto_matrix::engine::readiness::Probe;
 use mosquitto_matrix::judge::verdict::decide;
-use mosquitto_matrix::plan::{MatrixFile, Outcome, Profile, Timing, Transport};
+use mosquitto_matrix::plan::{Column, MatrixFile, Outcome, Plan, Selection, Timing, Transport};
 use mosquitto_matrix::wire::frame::opcode;
 
 fn env_list(name: &str, default: &str) -> Vec<String> {
@@ -57,10 +58,10 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
     let f = MatrixFile::load(&root.join("matrix.toml")).expect("matrix.toml loads");
     let speed: u32 = std::env::var("MATRIX_SPEED").ok().and_then(|s| s.trim_start_matches(['x', 'X']).parse().ok()).unwrap_or(10);
     let routes = env_list("PROXY_MEASURE_ROUTES", "direct,nginx,haproxy,caddy,apache");
-    let profiles: Vec<Profile> = env_list("PROXY_MEASURE_PROFILES", "rfc6455,no-pong,paho-java-1.2.5")
-        .iter()
-        .map(|p| Profile::from_name(p).unwrap_or_else(|| panic!("no profile {p}")))
-        .collect();
+    // Columns as matrix.toml names them: built-in profiles, and real clients (`paho-java@1.2.5`).
+    let names = env_list("PROXY_MEASURE_PROFILES", "rfc6455,no-pong,paho-java-1.2.5");
+    let selection = Selection { set: Some("debian".into()), profiles: Some(names), ..Selection::default() };
+    let columns = Plan::new(&f, &selection).unwrap_or_else(|e| panic!("{e}")).columns;
     let keepalives: Vec<u64> = env_list("PROXY_MEASURE_KEEPALIVES", "60,120").iter().map(|k| k.parse().expect("whole seconds")).collect();
     let hold = humantime::parse_duration(&std::env::var("PROXY_MEASURE_HOLD").unwrap_or_else(|_| "330s".into())).expect("a duration");
     let tag = std::env::var("PROXY_MEASURE_TAG").unwrap_or_else(|_| "bookworm".into());
@@ -121,7 +122,7 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
     }
     let mut sessions = Vec::new();
     for (route, host, port, _) in &targets {
-        for &profile in &profiles {
+        for column in &columns {
             for &k in &keepalives {
                 let timing = Timing {
                     hold,
@@ -133,12 +134,16 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
                 let mut extra_env = client_env.clone();
                 extra_env.push((RUN_ID_VAR.to_string(), run_id.clone()));
                 let spec = CommandSpec {
-                    client: command::builtin_command(profile, &timing),
+                    client: match column.base() {
+                        Column::Builtin(profile) => command::builtin_command(*profile, &timing),
+                        Column::Command(client) => client.clone(),
+                        other => panic!("column {} is neither a profile nor a client", other.name()),
+                    },
                     host: host.clone(),
                     port: *port,
                     username: f.broker.username.clone(),
                     password: f.broker.password.clone(),
-                    client_id: format!("mm-{route}-{}-{k}", profile.name()),
+                    client_id: format!("mm-{route}-{}-{k}", column.name()).replace(['@', '.'], "-"),
                     timing,
                     workdir: root.to_path_buf(),
                     speed: f64::from(speed),
@@ -146,7 +151,7 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
                     started: Started::new(),
                     tls: run_tls.clone(),
                 };
-                let (route, name) = (route.clone(), profile.name().to_string());
+                let (route, name) = (route.clone(), column.name().to_string());
                 sessions.push(async move {
                     let record = command::run(&spec).await;
                     let v = decide(&record);

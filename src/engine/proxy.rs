@@ -235,7 +235,7 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// The last `lines` lines the proxy wrote, oldest first.
+    /// The last `lines` lines the proxy wrote (at most [`broker::LOG_TAIL`]), oldest first.
     pub async fn log_tail(&self, lines: usize) -> Vec<String> {
         let mut tail = broker::log_tail(self.container.id()).await;
         let keep = tail.len().saturating_sub(lines);
