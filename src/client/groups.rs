@@ -1,7 +1,7 @@
 //! The process groups of the programs the harness starts (command cells, column services):
 //! registered while they may run, so a signal to the harness can end them all, and killed
 //! when their owner lets go of them. They run below the harness and the brokers
-//! (`engine::priority::client_niceness`), whose timers and timestamps are the run's times.
+//! (`engine::priority::CLIENT_NICENESS`), whose timers and timestamps are the run's times.
 //!
 //! Reads `/proc` (Linux) to tell whether anything of a group is still alive.
 
@@ -34,13 +34,13 @@ pub(crate) struct Group(i32);
 
 impl Group {
     /// Registers the group whose leader is `pid` (a child started with `process_group(0)`)
-    /// and lowers it to `engine::priority::client_niceness`; what it starts later inherits that.
+    /// and lowers it to `engine::priority::CLIENT_NICENESS`; what it starts later inherits that.
     pub(crate) fn new(pid: i32) -> Group {
         if let Ok(mut g) = LIVE.lock() {
             g.insert(pid);
         }
         if let Some(p) = rustix::process::Pid::from_raw(pid) {
-            let _ = rustix::process::setpriority_pgrp(Some(p), priority::client_niceness());
+            let _ = rustix::process::setpriority_pgrp(Some(p), priority::CLIENT_NICENESS);
         }
         Group(pid)
     }

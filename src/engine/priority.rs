@@ -11,10 +11,9 @@
 //!   the `cgroupfs` driver (the group is made here under `/sys/fs/cgroup`);
 //! - the harness ([`raise_harness`]) and the engine's port relays of our containers
 //!   (`docker-proxy`, [`raise_port_relays`]) run at niceness [`FIRST`];
-//! - the programs the harness starts run [`CLIENT_STEP`] below the harness
-//!   ([`client_niceness`]: 10 beside a harness at -5): a client's start-up never delays a
-//!   broker's PING or the harness's reading of it. (Tried at 0: under other heavy load a
-//!   client's own answer then came later, not sooner.)
+//! - the programs the harness starts run at niceness [`CLIENT_NICENESS`]: a client's start-up
+//!   never delays a broker's PING or the harness's reading of it. (Tried at 0: under other
+//!   heavy load a client's own answer then came later, not sooner.)
 //!
 //! Where a step is not allowed (no root, a remote engine, the systemd driver) things stay
 //! where they are and [`prepare`] says why.
@@ -29,8 +28,8 @@ pub const WEIGHT_FACTOR: u64 = 10;
 
 /// The niceness of the harness and of the port relays: above the machine's other load.
 pub const FIRST: i32 = -5;
-/// How far below the harness the clients run.
-pub const CLIENT_STEP: i32 = 15;
+/// The niceness of every program the harness starts.
+pub const CLIENT_NICENESS: i32 = 10;
 
 /// The group the engine was told to use, once [`prepare`] made it.
 static PREPARED: OnceLock<Result<String, String>> = OnceLock::new();
@@ -82,11 +81,6 @@ pub fn raise_harness() {
     for tid in tasks.flatten().filter_map(|t| t.file_name().to_str().and_then(|s| s.parse::<i32>().ok())) {
         set_niceness(tid, FIRST);
     }
-}
-
-/// The niceness of a program the harness starts: [`CLIENT_STEP`] below the calling thread.
-pub fn client_niceness() -> i32 {
-    rustix::process::getpriority_process(None).unwrap_or(0).saturating_add(CLIENT_STEP).min(19)
 }
 
 /// The engine's userland relays for these host ports (`docker-proxy -host-port N`) to
