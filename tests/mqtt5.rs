@@ -143,7 +143,7 @@ async fn both_ways(behaviour: Broker) -> (SessionRecord, SessionRecord) {
         speed: 1.0,
         protocol: Protocol::V5,
     };
-    let proxy = Proxy::start(format!("127.0.0.1:{port}"), watch, Started::new(), None).await.expect("a proxy");
+    let proxy = Proxy::start(format!("127.0.0.1:{port}"), watch, Started::new(), None, Duration::from_secs(10)).await.expect("a proxy");
     let through = client::run(&spec(proxy.port())).await;
     assert_eq!(discriminant(&through.end), discriminant(&direct.end), "the client ends alike through the proxy: {:?}", through.end);
     let seen = proxy.finish(Duration::from_secs(2)).await.expect("the proxy worked");

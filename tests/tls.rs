@@ -235,7 +235,7 @@ async fn through_proxy_to(end: UpstreamEnd) -> (Vec<u8>, std::io::Result<usize>)
         speed: 1.0,
         protocol: mosquitto_matrix::wire::mqtt::Protocol::V311,
     };
-    let proxy = Proxy::start(format!("127.0.0.1:{port}"), watch, Default::default(), Some(Arc::clone(&tls))).await.expect("a proxy");
+    let proxy = Proxy::start(format!("127.0.0.1:{port}"), watch, Default::default(), Some(Arc::clone(&tls)), Duration::from_secs(10)).await.expect("a proxy");
     let mut client = stream::connect("127.0.0.1", proxy.port(), Some(&tls)).await.expect("the proxy's certificate is trusted");
     let mut got = vec![0u8; 5];
     client.read_exact(&mut got).await.expect("hello comes through both legs");

@@ -187,7 +187,7 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
         speed: spec.speed,
         protocol: c.protocol,
     };
-    let proxy = match Proxy::start(format!("{}:{}", spec.host, spec.port), watch, spec.started.clone(), spec.tls.clone()).await {
+    let proxy = match Proxy::start(format!("{}:{}", spec.host, spec.port), watch, spec.started.clone(), spec.tls.clone(), spec.timing.setup_timeout).await {
         Ok(p) => p,
         Err(e) => return error(e.to_string()),
     };

@@ -76,11 +76,13 @@ impl Proxy {
     /// Listens on a free loopback port and forwards every connection to `upstream`;
     /// `started` is told when the first connection's CONNACK goes by. With `tls`, both legs
     /// are TLS with the run's certificate and CA.
-    pub async fn start(upstream: String, watch: Watch, started: Started, tls: Option<Arc<RunTls>>) -> Result<Proxy, ProxyError> {
+    /// `setup` bounds a client's TLS handshake with the proxy: the cell's own set-up bound (real
+    /// time), so a client the machine slows is never cut shorter by the proxy than by itself.
+    pub async fn start(upstream: String, watch: Watch, started: Started, tls: Option<Arc<RunTls>>, setup: Duration) -> Result<Proxy, ProxyError> {
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| ProxyError::Listen(e.to_string()))?;
         let port = listener.local_addr().map_err(|e| ProxyError::Listen(e.to_string()))?.port();
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(serve(listener, upstream, watch, started, stopped, tls));
+        let task = tokio::spawn(serve(listener, upstream, watch, started, stopped, Legs { tls, setup }));
         Ok(Proxy { port, stop: Some(stop), task })
     }
 
@@ -110,7 +112,7 @@ async fn serve(
     watch: Watch,
     started: Started,
     mut stopped: oneshot::Receiver<Duration>,
-    tls: Option<Arc<RunTls>>,
+    legs: Legs,
 ) -> Result<Seen, ProxyError> {
     let mut recorder: Option<Arc<Mutex<Recorder>>> = None;
     let mut relays: Vec<JoinHandle<Result<(), ProxyError>>> = Vec::new();
@@ -128,7 +130,7 @@ async fn serve(
                 } else {
                     None
                 };
-                relays.push(tokio::spawn(relay(client, upstream.clone(), tls.clone(), rec, origin, started.clone())));
+                relays.push(tokio::spawn(relay(client, upstream.clone(), legs.clone(), rec, origin, started.clone())));
             }
             grace = &mut stopped => break grace.unwrap_or(Duration::ZERO),
         }
@@ -161,18 +163,28 @@ fn take(shared: &Arc<Mutex<Recorder>>) -> SessionRecord {
     std::mem::replace(&mut *guard, Recorder::new(watch)).finish()
 }
 
+/// How both legs of a relayed connection are made.
+#[derive(Clone)]
+struct Legs {
+    /// TLS on both legs, with the run's certificate and CA.
+    tls: Option<Arc<RunTls>>,
+    /// The bound on the client's TLS handshake.
+    setup: Duration,
+}
+
 async fn relay(
     client: TcpStream,
     upstream: String,
-    tls: Option<Arc<RunTls>>,
+    legs: Legs,
     rec: Option<Arc<Mutex<Recorder>>>,
     origin: Instant,
     started: Started,
 ) -> Result<(), ProxyError> {
-    let mut client = match timeout(UPSTREAM_CONNECT, stream::accept(client, tls.as_deref())).await {
+    let Legs { tls, setup } = legs;
+    let mut client = match timeout(setup, stream::accept(client, tls.as_deref())).await {
         Ok(Ok(s)) => s,
         Ok(Err(why)) => return Err(ProxyError::ClientTls(why)),
-        Err(_) => return Err(ProxyError::ClientTls(format!("no TLS handshake within {UPSTREAM_CONNECT:?}"))),
+        Err(_) => return Err(ProxyError::ClientTls(format!("no TLS handshake within the set-up bound of {setup:?}"))),
     };
     let (host, port) = upstream
         .rsplit_once(':')

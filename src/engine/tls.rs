@@ -102,6 +102,24 @@ pub struct RunTls {
     owned: Option<Arc<OwnedDir>>,
 }
 
+/// The start of the name of every temporary folder of `run_id`'s files (`mm-tls-<run id>-`).
+fn temporary_prefix(run_id: &str) -> String {
+    let safe: String = run_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    format!("mm-tls-{safe}-")
+}
+
+/// Removes the temporary folders of a run whose harness could not (it was killed); for the
+/// run's reaper. Returns how many it removed.
+pub fn remove_run_files(run_id: &str) -> usize {
+    let prefix = temporary_prefix(run_id);
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return 0 };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)))
+        .filter(|e| std::fs::remove_dir_all(e.path()).is_ok())
+        .count()
+}
+
 /// A directory removed when dropped.
 #[derive(Debug)]
 struct OwnedDir(PathBuf);
@@ -222,8 +240,7 @@ impl RunTls {
     /// [`RunTls::generate`] into a fresh directory under the system's temporary folder
     /// (`mm-tls-<run id>-<random>`), removed when the last clone is dropped.
     pub fn temporary(run_id: &str) -> Result<RunTls, TlsError> {
-        let safe: String = run_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-        let dir = std::env::temp_dir().join(format!("mm-tls-{safe}-{:08x}", rand::random::<u32>()));
+        let dir = std::env::temp_dir().join(format!("{}{:08x}", temporary_prefix(run_id), rand::random::<u32>()));
         let mut tls = RunTls::generate(&dir)?;
         tls.owned = Some(Arc::new(OwnedDir(dir)));
         Ok(tls)
@@ -412,6 +429,18 @@ mod tests {
         let not_pem = tls.dir.join("empty.pem");
         std::fs::write(&not_pem, "hello").expect("written");
         assert!(RunTls::trusting(&not_pem).expect_err("no certificate").to_string().contains("no certificate"));
+    }
+
+    #[test]
+    fn a_killed_runs_temporary_folder_is_removed_by_its_run_id_and_no_other() {
+        let run = format!("reaped-{:08x}", rand::random::<u32>());
+        let other = RunTls::temporary(&format!("{run}x")).expect("another run's files");
+        let mine = RunTls::temporary(&run).expect("the run's files");
+        let dir = mine.dir.clone();
+        std::mem::forget(mine); // as a killed harness would: nothing removes it
+        assert!(dir.exists());
+        assert_eq!(remove_run_files(&run), 1);
+        assert!(!dir.exists() && other.dir.exists());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! write end of its standard input. When the harness ends, for any reason, the kernel closes
 //! that pipe; the reaper reads its end of file and then (see [`sweep`]) kills every process
 //! that carries the run's `MATRIX_RUN_ID` in its environment (the clients and their
-//! children) and force-removes every container labelled with the run. A harness that ends
+//! children), force-removes every container and network labelled with the run, and removes
+//! the run's temporary certificate folder. A harness that ends
 //! normally has removed them already, and the sweep finds nothing.
 //!
 //! What a reaper killed with the harness (the whole process tree or cgroup at once) cannot
@@ -21,7 +22,7 @@ use nix::unistd::Pid;
 
 use crate::client::command::own_cli;
 use crate::client::contract::RUN_ID_VAR;
-use crate::engine::cleanup;
+use crate::engine::{cleanup, tls};
 
 /// A started reaper; dropping it closes the pipe, as the harness's death would.
 pub struct Reaper {
@@ -83,5 +84,7 @@ pub async fn sweep(run_id: &str) -> (usize, usize) {
         }
         removed += tokio::time::timeout(Duration::from_secs(60), cleanup::remove_run(run_id)).await.ok().and_then(Result::ok).unwrap_or(0);
     }
+    // The run's certificate and key (a TLS route), which the harness removes when it ends.
+    tls::remove_run_files(run_id);
     (killed, removed)
 }
