@@ -30,11 +30,11 @@ MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo test --test matri
 MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo test --test matrix
 # The load of the default set on this machine: the debian set eight times over (32 brokers,
 # 576 cells) at x10, admitted by the scheduler: every cell must meet matrix.toml; then no copy
-# may differ from the single x10 run in outcome, nor in time by more than matrix.toml's 5 s
-# tolerance (README, "A run that fits the machine", says how close they came: within 1 s but
-# for one early broker per run).
+# may differ from the single x1 run in outcome, nor in time by more than 1 s of broker time
+# (README, "A run that fits the machine": at most 0.69 s in three runs, one of them beside a
+# CPU hog on one core).
 MATRIX_COPIES=8 MATRIX_SPEED=10 MATRIX_SET=debian cargo test --test matrix
-cargo run --quiet -- diff --within 5s target/matrix/debian-x10.json target/matrix/debian-x10-copies8.json
+cargo run --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10-copies8.json
 # Last, since it rewrites target/matrix/debian-x10.json. MQTT 5: built-in columns under 3.1.1
 # and 5 side by side; each <column>+v5 must meet its 3.1.1 twin's expectation (the real clients' +v5 columns run in the debian set above).
 MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_TAGS=bookworm MATRIX_PROFILES=rfc6455,no-pong,paho-java-1.2.5,fragmented \
