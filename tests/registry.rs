@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 
 use mosquitto_matrix::engine::discover::{self, DiscoverError};
 use mosquitto_matrix::plan::{Cell, Column, Expectation, ImageSet, MatrixFile, Plan};
-use mosquitto_matrix::plan::Profile;
+use mosquitto_matrix::plan::{Profile, Route};
 use mosquitto_matrix::judge::results::Status;
 use mosquitto_matrix::plan::Outcome;
 use mosquitto_matrix::engine::labels;
@@ -153,6 +153,8 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
         expect: BTreeMap::new(),
         variants: eclipse_like.clone(),
         digests: BTreeMap::new(),
+        routes: None,
+        expect_on: BTreeMap::new(),
     };
     let found = discover::discover(&set).await?;
     println!("{found}");
@@ -267,6 +269,7 @@ fn registry_plan(file: &MatrixFile, image: &str, tags: &[&str]) -> Plan {
             columns.iter().map(move |column| Cell {
                 tag: tag.to_string(),
                 column: column.clone(),
+                route: Route::Direct,
                 expect: (*tag != MISSING).then_some(ok),
             })
         })
@@ -290,6 +293,7 @@ fn registry_plan(file: &MatrixFile, image: &str, tags: &[&str]) -> Plan {
         copies: 1,
         jobs: None,
         known_issues: Vec::new(),
+        routes: vec![Route::Direct],
     }
 }
 
