@@ -7,11 +7,10 @@
 #[allow(dead_code)] // the profile tests use the rest of it
 mod support;
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use mosquitto_matrix::client::command::{self, CommandSpec, MAX_LINE, TAIL_LINES};
+use mosquitto_matrix::client::command::{self, MAX_LINE, TAIL_LINES};
 use mosquitto_matrix::judge::record::{End, Party, SessionRecord};
 use mosquitto_matrix::judge::verdict::{self, Verdict};
 use mosquitto_matrix::plan::{CommandClient, Outcome, Profile, Timing, Transport};
@@ -27,31 +26,12 @@ const SAME_TIME: Duration = Duration::from_millis(60);
 /// How many twins run at once.
 const CONCURRENT_TWINS: usize = 8;
 
-fn workdir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
-fn spec(client: CommandClient, port: u16, timing: Timing) -> CommandSpec {
-    CommandSpec {
-        client,
-        host: "127.0.0.1".into(),
-        port,
-        username: "matrix".into(),
-        password: "secret".into(),
-        client_id: "matrix-command".into(),
-        timing,
-        workdir: workdir(),
-        speed: 1.0,
-        extra_env: Vec::new(),
-        started: Default::default(),
-        tls: None,
-    }
-}
 
 /// One cell through the proxy against a fresh peer.
 async fn through_proxy(client: CommandClient, behaviour: Behaviour, timing: Timing) -> Result<(SessionRecord, Verdict), String> {
     let peer = Peer::start(client.transport, behaviour, UNIT).await.map_err(|e| format!("peer: {e}"))?;
-    let record = command::run(&spec(client, peer.port(), timing)).await;
+    let record = command::run(&support::command_spec(client, peer.port(), timing)).await;
     let v = verdict::decide(&record);
     peer.finish().await;
     Ok((record, v))
@@ -265,7 +245,7 @@ fn python(name: &str, then: &str) -> CommandClient {
 async fn run_against_peer(client: CommandClient, t: Timing) -> (SessionRecord, Verdict, Duration) {
     let peer = Peer::start(client.transport, Behaviour::NO_PINGS, UNIT).await.expect("a peer");
     let started = Instant::now();
-    let record = command::run(&spec(client, peer.port(), t)).await;
+    let record = command::run(&support::command_spec(client, peer.port(), t)).await;
     let took = started.elapsed();
     let v = verdict::decide(&record);
     peer.finish().await;

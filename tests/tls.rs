@@ -102,20 +102,7 @@ async fn command_over_tls(profile: Profile, tls: Arc<RunTls>) -> (mosquitto_matr
     let peer = support::peer::Peer::start_with(profile.transport(), Behaviour::LWS4, UNIT, Some(tls.server_config().expect("a server side")))
         .await
         .expect("the peer listens");
-    let spec = CommandSpec {
-        client: command::builtin_command(profile, &t),
-        host: "127.0.0.1".into(),
-        port: peer.port(),
-        username: "matrix".into(),
-        password: "secret".into(),
-        client_id: "matrix-command".into(),
-        timing: t,
-        workdir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-        speed: 1.0,
-        extra_env: Vec::new(),
-        started: Default::default(),
-        tls: Some(Arc::clone(&tls)),
-    };
+    let spec = CommandSpec { tls: Some(Arc::clone(&tls)), ..support::command_spec(command::builtin_command(profile, &t), peer.port(), t) };
     let record = command::run(&spec).await;
     let verdict = mosquitto_matrix::judge::verdict::decide(&record);
     let seen = peer.finish().await;
@@ -150,20 +137,7 @@ async fn a_client_that_does_not_trust_the_proxys_certificate_is_an_error_that_na
     client.command.splice(0..0, ["env".to_string(), format!("MATRIX_CA_FILE={}", theirs.ca_file.display())]);
     client.command.remove(2);
     client.command.insert(2, mosquitto_matrix::client::command::own_cli().display().to_string());
-    let spec = CommandSpec {
-        client,
-        host: "127.0.0.1".into(),
-        port: peer.port(),
-        username: "matrix".into(),
-        password: "secret".into(),
-        client_id: "matrix-command".into(),
-        timing: t,
-        workdir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-        speed: 1.0,
-        extra_env: Vec::new(),
-        started: Default::default(),
-        tls: Some(ours),
-    };
+    let spec = CommandSpec { tls: Some(ours), ..support::command_spec(client, peer.port(), t) };
     let record = command::run(&spec).await;
     let End::HarnessError { detail } = &record.end else { panic!("not an error: {:?}", record.end) };
     assert!(detail.contains("the client did not complete TLS with the recording proxy"), "{detail}");

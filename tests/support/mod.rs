@@ -83,6 +83,25 @@ pub async fn run_cell_with(
     Ok(Cell { profile, behaviour, unit, record, verdict, peer })
 }
 
+/// A command cell's spec against a local peer on `port`, the test credentials, real time, plain.
+#[allow(dead_code)] // for the command-path tests (commands, tls) only
+pub fn command_spec(client: mosquitto_matrix::plan::CommandClient, port: u16, timing: Timing) -> mosquitto_matrix::client::command::CommandSpec {
+    mosquitto_matrix::client::command::CommandSpec {
+        client,
+        host: "127.0.0.1".into(),
+        port,
+        username: "matrix".into(),
+        password: "secret".into(),
+        client_id: "matrix-command".into(),
+        timing,
+        workdir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        speed: 1.0,
+        extra_env: Vec::new(),
+        started: Default::default(),
+        tls: None,
+    }
+}
+
 /// The session of `profile` the cells run, against a peer on `port`, plain.
 pub fn spec(profile: Profile, port: u16, timing: Timing) -> SessionSpec {
     SessionSpec {
