@@ -30,6 +30,8 @@ pub use crate::client::output::{MAX_LINE, TAIL_LINES};
 pub const TERM_GRACE: Duration = Duration::from_secs(2);
 /// How long the proxy waits for the connection to end once the client has exited.
 const PROXY_GRACE: Duration = Duration::from_secs(2);
+/// How long the processes a client left behind when it exited may take to die once killed.
+const LEFT_BEHIND_WAIT: Duration = Duration::from_secs(2);
 
 /// One command cell to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -289,7 +291,9 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
         (status, killed)
     };
     let real_end = started.elapsed();
-    drop(group);
+    if let Some(g) = group {
+        g.end(LEFT_BEHIND_WAIT).await;
+    }
     let seen = proxy.finish(PROXY_GRACE).await;
     let output = out.into_inner().unwrap_or_else(|p| p.into_inner());
     let (exit_code, mut ended) = status.map_or((None, "ended in an unknown way".to_string()), describe);
