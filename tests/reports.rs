@@ -129,6 +129,28 @@ fn diff_names_only_the_cells_whose_outcome_changed() {
 }
 
 #[test]
+fn diff_within_compares_the_brokers_side_of_an_end_the_client_answered_not_the_clients_reaction() {
+    // x1: the PING at 300.0 s, the client's close 2 ms later. x10: the same PING, the close
+    // 1.3 s of broker time later (0.13 s real: a JVM's reaction, multiplied by the clock).
+    let answered = |ping: f64, close: f64| {
+        let mut v = verdict(Outcome::Eof, Some(close));
+        v.ended_by = Some(Party::Client);
+        v.answered = Some(Duration::from_secs_f64(ping));
+        v
+    };
+    let mut old = bookworm_and_sid();
+    old.cells[0].verdict = answered(300.0, 300.002);
+    let mut new = bookworm_and_sid();
+    new.cells[0].verdict = answered(300.1, 301.3);
+    assert_eq!(compare::diff_within(&old, &new, Duration::from_secs(1)), vec![]);
+    // The broker's own time moved: that is a change.
+    new.cells[0].verdict = answered(301.2, 301.3);
+    let changes = compare::diff_within(&old, &new, Duration::from_secs(1));
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].cell, "bookworm/paho-java-1.2.5");
+}
+
+#[test]
 fn merging_shards_gives_back_the_whole_run_and_refuses_overlaps() {
     let whole = bookworm_and_sid();
     let a = result(whole.cells[..2].to_vec());

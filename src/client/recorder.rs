@@ -388,6 +388,26 @@ mod tests {
     }
 
     #[test]
+    fn at_x10_a_close_a_tenth_of_a_real_second_after_a_ping_still_answers_it_and_the_verdict_keeps_the_pings_time() {
+        // PING at 300 s of broker time (30 s real after the 101 at 1 s); the client's close
+        // 0.13 s real later: 1.3 s of broker time, a JVM's reaction multiplied by the clock.
+        let mut r = connected(Watch { speed: 10.0, ..watch() });
+        let (pingreq, pingresp) = (mqtt::encode(&Packet::PingReq), mqtt::encode(&Packet::PingResp));
+        for k in 1..=4 {
+            r.bytes(Party::Client, s(1.0 + 6.0 * f64::from(k)), &frame::encode(opcode::BINARY, &pingreq, true));
+            r.bytes(Party::Broker, s(1.001 + 6.0 * f64::from(k)), &frame::encode(opcode::BINARY, &pingresp, false));
+        }
+        r.bytes(Party::Broker, s(31.0), &frame::encode(opcode::PING, b"", false));
+        r.bytes(Party::Client, s(31.13), &frame::encode(opcode::CLOSE, b"1000", true));
+        r.closed(Party::Client, s(31.131), SocketEnd::Eof);
+        r.closed(Party::Broker, s(31.132), SocketEnd::Eof);
+        let v = crate::judge::verdict::decide(&r.finish());
+        assert_eq!(v.answered, Some(s(300.0)), "{}", v.cause);
+        assert!(v.cause.starts_with("broker sent WebSocket PING at 300.0 s; the client answered"), "{}", v.cause);
+        assert_eq!(v.broker_time(), Some(s(300.0)));
+    }
+
+    #[test]
     fn a_close_after_a_ping_is_the_client_answering_the_ping() {
         let mut r = connected(watch());
         r.bytes(Party::Broker, s(301.0), &frame::encode(opcode::PING, b"", false));

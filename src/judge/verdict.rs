@@ -38,6 +38,19 @@ pub struct Verdict {
     /// Whether the session ended before any CONNACK accepted it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub before_connack: bool,
+    /// When the client ended the session in answer to a broker frame: that frame's time. The
+    /// broker's part of the end; the client's reaction after it is its own (and an accelerated
+    /// clock multiplies it).
+    #[serde(default, with = "opt_secs", skip_serializing_if = "Option::is_none")]
+    pub answered: Option<Duration>,
+}
+
+impl Verdict {
+    /// The end's time on the broker's side: the frame the client answered by ending the
+    /// session, else the end itself.
+    pub fn broker_time(&self) -> Option<Duration> {
+        self.answered.or(self.at)
+    }
 }
 
 /// Decides the verdict of one session from what it observed.
@@ -76,6 +89,7 @@ pub fn decide(record: &SessionRecord) -> Verdict {
         End::ClientGaveUp { at, trigger, why } => {
             v.outcome = Outcome::Eof;
             v.at = Some(*at);
+            v.answered = Some(trigger.at);
             v.ended_by = Some(Party::Client);
             v.cause = format!(
                 "broker sent WebSocket {} at {}; {} {}",
@@ -189,6 +203,7 @@ pub fn decide(record: &SessionRecord) -> Verdict {
             v.at = Some(*at);
             v.ended_by = Some(Party::Client);
             let with = client_end_words(how);
+            v.answered = after.as_ref().map(|f| f.at);
             v.cause = match after {
                 Some(f) => format!(
                     "broker sent WebSocket {} at {}; the client answered with {with} {} ms later",
@@ -323,6 +338,7 @@ pub fn error(cause: impl Into<String>) -> Verdict {
         cause: cause.into(),
         five_minute_mark_reached: false,
         before_connack: false,
+        answered: None,
     }
 }
 

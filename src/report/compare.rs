@@ -29,7 +29,7 @@ fn same(a: &CellResult, b: &CellResult, within: Duration) -> bool {
     let (x, y) = (&a.verdict, &b.verdict);
     x.outcome == y.outcome
         && x.ended_by == y.ended_by
-        && match (x.at, y.at) {
+        && match (x.broker_time(), y.broker_time()) {
             (Some(p), Some(q)) => p.abs_diff(q) <= within,
             (p, q) => p.is_none() == q.is_none(),
         }
@@ -40,7 +40,9 @@ pub fn diff(old: &RunResult, new: &RunResult) -> Vec<Change> {
     diff_within(old, new, SAME_TIME)
 }
 
-/// [`diff`] with end times the same only when they agree `within` this (broker time).
+/// [`diff`] with end times the same only when they agree `within` this (broker time): the
+/// broker's side of each end (`Verdict::broker_time`), so a client's own reaction, which an
+/// accelerated clock multiplies, does not count as the broker's time.
 ///
 /// A copy (`bookworm#3`) is compared with the same copy in the other run, or, when that run
 /// has no such row, with every row of the same tag there (the tag itself, or all its copies):

@@ -12,7 +12,8 @@ use crate::wire::mqtt::{property, Packet, Protocol, Value};
 /// The topic whose retained message tells the broker's version.
 pub const VERSION_TOPIC: &str = "$SYS/broker/version";
 
-/// A broker frame this close before the client's end is what the client answered.
+/// A broker frame this close before the client's end (in real time: a client's reaction is
+/// its CPU's, which an accelerated clock multiplies) is what the client answered.
 const ANSWER_WINDOW: Duration = Duration::from_secs(1);
 
 /// A client's publish counts as the round trip once this share of the hold has passed
@@ -390,7 +391,7 @@ impl State {
                     .record
                     .frames
                     .iter()
-                    .rfind(|f| f.direction == Direction::Received && f.at <= at && at - f.at <= ANSWER_WINDOW)
+                    .rfind(|f| f.direction == Direction::Received && f.at <= at && at - f.at <= ANSWER_WINDOW.mul_f64(self.rules.speed))
                     .cloned();
                 End::ClientEnded { at, how, after }
             }
