@@ -26,8 +26,10 @@ pub enum Status {
     Changed,
     /// A tag matrix.toml does not list: no expectation.
     New,
-    /// The hold was too short to observe what is expected (a quick look).
-    Unchecked,
+    /// The hold was too short to observe what is expected (a quick look): an OK before the
+    /// 5-minute mark proves nothing, whatever was expected. Never counted as met.
+    #[serde(alias = "unchecked")]
+    Unproven,
     /// The harness could not run the cell.
     Error,
 }
@@ -40,10 +42,10 @@ impl Status {
         }
         match expect {
             None => Status::New,
+            // A session that survived a quick-look hold proves no OK and cannot contradict an
+            // end expected later; anything that did end within the hold can.
+            Some(e) if v.outcome == Outcome::Ok && !e.is_observable_within(hold) => Status::Unproven,
             Some(e) if e.is_met_by(v.outcome, v.at, tolerance) => Status::Met,
-            // A session that survived a quick-look hold cannot contradict an end expected later;
-            // anything that did end within the hold can.
-            Some(e) if v.outcome == Outcome::Ok && !e.is_observable_within(hold) => Status::Unchecked,
             Some(_) => Status::Changed,
         }
     }
@@ -306,6 +308,9 @@ pub struct RunResult {
     /// Upstream issues matrix.toml names behind known failure patterns, for the summary.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub known_issues: Vec<KnownIssue>,
+    /// Why the harness itself could not finish the run, e.g. the Docker engine stopped answering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_fault: Option<String>,
 }
 
 fn real_time() -> u32 {

@@ -20,7 +20,7 @@ pub fn cell_text(c: &CellResult) -> String {
     match (c.status, &c.expected) {
         (Status::Changed, Some(e)) => write!(text, " ≠ expected {e}").unwrap_or(()),
         (Status::New, _) => text.push_str(" (new)"),
-        (Status::Unchecked, Some(e)) => write!(text, " (expected {e}: not observable in this hold)").unwrap_or(()),
+        (Status::Unproven, Some(e)) => write!(text, " (unproven: expected {e}, not observable in this hold)").unwrap_or(()),
         _ => {}
     }
     text

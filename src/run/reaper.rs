@@ -22,7 +22,7 @@ use nix::unistd::Pid;
 
 use crate::client::command::own_cli;
 use crate::client::contract::RUN_ID_VAR;
-use crate::engine::{cleanup, tls};
+use crate::engine::{cleanup, priority, tls};
 
 /// A started reaper; dropping it closes the pipe, as the harness's death would.
 pub struct Reaper {
@@ -31,9 +31,11 @@ pub struct Reaper {
 
 impl Reaper {
     /// Starts the reaper of `run_id`. Never fails the run: a reaper that cannot start leaves
-    /// the run as it was without one (the expiry label still bounds its containers).
+    /// the run as it was without one (the expiry label still bounds its containers), and says
+    /// so on stderr.
     pub fn start(run_id: &str) -> Reaper {
-        let child = Command::new(own_cli())
+        let program = own_cli();
+        let child = Command::new(&program)
             .args(["reap", "--run", run_id])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -41,6 +43,13 @@ impl Reaper {
             // Its own process group: a Ctrl-C or a group kill of the harness does not reach it.
             .process_group(0)
             .spawn()
+            .inspect_err(|e| {
+                eprintln!(
+                    "mosquitto-matrix: warning: the run's reaper ({} reap) could not start: {e}; if this process is killed, \
+                     its containers stay until their expiry label lets the next run remove them",
+                    program.display()
+                )
+            })
             .ok();
         Reaper { child }
     }
@@ -86,5 +95,7 @@ pub async fn sweep(run_id: &str) -> (usize, usize) {
     }
     // The run's certificate and key (a TLS route), which the harness removes when it ends.
     tls::remove_run_files(run_id);
+    // Our control group, once no run's container is left in it.
+    priority::remove_group(std::path::Path::new("/sys/fs/cgroup"));
     (killed, removed)
 }

@@ -203,6 +203,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         ended_at: now_rfc3339(),
         wall_secs: clock.elapsed().as_secs_f64(),
         known_issues: plan.known_issues.clone(),
+        harness_fault: None,
     }
 }
 
