@@ -383,8 +383,19 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
             // testcontainers' clean-up runs on drop, which a signal skips: do it here, and end
             // every command client's process group.
             command::kill_all();
-            let removed = cleanup::remove_run(&run_id).await;
-            eprintln!("mosquitto-matrix: {signal}: removed {} container(s) of run {run_id}", removed.unwrap_or(0));
+            match cleanup::remove_run(&run_id).await {
+                Ok(r) if r.failed == 0 => eprintln!("mosquitto-matrix: {signal}: removed {} container(s) of run {run_id}", r.removed),
+                Ok(r) => eprintln!(
+                    "mosquitto-matrix: {signal}: removed {} container(s) of run {run_id}; {} could not be removed: {}",
+                    r.removed,
+                    r.failed,
+                    cleanup::removal_command(&run_id)
+                ),
+                Err(why) => eprintln!(
+                    "mosquitto-matrix: {signal}: the containers of run {run_id} could not be removed ({why}); its reaper removes them once the engine answers; by hand: {}",
+                    cleanup::removal_command(&run_id)
+                ),
+            }
             return Ok(ExitCode::from(if signal == "SIGINT" { 130 } else { 143 }));
         }
     };

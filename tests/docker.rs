@@ -936,7 +936,7 @@ async fn an_expired_run_network_is_removed_by_the_next_runs_clean_up() {
     while labels::unix_now() <= past {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    mosquitto_matrix::engine::cleanup::remove_expired().await.expect("clean-up");
+    mosquitto_matrix::engine::cleanup::remove_abandoned().await.expect("clean-up");
     assert_eq!(networks_left(&run_id).await, 0);
 }
 
