@@ -254,7 +254,7 @@ fn emit(r: &RunResult, output: &Output) -> Result<(), Error> {
     let io = |path: &Path, e: std::io::Error| Error::File(format!("{}: {e}", path.display()));
     print(r, output.format);
     if let Some(dir) = output.out.as_deref() {
-        for p in report::write_files(r, dir).map_err(|e| io(dir, e))? {
+        for p in report::write_files(r, dir).map_err(|e| Error::File(e.to_string()))? {
             eprintln!("written: {}", p.display());
         }
     }
@@ -262,7 +262,7 @@ fn emit(r: &RunResult, output: &Output) -> Result<(), Error> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         }
-        std::fs::write(path, junit::junit(r)).map_err(|e| io(path, e))?;
+        report::write_whole(path, junit::junit(r).as_bytes()).map_err(|e| io(path, e))?;
         eprintln!("written: {}", path.display());
     }
     Ok(())
