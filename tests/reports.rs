@@ -76,6 +76,7 @@ fn result(cells: Vec<CellResult>) -> RunResult {
         copies: 1,
         known_issues: Vec::new(),
         harness_fault: None,
+        left_behind: None,
     }
 }
 

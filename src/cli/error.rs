@@ -8,6 +8,7 @@ use mosquitto_matrix::plan::ConfigError;
 use mosquitto_matrix::report::baseline::BaselineError;
 use mosquitto_matrix::report::compare::{MergeError, NotComparable};
 use mosquitto_matrix::report::exit;
+use mosquitto_matrix::report::text::WriteError;
 
 /// Why a subcommand could not do what it was asked: printed once, by `main`.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,9 @@ pub enum Error {
         /// Why.
         why: BaselineError,
     },
+    /// A report that could not be written whole.
+    #[error(transparent)]
+    Write(#[from] WriteError),
     /// A file that could not be read, parsed or written.
     #[error("{}: {what}", path.display())]
     File {

@@ -51,7 +51,7 @@ pub fn say(text: &str) -> Result<(), Error> {
 pub fn emit(r: &RunResult, output: &ReportOutput) -> Result<(), Error> {
     let io = |path: &Path, e: std::io::Error| Error::File { path: path.to_path_buf(), what: e.to_string() };
     if let Some(dir) = output.out.as_deref() {
-        for p in report::write_files(r, dir).map_err(|e| io(dir, e))? {
+        for p in report::write_files(r, dir)? {
             eprintln!("written: {}", p.display());
         }
     }
@@ -59,7 +59,7 @@ pub fn emit(r: &RunResult, output: &ReportOutput) -> Result<(), Error> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         }
-        std::fs::write(path, junit::junit(r)).map_err(|e| io(path, e))?;
+        report::write_whole(path, junit::junit(r).as_bytes()).map_err(|e| io(path, e))?;
         eprintln!("written: {}", path.display());
     }
     say(&match output.format {

@@ -180,11 +180,18 @@ pub async fn exec(config: &Path, args: Args) -> Result<u8, Error> {
             // testcontainers' clean-up runs on drop, which a signal skips: do it here, and end
             // every command client's process group.
             command::kill_all();
+            let name = signal.name();
             match cleanup::remove_run(&run_id).await {
-                Ok(n) => eprintln!("mosquitto-matrix: {}: removed {n} container(s) of run {run_id}", signal.name()),
-                Err(e) => eprintln!(
-                    "mosquitto-matrix: {}: the containers of run {run_id} could not be removed ({e}); the reaper and their expiry label still will",
-                    signal.name()
+                Ok(r) if r.failed == 0 => eprintln!("mosquitto-matrix: {name}: removed {} container(s) of run {run_id}", r.removed),
+                Ok(r) => eprintln!(
+                    "mosquitto-matrix: {name}: removed {} container(s) of run {run_id}; {} could not be removed: {}",
+                    r.removed,
+                    r.failed,
+                    cleanup::removal_command(&run_id)
+                ),
+                Err(why) => eprintln!(
+                    "mosquitto-matrix: {name}: the containers of run {run_id} could not be removed ({why}); its reaper removes them once the engine answers; by hand: {}",
+                    cleanup::removal_command(&run_id)
                 ),
             }
             return Ok(signal.exit_status());

@@ -308,9 +308,14 @@ pub struct RunResult {
     /// Upstream issues matrix.toml names behind known failure patterns, for the summary.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub known_issues: Vec<KnownIssue>,
-    /// Why the harness itself could not finish the run, e.g. the Docker engine stopped answering.
+    /// Why the harness itself could not finish the run, e.g. the Docker engine stopped
+    /// answering: the run's outcomes cannot be trusted, and its exit status says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harness_fault: Option<String>,
+    /// What of the run could not be removed at its end (the engine did not answer), and the
+    /// command that removes it; its reaper and the next run's start remove it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_behind: Option<String>,
 }
 
 fn real_time() -> u32 {
