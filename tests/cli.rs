@@ -329,11 +329,12 @@ fn the_cli_reads_the_same_matrix_variables_as_cargo_test_and_names_the_variable_
     let vars = |k: &str| match k {
         "MATRIX_SET" => Some("debian".to_string()),
         "MATRIX_HOLD" => Some("20s".to_string()),
-        "MATRIX_TRANSPORT" => Some("ws".to_string()),
+        "MATRIX_TRANSPORT" => Some("tcp".to_string()),
         _ => None,
     };
     let from_env = Selection::from_vars(vars);
-    assert_eq!((from_env.set.as_deref(), from_env.hold.as_deref(), from_env.transport.as_deref()), (Some("debian"), Some("20s"), Some("ws")));
+    assert_eq!((from_env.set.as_deref(), from_env.hold.as_deref()), (Some("debian"), Some("20s")));
+    assert_eq!(from_env.transport, None, "MATRIX_TRANSPORT is the command contract's, set for each client: no run reads it");
     let both = from_env.overridden_by(Selection { hold: Some("30s".into()), ..Selection::default() });
     assert_eq!((both.set.as_deref(), both.hold.as_deref()), (Some("debian"), Some("30s")));
     assert_eq!((both.origin_of("set"), both.origin_of("hold")), ("MATRIX_SET".to_string(), "--hold".to_string()));
@@ -372,4 +373,67 @@ fn a_process_named_docker_proxy_that_the_engine_did_not_start_keeps_its_niceness
     drop(fake.stdin.take());
     let _ = fake.wait();
     assert_eq!(after, before, "a docker-proxy that is not the engine's was reniced");
+}
+
+/// Compares a command's stdout with its golden file under tests/data/cli/; `MATRIX_BLESS=1`
+/// writes the file instead (then read the diff before committing it).
+fn golden(name: &str, actual: &str) {
+    let path = root().join("tests/data/cli").join(name);
+    if std::env::var_os("MATRIX_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("tests/data/cli/");
+        std::fs::write(&path, actual).expect("write the golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run with MATRIX_BLESS=1 to write it", path.display()));
+    assert!(actual == expected, "{} differs from the output:\n--- expected\n{expected}\n--- actual\n{actual}", path.display());
+}
+
+#[test]
+fn every_subcommand_refuses_a_wrong_argument_as_a_usage_error_naming_it() {
+    let cases: [(&[&str], &str); 7] = [
+        (&["merge"], "required arguments were not provided"),
+        (&["baseline"], "required arguments were not provided"),
+        (&["agree", "tests/data/debian.json", "--columns", "rfc6455"], "--columns: give two columns"),
+        (&["agree", "tests/data/debian.json", "--columns", "rfc6455,nope"], "--columns: tests/data/debian.json has no column \"nope\""),
+        (&["discover", "--set", "nosuch"], "--set: unknown set \"nosuch\"; matrix.toml has eclipse, debian, musl"),
+        (&["client", "--profile", "nosuch"], "--profile: unknown profile \"nosuch\""),
+        (&["run", "--new", "--tags", "2.0.22"], "cannot be used with"),
+    ];
+    for (args, says) in cases {
+        let said = run(cli().args(args));
+        assert_eq!(said.status, i32::from(exit::USAGE), "{args:?}: {}", said.stderr);
+        assert!(said.stderr.contains(says), "{args:?}: {}", said.stderr);
+    }
+    let unreadable = run(cli().args(["baseline", "/nonexistent/result.json"]));
+    assert_eq!(unreadable.status, i32::from(exit::HARNESS_FAILED), "{}", unreadable.stderr);
+    assert_eq!(unreadable.stderr.trim(), "mosquitto-matrix: /nonexistent/result.json: cannot read: No such file or directory (os error 2)");
+}
+
+#[test]
+fn diff_agree_merge_and_baseline_print_their_golden_outputs() {
+    let dir = scratch("golden");
+    let mut r = debian();
+    for c in r["cells"].as_array_mut().expect("cells") {
+        if c["tag"] == "sid" && c["profile"] == "rfc6455" {
+            c["verdict"]["outcome"] = "EOF".into();
+            c["verdict"]["at"] = 310.1.into();
+            c["verdict"]["cause"] = "broker ended the connection without a close frame at 310.1 s".into();
+        }
+    }
+    let changed = write_json(&dir, "changed.json", &r);
+    let diff = run(cli().args(["diff", "tests/data/debian.json"]).arg(&changed).args(["--format", "markdown"]));
+    assert_eq!(diff.status, i32::from(exit::CHANGED), "{}", diff.stderr);
+    golden("diff.md", &diff.stdout);
+    let agree = run(cli().args(["agree", "tests/data/debian.json", "--columns", "paho-java-1.2.5,paho-java@1.2.5"]));
+    assert_eq!(agree.status, 0, "{}", agree.stderr);
+    golden("agree.txt", &agree.stdout);
+    let (a, b) = shards(&dir);
+    let (fa, fb) = (write_json(&dir, "a.json", &a), write_json(&dir, "b.json", &b));
+    let merged = run(cli().arg("merge").arg(&fb).arg(&fa).args(["--format", "markdown"]));
+    assert_eq!(merged.status, 0, "{}", merged.stderr);
+    golden("merge.md", &merged.stdout);
+    let config = matrix_copy(&dir);
+    let baseline = run(cli().arg("--config").arg(&config).arg("baseline").arg(&changed).arg("--dry-run"));
+    assert_eq!(baseline.status, 0, "{}", baseline.stderr);
+    golden("baseline-dry-run.diff", &baseline.stdout.replace(&config.display().to_string(), "matrix.toml"));
 }

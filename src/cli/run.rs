@@ -64,7 +64,7 @@ pub struct Args {
     #[arg(long = "client", value_name = "NAME=COMMAND")]
     clients: Vec<String>,
     /// Only the columns of this transport, as each column runs (a +v5 column speaks its base's); none left is an
-    /// error (else MATRIX_TRANSPORT). Example: --transport ws
+    /// error. Example: --transport ws
     #[arg(long, value_enum)]
     transport: Option<TransportArg>,
     /// Hold for a quick look (else MATRIX_HOLD); below 300 s every OK is unproven. Example: --hold 20s

@@ -77,13 +77,15 @@ fn split_list(s: &str) -> Vec<String> {
 pub const CONFIG_VAR: &str = "MATRIX_CONFIG";
 
 /// Every variable [`Selection::from_vars`] reads, in the order `--help` lists their flags.
-pub const SELECTION_VARS: [&str; 11] = [
+///
+/// No `MATRIX_TRANSPORT`: the command-client contract sets that variable for each client
+/// process, so a run's transport is asked on the command line only (`--transport`).
+pub const SELECTION_VARS: [&str; 10] = [
     "MATRIX_SET",
     "MATRIX_TAGS",
     "MATRIX_PROFILES",
     "MATRIX_ROUTES",
     "MATRIX_PROTOCOL",
-    "MATRIX_TRANSPORT",
     "MATRIX_HOLD",
     "MATRIX_SPEED",
     "MATRIX_COPIES",
@@ -104,8 +106,7 @@ impl Selection {
     }
 
     /// Reads the selection from variables ([`SELECTION_VARS`]: `MATRIX_SET`, `MATRIX_TAGS`,
-    /// `MATRIX_PROFILES`, `MATRIX_ROUTES`, `MATRIX_PROTOCOL`, `MATRIX_TRANSPORT`,
-    /// `MATRIX_HOLD`, `MATRIX_SPEED`, `MATRIX_COPIES`, `MATRIX_JOBS` and
+    /// `MATRIX_PROFILES`, `MATRIX_ROUTES`, `MATRIX_PROTOCOL`, `MATRIX_HOLD`, `MATRIX_SPEED`, `MATRIX_COPIES`, `MATRIX_JOBS` and
     /// `MATRIX_CLIENT_VERSIONS`); an empty variable counts as unset.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Selection {
         let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
@@ -120,7 +121,7 @@ impl Selection {
             copies: var("MATRIX_COPIES"),
             jobs: var("MATRIX_JOBS"),
             client_versions: var("MATRIX_CLIENT_VERSIONS"),
-            transport: var("MATRIX_TRANSPORT"),
+            transport: None,
             clients: Vec::new(),
             origin: SelectionOrigin::Environment,
             from_command_line: Vec::new(),
