@@ -47,7 +47,9 @@ pub fn say(text: &str) -> Result<(), Error> {
 }
 
 /// Writes the files asked for, then prints the result: the files are there even when the
-/// reader of standard output has gone.
+/// reader of standard output has gone, and a closed standard output is no error here: the
+/// run's exit status still says what it found (a regression must not turn into 0 because
+/// `| head` stopped reading).
 pub fn emit(r: &RunResult, output: &ReportOutput) -> Result<(), Error> {
     let io = |path: &Path, e: std::io::Error| Error::File { path: path.to_path_buf(), what: e.to_string() };
     if let Some(dir) = output.out.as_deref() {
@@ -62,10 +64,14 @@ pub fn emit(r: &RunResult, output: &ReportOutput) -> Result<(), Error> {
         report::write_whole(path, junit::junit(r).as_bytes()).map_err(|e| io(path, e))?;
         eprintln!("written: {}", path.display());
     }
-    say(&match output.format {
+    let printed = say(&match output.format {
         ResultFormat::Table => report::table(r),
         ResultFormat::TableWide => report::table_wide(r),
         ResultFormat::Markdown => report::markdown(r),
         ResultFormat::Json => format!("{}\n", report::json(r)),
-    })
+    });
+    match printed {
+        Err(Error::StdoutClosed) => Ok(()),
+        other => other,
+    }
 }

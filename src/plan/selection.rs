@@ -292,10 +292,10 @@ impl Plan {
         let set = file.set(&set_name).ok_or_else(|| asked("set", unknown_set(&set_name, &file.sets)))?;
         let tags = match &sel.tags {
             Some(t) if t.is_empty() => return Err(asked("tags", "no tags given".into())),
-            Some(t) if twice(t).is_some() => {
-                return Err(asked("tags", format!("tag {:?} is given twice; each tag runs once (for more, use copies)", twice(t).unwrap_or(&t[0]))))
-            }
-            Some(t) => t.clone(),
+            Some(t) => match twice(t) {
+                Some(tag) => return Err(asked("tags", format!("tag {tag:?} is given twice; each tag runs once (for more, use copies)"))),
+                None => t.clone(),
+            },
             None => set.tags.clone(),
         };
         let mut columns = match &sel.profiles {

@@ -69,7 +69,7 @@ pub fn expectation_text(outcome: Outcome, at: Option<std::time::Duration>) -> St
 }
 
 /// Why a cell's outcome cannot become an expectation, if it cannot: one line, the cell named.
-pub fn unproven(run: &RunResult, c: &CellResult) -> Option<String> {
+pub fn not_accepted(run: &RunResult, c: &CellResult) -> Option<String> {
     match c.verdict.outcome {
         Outcome::Error => Some(format!("{}: ERROR (the harness could not run it), expectation left as it was", c.id())),
         Outcome::Ok if !run.five_minute_mark_reached || run.hold_secs <= FIVE_MINUTE_MARK.as_secs_f64() => Some(format!(
@@ -117,7 +117,7 @@ pub fn apply(path: &Path, text: &str, run: &RunResult) -> Result<Baselined, Base
     }
     let expect = set.get_mut("expect").and_then(Item::as_table_like_mut).ok_or_else(|| BaselineError::UnknownSet(run.set.clone()))?;
     for c in run.cells.iter().filter(|c| c.route == DIRECT) {
-        if let Some(why) = unproven(run, c) {
+        if let Some(why) = not_accepted(run, c) {
             out.skipped.push(why);
             continue;
         }
@@ -149,7 +149,7 @@ pub fn apply(path: &Path, text: &str, run: &RunResult) -> Result<Baselined, Base
     // A route inherits from direct: read the plan again with this run's direct cells written.
     let direct_written = MatrixFile::parse(path, &doc.to_string()).map_err(|e| BaselineError::Config(e.to_string()))?;
     for c in run.cells.iter().filter(|c| c.route != DIRECT) {
-        if let Some(why) = unproven(run, c) {
+        if let Some(why) = not_accepted(run, c) {
             out.skipped.push(why);
             continue;
         }
