@@ -76,6 +76,7 @@ fn result(cells: Vec<CellResult>) -> RunResult {
         copies: 1,
         known_issues: Vec::new(),
         harness_fault: None,
+        scheduling: Vec::new(),
         left_behind: None,
     }
 }

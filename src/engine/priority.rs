@@ -75,12 +75,29 @@ pub fn parent() -> Option<String> {
 }
 
 /// Every thread of this process to [`FIRST`], where allowed (root or CAP_SYS_NICE); threads
-/// made later inherit it.
-pub fn raise_harness() {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return };
+/// made later inherit it. Returns whether it was allowed.
+pub fn raise_harness() -> bool {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return false };
+    let mut raised = false;
     for tid in tasks.flatten().filter_map(|t| t.file_name().to_str().and_then(|s| s.parse::<i32>().ok())) {
-        set_niceness(tid, FIRST);
+        raised |= set_niceness(tid, FIRST);
     }
+    raised
+}
+
+/// Which scheduling measures a run had, for its result: the containers' group (or why they
+/// stayed in the engine's), the harness's niceness (or why it kept its own), the clients'.
+pub fn measures(group: &Result<String, String>, harness_raised: bool) -> Vec<String> {
+    let group = match group {
+        Ok(g) => format!("containers in control group {g}, weighted {WEIGHT_FACTOR} default processes"),
+        Err(why) => format!("containers in the engine's own control group: {why}"),
+    };
+    let harness = if harness_raised {
+        format!("harness and the engine's port relays of its containers at niceness {FIRST}")
+    } else {
+        "harness and port relays at their own niceness: raising it needs root or CAP_SYS_NICE".to_string()
+    };
+    vec![group, harness, format!("client programs at niceness {CLIENT_NICENESS}")]
 }
 
 /// The engine's userland relays for these host ports (`docker-proxy -host-port N`) to
@@ -132,10 +149,8 @@ pub fn relay_port(cmdline: &[u8]) -> Option<u16> {
     args.windows(2).find(|w| w[0] == "-host-port").and_then(|w| w[1].parse().ok())
 }
 
-fn set_niceness(pid: i32, niceness: i32) {
-    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
-        let _ = rustix::process::setpriority_process(Some(pid), niceness);
-    }
+fn set_niceness(pid: i32, niceness: i32) -> bool {
+    rustix::process::Pid::from_raw(pid).is_some_and(|pid| rustix::process::setpriority_process(Some(pid), niceness).is_ok())
 }
 
 /// Removes our control group ([`PARENT`]) from every hierarchy under `root` where it is empty,
@@ -192,6 +207,16 @@ mod tests {
         assert_eq!(relay_port(b"/usr/bin/socat\x00-host-port\x0033151\x00"), None);
         assert_eq!(relay_port(b"docker-proxy\x00-host-port\x00"), None);
         assert_eq!(relay_port(b""), None);
+    }
+
+    #[test]
+    fn a_result_says_which_scheduling_measures_were_in_effect_and_why_not() {
+        let had = measures(&Ok(PARENT.to_string()), true);
+        assert_eq!(had[0], "containers in control group /mosquitto-matrix, weighted 10 default processes");
+        assert_eq!(had[1], "harness and the engine's port relays of its containers at niceness -5");
+        let refused = measures(&Err("the engine runs on another machine".to_string()), false);
+        assert_eq!(refused[0], "containers in the engine's own control group: the engine runs on another machine");
+        assert!(refused[1].contains("needs root or CAP_SYS_NICE"), "{}", refused[1]);
     }
 
     #[test]

@@ -312,6 +312,11 @@ pub struct RunResult {
     /// answering: the run's outcomes cannot be trusted, and its exit status says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harness_fault: Option<String>,
+    /// Which scheduling measures of the harness were in effect (`engine::priority`): the
+    /// containers' control group, the harness's niceness, the clients'; each says why not
+    /// where the machine refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scheduling: Vec<String>,
     /// What of the run could not be removed at its end (the engine did not answer), and the
     /// command that removes it; its reaper and the next run's start remove it too.
     #[serde(default, skip_serializing_if = "Option::is_none")]

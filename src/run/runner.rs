@@ -130,9 +130,9 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
     let started_at = now_rfc3339();
     let clock = Instant::now();
     raise_open_files_limit();
-    priority::raise_harness();
+    let harness_raised = priority::raise_harness();
     // Brokers first on a busy CPU; where that cannot be had, they stay in the engine's group.
-    let _ = priority::prepare(broker::engine_is_local()).await;
+    let group = priority::prepare(broker::engine_is_local()).await;
     // Containers of ours that outlived their run go first: expired ones, and those of runs
     // whose harness is gone (one killed with its engine, say).
     let _ = tokio::time::timeout(Duration::from_secs(30), cleanup::remove_abandoned()).await;
@@ -212,6 +212,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         wall_secs: clock.elapsed().as_secs_f64(),
         known_issues: plan.known_issues.clone(),
         harness_fault: health.cause(),
+        scheduling: priority::measures(&group, harness_raised),
         left_behind,
     }
 }
