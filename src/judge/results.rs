@@ -13,8 +13,11 @@ use crate::plan::route::{split_key, DIRECT};
 /// column (`profile`) may be a command client; `columns`, `contract_version`, and per cell
 /// `process` and `wire` were added. Version 3: the route axis; per cell `route`, and a
 /// cell's `profile` (and `profiles`) name a column under a route other than `direct` as
-/// `route/column`; the run's `routes`. Version 1 and 2 files still read (every cell `direct`).
-pub const SCHEMA_VERSION: u32 = 3;
+/// `route/column`; the run's `routes`. Version 4: a cell's status `unproven` (was `unchecked`)
+/// also stands for an OK that a hold short of the 5-minute mark could not prove, which was
+/// `met`; the run's `harness_fault`, `left_behind` and `scheduling`. Version 1 to 3 files still
+/// read (every cell `direct`, `unchecked` as `unproven`).
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// How a cell's outcome compares with matrix.toml.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
