@@ -403,6 +403,12 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
     compare::reorder(&mut result, &order);
     result.shard = asked.shard.map(|s| s.to_string());
     emit(&result, output)?;
+    if let Some(fault) = &result.harness_fault {
+        eprintln!("mosquitto-matrix: the harness could not finish the run: {fault}");
+    }
+    if let Some(left) = &result.left_behind {
+        eprintln!("mosquitto-matrix: {left}");
+    }
     Ok(ExitCode::from(compare::exit_status(&result) as u8))
 }
 
