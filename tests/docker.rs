@@ -1412,3 +1412,25 @@ fn a_results_folder_that_cannot_be_written_is_one_clear_error_naming_it_and_exit
     assert!(said[0].contains(&disk.dir.display().to_string()) && said[0].contains("Read-only file system"), "{err}");
     assert_eq!(std::fs::read(disk.dir.join("debian.json")).expect("still there"), b"{}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_whose_harness_is_gone_is_removed_by_the_next_runs_start_whatever_its_expiry() {
+    // A harness that died with its engine: its pid names a process that has ended.
+    let mut child = Command::new("true").spawn().expect("a short-lived process");
+    let pid = child.id();
+    child.wait().expect("it ends");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    let run_id = labels::new_run_id();
+    let far = labels::unix_now() + 24 * 3600;
+    let id = docker(&[
+        "create",
+        "--label", &format!("{}={}", labels::TOOL_LABEL, labels::TOOL),
+        "--label", &format!("{RUN_LABEL}={run_id}"),
+        "--label", &format!("{}={far}", labels::EXPIRES_LABEL),
+        "--label", &format!("{}={}:{pid}:1", labels::OWNER_LABEL, host.trim()),
+        "mosquitto-matrix/debian:bookworm",
+    ]);
+    assert_eq!(left_behind(&run_id).await, 1, "container {id} of the dead harness exists");
+    mosquitto_matrix::engine::cleanup::remove_abandoned().await.expect("clean-up");
+    assert_eq!(left_behind(&run_id).await, 0, "a container whose harness is gone is removed, though it expires in a day");
+}

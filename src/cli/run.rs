@@ -201,6 +201,12 @@ pub async fn exec(config: &Path, args: Args) -> Result<u8, Error> {
     compare::reorder(&mut result, &order);
     result.shard = args.shard.map(|s| s.to_string());
     emit(&result, &args.output)?;
+    if let Some(fault) = &result.harness_fault {
+        eprintln!("mosquitto-matrix: the harness could not finish the run: {fault}");
+    }
+    if let Some(left) = &result.left_behind {
+        eprintln!("mosquitto-matrix: {left}");
+    }
     Ok(compare::exit_status(&result))
 }
 

@@ -83,6 +83,24 @@ pub async fn remove_run(run_id: &str) -> Result<Removal, String> {
     Ok(done)
 }
 
+/// Removes one container of ours, within `bound`, by id. testcontainers' own removal runs
+/// again in its `Drop` when a bounded removal is abandoned, and that one blocks its thread
+/// for as long as an engine that hangs does not answer; so the handle is forgotten (a few
+/// bytes) and the container removed here, or else by the reaper and the next run's start.
+pub async fn dispose<I: testcontainers::Image>(container: testcontainers::ContainerAsync<I>, bound: Duration) -> Result<(), String> {
+    let id = container.id().to_string();
+    std::mem::forget(container);
+    let removal = async {
+        let docker = testcontainers::core::client::docker_client_instance().await.map_err(|e| e.to_string())?;
+        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+        docker.remove_container(&id, Some(options)).await.map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(bound, removal).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("container {id}: the engine did not answer within {bound:?}")),
+    }
+}
+
 /// The command that removes whatever of a run is left, by its labels.
 pub fn removal_command(run_id: &str) -> String {
     let filter = format!("label={RUN_LABEL}={run_id}");

@@ -6,15 +6,17 @@
 //! brokers' port relays (`docker-proxy`) with it, so every session drops at once. Such an end
 //! is the harness's fault, never the broker's drop (see `run::runner`).
 //!
-//! Two signals, whichever comes first: the engine's event stream, held open for the whole run
-//! (a killed or stopping engine closes it at once), and a heartbeat ping every
-//! [`HEARTBEAT`], each bounded by [`ANSWER_BOUND`] (an engine that hangs keeps its sockets
-//! open and says nothing). Once lost, the engine is pinged every [`HEARTBEAT`] until it
-//! answers again, which the run's clean-up and the reaper wait for.
+//! Three signals, whichever comes first: the engine's event stream, held open for the whole
+//! run (a killed or stopping engine closes it at once); a heartbeat ping every [`HEARTBEAT`],
+//! each bounded by [`ANSWER_BOUND`] (an engine that hangs keeps its sockets open and says
+//! nothing); and, for a local engine, its pid file, whose change is a restart however quick.
+//! A cell that finds the engine gone first ([`EngineWatch::confirm`]) records the loss for
+//! the whole run. Once lost, the engine is pinged every [`HEARTBEAT`] until it answers again.
 //!
-//! I/O: the engine's API, and the clock.
+//! I/O: the engine's API, its pid file, and the clock.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -73,6 +75,7 @@ impl EngineHealth {
 /// A running watch; dropping it stops the watching.
 pub struct EngineWatch {
     health: watch::Receiver<EngineHealth>,
+    record: Arc<watch::Sender<EngineHealth>>,
     task: tokio::task::JoinHandle<()>,
     started: Instant,
 }
@@ -81,9 +84,10 @@ impl EngineWatch {
     /// Starts watching the engine now.
     pub fn start() -> EngineWatch {
         let (tx, rx) = watch::channel(EngineHealth::default());
+        let record = Arc::new(tx);
         let started = Instant::now();
-        let task = tokio::spawn(watch_engine(tx, started));
-        EngineWatch { health: rx, task, started }
+        let task = tokio::spawn(watch_engine(Arc::clone(&record), started, local_engine_pid()));
+        EngineWatch { health: rx, record, task, started }
     }
 
     /// What is known of the engine now.
@@ -101,17 +105,11 @@ impl EngineWatch {
         self.started
     }
 
-    /// Asks the engine now (bounded by [`ANSWER_BOUND`]); a failure is recorded as a loss, so
-    /// that a cell that saw its session end before the watch did still learns of it.
+    /// Asks the engine now (bounded by [`ANSWER_BOUND`]); a failure is recorded as the run's
+    /// loss, so that a cell that saw its session end before the watch did still learns of it.
     pub async fn confirm(&self) -> EngineHealth {
         if let Err(how) = ping().await {
-            // The watch task records it too; this records it at once if it has not yet.
-            let at = self.started.elapsed();
-            let mut now = self.health();
-            if now.lost.is_none() {
-                now.lost = Some(EngineLoss { at, how });
-            }
-            return now;
+            record_loss(&self.record, self.started, how);
         }
         self.health()
     }
@@ -135,16 +133,36 @@ pub async fn ping() -> Result<(), String> {
     }
 }
 
-async fn watch_engine(tx: watch::Sender<EngineHealth>, started: Instant) {
-    let lost = |how: String| {
-        tx.send_if_modified(|h| {
-            if h.lost.is_some() {
-                return false;
-            }
-            h.lost = Some(EngineLoss { at: started.elapsed(), how });
-            true
-        });
-    };
+/// Records the run's first loss of the engine; a later one changes nothing.
+fn record_loss(tx: &watch::Sender<EngineHealth>, started: Instant, how: String) {
+    tx.send_if_modified(|h| {
+        if h.lost.is_some() {
+            return false;
+        }
+        h.lost = Some(EngineLoss { at: started.elapsed(), how });
+        true
+    });
+}
+
+/// The pid of a local engine, from its pid file: `None` for a remote engine or none found.
+fn local_engine_pid() -> Option<String> {
+    if !crate::engine::broker::engine_is_local() {
+        return None;
+    }
+    ["/var/run/docker.pid", "/run/docker.pid"].iter().find_map(|p| std::fs::read_to_string(p).ok()).map(|s| s.trim().to_string())
+}
+
+/// Whether a local engine's pid changed since `first`: a restart, however quick.
+fn restarted(first: &Option<String>) -> Option<String> {
+    let first = first.as_ref()?;
+    match local_engine_pid() {
+        Some(now) if &now != first => Some(format!("it restarted: dockerd pid {first}, now {now}")),
+        _ => None,
+    }
+}
+
+async fn watch_engine(tx: Arc<watch::Sender<EngineHealth>>, started: Instant, first_pid: Option<String>) {
+    let lost = |how: String| record_loss(&tx, started, how);
     // Answering: the event stream and the heartbeat, until one fails.
     loop {
         let docker = match testcontainers::core::client::docker_client_instance().await {
@@ -168,18 +186,31 @@ async fn watch_engine(tx: watch::Sender<EngineHealth>, started: Instant) {
                     if let Err(how) = ping().await {
                         break how;
                     }
+                    if let Some(how) = restarted(&first_pid) {
+                        break how;
+                    }
                 }
             }
         };
         // A stream can end for reasons of its own (a proxy between us and the engine): only
-        // a ping that fails too makes it a loss.
-        match ping().await {
-            Ok(()) if failed.starts_with("its event stream") => continue,
-            _ => {
-                lost(failed);
-                break;
+        // a ping that fails too, or a restart, makes it a loss.
+        let answers = ping().await.is_ok();
+        if answers && failed.starts_with("its event stream") {
+            match restarted(&first_pid) {
+                None => continue,
+                Some(how) => {
+                    lost(format!("{failed}; {how}"));
+                    tx.send_modify(|h| h.back_at = Some(started.elapsed()));
+                    return;
+                }
             }
         }
+        lost(failed);
+        if answers {
+            tx.send_modify(|h| h.back_at = Some(started.elapsed()));
+            return;
+        }
+        break;
     }
     // Lost: asked every heartbeat until it answers again.
     let mut beat = tokio::time::interval(HEARTBEAT);

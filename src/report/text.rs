@@ -297,6 +297,10 @@ pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// could not be had is one line for all its cells.
 pub fn failures(r: &RunResult) -> Vec<String> {
     let mut lines = Vec::new();
+    // The harness's own fault first: it is why the cells below are ERRORs.
+    if let Some(fault) = &r.harness_fault {
+        lines.push(format!("the harness could not finish the run: {fault}"));
+    }
     let mut told: Vec<&str> = Vec::new();
     let mut told_proxies: Vec<(&str, &str)> = Vec::new();
     for c in r.cells.iter().filter(|c| matches!(c.status, Status::Changed | Status::Error)) {

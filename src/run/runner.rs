@@ -179,13 +179,15 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
     join_all(services.into_iter().map(Service::stop)).await;
     if let Some(Ok(name)) = &cx.network {
         // Its containers are gone by now; `remove_run` below tries again if this failed.
-        let _ = tokio::time::timeout(Duration::from_secs(30), network::remove(name)).await;
+        let _ = tokio::time::timeout(removal_bound(&engine), network::remove(name)).await;
     }
     // A container whose start was abandoned at its bound may still have been created.
-    let removal = tokio::time::timeout(Duration::from_secs(30), cleanup::remove_run(run_id)).await;
+    let bound = removal_bound(&engine);
+    let removal = tokio::time::timeout(bound, cleanup::remove_run(run_id)).await;
     let health = engine.health();
     drop(engine);
-    let left_behind = cleanup::left_behind(run_id, removal.unwrap_or_else(|_| Err("the engine did not answer within 30 s".to_string()))).await;
+    let removal = removal.unwrap_or_else(|_| Err(format!("the engine did not answer within {:.0} s", bound.as_secs_f64())));
+    let left_behind = cleanup::left_behind(run_id, removal).await;
     // The reaper waits for an engine that went away, and removes what is left once it is back.
     drop(reaper);
     RunResult {
@@ -214,6 +216,16 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         harness_fault: health.cause(),
         scheduling: priority::measures(&group, harness_raised),
         left_behind,
+    }
+}
+
+/// How long a removal may take: 30 s, or one answer's bound while the engine is lost.
+fn removal_bound(engine: &EngineWatch) -> Duration {
+    let h = engine.health();
+    if h.faulted() && h.back_at.is_none() {
+        watch::ANSWER_BOUND
+    } else {
+        Duration::from_secs(30)
     }
 }
 
@@ -582,9 +594,11 @@ async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResu
         run_cell(cx, &broker, cell, at)
     });
     let results: Vec<(CellResult, Option<String>)> = join_all(sessions).await;
-    // The proxies go before the broker they stand in front of.
+    // The proxies go before the broker they stand in front of; an engine that went away and
+    // is not back gets one short try (the reaper and the next run remove the rest).
+    let bound = removal_bound(cx.engine);
     let removals = proxies.into_values().flatten().map(|p| async move {
-        let _ = tokio::time::timeout(Duration::from_secs(30), p.container.rm()).await;
+        let _ = cleanup::dispose(p.container, bound).await;
     });
     join_all(removals).await;
     drop(proxy_tickets);
@@ -593,8 +607,7 @@ async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResu
     if inspect(&broker).await.is_ok_and(|s| s.paused) {
         let _ = broker.container.unpause().await;
     }
-    // Dropping the container removes it; do it explicitly to wait for the removal.
-    let _ = tokio::time::timeout(Duration::from_secs(30), broker.container.rm()).await;
+    let _ = cleanup::dispose(broker.container, bound).await;
     drop(ticket);
     (info, results.into_iter().map(|(r, _)| r).collect())
 }
