@@ -41,12 +41,27 @@ fn run(c: &mut Command) -> Said {
     }
 }
 
-/// A fresh folder of this test's own.
-fn scratch(name: &str) -> PathBuf {
+/// A fresh folder of this test's own, removed when the test ends.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("matrix-cli-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a temporary folder");
-    dir
+    Scratch(dir)
 }
 
 fn debian() -> Value {
