@@ -163,7 +163,7 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
         /// End times closer than this (broker time) are the same. Example: --within 1s
-        #[arg(long, default_value = "5s")]
+        #[arg(long, default_value_t = humantime::format_duration(compare::SAME_TIME).to_string())]
         within: String,
     },
     /// Check that two columns of one result behave alike on every tag: the same outcome, the broker's PING and the
@@ -206,11 +206,13 @@ enum Command {
         /// Keepalive finer than MATRIX_KEEPALIVE_SECS' whole seconds. Example: --keepalive 1500ms
         #[arg(long)]
         keepalive: Option<String>,
-        /// How long late-pong waits before its PONG (default 15s). Example: --late-pong 15s
-        #[arg(long)]
+        /// How long late-pong waits before its PONG.
+        #[arg(long, help = format!("How long late-pong waits before its PONG (default {}). Example: --late-pong 15s",
+            humantime::format_duration(mosquitto_matrix::plan::DEFAULT_LATE_PONG)))]
         late_pong: Option<String>,
-        /// Bound on connect + upgrade + CONNACK (default 20s). Example: --setup-timeout 20s
-        #[arg(long)]
+        /// Bound on connect + upgrade + CONNACK.
+        #[arg(long, help = format!("Bound on connect + upgrade + CONNACK (default {}). Example: --setup-timeout 20s",
+            humantime::format_duration(mosquitto_matrix::plan::DEFAULT_SETUP_TIMEOUT)))]
         setup_timeout: Option<String>,
     },
     /// The run's reaper (started by `run` itself): waits until its standard input closes — the run ended or was
@@ -379,13 +381,13 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
     };
     let mut result = tokio::select! {
         r = run::run(&plan, &run_id, Some(tx)) => r,
-        signal = interrupted() => {
+        signal = run::stop::StopSignal::wait() => {
             // testcontainers' clean-up runs on drop, which a signal skips: do it here, and end
             // every command client's process group.
             command::kill_all();
             let removed = cleanup::remove_run(&run_id).await;
             eprintln!("mosquitto-matrix: {signal}: removed {} container(s) of run {run_id}", removed.unwrap_or(0));
-            return Ok(ExitCode::from(if signal == "SIGINT" { 130 } else { 143 }));
+            return Ok(ExitCode::from(signal.exit_status()));
         }
     };
     let _ = shown.await;
@@ -406,7 +408,7 @@ async fn play_profile(name: &str, tuning: [Option<String>; 3]) -> Result<ExitCod
         t.map(|text| parse_duration(&text).map_err(|e| Error::File(format!("client: {e}")))).transpose()
     });
     let tuning = Tuning { keepalive: keepalive?, late_pong: late_pong?, setup_timeout: setup_timeout? };
-    serve::print(&serve::Said { stdout: vec![serve::client_line(profile)], stderr: Vec::new(), status: 0 });
+    serve::print(&serve::ExitReport { stdout: vec![serve::client_line(profile)], stderr: Vec::new(), status: 0 });
     let said = serve::serve(profile, &env, tuning).await;
     serve::print(&said);
     Ok(ExitCode::from(said.status))
@@ -515,14 +517,3 @@ async fn reap(run_id: &str) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Waits for SIGINT or SIGTERM and names it.
-async fn interrupted() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
-    }
-}

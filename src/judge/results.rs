@@ -342,10 +342,3 @@ impl RunResult {
         self.cells.iter().find(|c| c.tag == tag && c.profile == profile)
     }
 }
-
-/// Now, as RFC 3339 UTC.
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}

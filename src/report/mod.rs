@@ -13,5 +13,7 @@ pub mod progress;
 pub mod summary;
 pub mod text;
 pub mod timeline;
+pub mod wording;
 
-pub use text::{broker_failure_text, cell_text, digest_change_text, failures, json, markdown, outcome_text, table, table_wide, write_files};
+pub use text::{failures, json, markdown, table, table_wide, write_files};
+pub use wording::{broker_failure_text, cell_text, digest_change_text, outcome_text};
