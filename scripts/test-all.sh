@@ -23,7 +23,7 @@ MATRIX_SPEED=10 MATRIX_SET=debian cargo test --test matrix
 cargo run --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10.json
 cargo run --quiet -- agree target/matrix/debian-x10.json --columns paho-java-1.2.5,paho-java@1.2.5 --within 0.5s
 MATRIX_SPEED=10 MATRIX_SET=musl cargo test --test matrix
-# The route axis (README, "Routes"): the debian set on direct, the broker's own TLS listener,
+# The route axis (docs/src/routes.md): the debian set on direct, the broker's own TLS listener,
 # nginx and HAProxy, every cell as matrix.toml expects it per route, at x1 (about 6 min) and
 # x10 (about 1.5 min); results in target/matrix/debian-routes.json and debian-x10-routes.json.
 MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo test --test matrix
@@ -31,7 +31,7 @@ MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo t
 # The load of the default set on this machine: the debian set eight times over (32 brokers,
 # 576 cells) at x10, admitted by the scheduler: every cell must meet matrix.toml; then no copy
 # may differ from the single x1 run in outcome, nor in time by more than 1 s of broker time
-# (README, "A run that fits the machine": at most 0.69 s in three runs, one of them beside a
+# (docs/src/fitting-the-machine.md: at most 0.69 s in three runs, one of them beside a
 # CPU hog on one core).
 MATRIX_COPIES=8 MATRIX_SPEED=10 MATRIX_SET=debian cargo test --test matrix
 cargo run --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10-copies8.json

@@ -120,7 +120,7 @@ enum Command {
         /// named <column>+v<version>. Example: --protocol 3.1.1,5
         #[arg(long = "protocol", value_delimiter = ',', value_name = "VERSIONS")]
         protocols: Option<Vec<String>>,
-        /// A program as one more column, run once per cell under the command contract (see README) and reported with
+        /// A program as one more column, run once per cell under the command contract (docs/src/command-contract.md) and reported with
         /// no expectation; repeatable. NAME:tcp=COMMAND for MQTT over TCP. Example: --client 'my-app=java -jar app.jar'
         #[arg(long = "client", value_name = "NAME=COMMAND")]
         clients: Vec<String>,

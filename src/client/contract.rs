@@ -1,7 +1,7 @@
 //! The command-client contract, version 3: what a command column is started with, and what
 //! it prints. Stable; its version goes into every JSON report (`contract_version`). The
-//! README's "The command contract" is its one normative text; this module is the source of
-//! each name and default it states.
+//! book's "The command contract" (`docs/src/command-contract.md`) is its one normative text;
+//! this module is the source of each name and default it states.
 //!
 //! Version 2 adds `MATRIX_SETUP_SECS` (the bound on connect + upgrade + CONNACK + SUBACK, on
 //! the client's own clock: an accelerated client gets it multiplied, so its deadline is the

@@ -360,6 +360,20 @@ impl CommandClient {
     }
 }
 
+impl crate::plan::Cost {
+    /// The cost of a column's cell; `as_command` when the run plays built-ins as commands.
+    pub fn of(column: &Column, as_command: bool) -> crate::plan::Cost {
+        use crate::plan::Cost;
+        match column.base() {
+            Column::Builtin(Profile::Rumqttc) if !as_command => Cost { start_cpu: std::time::Duration::from_millis(5), memory_mb: 1 },
+            Column::Builtin(_) if as_command => Cost::SELF_COMMAND,
+            Column::Builtin(_) => Cost::IN_PROCESS,
+            Column::Command(c) => c.cost.unwrap_or(Cost::UNKNOWN_PROGRAM),
+            Column::Under { column, .. } => Cost::of(column, as_command),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
