@@ -615,4 +615,19 @@ mod tests {
         let v = decide(&record(Profile::Rfc6455, vec![], End::HarnessError { detail: "nothing listening".into() }));
         assert_eq!(v.outcome, Outcome::Error);
     }
+
+    #[test]
+    fn the_outcome_is_decided_with_its_reason_before_any_words() {
+        let end = End::SocketEnded { at: secs(310.1), how: SocketEnd::Eof };
+        let r = record(Profile::NoPong, vec![ping(300.0)], end);
+        let d = outcome(&r);
+        assert_eq!((d.outcome, d.at, d.ended_by, d.before_connack), (Outcome::Eof, Some(secs(310.1)), Some(Party::Broker), false));
+        assert_eq!(d.reason, Reason::BrokerDropped { at: secs(310.1), how: &SocketEnd::Eof });
+        // The words are the sentence's alone, and decide gives the same.
+        assert_eq!(sentence(&d, &r), decide(&r).cause);
+        let mut early = r.clone();
+        early.connected = false;
+        assert!(outcome(&early).before_connack);
+        assert!(sentence(&outcome(&early), &early).ends_with(", before any CONNACK"));
+    }
 }

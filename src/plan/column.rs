@@ -379,6 +379,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_profile_reads_and_writes_as_its_name() {
+        for p in Profile::ALL {
+            let text = serde_json::to_string(&p).expect("serialises");
+            assert_eq!(text, format!("{:?}", p.name()));
+            assert_eq!(serde_json::from_str::<Profile>(&text).expect("reads back"), p);
+        }
+        let e = serde_json::from_str::<Profile>("\"paho\"").expect_err("not a profile");
+        assert!(e.to_string().starts_with("unknown profile \"paho\"; built-in profiles: paho-java-1.2.5, rfc6455"), "{e}");
+    }
+
+    #[test]
     fn every_profile_name_looks_itself_up() {
         for p in Profile::ALL {
             assert_eq!(Profile::from_name(p.name()), Some(p));
