@@ -294,6 +294,22 @@ fn the_troubleshooting_chapter_lists_every_error_text_in_src() {
 }
 
 #[test]
+fn every_reason_a_verdict_rests_on_is_in_the_reports_chapter() {
+    let verdict = read(&root().join("src/judge/verdict.rs"));
+    let body = verdict.split("pub enum Reason").nth(1).and_then(|b| b.split("\n}\n").next()).expect("judge::verdict::Reason");
+    let variants: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .filter(|l| l.chars().next().is_some_and(char::is_uppercase))
+        .map(|l| l.split([' ', '{', ',', '(']).next().unwrap_or(""))
+        .collect();
+    assert!(variants.len() > 10, "found only {variants:?}: is the scanner broken?");
+    let chapter = read(&root().join("docs/src/reports.md"));
+    let missing: Vec<&&str> = variants.iter().filter(|v| !chapter.contains(&format!("| `{v}` |"))).collect();
+    assert!(missing.is_empty(), "docs/src/reports.md, \"Why a cell ended\", lacks the reasons {missing:?}");
+}
+
+#[test]
 fn an_error_text_reads_with_its_placeholders_as_ellipses() {
     let line = r#"    #[error("the {libc} build is not at {path}: run `x`, {{literal}} {a}{b}")]"#;
     let literal = error_literal(line).expect("a literal");

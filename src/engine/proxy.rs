@@ -363,9 +363,12 @@ pub async fn package_version(kind: ProxyKind) -> Option<String> {
     inspect.config?.labels?.get(&format!("org.mosquitto-matrix.{}-package", kind.package())).cloned()
 }
 
-/// The files a TLS listener needs, as (path in the container, bytes) — the certificate, the
-/// key, and both in one PEM for HAProxy — and the trust the probe checks the listener with.
-fn tls_files(files: &ProxyTls) -> Result<(Vec<(&'static str, Vec<u8>)>, RunTls), String> {
+/// Files to copy into a container: (path inside it, bytes).
+type Copies = Vec<(&'static str, Vec<u8>)>;
+
+/// The files a TLS listener needs — the certificate, the key, and both in one PEM for
+/// HAProxy — and the trust the probe checks the listener with.
+fn tls_files(files: &ProxyTls) -> Result<(Copies, RunTls), String> {
     let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
     let (cert, key) = (read(&files.cert_file)?, read(&files.key_file)?);
     // The probe trusts what the file holds: the run's CA, which follows the server
