@@ -309,6 +309,45 @@ fn every_reason_a_verdict_rests_on_is_in_the_reports_chapter() {
     assert!(missing.is_empty(), "docs/src/reports.md, \"Why a cell ended\", lacks the reasons {missing:?}");
 }
 
+/// The JSON field names of a struct: its `pub` fields, less `#[serde(skip)]` ones.
+fn json_fields(source: &str, name: &str) -> Vec<String> {
+    let start = source.find(&format!("pub struct {name} {{")).unwrap_or_else(|| panic!("no struct {name}"));
+    let body = source[start..].split("\n}\n").next().unwrap_or("");
+    let mut fields = Vec::new();
+    let mut skip = false;
+    for line in body.lines().skip(1).map(str::trim) {
+        if line.starts_with("#[serde(skip)]") {
+            skip = true;
+        } else if let Some(field) = line.strip_prefix("pub ").and_then(|l| l.split_once(':')).map(|(f, _)| f) {
+            if !skip {
+                fields.push(field.to_string());
+            }
+            skip = false;
+        }
+    }
+    fields
+}
+
+#[test]
+fn every_field_of_the_json_report_is_in_the_schema() {
+    let chapter = read(&root().join("docs/src/reports.md"));
+    let schema = chapter.split("## The JSON schema").nth(1).expect("docs/src/reports.md has \"## The JSON schema\"");
+    let mut missing = Vec::new();
+    for (file, structs) in [
+        ("src/judge/results.rs", &["RunResult", "TagResult", "CellResult"][..]),
+        ("src/judge/verdict.rs", &["Verdict"][..]),
+        ("src/judge/record.rs", &["ClientProcess"][..]),
+    ] {
+        let source = read(&root().join(file));
+        for s in structs {
+            let fields = json_fields(&source, s);
+            assert!(!fields.is_empty(), "{file}: no fields found in {s}");
+            missing.extend(fields.into_iter().filter(|f| !schema.contains(&format!("| `{f}` |"))).map(|f| format!("{s}.{f}")));
+        }
+    }
+    assert!(missing.is_empty(), "docs/src/reports.md, \"The JSON schema\", lacks: {missing:?}");
+}
+
 #[test]
 fn an_error_text_reads_with_its_placeholders_as_ellipses() {
     let line = r#"    #[error("the {libc} build is not at {path}: run `x`, {{literal}} {a}{b}")]"#;

@@ -1,6 +1,10 @@
 //! The report: a run's results come in; the summary, tables (the terminal view that fits
 //! 120 columns and the full grid), Markdown, HTML, JSON, JUnit, diffs, merged shards,
 //! baselines, the agreement of two columns and live progress go out.
+//!
+//! The words the renderers share (a cell's text, the run line, a tag's or a proxy's failure)
+//! are in [`wording`], which the terminal view ([`compact`]), the full grid and files
+//! ([`text`]) and the page ([`html`]) call and which calls none of them: imports point one way.
 
 pub mod agree;
 pub mod baseline;
