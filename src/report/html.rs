@@ -12,7 +12,7 @@ use crate::judge::results::{CellResult, RunResult, Status};
 use crate::plan::Outcome;
 use crate::plan::route::split_key;
 use crate::report::summary::{release_order, summarize, Summary};
-use crate::report::text::{broker_failure_text, digest_change_text, outcome_text, proxy_failure_text, run_line};
+use crate::report::wording::{broker_failure_text, digest_change_text, outcome_text, proxy_failure_text, ran_words, run_line};
 use crate::report::timeline::{timeline, Timeline};
 
 const CSS: &str = include_str!("html/report.css");
@@ -92,7 +92,7 @@ fn summary_html(s: &Summary) -> Markup {
                 }
             }
             @if !s.all_hold.is_empty() {
-                p.allhold { "Hold on every tag" (crate::report::compact::ran_words(s)) ": " (s.all_hold.join(", ")) "." }
+                p.allhold { "Hold on every tag" (ran_words(s)) ": " (s.all_hold.join(", ")) "." }
             }
             @if !s.not_run.is_empty() {
                 p.notrun { "Not run: " (s.not_run) " (the broker could not be had; see the notes below)." }

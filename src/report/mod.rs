@@ -2,6 +2,10 @@
 //! 120 columns and the full grid), Markdown, HTML, JSON, JUnit, diffs, merged shards,
 //! baselines, the agreement of two columns and live progress go out; and the exit status a
 //! result calls for ([`exit`]).
+//!
+//! The words the renderers share (a cell's text, the run line, a tag's or a proxy's failure)
+//! are in [`wording`], which the terminal view ([`compact`]), the full grid and files
+//! ([`text`]) and the page ([`html`]) call and which calls none of them: imports point one way.
 
 pub mod agree;
 pub mod baseline;
@@ -15,5 +19,7 @@ pub mod progress;
 pub mod summary;
 pub mod text;
 pub mod timeline;
+pub mod wording;
 
-pub use text::{broker_failure_text, cell_text, digest_change_text, failures, json, markdown, outcome_text, table, table_wide, write_files, write_whole, WriteError};
+pub use text::{failures, json, markdown, table, table_wide, write_files, write_whole, WriteError};
+pub use wording::{broker_failure_text, cell_text, digest_change_text, outcome_text};

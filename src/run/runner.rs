@@ -37,7 +37,7 @@ use crate::engine::priority;
 use crate::engine::watch::{self, EngineHealth, EngineWatch};
 use crate::engine::readiness::{self, Listener, Probe};
 use crate::judge::record::{End, SessionRecord};
-use crate::judge::results::{now_rfc3339, BrokerFailure, ClockFacts, CellResult, ColumnInfo, ProxyResult, RunResult, Status, TagResult, SCHEMA_VERSION};
+use crate::judge::results::{BrokerFailure, ClockFacts, CellResult, ColumnInfo, ProxyResult, RunResult, Status, TagResult, SCHEMA_VERSION};
 use crate::judge::verdict::{self, BrokerState, Verdict};
 use crate::plan::{copies, Cell, Column, Cost, Outcome, Plan, ProxyName, Route, Transport};
 use crate::run::reaper::Reaper;
@@ -411,11 +411,11 @@ async fn start_proxies(cx: &RunContext<'_>, tag: &str, broker: &Broker, cells: &
         let (upstream, clock, probe, cert) = (&upstream, &clock, &probe, &cert);
         async move {
             let Some(kind) = ProxyKind::from_name(name.name()) else {
-                return (name, Err(NotHad::own(name.name(), "the engine knows no such proxy".to_string())), None);
+                return (name, Err(UnavailableProxy::own(name.name(), "the engine knows no such proxy".to_string())), None);
             };
             let (net, host) = match upstream {
                 Ok(u) => u,
-                Err(why) => return (name, Err(NotHad::own(kind.name(), why.clone())), None),
+                Err(why) => return (name, Err(UnavailableProxy::own(kind.name(), why.clone())), None),
             };
             let wants_tls = cells.iter().any(|c| c.route == Route::Proxy { proxy: name, tls: true });
             let mut ticket = scheduler.admit(Cost::PROXY).await;
@@ -433,7 +433,7 @@ async fn start_proxies(cx: &RunContext<'_>, tag: &str, broker: &Broker, cells: &
             };
             let started = proxy::start(ask).await;
             ticket.started();
-            (name, started.map_err(|e| NotHad::from(&e)), Some(ticket))
+            (name, started.map_err(|e| UnavailableProxy::from(&e)), Some(ticket))
         }
     });
     let mut proxies = RowProxies::new();
@@ -459,25 +459,25 @@ async fn start_proxies(cx: &RunContext<'_>, tag: &str, broker: &Broker, cells: &
 
 /// A proxy that could not be had, from the engine's error or one of the runner's own: the
 /// whole text (naming the proxy, quoting its log) and its parts.
-struct NotHad {
+struct UnavailableProxy {
     label: String,
     text: String,
     failure: BrokerFailure,
 }
 
-impl NotHad {
-    fn own(proxy: &str, why: String) -> NotHad {
-        NotHad { label: proxy.to_string(), text: format!("proxy {proxy}: {why}"), failure: BrokerFailure { reason: why, ..BrokerFailure::default() } }
+impl UnavailableProxy {
+    fn own(proxy: &str, why: String) -> UnavailableProxy {
+        UnavailableProxy { label: proxy.to_string(), text: format!("proxy {proxy}: {why}"), failure: BrokerFailure { reason: why, ..BrokerFailure::default() } }
     }
 }
 
-impl From<&ProxyError> for NotHad {
-    fn from(e: &ProxyError) -> NotHad {
+impl From<&ProxyError> for UnavailableProxy {
+    fn from(e: &ProxyError) -> UnavailableProxy {
         let exit_status = match e {
             ProxyError::NotReady { exit_status, .. } => *exit_status,
             _ => None,
         };
-        NotHad {
+        UnavailableProxy {
             label: e.proxy().to_string(),
             text: e.to_string(),
             failure: BrokerFailure { reason: e.reason(), exit_status, log_tail: e.log_tail().to_vec() },
@@ -893,4 +893,11 @@ async fn inspect(broker: &Broker) -> Result<BrokerState, String> {
         paused: state.paused.unwrap_or(false),
         networked: c.network_settings.and_then(|n| n.networks).is_none_or(|n| !n.is_empty()),
     })
+}
+
+/// Now, as RFC 3339 UTC: when a run or a cell started and ended (the judge reads no clock).
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
