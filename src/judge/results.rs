@@ -223,6 +223,10 @@ pub struct ColumnInfo {
     /// What it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The artefact a command client ran, its hash and name, as its set-up recorded it
+    /// (`sha256:… paho-mqtt==2.2.0 (PyPI, …)`), beside the version in `library`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artefact: Option<String>,
 }
 
 impl ColumnInfo {
@@ -237,6 +241,7 @@ impl ColumnInfo {
                 transport: p.transport(),
                 library: None,
                 description: None,
+                artefact: None,
             },
             Column::Command(c) => ColumnInfo {
                 name: c.name.clone(),
@@ -245,6 +250,7 @@ impl ColumnInfo {
                 transport: c.transport,
                 library: None,
                 description: c.description.clone(),
+                artefact: None,
             },
         }
     }

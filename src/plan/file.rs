@@ -96,6 +96,7 @@ struct RawClient {
     service: Option<Spanned<Vec<String>>>,
     versions: Option<Spanned<Vec<Spanned<String>>>>,
     default_versions: Option<Spanned<Vec<Spanned<String>>>>,
+    artefact: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -360,6 +361,7 @@ impl Ctx<'_> {
                 name: family.column(v),
                 command: one.command.iter().map(|a| a.replace(VERSION_PLACEHOLDER, v)).collect(),
                 description: one.description.as_ref().map(|d| d.replace(VERSION_PLACEHOLDER, v)),
+                artefact: one.artefact.as_ref().map(|a| a.replace(VERSION_PLACEHOLDER, v)),
                 ..one.clone()
             })
             .collect();
@@ -425,6 +427,7 @@ impl Ctx<'_> {
             accelerates: raw_ref.accelerates.unwrap_or(true),
             cost,
             service,
+            artefact: raw_ref.artefact.clone(),
         })
     }
 }

@@ -258,16 +258,8 @@ impl Plan {
         if let Some(list) = &sel.protocols {
             columns = under_protocols(columns, list, &mut left_out).map_err(|e| asked("protocol", e))?;
         }
-        if speed > 1 {
-            // Clients that cannot follow the time library do not run on an accelerated clock.
-            for c in &columns {
-                if matches!(c, Column::Command(k) if !k.accelerates) {
-                    let why = format!("its clock cannot run ×{speed} (accelerates = false in matrix.toml)");
-                    left_out.push(LeftOut { column: c.name().to_string(), why });
-                }
-            }
-            columns.retain(|c| !matches!(c, Column::Command(k) if !k.accelerates));
-        }
+        // Clients that cannot follow the time library (accelerates = false) still run at any
+        // speed: the contract gives them their hold and keepalive already divided by it.
         let copies = match &sel.copies {
             None => 1,
             Some(c) => copies::parse_copies(c).map_err(|e| asked("copies", e))?,

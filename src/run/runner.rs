@@ -271,6 +271,13 @@ fn client_clock(plan: &Plan) -> Vec<(String, String)> {
     clock::clock_env(&library.to_string_lossy(), plan.speed)
 }
 
+/// The first line of a client's artefact file, when it has one: the set-up's record of what the
+/// client runs. A missing file is no error (an ad-hoc client has none); the JSON then omits it.
+fn artefact_line(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().next().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string)
+}
+
 /// Why the clients cannot be put on an accelerated clock, if they cannot.
 fn missing_client_clock(plan: &Plan) -> Option<String> {
     let library = clock::library_path(Libc::Glibc, &plan.workdir);
@@ -287,6 +294,10 @@ fn columns(plan: &Plan, cells: &[CellResult]) -> Vec<ColumnInfo> {
             let mut info = ColumnInfo::of(c);
             info.library =
                 cells.iter().filter(|r| r.column() == c.name()).find_map(|r| r.process.as_ref().and_then(|p| p.library.clone()));
+            info.artefact = match c.base() {
+                Column::Command(k) => k.artefact.as_ref().and_then(|f| artefact_line(&plan.workdir.join(f))),
+                _ => None,
+            };
             info
         })
         .collect()
@@ -608,12 +619,14 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
             return (result, None);
         }
     };
-    if let Some(missing) = missing_client_clock(plan) {
+    // A client that cannot follow the time library runs on real time, told its hold ÷ speed.
+    let real_clock = matches!(&play, Play::Command(c) if c.real_clock(plan.speed));
+    if let Some(missing) = missing_client_clock(plan).filter(|_| !real_clock) {
         let result = finish(plan, cell, verdict::error(missing), Some(client_id), now_rfc3339(), None);
         send(progress, Progress::CellFinished(Box::new(result.clone())));
         return (result, None);
     }
-    let mut extra_env = client_clock(plan);
+    let mut extra_env = if real_clock { Vec::new() } else { client_clock(plan) };
     extra_env.push((contract::RUN_ID_VAR.to_string(), run_id.to_string()));
     match services.get(cell.column.base().name()) {
         Some(Ok(env)) => extra_env.extend(env.iter().cloned()),
@@ -702,6 +715,11 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
         }
     };
     drop(ticket);
+    let v = if real_clock {
+        Verdict { cause: format!("{}; {}", v.cause, command::real_clock_note(plan.timing.hold, plan.timing.keepalive, plan.speed)), ..v }
+    } else {
+        v
+    };
     let version = record.as_ref().and_then(|r| r.broker_version.clone());
     let result = finish(plan, cell, v, Some(client_id), started_at, record);
     send(progress, Progress::CellFinished(Box::new(result.clone())));
