@@ -196,6 +196,11 @@ enum Command {
         /// Print only the new release tags, comma-separated (for scripts and CI). Example: --new-only
         #[arg(long)]
         new_only: bool,
+        /// The clients' releases instead of the set's tags: each client's own registry (PyPI, npm, Maven,
+        /// Go module proxy), the versions matrix.toml lacks; with --new-only as --client-versions input.
+        /// Example: --clients --new-only
+        #[arg(long)]
+        clients: bool,
     },
     /// Play one built-in profile as a command client: reads the contract's MATRIX_* environment, connects to
     /// MATRIX_HOST:MATRIX_PORT, prints the contract's lines. Example: MATRIX_…=… mosquitto-matrix client --profile rfc6455
@@ -280,7 +285,8 @@ async fn main() -> ExitCode {
         Command::Diff { old, new, format, within } => diff(&old, &new, format, &within),
         Command::Agree { result, columns, within } => agree(&result, &columns, &within),
         Command::Merge { shards, output } => merge(&config, &shards, &output),
-        Command::Discover { set, new_only } => discover_tags(&config, &set, new_only).await,
+        Command::Discover { clients: true, new_only, .. } => discover_client_releases(&config, new_only).await,
+        Command::Discover { set, new_only, clients: false } => discover_tags(&config, &set, new_only).await,
         Command::Baseline { result } => accept_baseline(&config, &result),
         Command::Reap { run } => reap(&run).await,
         Command::Client { profile, keepalive, late_pong, setup_timeout } => {
@@ -475,6 +481,22 @@ async fn discover_tags(config: &Path, set: &Option<String>, new_only: bool) -> R
         println!("{d}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `discover --clients`: each client's registry, the versions matrix.toml lacks. A registry that did
+/// not answer is its client's line (on stderr with --new-only) and exit status 2; the others go on.
+async fn discover_client_releases(config: &Path, new_only: bool) -> Result<ExitCode, Error> {
+    let file = MatrixFile::load(config)?;
+    let found = mosquitto_matrix::engine::releases::discover_clients(&file).await;
+    if new_only {
+        for c in found.iter().filter(|c| c.new.is_err()) {
+            eprint!("{}", mosquitto_matrix::engine::releases::render(std::slice::from_ref(c)));
+        }
+        println!("{}", mosquitto_matrix::engine::releases::as_client_versions(&found));
+    } else {
+        print!("{}", mosquitto_matrix::engine::releases::render(&found));
+    }
+    Ok(if found.iter().any(|c| c.new.is_err()) { ExitCode::from(HARNESS_FAILED) } else { ExitCode::SUCCESS })
 }
 
 /// `baseline`: a result's outcomes written into matrix.toml as its expectations.

@@ -97,6 +97,7 @@ struct RawClient {
     versions: Option<Spanned<Vec<Spanned<String>>>>,
     default_versions: Option<Spanned<Vec<Spanned<String>>>>,
     artefact: Option<String>,
+    releases: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -237,6 +238,8 @@ pub struct ClientVersions {
     pub versions: Vec<String>,
     /// The versions `X` stands for in `profiles` (`default_versions`; all when not given).
     pub defaults: Vec<String>,
+    /// Where its releases are published (`releases = "pypi:paho-mqtt"`), for `discover --clients`.
+    pub releases: Option<crate::plan::releases::Releases>,
 }
 
 impl ClientVersions {
@@ -317,6 +320,9 @@ impl Ctx<'_> {
             if let Some(d) = &r.default_versions {
                 return Err(self.at(d.span(), format!("client {n:?}: default_versions without versions = [...]")));
             }
+            if let Some(rel) = &r.releases {
+                return Err(self.at(rel.span(), format!("client {n:?}: releases without versions = [...]: discovery lists the releases a client's versions lack")));
+            }
             return Ok((vec![one], None));
         };
         if !mentions {
@@ -353,7 +359,11 @@ impl Ctx<'_> {
                 defaults
             }
         };
-        let family = ClientVersions { client: n.clone(), versions, defaults };
+        let releases = match &r.releases {
+            None => None,
+            Some(rel) => Some(crate::plan::releases::Releases::parse(rel.get_ref()).map_err(|e| self.at(rel.span(), format!("client {n:?}: releases: {e}")))?),
+        };
+        let family = ClientVersions { client: n.clone(), versions, defaults, releases };
         let each = family
             .versions
             .iter()
