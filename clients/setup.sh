@@ -143,7 +143,7 @@ setup_python_version() {
         probe "$log" "$venv/bin/python" clients/paho-python/hold.py && [ "$VERSION" = "$want" ]; then
         return 0
     fi
-    rm -rf "$venv" "$stamp"
+    rm -rf "$venv" "$stamp" "$dir/artefact"
     mkdir -p "$dir"
     if ! "$PYTHON" -m venv "$venv" </dev/null >>"$log" 2>&1; then
         # Debian's own python3 needs python3-venv for ensurepip.
@@ -323,7 +323,7 @@ setup_go_module() { # name module version log
     local libver
     libver=$(awk -v m="$module" '($1 == "require" && $2 == m) { sub(/^v/, "", $3); print $3 } ($1 == m) { sub(/^v/, "", $2); print $2 }' "clients/$name/$v/go.mod" | head -n 1)
     [ -n "$libver" ] || { WHY="clients/$name/$v/go.mod requires no $module"; return 1; }
-    rm -rf "$src" && mkdir -p "$src" "$gocache"
+    rm -rf "$src" "$dir/artefact" && mkdir -p "$src" "$gocache"
     cp "clients/$name/hold.go" "clients/$name/$v/go.mod" "clients/$name/$v/go.sum" "$src/"
     echo "+ go build ($name $v, -mod=readonly)" >>"$log"
     if ! (cd "$src" && env GOPATH="$ROOT/$OUT/go/gopath" GOMODCACHE="$ROOT/$OUT/go/gomod" \
