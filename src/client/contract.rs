@@ -14,6 +14,12 @@
 //! the certificate it is shown names `127.0.0.1` and `localhost`. Without `MATRIX_CA_FILE`
 //! (every plain route) everything is as in version 2. `MATRIX_TRANSPORT` stays `ws`.
 //!
+//! At an accelerated speed ×N, a client whose clock follows the time library runs on the
+//! brokers' clock and gets every duration as it is; one that cannot (matrix.toml's
+//! `accelerates = false`: Go programs) runs on real time, gets `MATRIX_HOLD_SECS` and
+//! `MATRIX_KEEPALIVE_SECS` already divided by N, and its set-up and round-trip bounds as they are
+//! in real time (`client::command`).
+//!
 //! The harness starts the command once per cell, with its working directory at matrix.toml's
 //! folder, and this environment: `MATRIX_URL` (`ws://127.0.0.1:PORT/mqtt` or
 //! `mqtt://127.0.0.1:PORT`), `MATRIX_HOST`, `MATRIX_PORT`, `MATRIX_PATH`, `MATRIX_TRANSPORT`

@@ -307,7 +307,7 @@ fn columns(plan: &Plan, cells: &[CellResult]) -> Vec<ColumnInfo> {
 /// (the built-ins too, on an accelerated clock).
 enum Play {
     InProcess(crate::plan::Profile),
-    Command(crate::plan::CommandClient),
+    Command(Box<crate::plan::CommandClient>),
 }
 
 fn send(progress: &Option<UnboundedSender<Progress>>, p: Progress) {
@@ -608,9 +608,9 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
     // too run as commands, under the same time library as the real clients.
     let protocol = cell.column.protocol();
     let play = match cell.column.base() {
-        Column::Builtin(profile) if plan.speed > 1 => Play::Command(command::builtin_command(*profile, &plan.timing)),
+        Column::Builtin(profile) if plan.speed > 1 => Play::Command(Box::new(command::builtin_command(*profile, &plan.timing))),
         Column::Builtin(profile) => Play::InProcess(*profile),
-        Column::Command(client) => Play::Command(client.clone()),
+        Column::Command(client) => Play::Command(Box::new(client.clone())),
         // `base` unwraps every `Under`; a column built by hand could still nest one.
         Column::Under { name, .. } => {
             let why = format!("column {name} is nested under two MQTT versions; write <column>+v<version> once");
@@ -663,7 +663,7 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
         }
         Play::Command(client) => {
             let spec = CommandSpec {
-                client: crate::plan::CommandClient { protocol, ..client.clone() },
+                client: crate::plan::CommandClient { protocol, ..(**client).clone() },
                 host: at.host.clone(),
                 port,
                 username: plan.broker.username.clone(),
