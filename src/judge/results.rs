@@ -227,6 +227,10 @@ pub struct ColumnInfo {
     /// (`sha256:… paho-mqtt==2.2.0 (PyPI, …)`), beside the version in `library`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artefact: Option<String>,
+    /// It ran on real time in an accelerated run (a client that cannot follow the time library,
+    /// given its hold ÷ speed): its own reaction times count ×speed in broker time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub real_clock: bool,
 }
 
 impl ColumnInfo {
@@ -242,6 +246,7 @@ impl ColumnInfo {
                 library: None,
                 description: None,
                 artefact: None,
+                real_clock: false,
             },
             Column::Command(c) => ColumnInfo {
                 name: c.name.clone(),
@@ -251,6 +256,7 @@ impl ColumnInfo {
                 library: None,
                 description: c.description.clone(),
                 artefact: None,
+                real_clock: false,
             },
         }
     }

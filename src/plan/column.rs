@@ -172,8 +172,8 @@ pub struct CommandClient {
     /// The command that installs the client (named in the ERROR when it cannot start).
     pub setup: Option<String>,
     /// Whether its clock follows the time library (false for Go programs, which read the
-    /// clock without the C library): an accelerated run then gives it its hold and keepalive
-    /// already divided by the speed, on its own real-time clock ([`CommandClient::real_clock`]).
+    /// clock without the C library): an accelerated run then gives it its hold already divided
+    /// by the speed, on its own real-time clock ([`CommandClient::real_clock`]).
     pub accelerates: bool,
     /// What a cell of it costs the machine, when matrix.toml declares it.
     #[serde(skip)]
@@ -318,8 +318,8 @@ pub fn is_column_name(name: &str) -> bool {
 
 impl CommandClient {
     /// At `speed` broker seconds per real second, whether this client runs on its own real-time
-    /// clock (it cannot follow the time library): the contract then passes its hold and keepalive
-    /// divided by the speed, and its cells' causes say so (`client::command::real_clock_note`).
+    /// clock (it cannot follow the time library): the contract then passes its hold divided by
+    /// the speed and keepalive 0, and its cells' causes say so (`client::command::real_clock_note`).
     pub fn real_clock(&self, speed: u32) -> bool {
         speed > 1 && !self.accelerates
     }

@@ -294,10 +294,10 @@ fn columns(plan: &Plan, cells: &[CellResult]) -> Vec<ColumnInfo> {
             let mut info = ColumnInfo::of(c);
             info.library =
                 cells.iter().filter(|r| r.column() == c.name()).find_map(|r| r.process.as_ref().and_then(|p| p.library.clone()));
-            info.artefact = match c.base() {
-                Column::Command(k) => k.artefact.as_ref().and_then(|f| artefact_line(&plan.workdir.join(f))),
-                _ => None,
-            };
+            if let Column::Command(k) = c.base() {
+                info.artefact = k.artefact.as_ref().and_then(|f| artefact_line(&plan.workdir.join(f)));
+                info.real_clock = k.real_clock(plan.speed);
+            }
             info
         })
         .collect()
@@ -716,7 +716,7 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
     };
     drop(ticket);
     let v = if real_clock {
-        Verdict { cause: format!("{}; {}", v.cause, command::real_clock_note(plan.timing.hold, plan.timing.keepalive, plan.speed)), ..v }
+        Verdict { cause: format!("{}; {}", v.cause, command::real_clock_note(plan.timing.hold, plan.speed)), ..v }
     } else {
         v
     };
