@@ -19,8 +19,8 @@
 // "-X main.libVersion=...") from the version folder's go.mod.
 //
 // Go reads the clock through the vDSO, not through libc, so a preloaded libfaketime cannot
-// speed it up: an accelerated run gives this column its hold and keepalive already divided by
-// the speed (matrix.toml: accelerates = false).
+// speed it up: an accelerated run runs this column on real time with its hold already divided
+// by the speed and keepalive 0 (matrix.toml: accelerates = false; clients/README.md).
 //
 // `hold --version` prints only the `client:` line.
 package main

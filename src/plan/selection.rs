@@ -259,7 +259,7 @@ impl Plan {
             columns = under_protocols(columns, list, &mut left_out).map_err(|e| asked("protocol", e))?;
         }
         // Clients that cannot follow the time library (accelerates = false) still run at any
-        // speed: the contract gives them their hold and keepalive already divided by it.
+        // speed: on real time, the contract gives them their hold divided by it and keepalive 0.
         let copies = match &sel.copies {
             None => 1,
             Some(c) => copies::parse_copies(c).map_err(|e| asked("copies", e))?,
