@@ -387,7 +387,12 @@ maven_repo() { # log
         MAVEN_REPO=${MATRIX_MAVEN_REPO%/}
         return 0
     fi
-    local jar=/usr/share/java/maven3-model-builder.jar
+    local jar=/usr/share/java/maven3-model-builder.jar mvn
+    if [ ! -f "$jar" ] && mvn=$(command -v mvn); then
+        # A Maven installed outside Debian keeps the same jar in its own lib folder.
+        jar=$(ls "$(dirname "$(readlink -f "$mvn")")"/../lib/maven-model-builder-*.jar 2>/dev/null | head -n 1)
+        [ -n "$jar" ] || jar=/usr/share/java/maven3-model-builder.jar
+    fi
     [ -f "$jar" ] || apt_ensure "$1" libmaven3-core-java || return 1
     MAVEN_REPO=$(python3 - "$jar" <<'EOF'
 import re, sys, zipfile

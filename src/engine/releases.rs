@@ -175,11 +175,16 @@ pub async fn default_base(registry: Registry) -> Result<String, String> {
             "python3",
             &[
                 "-c",
-                "import re, zipfile; pom = zipfile.ZipFile('/usr/share/java/maven3-model-builder.jar').read('org/apache/maven/model/pom-4.0.0.xml').decode(); print(re.findall(r'<url>([^<]+)</url>', pom)[0])",
+                "import glob, os, re, shutil, zipfile\n\
+                 mvn = shutil.which('mvn')\n\
+                 jars = ['/usr/share/java/maven3-model-builder.jar'] + (glob.glob(os.path.join(os.path.dirname(os.path.realpath(mvn)), '..', 'lib', 'maven-model-builder-*.jar')) if mvn else [])\n\
+                 jar = next(j for j in jars if os.path.isfile(j))\n\
+                 pom = zipfile.ZipFile(jar).read('org/apache/maven/model/pom-4.0.0.xml').decode()\n\
+                 print(re.findall(r'<url>([^<]+)</url>', pom)[0])",
             ],
         )
         .await
-        .map_err(|e| unset(format!("{e} (Maven's super POM, from Debian's libmaven3-core-java)"))),
+        .map_err(|e| unset(format!("{e} (Maven's super POM, from Debian's libmaven3-core-java or the lib folder of the mvn on PATH)"))),
         Registry::Go => {
             let value = first_line("go", &["env", "GOPROXY"]).await.map_err(unset)?;
             first_goproxy(&value).ok_or_else(|| unset(format!("GOPROXY={value} names no proxy URL")))
@@ -218,16 +223,31 @@ pub async fn list_versions(http: &reqwest::Client, releases: &Releases, base: &s
     parsed.map_err(|why| format!("GET {url}: unexpected answer: {why}"))
 }
 
+/// The HTTP client: besides its own roots it trusts the machine's CA bundle (`SSL_CERT_FILE`,
+/// else Debian's `/etc/ssl/certs/ca-certificates.crt`), as pip, npm and curl here do, so a
+/// registry reached through a proxy with its own CA answers as it does for them.
+fn http_client() -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder().timeout(REQUEST_TIMEOUT).user_agent(concat!("mosquitto-matrix/", env!("CARGO_PKG_VERSION")));
+    let bundle = std::env::var("SSL_CERT_FILE").unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".to_string());
+    if let Ok(pem) = std::fs::read(&bundle) {
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| format!("{bundle}: {e}"))?;
+        for c in certs {
+            builder = builder.add_root_certificate(c);
+        }
+    }
+    builder.build().map_err(|e| format!("HTTP client: {e}"))
+}
+
 /// Asks each versioned client's registry (matrix.toml's `releases`) which versions it serves,
 /// and keeps those the file lacks. Clients without `releases` are not asked.
 pub async fn discover_clients(file: &MatrixFile) -> Vec<ClientReleases> {
-    let http = match reqwest::Client::builder().timeout(REQUEST_TIMEOUT).user_agent(concat!("mosquitto-matrix/", env!("CARGO_PKG_VERSION"))).build() {
+    let http = match http_client() {
         Ok(h) => h,
         Err(e) => {
             return file
                 .versioned
                 .iter()
-                .filter_map(|f| f.releases.clone().map(|r| ClientReleases { client: f.client.clone(), releases: r, new: Err(format!("HTTP client: {e}")) }))
+                .filter_map(|f| f.releases.clone().map(|r| ClientReleases { client: f.client.clone(), releases: r, new: Err(e.clone()) }))
                 .collect()
         }
     };
