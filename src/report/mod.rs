@@ -1,6 +1,7 @@
 //! The report: a run's results come in; the summary, tables (the terminal view that fits
 //! 120 columns and the full grid), Markdown, HTML, JSON, JUnit, diffs, merged shards,
-//! baselines, the agreement of two columns and live progress go out.
+//! baselines, the agreement of two columns, the split along a client's versions and live
+//! progress go out.
 
 pub mod agree;
 pub mod baseline;
@@ -13,5 +14,6 @@ pub mod progress;
 pub mod summary;
 pub mod text;
 pub mod timeline;
+pub mod versions;
 
 pub use text::{broker_failure_text, cell_text, digest_change_text, failures, json, markdown, outcome_text, table, table_wide, write_files};

@@ -23,6 +23,9 @@ pub struct Summary {
     pub tags: String,
     /// Tags whose broker could not be had, as ranges: said once here, not once per column.
     pub not_run: String,
+    /// Where a client's versions split into ones that drop and ones that hold
+    /// (`crate::report::versions`): `paho-python on bookworm: holds from 2.2.0 on; …`.
+    pub versions: Vec<String>,
 }
 
 /// One column that does not hold everywhere.
@@ -133,7 +136,7 @@ pub fn summarize(r: &RunResult) -> Summary {
         columns.push(c);
     }
     let not_run = ranges(&order, |tag| r.tags.iter().any(|t| t.tag == tag && t.error.is_some()));
-    Summary { all_hold, columns, tags: ranges(&order, |_| true), not_run }
+    Summary { all_hold, columns, tags: ranges(&order, |_| true), not_run, versions: crate::report::versions::version_splits(r) }
 }
 
 fn holds(r: &RunResult, tag: &str, column: &str) -> bool {
