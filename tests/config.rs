@@ -354,6 +354,23 @@ fn a_plan_names_each_transport_its_columns_use_once() {
 }
 
 #[test]
+fn an_mqtt_5_only_client_runs_once_under_both_versions_and_its_3_1_1_twin_is_left_out_saying_why() {
+    let sel = Selection {
+        set: Some("debian".into()),
+        profiles: Some(vec!["paho-golang".into(), "paho-java-v5".into()]),
+        protocols: Some(vec!["3.1.1".into(), "5".into()]),
+        ..Selection::default()
+    };
+    let plan = Plan::new(&shipped(), &sel).expect("a plan under both versions");
+    let names: Vec<&str> = plan.columns.iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["paho-golang@0.23.0", "paho-java-v5@1.2.5"]);
+    assert!(plan.columns.iter().all(|c| c.protocol() == Protocol::V5));
+    let left: Vec<&str> = plan.left_out.iter().map(|l| l.column.as_str()).collect();
+    assert_eq!(left, ["paho-golang@0.23.0+v3.1.1", "paho-java-v5@1.2.5+v3.1.1"]);
+    assert!(plan.left_out[0].why.contains("speaks MQTT 5 only"), "{}", plan.left_out[0].why);
+}
+
+#[test]
 fn protocol_3_1_1_and_5_runs_each_column_twice_with_the_twins_expectation_and_leaves_rumqttc_out() {
     let sel = Selection {
         set: Some("debian".into()),

@@ -248,7 +248,9 @@ impl Column {
     }
 
     /// The same column under `protocol`: itself when that is already its own, else named
-    /// [`under_name`]. rumqttc is driven as an MQTT 3.1.1 client only.
+    /// [`under_name`]. rumqttc is driven as an MQTT 3.1.1 client only; a client whose
+    /// matrix.toml table says `protocol = "5"` speaks MQTT 5 only (paho.golang, Paho Java's v5
+    /// client) and is not asked for 3.1.1.
     pub fn under(self, protocol: Protocol) -> Result<Column, String> {
         if self.protocol() == protocol {
             return Ok(self);
@@ -256,6 +258,9 @@ impl Column {
         let base = self.base().clone();
         if base == Column::Builtin(Profile::Rumqttc) {
             return Err(format!("{base} is driven as an MQTT 3.1.1 client only and cannot run under MQTT {protocol}"));
+        }
+        if matches!(&base, Column::Command(c) if c.protocol == Protocol::V5) && protocol == Protocol::V311 {
+            return Err(format!("{base} speaks MQTT 5 only (protocol = \"5\" in matrix.toml) and cannot run under MQTT 3.1.1"));
         }
         if base.protocol() == protocol {
             return Ok(base);
