@@ -23,3 +23,4 @@ pub mod readiness;
 pub mod releases;
 pub mod stream;
 pub mod tls;
+pub mod watch;
