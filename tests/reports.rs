@@ -155,6 +155,39 @@ fn diff_within_compares_the_brokers_side_of_an_end_the_client_answered_not_the_c
 }
 
 #[test]
+fn diff_within_holds_a_real_clock_column_to_the_tolerance_in_its_own_real_time() {
+    // A Go client at x10 runs on real time: the broker's DISCONNECT answering its SUBSCRIBE came
+    // 0.01 s after CONNACK at x1 and 1.1 s of broker time (0.11 s real) after it at x10.
+    let ended = |at: f64| {
+        let mut v = verdict(Outcome::Eof, Some(at));
+        v.ended_by = Some(Party::Broker);
+        v
+    };
+    let mut old = bookworm_and_sid();
+    old.cells[0].verdict = ended(0.01);
+    let mut new = bookworm_and_sid();
+    new.speed = 10;
+    new.cells[0].verdict = ended(1.1);
+    let column = new.cells[0].column().to_string();
+    let info = |real_clock: bool| mosquitto_matrix::judge::results::ColumnInfo {
+        name: column.clone(),
+        kind: "command".into(),
+        command: None,
+        transport: mosquitto_matrix::plan::Transport::Ws,
+        library: None,
+        description: None,
+        artefact: None,
+        real_clock,
+    };
+    new.columns = vec![info(false)];
+    assert_eq!(compare::diff_within(&old, &new, Duration::from_secs(1)).len(), 1, "a client on the brokers' clock: 1.09 s apart is a change");
+    new.columns = vec![info(true)];
+    assert_eq!(compare::diff_within(&old, &new, Duration::from_secs(1)), vec![], "on real time: 0.109 s of its own time");
+    new.cells[0].verdict = ended(10.5);
+    assert_eq!(compare::diff_within(&old, &new, Duration::from_secs(1)).len(), 1, "past the tolerance in real time too");
+}
+
+#[test]
 fn merging_shards_gives_back_the_whole_run_and_refuses_overlaps() {
     let whole = bookworm_and_sid();
     let a = result(whole.cells[..2].to_vec());

@@ -15,11 +15,13 @@ pub struct Args {
     /// Keepalive finer than MATRIX_KEEPALIVE_SECS' whole seconds. Example: --keepalive 1500ms
     #[arg(long)]
     keepalive: Option<String>,
-    /// How long late-pong waits before its PONG (default 15s). Example: --late-pong 15s
-    #[arg(long)]
+    /// How long late-pong waits before its PONG.
+    #[arg(long, help = format!("How long late-pong waits before its PONG (default {}). Example: --late-pong 15s",
+        humantime::format_duration(mosquitto_matrix::plan::DEFAULT_LATE_PONG)))]
     late_pong: Option<String>,
-    /// Bound on connect + upgrade + CONNACK (default 20s). Example: --setup-timeout 20s
-    #[arg(long)]
+    /// Bound on connect + upgrade + CONNACK.
+    #[arg(long, help = format!("Bound on connect + upgrade + CONNACK (default {}). Example: --setup-timeout 20s",
+        humantime::format_duration(mosquitto_matrix::plan::DEFAULT_SETUP_TIMEOUT)))]
     setup_timeout: Option<String>,
 }
 
@@ -37,7 +39,7 @@ pub async fn exec(args: Args) -> Result<u8, Error> {
         late_pong: flag("--late-pong", &args.late_pong)?,
         setup_timeout: flag("--setup-timeout", &args.setup_timeout)?,
     };
-    serve::print(&serve::Said { stdout: vec![serve::client_line(profile)], stderr: Vec::new(), status: 0 });
+    serve::print(&serve::ExitReport { stdout: vec![serve::client_line(profile)], stderr: Vec::new(), status: 0 });
     let said = serve::serve(profile, &env, tuning).await;
     serve::print(&said);
     Ok(said.status)

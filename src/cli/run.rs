@@ -18,6 +18,7 @@ use mosquitto_matrix::plan::{CommandClient, MatrixFile, Plan, Selection, Selecti
 use mosquitto_matrix::report::compare;
 use mosquitto_matrix::report::exit;
 use mosquitto_matrix::report::{live, progress};
+use mosquitto_matrix::run::stop::StopSignal;
 
 use crate::cli::output::{emit, ReportOutput};
 use crate::cli::{pick_set, Error};
@@ -59,7 +60,7 @@ pub struct Args {
     /// its own is named <column>+v<version>. Example: --protocol 3.1.1,5
     #[arg(long = "protocol", value_delimiter = ',', value_name = "VERSIONS")]
     protocols: Option<Vec<String>>,
-    /// A program as one more column, run once per cell under the command contract (see README) and reported with
+    /// A program as one more column, run once per cell under the command contract (docs/src/command-contract.md) and reported with
     /// no expectation; repeatable. NAME:tcp=COMMAND for MQTT over TCP. Example: --client 'my-app=java -jar app.jar'
     #[arg(long = "client", value_name = "NAME=COMMAND")]
     clients: Vec<String>,
@@ -176,25 +177,12 @@ pub async fn exec(config: &Path, args: Args) -> Result<u8, Error> {
     };
     let mut result = tokio::select! {
         r = mosquitto_matrix::run::run(&plan, &run_id, Some(tx)) => r,
-        signal = interrupted() => {
+        signal = StopSignal::wait() => {
             // testcontainers' clean-up runs on drop, which a signal skips: do it here, and end
             // every command client's process group.
             command::kill_all();
-            let name = signal.name();
-            match cleanup::remove_run(&run_id).await {
-                Ok(r) if r.failed == 0 => eprintln!("mosquitto-matrix: {name}: removed {} container(s) of run {run_id}", r.removed),
-                Ok(r) => eprintln!(
-                    "mosquitto-matrix: {name}: removed {} container(s) of run {run_id}; {} could not be removed: {}",
-                    r.removed,
-                    r.failed,
-                    cleanup::removal_command(&run_id)
-                ),
-                Err(why) => eprintln!(
-                    "mosquitto-matrix: {name}: the containers of run {run_id} could not be removed ({why}); its reaper removes them once the engine answers; by hand: {}",
-                    cleanup::removal_command(&run_id)
-                ),
-            }
-            return Ok(signal.exit_status());
+            say_removed(signal, &run_id).await;
+            return Ok(stopped_status(signal));
         }
     };
     let _ = shown.await;
@@ -210,39 +198,28 @@ pub async fn exec(config: &Path, args: Args) -> Result<u8, Error> {
     Ok(compare::exit_status(&result))
 }
 
-/// A signal that ends a run early.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Interruption {
-    /// SIGINT (Ctrl-C).
-    Interrupt,
-    /// SIGTERM.
-    Terminate,
-}
-
-impl Interruption {
-    fn name(self) -> &'static str {
-        match self {
-            Interruption::Interrupt => "SIGINT",
-            Interruption::Terminate => "SIGTERM",
-        }
-    }
-
-    fn exit_status(self) -> u8 {
-        match self {
-            Interruption::Interrupt => exit::INTERRUPTED,
-            Interruption::Terminate => exit::TERMINATED,
-        }
+/// Removes the run's containers after a signal, and says how that went.
+async fn say_removed(signal: StopSignal, run_id: &str) {
+    let name = signal.name();
+    match cleanup::remove_run(run_id).await {
+        Ok(r) if r.failed == 0 => eprintln!("mosquitto-matrix: {name}: removed {} container(s) of run {run_id}", r.removed),
+        Ok(r) => eprintln!(
+            "mosquitto-matrix: {name}: removed {} container(s) of run {run_id}; {} could not be removed: {}",
+            r.removed,
+            r.failed,
+            cleanup::removal_command(run_id)
+        ),
+        Err(why) => eprintln!(
+            "mosquitto-matrix: {name}: the containers of run {run_id} could not be removed ({why}); its reaper removes them once the engine answers; by hand: {}",
+            cleanup::removal_command(run_id)
+        ),
     }
 }
 
-/// Waits for SIGINT or SIGTERM and names it.
-async fn interrupted() -> Interruption {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => Interruption::Interrupt,
-        _ = term.recv() => Interruption::Terminate,
+/// The exit status after a signal ended the run (the table in `report::exit`).
+fn stopped_status(signal: StopSignal) -> u8 {
+    match signal {
+        StopSignal::Interrupt => exit::INTERRUPTED,
+        StopSignal::Terminate => exit::TERMINATED,
     }
 }

@@ -14,6 +14,13 @@
 //! the certificate it is shown names `127.0.0.1` and `localhost`. Without `MATRIX_CA_FILE`
 //! (every plain route) everything is as in version 2. `MATRIX_TRANSPORT` stays `ws`.
 //!
+//! At an accelerated speed ×N, a client whose clock follows the time library runs on the
+//! brokers' clock and gets every duration as it is; one that cannot (matrix.toml's
+//! `accelerates = false`: Go programs) runs on real time, gets `MATRIX_HOLD_SECS` already divided
+//! by N, `MATRIX_KEEPALIVE_SECS` 0 (the broker reads a CONNECT's keepalive on its own ×N clock, so
+//! no keepalive a real-time client can keep would satisfy it), and its set-up and round-trip
+//! bounds as they are in real time (`client::command`).
+//!
 //! The harness starts the command once per cell, with its working directory at matrix.toml's
 //! folder, and this environment: `MATRIX_URL` (`ws://127.0.0.1:PORT/mqtt` or
 //! `mqtt://127.0.0.1:PORT`), `MATRIX_HOST`, `MATRIX_PORT`, `MATRIX_PATH`, `MATRIX_TRANSPORT`
@@ -68,7 +75,7 @@ pub struct ContractEnv {
     pub password: String,
     /// MQTT client id.
     pub client_id: String,
-    /// Keepalive; the contract passes whole seconds, rounded up, at least 1.
+    /// Keepalive; the contract passes whole seconds, rounded up, at least 1 (0: none).
     pub keepalive: Duration,
     /// How long to stay connected after CONNACK.
     pub hold: Duration,
@@ -102,8 +109,12 @@ pub enum ContractError {
     },
 }
 
-/// The keepalive as the contract passes it: whole seconds, rounded up, at least 1.
+/// The keepalive as the contract passes it: whole seconds, rounded up, at least 1; 0 (MQTT's
+/// "no keepalive") only for a zero duration, which only a real-clock client at ×N is given.
 pub fn keepalive_secs(d: Duration) -> u16 {
+    if d.is_zero() {
+        return 0;
+    }
     let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
     s.clamp(1, u64::from(u16::MAX)) as u16
 }

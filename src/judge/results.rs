@@ -241,6 +241,14 @@ pub struct ColumnInfo {
     /// What it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The artefact a command client ran, its hash and name, as its set-up recorded it
+    /// (`sha256:… paho-mqtt==2.2.0 (PyPI, …)`), beside the version in `library`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artefact: Option<String>,
+    /// It ran on real time in an accelerated run (a client that cannot follow the time library,
+    /// given its hold ÷ speed): its own reaction times count ×speed in broker time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub real_clock: bool,
 }
 
 impl ColumnInfo {
@@ -255,6 +263,8 @@ impl ColumnInfo {
                 transport: p.transport(),
                 library: None,
                 description: None,
+                artefact: None,
+                real_clock: false,
             },
             Column::Command(c) => ColumnInfo {
                 name: c.name.clone(),
@@ -263,6 +273,8 @@ impl ColumnInfo {
                 transport: c.transport,
                 library: None,
                 description: c.description.clone(),
+                artefact: None,
+                real_clock: false,
             },
         }
     }

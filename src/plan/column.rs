@@ -185,8 +185,9 @@ pub struct CommandClient {
     pub seen_in: Option<String>,
     /// The command that installs the client (named in the ERROR when it cannot start).
     pub setup: Option<String>,
-    /// Whether its clock follows the time library, so it can run in an accelerated run
-    /// (false for Go programs, which read the clock without the C library).
+    /// Whether its clock follows the time library (false for Go programs, which read the
+    /// clock without the C library): an accelerated run then gives it its hold already divided
+    /// by the speed, on its own real-time clock ([`CommandClient::real_clock`]).
     pub accelerates: bool,
     /// What a cell of it costs the machine, when matrix.toml declares it.
     #[serde(skip)]
@@ -199,6 +200,11 @@ pub struct CommandClient {
     /// The MQTT version it is asked to speak (`MATRIX_PROTOCOL`; matrix.toml's `protocol`).
     #[serde(default, skip_serializing_if = "is_v311")]
     pub protocol: Protocol,
+    /// A file (relative to matrix.toml's folder) whose first line names the artefact the client
+    /// runs, its hash and name, as its set-up wrote it (`clients/setup.sh`:
+    /// `target/clients/<name>/<version>/artefact`); the result JSON shows it beside the version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artefact: Option<String>,
 }
 
 fn is_v311(p: &Protocol) -> bool {
@@ -256,7 +262,9 @@ impl Column {
     }
 
     /// The same column under `protocol`: itself when that is already its own, else named
-    /// [`under_name`]. rumqttc is driven as an MQTT 3.1.1 client only.
+    /// [`under_name`]. rumqttc is driven as an MQTT 3.1.1 client only; a client whose
+    /// matrix.toml table says `protocol = "5"` speaks MQTT 5 only (paho.golang, Paho Java's v5
+    /// client) and is not asked for 3.1.1.
     pub fn under(self, protocol: Protocol) -> Result<Column, String> {
         if self.protocol() == protocol {
             return Ok(self);
@@ -264,6 +272,9 @@ impl Column {
         let base = self.base().clone();
         if base == Column::Builtin(Profile::Rumqttc) {
             return Err(format!("{base} is driven as an MQTT 3.1.1 client only and cannot run under MQTT {protocol}"));
+        }
+        if matches!(&base, Column::Command(c) if c.protocol == Protocol::V5) && protocol == Protocol::V311 {
+            return Err(format!("{base} speaks MQTT 5 only (protocol = \"5\" in matrix.toml) and cannot run under MQTT 3.1.1"));
         }
         if base.protocol() == protocol {
             return Ok(base);
@@ -325,6 +336,13 @@ pub fn is_column_name(name: &str) -> bool {
 }
 
 impl CommandClient {
+    /// At `speed` broker seconds per real second, whether this client runs on its own real-time
+    /// clock (it cannot follow the time library): the contract then passes its hold divided by
+    /// the speed and keepalive 0, and its cells' causes say so (`client::command::real_clock_note`).
+    pub fn real_clock(&self, speed: u32) -> bool {
+        speed > 1 && !self.accelerates
+    }
+
     /// Parses an ad-hoc column, `NAME=COMMAND` or `NAME:tcp=COMMAND`; the command is split
     /// into words as a POSIX shell would, without running one.
     pub fn parse_ad_hoc(text: &str) -> Result<CommandClient, AdHocError> {
@@ -356,6 +374,7 @@ impl CommandClient {
             cost: None,
             service: None,
             protocol: Protocol::V311,
+            artefact: None,
         })
     }
 }
@@ -416,3 +435,4 @@ mod tests {
         assert!(matches!(CommandClient::parse_ad_hoc("a=say 'unclosed"), Err(AdHocError::Command { .. })));
     }
 }
+

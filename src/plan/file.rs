@@ -96,6 +96,8 @@ struct RawClient {
     service: Option<Spanned<Vec<String>>>,
     versions: Option<Spanned<Vec<Spanned<String>>>>,
     default_versions: Option<Spanned<Vec<Spanned<String>>>>,
+    artefact: Option<String>,
+    releases: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,6 +238,8 @@ pub struct ClientVersions {
     pub versions: Vec<String>,
     /// The versions `X` stands for in `profiles` (`default_versions`; all when not given).
     pub defaults: Vec<String>,
+    /// Where its releases are published (`releases = "pypi:paho-mqtt"`), for `discover --clients`.
+    pub releases: Option<crate::plan::releases::Releases>,
 }
 
 impl ClientVersions {
@@ -316,6 +320,9 @@ impl Ctx<'_> {
             if let Some(d) = &r.default_versions {
                 return Err(self.at(d.span(), format!("client {n:?}: default_versions without versions = [...]")));
             }
+            if let Some(rel) = &r.releases {
+                return Err(self.at(rel.span(), format!("client {n:?}: releases without versions = [...]: discovery lists the releases a client's versions lack")));
+            }
             return Ok((vec![one], None));
         };
         if !mentions {
@@ -352,7 +359,11 @@ impl Ctx<'_> {
                 defaults
             }
         };
-        let family = ClientVersions { client: n.clone(), versions, defaults };
+        let releases = match &r.releases {
+            None => None,
+            Some(rel) => Some(crate::plan::releases::Releases::parse(rel.get_ref()).map_err(|e| self.at(rel.span(), format!("client {n:?}: releases: {e}")))?),
+        };
+        let family = ClientVersions { client: n.clone(), versions, defaults, releases };
         let each = family
             .versions
             .iter()
@@ -360,6 +371,7 @@ impl Ctx<'_> {
                 name: family.column(v),
                 command: one.command.iter().map(|a| a.replace(VERSION_PLACEHOLDER, v)).collect(),
                 description: one.description.as_ref().map(|d| d.replace(VERSION_PLACEHOLDER, v)),
+                artefact: one.artefact.as_ref().map(|a| a.replace(VERSION_PLACEHOLDER, v)),
                 ..one.clone()
             })
             .collect();
@@ -425,6 +437,7 @@ impl Ctx<'_> {
             accelerates: raw_ref.accelerates.unwrap_or(true),
             cost,
             service,
+            artefact: raw_ref.artefact.clone(),
         })
     }
 }

@@ -4,7 +4,8 @@
 //! the outcomes a cell may be expected to have ([`Outcome`]) and the durations a session
 //! runs by ([`Timing`]) and the routes from client to broker ([`Route`]), so every stage above speaks the same words; and it carries what
 //! matrix.toml knows beyond the run: upstream issues behind failure patterns ([`KnownIssue`])
-//! and release versions to order tags by ([`Version`]).
+//! and release versions to order tags by ([`Version`]), and where each client is released
+//! ([`releases`]).
 
 pub mod column;
 pub mod copies;
@@ -12,6 +13,7 @@ pub mod cost;
 pub mod expectation;
 pub mod file;
 pub mod known;
+pub mod releases;
 pub mod route;
 pub mod selection;
 pub mod timing;

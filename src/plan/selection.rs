@@ -334,17 +334,38 @@ fn selected_columns(file: &MatrixFile, sel: &Selection) -> Result<Vec<Column>, C
     Ok(columns)
 }
 
-/// The columns that can run on a clock ×`speed`: clients that cannot follow the time library
-/// are left out, and said so.
-fn accelerable(mut columns: Vec<Column>, speed: u32, left_out: &mut Vec<LeftOut>) -> Vec<Column> {
-    for c in &columns {
-        if matches!(c, Column::Command(k) if !k.accelerates) {
-            let why = format!("its clock cannot run ×{speed} (accelerates = false in matrix.toml)");
-            left_out.push(LeftOut { column: c.name().to_string(), why });
+/// The columns that run after `--transport`, or why none does: filtered on each column's real
+/// transport, and an empty list is refused, naming what left each column out.
+fn runnable(mut columns: Vec<Column>, sel: &Selection, left_out: &[LeftOut]) -> Result<Vec<Column>, ConfigError> {
+    if let Some(t) = &sel.transport {
+        let want = match t.trim() {
+            "ws" => Transport::Ws,
+            "tcp" => Transport::Tcp,
+            other => return Err(asked(sel, "transport", format!("{other:?} is not a transport; write ws or tcp"))),
+        };
+        let had: Vec<String> = columns.iter().map(|c| format!("{} ({})", c.name(), c.transport())).collect();
+        columns.retain(|c| c.transport() == want);
+        if columns.is_empty() {
+            return Err(asked(sel, "transport", format!("no column of this run speaks {want}; its columns: {}", had.join(", "))));
         }
     }
-    columns.retain(|c| !matches!(c, Column::Command(k) if !k.accelerates));
-    columns
+    if columns.is_empty() {
+        let why = if left_out.is_empty() {
+            "no column to run".to_string()
+        } else {
+            let each: Vec<String> = left_out.iter().map(|l| format!("{} ({})", l.column, l.why)).collect();
+            format!("no column to run: every one is left out: {}", each.join("; "))
+        };
+        return Err(asked(sel, "profiles", why));
+    }
+    Ok(columns)
+}
+
+/// Why no route of the run carries any of its columns.
+fn uncarried(columns: &[Column], routes: &[Route]) -> String {
+    let names: Vec<&str> = columns.iter().map(Column::name).collect();
+    let on: Vec<String> = routes.iter().map(|r| r.name()).collect();
+    format!("no route of this run ({}) carries any of its columns ({})", on.join(", "), names.join(", "))
 }
 
 /// The TCP column has no WebSocket hop to route: said once, naming the routes.
@@ -388,30 +409,9 @@ impl Plan {
         if let Some(list) = &sel.protocols {
             columns = under_protocols(columns, list, &mut left_out).map_err(|e| asked("protocol", e))?;
         }
-        if speed > 1 {
-            columns = accelerable(columns, speed, &mut left_out);
-        }
-        if let Some(t) = &sel.transport {
-            let want = match t.trim() {
-                "ws" => Transport::Ws,
-                "tcp" => Transport::Tcp,
-                other => return Err(asked("transport", format!("{other:?} is not a transport; write ws or tcp"))),
-            };
-            let had: Vec<String> = columns.iter().map(|c| format!("{} ({})", c.name(), c.transport())).collect();
-            columns.retain(|c| c.transport() == want);
-            if columns.is_empty() {
-                return Err(asked("transport", format!("no column of this run speaks {want}; its columns: {}", had.join(", "))));
-            }
-        }
-        if columns.is_empty() {
-            let why = if left_out.is_empty() {
-                "no column to run".to_string()
-            } else {
-                let each: Vec<String> = left_out.iter().map(|l| format!("{} ({})", l.column, l.why)).collect();
-                format!("no column to run: every one is left out: {}", each.join("; "))
-            };
-            return Err(asked("profiles", why));
-        }
+        // Clients that cannot follow the time library (accelerates = false) still run at any
+        // speed: on real time, the contract gives them their hold divided by it and keepalive 0.
+        let columns = runnable(columns, sel, &left_out)?;
         let copies = match &sel.copies {
             None => 1,
             Some(c) => copies::parse_copies(c).map_err(|e| asked("copies", e))?,
@@ -426,9 +426,7 @@ impl Plan {
         };
         left_out.extend(direct_only(&columns, &routes));
         if columns.iter().all(|c| !routes.iter().any(|r| r.carries(c))) {
-            let names: Vec<&str> = columns.iter().map(Column::name).collect();
-            let on: Vec<String> = routes.iter().map(|r| r.name()).collect();
-            return Err(asked("routes", format!("no route of this run ({}) carries any of its columns ({})", on.join(", "), names.join(", "))));
+            return Err(asked("routes", uncarried(&columns, &routes)));
         }
         let rows: Vec<String> = tags.iter().flat_map(|tag| (1..=copies).map(move |k| copies::row(tag, k, copies))).collect();
         let mut cells = Vec::new();

@@ -87,7 +87,10 @@ pub fn diff(old: &RunResult, new: &RunResult) -> Vec<Change> {
 
 /// [`diff`] with end times the same only when they agree `within` this (broker time): the
 /// broker's side of each end (`Verdict::broker_time`), so a client's own reaction, which an
-/// accelerated clock multiplies, does not count as the broker's time.
+/// accelerated clock multiplies, does not count as the broker's time. A column that ran on real
+/// time in an accelerated run (`ColumnInfo::real_clock`: its hold ÷ speed) is held to `within`
+/// of its own, real time: its reactions (connect, subscribe) reach the broker ×speed later in
+/// broker time, so its times agree within `within` × that speed.
 ///
 /// A copy (`bookworm#3`) is compared with the same copy in the other run, or, when that run
 /// has no such row, with every row of the same tag there (the tag itself, or all its copies):
@@ -96,6 +99,7 @@ pub fn diff_within(old: &RunResult, new: &RunResult, within: Duration) -> Vec<Ch
     let mut out = Vec::new();
     for n in &new.cells {
         let olds = counterparts(old, &n.tag, &n.profile);
+        let within = within * real_clock_factor(old, n.column()).max(real_clock_factor(new, n.column()));
         match olds.iter().find(|o| !same(o, n, within)).or(olds.first()) {
             Some(o) if same(o, n, within) => {}
             Some(o) => out.push(Change { cell: n.id(), old: cell_text(o), new: cell_text(n), cause: n.verdict.cause.clone() }),
@@ -114,6 +118,16 @@ pub fn diff_within(old: &RunResult, new: &RunResult, within: Duration) -> Vec<Ch
 
 /// The cells of `r` that a cell `tag/profile` of another run is compared with: the same row,
 /// else every row of `r` made from the same image tag.
+/// How many times a column's own reactions are stretched in `r`'s broker time: its speed when it
+/// ran on real time there, else 1.
+fn real_clock_factor(r: &RunResult, column: &str) -> u32 {
+    if r.columns.iter().any(|c| c.name == column && c.real_clock) {
+        r.speed.max(1)
+    } else {
+        1
+    }
+}
+
 fn counterparts<'a>(r: &'a RunResult, tag: &str, profile: &str) -> Vec<&'a CellResult> {
     match r.cell(tag, profile) {
         Some(c) => vec![c],

@@ -112,6 +112,9 @@ pub fn summary_markdown(s: &Summary) -> String {
             let _ = writeln!(out, "  - evidence, {}", esc(&f.example));
         }
     }
+    for v in &s.versions {
+        let _ = writeln!(out, "- {}.", esc(v));
+    }
     if !s.all_hold.is_empty() {
         let _ = writeln!(out, "- Hold on every tag{}: {}.", ran_words(s), s.all_hold.join(", "));
     }

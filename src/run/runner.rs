@@ -149,16 +149,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         _ => None,
     };
     let (services, envs) = start_services(plan, ca_file.as_deref()).await;
-    let reporting = {
-        let (scheduler, progress) = (scheduler.clone(), progress.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(2));
-            loop {
-                tick.tick().await;
-                send(&progress, Progress::Load(scheduler.load()));
-            }
-        })
-    };
+    let reporting = report_load(&scheduler, &progress);
     // One network when a route has a proxy.
     let network = match plan.proxies().is_empty() {
         true => None,
@@ -177,17 +168,8 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
     }
     reporting.abort();
     join_all(services.into_iter().map(Service::stop)).await;
-    if let Some(Ok(name)) = &cx.network {
-        // Its containers are gone by now; `remove_run` below tries again if this failed.
-        let _ = tokio::time::timeout(removal_bound(&engine), network::remove(name)).await;
-    }
-    // A container whose start was abandoned at its bound may still have been created.
-    let bound = removal_bound(&engine);
-    let removal = tokio::time::timeout(bound, cleanup::remove_run(run_id)).await;
-    let health = engine.health();
-    drop(engine);
-    let removal = removal.unwrap_or_else(|_| Err(format!("the engine did not answer within {:.0} s", bound.as_secs_f64())));
-    let left_behind = cleanup::left_behind(run_id, removal).await;
+    let network = cx.network.clone();
+    let (health, left_behind) = clean_up(run_id, network, engine).await;
     // The reaper waits for an engine that went away, and removes what is left once it is back.
     drop(reaper);
     RunResult {
@@ -217,6 +199,34 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         scheduling: priority::measures(&group, harness_raised),
         left_behind,
     }
+}
+
+/// Sends the scheduler's load every 2 s, until aborted.
+fn report_load(scheduler: &Scheduler, progress: &Option<UnboundedSender<Progress>>) -> tokio::task::JoinHandle<()> {
+    let (scheduler, progress) = (scheduler.clone(), progress.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            send(&progress, Progress::Load(scheduler.load()));
+        }
+    })
+}
+
+/// After the cells: the run's network, then whatever container of the run is left (one whose
+/// start was abandoned at its bound may still have been created); the engine's health over
+/// the run, and what could not be removed.
+async fn clean_up(run_id: &str, network: Option<Result<String, String>>, engine: EngineWatch) -> (EngineHealth, Option<String>) {
+    if let Some(Ok(name)) = &network {
+        // Its containers are gone by now; `remove_run` below tries again if this failed.
+        let _ = tokio::time::timeout(removal_bound(&engine), network::remove(name)).await;
+    }
+    let bound = removal_bound(&engine);
+    let removal = tokio::time::timeout(bound, cleanup::remove_run(run_id)).await;
+    let health = engine.health();
+    drop(engine);
+    let removal = removal.unwrap_or_else(|_| Err(format!("the engine did not answer within {:.0} s", bound.as_secs_f64())));
+    (health, cleanup::left_behind(run_id, removal).await)
 }
 
 /// How long a removal may take: 30 s, or one answer's bound while the engine is lost.
@@ -294,6 +304,13 @@ fn client_clock(plan: &Plan) -> Vec<(String, String)> {
     clock::clock_env(&library.to_string_lossy(), plan.speed)
 }
 
+/// The first line of a client's artefact file, when it has one: the set-up's record of what the
+/// client runs. A missing file is no error (an ad-hoc client has none); the JSON then omits it.
+fn artefact_line(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().next().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string)
+}
+
 /// Why the clients cannot be put on an accelerated clock, if they cannot.
 fn missing_client_clock(plan: &Plan) -> Option<String> {
     let library = clock::library_path(Libc::Glibc, &plan.workdir);
@@ -310,6 +327,10 @@ fn columns(plan: &Plan, cells: &[CellResult]) -> Vec<ColumnInfo> {
             let mut info = ColumnInfo::of(c);
             info.library =
                 cells.iter().filter(|r| r.column() == c.name()).find_map(|r| r.process.as_ref().and_then(|p| p.library.clone()));
+            if let Column::Command(k) = c.base() {
+                info.artefact = k.artefact.as_ref().and_then(|f| artefact_line(&plan.workdir.join(f)));
+                info.real_clock = k.real_clock(plan.speed);
+            }
             info
         })
         .collect()
@@ -319,7 +340,7 @@ fn columns(plan: &Plan, cells: &[CellResult]) -> Vec<ColumnInfo> {
 /// (the built-ins too, on an accelerated clock).
 enum Play {
     InProcess(crate::plan::Profile),
-    Command(crate::plan::CommandClient),
+    Command(Box<crate::plan::CommandClient>),
 }
 
 fn send(progress: &Option<UnboundedSender<Progress>>, p: Progress) {
@@ -628,9 +649,9 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
     // too run as commands, under the same time library as the real clients.
     let protocol = cell.column.protocol();
     let play = match cell.column.base() {
-        Column::Builtin(profile) if plan.speed > 1 => Play::Command(command::builtin_command(*profile, &plan.timing)),
+        Column::Builtin(profile) if plan.speed > 1 => Play::Command(Box::new(command::builtin_command(*profile, &plan.timing))),
         Column::Builtin(profile) => Play::InProcess(*profile),
-        Column::Command(client) => Play::Command(client.clone()),
+        Column::Command(client) => Play::Command(Box::new(client.clone())),
         // `base` unwraps every `Under`; a column built by hand could still nest one.
         Column::Under { name, .. } => {
             let why = format!("column {name} is nested under two MQTT versions; write <column>+v<version> once");
@@ -639,12 +660,14 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
             return (result, None);
         }
     };
-    if let Some(missing) = missing_client_clock(plan) {
+    // A client that cannot follow the time library runs on real time, told its hold ÷ speed.
+    let real_clock = matches!(&play, Play::Command(c) if c.real_clock(plan.speed));
+    if let Some(missing) = missing_client_clock(plan).filter(|_| !real_clock) {
         let result = finish(plan, cell, verdict::error(missing), Some(client_id), now_rfc3339(), None);
         send(progress, Progress::CellFinished(Box::new(result.clone())));
         return (result, None);
     }
-    let mut extra_env = client_clock(plan);
+    let mut extra_env = if real_clock { Vec::new() } else { client_clock(plan) };
     extra_env.push((contract::RUN_ID_VAR.to_string(), run_id.to_string()));
     match services.get(cell.column.base().name()) {
         Some(Ok(env)) => extra_env.extend(env.iter().cloned()),
@@ -683,7 +706,7 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
         }
         Play::Command(client) => {
             let spec = CommandSpec {
-                client: crate::plan::CommandClient { protocol, ..client.clone() },
+                client: crate::plan::CommandClient { protocol, ..(**client).clone() },
                 host: at.host.clone(),
                 port,
                 username: plan.broker.username.clone(),
@@ -731,6 +754,11 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
         }
     };
     drop(ticket);
+    let v = if real_clock {
+        Verdict { cause: format!("{}; {}", v.cause, command::real_clock_note(plan.timing.hold, plan.speed)), ..v }
+    } else {
+        v
+    };
     let version = record.as_ref().and_then(|r| r.broker_version.clone());
     let result = finish(plan, cell, v, Some(client_id), started_at, record);
     send(progress, Progress::CellFinished(Box::new(result.clone())));

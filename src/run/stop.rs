@@ -1,5 +1,5 @@
 //! The signals that stop a run: SIGINT (a terminal's Ctrl-C) or SIGTERM (a job runner)
-//! comes in; which one it was goes out, with the exit status a shell gives a process it ended.
+//! comes in; which one it was goes out (`report::exit` has the status a run ends with after it).
 
 use std::fmt;
 
@@ -32,16 +32,6 @@ impl StopSignal {
             StopSignal::Terminate => "SIGTERM",
         }
     }
-
-    /// The exit status after it, as a shell reports a process the signal ended: 128 + its
-    /// number (130 for SIGINT, 143 for SIGTERM).
-    pub fn exit_status(self) -> u8 {
-        let number = match self {
-            StopSignal::Interrupt => nix::sys::signal::Signal::SIGINT,
-            StopSignal::Terminate => nix::sys::signal::Signal::SIGTERM,
-        } as i32;
-        128 + number as u8
-    }
 }
 
 impl fmt::Display for StopSignal {
@@ -55,8 +45,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_stop_signal_exits_as_a_shell_reports_it() {
-        assert_eq!((StopSignal::Interrupt.exit_status(), StopSignal::Interrupt.to_string()), (130, "SIGINT".to_string()));
-        assert_eq!((StopSignal::Terminate.exit_status(), StopSignal::Terminate.to_string()), (143, "SIGTERM".to_string()));
+    fn a_stop_signal_is_named_as_a_shell_names_it() {
+        assert_eq!(StopSignal::Interrupt.to_string(), "SIGINT");
+        assert_eq!(StopSignal::Terminate.to_string(), "SIGTERM");
     }
 }
