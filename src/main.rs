@@ -16,6 +16,7 @@ use mosquitto_matrix::judge::results::RunResult;
 use mosquitto_matrix::plan::{CommandClient, ConfigError, ImageSet, MatrixFile, Plan, Profile, Selection, SelectionOrigin, Shard, Transport};
 use mosquitto_matrix::report::compare::{self, MergeError};
 use mosquitto_matrix::report::{self, baseline, junit, live, progress};
+use mosquitto_matrix::probe::{self, ProbeError};
 use mosquitto_matrix::run;
 use mosquitto_matrix::units::parse_duration;
 
@@ -37,6 +38,9 @@ enum Error {
     /// Shards that do not fit together.
     #[error(transparent)]
     Merge(#[from] MergeError),
+    /// A probe that could not run.
+    #[error("probe: {0}")]
+    Probe(#[from] ProbeError),
     /// A file that could not be read, parsed or written, with the file named.
     #[error("{0}")]
     File(String),
@@ -197,6 +201,11 @@ enum Command {
         #[arg(long)]
         new_only: bool,
     },
+    /// Probe your own broker: the columns as concurrent sessions against a live endpoint (no container), the same
+    /// verdicts and reports as `run`, and what the endpoint does: its PING, its hang-up, an idle limit or a session
+    /// lifetime and the hops known to have it, what to do. Exit 0 every session held, 1 some dropped, 2 it could not
+    /// run. Example: MATRIX_PROBE_PASSWORD=… mosquitto-matrix probe wss://broker.example/mqtt --username app
+    Probe(ProbeArgs),
     /// Play one built-in profile as a command client: reads the contract's MATRIX_* environment, connects to
     /// MATRIX_HOST:MATRIX_PORT, prints the contract's lines. Example: MATRIX_…=… mosquitto-matrix client --profile rfc6455
     Client {
@@ -227,6 +236,42 @@ enum Command {
         /// The result to accept.
         result: PathBuf,
     },
+}
+
+/// `probe`'s arguments. The password is read from MATRIX_PROBE_PASSWORD or --password-file, never from argv.
+#[derive(clap::Args)]
+struct ProbeArgs {
+    /// The endpoint: ws://, wss://, mqtt:// or mqtts://, with the path over WebSocket. Example: ws://127.0.0.1:9001/mqtt
+    url: String,
+    /// Comma-separated columns (default: rfc6455,no-pong,paho-java-1.2.5, or tcp for a TCP URL, and the installed
+    /// real clients). Example: --columns rfc6455,paho-c
+    #[arg(long, value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// How long each session holds (default 330s: past the 300 s PING); longer to catch longer limits. Example: --hold 10m
+    #[arg(long)]
+    hold: Option<String>,
+    /// MQTT keepalives run side by side, each with every column (default 30s,90s,150s): they tell an idle limit from
+    /// a session lifetime. Example: --keepalive 30s,90s
+    #[arg(long, value_delimiter = ',')]
+    keepalive: Option<Vec<String>>,
+    /// MQTT user name. Example: --username app
+    #[arg(long, default_value = "")]
+    username: String,
+    /// A file whose first line is the MQTT password (or set MATRIX_PROBE_PASSWORD). Example: --password-file ~/.probe-pw
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    /// The CA certificate (PEM) to trust for wss:// and mqtts:// (default: the public roots). Example: --ca ca.pem
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// Every session's client id starts with this. Example: --client-id-prefix team-probe-
+    #[arg(long, default_value = probe::ask::DEFAULT_CLIENT_ID_PREFIX)]
+    client_id_prefix: String,
+    /// Every session subscribes and publishes (QoS 0, not retained) only under this topic (default
+    /// mosquitto-matrix/probe/<random>). Example: --topic-prefix ops/probe
+    #[arg(long)]
+    topic_prefix: Option<String>,
+    #[command(flatten)]
+    output: Output,
 }
 
 /// The set named, or the file's default.
@@ -283,6 +328,7 @@ async fn main() -> ExitCode {
         Command::Discover { set, new_only } => discover_tags(&config, &set, new_only).await,
         Command::Baseline { result } => accept_baseline(&config, &result),
         Command::Reap { run } => reap(&run).await,
+        Command::Probe(args) => probe_endpoint(&config, args).await,
         Command::Client { profile, keepalive, late_pong, setup_timeout } => {
             play_profile(&profile, [keepalive, late_pong, setup_timeout]).await
         }
@@ -393,6 +439,50 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
     result.shard = asked.shard.map(|s| s.to_string());
     emit(&result, output)?;
     Ok(ExitCode::from(compare::exit_status(&result) as u8))
+}
+
+/// `probe`: the columns against a live endpoint, its result through the reports, then the answer.
+async fn probe_endpoint(config: &Path, a: ProbeArgs) -> Result<ExitCode, Error> {
+    // matrix.toml gives the bounds and the real clients when it is there; the probe runs without it.
+    let file = if config.exists() { Some(MatrixFile::load(config)?) } else { None };
+    let workdir = file.as_ref().and_then(|f| f.path.parent().map(Path::to_path_buf)).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+    let clients = file.as_ref().map(probe::ask::command_clients).unwrap_or_default();
+    let timing = file.as_ref().map_or(probe::ask::DEFAULT_TIMING, |f| f.timing);
+    let password = probe::password(std::env::var("MATRIX_PROBE_PASSWORD").ok(), a.password_file.as_deref())?;
+    let asked = probe::ask::Asked {
+        url: a.url,
+        columns: a.columns,
+        hold: a.hold,
+        keepalives: a.keepalive,
+        username: a.username,
+        password,
+        ca: a.ca,
+        client_id_prefix: a.client_id_prefix,
+        topic_prefix: a.topic_prefix,
+    };
+    let ask = probe::ask::build(asked, timing, &clients, |c| probe::installed(c, &workdir))?;
+    eprintln!("{}", ask.announce());
+    match probe::probe(&ask, &workdir, interrupted()).await {
+        Ok(p) => {
+            emit(&p.result, &a.output)?;
+            // JSON on stdout stays JSON: the answer goes to stderr then.
+            match a.output.format {
+                Format::Json => eprint!("\n{}", p.answer),
+                _ => print!("\n{}", p.answer),
+            }
+            if let Some(dir) = a.output.out.as_deref() {
+                let path = dir.join("probe-answer.txt");
+                std::fs::write(&path, p.answer.to_string()).map_err(|e| Error::File(format!("{}: {e}", path.display())))?;
+                eprintln!("written: {}", path.display());
+            }
+            Ok(ExitCode::from(p.exit_status()))
+        }
+        Err(ProbeError::Stopped { signal, sessions }) => {
+            eprintln!("mosquitto-matrix: {}", ProbeError::Stopped { signal, sessions });
+            Ok(ExitCode::from(if signal == "SIGINT" { 130 } else { 143 }))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `client`: one built-in profile under the command contract.

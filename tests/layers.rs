@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 /// The stages, lowest first.
-const STAGES: [&str; 8] = ["units", "wire", "plan", "judge", "engine", "client", "run", "report"];
+const STAGES: [&str; 9] = ["units", "wire", "plan", "judge", "engine", "client", "run", "probe", "report"];
 
 fn rank(stage: &str) -> Option<usize> {
     STAGES.iter().position(|s| *s == stage)
