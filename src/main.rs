@@ -445,9 +445,7 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
 async fn probe_endpoint(config: &Path, a: ProbeArgs) -> Result<ExitCode, Error> {
     // matrix.toml gives the bounds and the real clients when it is there; the probe runs without it.
     let file = if config.exists() { Some(MatrixFile::load(config)?) } else { None };
-    let workdir = file.as_ref().and_then(|f| f.path.parent().map(Path::to_path_buf)).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
-    let clients = file.as_ref().map(probe::ask::command_clients).unwrap_or_default();
-    let timing = file.as_ref().map_or(probe::ask::DEFAULT_TIMING, |f| f.timing);
+    let from = probe::ask::FromFile::of(file.as_ref());
     let password = probe::password(std::env::var("MATRIX_PROBE_PASSWORD").ok(), a.password_file.as_deref())?;
     let asked = probe::ask::Asked {
         url: a.url,
@@ -460,9 +458,9 @@ async fn probe_endpoint(config: &Path, a: ProbeArgs) -> Result<ExitCode, Error> 
         client_id_prefix: a.client_id_prefix,
         topic_prefix: a.topic_prefix,
     };
-    let ask = probe::ask::build(asked, timing, &clients, |c| probe::installed(c, &workdir))?;
+    let ask = probe::ask::build(asked, from.timing, &from.clients, |c| probe::installed(c, &from.workdir))?;
     eprintln!("{}", ask.announce());
-    match probe::probe(&ask, &workdir, interrupted()).await {
+    match probe::probe(&ask, &from.workdir, interrupted()).await {
         Ok(p) => {
             emit(&p.result, &a.output)?;
             // JSON on stdout stays JSON: the answer goes to stderr then.

@@ -18,9 +18,9 @@ use crate::plan::{Outcome, Profile, Transport, FIVE_MINUTE_MARK};
 use crate::probe::hops::LimitKind;
 use crate::wire::frame::opcode;
 
-/// How far apart two times may be and still be "the same limit": 5 %, at least 2 s.
+/// How far apart two times may be and still be "the same limit": 5 %, at least 1 s.
 pub fn same_limit(a: Duration, b: Duration) -> bool {
-    let slack = (a.max(b).as_secs_f64() * 0.05).max(2.0);
+    let slack = (a.max(b).as_secs_f64() * 0.05).max(1.0);
     (a.as_secs_f64() - b.as_secs_f64()).abs() <= slack
 }
 
@@ -384,7 +384,7 @@ fn limit(seen: &[Seen]) -> LimitFinding {
     let idle = same_silence && past_silence.iter().all(|s| s.keepalive < silence);
     // Lifetime: every ended session was about as old, and nothing outlived that age.
     let lifetime = same_age && outlived(age).is_empty();
-    let busy: Vec<String> = limited.iter().filter(|l| l.2 + Duration::from_secs(2) < l.1.mul_f64(0.75)).map(|l| l.0.key.clone()).collect();
+    let busy: Vec<String> = limited.iter().filter(|l| l.2 + Duration::from_secs(1) < l.1.mul_f64(0.75)).map(|l| l.0.key.clone()).collect();
     match (idle, lifetime) {
         (true, true) if !busy.is_empty() => LimitFinding::Lifetime { limit: age, ended: keys(&limited), busy },
         (true, true) if !past_silence.is_empty() => {

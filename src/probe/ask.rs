@@ -236,6 +236,32 @@ pub const DEFAULT_TIMING: Timing = Timing {
     round_trip_timeout: Duration::from_secs(10),
 };
 
+/// What matrix.toml gives a probe when there is one: the bounds, the real clients and the
+/// folder their commands run in; the built-in defaults and no client without it.
+#[derive(Debug, Clone)]
+pub struct FromFile {
+    /// Set-up, round-trip and late-pong bounds (the hold and keepalives are the probe's own).
+    pub timing: Timing,
+    /// The command clients a probe can name.
+    pub clients: Vec<CommandClient>,
+    /// Where their commands run.
+    pub workdir: std::path::PathBuf,
+}
+
+impl FromFile {
+    /// From the file, or the defaults.
+    pub fn of(file: Option<&crate::plan::MatrixFile>) -> FromFile {
+        match file {
+            Some(f) => FromFile {
+                timing: f.timing,
+                clients: command_clients(f),
+                workdir: f.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).to_path_buf(),
+            },
+            None => FromFile { timing: DEFAULT_TIMING, clients: Vec::new(), workdir: ".".into() },
+        }
+    }
+}
+
 /// The command clients a probe can name: matrix.toml's columns that are programs (versions
 /// resolved), then its clients without a version to fill in.
 pub fn command_clients(file: &crate::plan::MatrixFile) -> Vec<CommandClient> {
