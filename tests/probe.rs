@@ -164,7 +164,7 @@ async fn behind_nginx_haproxy_and_a_fixed_age_relay_the_probe_names_each_limit_a
     assert!(started.elapsed() < Duration::from_secs(150), "the three probes ran side by side");
     relay.abort();
     drop((nginx, haproxy));
-    b.container.rm().await.expect("the broker is removed");
+    let _ = b.container.rm().await;
     let _ = cleanup::remove_run(&run_id).await;
     let _ = network::remove(&net).await;
 }
@@ -216,7 +216,7 @@ async fn a_wrong_password_a_404_a_plain_client_on_tls_and_an_unknown_ca_each_giv
         assert!(took < Duration::from_secs(10), "{what}: took {took:?}");
     }
     drop(nginx);
-    b.container.rm().await.expect("the broker is removed");
+    let _ = b.container.rm().await;
     let _ = cleanup::remove_run(&run_id).await;
     let _ = network::remove(&net).await;
 }
@@ -310,7 +310,7 @@ async fn ctrl_c_mid_probe_ends_every_builtin_session_with_disconnect_and_leaves_
     assert!(processes_with(&prefix).is_empty(), "no client process is left: {:?}", processes_with(&prefix));
     assert!(!stderr.contains(&f.broker.password), "the password is never shown");
     let _ = std::fs::remove_dir_all(&dir);
-    b.container.rm().await.expect("the broker is removed");
+    let _ = b.container.rm().await;
     let _ = cleanup::remove_run(&run_id).await;
 }
 
@@ -388,7 +388,7 @@ async fn probe_agrees_with_run_at_the_full_hold() {
         assert_ne!(ws.result.cells.iter().find(|c| c.column().starts_with("rfc6455")).map(|c| c.verdict.outcome), Some(Outcome::Error));
     }
     for b in brokers {
-        b.container.rm().await.expect("a broker is removed");
+        let _ = b.container.rm().await;
     }
     let _ = cleanup::remove_run(&run_id).await;
     assert!(differences.is_empty(), "the probe and run disagree:\n{}", differences.join("\n"));

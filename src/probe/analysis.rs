@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use crate::judge::record::{End, Party, SocketEnd};
 use crate::judge::verdict::Verdict;
-use crate::plan::{Outcome, Profile, Transport, FIVE_MINUTE_MARK};
+use crate::plan::{Column, Outcome, Profile, Transport, FIVE_MINUTE_MARK};
+use crate::probe::ask::ProbeSession;
 use crate::probe::hops::LimitKind;
 use crate::wire::frame::opcode;
 
@@ -122,8 +123,12 @@ pub struct Seen {
 }
 
 impl Seen {
-    /// From a session's verdict and end.
-    pub fn of(key: &str, column: &str, profile: Option<Profile>, keepalive: Duration, transport: Transport, hold: Duration, v: &Verdict, end: Option<&End>) -> Seen {
+    /// From a session of the probe, its hold, its verdict and its end (none when it overran).
+    pub fn of(session: &ProbeSession, hold: Duration, v: &Verdict, end: Option<&End>) -> Seen {
+        let profile = match &session.column {
+            Column::Builtin(p) => Some(*p),
+            _ => None,
+        };
         let pings = v.frames.iter().filter(|f| f.opcode == opcode::PING && f.direction == crate::judge::record::Direction::Received).map(|f| f.at).collect();
         let by_endpoint = match end {
             Some(End::BrokerClosed { code, reason, .. }) => Some(EndHow::CloseFrame { code: *code, reason: reason.clone() }),
@@ -142,10 +147,10 @@ impl Seen {
         // A session that never got going was not ended by a limit.
         let by_endpoint = by_endpoint.filter(|_| !v.before_connack && v.at.is_some());
         Seen {
-            key: key.to_string(),
-            column: column.to_string(),
-            keepalive,
-            transport,
+            key: session.key.clone(),
+            column: session.column.name().to_string(),
+            keepalive: session.keepalive,
+            transport: session.column.transport(),
             pongs: Pongs::of(profile),
             outcome: v.outcome,
             at: v.broker_time(),

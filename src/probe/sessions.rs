@@ -96,10 +96,12 @@ pub fn installed(client: &crate::plan::CommandClient, workdir: &Path) -> bool {
     } else {
         std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(&program).is_file()))
     };
+    // A Node.js package folder counts once its modules are installed (clients/setup.sh).
+    let there = |p: &Path| p.exists() && (!p.join("package.json").is_file() || p.join("node_modules").is_dir());
     let files_there = client.command[1..]
         .iter()
         .filter(|a| a.contains('/') && !a.starts_with('-') && !a.contains("://"))
-        .all(|a| workdir.join(a).exists() || Path::new(a).exists());
+        .all(|a| there(&workdir.join(a)) || there(Path::new(a)));
     found && files_there
 }
 
@@ -195,11 +197,7 @@ pub async fn probe(ask: &ProbeAsk, workdir: &Path, stop: impl Future<Output = &'
     let mut seen = Vec::new();
     let mut columns = Vec::new();
     for (s, (started, (record, v))) in sessions.iter().zip(ended) {
-        let profile = match &s.column {
-            Column::Builtin(p) => Some(*p),
-            _ => None,
-        };
-        seen.push(Seen::of(&s.key, s.column.name(), profile, s.keepalive, s.column.transport(), hold, &v, record.as_ref().map(|r| &r.end)));
+        seen.push(Seen::of(s, hold, &v, record.as_ref().map(|r| &r.end)));
         let mut info = ColumnInfo::of(&s.column);
         info.name = s.key.clone();
         info.library = record.as_ref().and_then(|r| r.process.as_ref().and_then(|p| p.library.clone()));
