@@ -90,7 +90,7 @@ pub fn answer(endpoint: &str, broker_version: Option<String>, f: &Findings, know
             let evidence = if outlived.is_empty() { String::new() } else { format!("; {} with traffic more often lived past it", outlived.join(", ")) };
             a.seen.push(format!("The endpoint ends a session silent for {}: {} ended after {} without traffic{evidence}.", s(*limit), ended.join(", "), s(*limit)));
             a.todo.push(format!(
-                "Keep every client's MQTT keepalive below {} (half of it leaves room), or raise the limit of the hop that has it (below).",
+                "Keep every client's MQTT keepalive below {} (half of it leaves room), or raise the limit of the hop that has it.",
                 s(*limit)
             ));
         }
@@ -98,7 +98,7 @@ pub fn answer(endpoint: &str, broker_version: Option<String>, f: &Findings, know
             let evidence = if busy.is_empty() { String::new() } else { format!(", although {} had traffic just before", busy.join(", ")) };
             a.seen.push(format!("The endpoint ends every session {} old whatever its traffic: {} ended at {}{evidence}.", s(*limit), ended.join(", "), s(*limit)));
             a.todo.push(format!(
-                "No keepalive helps against a session lifetime: raise the hop's timeout above the longest session you want (below), and make clients reconnect; {} is when they drop now.",
+                "No keepalive helps against a session lifetime: raise the timeout of the hop that has it above the longest session you want, and make clients reconnect; {} is when they drop now.",
                 s(*limit)
             ));
         }
