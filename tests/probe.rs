@@ -216,6 +216,14 @@ async fn a_wrong_password_a_404_a_plain_client_on_tls_and_an_unknown_ca_each_giv
         assert!(stdout.is_empty(), "{what}: no report for a probe that could not run: {stdout}");
         assert!(took < Duration::from_secs(10), "{what}: took {took:?}");
     }
+    // The same TLS listener with its CA given: the probe runs, every session holds, exit 0.
+    let ca = tls.ca_file.display().to_string();
+    let url = format!("wss://localhost:{wss}/mqtt");
+    let (status, stderr, stdout, _) = cli_probe(&[&url, "--username", &f.broker.username, "--ca", &ca, "--columns", "rfc6455", "--keepalive", "2s", "--hold", "3s"], &f.broker.password);
+    eprintln!("{stderr}{stdout}");
+    assert_eq!(status, Some(0), "wss with its CA holds\n{stderr}{stdout}");
+    assert!(stdout.contains("wss://localhost"), "{stdout}");
+    assert!(!stdout.contains(&f.broker.password) && !stderr.contains(&f.broker.password), "the password is never shown");
     drop(nginx);
     let _ = b.container.rm().await;
     let _ = cleanup::remove_run(&run_id).await;

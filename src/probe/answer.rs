@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::probe::analysis::{Findings, HangUpFinding, LimitFinding, PingFinding};
 use crate::probe::hops::{self, Hop, LimitKind};
+use crate::probe::target::Target;
 
 /// libwebsockets 4.x pings this long after the upgrade (Mosquitto 1.6.15+, 2.0.11+).
 const LWS_PING: Duration = Duration::from_secs(300);
@@ -49,8 +50,12 @@ fn hop_line(h: &Hop) -> String {
 }
 
 /// Builds the answer.
-pub fn answer(endpoint: &str, broker_version: Option<String>, f: &Findings, known: &[Hop]) -> Answer {
+pub fn answer(endpoint: &Target, broker_version: Option<String>, f: &Findings, known: &[Hop]) -> Answer {
     let mut a = Answer { endpoint: endpoint.to_string(), broker_version, seen: Vec::new(), hops: Vec::new(), todo: Vec::new(), unknown: Vec::new() };
+    if endpoint.scheme.tls() && !f.ends.is_empty() {
+        // rustls reads a FIN without close_notify and one after it alike, as the end of the stream.
+        a.unknown.push("Whether the endpoint ends TLS cleanly (close_notify before its FIN): the sessions' records do not tell.".to_string());
+    }
     match &f.ping {
         PingFinding::At { first, sessions } => {
             let lws = if near(*first, LWS_PING, Duration::from_secs(3)) {
@@ -169,10 +174,14 @@ mod tests {
     use crate::probe::analysis::tests::seen;
     use crate::probe::analysis::{analyse, EndHow};
 
+    fn t(url: &str) -> Target {
+        Target::parse(url).expect("a URL")
+    }
+
     #[test]
     fn behind_nginx_the_answer_names_the_60_s_idle_limit_nginx_and_the_keepalive_fix() {
         let f = analyse(&[seen("rfc6455", 30, 100, None, &[]), seen("rfc6455", 90, 100, Some((60.02, EndHow::Fin)), &[])]);
-        let text = answer("ws://127.0.0.1:1/mqtt", None, &f, &hops::known()).to_string();
+        let text = answer(&t("ws://127.0.0.1:1/mqtt"), None, &f, &hops::known()).to_string();
         assert!(text.contains("ends a session silent for 60 s"), "{text}");
         assert!(text.contains("nginx — proxy_read_timeout 60 s idle"), "{text}");
         assert!(text.contains("keepalive below 60 s"), "{text}");
@@ -182,11 +191,12 @@ mod tests {
     #[test]
     fn a_fixed_age_is_said_as_a_lifetime_with_google_clouds_load_balancer_at_30_s() {
         let f = analyse(&[seen("rfc6455", 10, 100, Some((30.2, EndHow::Fin)), &[]), seen("rfc6455", 90, 100, Some((30.0, EndHow::Fin)), &[])]);
-        let text = answer("wss://x/mqtt", Some("mosquitto version 2.0.11".into()), &f, &hops::known()).to_string();
+        let text = answer(&t("wss://x/mqtt"), Some("mosquitto version 2.0.11".into()), &f, &hops::known()).to_string();
         assert!(text.contains("ends every session 30 s old whatever its traffic"), "{text}");
         assert!(text.contains("Google Cloud"), "{text}");
         assert!(text.contains("No keepalive helps"), "{text}");
         assert!(text.starts_with("What wss://x/mqtt (mosquitto version 2.0.11) does:"), "{text}");
+        assert!(text.contains("ends TLS cleanly"), "on TLS the close_notify is named unknown:\n{text}");
     }
 
     #[test]
@@ -195,7 +205,7 @@ mod tests {
         paho.ended_by_endpoint = None;
         paho.cause = "paho-java-1.2.5 gave up on a PING".into();
         let f = analyse(&[seen("rfc6455", 60, 330, None, &[300]), seen("no-pong", 60, 330, Some((310.0, EndHow::Fin)), &[300]), paho]);
-        let text = answer("ws://h/mqtt", None, &f, &hops::known()).to_string();
+        let text = answer(&t("ws://h/mqtt"), None, &f, &hops::known()).to_string();
         assert!(text.contains("PING arrives 300 s after the upgrade"), "{text}");
         assert!(text.contains("libwebsockets 4.x"), "{text}");
         assert!(text.contains("hang-up 10 s later (libwebsockets' 10 s)"), "{text}");

@@ -6,7 +6,7 @@
 //! code), and the typical answers of a TLS port to a plain client each get one line that says
 //! what to change.
 
-use crate::judge::record::{End, SessionRecord};
+use crate::judge::record::{End, SessionRecord, SocketEnd};
 use crate::probe::target::Target;
 use crate::wire::mqtt::connack_reason;
 
@@ -48,7 +48,14 @@ pub fn refusal(target: &Target, record: &SessionRecord) -> Option<String> {
             format!("{at}: the endpoint did not answer the WebSocket upgrade in HTTP ({detail}){}", tls_hint(target))
         }
         End::UpgradeRefused { detail } => format!("{at}: {detail} (check the path: {})", target.path),
-        End::SocketEnded { how, .. } => format!("{at}: the endpoint ended the connection before the session began ({how:?}){}", tls_hint(target)),
+        End::SocketEnded { how, .. } => {
+            let how = match how {
+                SocketEnd::Eof => "a FIN".to_string(),
+                SocketEnd::Reset => "a reset".to_string(),
+                SocketEnd::Error(e) => e.clone(),
+            };
+            format!("{at}: the endpoint ended the connection before the session began ({how}){}", tls_hint(target))
+        }
         End::BadBytes { detail, .. } => format!("{at}: the endpoint answered with bytes that are not MQTT ({detail}){}", tls_hint(target)),
         End::ConnAckRefused { code } => {
             let what = connack_reason(*code);
@@ -64,7 +71,6 @@ pub fn refusal(target: &Target, record: &SessionRecord) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::judge::record::SocketEnd;
     use crate::plan::Profile;
     use std::time::Duration;
 

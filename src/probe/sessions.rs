@@ -217,7 +217,7 @@ pub async fn probe(ask: &ProbeAsk, workdir: &Path, stop: impl Future<Output = &'
         });
     }
     let findings = analysis::analyse(&seen);
-    let answer = answer::answer(&target.to_string(), version.clone(), &findings, &hops::known());
+    let answer = answer::answer(target, version.clone(), &findings, &hops::known());
     let result = RunResult {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -145,12 +145,18 @@ impl Target {
     }
 }
 
-/// The URL as reports show it: scheme, authority and, over WebSocket, the path.
+/// The URL as reports show it: scheme, host, the port unless it is the scheme's own, and,
+/// over WebSocket, the path.
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = if self.port == self.scheme.default_port() {
+            if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() }
+        } else {
+            self.authority()
+        };
         match self.scheme.transport() {
-            Transport::Ws => write!(f, "{}://{}{}", self.scheme.name(), self.authority(), self.path),
-            Transport::Tcp => write!(f, "{}://{}", self.scheme.name(), self.authority()),
+            Transport::Ws => write!(f, "{}://{at}{}", self.scheme.name(), self.path),
+            Transport::Tcp => write!(f, "{}://{at}", self.scheme.name()),
         }
     }
 }
