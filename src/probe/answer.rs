@@ -56,7 +56,10 @@ pub fn answer(endpoint: &Target, broker_version: Option<String>, f: &Findings, k
         // rustls reads a FIN without close_notify and one after it alike, as the end of the stream.
         a.unknown.push("Whether the endpoint ends TLS cleanly (close_notify before its FIN): the sessions' records do not tell.".to_string());
     }
+    // Over TCP there is no WebSocket to ping.
+    let ws = endpoint.scheme.transport() == crate::plan::Transport::Ws;
     match &f.ping {
+        _ if !ws => {}
         PingFinding::At { first, sessions } => {
             let lws = if near(*first, LWS_PING, Duration::from_secs(3)) {
                 ": libwebsockets 4.x behind the endpoint (Mosquitto 1.6.15+ or 2.0.11+ with its built-in WebSocket), which pings 300 s after the upgrade"
@@ -65,10 +68,11 @@ pub fn answer(endpoint: &Target, broker_version: Option<String>, f: &Findings, k
             };
             a.seen.push(format!("A WebSocket PING arrives {} after the upgrade (on {sessions} session(s)){lws}.", s(*first)));
             if let Some((key, cause)) = f.client_ended.iter().find(|(k, _)| k.starts_with("paho-java-1.2.5")) {
-                a.seen.push(format!("{key} dropped at it, as Paho Java 1.2.5 does: {cause}"));
+                a.seen.push(format!("{key} dropped at it, as Paho Java 1.2.5 does: {cause}."));
                 a.todo.push(
-                    "Clients that cannot take a WebSocket PING (Eclipse Paho Java 1.2.5 throws on opcode 0x9) drop at that PING: \
-                     upgrade the client, or put the broker behind a WebSocket listener that does not ping"
+                    "Clients that cannot take a WebSocket PING drop at it (every Eclipse Paho Java version with WebSocket, up to \
+                     1.2.5, rejects opcode 0x9): use MQTT over TCP for them, another client library, or a broker whose \
+                     WebSocket listener does not ping (Mosquitto 2.1's own WebSocket does not)."
                         .to_string(),
                 );
             }
@@ -80,6 +84,7 @@ pub fn answer(endpoint: &Target, broker_version: Option<String>, f: &Findings, k
         PingFinding::Unknown { longest: None } => a.unknown.push("Whether a WebSocket PING comes: no WebSocket session ran.".to_string()),
     }
     match &f.hang_up {
+        _ if !ws => {}
         HangUpFinding::After { after, ping, how, key } => {
             let lws = if near(*after, LWS_HANG_UP, Duration::from_secs(2)) { " (libwebsockets' 10 s)" } else { "" };
             a.seen.push(format!("An unanswered PING is followed by a hang-up {} later{lws}: {key} got the PING at {} and the endpoint ended it at {} with {}.", s(*after), s(*ping), s(*ping + *after), how.words()));
@@ -210,5 +215,14 @@ mod tests {
         assert!(text.contains("libwebsockets 4.x"), "{text}");
         assert!(text.contains("hang-up 10 s later (libwebsockets' 10 s)"), "{text}");
         assert!(text.contains("Paho Java 1.2.5"), "{text}");
+    }
+
+    #[test]
+    fn over_tcp_the_answer_asks_nothing_about_websocket_pings() {
+        let mut tcp = seen("tcp", 60, 330, None, &[]);
+        tcp.transport = crate::plan::Transport::Tcp;
+        let text = answer(&t("mqtt://h"), None, &analyse(&[tcp]), &hops::known()).to_string();
+        assert!(!text.contains("PING"), "{text}");
+        assert!(text.contains("tcp held the whole hold"), "{text}");
     }
 }
