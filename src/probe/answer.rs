@@ -223,6 +223,6 @@ mod tests {
         tcp.transport = crate::plan::Transport::Tcp;
         let text = answer(&t("mqtt://h"), None, &analyse(&[tcp]), &hops::known()).to_string();
         assert!(!text.contains("PING"), "{text}");
-        assert!(text.contains("tcp held the whole hold"), "{text}");
+        assert!(text.contains("tcp ka=60s held the whole hold"), "{text}");
     }
 }
