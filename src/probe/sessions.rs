@@ -158,9 +158,17 @@ pub async fn probe(ask: &ProbeAsk, workdir: &Path, stop: impl Future<Output = &'
         started: Started::new(),
         tls: tls.clone(),
     };
+    let (stop_tx, stop_rx) = watch::channel(None::<String>);
+    let said = |signal: &str| format!("stopped by {signal}: the probe said DISCONNECT and ended");
+    let check = session::run_until(&first, stopped(stop_rx.clone()));
+    tokio::pin!(check);
     let checked = tokio::select! {
-        r = session::run(&first) => r,
-        signal = &mut stop => return Err(ProbeError::Stopped { signal, sessions: 0 }),
+        r = &mut check => r,
+        signal = &mut stop => {
+            let _ = stop_tx.send(Some(said(signal)));
+            let _ = tokio::time::timeout(STOP_GRACE, &mut check).await;
+            return Err(ProbeError::Stopped { signal, sessions: 0 });
+        }
     };
     if let Some(line) = preflight::refusal(target, &checked) {
         return Err(ProbeError::CannotRun(line));
@@ -177,14 +185,13 @@ pub async fn probe(ask: &ProbeAsk, workdir: &Path, stop: impl Future<Output = &'
         }
         _ => None,
     };
-    let (stop_tx, stop_rx) = watch::channel(None::<String>);
     let ctx = Ctx { ask, workdir, run_id: &run_id, tls: tls.clone(), command_tls, stop: stop_rx };
     let runs = join_all(sessions.iter().map(|s| ctx.run(s)));
     tokio::pin!(runs);
     let ended = tokio::select! {
         done = &mut runs => done,
         signal = &mut stop => {
-            let _ = stop_tx.send(Some(format!("stopped by {signal}: the probe said DISCONNECT and ended")));
+            let _ = stop_tx.send(Some(said(signal)));
             command::kill_all();
             let _ = tokio::time::timeout(STOP_GRACE, &mut runs).await;
             command::kill_all();
