@@ -5,7 +5,8 @@
 # - Otherwise Debian's docker.io is installed if dockerd is missing, and
 #   dockerd is started in the background, fully detached from this shell
 #   (it must outlive the test run's shell; CI has no stdin), logging to
-#   $DOCKERD_LOG. We wait, bounded, until `docker info` answers.
+#   $DOCKERD_LOG. We wait, bounded, until `docker info` answers, and record
+#   its pid in /run/mosquitto-matrix/dockerd.pid (only an engine started here).
 #
 # Storage driver: dockerd's own choice is tried first (overlay2 on this
 # project's machines: ext4 root, overlay in the kernel; no extra flags
@@ -142,3 +143,14 @@ fi
 end=$(date +%s.%N)
 driver=$(docker info --format '{{.Driver}}' 2>/dev/null || echo '?')
 echo "docker engine: started in $(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b-a}') s ($(server_version), storage driver $driver)"
+
+# The engine this script started, by pid: the tests that kill or restart the engine on purpose
+# (tests/engine_faults.rs) touch only this one, never an engine that was already running.
+ENGINE_MARKER=${MOSQUITTO_MATRIX_ENGINE_MARKER:-/run/mosquitto-matrix/dockerd.pid}
+for pidfile in /var/run/docker.pid /run/docker.pid; do
+    if [ -s "$pidfile" ]; then
+        as_root mkdir -p "$(dirname "$ENGINE_MARKER")"
+        as_root cp "$pidfile" "$ENGINE_MARKER"
+        break
+    fi
+done

@@ -17,6 +17,10 @@ cargo test --test docker --test registry --test workflow --test speed --test bro
 # once: about 360 s of wall time. To share the hold with the debian x1 matrix below, run
 # `cargo test --test probe probe_agrees_with_run_at_the_full_hold` beside it instead.
 cargo test --test probe
+# The engine itself failing under a run (killed, restarted, hung): every cell ERROR naming it,
+# exit 2, nothing left. Kills and restarts only the dockerd docker/engine.sh started, so it runs
+# alone, after the tests that need the engine up (docs/src/faults.md; about 40 s).
+cargo test --test engine_faults -- --test-threads=1
 MATRIX_SET=debian cargo test --test matrix
 # The paho-java-1.2.5 emulation against the real Paho Java 1.2.5 on every debian tag: the same
 # outcome, PING and end within 0.5 s, the same close frame (both transcripts on a difference).

@@ -2,12 +2,16 @@
 //!
 //! Reads every file under `src/` and every `crate::<stage>` path in it (in `use` lines and
 //! in code alike), and fails on a path that reaches up. The order is the one `src/lib.rs`
-//! documents; `main.rs` is the top and may use anything.
+//! documents; the binary (`main.rs` and `src/cli/`, one file per subcommand) is the top
+//! and may use anything.
 
 use std::path::{Path, PathBuf};
 
 /// The stages, lowest first.
 const STAGES: [&str; 9] = ["units", "wire", "plan", "judge", "engine", "client", "run", "probe", "report"];
+
+/// The binary's own files under `src/`: above every stage, part of no library stage.
+const TOP: [&str; 3] = ["main", "lib", "cli"];
 
 fn rank(stage: &str) -> Option<usize> {
     STAGES.iter().position(|s| *s == stage)
@@ -64,7 +68,7 @@ fn no_module_imports_from_a_stage_above_its_own() {
     let mut wrong = Vec::new();
     for file in &files {
         let stage = stage_of(&src, file);
-        if stage == "main" || stage == "lib" {
+        if TOP.contains(&stage.as_str()) {
             continue;
         }
         let own = rank(&stage).unwrap_or_else(|| panic!("{}: stage {stage:?} is not in the pipeline; add it to STAGES and to src/lib.rs", file.display()));
@@ -96,8 +100,22 @@ fn every_stage_folder_is_in_the_pipeline_and_documents_what_comes_in_and_goes_ou
             continue;
         }
         let name = path.file_name().expect("a name").to_string_lossy().to_string();
-        assert!(rank(&name).is_some(), "src/{name}/ is not a stage of the pipeline");
+        assert!(rank(&name).is_some() || TOP.contains(&name.as_str()), "src/{name}/ is not a stage of the pipeline");
         let doc = std::fs::read_to_string(path.join("mod.rs")).unwrap_or_else(|e| panic!("src/{name}/mod.rs: {e}"));
         assert!(doc.starts_with("//! "), "src/{name}/mod.rs must open with a doc comment saying what comes in and goes out");
+    }
+}
+
+#[test]
+fn the_command_line_folder_is_the_top_and_no_library_stage_reaches_it() {
+    assert_eq!(stage_of(Path::new("src"), Path::new("src/cli/run.rs")), "cli");
+    assert!(TOP.contains(&"cli") && rank("cli").is_none(), "src/cli/ is the binary's, above every stage");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    for file in files.iter().filter(|f| !TOP.contains(&stage_of(&src, f).as_str())) {
+        let text = std::fs::read_to_string(file).expect("a readable source file");
+        let reaches = crate_paths(&text).iter().any(|(_, name)| name == "cli") || text.lines().any(|l| l.trim() == "mod cli;" || l.trim() == "pub mod cli;");
+        assert!(!reaches, "{}: the library must not reach the command line", file.display());
     }
 }

@@ -198,6 +198,25 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
         [("2.1.2".to_string(), Status::New, Outcome::Ok), ("2.1.3-alpine".to_string(), Status::New, Outcome::Ok)],
         "{stderr}"
     );
+    // Nothing new once the set lists them: exit status 4, and the (empty) reports are still written.
+    let listed = std::fs::read_to_string(&config)?.replace(
+        "tags = [\"bookworm\", \"sid\", \"2.0.11\"]",
+        "tags = [\"bookworm\", \"sid\", \"2.0.11\", \"2.1.2\", \"2.1.3-alpine\"]",
+    );
+    std::fs::write(&config, listed)?;
+    let out_dir = dir.join("out");
+    let none = std::process::Command::new(env!("CARGO_BIN_EXE_mosquitto-matrix"))
+        .args(["run", "--set", "registry", "--new", "--profiles", "rfc6455", "--hold", "2s", "--format", "json", "--out"])
+        .arg(&out_dir)
+        .arg("--config")
+        .arg(&config)
+        .output()?;
+    let stderr = String::from_utf8_lossy(&none.stderr);
+    ensure!(none.status.code() == Some(i32::from(mosquitto_matrix::report::exit::NOTHING_TO_RUN)), "run --new with nothing new: {stderr}");
+    ensure!(stderr.contains("no new release to run"), "{stderr}");
+    let empty: mosquitto_matrix::judge::results::RunResult = serde_json::from_slice(&none.stdout)?;
+    ensure!(empty.cells.is_empty() && empty.tags.is_empty(), "no cell ran: {stderr}");
+    ensure!(out_dir.join("registry.json").is_file(), "the empty reports are written: {stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 
     // (b) A run whose images must be pulled; a tag the registry lacks is ERROR in the registry's words.

@@ -85,13 +85,13 @@ impl CommandSpec {
 /// The last lines of a client's output, bounded in count and length whatever it prints, and
 /// what it said under the contract.
 #[derive(Debug, Default)]
-struct Output {
+struct CapturedOutput {
     tail: Tail,
     library: Option<String>,
     words: Option<String>,
 }
 
-impl LineSink for Output {
+impl LineSink for CapturedOutput {
     fn push(&mut self, line: &str) {
         let line = line.trim_end();
         if line.is_empty() {
@@ -241,7 +241,7 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
     };
     let started = Instant::now();
     let group = child.id().map(|id| Group::new(id as i32));
-    let out = Mutex::new(Output::default());
+    let out = Mutex::new(CapturedOutput::default());
     let (status, killed) = {
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
         let reading = async {
@@ -314,6 +314,7 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
         exit_code: if killed { None } else { exit_code },
         ended: ended.clone(),
         killed,
+        signal: status.and_then(|s| s.signal()),
         words: output.words,
         tail: tail.clone(),
         connections: 0,

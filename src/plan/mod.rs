@@ -24,5 +24,5 @@ pub use file::{BrokerSettings, ClientVersions, ConfigError, ImageSet, MatrixFile
 pub use known::KnownIssue;
 pub use route::{ProxyName, Route};
 pub use version::Version;
-pub use selection::{parse_speed, Cell, LeftOut, Plan, Selection, SelectionOrigin, Shard, MAX_SPEED};
+pub use selection::{config_path, parse_speed, Cell, LeftOut, Plan, Selection, SelectionOrigin, Shard, CONFIG_VAR, MAX_SPEED, SELECTION_VARS};
 pub use timing::{Timing, FIVE_MINUTE_MARK};

@@ -248,6 +248,10 @@ pub async fn probe(ask: &ProbeAsk, workdir: &Path, stop: impl Future<Output = &'
         ended_at: now_rfc3339(),
         wall_secs: clock.elapsed().as_secs_f64(),
         known_issues: Vec::new(),
+        // No container, no engine, no scheduling measure: a probe has none of these to tell.
+        harness_fault: None,
+        scheduling: Vec::new(),
+        left_behind: None,
     };
     Ok(Probed { result, findings, answer })
 }

@@ -38,7 +38,7 @@ fn status_word(s: Status) -> &'static str {
         Status::Met => "met",
         Status::Changed => "changed",
         Status::New => "new",
-        Status::Unchecked => "unchecked",
+        Status::Unproven => "unproven",
         Status::Error => "error",
     }
 }

@@ -1,11 +1,13 @@
 //! The report: a run's results come in; the summary, tables (the terminal view that fits
 //! 120 columns and the full grid), Markdown, HTML, JSON, JUnit, diffs, merged shards,
-//! baselines, the agreement of two columns and live progress go out.
+//! baselines, the agreement of two columns and live progress go out; and the exit status a
+//! result calls for ([`exit`]).
 
 pub mod agree;
 pub mod baseline;
 pub mod compact;
 pub mod compare;
+pub mod exit;
 pub mod html;
 pub mod junit;
 pub mod live;
@@ -14,4 +16,4 @@ pub mod summary;
 pub mod text;
 pub mod timeline;
 
-pub use text::{broker_failure_text, cell_text, digest_change_text, failures, json, markdown, outcome_text, table, table_wide, write_files};
+pub use text::{broker_failure_text, cell_text, digest_change_text, failures, json, markdown, outcome_text, table, table_wide, write_files, write_whole, WriteError};
