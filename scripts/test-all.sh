@@ -35,6 +35,13 @@ if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]
 fi
 cargo deny check licenses
 cargo test --test docker --test registry --test workflow --test speed --test browser --test browser_report
+# `mosquitto-matrix probe URL` (docs/src/probe.md) against the project's own brokers and proxies,
+# on loopback only: the four error lines with exit 2 (about 15 s), Ctrl-C (about 10 s), the
+# limits behind nginx, HAProxy and a fixed-age relay side by side (about 95 s) and the full-hold
+# agreement with `run` on bookworm and sid (one 330 s hold: about 350 s). The four tests run at
+# once: about 360 s of wall time. To share the hold with the debian x1 matrix below, run
+# `cargo test --test probe probe_agrees_with_run_at_the_full_hold` beside it instead.
+cargo test --test probe
 # The engine itself failing under a run (killed, restarted, hung): every cell ERROR naming it,
 # exit 2, nothing left. Kills and restarts only the dockerd docker/engine.sh started, so it runs
 # alone, after the tests that need the engine up (docs/src/faults.md; about 40 s).

@@ -12,6 +12,7 @@
 //! | [`engine`] | an image and tag | a running broker, its ports and facts |
 //! | [`client`] | a broker address and a column | a session record |
 //! | [`run`] | a plan | a run's results, progress events |
+//! | [`probe`] | a live endpoint's URL | the same results, and what the endpoint does in words |
 //! | [`report`] | results | tables, Markdown, JSON, JUnit, diff, merge, baseline |
 //!
 //! [`units`] (durations as people write them) sits beneath them all.
@@ -31,5 +32,7 @@ pub mod engine;
 pub mod client;
 
 pub mod run;
+
+pub mod probe;
 
 pub mod report;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use mosquitto_matrix::engine::cleanup::EngineError;
 use mosquitto_matrix::engine::discover::DiscoverError;
 use mosquitto_matrix::plan::ConfigError;
+use mosquitto_matrix::probe::ProbeError;
 use mosquitto_matrix::report::baseline::BaselineError;
 use mosquitto_matrix::report::compare::{MergeError, NotComparable};
 use mosquitto_matrix::report::exit;
@@ -36,6 +37,9 @@ pub enum Error {
         /// Why.
         why: BaselineError,
     },
+    /// A probe that could not run (exit 2, as the probe's own statuses say).
+    #[error("probe: {0}")]
+    Probe(#[from] ProbeError),
     /// A report that could not be written whole.
     #[error(transparent)]
     Write(#[from] WriteError),
@@ -75,6 +79,9 @@ impl Error {
         match self {
             Error::StdoutClosed => exit::MET,
             Error::Argument { .. } => exit::USAGE,
+            // A URL, a column or a flag of `probe` that cannot be used is a usage error; an
+            // endpoint that cannot be probed is the harness's (2), as the probe's statuses say.
+            Error::Probe(ProbeError::Target(_) | ProbeError::Columns(_) | ProbeError::Asked(_)) => exit::USAGE,
             Error::Config(ConfigError::Asked { origin, .. }) if origin.starts_with("--") => exit::USAGE,
             _ => exit::HARNESS_FAILED,
         }

@@ -11,6 +11,7 @@ pub mod discover;
 pub mod error;
 pub mod merge;
 pub mod output;
+pub mod probe;
 pub mod reap;
 pub mod run;
 
@@ -67,6 +68,11 @@ pub enum Command {
     /// List the set's image repository in its registry (HTTP API v2) and show the release tags matrix.toml does not
     /// list yet. Example: mosquitto-matrix discover --set eclipse
     Discover(discover::Args),
+    /// Probe your own broker: the columns as concurrent sessions against a live endpoint (no container), the same
+    /// verdicts and reports as `run`, and what the endpoint does: its PING, its hang-up, an idle limit or a session
+    /// lifetime and the hops known to have it, what to do. Exit 0 every session held, 1 some dropped, 2 it could not
+    /// run. Example: MATRIX_PROBE_PASSWORD=… mosquitto-matrix probe wss://broker.example/mqtt --username app
+    Probe(probe::Args),
     /// Play one built-in profile as a command client: reads the contract's MATRIX_* environment, connects to
     /// MATRIX_HOST:MATRIX_PORT, prints the contract's lines. Example: MATRIX_…=… mosquitto-matrix client --profile rfc6455
     Client(client::Args),

@@ -64,9 +64,13 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
-    /// The round-trip topic of the cell.
+    /// The round-trip topic of the cell: `MATRIX_TOPIC` of [`CommandSpec::extra_env`] when the
+    /// caller chose one (the probe keeps its topics under its prefix), else `test/<client id>`.
     pub fn topic(&self) -> String {
-        format!("test/{}", self.client_id)
+        match self.extra_env.iter().rev().find(|(k, _)| k == contract::TOPIC_VAR) {
+            Some((_, topic)) => topic.clone(),
+            None => format!("test/{}", self.client_id),
+        }
     }
 
     /// When a client still running is killed, in real time: the hold on the cell's clock,

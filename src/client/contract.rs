@@ -51,6 +51,8 @@ pub const CA_FILE_VAR: &str = "MATRIX_CA_FILE";
 pub const RUN_ID_VAR: &str = "MATRIX_RUN_ID";
 /// The variable that names the MQTT version a client must speak (`3.1.1` or `5`).
 pub const PROTOCOL_VAR: &str = "MATRIX_PROTOCOL";
+/// The round trip's topic: subscribe to it, publish on it.
+pub const TOPIC_VAR: &str = "MATRIX_TOPIC";
 /// The round-trip bound a client assumes when `MATRIX_ROUND_TRIP_SECS` is not set: the
 /// run's own default, one named item.
 pub use crate::plan::DEFAULT_ROUND_TRIP_TIMEOUT as DEFAULT_ROUND_TRIP;
@@ -146,7 +148,7 @@ impl ContractEnv {
             ("MATRIX_CLIENT_ID", self.client_id.clone()),
             ("MATRIX_KEEPALIVE_SECS", keepalive_secs(self.keepalive).to_string()),
             ("MATRIX_HOLD_SECS", decimal(self.hold)),
-            ("MATRIX_TOPIC", self.topic.clone()),
+            (TOPIC_VAR, self.topic.clone()),
             ("MATRIX_ROUND_TRIP_SECS", decimal(self.round_trip)),
             ("MATRIX_SETUP_SECS", decimal(self.setup)),
             (PROTOCOL_VAR, self.protocol.name().to_string()),

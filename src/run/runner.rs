@@ -924,7 +924,7 @@ async fn inspect(broker: &Broker) -> Result<BrokerState, String> {
 }
 
 /// Now, as RFC 3339 UTC: when a run or a cell started and ended (the judge reads no clock).
-fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
