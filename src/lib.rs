@@ -13,6 +13,7 @@
 //! | [`client`] | a broker address and a column | a session record |
 //! | [`run`] | a plan | a run's results, progress events |
 //! | [`report`] | results | tables, Markdown, JSON, JUnit, diff, merge, baseline |
+//! | [`history`] | results, night after night | a history folder, each cell's changes, a static site |
 //!
 //! [`units`] (durations as people write them) sits beneath them all.
 #![forbid(unsafe_code)]
@@ -33,3 +34,5 @@ pub mod client;
 pub mod run;
 
 pub mod report;
+
+pub mod history;

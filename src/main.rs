@@ -34,6 +34,7 @@ async fn main() -> ExitCode {
         Command::Baseline(args) => cli::baseline::exec(&config, args),
         Command::Reap(args) => cli::reap::exec(args).await,
         Command::Client(args) => cli::client::exec(args).await,
+        Command::History(args) => cli::history::exec(args),
     };
     ExitCode::from(done.unwrap_or_else(|e| {
         if !matches!(e, Error::StdoutClosed) {

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 /// The stages, lowest first.
-const STAGES: [&str; 8] = ["units", "wire", "plan", "judge", "engine", "client", "run", "report"];
+const STAGES: [&str; 9] = ["units", "wire", "plan", "judge", "engine", "client", "run", "report", "history"];
 
 /// The binary's own files under `src/`: above every stage, part of no library stage.
 const TOP: [&str; 3] = ["main", "lib", "cli"];

@@ -9,6 +9,7 @@ pub mod client;
 pub mod diff;
 pub mod discover;
 pub mod error;
+pub mod history;
 pub mod merge;
 pub mod output;
 pub mod reap;
@@ -78,6 +79,9 @@ pub enum Command {
     /// tag's registry digest into [sets.<set>.digests], keeping comments and layout; prints the change as a diff
     /// first. Example: mosquitto-matrix baseline target/matrix/debian.json --dry-run
     Baseline(baseline::Args),
+    /// Keep every run's result in a history folder and show each cell's changes over time.
+    /// Example: mosquitto-matrix history add target/matrix/debian.json --into history; mosquitto-matrix history show history
+    History(history::Args),
 }
 
 /// What `--help` says after the options: the exit statuses and a few examples.

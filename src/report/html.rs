@@ -103,7 +103,7 @@ fn summary_html(s: &Summary) -> Markup {
 
 /// A cell's outcome in words without the terminal's symbol (`EOF 300.0 s`): a page cannot
 /// count on an emoji font.
-fn outcome_words(c: &CellResult) -> String {
+pub fn outcome_words(c: &CellResult) -> String {
     outcome_text(c).trim_start_matches(|ch: char| !ch.is_ascii()).trim_start().to_string()
 }
 
