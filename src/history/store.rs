@@ -86,16 +86,20 @@ fn io(path: &Path, e: impl std::fmt::Display) -> HistoryError {
 
 /// Reads a result's text, refusing what this tool cannot read, with why.
 pub fn parse_result(path: &Path, text: &str) -> Result<RunResult, HistoryError> {
+    /// The schema version alone: read first, so a newer file is refused for what it is.
+    #[derive(Deserialize)]
+    struct Version {
+        schema_version: Option<u64>,
+    }
     let schema = |what: String| HistoryError::Schema { path: path.to_path_buf(), what };
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| schema(format!("not JSON: {e}")))?;
-    let version = value
-        .get("schema_version")
-        .and_then(serde_json::Value::as_u64)
+    let version = serde_json::from_str::<Version>(text)
+        .map_err(|e| schema(format!("not a JSON object: {e}")))?
+        .schema_version
         .ok_or_else(|| schema("no schema_version: not a mosquitto-matrix JSON result".to_string()))?;
     if version == 0 || version > u64::from(SCHEMA_VERSION) {
         return Err(schema(format!("schema_version {version}: this tool reads versions 1 to {SCHEMA_VERSION}")));
     }
-    serde_json::from_value(value).map_err(|e| schema(format!("schema_version {version}, but {e}")))
+    serde_json::from_str(text).map_err(|e| schema(format!("schema_version {version}, but {e}")))
 }
 
 impl Store {
@@ -173,11 +177,22 @@ impl Store {
         Ok(entry)
     }
 
-    /// Every run in order, one at a time: `each` gets the entry and the result.
+    /// Every run in order: `each` gets the entry and the result, one run at a time. The files
+    /// are read and parsed a few at a time on as many threads as the machine has cores.
     pub fn for_each(&self, mut each: impl FnMut(&Entry, RunResult)) -> Result<usize, HistoryError> {
         let entries = self.entries()?;
-        for e in &entries {
-            each(e, self.load(e)?);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for chunk in entries.chunks(threads * 2) {
+            let loaded: Vec<Result<RunResult, HistoryError>> = std::thread::scope(|s| {
+                let parts: Vec<_> = chunk.chunks(2).map(|part| s.spawn(move || part.iter().map(|e| self.load(e)).collect::<Vec<_>>())).collect();
+                parts
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            });
+            for (e, r) in chunk.iter().zip(loaded) {
+                each(e, r?);
+            }
         }
         Ok(entries.len())
     }
