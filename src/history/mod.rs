@@ -7,6 +7,7 @@
 //! part that touches the disk; nothing here reads the clock.
 
 pub mod lines;
+pub mod site;
 pub mod store;
 
 pub use lines::{CellHistory, History};

@@ -68,7 +68,8 @@ fn data(r: &RunResult) -> String {
     serde_json::to_string(&cells).unwrap_or_else(|_| "[]".to_string()).replace("</", "<\\/")
 }
 
-fn summary_html(s: &Summary) -> Markup {
+/// The summary as a section: per column its sentence, known upstream issues, what to do, evidence.
+pub fn summary_html(s: &Summary) -> Markup {
     html! {
         section #summary {
             h2 { "Summary over " (s.tags) }
