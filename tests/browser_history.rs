@@ -2,7 +2,8 @@
 //! installs it) through playwright-core opens the site of a two-night history made from
 //! tests/data/debian.json (the second night one cell EOF at 310 s instead of OK): every grid
 //! cell's strip is drawn, a click on the changed cell shows both runs' evidence with their
-//! lifelines, the latest report draws its lifelines, and no request leaves the site.
+//! lifelines, the latest report draws its lifelines, the diff page compares the two runs, and
+//! no request leaves the site.
 //!
 //! Only by name (`cargo test --test browser_history`): it needs Node.js and Chromium.
 //! Screenshots go to `target/history-shots/`.
@@ -64,6 +65,8 @@ fn the_site_shows_each_cells_strip_and_a_changed_cells_two_lifelines_in_chromium
     assert!(ok["width"].as_f64().unwrap_or(0.0) > eof["width"].as_f64().unwrap_or(f64::MAX), "330 s drawn longer than 310 s: {seen}");
     assert!(seen["strip"].as_f64().unwrap_or(0.0) > 100.0, "the cell page's strip is visible: {seen}");
     assert_eq!(seen["figures"], 4, "one lifeline drawing per tag in the latest report");
+    assert_eq!(seen["diff"]["count"], "1 cells differ between run 1 and run 2", "{seen}");
+    assert_eq!(seen["diff"]["rows"], serde_json::json!([["bookworm/rfc6455", "OK, PING 300.0 s", "EOF 310.0 s"]]), "{seen}");
     for shot in ["history-grid.png", "history-cell.png", "report-lifelines.png"] {
         assert!(std::fs::metadata(shots.join(shot)).map(|m| m.len() > 10_000).unwrap_or(false), "a screenshot {shot}");
     }

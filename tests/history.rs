@@ -135,6 +135,8 @@ fn a_history_of_four_nights_shows_every_change_and_its_site_carries_the_evidence
     ensure!(page("run/3.html")?.contains("Diff with the run before (run 1)"), "run 3 is diffed with run 1, the set's run before");
     ensure!(page("run/4.html")?.contains("forky / mqttjs@5.17.0"), "run 4 lists its new cells");
     ensure!(page("report/debian.html")?.contains("<figure class=\"lifeline\" data-tag=\"forky\">"), "the latest report's lifelines");
+    let diff = page("diff.html")?;
+    ensure!(diff.contains(r#""id":"bookworm/rfc6455","href":"cell/debian/bookworm/rfc6455.html","last":4,"segments":[[1,"OK, PING 300.0 s"],[3,"EOF 310.0 s"]]"#), "the diff page's data for the changed cell");
     let latest: Value = serde_json::from_str(&page("latest.json")?)?;
     let debian = latest["sets"].as_array().context("sets")?.iter().find(|s| s["set"] == "debian").context("debian")?;
     ensure!(debian["run"] == 4, "{debian}");

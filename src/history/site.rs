@@ -9,6 +9,8 @@
 //!   cause, lifeline and wire timeline);
 //! - `cell/SET/TAG/COLUMN.html`, `run/N.html`: permalinks (a run's page is its diff with the
 //!   run of its set before it); `report/SET.html`: the latest run's full report;
+//! - `diff.html`: any two runs of a set compared, chosen on the page (its script reads the
+//!   cells' changes written into it; the address keeps the choice);
 //! - `latest.json`: the latest answer, machine-readable.
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -78,7 +80,7 @@ fn page(depth: usize, title: &str, body: Markup) -> String {
                 style { (PreEscaped(CSS)) }
             }
             body {
-                nav { a href=(format!("{up}index.html")) { "mosquitto-matrix history" } a href=(format!("{up}latest.json")) { "latest.json" } }
+                nav { a href=(format!("{up}index.html")) { "mosquitto-matrix history" } a href=(format!("{up}diff.html")) { "diff of two runs" } a href=(format!("{up}latest.json")) { "latest.json" } }
                 h1 { (title) }
                 (body)
             }
@@ -298,6 +300,106 @@ fn change_list(h: &History, runs: &[&RunInfo]) -> Markup {
     }
 }
 
+/// What the diff page's script knows: per set its runs, and per cell its results as segments
+/// (the first run it had, then one per change), and the last run that had it.
+#[derive(Serialize)]
+struct DiffSet<'a> {
+    set: &'a str,
+    runs: Vec<(usize, &'a str)>,
+    cells: Vec<DiffCell>,
+}
+
+#[derive(Serialize)]
+struct DiffCell {
+    id: String,
+    href: String,
+    last: usize,
+    segments: Vec<(usize, String)>,
+}
+
+const DIFF_SCRIPT: &str = r#"
+const sets = JSON.parse(document.getElementById('runs').textContent);
+const q = new URLSearchParams(location.search);
+const [fs, fa, fb] = ['set', 'a', 'b'].map((n) => document.getElementById('d-' + n));
+const out = document.getElementById('d-out');
+function fill(sel, items, pick) {
+  sel.replaceChildren(...items.map(([v, t]) => { const o = document.createElement('option'); o.value = v; o.textContent = t; o.selected = String(v) === String(pick); return o; }));
+}
+function state(c, run) {
+  if (run < c.segments[0][0] || run > c.last) return null;
+  let s = null;
+  for (const seg of c.segments) if (seg[0] <= run) s = seg;
+  return s;
+}
+function show() {
+  const set = sets.find((s) => s.set === fs.value) || sets[0];
+  const a = Number(fa.value), b = Number(fb.value);
+  history.replaceState(null, '', `?set=${encodeURIComponent(set.set)}&a=${a}&b=${b}`);
+  const rows = [];
+  for (const c of set.cells) {
+    const x = state(c, a), y = state(c, b);
+    if (x === y || (x && y && x[1] === y[1])) continue;
+    rows.push([c, x ? x[1] : '—', y ? y[1] : '—']);
+  }
+  out.replaceChildren();
+  const p = document.createElement('p');
+  p.id = 'd-count';
+  p.textContent = `${rows.length} cells differ between run ${a} and run ${b}`;
+  out.append(p);
+  const t = document.createElement('table');
+  for (const [c, x, y] of rows) {
+    const tr = t.insertRow();
+    const link = document.createElement('a'); link.href = c.href; link.textContent = c.id;
+    tr.insertCell().append(link); tr.insertCell().textContent = x; tr.insertCell().textContent = y;
+  }
+  out.append(t);
+}
+function runs() {
+  const set = sets.find((s) => s.set === fs.value) || sets[0];
+  const items = set.runs.map(([n, d]) => [n, `run ${n} (${d})`]);
+  const last = set.runs.length ? set.runs[set.runs.length - 1][0] : 0;
+  const before = set.runs.length > 1 ? set.runs[set.runs.length - 2][0] : last;
+  fill(fa, items, q.get('a') || before); fill(fb, items, q.get('b') || last);
+  show();
+}
+fill(fs, sets.map((s) => [s.set, s.set]), q.get('set') || (sets[0] && sets[0].set));
+fs.onchange = () => { q.delete('a'); q.delete('b'); runs(); };
+fa.onchange = show; fb.onchange = show;
+runs();
+"#;
+
+fn diff_page(h: &History) -> String {
+    let sets: Vec<DiffSet> = h
+        .sets()
+        .into_iter()
+        .map(|set| DiffSet {
+            set,
+            runs: h.runs_of(set).map(|r| (r.seq, day(&r.result.started_at))).collect(),
+            cells: h
+                .cells
+                .iter()
+                .filter(|c| c.set == set)
+                .map(|c| {
+                    let first = c.seen.first().map_or(c.first, |s| s.run);
+                    let mut segments = vec![(first, c.changes.first().map_or_else(|| words(&c.current), |ch| words(&ch.old)))];
+                    segments.extend(c.changes.iter().map(|ch| (ch.run, words(&ch.new))));
+                    DiffCell { id: format!("{}/{}", c.tag, c.profile), href: cell_path(c), last: c.seen.last().map_or(c.first, |s| s.run), segments }
+                })
+                .collect(),
+        })
+        .collect();
+    // Inside <script>, "</" would end the element: JSON allows "<\/" for it.
+    let data = serde_json::to_string(&sets).unwrap_or_else(|_| "[]".to_string()).replace("</", "<\\/");
+    let body = html! {
+        p { "Any two runs of a set: the cells whose result differs between them (each cell's result at a run is the one it held since its last change). The address keeps the choice, as a permalink." }
+        p { label { "set " select #d-set {} } " " label { "run " select #d-a {} } " " label { "against run " select #d-b {} } }
+        div #d-out {}
+        script #runs type="application/json" { (PreEscaped(data)) }
+        script { (PreEscaped(DIFF_SCRIPT)) }
+    };
+    page(0, "Diff of two runs", body)
+}
+
 /// `latest.json`: per set its latest run and every cell's result there, since which run.
 #[derive(Serialize)]
 struct Latest<'a> {
@@ -347,7 +449,7 @@ fn latest_json(h: &History) -> String {
 
 /// Every file of the site, as (path relative to the site's root, contents).
 pub fn site(h: &History) -> Vec<(String, String)> {
-    let mut out = vec![("index.html".to_string(), front_page(h)), ("latest.json".to_string(), latest_json(h))];
+    let mut out = vec![("index.html".to_string(), front_page(h)), ("latest.json".to_string(), latest_json(h)), ("diff.html".to_string(), diff_page(h))];
     for set in h.sets() {
         out.push((format!("set/{}.html", slug(set)), set_page(h, set)));
         if let Some(latest) = h.latest(set) {

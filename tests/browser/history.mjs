@@ -51,7 +51,9 @@ try {
   await page.locator('#lifelines figure').first().scrollIntoViewIfNeeded();
   const figures = await page.$$eval('#lifelines figure svg', (ss) => ss.filter((s) => s.getBoundingClientRect().height > 20).length);
   await page.screenshot({ path: path.join(shots, 'report-lifelines.png') });
-  process.stdout.write(JSON.stringify({ fetched, errors, strips, cell, sides, strip, figures }) + '\n');
+  await page.goto(base + `diff.html?set=${set}&a=1&b=2`);
+  const diff = { count: await page.textContent('#d-count'), rows: await page.$$eval('#d-out tr', (rs) => rs.map((r) => [...r.cells].map((c) => c.textContent))) };
+  process.stdout.write(JSON.stringify({ fetched, errors, strips, cell, sides, strip, figures, diff }) + '\n');
 } finally {
   await browser.close();
 }
