@@ -312,4 +312,23 @@ mod tests {
         assert!(text.contains("run 2 (2026-12-02): EOF 300.0 s → OK, PING 300.0 s  [image digest sha256:25c0ed89aaa4 → sha256:111111111111]"), "{text}");
         assert_eq!(h.latest("debian").expect("the set").cells.len(), base.cells.len());
     }
+
+    #[test]
+    fn a_cell_missing_from_one_run_is_no_change_and_a_cell_first_seen_later_is_new_there() {
+        let base = run(include_str!("../../tests/data/debian.json"));
+        let mut narrower = base.clone();
+        narrower.cells.retain(|c| c.tag != "sid");
+        let mut wider = base.clone();
+        let mut extra = wider.cells[0].clone();
+        extra.tag = "forky".to_string();
+        wider.cells.push(extra);
+        let h = History::of([base.clone(), narrower, wider]);
+        assert!(h.cells.iter().all(|c| c.changes.is_empty()), "{}", h.show());
+        let sid = h.cells.iter().find(|c| c.tag == "sid").expect("sid's first cell");
+        assert_eq!((sid.since, sid.seen.iter().map(|s| s.run).collect::<Vec<_>>()), (1, vec![1, 3]));
+        assert_eq!(sid.in_run(2), None);
+        let forky: Vec<usize> = h.runs[2].new_cells.iter().map(|&i| h.cells[i].first).collect();
+        assert_eq!(forky, [3]);
+        assert!(h.runs[0].new_cells.is_empty(), "a set's first run has no new cells, only cells");
+    }
 }
