@@ -53,6 +53,14 @@ cargo run --quiet -- agree target/matrix/debian.json --columns paho-java-1.2.5,p
 # The fresh run's HTML report in headless Chromium: a failing cell's timeline, nothing fetched.
 mkdir -p target/report-shots
 node tests/browser/report.mjs target/matrix/debian.html target/report-shots/fresh-debian.png bookworm/paho-java-1.2.5 > /dev/null
+# History and site (issue 30, ~30 s with the test's build): the history site in headless
+# Chromium (tests/browser_history.rs: strips, both runs' lifelines, nothing fetched), then the
+# fresh debian run kept in a history and the site written from it.
+cargo test --test browser_history
+rm -rf target/ci-history target/ci-site
+cargo run --quiet -- history add target/matrix/debian.json --into target/ci-history
+cargo run --quiet -- history show target/ci-history > /dev/null
+cargo run --quiet -- site target/ci-history --out target/ci-site
 # The same verdicts ten times faster: the debian set at x10, then no outcome may differ from
 # the x1 run and every time must agree within 1 s of broker time; and the musl path.
 MATRIX_SPEED=10 MATRIX_SET=debian cargo test --test matrix

@@ -35,6 +35,8 @@ async fn main() -> ExitCode {
         Command::Reap(args) => cli::reap::exec(args).await,
         Command::Client(args) => cli::client::exec(args).await,
         Command::Probe(args) => cli::probe::exec(&config, args).await,
+        Command::History(args) => cli::history::exec(args),
+        Command::Site(args) => cli::site::exec(args),
     };
     ExitCode::from(done.unwrap_or_else(|e| {
         if !matches!(e, Error::StdoutClosed) {

@@ -68,6 +68,9 @@ pub enum Error {
         /// What is wrong.
         what: String,
     },
+    /// A history folder that cannot be read or added to.
+    #[error(transparent)]
+    History(mosquitto_matrix::history::HistoryError),
     /// Standard output was closed by its reader (`| head -1`): not a failure, the end.
     #[error("standard output was closed")]
     StdoutClosed,

@@ -9,11 +9,13 @@ pub mod client;
 pub mod diff;
 pub mod discover;
 pub mod error;
+pub mod history;
 pub mod merge;
 pub mod output;
 pub mod probe;
 pub mod reap;
 pub mod run;
+pub mod site;
 
 use std::path::{Path, PathBuf};
 
@@ -84,6 +86,13 @@ pub enum Command {
     /// tag's registry digest into [sets.<set>.digests], keeping comments and layout; prints the change as a diff
     /// first. Example: mosquitto-matrix baseline target/matrix/debian.json --dry-run
     Baseline(baseline::Args),
+    /// Keep every run's result in a history folder and show each cell's changes over time.
+    /// Example: mosquitto-matrix history add target/matrix/debian.json --into history; mosquitto-matrix history show history
+    History(history::Args),
+    /// Write the static site of a history folder: the latest answer, a grid per set with each cell's last runs, a page
+    /// per tag, column, cell and run with every change and its evidence, latest.json; nothing fetched.
+    /// Example: mosquitto-matrix site history --out target/site
+    Site(site::Args),
 }
 
 /// What `--help` says after the options: the exit statuses and a few examples.

@@ -26,7 +26,9 @@ pub struct Change {
     pub cause: String,
 }
 
-fn same(a: &CellResult, b: &CellResult, within: Duration) -> bool {
+/// Whether two cells tell the same outcome: the same outcome, ended by the same side, and the
+/// broker's side of the end within `within` of each other.
+pub fn same(a: &CellResult, b: &CellResult, within: Duration) -> bool {
     let (x, y) = (&a.verdict, &b.verdict);
     x.outcome == y.outcome
         && x.ended_by == y.ended_by

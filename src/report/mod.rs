@@ -14,6 +14,7 @@ pub mod compare;
 pub mod exit;
 pub mod html;
 pub mod junit;
+pub mod lifeline;
 pub mod live;
 pub mod progress;
 pub mod summary;
