@@ -35,18 +35,26 @@ if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]
 fi
 cargo deny check licenses
 cargo test --test docker --test registry --test workflow --test speed --test browser --test browser_report
-# `mosquitto-matrix probe URL` (docs/src/probe.md) against the project's own brokers and proxies,
-# on loopback only: the four error lines with exit 2 (about 15 s), Ctrl-C (about 10 s), the
-# limits behind nginx, HAProxy and a fixed-age relay side by side (about 95 s) and the full-hold
-# agreement with `run` on bookworm and sid (one 330 s hold: about 350 s). The four tests run at
-# once: about 360 s of wall time. To share the hold with the debian x1 matrix below, run
-# `cargo test --test probe probe_agrees_with_run_at_the_full_hold` beside it instead.
-cargo test --test probe
 # The engine itself failing under a run (killed, restarted, hung): every cell ERROR naming it,
 # exit 2, nothing left. Kills and restarts only the dockerd docker/engine.sh started, so it runs
 # alone, after the tests that need the engine up (docs/src/faults.md; about 40 s).
 cargo test --test engine_faults -- --test-threads=1
+# One full hold shared: `mosquitto-matrix probe URL` (docs/src/probe.md) against the project's
+# own brokers and proxies, on loopback only, runs beside the debian x1 matrix. Its four tests
+# run at once: the error lines with exit 2, Ctrl-C, the limits behind nginx, HAProxy and a
+# fixed-age relay (about 95 s), and its full-hold agreement with `run` on bookworm and sid (one
+# 330 s hold), so the pair costs one hold, not two (about 6 min each alone).
+cargo test --locked --test probe --no-run
+cargo test --locked --test probe > target/probe-tests.log 2>&1 &
+probe_tests=$!
 MATRIX_SET=debian cargo test --test matrix
+probe_status=0
+wait "$probe_tests" || probe_status=$?
+cat target/probe-tests.log
+if [ "$probe_status" -ne 0 ]; then
+  echo "tests/probe.rs failed (its log is above)" >&2
+  exit 1
+fi
 # The paho-java-1.2.5 emulation against the real Paho Java 1.2.5 on every debian tag: the same
 # outcome, PING and end within 0.5 s, the same close frame (both transcripts on a difference).
 cargo run --quiet -- agree target/matrix/debian.json --columns paho-java-1.2.5,paho-java@1.2.5 --within 0.5s
