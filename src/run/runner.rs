@@ -532,6 +532,42 @@ async fn proxy_gone(label: &str, id: &str) -> Option<String> {
     }
 }
 
+/// A row whose broker could not be had: the whole story is the tag's, told once; each cell
+/// only points at it. An engine that went away is named instead: it, not the broker, is why.
+async fn broker_not_had(cx: &RunContext<'_>, mut info: TagResult, e: &broker::BrokerError, image: &str, cells: Vec<Cell>, started_at: String) -> (TagResult, Vec<CellResult>) {
+    let RunContext { plan, progress, .. } = cx;
+    let why = e.to_string();
+    send(progress, Progress::BrokerFailed { tag: info.tag.clone(), why: why.clone() });
+    info.error = Some(why);
+    info.failure = Some(BrokerFailure { reason: e.reason(), exit_status: e.exit_status(), log_tail: e.log_tail().to_vec() });
+    info.image = broker::image_facts(image).await;
+    let engine_lost = cx.engine.confirm().await.cause();
+    let results = cells
+        .into_iter()
+        .map(|cell| {
+            let v = verdict::error(match &engine_lost {
+                Some(cause) => format!("not run: {cause}"),
+                None => format!("not run: the broker of {} could not be had", info.tag),
+            });
+            let result = finish(plan, cell, v, None, started_at.clone(), None);
+            send(progress, Progress::CellFinished(Box::new(result.clone())));
+            result
+        })
+        .collect();
+    (info, results)
+}
+
+/// What the clock proof of an accelerated broker showed, rounded for the report.
+fn clock_facts(libc: Libc, proof: &clock::Proof, speed: u32) -> ClockFacts {
+    ClockFacts {
+        libc: libc.name().to_string(),
+        speed,
+        ratio: (proof.ratio * 1000.0).round() / 1000.0,
+        broker_secs: proof.broker.as_secs_f64(),
+        real_secs: (proof.real.as_secs_f64() * 1000.0).round() / 1000.0,
+    }
+}
+
 async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResult, Vec<CellResult>) {
     let RunContext { plan, run_id, progress, scheduler, .. } = cx;
     let image_tag = copies::image_tag(&tag).to_string();
@@ -561,43 +597,14 @@ async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResu
     ticket.started();
     let broker = match started {
         Ok(b) => b,
-        Err(e) => {
-            let why = e.to_string();
-            send(progress, Progress::BrokerFailed { tag: tag.clone(), why: why.clone() });
-            info.error = Some(why);
-            info.failure =
-                Some(BrokerFailure { reason: e.reason(), exit_status: e.exit_status(), log_tail: e.log_tail().to_vec() });
-            info.image = broker::image_facts(&image).await;
-            // The whole story is the tag's, told once; each cell only points at it. An engine
-            // that went away is named instead: it, not the broker, is why.
-            let engine_lost = cx.engine.confirm().await.cause();
-            let results = cells
-                .into_iter()
-                .map(|cell| {
-                    let v = verdict::error(match &engine_lost {
-                        Some(cause) => format!("not run: {cause}"),
-                        None => format!("not run: the broker of {tag} could not be had"),
-                    });
-                    let result = finish(plan, cell, v, None, started_at.clone(), None);
-                    send(progress, Progress::CellFinished(Box::new(result.clone())));
-                    result
-                })
-                .collect();
-            return (info, results);
-        }
+        Err(e) => return broker_not_had(cx, info, &e, &image, cells, started_at).await,
     };
     send(progress, Progress::BrokerReady { tag: tag.clone(), startup: broker.startup, probing: broker.ready_after });
     info.startup_secs = Some(broker.startup.as_secs_f64());
     info.pulled = Some(broker.pull.is_some());
     info.pull_secs = broker.pull.map(|d| d.as_secs_f64());
     info.image = broker.facts.clone();
-    info.clock = broker.clock.map(|(libc, proof)| ClockFacts {
-        libc: libc.name().to_string(),
-        speed: plan.speed,
-        ratio: (proof.ratio * 1000.0).round() / 1000.0,
-        broker_secs: proof.broker.as_secs_f64(),
-        real_secs: (proof.real.as_secs_f64() * 1000.0).round() / 1000.0,
-    });
+    info.clock = broker.clock.map(|(libc, proof)| clock_facts(libc, &proof, plan.speed));
     // Asked before the sessions start, so the column is filled whichever columns run (command
     // clients do not subscribe to $SYS); a probe's client id and goodbye leave nothing behind.
     let version = match plan.transports().first() {
@@ -633,51 +640,120 @@ async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResu
     (info, results.into_iter().map(|(r, _)| r).collect())
 }
 
+/// How a cell's client is to be played, once everything it needs is there.
+struct Prepared {
+    play: Play,
+    /// The environment beyond the contract's: the clock, the run id, a service's.
+    extra_env: Vec<(String, String)>,
+    /// A client that cannot follow the time library, run on real time with its hold ÷ speed.
+    real_clock: bool,
+}
+
+/// What a cell's client needs before it is admitted, or why the cell cannot run: a column
+/// nested twice, an accelerated clock that cannot be had, a service that could not start.
+fn prepare(cx: &RunContext<'_>, cell: &Cell) -> Result<Prepared, String> {
+    let RunContext { plan, run_id, services, .. } = cx;
+    // On an accelerated clock every client lives on the brokers' clock: the built-in profiles
+    // too run as commands, under the same time library as the real clients.
+    let play = match cell.column.base() {
+        Column::Builtin(profile) if plan.speed > 1 => Play::Command(Box::new(command::builtin_command(*profile, &plan.timing))),
+        Column::Builtin(profile) => Play::InProcess(*profile),
+        Column::Command(client) => Play::Command(Box::new(client.clone())),
+        // `base` unwraps every `Under`; a column built by hand could still nest one.
+        Column::Under { name, .. } => return Err(format!("column {name} is nested under two MQTT versions; write <column>+v<version> once")),
+    };
+    let real_clock = matches!(&play, Play::Command(c) if c.real_clock(plan.speed));
+    if let Some(missing) = missing_client_clock(plan).filter(|_| !real_clock) {
+        return Err(missing);
+    }
+    let mut extra_env = if real_clock { Vec::new() } else { client_clock(plan) };
+    extra_env.push((contract::RUN_ID_VAR.to_string(), run_id.to_string()));
+    match services.get(cell.column.base().name()) {
+        Some(Ok(env)) => extra_env.extend(env.iter().cloned()),
+        Some(Err(why)) => return Err(format!("not run: {why}")),
+        None => {}
+    }
+    Ok(Prepared { play, extra_env, real_clock })
+}
+
+/// Starts the cell's session as a task of its own: a panic inside one cell must not take the
+/// others (or the clean-up) with it.
+fn spawn_session(cx: &RunContext<'_>, cell: &Cell, at: &Endpoint, prepared: Prepared, client_id: &str, started: &Started) -> tokio::task::JoinHandle<SessionRecord> {
+    let plan = cx.plan;
+    let protocol = cell.column.protocol();
+    match prepared.play {
+        Play::InProcess(profile) => {
+            let spec = SessionSpec {
+                protocol,
+                profile,
+                host: at.host.clone(),
+                port: at.port,
+                path: cell.column.path().to_string(),
+                username: plan.broker.username.clone(),
+                password: plan.broker.password.clone(),
+                topic: format!("test/{client_id}"),
+                client_id: client_id.to_string(),
+                timing: plan.timing,
+                started: started.clone(),
+                tls: at.tls.clone(),
+            };
+            tokio::spawn((cx.session_fn)(spec))
+        }
+        Play::Command(client) => {
+            let spec = CommandSpec {
+                client: crate::plan::CommandClient { protocol, ..*client },
+                host: at.host.clone(),
+                port: at.port,
+                username: plan.broker.username.clone(),
+                password: plan.broker.password.clone(),
+                client_id: client_id.to_string(),
+                timing: plan.timing,
+                workdir: plan.workdir.clone(),
+                speed: f64::from(plan.speed),
+                extra_env: prepared.extra_env,
+                started: started.clone(),
+                tls: at.tls.clone(),
+            };
+            tokio::spawn(async move { command::run(&spec).await })
+        }
+    }
+}
+
+/// The verdict on how waiting for a session ended, and its record when it has one.
+async fn verdict_of(cx: &RunContext<'_>, broker: &Broker, at: &Endpoint, waited: Waited, session: &tokio::task::JoinHandle<SessionRecord>, cell_started: Duration) -> (Verdict, Option<SessionRecord>) {
+    match waited {
+        Waited::Ended(Ok(record)) => {
+            let mut v = verdict::decide(&record);
+            if v.outcome != Outcome::Ok {
+                v = blame(cx, broker, at, &record, v, cell_started).await;
+            }
+            (v, Some(record))
+        }
+        Waited::Ended(Err(e)) => (verdict::error(format!("the session panicked: {e}")), None),
+        Waited::Bound => {
+            session.abort();
+            (verdict::error(format!("the cell did not end within its bound of {:.0} s (real time); the harness stopped it", cell_bound(cx.plan).as_secs_f64())), None)
+        }
+        Waited::EngineGone(cause) => {
+            session.abort();
+            (verdict::error(format!("{cause}; the broker could no longer be reached, so the harness ended the session")), None)
+        }
+    }
+}
+
 async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<Endpoint, String>) -> (CellResult, Option<String>) {
-    let RunContext { plan, run_id, progress, session_fn, scheduler, services, .. } = cx;
+    let RunContext { plan, progress, scheduler, .. } = cx;
     let client_id = format!("mm-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
-    let at = match at {
-        Ok(at) => at,
+    let ready = at.and_then(|at| prepare(cx, &cell).map(|p| (at, p)));
+    let (at, prepared) = match ready {
+        Ok(ready) => ready,
         Err(why) => {
             let result = finish(plan, cell, verdict::error(why), Some(client_id), now_rfc3339(), None);
             send(progress, Progress::CellFinished(Box::new(result.clone())));
             return (result, None);
         }
     };
-    let port = at.port;
-    // On an accelerated clock every client lives on the brokers' clock: the built-in profiles
-    // too run as commands, under the same time library as the real clients.
-    let protocol = cell.column.protocol();
-    let play = match cell.column.base() {
-        Column::Builtin(profile) if plan.speed > 1 => Play::Command(Box::new(command::builtin_command(*profile, &plan.timing))),
-        Column::Builtin(profile) => Play::InProcess(*profile),
-        Column::Command(client) => Play::Command(Box::new(client.clone())),
-        // `base` unwraps every `Under`; a column built by hand could still nest one.
-        Column::Under { name, .. } => {
-            let why = format!("column {name} is nested under two MQTT versions; write <column>+v<version> once");
-            let result = finish(plan, cell, verdict::error(why), Some(client_id), now_rfc3339(), None);
-            send(progress, Progress::CellFinished(Box::new(result.clone())));
-            return (result, None);
-        }
-    };
-    // A client that cannot follow the time library runs on real time, told its hold ÷ speed.
-    let real_clock = matches!(&play, Play::Command(c) if c.real_clock(plan.speed));
-    if let Some(missing) = missing_client_clock(plan).filter(|_| !real_clock) {
-        let result = finish(plan, cell, verdict::error(missing), Some(client_id), now_rfc3339(), None);
-        send(progress, Progress::CellFinished(Box::new(result.clone())));
-        return (result, None);
-    }
-    let mut extra_env = if real_clock { Vec::new() } else { client_clock(plan) };
-    extra_env.push((contract::RUN_ID_VAR.to_string(), run_id.to_string()));
-    match services.get(cell.column.base().name()) {
-        Some(Ok(env)) => extra_env.extend(env.iter().cloned()),
-        Some(Err(why)) => {
-            let result = finish(plan, cell, verdict::error(format!("not run: {why}")), Some(client_id), now_rfc3339(), None);
-            send(progress, Progress::CellFinished(Box::new(result.clone())));
-            return (result, None);
-        }
-        None => {}
-    }
+    let real_clock = prepared.real_clock;
     let mut ticket = scheduler.admit(Cost::of(&cell.column, plan.speed > 1)).await;
     // When the cell starts on the engine watch's clock: a loss after it is this cell's concern.
     let cell_started = cx.engine.started().elapsed();
@@ -685,43 +761,7 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
     send(progress, Progress::CellStarting { id: id.clone() });
     let started_at = now_rfc3339();
     let started = Started::new();
-    // A panic inside one cell must not take the others (or the clean-up) with it.
-    let mut session = match &play {
-        Play::InProcess(profile) => {
-            let spec = SessionSpec {
-                protocol,
-                profile: *profile,
-                host: at.host.clone(),
-                port,
-                path: cell.column.path().to_string(),
-                username: plan.broker.username.clone(),
-                password: plan.broker.password.clone(),
-                topic: format!("test/{client_id}"),
-                client_id: client_id.clone(),
-                timing: plan.timing,
-                started: started.clone(),
-                tls: at.tls.clone(),
-            };
-            tokio::spawn(session_fn(spec))
-        }
-        Play::Command(client) => {
-            let spec = CommandSpec {
-                client: crate::plan::CommandClient { protocol, ..(**client).clone() },
-                host: at.host.clone(),
-                port,
-                username: plan.broker.username.clone(),
-                password: plan.broker.password.clone(),
-                client_id: client_id.clone(),
-                timing: plan.timing,
-                workdir: plan.workdir.clone(),
-                speed: f64::from(plan.speed),
-                extra_env,
-                started: started.clone(),
-                tls: at.tls.clone(),
-            };
-            tokio::spawn(async move { command::run(&spec).await })
-        }
-    };
+    let mut session = spawn_session(cx, &cell, &at, prepared, &client_id, &started);
     // The start-up CPU goes back once the broker accepted the session, the session ended, or
     // its set-up bound passed (real time), whichever comes first.
     let joined = tokio::select! {
@@ -735,24 +775,7 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
         Some(j) => Waited::Ended(j),
         None => wait_session(cx.engine, &mut session, &at, cell_bound(plan)).await,
     };
-    let (v, record) = match waited {
-        Waited::Ended(Ok(record)) => {
-            let mut v = verdict::decide(&record);
-            if v.outcome != Outcome::Ok {
-                v = blame(cx, broker, &at, &record, v, cell_started).await;
-            }
-            (v, Some(record))
-        }
-        Waited::Ended(Err(e)) => (verdict::error(format!("the session panicked: {e}")), None),
-        Waited::Bound => {
-            session.abort();
-            (verdict::error(format!("the cell did not end within its bound of {:.0} s (real time); the harness stopped it", cell_bound(plan).as_secs_f64())), None)
-        }
-        Waited::EngineGone(cause) => {
-            session.abort();
-            (verdict::error(format!("{cause}; the broker could no longer be reached, so the harness ended the session")), None)
-        }
-    };
+    let (v, record) = verdict_of(cx, broker, &at, waited, &session, cell_started).await;
     drop(ticket);
     let v = if real_clock {
         Verdict { cause: format!("{}; {}", v.cause, command::real_clock_note(plan.timing.hold, plan.speed)), ..v }
