@@ -171,7 +171,7 @@ fn grid(r: &RunResult) -> Markup {
     }
 }
 
-/// Per tag, one drawing with a lifeline per column (see [`lifeline`](crate::report::lifeline)).
+/// Per tag, one drawing with a lifeline per column (see [`lifeline`]).
 pub fn lifelines(r: &RunResult) -> Markup {
     html! {
         section #lifelines {
