@@ -249,7 +249,8 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
         for column in &plan.columns {
             let cell = result.cell(tag, column.name()).context("a cell per (tag, profile)")?;
             assert_eq!(cell.verdict.outcome, Outcome::Ok, "{}: {}", cell.id(), cell.verdict.cause);
-            assert_eq!(cell.status, Status::Met, "{}", cell.id());
+            // A 5 s look cannot prove an OK past the 5-minute mark: unproven, never met.
+            assert_eq!(cell.status, Status::Unproven, "{}", cell.id());
         }
     }
     // bookworm's recorded digest is not what the registry serves: one note, with both.
