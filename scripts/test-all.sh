@@ -42,3 +42,21 @@ cargo run --locked --quiet -- diff --within 1s target/matrix/debian.json target/
 # and 5 side by side; each <column>+v5 must meet its 3.1.1 twin's expectation (the real clients' +v5 columns run in the debian set above).
 MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_TAGS=bookworm MATRIX_PROFILES=rfc6455,no-pong,paho-java-1.2.5,fragmented \
   MATRIX_PROTOCOL=3.1.1,5 cargo test --locked --test matrix
+# ---- Safe to run on a workstation (issue 34; docs/src/workstation.md) ----------------------
+# The test registry answers on 127.0.0.1 only; `scripts/matrix.sh --dry-run` changes nothing;
+# scripts/uninstall.sh lists what the scripts recorded; and the main job's provisioning run a
+# second time as a throwaway non-root user (useradd, in the docker group, removed after), in a
+# copy of this checkout, must ask for no root and leave no file there that is not that user's
+# (tests/workstation/as-another-user.sh). Cost: about COST_TESTS s.
+cargo test --locked --test workstation
+# Last of all: undo what this run changed on the machine (the engine it started, stopped, and
+# iptables and ip_forward put back; the deb-src apt source; our cgroups; the registry package
+# if an older version installed it), check that nothing is left, then start the engine again
+# for whatever runs on this machine after CI (the images stay in it). Cost: about COST_UNDO s.
+# It stops an engine that docker/engine.sh started: on a machine whose engine others use now,
+# set MATRIX_KEEP_HOST=1 to skip it.
+if [ "${MATRIX_KEEP_HOST:-}" != 1 ]; then
+  bash scripts/uninstall.sh
+  bash scripts/uninstall.sh --check
+  bash docker/engine.sh
+fi

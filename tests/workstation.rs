@@ -79,14 +79,16 @@ fn the_test_registry_answers_on_127_0_0_1_and_on_no_other_local_address() {
         .expect("bash docker/registry.sh serve runs");
     let stdout = child.stdout.take().expect("stdout");
     let registry = Registry(child);
-    let mut port = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("registry.sh prints");
-        if let Some(rest) = line.strip_prefix("registry: http://127.0.0.1:") {
-            port = rest.split_whitespace().next().and_then(|p| p.parse::<u16>().ok());
-            break;
+    // Read on a thread that keeps draining: a closed pipe would end the registry (SIGPIPE).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("registry: http://127.0.0.1:") {
+                let _ = tx.send(rest.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()));
+            }
         }
-    }
+    });
+    let port = rx.recv_timeout(Duration::from_secs(60)).ok().flatten();
     let port = port.expect("registry.sh serve printed `registry: http://127.0.0.1:PORT` (is docker-registry unpacked? bash docker/registry.sh)");
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut answer = Err(String::new());
