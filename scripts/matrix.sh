@@ -32,10 +32,12 @@ export MATRIX_SET=${MATRIX_SET:-debian}
 echo "== what this run needs on this machine (as $(id -un)):"
 MOSQUITTO_MATRIX_DRY_RUN=1 bash docker/provision.sh --for-run
 # clients/setup.sh installs what is missing (its own list), as root through apt:
+# (PACKAGE:COMMAND: a package whose command is on the PATH already is not asked for)
 missing=()
-for p in python3-venv nodejs npm chromium libpaho-mqtt-dev gcc libc6-dev golang-go \
-    golang-github-eclipse-paho.mqtt.golang-dev golang-golang-x-net-dev openjdk-17-jdk-headless maven; do
-    host_apt_installed "$p" || missing+=("$p")
+for p in python3-venv nodejs:node npm:npm chromium libpaho-mqtt-dev gcc libc6-dev golang-go:go \
+    golang-github-eclipse-paho.mqtt.golang-dev golang-golang-x-net-dev openjdk-17-jdk-headless:javac maven:mvn; do
+    case $p in *:*) command -v "${p#*:}" >/dev/null 2>&1 && continue ;; esac
+    host_apt_installed "${p%%:*}" || missing+=("${p%%:*}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     host_would "clients/setup.sh: apt-get install what its clients lack, as root, among: ${missing[*]}"

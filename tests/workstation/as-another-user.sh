@@ -39,8 +39,16 @@ chmod 0700 "$work"
 
 out="$work/provision.out"
 status=0
-runuser -u "$user" -- env -i HOME="$work/home" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/go/bin \
-    LANG=C.UTF-8 MATRIX_SET=debian bash "$work/checkout/scripts/matrix.sh" --provision-only </dev/null >"$out" 2>&1 || status=$?
+# The run's selection and image names pass through (MATRIX_SET, MATRIX_TAGS, ...,
+# MOSQUITTO_MATRIX_IMAGE_REPO); nothing else of this environment does.
+pass=(MATRIX_SET=debian)
+while IFS='=' read -r name _; do
+    case $name in MATRIX_*|MOSQUITTO_MATRIX_*) [ "$name" = MOSQUITTO_MATRIX_LOG_DIR ] || pass+=("$name=${!name}") ;; esac
+done < <(env)
+# This PATH without what the user cannot reach (root's home): the same tools, in the same order.
+path=$(tr ':' '\n' <<<"$PATH" | grep -v -e '^/root' -e '^$' | paste -sd: -)
+runuser -u "$user" -- env -i HOME="$work/home" PATH="$path" \
+    LANG=C.UTF-8 "${pass[@]}" bash "$work/checkout/scripts/matrix.sh" --provision-only </dev/null >"$out" 2>&1 || status=$?
 sed 's/^/    /' "$out"
 [ "$status" -eq 0 ] || die "scripts/matrix.sh --provision-only as $user exited $status (its output above)"
 echo "ok: scripts/matrix.sh --provision-only as $user (uid $(id -u "$user"), not root) exited 0"
