@@ -221,7 +221,7 @@ for suite in "${suites[@]}"; do
         echo "image $REPO:$suite: found"
     else
         if [ -z "$force" ] && docker image inspect "$REPO:$suite" >/dev/null 2>&1; then
-            echo "image $REPO:$suite: stale (its recipe changed, or it has no recipe-hash label), rebuilding"
+            echo "image $REPO:$suite: stale (its recipe changed, or it has no recipe-hash label)"
         fi
         todo+=("$suite")
     fi

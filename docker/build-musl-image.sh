@@ -92,7 +92,7 @@ if [ -z "$force" ] && [ -n "$have" ] && [ "$have" = "$recipe" ]; then
     exit 0
 fi
 if [ -z "$force" ] && docker image inspect "$tag" >/dev/null 2>&1; then
-    echo "image $tag: stale (its recipe changed, or it has no recipe-hash label), rebuilding"
+    echo "image $tag: stale (its recipe changed, or it has no recipe-hash label)"
 fi
 if host_dry_run; then
     host_apt_install "the musl image's build tools" musl-tools cmake make perl dpkg-dev binutils linux-libc-dev

@@ -56,7 +56,7 @@ if [ -z "$force" ] && [ -n "$have" ] && [ "$have" = "$hash" ]; then
     exit 0
 fi
 if [ -z "$force" ] && docker image inspect "$REPO:$suite" >/dev/null 2>&1; then
-    echo "image $REPO:$suite: stale (its recipe changed, or it has no recipe-hash label), rebuilding"
+    echo "image $REPO:$suite: stale (its recipe changed, or it has no recipe-hash label)"
 fi
 if host_dry_run; then
     command -v debootstrap >/dev/null 2>&1 || host_apt_install "debootstrap builds the proxies' image" debootstrap
