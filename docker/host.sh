@@ -66,7 +66,8 @@ host_record() {
         sh -c 'mkdir -p "$1" && chmod 0755 "$1" && printf "%s\n" "$2" >>"$1/changes"' sh "$HOST_STATE_DIR" "$line"
 }
 
-host_apt_installed() { dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^ii'; }
+# (no `| grep -q`: under pipefail a grep that stops reading fails the pipe by SIGPIPE)
+host_apt_installed() { case $(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null) in ii*) return 0 ;; *) return 1 ;; esac; }
 
 host_apt_install() {
     local why=$1 p missing=() log
