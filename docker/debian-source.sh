@@ -23,7 +23,7 @@
 set -euo pipefail
 
 SUITE=${MOSQUITTO_MATRIX_SOURCE_SUITE:-bookworm}
-SRC_LIST=/etc/apt/sources.list.d/mosquitto-matrix-deb-src.sources
+SRC_LIST=${MOSQUITTO_MATRIX_DEB_SRC_LIST:-/etc/apt/sources.list.d/mosquitto-matrix-deb-src.sources}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "debian-source.sh: error: $*" >&2; exit 1; }

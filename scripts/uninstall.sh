@@ -42,8 +42,8 @@ for arg in "$@"; do
     esac
 done
 
-SRC_LIST=/etc/apt/sources.list.d/mosquitto-matrix-deb-src.sources
-LEGACY_LOG=/var/log/mosquitto-matrix-dockerd.log
+SRC_LIST=${MOSQUITTO_MATRIX_DEB_SRC_LIST:-/etc/apt/sources.list.d/mosquitto-matrix-deb-src.sources}
+LEGACY_LOG=${MOSQUITTO_MATRIX_LEGACY_DOCKERD_LOG:-/var/log/mosquitto-matrix-dockerd.log}
 left=0
 
 # item WHAT UNDO... : one change: listed, and in undo mode undone (as root, said first).
@@ -58,6 +58,7 @@ item() {
             if ! host_as_root "undoing: $what" "it is outside the checkout" "$@"; then
                 echo "  FAILED: $what" >&2
                 left=1
+                return 1
             fi ;;
     esac
 }
@@ -85,7 +86,7 @@ stop_engine() { # PID: TERM, then wait (dockerd stops its containers first, 10 s
 }
 for pid in "${engine_pids[@]}"; do
     item "engine: dockerd pid $pid, started by docker/engine.sh ($(docker info --format '{{.ContainersRunning}}' 2>/dev/null || echo '?') containers running): stop it" \
-        bash -c "$(declare -f stop_engine); stop_engine $pid"
+        bash -c "$(declare -f stop_engine); stop_engine $pid" || true
 done
 # What it changed goes back only once no engine runs (a later engine of someone else's
 # needs its rules).
@@ -93,7 +94,7 @@ engine_left=""
 if [ "$mode" = undo ]; then pgrep -x dockerd >/dev/null && engine_left=1; else [ ${#engine_pids[@]} -eq 0 ] || engine_left=1; fi
 if [ ${#engine_pids[@]} -gt 0 ] || [ -n "$(recorded engine)" ]; then
     if [ -z "$engine_left" ] && ip link show docker0 >/dev/null 2>&1; then
-        item "engine: the docker0 bridge dockerd left" ip link delete docker0
+        item "engine: the docker0 bridge dockerd left" ip link delete docker0 || true
     elif [ "$mode" != undo ] && ip link show docker0 >/dev/null 2>&1; then
         if [ "$mode" = check ]; then echo "left: engine: the docker0 bridge, once the engine is stopped"; else echo "would undo: engine: the docker0 bridge, once the engine is stopped"; fi
     fi
@@ -103,8 +104,8 @@ while read -r file; do
     if [ "$mode" = undo ] && [ -n "$engine_left" ]; then
         echo "kept: iptables as they are: a dockerd still runs (the rules before the engine: $file)"; left=1; continue
     fi
-    item "engine: iptables rules as they were before it started ($file)" sh -c 'iptables-restore <"$1"' sh "$file"
-    forget iptables "$file"
+    item "engine: iptables rules as they were before it started ($file)" sh -c 'iptables-restore <"$1"' sh "$file" &&
+        forget iptables "$file"
 done < <(recorded iptables)
 while read -r value; do
     [ -n "$value" ] || continue
@@ -113,7 +114,7 @@ while read -r value; do
     fi
     if [ "$(cat /proc/sys/net/ipv4/ip_forward)" != "$value" ] || [ "$mode" = check ]; then
         item "engine: net.ipv4.ip_forward back to $value, as before the engine started (now $(cat /proc/sys/net/ipv4/ip_forward))" \
-            sh -c 'echo "$1" >/proc/sys/net/ipv4/ip_forward' sh "$value"
+            sh -c 'echo "$1" >/proc/sys/net/ipv4/ip_forward' sh "$value" || continue
     fi
     forget ip_forward "$value"
 done < <(recorded ip_forward)
@@ -126,28 +127,28 @@ if [ -f "$LEGACY_LOG" ]; then
         [ "$(readlink "/proc/$pid/fd/1" 2>/dev/null)" = "$LEGACY_LOG" ] && writer=$pid
     done
     if [ -z "$writer" ] || [ "$mode" != undo ]; then
-        item "engine: an older engine.sh's log $LEGACY_LOG" rm -f "$LEGACY_LOG"
+        item "engine: an older engine.sh's log $LEGACY_LOG" rm -f "$LEGACY_LOG" || true
     fi
 fi
 
 # ---------------------------------------------------------- apt, cgroup, registry ---
-[ ! -e "$SRC_LIST" ] || item "apt source: $SRC_LIST (deb-src for Debian sources; apt drops its lists at the next apt-get update)" rm -f "$SRC_LIST"
+[ ! -e "$SRC_LIST" ] || item "apt source: $SRC_LIST (deb-src for Debian sources; apt drops its lists at the next apt-get update)" rm -f "$SRC_LIST" || true
 while read -r file; do
     [ -n "$file" ] || continue
-    [ "$file" = "$SRC_LIST" ] || [ ! -e "$file" ] || item "apt source: $file" rm -f "$file"
+    [ "$file" = "$SRC_LIST" ] || [ ! -e "$file" ] || item "apt source: $file" rm -f "$file" || continue
     forget apt-source "$file"
 done < <(recorded apt-source)
 
 for group in /sys/fs/cgroup/*/mosquitto-matrix /sys/fs/cgroup/mosquitto-matrix; do
     [ -d "$group" ] || continue
-    item "cgroup: $group (empty once no container of ours runs)" rmdir "$group"
+    item "cgroup: $group (empty once no container of ours runs)" rmdir "$group" || true
 done
 
 if host_apt_installed docker-registry; then
     if recorded package | grep -qx docker-registry; then
         item "registry: Debian's docker-registry package and its service (:5000 on every interface)" \
-            env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q docker-registry
-        forget package docker-registry
+            env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q docker-registry &&
+            forget package docker-registry
     else
         echo "note: Debian's docker-registry package is installed, not recorded as ours: kept (older versions of this project installed it; apt-get purge docker-registry removes it and its service)"
     fi
@@ -160,8 +161,9 @@ while read -r p; do
 done < <(recorded package)
 if [ ${#pkgs[@]} -gt 0 ]; then
     if [ -n "$packages" ]; then
-        item "packages the project installed: ${pkgs[*]}" env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "${pkgs[@]}"
-        for p in "${pkgs[@]}"; do forget package "$p"; done
+        if item "packages the project installed: ${pkgs[*]}" env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "${pkgs[@]}"; then
+            for p in "${pkgs[@]}"; do forget package "$p"; done
+        fi
     else
         echo "kept: Debian packages the project installed: ${pkgs[*]} (add --packages to purge them)"
     fi
@@ -184,7 +186,7 @@ if [ -d "$HOST_STATE_DIR" ]; then
     if [ -n "$rest" ]; then
         [ "$mode" = dry-run ] || { echo "left: records in $HOST_CHANGES: $(echo "$rest" | tr '\n' ';')"; left=1; }
     elif [ -z "$(recorded package)" ]; then
-        item "record: $HOST_STATE_DIR (nothing left in it to undo)" rm -rf "$HOST_STATE_DIR"
+        item "record: $HOST_STATE_DIR (nothing left in it to undo)" rm -rf "$HOST_STATE_DIR" || true
     fi
 fi
 
