@@ -72,7 +72,7 @@ fn the_workflow_caches_cargo_npm_pip_and_maven_keyed_by_lock_files_and_fails_lou
     for needle in [
         "hashFiles('rust-toolchain.toml', 'Cargo.lock')",
         "clients/**/package-lock.json",
-        "clients/**/requirements*.txt",
+        "clients/**/*requirements*.txt",
         "clients/**/lock.txt",
         "~/.cargo/registry",
         "npm-cache",
