@@ -44,7 +44,8 @@ MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_TAGS=bookworm MATRIX_PROFILES=rfc6455,n
   MATRIX_PROTOCOL=3.1.1,5 cargo test --locked --test matrix
 # ---- Safe to run on a workstation (issue 34; docs/src/workstation.md) ----------------------
 # The test registry answers on 127.0.0.1 only; `scripts/matrix.sh --dry-run` changes nothing;
-# scripts/uninstall.sh lists what the scripts recorded; and the main job's provisioning run a
+# scripts/uninstall.sh lists what the scripts recorded; a changed recipe (a comment added to a
+# copy of docker/) makes the debian, musl and proxy images stale; and the main job's provisioning run a
 # second time as a throwaway non-root user (useradd, in the docker group, removed after), in a
 # copy of this checkout, must ask for no root and leave no file there that is not that user's
 # (tests/workstation/as-another-user.sh). Cost: 86 s and 108 s measured, most of it the second

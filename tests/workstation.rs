@@ -1,7 +1,12 @@
 //! Safe to run on a workstation: the test registry answers on loopback only; `--dry-run`
-//! changes nothing; `scripts/uninstall.sh` lists what the scripts recorded; and the main
-//! job's provisioning, run a second time as another (non-root) user, needs no root and
-//! leaves nothing root-owned in the checkout.
+//! changes nothing; `scripts/uninstall.sh` lists what the scripts recorded; a changed recipe
+//! (even a comment) makes the debian, musl and proxy images stale, an unchanged one finds
+//! them; and the main job's provisioning, run a second time as another (non-root) user, needs
+//! no root and leaves nothing root-owned in the checkout.
+//!
+//! The images are the provisioned ones (`bash docker/provision.sh`); MOSQUITTO_MATRIX_IMAGE_REPO,
+//! _MUSL_REPO, _PROXY_REPO and MATRIX_TAGS, when set, name others (and pass through to the
+//! other user's run).
 //!
 //! Needs `bash docker/registry.sh` (the registry binary under target/tools/), an engine, and
 //! root for the last test (it creates a throwaway user); run by name:
@@ -173,5 +178,56 @@ fn provisioning_again_as_another_user_needs_no_root_and_leaves_nothing_of_roots_
     assert_eq!(out.status.code(), Some(0), "{text}");
     for needle in ["exited 0", "it asked for no root", "none is root's"] {
         assert!(text.contains(needle), "{needle:?} missing: {text}");
+    }
+}
+
+/// `docker/` copied into a fresh folder (with `edit` applied to one of its files), then `SCRIPT`
+/// run from the copy in dry-run mode: what it says about its image.
+fn dry_run_of_a_copy(script: &str, args: &[&str], edit: Option<(&str, &str)>) -> String {
+    let dir = TempDir::new("recipe");
+    let copy = dir.0.join("docker");
+    let status = Command::new("cp").arg("-a").arg(root().join("docker")).arg(&copy).status().expect("cp runs");
+    assert!(status.success());
+    if let Some((file, line)) = edit {
+        let path = copy.join(file);
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        text.push_str(line);
+        std::fs::write(&path, text).expect("write");
+    }
+    let mut cmd = Command::new("bash");
+    cmd.arg(copy.join(script)).args(args).env("MOSQUITTO_MATRIX_DRY_RUN", "1").stdin(Stdio::null());
+    let out = cmd.output().expect("the build script runs");
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn a_changed_recipe_makes_the_debian_musl_and_proxy_images_stale_and_an_unchanged_one_finds_them() {
+    // The images as provisioned (MOSQUITTO_MATRIX_*_REPO name others, as for the tests above).
+    let debian = std::env::var("MOSQUITTO_MATRIX_IMAGE_REPO").unwrap_or_else(|_| "mosquitto-matrix/debian".to_string());
+    let musl = std::env::var("MOSQUITTO_MATRIX_MUSL_REPO").unwrap_or_else(|_| "mosquitto-matrix/musl".to_string());
+    let proxy = std::env::var("MOSQUITTO_MATRIX_PROXY_REPO").unwrap_or_else(|_| "mosquitto-matrix/proxy".to_string());
+    let cases = [
+        ("build-debian-images.sh", vec!["bookworm"], format!("{debian}:bookworm")),
+        ("build-musl-image.sh", vec![], format!("{musl}:2.0.11")),
+        ("build-proxy-image.sh", vec![], format!("{proxy}:bookworm")),
+    ];
+    for (script, args, image) in &cases {
+        let same = dry_run_of_a_copy(script, args, None);
+        assert!(same.contains(&format!("image {image}: found")), "{script}, recipe unchanged: {same}");
+    }
+    // A comment is enough: the label hashes the recipe's files, not what they do.
+    let conf = ("mosquitto.conf", "\n# a changed recipe\n");
+    let sources = ("apt-sources.sh", "\n# a changed recipe\n");
+    for (script, args, image, edit) in [
+        (&cases[0], conf),
+        (&cases[1], conf),
+        (&cases[0], sources),
+        (&cases[2], sources),
+    ]
+    .map(|((s, a, i), e)| (s, a, i, e))
+    {
+        let changed = dry_run_of_a_copy(script, args, Some(edit));
+        assert!(changed.contains(&format!("image {image}: stale")), "{script}, {} changed: {changed}", edit.0);
+        assert!(changed.contains(&format!("would: build {image}")), "{script}, {} changed: {changed}", edit.0);
     }
 }
