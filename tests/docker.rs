@@ -952,7 +952,7 @@ async fn an_expired_run_network_is_removed_by_the_next_runs_clean_up() {
     while labels::unix_now() <= past {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    mosquitto_matrix::engine::cleanup::remove_expired().await.expect("clean-up");
+    mosquitto_matrix::engine::cleanup::remove_abandoned().await.expect("clean-up");
     assert_eq!(networks_left(&run_id).await, 0);
 }
 
@@ -1259,4 +1259,192 @@ async fn a_proxy_killed_under_a_session_makes_its_cell_an_error_naming_the_proxy
     assert!(behind.verdict.cause.contains("exited with status 137 during the session"), "{}", behind.verdict.cause);
     assert_eq!(left_behind(&run_id).await, 0);
     assert_eq!(networks_left(&run_id).await, 0);
+}
+
+/// Runs `p` and, once every cell holds, calls `fault` with the run id; returns the result.
+async fn run_holding_then(p: &Plan, fault: impl FnOnce(&str)) -> (RunResult, String) {
+    let run_id = labels::new_run_id();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = {
+        let (p, run_id) = (p.clone(), run_id.clone());
+        tokio::spawn(async move { run::run(&p, &run_id, Some(tx)).await })
+    };
+    let mut holding = 0;
+    let mut fault = Some(fault);
+    while let Some(event) = rx.recv().await {
+        match event {
+            Progress::CellHolding { .. } => holding += 1,
+            Progress::CellFinished(c) => panic!("{} ended before the fault: {:?} {}", c.id(), c.verdict.outcome, c.verdict.cause),
+            _ => {}
+        }
+        if holding == p.cells.len() {
+            if let Some(f) = fault.take() {
+                f(&run_id);
+            }
+            break;
+        }
+    }
+    let r = task.await.expect("the run ends");
+    for c in &r.cells {
+        eprintln!("{} {:?} {:?}: {}", c.id(), c.status, c.verdict.outcome, c.verdict.cause);
+    }
+    assert_eq!(left_behind(&run_id).await, 0, "no container left");
+    (r, run_id)
+}
+
+/// The pids of the `docker-proxy` processes relaying host port `port`.
+fn relays_of(port: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
+        let args: Vec<String> = cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let is_relay = args.first().is_some_and(|a| a.ends_with("docker-proxy"));
+        if is_relay && args.windows(2).any(|w| w[0] == "-host-port" && w[1] == port) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_port_relay_is_an_error_naming_the_docker_proxy_never_the_brokers_drop() {
+    let mut p = plan(&["bookworm"], &["rfc6455", "tcp"], "30s");
+    p.timing = quick_timing(Duration::from_secs(30));
+    let (r, _) = run_holding_then(&p, |run_id| {
+        let id = docker(&["ps", "-q", "--filter", &format!("label={RUN_LABEL}={run_id}")]);
+        let mut killed = 0;
+        for mapping in docker(&["port", &id]).lines() {
+            // `1883/tcp -> 127.0.0.1:32768`
+            let port = mapping.rsplit(':').next().expect("a host port").trim();
+            for pid in relays_of(port) {
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("kill docker-proxy");
+                killed += 1;
+            }
+        }
+        assert!(killed >= 2, "the broker's ports are relayed by docker-proxy (found {killed})");
+    })
+    .await;
+    for c in &r.cells {
+        assert_eq!(c.verdict.outcome, Outcome::Error, "{}: {}", c.id(), c.verdict.cause);
+        assert!(c.verdict.cause.starts_with("the port relay (docker-proxy) of 127.0.0.1:"), "{}", c.verdict.cause);
+        assert_eq!(c.status, Status::Error);
+    }
+    assert_eq!(compare::exit_status(&r), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_killed_by_sigkill_from_outside_is_an_error_naming_the_kill_never_the_brokers_drop() {
+    let timing = quick_timing(Duration::from_secs(30));
+    let as_command = mosquitto_matrix::plan::CommandClient {
+        name: "rfc6455-as-command".into(),
+        ..mosquitto_matrix::client::command::builtin_command(Profile::Rfc6455, &timing)
+    };
+    let sel = Selection {
+        set: Some("debian".into()),
+        tags: Some(vec!["bookworm".into()]),
+        profiles: Some(vec!["tcp".into()]),
+        clients: vec![as_command],
+        hold: Some("30s".into()),
+        ..Selection::default()
+    };
+    let mut p = Plan::new(&file(), &sel).expect("plan");
+    p.timing = timing;
+    let (r, _) = run_holding_then(&p, |run_id| {
+        let clients = reaper::run_processes(run_id);
+        assert!(!clients.is_empty(), "the command client runs with MATRIX_RUN_ID={run_id}");
+        for pid in clients {
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("SIGKILL the client");
+        }
+    })
+    .await;
+    let killed = r.cell("bookworm", "rfc6455-as-command").expect("the command cell");
+    assert_eq!(killed.verdict.outcome, Outcome::Error, "{}", killed.verdict.cause);
+    assert!(killed.verdict.cause.starts_with("the client was killed (SIGKILL) from outside the harness"), "{}", killed.verdict.cause);
+    let untouched = r.cell("bookworm", "tcp").expect("the tcp cell");
+    assert_eq!(untouched.verdict.outcome, Outcome::Ok, "{}", untouched.verdict.cause);
+}
+
+/// A folder of `size` bytes on a tmpfs of its own, mounted `options`; unmounted when dropped.
+struct SmallDisk {
+    dir: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(name: &str, size: usize) -> SmallDisk {
+        let dir = tempdir(name);
+        let out = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(&dir).output().expect("mount runs");
+        assert!(out.status.success(), "mount a tmpfs at {} (needs root): {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+        SmallDisk { dir }
+    }
+
+    fn read_only(&self) {
+        let out = Command::new("mount").args(["-o", "remount,ro"]).arg(&self.dir).output().expect("mount runs");
+        assert!(out.status.success(), "remount read-only: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `merge` of the committed debian result into `dir`: the same writing of results as `run`.
+fn write_results_into(dir: &Path) -> std::process::Output {
+    cli().args(["merge", "tests/data/debian.json", "--format", "json", "--out"]).arg(dir).output().expect("runs")
+}
+
+#[test]
+fn a_full_disk_when_results_are_written_is_one_clear_error_exit_2_and_the_previous_result_stays_whole() {
+    let previous = std::fs::read(root().join("tests/data/debian.json")).expect("the committed result");
+    // Room for the previous result and a little more, not for a second copy beside it.
+    let disk = SmallDisk::mount("full", previous.len() + 64 * 1024);
+    std::fs::write(disk.dir.join("debian.json"), &previous).expect("the previous result fits");
+    let out = write_results_into(&disk.dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let said: Vec<&str> = err.lines().filter(|l| l.starts_with("mosquitto-matrix: ")).collect();
+    assert_eq!(said.len(), 1, "one error line: {err}");
+    assert!(said[0].contains("cannot write ") && said[0].contains("No space left on device"), "{err}");
+    assert_eq!(std::fs::read(disk.dir.join("debian.json")).expect("still there"), previous, "the previous result is whole");
+    let stray: Vec<_> = std::fs::read_dir(&disk.dir).expect("list").flatten().map(|e| e.file_name()).filter(|n| n.to_string_lossy().ends_with(".tmp")).collect();
+    assert!(stray.is_empty(), "no temporary file is left: {stray:?}");
+}
+
+#[test]
+fn a_results_folder_that_cannot_be_written_is_one_clear_error_naming_it_and_exit_2() {
+    let disk = SmallDisk::mount("read-only", 1024 * 1024);
+    std::fs::write(disk.dir.join("debian.json"), b"{}").expect("a previous file");
+    disk.read_only();
+    let out = write_results_into(&disk.dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let said: Vec<&str> = err.lines().filter(|l| l.starts_with("mosquitto-matrix: ")).collect();
+    assert_eq!(said.len(), 1, "one error line: {err}");
+    assert!(said[0].contains(&disk.dir.display().to_string()) && said[0].contains("Read-only file system"), "{err}");
+    assert_eq!(std::fs::read(disk.dir.join("debian.json")).expect("still there"), b"{}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_whose_harness_is_gone_is_removed_by_the_next_runs_start_whatever_its_expiry() {
+    // A harness that died with its engine: its pid names a process that has ended.
+    let mut child = Command::new("true").spawn().expect("a short-lived process");
+    let pid = child.id();
+    child.wait().expect("it ends");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    let run_id = labels::new_run_id();
+    let far = labels::unix_now() + 24 * 3600;
+    let id = docker(&[
+        "create",
+        "--label", &format!("{}={}", labels::TOOL_LABEL, labels::TOOL),
+        "--label", &format!("{RUN_LABEL}={run_id}"),
+        "--label", &format!("{}={far}", labels::EXPIRES_LABEL),
+        "--label", &format!("{}={}:{pid}:1", labels::OWNER_LABEL, host.trim()),
+        "mosquitto-matrix/debian:bookworm",
+    ]);
+    assert_eq!(left_behind(&run_id).await, 1, "container {id} of the dead harness exists");
+    mosquitto_matrix::engine::cleanup::remove_abandoned().await.expect("clean-up");
+    assert_eq!(left_behind(&run_id).await, 0, "a container whose harness is gone is removed, though it expires in a day");
 }

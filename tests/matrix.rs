@@ -42,6 +42,9 @@ async fn every_cell_of_the_selected_set_meets_its_expectation() {
         }),
         Err(e) => panic!("cannot write the reports under {}: {e}", out.display()),
     }
+    if let Some(fault) = &result.harness_fault {
+        panic!("the harness could not finish the run: {fault}");
+    }
     let failures = report::failures(&result);
     assert!(
         failures.is_empty(),

@@ -74,6 +74,8 @@ fn result(cells: Vec<CellResult>) -> RunResult {
         wall_secs: 331.0,
         copies: 1,
         known_issues: Vec::new(),
+        harness_fault: None,
+        left_behind: None,
     }
 }
 

@@ -310,6 +310,7 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
         exit_code: if killed { None } else { exit_code },
         ended: ended.clone(),
         killed,
+        signal: status.and_then(|s| s.signal()),
         words: output.words,
         tail: tail.clone(),
         connections: 0,

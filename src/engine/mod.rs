@@ -21,3 +21,4 @@ pub mod proxy;
 pub mod readiness;
 pub mod stream;
 pub mod tls;
+pub mod watch;

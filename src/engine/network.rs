@@ -9,7 +9,7 @@ use std::time::Duration;
 use testcontainers::bollard::models::{EndpointSettings, NetworkConnectRequest, NetworkCreateRequest};
 use testcontainers::bollard::query_parameters::ListNetworksOptionsBuilder;
 
-use crate::engine::labels::{unix_now, Labels, EXPIRES_LABEL, RUN_LABEL, TOOL, TOOL_LABEL};
+use crate::engine::labels::{owner_is_gone, unix_now, Labels, EXPIRES_LABEL, OWNER_LABEL, RUN_LABEL, TOOL, TOOL_LABEL};
 
 /// The name a broker has on its run's network: what every proxy configuration names.
 pub const BROKER_ALIAS: &str = "broker";
@@ -86,8 +86,19 @@ pub async fn remove(name: &str) -> Result<(), NetworkError> {
     engine(name, docker.remove_network(name)).await
 }
 
-/// Our networks, all of them or one run's: `(name, expiry)` each.
-pub async fn labelled(run_id: Option<&str>) -> Result<Vec<(String, Option<u64>)>, NetworkError> {
+/// One network of ours, as its labels describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OurNetwork {
+    /// Its name.
+    pub name: String,
+    /// When it has outlived any run that could want it (Unix seconds).
+    pub expires: Option<u64>,
+    /// The process that made it ([`OWNER_LABEL`]).
+    pub owner: Option<String>,
+}
+
+/// Our networks, all of them or one run's.
+pub async fn labelled(run_id: Option<&str>) -> Result<Vec<OurNetwork>, NetworkError> {
     let docker = engine("(list)", testcontainers::core::client::docker_client_instance()).await?;
     let mut labels = vec![format!("{TOOL_LABEL}={TOOL}")];
     if let Some(id) = run_id {
@@ -100,7 +111,8 @@ pub async fn labelled(run_id: Option<&str>) -> Result<Vec<(String, Option<u64>)>
         .into_iter()
         .filter_map(|n| {
             let expires = n.labels.as_ref().and_then(|l| l.get(EXPIRES_LABEL)).and_then(|v| v.parse::<u64>().ok());
-            n.name.map(|name| (name, expires))
+            let owner = n.labels.as_ref().and_then(|l| l.get(OWNER_LABEL)).cloned();
+            n.name.map(|name| OurNetwork { name, expires, owner })
         })
         .collect())
 }
@@ -108,21 +120,22 @@ pub async fn labelled(run_id: Option<&str>) -> Result<Vec<(String, Option<u64>)>
 /// Removes every network of one run; returns how many were removed.
 pub async fn remove_run(run_id: &str) -> Result<usize, NetworkError> {
     let mut removed = 0;
-    for (name, _) in labelled(Some(run_id)).await? {
-        if remove(&name).await.is_ok() {
+    for n in labelled(Some(run_id)).await? {
+        if remove(&n.name).await.is_ok() {
             removed += 1;
         }
     }
     Ok(removed)
 }
 
-/// Removes every network of ours whose expiry has passed (one still in use stays); returns
-/// how many were removed.
-pub async fn remove_expired() -> Result<usize, NetworkError> {
+/// Removes every network of ours whose expiry has passed or whose owner is gone (one still
+/// in use stays); returns how many were removed.
+pub async fn remove_abandoned() -> Result<usize, NetworkError> {
     let now = unix_now();
     let mut removed = 0;
-    for (name, expires) in labelled(None).await? {
-        if expires.is_some_and(|at| at < now) && remove(&name).await.is_ok() {
+    for n in labelled(None).await? {
+        let abandoned = n.expires.is_some_and(|at| at < now) || n.owner.as_deref().is_some_and(owner_is_gone);
+        if abandoned && remove(&n.name).await.is_ok() {
             removed += 1;
         }
     }

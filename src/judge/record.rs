@@ -238,6 +238,9 @@ pub struct ClientProcess {
     pub ended: String,
     /// Whether the harness had to kill it.
     pub killed: bool,
+    /// The signal that ended it, when one did (9: SIGKILL, by the harness or from outside).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
     /// Its `lost:` or `refused:` line, in the library's own words.
     pub words: Option<String>,
     /// The last lines of its stdout and stderr.

@@ -40,12 +40,25 @@ impl Status {
         }
         match expect {
             None => Status::New,
-            Some(e) if e.is_met_by(v.outcome, v.at, tolerance) => Status::Met,
+            Some(e) if e.is_met_by(v.outcome, judged_time(v), tolerance) => Status::Met,
             // A session that survived a quick-look hold cannot contradict an end expected later;
             // anything that did end within the hold can.
             Some(e) if v.outcome == Outcome::Ok && !e.is_observable_within(hold) => Status::Unchecked,
             Some(_) => Status::Changed,
         }
+    }
+}
+
+/// The time an expectation holds a verdict to, the way `diff --within` compares ends: an end
+/// that answers a broker frame (a close after a PING) at the time of the frame it answered, so
+/// the client's own reaction (stretched by an accelerated clock) is not the broker's; an end
+/// before CONNACK at 0, whatever its time (`EOF@0` means "before CONNACK", and its real time
+/// is already bounded by the set-up timeout).
+pub fn judged_time(v: &Verdict) -> Option<std::time::Duration> {
+    if v.before_connack {
+        Some(std::time::Duration::ZERO)
+    } else {
+        v.broker_time()
     }
 }
 
@@ -306,6 +319,14 @@ pub struct RunResult {
     /// Upstream issues matrix.toml names behind known failure patterns, for the summary.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub known_issues: Vec<KnownIssue>,
+    /// Why the harness itself could not finish the run, e.g. the Docker engine stopped
+    /// answering: the run's outcomes cannot be trusted, and its exit status says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_fault: Option<String>,
+    /// What of the run could not be removed at its end (the engine did not answer), and the
+    /// command that removes it; its reaper and the next run's start remove it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_behind: Option<String>,
 }
 
 fn real_time() -> u32 {
@@ -348,4 +369,36 @@ pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod judged_time_tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::judge::verdict;
+
+    fn eof(at: f64) -> Verdict {
+        Verdict { outcome: Outcome::Eof, at: Some(Duration::from_secs_f64(at)), ..verdict::error("") }
+    }
+
+    #[test]
+    fn a_close_that_answers_the_brokers_ping_is_held_to_the_pings_time_not_the_clients_reaction() {
+        // ×30: the real Paho Java closed 5.6 s of broker time (0.19 s real) after the PING.
+        let v = Verdict { answered: Some(Duration::from_secs_f64(300.1)), ..eof(305.7) };
+        let want = Expectation::parse("EOF@300").expect("an expectation");
+        assert_eq!(Status::of(Some(&want), &v, Duration::from_secs(330), Duration::from_secs(5)), Status::Met);
+        // The same end, had the client not answered a frame, is a change.
+        assert_eq!(Status::of(Some(&want), &eof(305.7), Duration::from_secs(330), Duration::from_secs(5)), Status::Changed);
+    }
+
+    #[test]
+    fn an_end_before_connack_meets_eof_at_0_whatever_its_broker_time() {
+        // ×30: MQTT.js's EOF before CONNACK at 9–16 s of broker time (0.3–0.5 s real).
+        let v = Verdict { before_connack: true, ..eof(16.0) };
+        let want = Expectation::parse("EOF@0").expect("an expectation");
+        assert_eq!(Status::of(Some(&want), &v, Duration::from_secs(330), Duration::from_secs(5)), Status::Met);
+        let late = Expectation::parse("EOF@300").expect("an expectation");
+        assert_eq!(Status::of(Some(&late), &v, Duration::from_secs(330), Duration::from_secs(5)), Status::Changed);
+    }
 }

@@ -506,3 +506,21 @@ mod tests {
         assert_eq!(v.outcome, Outcome::Error);
     }
 }
+
+/// A command client ended by a signal the harness did not send (SIGKILL from the OOM killer,
+/// a person, a crash): the client's loss, never the broker's drop. `None` when it exited by
+/// itself or the harness ended it.
+pub fn killed_from_outside(record: &SessionRecord) -> Option<String> {
+    let p = record.process.as_ref()?;
+    let signal = p.signal.filter(|_| !p.killed)?;
+    let name = match signal {
+        9 => "SIGKILL".to_string(),
+        15 => "SIGTERM".to_string(),
+        2 => "SIGINT".to_string(),
+        6 => "SIGABRT".to_string(),
+        11 => "SIGSEGV".to_string(),
+        n => format!("signal {n}"),
+    };
+    let hint = if signal == 9 { ", for example by the kernel's OOM killer" } else { "" };
+    Some(format!("the client was killed ({name}) from outside the harness{hint}"))
+}

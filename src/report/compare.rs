@@ -222,7 +222,8 @@ pub fn reorder(r: &mut RunResult, order: &[String]) {
 
 /// Whether any cell is not as expected: 2 for harness errors, 1 for changed outcomes, else 0.
 pub fn exit_status(r: &RunResult) -> i32 {
-    if r.cells.iter().any(|c| c.status == Status::Error) {
+    // A harness that could not finish its run (its engine went away) never reports a change.
+    if r.harness_fault.is_some() || r.cells.iter().any(|c| c.status == Status::Error) {
         2
     } else if r.cells.iter().any(|c| c.status == Status::Changed) {
         1

@@ -14,4 +14,4 @@ pub mod summary;
 pub mod text;
 pub mod timeline;
 
-pub use text::{broker_failure_text, cell_text, digest_change_text, failures, json, markdown, outcome_text, table, table_wide, write_files};
+pub use text::{broker_failure_text, cell_text, digest_change_text, failures, json, markdown, outcome_text, table, table_wide, write_files, write_whole, WriteError};

@@ -247,25 +247,60 @@ pub fn file_stem(r: &RunResult) -> String {
     stem
 }
 
+/// A result file that could not be written; the file of the same name from before, if any,
+/// is kept whole.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source}; any earlier file of that name is kept as it was", path.display())]
+pub struct WriteError {
+    /// The file (or folder) that could not be written.
+    pub path: PathBuf,
+    /// Why.
+    pub source: std::io::Error,
+}
+
 /// Writes `<set>.md`, `<set>.html` and `<set>.json` (`<set>-x<N>.…` when accelerated,
-/// `<set>-routes.…` with routes) into
-/// `dir` and returns their paths.
-pub fn write_files(r: &RunResult, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
+/// `<set>-routes.…` with routes) into `dir` and returns their paths. Each file is written
+/// whole to a temporary file beside it and then renamed over the old one, so a full disk or
+/// a folder that cannot be written leaves the previous result whole.
+pub fn write_files(r: &RunResult, dir: &Path) -> Result<Vec<PathBuf>, WriteError> {
+    std::fs::create_dir_all(dir).map_err(|source| WriteError { path: dir.to_path_buf(), source })?;
     let stem = file_stem(r);
-    let md = dir.join(format!("{stem}.md"));
-    let page = dir.join(format!("{stem}.html"));
-    let js = dir.join(format!("{stem}.json"));
-    std::fs::write(&md, markdown(r))?;
-    std::fs::write(&page, html::html(r))?;
-    std::fs::write(&js, json(r))?;
-    Ok(vec![md, page, js])
+    let files = [(format!("{stem}.md"), markdown(r)), (format!("{stem}.html"), html::html(r)), (format!("{stem}.json"), json(r))];
+    let mut written = Vec::new();
+    for (name, text) in files {
+        let path = dir.join(name);
+        write_whole(&path, text.as_bytes()).map_err(|source| WriteError { path: path.clone(), source })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, flushed to disk, then renames it over
+/// `path`; the temporary file is removed when anything fails.
+pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::File::create(&temporary)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 /// One line per cell that differs from matrix.toml or could not run; a tag whose broker
 /// could not be had is one line for all its cells.
 pub fn failures(r: &RunResult) -> Vec<String> {
     let mut lines = Vec::new();
+    // The harness's own fault first: it is why the cells below are ERRORs.
+    if let Some(fault) = &r.harness_fault {
+        lines.push(format!("the harness could not finish the run: {fault}"));
+    }
     let mut told: Vec<&str> = Vec::new();
     let mut told_proxies: Vec<(&str, &str)> = Vec::new();
     for c in r.cells.iter().filter(|c| matches!(c.status, Status::Changed | Status::Error)) {

@@ -7,7 +7,9 @@
 //! that carries the run's `MATRIX_RUN_ID` in its environment (the clients and their
 //! children), force-removes every container and network labelled with the run, and removes
 //! the run's temporary certificate folder. A harness that ends
-//! normally has removed them already, and the sweep finds nothing.
+//! normally has removed them already, and the sweep finds nothing. When the engine does not
+//! answer (killed or restarting under the run), the reaper waits for it, up to
+//! [`ENGINE_PATIENCE`], and removes the run's containers as soon as it answers again.
 //!
 //! What a reaper killed with the harness (the whole process tree or cgroup at once) cannot
 //! do, the expiry label does: the next run removes our containers whose time has passed
@@ -22,7 +24,11 @@ use nix::unistd::Pid;
 
 use crate::client::command::own_cli;
 use crate::client::contract::RUN_ID_VAR;
-use crate::engine::{cleanup, tls};
+use crate::engine::{cleanup, tls, watch};
+
+/// How long a reaper waits for an engine that does not answer before it gives up (the next
+/// run's start then removes what is left, since the run's harness is gone).
+pub const ENGINE_PATIENCE: Duration = Duration::from_secs(3600);
 
 /// A started reaper; dropping it closes the pipe, as the harness's death would.
 pub struct Reaper {
@@ -69,7 +75,8 @@ pub fn run_processes(run_id: &str) -> Vec<i32> {
 }
 
 /// Kills the run's processes (each one's group too) and removes its containers; twice, a
-/// second apart, for whatever was being started at that moment.
+/// second apart, for whatever was being started at that moment. The containers wait for an
+/// engine that does not answer, up to [`ENGINE_PATIENCE`].
 pub async fn sweep(run_id: &str) -> (usize, usize) {
     let (mut killed, mut removed) = (0, 0);
     for round in 0..2 {
@@ -82,9 +89,22 @@ pub async fn sweep(run_id: &str) -> (usize, usize) {
                 killed += 1;
             }
         }
-        removed += tokio::time::timeout(Duration::from_secs(60), cleanup::remove_run(run_id)).await.ok().and_then(Result::ok).unwrap_or(0);
+        if round == 0 {
+            wait_for_engine(ENGINE_PATIENCE).await;
+        }
+        let removal = tokio::time::timeout(Duration::from_secs(60), cleanup::remove_run(run_id)).await;
+        removed += removal.ok().and_then(Result::ok).map_or(0, |r| r.removed);
     }
     // The run's certificate and key (a TLS route), which the harness removes when it ends.
     tls::remove_run_files(run_id);
     (killed, removed)
+}
+
+/// Waits until the engine answers a ping, at most `limit`: a heartbeat, since an engine that
+/// is down has no event to wait for.
+async fn wait_for_engine(limit: Duration) {
+    let give_up = tokio::time::Instant::now() + limit;
+    while watch::ping().await.is_err() && tokio::time::Instant::now() < give_up {
+        tokio::time::sleep(watch::HEARTBEAT).await;
+    }
 }

@@ -34,6 +34,7 @@ use crate::engine::clock::{self, Libc};
 use crate::engine::cleanup;
 use crate::engine::labels::Labels;
 use crate::engine::priority;
+use crate::engine::watch::{self, EngineHealth, EngineWatch};
 use crate::engine::readiness::{self, Listener, Probe};
 use crate::judge::record::{End, SessionRecord};
 use crate::judge::results::{now_rfc3339, BrokerFailure, ClockFacts, CellResult, ColumnInfo, ProxyResult, RunResult, Status, TagResult, SCHEMA_VERSION};
@@ -132,8 +133,11 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
     priority::raise_harness();
     // Brokers first on a busy CPU; where that cannot be had, they stay in the engine's group.
     let _ = priority::prepare(broker::engine_is_local()).await;
-    // Containers of ours that outlived a run killed with its reaper go first.
-    let _ = tokio::time::timeout(Duration::from_secs(30), cleanup::remove_expired()).await;
+    // Containers of ours that outlived their run go first: expired ones, and those of runs
+    // whose harness is gone (one killed with its engine, say).
+    let _ = tokio::time::timeout(Duration::from_secs(30), cleanup::remove_abandoned()).await;
+    // From here on, an engine that stops answering is the harness's fault, never a broker's.
+    let engine = EngineWatch::start();
     // Whatever kills this process, the reaper removes the run's containers and clients.
     let reaper = Reaper::start(run_id);
     let scheduler = Scheduler::new(Capacity::of_machine(plan.jobs));
@@ -160,7 +164,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         true => None,
         false => Some(network::create(run_id, container_lifetime(plan)).await.map_err(|e| format!("the run's network could not be made: {e}"))),
     };
-    let cx = RunContext { plan, run_id, progress: progress.clone(), session_fn, scheduler: &scheduler, services: &envs, tls, network };
+    let cx = RunContext { plan, run_id, progress: progress.clone(), session_fn, scheduler: &scheduler, services: &envs, tls, network, engine: &engine };
     let tag_runs = plan.tags.iter().map(|row| {
         let cells: Vec<Cell> = plan.cells.iter().filter(|c| &c.tag == row).cloned().collect();
         run_tag(&cx, row.clone(), cells)
@@ -175,10 +179,16 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
     join_all(services.into_iter().map(Service::stop)).await;
     if let Some(Ok(name)) = &cx.network {
         // Its containers are gone by now; `remove_run` below tries again if this failed.
-        let _ = tokio::time::timeout(Duration::from_secs(30), network::remove(name)).await;
+        let _ = tokio::time::timeout(removal_bound(&engine), network::remove(name)).await;
     }
     // A container whose start was abandoned at its bound may still have been created.
-    let _ = tokio::time::timeout(Duration::from_secs(30), cleanup::remove_run(run_id)).await;
+    let bound = removal_bound(&engine);
+    let removal = tokio::time::timeout(bound, cleanup::remove_run(run_id)).await;
+    let health = engine.health();
+    drop(engine);
+    let removal = removal.unwrap_or_else(|_| Err(format!("the engine did not answer within {:.0} s", bound.as_secs_f64())));
+    let left_behind = cleanup::left_behind(run_id, removal).await;
+    // The reaper waits for an engine that went away, and removes what is left once it is back.
     drop(reaper);
     RunResult {
         schema_version: SCHEMA_VERSION,
@@ -203,6 +213,18 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         ended_at: now_rfc3339(),
         wall_secs: clock.elapsed().as_secs_f64(),
         known_issues: plan.known_issues.clone(),
+        harness_fault: health.cause(),
+        left_behind,
+    }
+}
+
+/// How long a removal may take: 30 s, or one answer's bound while the engine is lost.
+fn removal_bound(engine: &EngineWatch) -> Duration {
+    let h = engine.health();
+    if h.faulted() && h.back_at.is_none() {
+        watch::ANSWER_BOUND
+    } else {
+        Duration::from_secs(30)
     }
 }
 
@@ -317,6 +339,8 @@ struct RunContext<'a> {
     tls: Option<Result<Arc<RunTls>, String>>,
     /// The run's network, when a route has a proxy, or why it could not be made.
     network: Option<Result<String, String>>,
+    /// The engine, watched for the whole run.
+    engine: &'a EngineWatch,
 }
 
 /// Where a cell's client connects, by its route.
@@ -522,11 +546,16 @@ async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResu
             info.failure =
                 Some(BrokerFailure { reason: e.reason(), exit_status: e.exit_status(), log_tail: e.log_tail().to_vec() });
             info.image = broker::image_facts(&image).await;
-            // The whole story is the tag's, told once; each cell only points at it.
+            // The whole story is the tag's, told once; each cell only points at it. An engine
+            // that went away is named instead: it, not the broker, is why.
+            let engine_lost = cx.engine.confirm().await.cause();
             let results = cells
                 .into_iter()
                 .map(|cell| {
-                    let v = verdict::error(format!("not run: the broker of {tag} could not be had"));
+                    let v = verdict::error(match &engine_lost {
+                        Some(cause) => format!("not run: {cause}"),
+                        None => format!("not run: the broker of {tag} could not be had"),
+                    });
                     let result = finish(plan, cell, v, None, started_at.clone(), None);
                     send(progress, Progress::CellFinished(Box::new(result.clone())));
                     result
@@ -564,19 +593,20 @@ async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResu
         run_cell(cx, &broker, cell, at)
     });
     let results: Vec<(CellResult, Option<String>)> = join_all(sessions).await;
-    // The proxies go before the broker they stand in front of.
+    // The proxies go before the broker they stand in front of; an engine that went away and
+    // is not back gets one short try (the reaper and the next run remove the rest).
+    let bound = removal_bound(cx.engine);
     let removals = proxies.into_values().flatten().map(|p| async move {
-        let _ = tokio::time::timeout(Duration::from_secs(30), p.container.rm()).await;
+        let _ = cleanup::dispose(p.container, bound).await;
     });
     join_all(removals).await;
     drop(proxy_tickets);
     info.broker_version = version.or_else(|| results.iter().find_map(|(_, v)| v.clone()));
     // A paused container is un-paused first, so its removal cannot stall.
-    if inspect(&broker).await.paused {
+    if inspect(&broker).await.is_ok_and(|s| s.paused) {
         let _ = broker.container.unpause().await;
     }
-    // Dropping the container removes it; do it explicitly to wait for the removal.
-    let _ = tokio::time::timeout(Duration::from_secs(30), broker.container.rm()).await;
+    let _ = cleanup::dispose(broker.container, bound).await;
     drop(ticket);
     (info, results.into_iter().map(|(r, _)| r).collect())
 }
@@ -625,6 +655,8 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
         None => {}
     }
     let mut ticket = scheduler.admit(Cost::of(&cell.column, plan.speed > 1)).await;
+    // When the cell starts on the engine watch's clock: a loss after it is this cell's concern.
+    let cell_started = cx.engine.started().elapsed();
     let id = cell.id();
     send(progress, Progress::CellStarting { id: id.clone() });
     let started_at = now_rfc3339();
@@ -675,30 +707,26 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
     };
     ticket.started();
     send(progress, Progress::CellHolding { id });
-    let joined = match joined {
-        Some(j) => Ok(j),
-        None => tokio::time::timeout(cell_bound(plan), &mut session).await,
+    let waited = match joined {
+        Some(j) => Waited::Ended(j),
+        None => wait_session(cx.engine, &mut session, &at, cell_bound(plan)).await,
     };
-    let (v, record) = match joined {
-        Ok(Ok(record)) => {
+    let (v, record) = match waited {
+        Waited::Ended(Ok(record)) => {
             let mut v = verdict::decide(&record);
             if v.outcome != Outcome::Ok {
-                // A proxy that went away is the harness's loss, never the broker's drop.
-                let gone = match &at.proxy {
-                    Some((label, id)) => proxy_gone(label, id).await,
-                    None => None,
-                };
-                v = match gone {
-                    Some(why) => verdict::error(why),
-                    None => verdict::with_broker_state(v, &broker_state(broker, &record.end).await),
-                };
+                v = blame(cx, broker, &at, &record, v, cell_started).await;
             }
             (v, Some(record))
         }
-        Ok(Err(e)) => (verdict::error(format!("the session panicked: {e}")), None),
-        Err(_) => {
+        Waited::Ended(Err(e)) => (verdict::error(format!("the session panicked: {e}")), None),
+        Waited::Bound => {
             session.abort();
             (verdict::error(format!("the cell did not end within its bound of {:.0} s (real time); the harness stopped it", cell_bound(plan).as_secs_f64())), None)
+        }
+        Waited::EngineGone(cause) => {
+            session.abort();
+            (verdict::error(format!("{cause}; the broker could no longer be reached, so the harness ended the session")), None)
         }
     };
     drop(ticket);
@@ -725,10 +753,101 @@ fn finish(plan: &Plan, cell: Cell, v: Verdict, client_id: Option<String>, starte
     }
 }
 
-/// Asks the engine what became of the broker container after a session ended badly.
-async fn broker_state(broker: &Broker, end: &End) -> BrokerState {
+/// How waiting for a holding session ended.
+enum Waited {
+    /// The session ended (or panicked).
+    Ended(Result<SessionRecord, tokio::task::JoinError>),
+    /// Its bound passed first.
+    Bound,
+    /// The engine went away and the session's endpoint no longer answers: the cause.
+    EngineGone(String),
+}
+
+/// Waits for a holding session, at most `bound`. When the engine goes away meanwhile, a
+/// session whose endpoint no longer accepts connections is ended at once, like every other
+/// such cell of the run, rather than one by one at their own bounds.
+async fn wait_session(engine: &EngineWatch, session: &mut tokio::task::JoinHandle<SessionRecord>, at: &Endpoint, bound: Duration) -> Waited {
+    let mut health = engine.subscribe();
+    let mut watching = true;
+    let deadline = tokio::time::sleep(bound);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            joined = &mut *session => return Waited::Ended(joined),
+            _ = &mut deadline => return Waited::Bound,
+            changed = health.changed(), if watching => {
+                if changed.is_err() {
+                    watching = false;
+                    continue;
+                }
+                let lost = health.borrow_and_update().cause();
+                if let Some(cause) = lost {
+                    if !answers(at).await {
+                        return Waited::EngineGone(cause);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether the endpoint still accepts a TCP connection (within 2 s).
+async fn answers(at: &Endpoint) -> bool {
+    let connect = tokio::net::TcpStream::connect((at.host.as_str(), at.port));
+    matches!(tokio::time::timeout(Duration::from_secs(2), connect).await, Ok(Ok(_)))
+}
+
+/// Who ended a session that did not hold, when it was not the broker: a client killed from
+/// outside the harness, the engine gone, a proxy gone, the port relay gone; else the broker's
+/// container state joins the verdict. Each of these is the harness's loss, never a drop.
+async fn blame(cx: &RunContext<'_>, broker: &Broker, at: &Endpoint, record: &SessionRecord, v: Verdict, cell_started: Duration) -> Verdict {
+    if let Some(why) = verdict::killed_from_outside(record) {
+        return verdict::error(format!("{why}; the session saw: {}", v.cause));
+    }
+    if let Some(cause) = engine_blame(&cx.engine.confirm().await, cell_started) {
+        return verdict::error(format!("{cause}; the session saw: {}", v.cause));
+    }
+    if let Some((label, id)) = &at.proxy {
+        if let Some(why) = proxy_gone(label, id).await {
+            return verdict::error(why);
+        }
+    }
+    let state = match broker_state(broker, &record.end).await {
+        Ok(state) => state,
+        Err(why) => {
+            return verdict::error(format!("the Docker engine did not answer when asked what became of the broker ({why}); the session saw: {}", v.cause));
+        }
+    };
+    let untouched = state.running && !state.restarted && !state.paused && state.networked;
+    if untouched && matches!(record.end, End::SocketEnded { .. }) && !answers(at).await {
+        return verdict::error(format!(
+            "the port relay (docker-proxy) of {}:{} stopped during the session: the {} container still runs, but its published port no longer accepts connections; the session saw: {}",
+            at.host,
+            at.port,
+            if at.proxy.is_some() { "proxy" } else { "broker" },
+            v.cause
+        ));
+    }
+    verdict::with_broker_state(v, &state)
+}
+
+/// The engine's loss, when it concerns a cell that started at `cell_started` (on the watch's
+/// clock): lost after the cell started, or lost and not back.
+fn engine_blame(health: &EngineHealth, cell_started: Duration) -> Option<String> {
+    let lost = health.lost.as_ref()?;
+    let concerns = lost.at >= cell_started || health.back_at.is_none_or(|back| back >= cell_started);
+    if concerns {
+        health.cause()
+    } else {
+        None
+    }
+}
+
+/// Asks the engine what became of the broker container after a session ended badly; an
+/// engine that does not answer is an error, never a healthy broker.
+async fn broker_state(broker: &Broker, end: &End) -> Result<BrokerState, String> {
     let socket_gone = matches!(end, End::SocketEnded { .. } | End::BrokerClosed { .. } | End::LibraryError { .. });
-    let mut state = inspect(broker).await;
+    let mut state = inspect(broker).await?;
     // A killed container may still show as running for a moment after its socket closed
     // (asked again for up to 0.5 s), and a stopped one may be coming back, since
     // `docker restart` is a stop and a start (up to 2 s). A live, untouched broker costs
@@ -743,22 +862,32 @@ async fn broker_state(broker: &Broker, end: &End) -> BrokerState {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        state = inspect(broker).await;
+        state = inspect(broker).await?;
     }
-    state
+    Ok(state)
 }
 
-async fn inspect(broker: &Broker) -> BrokerState {
-    let unknown = BrokerState { running: true, networked: true, ..BrokerState::default() };
-    let Ok(docker) = testcontainers::core::client::docker_client_instance().await else { return unknown };
-    let Ok(c) = docker.inspect_container(broker.container.id(), None).await else { return unknown };
+/// The broker container's state, or why the engine could not say (no answer within
+/// [`watch::ANSWER_BOUND`], an error): never a guess.
+async fn inspect(broker: &Broker) -> Result<BrokerState, String> {
+    let asked = async {
+        let docker = testcontainers::core::client::docker_client_instance().await.map_err(|e| e.to_string())?;
+        docker.inspect_container(broker.container.id(), None).await.map_err(|e| e.to_string())
+    };
+    let c = match tokio::time::timeout(watch::ANSWER_BOUND, asked).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(format!("no answer within {:.0} s", watch::ANSWER_BOUND.as_secs_f64())),
+    };
     let state = c.state.unwrap_or_default();
-    let running = state.running.unwrap_or(true);
-    BrokerState {
+    let Some(running) = state.running else {
+        return Err("the engine did not say whether the container runs".to_string());
+    };
+    Ok(BrokerState {
         running,
         exit_code: if running { None } else { state.exit_code },
         restarted: c.restart_count.unwrap_or(0) > 0 || (broker.started_at.is_some() && state.started_at != broker.started_at),
         paused: state.paused.unwrap_or(false),
         networked: c.network_settings.and_then(|n| n.networks).is_none_or(|n| !n.is_empty()),
-    }
+    })
 }
