@@ -128,7 +128,7 @@ if [ "$mode" = undo ] && [ -z "$engine_left" ]; then
     while read -r line; do [ -z "$line" ] || forget engine "$line"; done < <(recorded engine)
 fi
 if [ -e "$ENGINE_MARKER" ] && { [ "$mode" != undo ] || [ -z "$engine_left" ]; }; then
-    item "engine: its pid note $ENGINE_MARKER" rm -rf "$(dirname "$ENGINE_MARKER")" || true
+    item "engine: its pid note $ENGINE_MARKER" sh -c 'rm -f "$1"; rmdir "$(dirname "$1")" 2>/dev/null || true' sh "$ENGINE_MARKER" || true
 fi
 if [ -f "$LEGACY_LOG" ]; then
     writer=""
