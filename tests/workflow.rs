@@ -37,6 +37,7 @@ fn actionlint_catches_a_broken_copy_of_the_workflow() {
     let path = std::env::temp_dir().join(format!("nightly-broken-{}.yml", std::process::id()));
     std::fs::write(&path, broken).expect("write");
     let (code, out) = actionlint(&path);
+    let _ = std::fs::remove_file(&path);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("no_such_output"), "{out}");
 }
