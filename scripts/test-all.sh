@@ -52,7 +52,7 @@ MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_TAGS=bookworm MATRIX_PROFILES=rfc6455,n
 # copy of docker/) makes the debian, musl and proxy images stale; and the main job's provisioning run a
 # second time as a throwaway non-root user (useradd, in the docker group, removed after), in a
 # copy of this checkout, must ask for no root and leave no file there that is not that user's
-# (tests/workstation/as-another-user.sh). Cost: 86 s and 108 s measured, most of it the second
+# (tests/workstation/as-another-user.sh). Cost: 86, 108 and 128 s measured, most of it the second
 # provisioning: clients/setup.sh rebuilds the Paho Python venvs (~50 s) when the first, root
 # build used a python under /root that another user cannot run (root's pyenv here).
 cargo test --locked --test workstation
