@@ -4,6 +4,8 @@
 # real-container tests and the matrix on the debian set. This is what CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# One log folder for the whole run (engine, image builds, apt): target/logs/<UTC time>-<pid>/.
+export MOSQUITTO_MATRIX_LOG_DIR=${MOSQUITTO_MATRIX_LOG_DIR:-$PWD/target/logs/$(date -u +%Y%m%dT%H%M%SZ)-$$}
 bash docker/provision.sh
 bash clients/setup.sh
 bash docker/registry.sh
