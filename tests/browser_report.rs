@@ -5,7 +5,7 @@
 //!
 //! Only by name (`cargo test --test browser_report`): it needs Node.js and Chromium. CI also
 //! opens the page of its own fresh debian run with the same script (scripts/test-all.sh).
-//! Screenshots go to `target/report-shots/`; `docs/` keeps the two the README shows.
+//! Screenshots go to `target/report-shots/`; `docs/src/images/` keeps the two the README and the book show.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -151,7 +151,8 @@ fn a_versioned_client_is_one_column_per_default_version_named_client_at_version(
     let f = shipped();
     let names: Vec<&str> = f.columns.iter().map(|c| c.name()).collect();
     assert!(names.contains(&"paho-java@1.2.5") && !names.contains(&"paho-java@1.2.4"), "{names:?}");
-    assert!(names.contains(&"paho-python@2.1.0") && names.contains(&"paho-python@1.6.1"), "{names:?}");
+    assert!(names.contains(&"paho-python@2.2.0") && names.contains(&"paho-python@1.6.1"), "{names:?}");
+    assert!(names.contains(&"paho-golang@0.23.0") && names.contains(&"paho-java-v5@1.2.5"), "the new clients run by default: {names:?}");
     assert!(!names.iter().any(|n| *n == "paho-java" || *n == "paho-python-1.6"), "{names:?}");
     let java = f.versioned.iter().find(|v| v.client == "paho-java").expect("paho-java has versions");
     assert_eq!(java.versions.len(), 8);
@@ -193,7 +194,7 @@ fn client_versions_all_widens_every_versioned_client_in_its_place() {
     assert_eq!(java.len(), 8);
     let first_java = names.iter().position(|n| n.starts_with("paho-java@")).expect("java columns");
     assert_eq!(names[first_java + 7], "paho-java@1.2.5", "the versions stand together, in file order: {names:?}");
-    assert_eq!(names.iter().filter(|n| n.starts_with("paho-python@") && !n.contains("+v")).count(), 4);
+    assert_eq!(names.iter().filter(|n| n.starts_with("paho-python@") && !n.contains("+v")).count(), 5);
     assert!(plan.cells.iter().all(|c| c.expect.is_some()), "every version of every column has an expectation");
     let only = Selection { profiles: Some(vec!["tcp".into()]), client_versions: Some("all".into()), ..sel };
     let plan = Plan::new(&shipped(), &only).expect("all of none");
@@ -229,7 +230,7 @@ fn a_versioned_client_named_in_profiles_means_its_default_versions() {
     let sel = Selection { profiles: Some(vec!["paho-python".into(), "paho-java@1.2.0".into()]), ..Selection::default() };
     let plan = Plan::new(&shipped(), &sel).expect("plan");
     let names: Vec<&str> = plan.columns.iter().map(|c| c.name()).collect();
-    assert_eq!(names, ["paho-python@2.1.0", "paho-python@1.6.1", "paho-java@1.2.0"]);
+    assert_eq!(names, ["paho-python@2.2.0", "paho-python@1.6.1", "paho-java@1.2.0"]);
 }
 
 #[test]
@@ -288,15 +289,14 @@ fn a_speed_is_a_whole_number_up_to_sixty_and_a_bad_one_names_the_variable() {
 }
 
 #[test]
-fn an_accelerated_plan_leaves_out_clients_that_cannot_follow_the_clock_and_says_why() {
+fn an_accelerated_plan_keeps_every_column_of_the_real_time_plan_go_clients_included() {
     let sel = Selection { set: Some("debian".into()), speed: Some("10".into()), ..Selection::default() };
-    let plan = Plan::new(&shipped(), &sel).expect("x10");
-    assert!(plan.columns.iter().all(|c| !c.name().starts_with("paho-go")));
-    let left: Vec<&str> = plan.left_out.iter().map(|l| l.column.as_str()).collect();
-    assert_eq!(left, ["paho-go@1.1.1", "paho-go@1.5.1"]);
-    assert!(plan.left_out[0].why.contains("accelerates = false"), "{}", plan.left_out[0].why);
+    let fast = Plan::new(&shipped(), &sel).expect("x10");
     let real_time = Plan::new(&shipped(), &Selection { set: Some("debian".into()), ..Selection::default() }).expect("x1");
-    assert!(real_time.columns.iter().any(|c| c.name() == "paho-go@1.1.1") && real_time.left_out.is_empty());
+    let names = |p: &Plan| p.columns.iter().map(|c| c.name().to_string()).collect::<Vec<_>>();
+    assert_eq!(names(&fast), names(&real_time));
+    assert!(fast.left_out.is_empty(), "{:?}", fast.left_out);
+    assert!(names(&fast).iter().any(|n| n == "paho-go@1.1.1") && names(&fast).iter().any(|n| n == "paho-golang@0.23.0"));
 }
 
 #[test]
@@ -354,6 +354,23 @@ fn a_plan_names_each_transport_its_columns_use_once() {
 }
 
 #[test]
+fn an_mqtt_5_only_client_runs_once_under_both_versions_and_its_3_1_1_twin_is_left_out_saying_why() {
+    let sel = Selection {
+        set: Some("debian".into()),
+        profiles: Some(vec!["paho-golang".into(), "paho-java-v5".into()]),
+        protocols: Some(vec!["3.1.1".into(), "5".into()]),
+        ..Selection::default()
+    };
+    let plan = Plan::new(&shipped(), &sel).expect("a plan under both versions");
+    let names: Vec<&str> = plan.columns.iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["paho-golang@0.23.0", "paho-java-v5@1.2.5"]);
+    assert!(plan.columns.iter().all(|c| c.protocol() == Protocol::V5));
+    let left: Vec<&str> = plan.left_out.iter().map(|l| l.column.as_str()).collect();
+    assert_eq!(left, ["paho-golang@0.23.0+v3.1.1", "paho-java-v5@1.2.5+v3.1.1"]);
+    assert!(plan.left_out[0].why.contains("speaks MQTT 5 only"), "{}", plan.left_out[0].why);
+}
+
+#[test]
 fn protocol_3_1_1_and_5_runs_each_column_twice_with_the_twins_expectation_and_leaves_rumqttc_out() {
     let sel = Selection {
         set: Some("debian".into()),
@@ -365,7 +382,7 @@ fn protocol_3_1_1_and_5_runs_each_column_twice_with_the_twins_expectation_and_le
     let names: Vec<&str> = plan.columns.iter().map(|c| c.name()).collect();
     assert_eq!(
         names,
-        ["rfc6455", "rfc6455+v5", "rumqttc", "paho-python@2.1.0", "paho-python@2.1.0+v5", "paho-python@1.6.1", "paho-python@1.6.1+v5"]
+        ["rfc6455", "rfc6455+v5", "rumqttc", "paho-python@2.2.0", "paho-python@2.2.0+v5", "paho-python@1.6.1", "paho-python@1.6.1+v5"]
     );
     assert_eq!(plan.columns[1].protocol(), Protocol::V5);
     assert_eq!(plan.columns[1].base().name(), "rfc6455");

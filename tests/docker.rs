@@ -28,6 +28,7 @@ use mosquitto_matrix::report;
 use mosquitto_matrix::judge::verdict::decide;
 use mosquitto_matrix::plan::Outcome;
 use mosquitto_matrix::report::compare;
+use mosquitto_matrix::report::exit;
 use rstest::rstest;
 
 /// Both listeners: every broker started directly here must answer on both before it is used.
@@ -230,7 +231,7 @@ async fn a_panic_inside_one_cell_is_an_error_for_that_cell_only_and_leaves_no_co
     assert_eq!(tcp.status, Status::Error);
     assert!(tcp.verdict.cause.contains("panicked"), "{}", tcp.verdict.cause);
     assert_eq!(r.cell("sid", Profile::Rfc6455.name()).expect("ws cell").verdict.outcome, Outcome::Ok);
-    assert_eq!(compare::exit_status(&r), 2);
+    assert_eq!(compare::exit_status(&r), exit::CELLS_ERRORED);
     assert_eq!(left_behind(&run_id).await, 0);
 }
 
@@ -271,7 +272,7 @@ async fn a_killed_broker_is_reported_as_dead_with_its_exit_status() {
         assert!(c.verdict.cause.starts_with("the broker container exited with status 137"), "{}", c.verdict.cause);
         assert_eq!(c.status, Status::Changed);
     }
-    assert_eq!(compare::exit_status(&r), 1);
+    assert_eq!(compare::exit_status(&r), exit::CHANGED);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -286,7 +287,7 @@ async fn a_paused_broker_is_a_timeout_once_the_keepalive_allows() {
         let at = c.verdict.at.expect("a time");
         assert!(at > Duration::from_secs(3) && at < Duration::from_secs(10), "{at:?}");
     }
-    assert_eq!(compare::exit_status(&r), 1);
+    assert_eq!(compare::exit_status(&r), exit::CHANGED);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -296,7 +297,7 @@ async fn a_restarted_broker_ends_the_session_with_the_restart_noted() {
         assert_ne!(c.verdict.outcome, Outcome::Ok, "{}", c.verdict.cause);
         assert!(c.verdict.cause.contains("restarted"), "{}", c.verdict.cause);
     }
-    assert_eq!(compare::exit_status(&r), 1);
+    assert_eq!(compare::exit_status(&r), exit::CHANGED);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -306,7 +307,7 @@ async fn a_broker_cut_off_its_network_is_a_timeout_or_eof_attributed_to_the_netw
         assert!(matches!(c.verdict.outcome, Outcome::Timeout | Outcome::Eof), "{:?}: {}", c.verdict.outcome, c.verdict.cause);
         assert!(c.verdict.cause.contains("cut off its network"), "{}", c.verdict.cause);
     }
-    assert_eq!(compare::exit_status(&r), 1);
+    assert_eq!(compare::exit_status(&r), exit::CHANGED);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -454,7 +455,7 @@ async fn a_broker_whose_listeners_never_answer_is_error_within_the_startup_timeo
     assert!(failures[0].starts_with("deaf: broker not ready within 5 s ("), "{failures:?}");
     assert!(failures[0].contains(" — 2 cells not run; last log lines: "), "{failures:?}");
     assert_eq!(report::table(&r).matches("broker not ready").count(), 1);
-    assert_eq!(compare::exit_status(&r), 2);
+    assert_eq!(compare::exit_status(&r), exit::CELLS_ERRORED);
     assert_eq!(left_behind(&run_id).await, 0);
 }
 
@@ -1330,7 +1331,8 @@ async fn a_killed_port_relay_is_an_error_naming_the_docker_proxy_never_the_broke
         assert!(c.verdict.cause.starts_with("the port relay (docker-proxy) of 127.0.0.1:"), "{}", c.verdict.cause);
         assert_eq!(c.status, Status::Error);
     }
-    assert_eq!(compare::exit_status(&r), 2);
+    // Cells that could not run, in a run the harness finished: 3, not a harness fault.
+    assert_eq!(compare::exit_status(&r), exit::CELLS_ERRORED);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -142,7 +142,7 @@ fn assert_blames_the_engine(r: &RunResult) {
     }
     let fault = r.harness_fault.as_deref().expect("the run records the engine's fault");
     assert!(fault.starts_with("the Docker engine stopped answering at "), "{fault}");
-    assert_eq!(compare::exit_status(r), 2, "an engine fault is the harness's: exit 2, never 1");
+    assert_eq!(compare::exit_status(r), mosquitto_matrix::report::exit::HARNESS_FAILED, "an engine fault is the harness's: exit 2, never 1");
 }
 
 /// Within 30 s of the engine's return, no container or network of the run remains (its reaper

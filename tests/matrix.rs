@@ -6,7 +6,7 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use mosquitto_matrix::plan::{MatrixFile, Plan, Selection};
+use mosquitto_matrix::plan::{config_path, MatrixFile, Plan, Selection};
 use mosquitto_matrix::engine::labels;
 use mosquitto_matrix::report::{self, progress};
 use mosquitto_matrix::run;
@@ -14,7 +14,8 @@ use mosquitto_matrix::run;
 #[tokio::test(flavor = "multi_thread")]
 async fn every_cell_of_the_selected_set_meets_its_expectation() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let file_path = std::env::var("MATRIX_CONFIG").map(Into::into).unwrap_or_else(|_| root.join("matrix.toml"));
+    // The same functions the CLI reads MATRIX_CONFIG and the selection's MATRIX_* through.
+    let file_path = config_path(|k| std::env::var(k).ok(), &root.join("matrix.toml"));
     let file = MatrixFile::load(&file_path).unwrap_or_else(|e| panic!("{e}"));
     let plan = Plan::new(&file, &Selection::from_env()).unwrap_or_else(|e| panic!("{e}"));
     let run_id = labels::new_run_id();

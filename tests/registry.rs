@@ -21,7 +21,7 @@ use mosquitto_matrix::plan::{Cell, Column, Expectation, ImageSet, MatrixFile, Pl
 use mosquitto_matrix::plan::{Profile, Route};
 use mosquitto_matrix::judge::results::Status;
 use mosquitto_matrix::plan::Outcome;
-use mosquitto_matrix::engine::labels;
+use mosquitto_matrix::engine::{image, labels};
 use mosquitto_matrix::{report, run};
 
 use support_registry::LocalRegistry;
@@ -110,13 +110,13 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
         }
         for name in std::iter::once(&tag).chain(aliases.iter()) {
             registry.forget_local(&repository, name).await?;
-            ensure!(!discover::image_is_local(&format!("{image}:{name}")).await, "{image}:{name} is still local");
+            ensure!(!image::is_local(&format!("{image}:{name}")).await, "{image}:{name} is still local");
         }
     }
 
     let (_fresh, fresh_push, fresh_size) = push_fresh(&image, &labels::new_run_id())?;
     eprintln!("push {image}:{FRESH} (a new {:.0} MB layer): {:.2}s", fresh_size as f64 / 1e6, fresh_push.as_secs_f64());
-    ensure!(!discover::image_is_local(&format!("{image}:{FRESH}")).await, "{image}:{FRESH} is still local");
+    ensure!(!image::is_local(&format!("{image}:{FRESH}")).await, "{image}:{FRESH} is still local");
 
     // (a) The registry lists what was pushed, whole and one tag per page.
     let mut tags = discover::list_tags(&registry.base_url, &repository).await?;
@@ -206,6 +206,25 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
         [("2.1.2".to_string(), Status::New, Outcome::Ok), ("2.1.3-alpine".to_string(), Status::New, Outcome::Ok)],
         "{stderr}"
     );
+    // Nothing new once the set lists them: exit status 4, and the (empty) reports are still written.
+    let listed = std::fs::read_to_string(&config)?.replace(
+        "tags = [\"bookworm\", \"sid\", \"2.0.11\"]",
+        "tags = [\"bookworm\", \"sid\", \"2.0.11\", \"2.1.2\", \"2.1.3-alpine\"]",
+    );
+    std::fs::write(&config, listed)?;
+    let out_dir = dir.join("out");
+    let none = std::process::Command::new(env!("CARGO_BIN_EXE_mosquitto-matrix"))
+        .args(["run", "--set", "registry", "--new", "--profiles", "rfc6455", "--hold", "2s", "--format", "json", "--out"])
+        .arg(&out_dir)
+        .arg("--config")
+        .arg(&config)
+        .output()?;
+    let stderr = String::from_utf8_lossy(&none.stderr);
+    ensure!(none.status.code() == Some(i32::from(mosquitto_matrix::report::exit::NOTHING_TO_RUN)), "run --new with nothing new: {stderr}");
+    ensure!(stderr.contains("no new release to run"), "{stderr}");
+    let empty: mosquitto_matrix::judge::results::RunResult = serde_json::from_slice(&none.stdout)?;
+    ensure!(empty.cells.is_empty() && empty.tags.is_empty(), "no cell ran: {stderr}");
+    ensure!(out_dir.join("registry.json").is_file(), "the empty reports are written: {stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 
     // (b) A run whose images must be pulled; a tag the registry lacks is ERROR in the registry's words.
@@ -233,7 +252,7 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
             digest.starts_with(&format!("{image}@sha256:")),
             "{tag}: the digest must be the registry's: {digest:?}"
         );
-        assert!(discover::image_is_local(&format!("{image}:{tag}")).await, "{tag} was pulled");
+        assert!(image::is_local(&format!("{image}:{tag}")).await, "{tag} was pulled");
         assert_eq!(t.pulled, Some(true), "{tag}: the report must say it was pulled");
         for column in &plan.columns {
             let cell = result.cell(tag, column.name()).context("a cell per (tag, profile)")?;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use mosquitto_matrix::report::baseline;
 use mosquitto_matrix::report::compare::{self, diff, merge};
+use mosquitto_matrix::report::exit;
 use mosquitto_matrix::report::junit::junit;
 use mosquitto_matrix::plan::MatrixFile;
 use mosquitto_matrix::plan::Profile;
@@ -75,6 +76,7 @@ fn result(cells: Vec<CellResult>) -> RunResult {
         copies: 1,
         known_issues: Vec::new(),
         harness_fault: None,
+        scheduling: Vec::new(),
         left_behind: None,
     }
 }
@@ -153,6 +155,39 @@ fn diff_within_compares_the_brokers_side_of_an_end_the_client_answered_not_the_c
 }
 
 #[test]
+fn diff_within_holds_a_real_clock_column_to_the_tolerance_in_its_own_real_time() {
+    // A Go client at x10 runs on real time: the broker's DISCONNECT answering its SUBSCRIBE came
+    // 0.01 s after CONNACK at x1 and 1.1 s of broker time (0.11 s real) after it at x10.
+    let ended = |at: f64| {
+        let mut v = verdict(Outcome::Eof, Some(at));
+        v.ended_by = Some(Party::Broker);
+        v
+    };
+    let mut old = bookworm_and_sid();
+    old.cells[0].verdict = ended(0.01);
+    let mut new = bookworm_and_sid();
+    new.speed = 10;
+    new.cells[0].verdict = ended(1.1);
+    let column = new.cells[0].column().to_string();
+    let info = |real_clock: bool| mosquitto_matrix::judge::results::ColumnInfo {
+        name: column.clone(),
+        kind: "command".into(),
+        command: None,
+        transport: mosquitto_matrix::plan::Transport::Ws,
+        library: None,
+        description: None,
+        artefact: None,
+        real_clock,
+    };
+    new.columns = vec![info(false)];
+    assert_eq!(compare::diff_within(&old, &new, Duration::from_secs(1)).len(), 1, "a client on the brokers' clock: 1.09 s apart is a change");
+    new.columns = vec![info(true)];
+    assert_eq!(compare::diff_within(&old, &new, Duration::from_secs(1)), vec![], "on real time: 0.109 s of its own time");
+    new.cells[0].verdict = ended(10.5);
+    assert_eq!(compare::diff_within(&old, &new, Duration::from_secs(1)).len(), 1, "past the tolerance in real time too");
+}
+
+#[test]
 fn merging_shards_gives_back_the_whole_run_and_refuses_overlaps() {
     let whole = bookworm_and_sid();
     let a = result(whole.cells[..2].to_vec());
@@ -166,13 +201,19 @@ fn merging_shards_gives_back_the_whole_run_and_refuses_overlaps() {
 }
 
 #[test]
-fn exit_status_is_2_for_errors_1_for_changes_and_0_otherwise() {
+fn exit_status_is_2_for_a_harness_fault_1_for_changes_3_for_errors_alone_4_for_no_cell_and_0_otherwise() {
     let mut r = bookworm_and_sid();
-    assert_eq!(compare::exit_status(&r), 0);
-    r.cells[1].status = Status::Changed;
-    assert_eq!(compare::exit_status(&r), 1);
+    assert_eq!(compare::exit_status(&r), exit::MET);
     r.cells[2].status = Status::Error;
-    assert_eq!(compare::exit_status(&r), 2);
+    assert_eq!(compare::exit_status(&r), exit::CELLS_ERRORED);
+    r.cells[1].status = Status::Changed;
+    assert_eq!(compare::exit_status(&r), exit::CHANGED, "a changed outcome outranks an ERROR");
+    r.harness_fault = Some("the Docker engine stopped answering".into());
+    assert_eq!(compare::exit_status(&r), exit::HARNESS_FAILED, "a harness fault is never a change");
+    let mut empty = bookworm_and_sid();
+    empty.cells.clear();
+    assert_eq!(compare::exit_status(&empty), exit::NOTHING_TO_RUN);
+    assert_eq!((exit::MET, exit::CHANGED, exit::HARNESS_FAILED, exit::CELLS_ERRORED, exit::NOTHING_TO_RUN, exit::USAGE), (0, 1, 2, 3, 4, 64));
 }
 
 #[test]
@@ -190,7 +231,7 @@ fn baseline_rewrites_only_the_changed_expectation_and_keeps_comments_and_layout(
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("matrix.toml")).expect("matrix.toml");
     let mut r = bookworm_and_sid();
     r.cells[3].verdict = verdict(Outcome::Eof, Some(310.1));
-    let b = baseline::apply(&text, &r).expect("applies");
+    let b = baseline::apply(Path::new("matrix.toml"), &text, &r).expect("applies");
     assert_eq!(b.changed, ["sid/rfc6455: OK -> EOF@310"]);
     let before: Vec<&str> = text.lines().collect();
     let after: Vec<&str> = b.text.lines().collect();
@@ -210,7 +251,7 @@ fn baseline_adds_a_new_release_tag_and_its_row() {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("matrix.toml")).expect("matrix.toml");
     let mut r = result(vec![cell("forky", Profile::Rfc6455, Outcome::Ok, Some(330.0), "OK", Status::New)]);
     r.cells[0].expected = None;
-    let b = baseline::apply(&text, &r).expect("applies");
+    let b = baseline::apply(Path::new("matrix.toml"), &text, &r).expect("applies");
     assert_eq!(b.added_tags, ["forky"]);
     let reloaded = MatrixFile::parse(Path::new("matrix.toml"), &b.text).expect("still valid");
     let debian = reloaded.set("debian").expect("debian");
@@ -320,7 +361,7 @@ fn baseline_records_registry_digests_and_leaves_local_image_ids_out() {
     let mut r = bookworm_and_sid();
     r.tags[0].image.digest = Some(format!("registry.example/debian@{}", digest('e')));
     r.tags[1].image.digest = Some(digest('f')); // an image id: built here, no registry digest
-    let b = baseline::apply(&text, &r).expect("applies");
+    let b = baseline::apply(Path::new("matrix.toml"), &text, &r).expect("applies");
     assert_eq!(b.digests, [format!("bookworm: digest (none) -> {}", digest('e'))]);
     assert!(b.text.contains(&format!("[sets.debian.digests]\nbookworm = \"{}\"", digest('e'))), "{}", b.text);
     assert!(b.text.starts_with(&text[..200]), "the rest of the file is kept");
@@ -329,7 +370,7 @@ fn baseline_records_registry_digests_and_leaves_local_image_ids_out() {
     assert_eq!(debian.digests.get("bookworm"), Some(&digest('e')));
     assert_eq!(debian.digests.get("sid"), None);
     // A second baseline of the same result changes nothing.
-    let again = baseline::apply(&b.text, &r).expect("applies");
+    let again = baseline::apply(Path::new("matrix.toml"), &b.text, &r).expect("applies");
     assert!(again.digests.is_empty() && again.text == b.text);
 }
 
@@ -532,7 +573,7 @@ fn baseline_writes_a_route_cell_only_where_it_differs_from_direct() {
     r.cells.truncate(2);
     r.cells.push(on_route("tls", cell("bookworm", Profile::Rfc6455, Outcome::Ok, Some(330.0), "OK", Status::Met)));
     r.cells.push(on_route("tls", cell("bookworm", Profile::PahoJava125, Outcome::Eof, Some(200.2), "EOF@300", Status::Changed)));
-    let b = baseline::apply(&text, &r).expect("applies");
+    let b = baseline::apply(Path::new("matrix.toml"), &text, &r).expect("applies");
     assert_eq!(b.changed, ["bookworm/tls/paho-java-1.2.5: EOF@300 -> EOF@200"]);
     let reloaded = MatrixFile::parse(Path::new("matrix.toml"), &b.text).expect("still valid");
     let debian = reloaded.set("debian").expect("debian");
@@ -541,7 +582,7 @@ fn baseline_writes_a_route_cell_only_where_it_differs_from_direct() {
     assert!(!debian.expect_on.contains_key(&key("rfc6455")));
     // Back as direct: the route's own entry goes again.
     r.cells[3].verdict = verdict(Outcome::Eof, Some(300.1));
-    let again = baseline::apply(&b.text, &r).expect("applies");
+    let again = baseline::apply(Path::new("matrix.toml"), &b.text, &r).expect("applies");
     assert_eq!(again.changed, ["bookworm/tls/paho-java-1.2.5: EOF@200 -> EOF@300 (as direct; the route's own entry is removed)"]);
     let reloaded = MatrixFile::parse(Path::new("matrix.toml"), &again.text).expect("still valid");
     assert!(!reloaded.set("debian").expect("debian").expect_on.contains_key(&key("paho-java-1.2.5")));

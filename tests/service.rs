@@ -26,6 +26,7 @@ fn column(service: &[&str]) -> CommandClient {
         accelerates: true,
         service: Some(service.iter().map(|s| s.to_string()).collect()),
         protocol: Default::default(),
+        artefact: None,
         cost: None,
     }
 }

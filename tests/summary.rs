@@ -215,3 +215,24 @@ fn a_run_with_copies_keeps_each_tags_copies_together_and_still_fits_120_columns(
     assert!(widest(&text) <= TERMINAL_WIDTH, "{text}");
     assert!(text.contains("bullseye#2–trixie#3 ┆ as bullseye#1"), "{text}");
 }
+
+#[test]
+fn a_client_whose_newer_versions_hold_and_older_ones_drop_is_answered_with_the_version_that_fixes_it() {
+    let mut r = load("debian.json");
+    assert!(summarize(&r).versions.iter().all(|v| !v.starts_with("paho-python")), "every version holds: no split to name");
+    for c in r.cells.iter_mut().filter(|c| c.profile == "paho-python@1.6.1" && c.tag != "sid") {
+        c.verdict.outcome = mosquitto_matrix::plan::Outcome::Eof;
+        c.verdict.at = Some(std::time::Duration::from_secs_f64(300.04));
+    }
+    let s = summarize(&r);
+    assert!(s.versions.contains(&"paho-python on bullseye–trixie: holds from 2.1.0 on; 1.6.1 drops at 300 s".to_string()), "{:?}", s.versions);
+    assert!(report::markdown(&r).contains("- paho-python on bullseye–trixie: holds from 2.1.0 on; 1.6.1 drops at 300 s."));
+    // The other way round on sid: the newer version drops there.
+    for c in r.cells.iter_mut().filter(|c| c.profile == "paho-python@2.1.0" && c.tag == "sid") {
+        c.verdict.outcome = mosquitto_matrix::plan::Outcome::Eof;
+        c.verdict.at = Some(std::time::Duration::from_secs_f64(299.96));
+    }
+    let s = summarize(&r);
+    let python: Vec<&String> = s.versions.iter().filter(|v| v.starts_with("paho-python")).collect();
+    assert_eq!(python, ["paho-python on bullseye–trixie: holds from 2.1.0 on; 1.6.1 drops at 300 s", "paho-python on sid: drops at 300 s from 2.1.0 on; 1.6.1 holds"]);
+}

@@ -29,7 +29,7 @@ pub enum Reaction {
     GiveUp {
         /// The close frame's payload, when the client writes one.
         close_payload: Option<Vec<u8>>,
-        /// Why, in words that finish the sentence "<profile> …".
+        /// Why, in words that finish the sentence "`<profile>` …".
         why: String,
     },
 }

@@ -14,7 +14,7 @@ use nix::sys::signal::Signal;
 use tokio::process::{Child, Command};
 use tokio::time::{timeout, Instant};
 
-use crate::client::contract::{self, ContractEnv, Said};
+use crate::client::contract::{self, ClientLine, ContractEnv};
 use crate::client::groups::Group;
 use crate::client::output::{cut, drain, shown, LineSink, Tail};
 use crate::client::proxy::Proxy;
@@ -64,9 +64,13 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
-    /// The round-trip topic of the cell.
+    /// The round-trip topic of the cell: `MATRIX_TOPIC` of [`CommandSpec::extra_env`] when the
+    /// caller chose one (the probe keeps its topics under its prefix), else `test/<client id>`.
     pub fn topic(&self) -> String {
-        format!("test/{}", self.client_id)
+        match self.extra_env.iter().rev().find(|(k, _)| k == contract::TOPIC_VAR) {
+            Some((_, topic)) => topic.clone(),
+            None => format!("test/{}", self.client_id),
+        }
     }
 
     /// When a client still running is killed, in real time: the hold on the cell's clock,
@@ -81,21 +85,21 @@ impl CommandSpec {
 /// The last lines of a client's output, bounded in count and length whatever it prints, and
 /// what it said under the contract.
 #[derive(Debug, Default)]
-struct Output {
+struct CapturedOutput {
     tail: Tail,
     library: Option<String>,
     words: Option<String>,
 }
 
-impl LineSink for Output {
+impl LineSink for CapturedOutput {
     fn push(&mut self, line: &str) {
         let line = line.trim_end();
         if line.is_empty() {
             return;
         }
-        match contract::said(line) {
-            Said::Client(lib) if self.library.is_none() => self.library = Some(cut(lib)),
-            Said::Lost(words) => self.words = Some(cut(words)),
+        match contract::read_line(line) {
+            ClientLine::Client(lib) if self.library.is_none() => self.library = Some(cut(lib)),
+            ClientLine::Lost(words) => self.words = Some(cut(words)),
             _ => {}
         }
         self.tail.push(line);
@@ -133,11 +137,46 @@ pub(crate) fn program(argv0: &str, workdir: &Path) -> PathBuf {
     }
 }
 
-fn describe(status: ExitStatus) -> (Option<i32>, String) {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => (Some(code), format!("exited {code}")),
-        (None, Some(sig)) => (None, format!("was killed by signal {sig}")),
-        _ => (None, "ended".to_string()),
+/// How a client's process ended, as the operating system reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProcessEnd {
+    /// It exited with this status.
+    Exited(i32),
+    /// A signal ended it (its number).
+    Killed(i32),
+    /// Neither: the status says nothing more.
+    Unknown,
+}
+
+impl ProcessEnd {
+    fn of(status: ExitStatus) -> ProcessEnd {
+        match (status.code(), status.signal()) {
+            (Some(code), _) => ProcessEnd::Exited(code),
+            (None, Some(sig)) => ProcessEnd::Killed(sig),
+            _ => ProcessEnd::Unknown,
+        }
+    }
+
+    /// Its exit status, when it exited.
+    fn code(self) -> Option<i32> {
+        match self {
+            ProcessEnd::Exited(code) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Whether SIGKILL ended it: the harness's second word after a SIGTERM was ignored.
+    fn by_sigkill(self) -> bool {
+        self == ProcessEnd::Killed(Signal::SIGKILL as i32)
+    }
+
+    /// The words a cause uses: `exited 1`, `was killed by signal 9`.
+    fn words(self) -> String {
+        match self {
+            ProcessEnd::Exited(code) => format!("exited {code}"),
+            ProcessEnd::Killed(sig) => format!("was killed by signal {sig}"),
+            ProcessEnd::Unknown => "ended".to_string(),
+        }
     }
 }
 
@@ -162,6 +201,7 @@ pub fn builtin_command(profile: Profile, timing: &Timing) -> CommandClient {
         cost: Some(crate::plan::Cost::SELF_COMMAND),
         protocol: crate::wire::mqtt::Protocol::V311,
         service: None,
+        artefact: None,
     }
 }
 
@@ -193,6 +233,18 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
         Ok(p) => p,
         Err(e) => return error(e.to_string()),
     };
+    // A client whose clock cannot follow the time library lives on real time: it is given the
+    // hold already divided by the speed, and its bounds as they are in real time. Its keepalive
+    // is off: the broker reads a CONNECT's keepalive K on its own ×N clock (PINGREQ due within
+    // 1.5·K/N real seconds), and the client pings every K real seconds, so no K satisfies both
+    // (measured: K = 6 at ×10, dropped after 0.9 s real). The verdict does not rest on it: the
+    // broker's WebSocket PING comes at 300 s of its clock whatever the MQTT traffic.
+    let real_clock = c.real_clock(spec.speed.round() as u32);
+    let (hold, keepalive, clock) = if real_clock {
+        (spec.timing.hold.div_f64(spec.speed), Duration::ZERO, 1.0)
+    } else {
+        (spec.timing.hold, spec.timing.keepalive, spec.speed)
+    };
     let env = ContractEnv {
         host: "127.0.0.1".to_string(),
         port: proxy.port(),
@@ -201,13 +253,13 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
         username: spec.username.clone(),
         password: spec.password.clone(),
         client_id: spec.client_id.clone(),
-        keepalive: spec.timing.keepalive,
-        hold: spec.timing.hold,
+        keepalive,
+        hold,
         topic: spec.topic(),
         // On the client's clock, like the set-up bound: the same in real time at any speed.
-        round_trip: spec.timing.round_trip_timeout.mul_f64(spec.speed),
+        round_trip: spec.timing.round_trip_timeout.mul_f64(clock),
         // On the client's clock: an accelerated client's deadline stays the same in real time.
-        setup: spec.timing.setup_timeout.mul_f64(spec.speed),
+        setup: spec.timing.setup_timeout.mul_f64(clock),
         protocol: c.protocol,
         // The proxy shows the client the run's server certificate, from the run's CA.
         ca_file: spec.tls.as_ref().map(|t| t.ca_file.clone()),
@@ -237,7 +289,7 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
     };
     let started = Instant::now();
     let group = child.id().map(|id| Group::new(id as i32));
-    let out = Mutex::new(Output::default());
+    let out = Mutex::new(CapturedOutput::default());
     let (status, killed) = {
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
         let reading = async {
@@ -296,9 +348,10 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
     }
     let seen = proxy.finish(PROXY_GRACE).await;
     let output = out.into_inner().unwrap_or_else(|p| p.into_inner());
-    let (exit_code, mut ended) = status.map_or((None, "ended in an unknown way".to_string()), describe);
+    let end = status.map(ProcessEnd::of);
+    let (exit_code, mut ended) = end.map_or((None, "ended in an unknown way".to_string()), |e| (e.code(), e.words()));
     if killed {
-        let how = if ended.contains("signal 9") { "SIGTERM, then SIGKILL" } else { "SIGTERM" };
+        let how = if end.is_some_and(ProcessEnd::by_sigkill) { "SIGTERM, then SIGKILL" } else { "SIGTERM" };
         ended = format!(
             "was still running {:.1} s (real) after it started, past the bound of hold + round trip + set-up, and was killed ({how})",
             real_end.as_secs_f64()
@@ -333,4 +386,15 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
     }
     record.process = Some(process);
     record
+}
+
+/// What the cause of a cell of a real-clock client (one that cannot follow the time library, see
+/// `CommandClient::real_clock`) adds at `speed`: the hold it was given, in real seconds, and its
+/// keepalive off, as the contract passed them.
+pub fn real_clock_note(hold: Duration, speed: u32) -> String {
+    let f = f64::from(speed.max(1));
+    format!(
+        "its clock cannot follow ×{speed} (accelerates = false): it ran on real time, given hold {:.1} s (÷{speed}) and keepalive 0 (off)",
+        hold.as_secs_f64() / f,
+    )
 }

@@ -1,7 +1,7 @@
 //! The command-client contract, version 3: what a command column is started with, and what
 //! it prints. Stable; its version goes into every JSON report (`contract_version`). The
-//! README's "The command contract" is its one normative text; this module is the source of
-//! each name and default it states.
+//! book's "The command contract" (`docs/src/command-contract.md`) is its one normative text;
+//! this module is the source of each name and default it states.
 //!
 //! Version 2 adds `MATRIX_SETUP_SECS` (the bound on connect + upgrade + CONNACK + SUBACK, on
 //! the client's own clock: an accelerated client gets it multiplied, so its deadline is the
@@ -13,6 +13,13 @@
 //! `MATRIX_CA_FILE` names the run's CA certificate (PEM), the only one the client may trust;
 //! the certificate it is shown names `127.0.0.1` and `localhost`. Without `MATRIX_CA_FILE`
 //! (every plain route) everything is as in version 2. `MATRIX_TRANSPORT` stays `ws`.
+//!
+//! At an accelerated speed ×N, a client whose clock follows the time library runs on the
+//! brokers' clock and gets every duration as it is; one that cannot (matrix.toml's
+//! `accelerates = false`: Go programs) runs on real time, gets `MATRIX_HOLD_SECS` already divided
+//! by N, `MATRIX_KEEPALIVE_SECS` 0 (the broker reads a CONNECT's keepalive on its own ×N clock, so
+//! no keepalive a real-time client can keep would satisfy it), and its set-up and round-trip
+//! bounds as they are in real time (`client::command`).
 //!
 //! The harness starts the command once per cell, with its working directory at matrix.toml's
 //! folder, and this environment: `MATRIX_URL` (`ws://127.0.0.1:PORT/mqtt` or
@@ -44,10 +51,14 @@ pub const CA_FILE_VAR: &str = "MATRIX_CA_FILE";
 pub const RUN_ID_VAR: &str = "MATRIX_RUN_ID";
 /// The variable that names the MQTT version a client must speak (`3.1.1` or `5`).
 pub const PROTOCOL_VAR: &str = "MATRIX_PROTOCOL";
-/// The round-trip bound a client assumes when `MATRIX_ROUND_TRIP_SECS` is not set.
-pub const DEFAULT_ROUND_TRIP: Duration = Duration::from_secs(10);
-/// The set-up bound a client assumes when `MATRIX_SETUP_SECS` is not set.
-pub const DEFAULT_SETUP: Duration = Duration::from_secs(20);
+/// The round trip's topic: subscribe to it, publish on it.
+pub const TOPIC_VAR: &str = "MATRIX_TOPIC";
+/// The round-trip bound a client assumes when `MATRIX_ROUND_TRIP_SECS` is not set: the
+/// run's own default, one named item.
+pub use crate::plan::DEFAULT_ROUND_TRIP_TIMEOUT as DEFAULT_ROUND_TRIP;
+/// The set-up bound a client assumes when `MATRIX_SETUP_SECS` is not set: the run's own
+/// default, one named item.
+pub use crate::plan::DEFAULT_SETUP_TIMEOUT as DEFAULT_SETUP;
 
 /// What one cell's client is told.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +77,7 @@ pub struct ContractEnv {
     pub password: String,
     /// MQTT client id.
     pub client_id: String,
-    /// Keepalive; the contract passes whole seconds, rounded up, at least 1.
+    /// Keepalive; the contract passes whole seconds, rounded up, at least 1 (0: none).
     pub keepalive: Duration,
     /// How long to stay connected after CONNACK.
     pub hold: Duration,
@@ -86,7 +97,7 @@ pub struct ContractEnv {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ContractError {
     /// A variable is missing.
-    #[error("{0} is not set; the command contract needs it (see README, \"Any program as a column\")")]
+    #[error("{0} is not set; the command contract needs it (see docs/src/command-contract.md)")]
     Missing(&'static str),
     /// A variable has a value the contract does not allow.
     #[error("{name}={value:?}: {why}")]
@@ -100,8 +111,12 @@ pub enum ContractError {
     },
 }
 
-/// The keepalive as the contract passes it: whole seconds, rounded up, at least 1.
+/// The keepalive as the contract passes it: whole seconds, rounded up, at least 1; 0 (MQTT's
+/// "no keepalive") only for a zero duration, which only a real-clock client at ×N is given.
 pub fn keepalive_secs(d: Duration) -> u16 {
+    if d.is_zero() {
+        return 0;
+    }
     let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
     s.clamp(1, u64::from(u16::MAX)) as u16
 }
@@ -133,7 +148,7 @@ impl ContractEnv {
             ("MATRIX_CLIENT_ID", self.client_id.clone()),
             ("MATRIX_KEEPALIVE_SECS", keepalive_secs(self.keepalive).to_string()),
             ("MATRIX_HOLD_SECS", decimal(self.hold)),
-            ("MATRIX_TOPIC", self.topic.clone()),
+            (TOPIC_VAR, self.topic.clone()),
             ("MATRIX_ROUND_TRIP_SECS", decimal(self.round_trip)),
             ("MATRIX_SETUP_SECS", decimal(self.setup)),
             (PROTOCOL_VAR, self.protocol.name().to_string()),
@@ -196,7 +211,7 @@ impl ContractEnv {
 
 /// A line a client printed, as the contract reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Said<'a> {
+pub enum ClientLine<'a> {
     /// `client: <library> <version>`.
     Client(&'a str),
     /// `lost: <words>` or `refused: <words>`: the whole line.
@@ -206,14 +221,14 @@ pub enum Said<'a> {
 }
 
 /// Reads one line of a client's output.
-pub fn said(line: &str) -> Said<'_> {
+pub fn read_line(line: &str) -> ClientLine<'_> {
     let line = line.trim();
     if let Some(rest) = line.strip_prefix("client:") {
-        Said::Client(rest.trim())
+        ClientLine::Client(rest.trim())
     } else if line.starts_with("lost:") || line.starts_with("refused:") {
-        Said::Lost(line)
+        ClientLine::Lost(line)
     } else {
-        Said::Other
+        ClientLine::Other
     }
 }
 
@@ -284,10 +299,10 @@ mod tests {
 
     #[test]
     fn the_contract_lines_are_read_by_their_prefix() {
-        assert_eq!(said("client: paho-mqtt 2.1.0"), Said::Client("paho-mqtt 2.1.0"));
-        assert_eq!(said("lost: Connection lost (32109) - java.io.EOFException"), Said::Lost("lost: Connection lost (32109) - java.io.EOFException"));
-        assert_eq!(said("refused: not authorised"), Said::Lost("refused: not authorised"));
-        assert_eq!(said("done: round trip 2 ms"), Said::Other);
-        assert_eq!(said("DEBUG connected"), Said::Other);
+        assert_eq!(read_line("client: paho-mqtt 2.1.0"), ClientLine::Client("paho-mqtt 2.1.0"));
+        assert_eq!(read_line("lost: Connection lost (32109) - java.io.EOFException"), ClientLine::Lost("lost: Connection lost (32109) - java.io.EOFException"));
+        assert_eq!(read_line("refused: not authorised"), ClientLine::Lost("refused: not authorised"));
+        assert_eq!(read_line("done: round trip 2 ms"), ClientLine::Other);
+        assert_eq!(read_line("DEBUG connected"), ClientLine::Other);
     }
 }

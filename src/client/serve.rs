@@ -13,22 +13,23 @@ use crate::client::SessionSpec;
 use crate::engine::tls::RunTls;
 use crate::judge::record::{End, RoundTrip, SocketEnd};
 use crate::judge::verdict;
-use crate::plan::{Profile, Timing};
+use crate::plan::{Profile, Timing, DEFAULT_LATE_PONG};
 
 /// Durations the contract does not carry, and a keepalive finer than its whole seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tuning {
     /// The keepalive, instead of `MATRIX_KEEPALIVE_SECS`.
     pub keepalive: Option<Duration>,
-    /// How long `late-pong` waits (default 15 s).
+    /// How long `late-pong` waits (default [`DEFAULT_LATE_PONG`]).
     pub late_pong: Option<Duration>,
-    /// Bound on connect + upgrade + CONNACK (default 20 s).
+    /// Bound on connect + upgrade + CONNACK (default: the contract's `MATRIX_SETUP_SECS`).
     pub setup_timeout: Option<Duration>,
 }
 
-/// What the client says and its exit status.
+/// What a played profile ends with: the contract's lines for stdout and stderr, and its exit
+/// status.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Said {
+pub struct ExitReport {
     /// Lines for stdout, in order.
     pub stdout: Vec<String>,
     /// Lines for stderr.
@@ -44,11 +45,11 @@ pub fn client_line(profile: Profile) -> String {
 
 /// Plays one session of `profile` under the contract and returns what to print after it
 /// (print [`client_line`] before, as the contract asks for it first).
-pub async fn serve(profile: Profile, env: &ContractEnv, tuning: Tuning) -> Said {
+pub async fn serve(profile: Profile, env: &ContractEnv, tuning: Tuning) -> ExitReport {
     // A TLS route (`MATRIX_CA_FILE`): trust that CA and nothing else.
     let tls = match env.ca_file.as_deref().map(RunTls::trusting).transpose() {
         Ok(t) => t.map(Arc::new),
-        Err(e) => return Said { stdout: Vec::new(), stderr: vec![format!("mosquitto-matrix client: MATRIX_CA_FILE: {e}")], status: 2 },
+        Err(e) => return ExitReport { stdout: Vec::new(), stderr: vec![format!("mosquitto-matrix client: MATRIX_CA_FILE: {e}")], status: 2 },
     };
     let spec = SessionSpec {
         protocol: env.protocol,
@@ -63,7 +64,7 @@ pub async fn serve(profile: Profile, env: &ContractEnv, tuning: Tuning) -> Said 
         timing: Timing {
             hold: env.hold,
             keepalive: tuning.keepalive.unwrap_or(env.keepalive),
-            late_pong: tuning.late_pong.unwrap_or(Duration::from_secs(15)),
+            late_pong: tuning.late_pong.unwrap_or(DEFAULT_LATE_PONG),
             setup_timeout: tuning.setup_timeout.unwrap_or(env.setup),
             round_trip_timeout: env.round_trip,
         },
@@ -71,7 +72,7 @@ pub async fn serve(profile: Profile, env: &ContractEnv, tuning: Tuning) -> Said 
         tls,
     };
     let record = crate::client::run(&spec).await;
-    let mut said = Said { stdout: Vec::new(), stderr: Vec::new(), status: 1 };
+    let mut said = ExitReport { stdout: Vec::new(), stderr: Vec::new(), status: 1 };
     match &record.end {
         End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt } } => {
             said.stdout.push(format!("done: round trip {} ms", rtt.as_millis()));
@@ -107,7 +108,7 @@ fn lost_words(profile: Profile, end: &End) -> String {
 }
 
 /// Prints what a client says, flushing each line as the contract asks.
-pub fn print(said: &Said) {
+pub fn print(said: &ExitReport) {
     for line in &said.stdout {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{line}");

@@ -82,7 +82,7 @@ pub enum ServiceError {
     Spawn {
         /// The column.
         column: String,
-        /// argv[0] as written.
+        /// `argv[0]` as written.
         program: String,
         /// The operating system's words.
         why: String,

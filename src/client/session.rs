@@ -54,6 +54,14 @@ pub struct SessionSpec {
 /// Runs one session to its end and returns what it observed. Never fails: a session
 /// that could not run is a record with [`End::HarnessError`].
 pub async fn run(spec: &SessionSpec) -> SessionRecord {
+    run_until(spec, std::future::pending()).await
+}
+
+/// [`run`], stopped early when `stop` gives a reason (the probe's Ctrl-C): a session the
+/// broker accepted says goodbye first ([`Player::stop`]: DISCONNECT, then the close frame);
+/// one still connecting ends at once. Either way the record's end is the harness's error.
+pub async fn run_until(spec: &SessionSpec, stop: impl std::future::Future<Output = String>) -> SessionRecord {
+    tokio::pin!(stop);
     let mut player = Player::new(Script {
         profile: spec.profile,
         protocol: spec.protocol,
@@ -65,7 +73,11 @@ pub async fn run(spec: &SessionSpec) -> SessionRecord {
     });
     let addr = format!("{}:{}", spec.host, spec.port);
     let start = Instant::now();
-    let mut stream = match timeout(spec.timing.setup_timeout, stream::connect(&spec.host, spec.port, spec.tls.as_deref())).await {
+    let connected = tokio::select! {
+        c = timeout(spec.timing.setup_timeout, stream::connect(&spec.host, spec.port, spec.tls.as_deref())) => c,
+        why = &mut stop => return player.finish(End::HarnessError { detail: why }),
+    };
+    let mut stream = match connected {
         Ok(Ok(s)) => s,
         // The broker ended the connection during TLS's handshake: its answer, as during the
         // upgrade. A certificate we do not trust is the harness's own failure (below).
@@ -81,7 +93,11 @@ pub async fn run(spec: &SessionSpec) -> SessionRecord {
     let mut leftover = BytesMut::new();
     let mut subprotocol = None;
     if spec.profile.transport() == Transport::Ws {
-        match timeout(spec.timing.setup_timeout, handshake::upgrade(&mut stream, &spec.host, spec.port, &spec.path)).await {
+        let upgraded = tokio::select! {
+            u = timeout(spec.timing.setup_timeout, handshake::upgrade(&mut stream, &spec.host, spec.port, &spec.path)) => u,
+            why = &mut stop => return player.finish(End::HarnessError { detail: why }),
+        };
+        match upgraded {
             Ok(Ok(up)) => {
                 subprotocol = up.subprotocol;
                 leftover = up.leftover;
@@ -101,14 +117,22 @@ pub async fn run(spec: &SessionSpec) -> SessionRecord {
         let more = player.input(start.elapsed(), &leftover);
         step = join(step, more);
     }
-    let end = drive(&mut player, &mut stream, start, step, &spec.started).await;
+    let end = drive(&mut player, &mut stream, start, step, &spec.started, stop).await;
     let _ = timeout(Duration::from_secs(1), stream.shutdown()).await;
     player.finish(end)
 }
 
 /// Moves bytes between the socket and the player until the player says the session ended.
-async fn drive(player: &mut Player, stream: &mut Stream, start: Instant, mut step: Step, started: &Started) -> End {
+async fn drive(
+    player: &mut Player,
+    stream: &mut Stream,
+    start: Instant,
+    mut step: Step,
+    started: &Started,
+    mut stop: std::pin::Pin<&mut impl std::future::Future<Output = String>>,
+) -> End {
     let mut inbuf = BytesMut::with_capacity(4096);
+    let mut stopped = false;
     loop {
         if step.events.contains(&Event::Connected) {
             started.reached();
@@ -137,6 +161,10 @@ async fn drive(player: &mut Player, stream: &mut Stream, start: Instant, mut ste
                 Err(e) => player.closed(start.elapsed(), SocketEnd::of(&e)),
             },
             _ = sleep_until(wake.unwrap_or(start + Duration::from_secs(86_400))) => player.tick(start.elapsed()),
+            why = &mut stop, if !stopped => {
+                stopped = true;
+                player.stop(start.elapsed(), &why)
+            }
         };
     }
 }

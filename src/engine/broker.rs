@@ -25,6 +25,7 @@ use crate::engine::priority;
 use crate::engine::readiness::{self, Listener, Liveness, Probe, ReadinessError};
 use crate::engine::tls::RunTls;
 use crate::judge::results::ImageFacts;
+use crate::plan::column::{TCP_PORT, WS_PORT};
 use crate::plan::{BrokerSettings, Transport};
 
 /// Where the config goes inside the container (the eclipse-mosquitto layout).
@@ -140,7 +141,7 @@ pub struct MosquittoImage {
     ports: Vec<ContainerPort>,
 }
 
-const PORTS: [ContainerPort; 2] = [ContainerPort::Tcp(1883), ContainerPort::Tcp(9001)];
+const PORTS: [ContainerPort; 2] = [ContainerPort::Tcp(TCP_PORT), ContainerPort::Tcp(WS_PORT)];
 
 impl MosquittoImage {
     /// The image `name:tag`.
@@ -332,7 +333,7 @@ pub async fn start(
     // Pulled here rather than inside start() so the pull is timed on its own and the report
     // can say whether the image came from the registry. Only when absent: a local-only image
     // (the Debian builds) is in no registry, and asking one would fail.
-    let local_image = tokio::time::timeout(ENGINE_CALL_TIMEOUT, crate::engine::discover::image_is_local(&name))
+    let local_image = tokio::time::timeout(ENGINE_CALL_TIMEOUT, crate::engine::image::is_local(&name))
         .await
         .map_err(|_| fail(format!("the engine did not say within {ENGINE_CALL_TIMEOUT:?} whether it has the image")))?;
     let (request, pull) = if local_image {

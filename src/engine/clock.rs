@@ -200,8 +200,8 @@ pub fn envelope_ratio(samples: &[(u64, f64)], speed: u32) -> Option<(f64, u64, f
 }
 
 /// Proves a broker runs ×`speed`: reads live `$SYS/broker/uptime` publishes over at least
-/// [`PROOF_SPAN`] of broker time and reads the speed from them ([`envelope_ratio`]). On a busy
-/// machine a reading that strays but is not far off goes on over up to [`PROOF_SPANS`] spans.
+/// `PROOF_SPAN` of broker time and reads the speed from them ([`envelope_ratio`]). On a busy
+/// machine a reading that strays but is not far off goes on over up to `PROOF_SPANS` spans.
 pub async fn prove(listener: &Listener, probe: &Probe, speed: u32) -> Result<Proof, ClockError> {
     let not = |why: String| ClockError::NotInEffect(why);
     let span_real = PROOF_SPAN.div_f64(f64::from(speed));

@@ -3,7 +3,7 @@
 //! Reads the registry HTTP API v2 (`/v2/<name>/tags/list`), following `Link: rel="next"`
 //! pagination and answering the anonymous bearer-token challenge that Docker Hub sends.
 //! The parsing (tags, challenge, links, image names) is pure and tested here; only
-//! [`list_tags`], [`discover`] and [`image_is_local`] do I/O.
+//! [`list_tags`] and [`discover`] do I/O (HTTP to the registry; never the engine).
 
 use std::fmt;
 use std::time::Duration;
@@ -538,14 +538,6 @@ fn list_or_none(tags: &[String]) -> String {
         "(none)".to_string()
     } else {
         tags.join(" ")
-    }
-}
-
-/// Whether the engine has `name` (`repo:tag`) locally, i.e. starting it needs no pull.
-pub async fn image_is_local(name: &str) -> bool {
-    match testcontainers::core::client::docker_client_instance().await {
-        Ok(docker) => docker.inspect_image(name).await.is_ok(),
-        Err(_) => false,
     }
 }
 

@@ -75,25 +75,67 @@ pub fn parent() -> Option<String> {
 }
 
 /// Every thread of this process to [`FIRST`], where allowed (root or CAP_SYS_NICE); threads
-/// made later inherit it.
-pub fn raise_harness() {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return };
+/// made later inherit it. Returns whether it was allowed.
+pub fn raise_harness() -> bool {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return false };
+    let mut raised = false;
     for tid in tasks.flatten().filter_map(|t| t.file_name().to_str().and_then(|s| s.parse::<i32>().ok())) {
-        set_niceness(tid, FIRST);
+        raised |= set_niceness(tid, FIRST);
     }
+    raised
+}
+
+/// Which scheduling measures a run had, for its result: the containers' group (or why they
+/// stayed in the engine's), the harness's niceness (or why it kept its own), the clients'.
+pub fn measures(group: &Result<String, String>, harness_raised: bool) -> Vec<String> {
+    let group = match group {
+        Ok(g) => format!("containers in control group {g}, weighted {WEIGHT_FACTOR} default processes"),
+        Err(why) => format!("containers in the engine's own control group: {why}"),
+    };
+    let harness = if harness_raised {
+        format!("harness and the engine's port relays of its containers at niceness {FIRST}")
+    } else {
+        "harness and port relays at their own niceness: raising it needs root or CAP_SYS_NICE".to_string()
+    };
+    vec![group, harness, format!("client programs at niceness {CLIENT_NICENESS}")]
 }
 
 /// The engine's userland relays for these host ports (`docker-proxy -host-port N`) to
 /// [`FIRST`]: every byte between the harness and a broker passes through them. Reads `/proc`.
+///
+/// Only the engine's own relays of our ports ([`is_our_relay`]): a process that merely calls
+/// itself `docker-proxy`, or a relay that another program started, keeps its niceness.
 pub fn raise_port_relays(host_ports: &[u16]) {
     let Ok(dir) = std::fs::read_dir("/proc") else { return };
     for entry in dir.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
         let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
-        if relay_port(&cmdline).is_some_and(|p| host_ports.contains(&p)) {
+        if relay_port(&cmdline).is_none_or(|p| !host_ports.contains(&p)) {
+            continue;
+        }
+        let parent = std::fs::read_to_string(entry.path().join("stat")).ok().and_then(|stat| parent_pid(&stat));
+        let parent_program = parent.and_then(|ppid| std::fs::read_to_string(format!("/proc/{ppid}/comm")).ok());
+        if is_our_relay(&cmdline, parent_program.as_deref(), host_ports) {
             set_niceness(pid, FIRST);
         }
     }
+}
+
+/// The program that starts the engine's port relays: a relay whose parent is another program
+/// is not the engine's, and so not ours to renice.
+pub const ENGINE_PROGRAM: &str = "dockerd";
+
+/// Whether a process (its command line, its parent's program name from `/proc/PPID/comm`) is
+/// the engine's relay of one of our host ports.
+pub fn is_our_relay(cmdline: &[u8], parent_program: Option<&str>, host_ports: &[u16]) -> bool {
+    relay_port(cmdline).is_some_and(|p| host_ports.contains(&p)) && parent_program.map(str::trim) == Some(ENGINE_PROGRAM)
+}
+
+/// The parent's pid from `/proc/PID/stat` (`pid (comm) state ppid …`; the name may hold spaces
+/// and parentheses, so the fields are read after its last `)`).
+pub fn parent_pid(stat: &str) -> Option<i32> {
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The host port a `docker-proxy` command line relays, from its NUL-separated arguments.
@@ -107,10 +149,20 @@ pub fn relay_port(cmdline: &[u8]) -> Option<u16> {
     args.windows(2).find(|w| w[0] == "-host-port").and_then(|w| w[1].parse().ok())
 }
 
-fn set_niceness(pid: i32, niceness: i32) {
-    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
-        let _ = rustix::process::setpriority_process(Some(pid), niceness);
+fn set_niceness(pid: i32, niceness: i32) -> bool {
+    rustix::process::Pid::from_raw(pid).is_some_and(|pid| rustix::process::setpriority_process(Some(pid), niceness).is_ok())
+}
+
+/// Removes our control group ([`PARENT`]) from every hierarchy under `root` where it is empty,
+/// so that it does not outlive the run; a group still holding another run's containers stays
+/// (the kernel refuses to remove it). Returns the folders removed.
+pub fn remove_group(root: &Path) -> Vec<PathBuf> {
+    let name = PARENT.trim_start_matches('/');
+    let mut candidates = vec![root.join(name)];
+    if let Ok(dir) = std::fs::read_dir(root) {
+        candidates.extend(dir.flatten().map(|e| e.path().join(name)));
     }
+    candidates.into_iter().filter(|c| c.is_dir() && std::fs::remove_dir(c).is_ok()).collect()
 }
 
 async fn make(engine_is_local: bool) -> Result<String, String> {
@@ -155,6 +207,42 @@ mod tests {
         assert_eq!(relay_port(b"/usr/bin/socat\x00-host-port\x0033151\x00"), None);
         assert_eq!(relay_port(b"docker-proxy\x00-host-port\x00"), None);
         assert_eq!(relay_port(b""), None);
+    }
+
+    #[test]
+    fn a_result_says_which_scheduling_measures_were_in_effect_and_why_not() {
+        let had = measures(&Ok(PARENT.to_string()), true);
+        assert_eq!(had[0], "containers in control group /mosquitto-matrix, weighted 10 default processes");
+        assert_eq!(had[1], "harness and the engine's port relays of its containers at niceness -5");
+        let refused = measures(&Err("the engine runs on another machine".to_string()), false);
+        assert_eq!(refused[0], "containers in the engine's own control group: the engine runs on another machine");
+        assert!(refused[1].contains("needs root or CAP_SYS_NICE"), "{}", refused[1]);
+    }
+
+    #[test]
+    fn our_group_is_removed_from_every_hierarchy_where_it_is_empty() {
+        let root = std::env::temp_dir().join(format!("matrix-cgroup-{}", std::process::id()));
+        let name = PARENT.trim_start_matches('/');
+        for dir in [root.join(name), root.join("cpu").join(name), root.join("memory").join(name).join("busy")] {
+            std::fs::create_dir_all(&dir).expect("a temporary folder");
+        }
+        let mut removed = remove_group(&root);
+        removed.sort();
+        assert_eq!(removed, [root.join("cpu").join(name), root.join(name)]);
+        assert!(root.join("memory").join(name).is_dir(), "a group that is not empty stays");
+        std::fs::remove_dir_all(&root).expect("clean up");
+    }
+
+    #[test]
+    fn only_the_engines_relay_of_our_port_is_ours() {
+        let relay = b"/usr/bin/docker-proxy\x00-proto\x00tcp\x00-host-port\x0033151\x00";
+        assert!(is_our_relay(relay, Some("dockerd\n"), &[33151]));
+        assert!(!is_our_relay(relay, Some("bash\n"), &[33151]), "a relay another program started");
+        assert!(!is_our_relay(relay, None, &[33151]), "a parent that cannot be read");
+        assert!(!is_our_relay(relay, Some("dockerd"), &[40000]), "another port");
+        assert_eq!(parent_pid("4242 (docker proxy) S 3170 4242 4242 0"), Some(3170));
+        assert_eq!(parent_pid("4242 (a) b) S 17 1"), Some(17));
+        assert_eq!(parent_pid("garbage"), None);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use testcontainers::bollard::models::PortBinding;
 use testcontainers::core::{ContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
-use testcontainers::{ContainerAsync, CopyTargetOptions, Image, ImageExt};
+use testcontainers::{ContainerAsync, ContainerRequest, CopyTargetOptions, Image, ImageExt};
 
 use crate::engine::broker::{self, engine_is_local, ClockAsk};
 use crate::engine::clock::{Acceleration, ClockError, Libc, PRELOAD_PATH};
@@ -202,7 +202,7 @@ pub struct ProxyAsk<'a> {
     pub network: &'a str,
     /// The broker's name on that network ([`crate::engine::network::BROKER_ALIAS`]).
     pub upstream_host: &'a str,
-    /// The broker's WebSocket port inside its container (9001).
+    /// The broker's WebSocket port inside its container ([`crate::plan::column::WS_PORT`]).
     pub upstream_port: u16,
     /// The container's labels (run, cell, expiry).
     pub labels: &'a Labels,
@@ -363,6 +363,80 @@ pub async fn package_version(kind: ProxyKind) -> Option<String> {
     inspect.config?.labels?.get(&format!("org.mosquitto-matrix.{}-package", kind.package())).cloned()
 }
 
+/// Files to copy into a container: (path inside it, bytes).
+type Copies = Vec<(&'static str, Vec<u8>)>;
+
+/// The files a TLS listener needs — the certificate, the key, and both in one PEM for
+/// HAProxy — and the trust the probe checks the listener with.
+fn tls_files(files: &ProxyTls) -> Result<(Copies, RunTls), String> {
+    let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    let (cert, key) = (read(&files.cert_file)?, read(&files.key_file)?);
+    // The probe trusts what the file holds: the run's CA, which follows the server
+    // certificate in a RunTls's cert_file, so a CONNECT over wss is checked as a client's.
+    let client = RunTls::trusting(&files.cert_file).map_err(|e| format!("cannot trust {}: {e}", files.cert_file.display()))?;
+    let mut pem = cert.clone();
+    if !pem.ends_with(b"\n") {
+        pem.push(b'\n');
+    }
+    pem.extend_from_slice(&key);
+    // Readable by the unprivileged workers; the key is a test key made for this run.
+    Ok((vec![(CERT_PATH, cert), (KEY_PATH, key), (PEM_PATH, pem)], client))
+}
+
+/// On a local engine: the ports published on loopback only, and the container in the run's
+/// CPU group (a proxy's timers are on the session's path: first on a busy CPU, as brokers).
+fn on_loopback(request: ContainerRequest<ProxyImage>, ports: Vec<ContainerPort>) -> ContainerRequest<ProxyImage> {
+    request.with_host_config_modifier(move |hc| {
+        hc.publish_all_ports = Some(false);
+        let bind = |p: &ContainerPort| {
+            (format!("{}/tcp", p.as_u16()), Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) }]))
+        };
+        hc.port_bindings = Some(ports.iter().map(bind).collect::<HashMap<_, _>>());
+        hc.cgroup_parent = crate::engine::priority::parent();
+    })
+}
+
+/// The container to start for a proxy: its image and command on the run's network, its
+/// configuration pointed at the broker, the TLS files (and the trust its probe checks them
+/// with), the run's labels, and on an accelerated clock the time library.
+fn container_request(
+    ask: &ProxyAsk<'_>,
+    config: ProxyConfig,
+    proxy: &str,
+    ports: &[ContainerPort],
+) -> Result<(ContainerRequest<ProxyImage>, Option<Arc<RunTls>>), ProxyError> {
+    let tls = ask.tls.is_some();
+    let upstream = format!("{}:{}", ask.upstream_host, ask.upstream_port);
+    let mut request = ProxyImage { ports: ports.to_vec() }
+        .with_network(ask.network)
+        .with_cmd(["/bin/sh", "-c", &ask.kind.command(tls)])
+        .with_startup_timeout(ask.startup_timeout);
+    for (path, text) in ask.kind.files(config, tls) {
+        request = request.with_copy_to(CopyTargetOptions::new(path).with_mode(0o644), text.replace(STOCK_UPSTREAM, &upstream).into_bytes());
+    }
+    let mut trust = None;
+    if let Some(files) = ask.tls {
+        let (copies, client) = tls_files(files).map_err(|why| ProxyError::Start { proxy: proxy.to_string(), why, log_tail: Vec::new() })?;
+        trust = Some(Arc::new(client));
+        for (path, bytes) in copies {
+            request = request.with_copy_to(CopyTargetOptions::new(path).with_mode(0o644), bytes);
+        }
+    }
+    for (k, v) in ask.labels.pairs() {
+        request = request.with_label(k, v);
+    }
+    if let Some(clock) = ask.clock {
+        // The packages are Debian's, linked against glibc: the same build as the clients'.
+        let accel = Acceleration::load(clock.speed, Libc::Glibc, &clock.workdir)
+            .map_err(|why| ProxyError::Clock { proxy: proxy.to_string(), why, log_tail: Vec::new() })?;
+        request = request.with_copy_to(CopyTargetOptions::new(PRELOAD_PATH).with_mode(0o644), accel.library.clone());
+        for (k, v) in accel.env() {
+            request = request.with_env_var(k, v);
+        }
+    }
+    Ok((request, trust))
+}
+
 /// Starts one proxy on the run's network in front of the broker, labelled, its ports on
 /// loopback, and returns once a CONNECT sent through its plain listener gets the broker's
 /// CONNACK (and, with TLS, a CONNECT over wss through its TLS listener, trusting the run's
@@ -379,7 +453,7 @@ pub async fn start_with(ask: ProxyAsk<'_>, config: ProxyConfig) -> Result<Proxy,
     let kind = ask.kind;
     let image = format!("{IMAGE}:{TAG}");
     let fail = |proxy: &str, why: String| ProxyError::Start { proxy: proxy.to_string(), why, log_tail: Vec::new() };
-    if !tokio::time::timeout(ENGINE_CALL_TIMEOUT, crate::engine::discover::image_is_local(&image)).await.unwrap_or(false) {
+    if !tokio::time::timeout(ENGINE_CALL_TIMEOUT, crate::engine::image::is_local(&image)).await.unwrap_or(false) {
         return Err(fail(kind.name(), format!("the image {image} is not on this engine: run `bash docker/provision.sh`")));
     }
     let version = package_version(kind).await.unwrap_or_else(|| "unknown version".to_string());
@@ -389,56 +463,10 @@ pub async fn start_with(ask: ProxyAsk<'_>, config: ProxyConfig) -> Result<Proxy,
     if tls {
         ports.push(ContainerPort::Tcp(WSS_PORT));
     }
-    let upstream = format!("{}:{}", ask.upstream_host, ask.upstream_port);
-    let mut request = ProxyImage { ports: ports.clone() }
-        .with_network(ask.network)
-        .with_cmd(["/bin/sh", "-c", &kind.command(tls)])
-        .with_startup_timeout(ask.startup_timeout);
-    for (path, text) in kind.files(config, tls) {
-        request = request.with_copy_to(CopyTargetOptions::new(path).with_mode(0o644), text.replace(STOCK_UPSTREAM, &upstream).into_bytes());
-    }
-    let mut trust = None;
-    if let Some(files) = ask.tls {
-        let read = |p: &PathBuf| std::fs::read(p).map_err(|e| fail(&proxy, format!("cannot read {}: {e}", p.display())));
-        let (cert, key) = (read(&files.cert_file)?, read(&files.key_file)?);
-        // The probe trusts what the file holds: the run's CA, which follows the server
-        // certificate in a RunTls's cert_file, so a CONNECT over wss is checked as a client's.
-        let client = RunTls::trusting(&files.cert_file).map_err(|e| fail(&proxy, format!("cannot trust {}: {e}", files.cert_file.display())))?;
-        trust = Some(Arc::new(client));
-        let mut pem = cert.clone();
-        if !pem.ends_with(b"\n") {
-            pem.push(b'\n');
-        }
-        pem.extend_from_slice(&key);
-        // Readable by the unprivileged workers; the key is a test key made for this run.
-        for (path, bytes) in [(CERT_PATH, cert), (KEY_PATH, key), (PEM_PATH, pem)] {
-            request = request.with_copy_to(CopyTargetOptions::new(path).with_mode(0o644), bytes);
-        }
-    }
-    for (k, v) in ask.labels.pairs() {
-        request = request.with_label(k, v);
-    }
-    if let Some(clock) = ask.clock {
-        // The packages are Debian's, linked against glibc: the same build as the clients'.
-        let accel = Acceleration::load(clock.speed, Libc::Glibc, &clock.workdir)
-            .map_err(|why| ProxyError::Clock { proxy: proxy.clone(), why, log_tail: Vec::new() })?;
-        request = request.with_copy_to(CopyTargetOptions::new(PRELOAD_PATH).with_mode(0o644), accel.library.clone());
-        for (k, v) in accel.env() {
-            request = request.with_env_var(k, v);
-        }
-    }
+    let (mut request, trust) = container_request(&ask, config, &proxy, &ports)?;
     let local = engine_is_local();
     if local {
-        let bound = ports.clone();
-        request = request.with_host_config_modifier(move |hc| {
-            hc.publish_all_ports = Some(false);
-            let bind = |p: &ContainerPort| {
-                (format!("{}/tcp", p.as_u16()), Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) }]))
-            };
-            hc.port_bindings = Some(bound.iter().map(bind).collect::<HashMap<_, _>>());
-            // A proxy's timers are on the session's path: first on a busy CPU, as brokers.
-            hc.cgroup_parent = crate::engine::priority::parent();
-        });
+        request = on_loopback(request, ports.clone());
     }
     let container = match tokio::time::timeout(ask.startup_timeout, request.start()).await {
         Ok(started) => started.map_err(|e| fail(&proxy, e.to_string()))?,

@@ -75,7 +75,7 @@ pub enum Stream {
 const MAX_RECORD: usize = 16_384 + 2_048;
 
 /// A TCP stream that hands on only whole-looking TLS records: it follows the record headers
-/// (content type 20–24, version 3.x, a length within [`MAX_RECORD`]) and, at the first header
+/// (content type 20–24, version 3.x, a length within `MAX_RECORD`) and, at the first header
 /// that is not one, delivers what came before and then an `InvalidData` error naming the
 /// bytes. Writes pass unchanged.
 pub struct RecordGuard {

@@ -280,6 +280,38 @@ impl RunTls {
     }
 }
 
+impl RunTls {
+    /// A client's side only that trusts the Mozilla root programme's CAs (webpki-roots), for
+    /// a `wss://` or `mqtts://` endpoint with a public certificate (the probe without `--ca`).
+    pub fn public_roots() -> Result<RunTls, TlsError> {
+        let mut store = RootCertStore::empty();
+        store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let config = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Config { what: "protocol versions", why: e.to_string() })?
+            .with_root_certificates(store)
+            .with_no_client_auth();
+        Ok(RunTls {
+            dir: PathBuf::new(),
+            ca_file: PathBuf::new(),
+            cert_file: PathBuf::new(),
+            key_file: PathBuf::new(),
+            client: Arc::new(config),
+            server: None,
+            owned: None,
+        })
+    }
+
+    /// This run's certificate towards a client (its CA file and server side), trusting what
+    /// `upstream` trusts on the way out: the recording proxy between a command client and an
+    /// endpoint the harness did not start (the probe), whose certificate is not the run's.
+    #[must_use]
+    pub fn trusting_upstream(mut self, upstream: &RunTls) -> RunTls {
+        self.client = Arc::clone(&upstream.client);
+        self
+    }
+}
+
 /// A client configuration (ring provider, no client certificate) that trusts `roots` only.
 fn client_config_trusting(roots: &[CertificateDer<'static>]) -> Result<Arc<ClientConfig>, TlsError> {
     let mut store = RootCertStore::empty();

@@ -122,7 +122,7 @@ pub enum End {
         at: Duration,
         /// The frame that made it give up.
         trigger: FrameSeen,
-        /// Why, finishing the sentence "<profile> …".
+        /// Why, finishing the sentence "`<profile>` …".
         why: String,
     },
     /// The broker sent a close frame.

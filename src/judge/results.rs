@@ -13,8 +13,11 @@ use crate::plan::route::{split_key, DIRECT};
 /// column (`profile`) may be a command client; `columns`, `contract_version`, and per cell
 /// `process` and `wire` were added. Version 3: the route axis; per cell `route`, and a
 /// cell's `profile` (and `profiles`) name a column under a route other than `direct` as
-/// `route/column`; the run's `routes`. Version 1 and 2 files still read (every cell `direct`).
-pub const SCHEMA_VERSION: u32 = 3;
+/// `route/column`; the run's `routes`. Version 4: a cell's status `unproven` (was `unchecked`)
+/// also stands for an OK that a hold short of the 5-minute mark could not prove, which was
+/// `met`; the run's `harness_fault`, `left_behind` and `scheduling`. Version 1 to 3 files still
+/// read (every cell `direct`, `unchecked` as `unproven`).
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// How a cell's outcome compares with matrix.toml.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,8 +29,10 @@ pub enum Status {
     Changed,
     /// A tag matrix.toml does not list: no expectation.
     New,
-    /// The hold was too short to observe what is expected (a quick look).
-    Unchecked,
+    /// The hold was too short to observe what is expected (a quick look): an OK before the
+    /// 5-minute mark proves nothing, whatever was expected. Never counted as met.
+    #[serde(alias = "unchecked")]
+    Unproven,
     /// The harness could not run the cell.
     Error,
 }
@@ -40,10 +45,10 @@ impl Status {
         }
         match expect {
             None => Status::New,
+            // A session that survived a quick-look hold proves no OK and cannot contradict an
+            // end expected later; anything that did end within the hold can.
+            Some(e) if v.outcome == Outcome::Ok && !e.is_observable_within(hold) => Status::Unproven,
             Some(e) if e.is_met_by(v.outcome, judged_time(v), tolerance) => Status::Met,
-            // A session that survived a quick-look hold cannot contradict an end expected later;
-            // anything that did end within the hold can.
-            Some(e) if v.outcome == Outcome::Ok && !e.is_observable_within(hold) => Status::Unchecked,
             Some(_) => Status::Changed,
         }
     }
@@ -236,6 +241,14 @@ pub struct ColumnInfo {
     /// What it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The artefact a command client ran, its hash and name, as its set-up recorded it
+    /// (`sha256:… paho-mqtt==2.2.0 (PyPI, …)`), beside the version in `library`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artefact: Option<String>,
+    /// It ran on real time in an accelerated run (a client that cannot follow the time library,
+    /// given its hold ÷ speed): its own reaction times count ×speed in broker time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub real_clock: bool,
 }
 
 impl ColumnInfo {
@@ -250,6 +263,8 @@ impl ColumnInfo {
                 transport: p.transport(),
                 library: None,
                 description: None,
+                artefact: None,
+                real_clock: false,
             },
             Column::Command(c) => ColumnInfo {
                 name: c.name.clone(),
@@ -258,6 +273,8 @@ impl ColumnInfo {
                 transport: c.transport,
                 library: None,
                 description: c.description.clone(),
+                artefact: None,
+                real_clock: false,
             },
         }
     }
@@ -323,6 +340,11 @@ pub struct RunResult {
     /// answering: the run's outcomes cannot be trusted, and its exit status says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harness_fault: Option<String>,
+    /// Which scheduling measures of the harness were in effect (`engine::priority`): the
+    /// containers' control group, the harness's niceness, the clients'; each says why not
+    /// where the machine refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scheduling: Vec<String>,
     /// What of the run could not be removed at its end (the engine did not answer), and the
     /// command that removes it; its reaper and the next run's start remove it too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -362,13 +384,6 @@ impl RunResult {
     pub fn cell(&self, tag: &str, profile: &str) -> Option<&CellResult> {
         self.cells.iter().find(|c| c.tag == tag && c.profile == profile)
     }
-}
-
-/// Now, as RFC 3339 UTC.
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -53,175 +53,285 @@ impl Verdict {
     }
 }
 
-/// Decides the verdict of one session from what it observed.
-pub fn decide(record: &SessionRecord) -> Verdict {
-    let reached = record.hold > FIVE_MINUTE_MARK;
-    let mut v = Verdict { frames: record.frames.clone(), five_minute_mark_reached: reached, ..error("") };
-    let ping_note = |at: Duration| ping_context(&record.frames, at);
+/// What a session's outcome rests on: one case per rule of [`outcome`], named for what
+/// happened, with the facts its sentence needs. Borrowed from the record it was decided on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reason<'a> {
+    /// The session lived through the hold and the final round trip came back (OK).
+    Held {
+        /// The round trip.
+        rtt: Duration,
+    },
+    /// The session lived through the hold, but the final publish never came back (TIMEOUT).
+    RoundTripLost {
+        /// How long the round trip was waited for.
+        waited: Duration,
+    },
+    /// The client gave up on a frame the broker sent (EOF, ended by the client).
+    ClientRejected {
+        /// The broker's frame.
+        trigger: &'a FrameSeen,
+        /// What the client does with it, as words after its name.
+        why: &'a str,
+    },
+    /// The broker sent a WebSocket close frame (CLOSED).
+    BrokerClosed {
+        /// When.
+        at: Duration,
+        /// Its status code, if any.
+        code: Option<u16>,
+        /// Its reason text.
+        reason: &'a str,
+    },
+    /// The broker sent an MQTT 5 DISCONNECT (EOF).
+    BrokerDisconnected {
+        /// When.
+        at: Duration,
+        /// Its reason code.
+        code: u8,
+        /// Its reason string, if any.
+        reason_string: Option<&'a str>,
+    },
+    /// The broker's side of the socket ended without a close frame (EOF).
+    BrokerDropped {
+        /// When.
+        at: Duration,
+        /// How: FIN, reset or an error.
+        how: &'a SocketEnd,
+    },
+    /// No PINGRESP came to a PINGREQ in time (TIMEOUT).
+    NoPingResp {
+        /// When the session was given up.
+        at: Duration,
+        /// The unanswered PINGREQ.
+        pingreq_at: Duration,
+    },
+    /// The WebSocket upgrade was refused (REFUSED).
+    UpgradeRefused {
+        /// What the broker answered.
+        detail: &'a str,
+    },
+    /// CONNACK refused the session (REFUSED).
+    ConnAckRefused {
+        /// The return or reason code.
+        code: u8,
+    },
+    /// The broker sent bytes that are not WebSocket or MQTT, and the client dropped (EOF).
+    BadBytes {
+        /// When.
+        at: Duration,
+        /// What was wrong with them.
+        detail: &'a str,
+    },
+    /// An in-process library reported the end (EOF).
+    LibraryError {
+        /// When.
+        at: Duration,
+        /// The library's words.
+        detail: &'a str,
+    },
+    /// A command client ended its connection itself (EOF).
+    ClientEnded {
+        /// When.
+        at: Duration,
+        /// How: DISCONNECT, close frame, FIN or reset.
+        how: &'a ClientEnd,
+        /// The broker frame it answered, when it came right after one.
+        answering: Option<&'a FrameSeen>,
+    },
+    /// The harness failed; nothing about the broker or client is known (ERROR).
+    Harness {
+        /// What failed.
+        detail: &'a str,
+    },
+}
+
+/// The outcome of one session and what it rests on, before any words: every rule of the
+/// verdict, and nothing else.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision<'a> {
+    /// What happened.
+    pub outcome: Outcome,
+    /// When the session ended, after CONNACK (the hold for OK).
+    pub at: Option<Duration>,
+    /// Who ended it.
+    pub ended_by: Option<Party>,
+    /// Whether the session ended before any CONNACK accepted it.
+    pub before_connack: bool,
+    /// The broker frame a client's end answered, by its time.
+    pub answered: Option<Duration>,
+    /// Why.
+    pub reason: Reason<'a>,
+}
+
+/// Decides the outcome of one session from what it observed: pure, no words.
+pub fn outcome(record: &SessionRecord) -> Decision<'_> {
+    use Outcome::{Closed, Eof, Ok, Refused, Timeout};
+    let d = |outcome, at, by, reason| Decision { outcome, at, ended_by: by, before_connack: false, answered: None, reason };
+    let (broker, client) = (Some(Party::Broker), Some(Party::Client));
+    let early = !record.connected;
     match &record.end {
-        End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt } } => {
-            v.outcome = Outcome::Ok;
-            v.at = Some(record.hold);
-            let mut cause = format!(
-                "alive after the {} hold, round trip {} ms; {}",
-                fmt_secs(record.hold),
-                rtt.as_millis(),
-                pings_answered(record)
-            );
-            if !reached {
-                cause.push_str(&format!(
-                    " (hold {} ends before the 5-minute mark: a PING at 300 s could not be seen)",
-                    fmt_secs(record.hold)
-                ));
-            }
-            v.cause = cause;
-        }
+        End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt } } => d(Ok, Some(record.hold), None, Reason::Held { rtt: *rtt }),
         End::HoldCompleted { round_trip: RoundTrip::Lost { waited } } => {
-            v.outcome = Outcome::Timeout;
-            v.at = Some(record.hold + *waited);
-            v.ended_by = Some(Party::Broker);
-            v.cause = format!(
-                "the connection stayed open through the {} hold, but the final publish did not come back within {}",
-                fmt_secs(record.hold),
-                fmt_secs(*waited)
-            );
+            d(Timeout, Some(record.hold + *waited), broker, Reason::RoundTripLost { waited: *waited })
         }
         End::ClientGaveUp { at, trigger, why } => {
-            v.outcome = Outcome::Eof;
-            v.at = Some(*at);
-            v.answered = Some(trigger.at);
-            v.ended_by = Some(Party::Client);
-            v.cause = format!(
-                "broker sent WebSocket {} at {}; {} {}",
-                frame_word(trigger.opcode),
-                fmt_secs(trigger.at),
-                record.column,
-                why
-            );
+            Decision { answered: Some(trigger.at), ..d(Eof, Some(*at), client, Reason::ClientRejected { trigger, why }) }
         }
-        End::BrokerClosed { at, code, reason } if !record.connected => {
-            v.outcome = Outcome::Closed;
-            v.at = Some(*at);
-            v.ended_by = Some(Party::Broker);
-            v.close_code = *code;
-            v.close_reason = Some(reason.clone());
-            v.before_connack = true;
-            let code_text = code.map_or("without a status code".to_string(), |c| format!("{c}"));
-            v.cause = format!("broker sent WebSocket close {code_text} {reason:?}{}, before any CONNACK", connect_words(record));
-        }
-        End::BrokerClosed { at, code, reason } => {
-            v.outcome = Outcome::Closed;
-            v.at = Some(*at);
-            v.ended_by = Some(Party::Broker);
-            v.close_code = *code;
-            v.close_reason = Some(reason.clone());
-            let code_text = code.map_or("without a status code".to_string(), |c| format!("{c}"));
-            v.cause = format!("broker sent WebSocket close {code_text} {reason:?} at {}{}", fmt_secs(*at), ping_note(*at));
-        }
+        End::BrokerClosed { at, code, reason } => Decision {
+            before_connack: early,
+            ..d(Closed, Some(*at), broker, Reason::BrokerClosed { at: *at, code: *code, reason })
+        },
         End::BrokerDisconnected { at, reason, reason_string } => {
-            v.outcome = Outcome::Eof;
-            v.at = Some(*at);
-            v.ended_by = Some(Party::Broker);
-            let said = reason_string.as_ref().map_or(String::new(), |s| format!(", reason string {s:?}"));
-            v.cause = format!("broker sent DISCONNECT 0x{reason:02X} ({}){said} at {}{}", reason_name(*reason), fmt_secs(*at), ping_note(*at));
-        }
-        End::SocketEnded { at, how } if !record.connected => {
-            v.outcome = Outcome::Eof;
-            v.at = Some(*at);
-            v.ended_by = Some(Party::Broker);
-            v.before_connack = true;
-            let what = match how {
-                SocketEnd::Eof => "closed the connection (FIN, no close frame)".to_string(),
-                SocketEnd::Reset => "reset the connection".to_string(),
-                SocketEnd::Error(e) => format!("ended the connection with an error ({e})"),
-            };
-            v.cause = format!("broker {what}{}, before any CONNACK", connect_words(record));
+            let reason = Reason::BrokerDisconnected { at: *at, code: *reason, reason_string: reason_string.as_deref() };
+            d(Eof, Some(*at), broker, reason)
         }
         End::SocketEnded { at, how } => {
-            v.outcome = Outcome::Eof;
-            v.at = Some(*at);
-            v.ended_by = Some(Party::Broker);
-            let what = match how {
-                SocketEnd::Eof => "ended the connection without a close frame".to_string(),
-                SocketEnd::Reset => "reset the connection".to_string(),
-                SocketEnd::Error(e) => format!("connection failed ({e})"),
-            };
-            let over = if record.transport == Transport::Tcp { " (TCP)" } else { "" };
-            v.cause = format!("broker {what}{over} at {}{}", fmt_secs(*at), ping_note(*at));
+            Decision { before_connack: early, ..d(Eof, Some(*at), broker, Reason::BrokerDropped { at: *at, how }) }
         }
         End::PingRespMissing { at, pingreq_at } => {
-            v.outcome = Outcome::Timeout;
-            v.at = Some(*at);
-            v.ended_by = Some(Party::Broker);
-            v.cause = if record.vantage == Vantage::Proxy {
-                format!(
-                    "no PINGRESP to the PINGREQ at {}; the client ended the connection at {}",
-                    fmt_secs(*pingreq_at),
-                    fmt_secs(*at)
-                )
-            } else if record.vantage == Vantage::Client {
-                format!(
-                    "no PINGRESP to the PINGREQ at {}; the client gave up at {}, {} later",
-                    fmt_secs(*pingreq_at),
-                    fmt_secs(*at),
-                    fmt_secs(at.saturating_sub(*pingreq_at))
-                )
-            } else {
-                format!(
-                    "no PINGRESP to the PINGREQ at {}; {} gave up at its next keepalive tick, {}",
-                    fmt_secs(*pingreq_at),
-                    record.column,
-                    fmt_secs(*at)
-                )
-            };
+            d(Timeout, Some(*at), broker, Reason::NoPingResp { at: *at, pingreq_at: *pingreq_at })
         }
-        End::UpgradeRefused { detail } => {
-            v.outcome = Outcome::Refused;
-            v.ended_by = Some(Party::Broker);
-            v.cause = detail.clone();
-        }
-        End::ConnAckRefused { code } => {
-            v.outcome = Outcome::Refused;
-            v.ended_by = Some(Party::Broker);
-            v.connack_code = Some(*code);
-            v.cause = format!("CONNACK refused the session: return code {code} ({})", connack_reason(*code));
-        }
-        End::BadBytes { at, detail } => {
-            v.outcome = Outcome::Eof;
-            v.at = Some(*at);
-            v.ended_by = Some(Party::Client);
-            v.cause = format!("{detail} at {}; {} dropped the connection", fmt_secs(*at), client_word(record));
-        }
+        End::UpgradeRefused { detail } => d(Refused, None, broker, Reason::UpgradeRefused { detail }),
+        End::ConnAckRefused { code } => d(Refused, None, broker, Reason::ConnAckRefused { code: *code }),
+        End::BadBytes { at, detail } => d(Eof, Some(*at), client, Reason::BadBytes { at: *at, detail }),
         End::LibraryError { at, detail, by_broker } => {
-            v.outcome = Outcome::Eof;
-            v.at = Some(*at);
-            v.ended_by = Some(if *by_broker { Party::Broker } else { Party::Client });
-            v.cause = format!("{} reported at {}: {detail}", record.column, fmt_secs(*at));
+            let by = if *by_broker { broker } else { client };
+            d(Eof, Some(*at), by, Reason::LibraryError { at: *at, detail })
         }
-        End::ClientEnded { at, how, after } => {
-            v.outcome = Outcome::Eof;
-            v.at = Some(*at);
-            v.ended_by = Some(Party::Client);
-            let with = client_end_words(how);
-            v.answered = after.as_ref().map(|f| f.at);
-            v.cause = match after {
-                Some(f) => format!(
-                    "broker sent WebSocket {} at {}; the client answered with {with} {} ms later",
-                    frame_word(f.opcode),
-                    fmt_secs(f.at),
-                    at.saturating_sub(f.at).as_millis()
-                ),
-                None if *at < record.hold => format!(
-                    "the client ended the session with {with} at {}, before the {} hold ended",
-                    fmt_secs(*at),
-                    fmt_secs(record.hold)
-                ),
-                None => format!("the client ended the session with {with} at {}", fmt_secs(*at)),
-            };
+        End::ClientEnded { at, how, after } => Decision {
+            answered: after.as_ref().map(|f| f.at),
+            ..d(Eof, Some(*at), client, Reason::ClientEnded { at: *at, how, answering: after.as_ref() })
+        },
+        End::HarnessError { detail } => d(Outcome::Error, None, None, Reason::Harness { detail }),
+    }
+}
+
+/// The one line a person reads for a decision: the words every report shows as a cell's
+/// cause. `record` gives the context the words name (the column, the hold, the pings).
+pub fn sentence(d: &Decision, record: &SessionRecord) -> String {
+    let ping_note = |at: Duration| ping_context(&record.frames, at);
+    match d.reason {
+        Reason::Held { rtt } => {
+            let mut cause = format!("alive after the {} hold, round trip {} ms; {}", fmt_secs(record.hold), rtt.as_millis(), pings_answered(record));
+            if record.hold <= FIVE_MINUTE_MARK {
+                cause.push_str(&format!(
+                    " (hold {} ends before the 5-minute mark: a PING at {} could not be seen)",
+                    fmt_secs(record.hold),
+                    mark_words()
+                ));
+            }
+            cause
         }
-        End::HarnessError { detail } => {
-            v.cause = detail.clone();
+        Reason::RoundTripLost { waited } => format!(
+            "the connection stayed open through the {} hold, but the final publish did not come back within {}",
+            fmt_secs(record.hold),
+            fmt_secs(waited)
+        ),
+        Reason::ClientRejected { trigger, why } => {
+            format!("broker sent WebSocket {} at {}; {} {why}", frame_word(trigger.opcode), fmt_secs(trigger.at), record.column)
         }
+        Reason::BrokerClosed { at, code, reason } => {
+            let code_text = code.map_or("without a status code".to_string(), |c| format!("{c}"));
+            match d.before_connack {
+                true => format!("broker sent WebSocket close {code_text} {reason:?}{}, before any CONNACK", connect_words(record)),
+                false => format!("broker sent WebSocket close {code_text} {reason:?} at {}{}", fmt_secs(at), ping_note(at)),
+            }
+        }
+        Reason::BrokerDisconnected { at, code, reason_string } => {
+            let said = reason_string.map_or(String::new(), |s| format!(", reason string {s:?}"));
+            format!("broker sent DISCONNECT 0x{code:02X} ({}){said} at {}{}", reason_name(code), fmt_secs(at), ping_note(at))
+        }
+        Reason::BrokerDropped { at, how } => dropped_words(d.before_connack, at, how, record),
+        Reason::NoPingResp { at, pingreq_at } => match record.vantage {
+            Vantage::Proxy => {
+                format!("no PINGRESP to the PINGREQ at {}; the client ended the connection at {}", fmt_secs(pingreq_at), fmt_secs(at))
+            }
+            Vantage::Client => format!(
+                "no PINGRESP to the PINGREQ at {}; the client gave up at {}, {} later",
+                fmt_secs(pingreq_at),
+                fmt_secs(at),
+                fmt_secs(at.saturating_sub(pingreq_at))
+            ),
+            _ => format!(
+                "no PINGRESP to the PINGREQ at {}; {} gave up at its next keepalive tick, {}",
+                fmt_secs(pingreq_at),
+                record.column,
+                fmt_secs(at)
+            ),
+        },
+        Reason::UpgradeRefused { detail } | Reason::Harness { detail } => detail.to_string(),
+        Reason::ConnAckRefused { code } => format!("CONNACK refused the session: return code {code} ({})", connack_reason(code)),
+        Reason::BadBytes { at, detail } => format!("{detail} at {}; {} dropped the connection", fmt_secs(at), client_word(record)),
+        Reason::LibraryError { at, detail } => format!("{} reported at {}: {detail}", record.column, fmt_secs(at)),
+        Reason::ClientEnded { at, how, answering } => client_ended_words(at, how, answering, record),
+    }
+}
+
+/// The 5-minute mark as the sentences say it: `300 s`.
+fn mark_words() -> String {
+    format!("{} s", FIVE_MINUTE_MARK.as_secs())
+}
+
+/// A broker that ended the socket without a close frame, before CONNACK or after it.
+fn dropped_words(before_connack: bool, at: Duration, how: &SocketEnd, record: &SessionRecord) -> String {
+    if before_connack {
+        let what = match how {
+            SocketEnd::Eof => "closed the connection (FIN, no close frame)".to_string(),
+            SocketEnd::Reset => "reset the connection".to_string(),
+            SocketEnd::Error(e) => format!("ended the connection with an error ({e})"),
+        };
+        return format!("broker {what}{}, before any CONNACK", connect_words(record));
+    }
+    let what = match how {
+        SocketEnd::Eof => "ended the connection without a close frame".to_string(),
+        SocketEnd::Reset => "reset the connection".to_string(),
+        SocketEnd::Error(e) => format!("connection failed ({e})"),
+    };
+    let over = if record.transport == Transport::Tcp { " (TCP)" } else { "" };
+    format!("broker {what}{over} at {}{}", fmt_secs(at), ping_context(&record.frames, at))
+}
+
+/// A command client that ended its connection: in answer to a broker frame, early, or after
+/// the hold.
+fn client_ended_words(at: Duration, how: &ClientEnd, answering: Option<&FrameSeen>, record: &SessionRecord) -> String {
+    let with = client_end_words(how);
+    match answering {
+        Some(f) => format!(
+            "broker sent WebSocket {} at {}; the client answered with {with} {} ms later",
+            frame_word(f.opcode),
+            fmt_secs(f.at),
+            at.saturating_sub(f.at).as_millis()
+        ),
+        None if at < record.hold => {
+            format!("the client ended the session with {with} at {}, before the {} hold ended", fmt_secs(at), fmt_secs(record.hold))
+        }
+        None => format!("the client ended the session with {with} at {}", fmt_secs(at)),
+    }
+}
+
+/// Decides the verdict of one session from what it observed: the [`outcome`], worded by
+/// [`sentence`], held to the command contract when a program played the client.
+pub fn decide(record: &SessionRecord) -> Verdict {
+    let d = outcome(record);
+    let mut v = Verdict {
+        frames: record.frames.clone(),
+        five_minute_mark_reached: record.hold > FIVE_MINUTE_MARK,
+        cause: sentence(&d, record),
+        ..error("")
+    };
+    v.outcome = d.outcome;
+    v.at = d.at;
+    v.ended_by = d.ended_by;
+    v.before_connack = d.before_connack;
+    v.answered = d.answered;
+    match d.reason {
+        Reason::BrokerClosed { code, reason, .. } => {
+            v.close_code = code;
+            v.close_reason = Some(reason.to_string());
+        }
+        Reason::ConnAckRefused { code } => v.connack_code = Some(code),
+        _ => {}
     }
     match &record.process {
         Some(p) => with_process(v, &record.end, p),
@@ -420,6 +530,24 @@ mod opt_secs {
     }
 }
 
+/// A command client ended by a signal the harness did not send (SIGKILL from the OOM killer,
+/// a person, a crash): the client's loss, never the broker's drop. `None` when it exited by
+/// itself or the harness ended it.
+pub fn killed_from_outside(record: &SessionRecord) -> Option<String> {
+    let p = record.process.as_ref()?;
+    let signal = p.signal.filter(|_| !p.killed)?;
+    let name = match signal {
+        9 => "SIGKILL".to_string(),
+        15 => "SIGTERM".to_string(),
+        2 => "SIGINT".to_string(),
+        6 => "SIGABRT".to_string(),
+        11 => "SIGSEGV".to_string(),
+        n => format!("signal {n}"),
+    };
+    let hint = if signal == 9 { ", for example by the kernel's OOM killer" } else { "" };
+    Some(format!("the client was killed ({name}) from outside the harness{hint}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,22 +633,19 @@ mod tests {
         let v = decide(&record(Profile::Rfc6455, vec![], End::HarnessError { detail: "nothing listening".into() }));
         assert_eq!(v.outcome, Outcome::Error);
     }
-}
 
-/// A command client ended by a signal the harness did not send (SIGKILL from the OOM killer,
-/// a person, a crash): the client's loss, never the broker's drop. `None` when it exited by
-/// itself or the harness ended it.
-pub fn killed_from_outside(record: &SessionRecord) -> Option<String> {
-    let p = record.process.as_ref()?;
-    let signal = p.signal.filter(|_| !p.killed)?;
-    let name = match signal {
-        9 => "SIGKILL".to_string(),
-        15 => "SIGTERM".to_string(),
-        2 => "SIGINT".to_string(),
-        6 => "SIGABRT".to_string(),
-        11 => "SIGSEGV".to_string(),
-        n => format!("signal {n}"),
-    };
-    let hint = if signal == 9 { ", for example by the kernel's OOM killer" } else { "" };
-    Some(format!("the client was killed ({name}) from outside the harness{hint}"))
+    #[test]
+    fn the_outcome_is_decided_with_its_reason_before_any_words() {
+        let end = End::SocketEnded { at: secs(310.1), how: SocketEnd::Eof };
+        let r = record(Profile::NoPong, vec![ping(300.0)], end);
+        let d = outcome(&r);
+        assert_eq!((d.outcome, d.at, d.ended_by, d.before_connack), (Outcome::Eof, Some(secs(310.1)), Some(Party::Broker), false));
+        assert_eq!(d.reason, Reason::BrokerDropped { at: secs(310.1), how: &SocketEnd::Eof });
+        // The words are the sentence's alone, and decide gives the same.
+        assert_eq!(sentence(&d, &r), decide(&r).cause);
+        let mut early = r.clone();
+        early.connected = false;
+        assert!(outcome(&early).before_connack);
+        assert!(sentence(&outcome(&early), &early).ends_with(", before any CONNACK"));
+    }
 }

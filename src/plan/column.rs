@@ -11,13 +11,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::wire::mqtt::Protocol;
 
+/// The broker's MQTT-over-WebSocket port inside its container (`listener 9001` in
+/// `docker/mosquitto.conf`).
+pub const WS_PORT: u16 = 9001;
+/// The broker's plain MQTT port inside its container (`listener 1883`).
+pub const TCP_PORT: u16 = 1883;
+
 /// The way a profile reaches the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
-    /// MQTT over WebSocket on port 9001.
+    /// MQTT over WebSocket on [`WS_PORT`].
     Ws,
-    /// MQTT over plain TCP on port 1883.
+    /// MQTT over plain TCP on [`TCP_PORT`].
     Tcp,
 }
 
@@ -25,8 +31,8 @@ impl Transport {
     /// The broker port inside the container.
     pub fn container_port(self) -> u16 {
         match self {
-            Transport::Ws => 9001,
-            Transport::Tcp => 1883,
+            Transport::Ws => WS_PORT,
+            Transport::Tcp => TCP_PORT,
         }
     }
 
@@ -46,41 +52,32 @@ impl fmt::Display for Transport {
 }
 
 /// One column of the matrix: a client behaviour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Profile {
     /// Eclipse Paho Java 1.2.5: accepts only opcodes 0x2 and 0x8; anything else is an
     /// "invalid frame" after which it writes a close frame with the ASCII payload `1000`
     /// and closes the socket (`Connection lost (32109) - java.io.EOFException`).
-    #[serde(rename = "paho-java-1.2.5")]
     PahoJava125,
     /// Answers every PING with a PONG echoing its payload (RFC 6455 §5.5.2–5.5.3).
-    #[serde(rename = "rfc6455")]
     Rfc6455,
     /// Never answers pings and never closes because of them.
-    #[serde(rename = "no-pong")]
     NoPong,
     /// Answers a PING with a close frame, 2 ms later in the wild (reported by users of an
     /// unnamed client: PING, then the client's close).
-    #[serde(rename = "close-on-ping")]
     CloseOnPing,
     /// Answers with a PONG whose mask bit is off, against RFC 6455 §5.1 (Paho Python's
     /// WebSocket wrapper does this).
-    #[serde(rename = "unmasked-pong")]
     UnmaskedPong,
     /// Answers a PING only when it next reads, `late_pong` after it (clients that pong
     /// only from their read loop).
-    #[serde(rename = "late-pong")]
     LatePong,
     /// Like `rfc6455`, but writes every MQTT packet as several WebSocket frames the way
     /// MQTT.js does: the fixed header byte, the remaining length, then each field of a CONNECT
     /// (the rest of any other packet) in a frame of its own.
-    #[serde(rename = "fragmented")]
     Fragmented,
     /// The real rumqttc client (`Transport::Ws`), driven through its event loop.
-    #[serde(rename = "rumqttc")]
     Rumqttc,
-    /// The same MQTT session over TCP on port 1883: the control column.
-    #[serde(rename = "tcp")]
+    /// The same MQTT session over plain TCP ([`TCP_PORT`]): the control column.
     Tcp,
 }
 
@@ -133,6 +130,23 @@ impl Profile {
     }
 }
 
+// Serialised by its name: `Profile::name` is the one place a profile's name is spelt.
+impl Serialize for Profile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Profile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Profile, D::Error> {
+        let name = String::deserialize(d)?;
+        Profile::from_name(&name).ok_or_else(|| {
+            let known: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
+            serde::de::Error::custom(format!("unknown profile {name:?}; built-in profiles: {}", known.join(", ")))
+        })
+    }
+}
+
 impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -171,8 +185,9 @@ pub struct CommandClient {
     pub seen_in: Option<String>,
     /// The command that installs the client (named in the ERROR when it cannot start).
     pub setup: Option<String>,
-    /// Whether its clock follows the time library, so it can run in an accelerated run
-    /// (false for Go programs, which read the clock without the C library).
+    /// Whether its clock follows the time library (false for Go programs, which read the
+    /// clock without the C library): an accelerated run then gives it its hold already divided
+    /// by the speed, on its own real-time clock ([`CommandClient::real_clock`]).
     pub accelerates: bool,
     /// What a cell of it costs the machine, when matrix.toml declares it.
     #[serde(skip)]
@@ -185,6 +200,11 @@ pub struct CommandClient {
     /// The MQTT version it is asked to speak (`MATRIX_PROTOCOL`; matrix.toml's `protocol`).
     #[serde(default, skip_serializing_if = "is_v311")]
     pub protocol: Protocol,
+    /// A file (relative to matrix.toml's folder) whose first line names the artefact the client
+    /// runs, its hash and name, as its set-up wrote it (`clients/setup.sh`:
+    /// `target/clients/<name>/<version>/artefact`); the result JSON shows it beside the version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artefact: Option<String>,
 }
 
 fn is_v311(p: &Protocol) -> bool {
@@ -242,7 +262,9 @@ impl Column {
     }
 
     /// The same column under `protocol`: itself when that is already its own, else named
-    /// [`under_name`]. rumqttc is driven as an MQTT 3.1.1 client only.
+    /// [`under_name`]. rumqttc is driven as an MQTT 3.1.1 client only; a client whose
+    /// matrix.toml table says `protocol = "5"` speaks MQTT 5 only (paho.golang, Paho Java's v5
+    /// client) and is not asked for 3.1.1.
     pub fn under(self, protocol: Protocol) -> Result<Column, String> {
         if self.protocol() == protocol {
             return Ok(self);
@@ -250,6 +272,9 @@ impl Column {
         let base = self.base().clone();
         if base == Column::Builtin(Profile::Rumqttc) {
             return Err(format!("{base} is driven as an MQTT 3.1.1 client only and cannot run under MQTT {protocol}"));
+        }
+        if matches!(&base, Column::Command(c) if c.protocol == Protocol::V5) && protocol == Protocol::V311 {
+            return Err(format!("{base} speaks MQTT 5 only (protocol = \"5\" in matrix.toml) and cannot run under MQTT 3.1.1"));
         }
         if base.protocol() == protocol {
             return Ok(base);
@@ -311,6 +336,13 @@ pub fn is_column_name(name: &str) -> bool {
 }
 
 impl CommandClient {
+    /// At `speed` broker seconds per real second, whether this client runs on its own real-time
+    /// clock (it cannot follow the time library): the contract then passes its hold divided by
+    /// the speed and keepalive 0, and its cells' causes say so (`client::command::real_clock_note`).
+    pub fn real_clock(&self, speed: u32) -> bool {
+        speed > 1 && !self.accelerates
+    }
+
     /// Parses an ad-hoc column, `NAME=COMMAND` or `NAME:tcp=COMMAND`; the command is split
     /// into words as a POSIX shell would, without running one.
     pub fn parse_ad_hoc(text: &str) -> Result<CommandClient, AdHocError> {
@@ -342,13 +374,39 @@ impl CommandClient {
             cost: None,
             service: None,
             protocol: Protocol::V311,
+            artefact: None,
         })
+    }
+}
+
+impl crate::plan::Cost {
+    /// The cost of a column's cell; `as_command` when the run plays built-ins as commands.
+    pub fn of(column: &Column, as_command: bool) -> crate::plan::Cost {
+        use crate::plan::Cost;
+        match column.base() {
+            Column::Builtin(Profile::Rumqttc) if !as_command => Cost { start_cpu: std::time::Duration::from_millis(5), memory_mb: 1 },
+            Column::Builtin(_) if as_command => Cost::SELF_COMMAND,
+            Column::Builtin(_) => Cost::IN_PROCESS,
+            Column::Command(c) => c.cost.unwrap_or(Cost::UNKNOWN_PROGRAM),
+            Column::Under { column, .. } => Cost::of(column, as_command),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_profile_reads_and_writes_as_its_name() {
+        for p in Profile::ALL {
+            let text = serde_json::to_string(&p).expect("serialises");
+            assert_eq!(text, format!("{:?}", p.name()));
+            assert_eq!(serde_json::from_str::<Profile>(&text).expect("reads back"), p);
+        }
+        let e = serde_json::from_str::<Profile>("\"paho\"").expect_err("not a profile");
+        assert!(e.to_string().starts_with("unknown profile \"paho\"; built-in profiles: paho-java-1.2.5, rfc6455"), "{e}");
+    }
 
     #[test]
     fn every_profile_name_looks_itself_up() {
@@ -377,3 +435,4 @@ mod tests {
         assert!(matches!(CommandClient::parse_ad_hoc("a=say 'unclosed"), Err(AdHocError::Command { .. })));
     }
 }
+

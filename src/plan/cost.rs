@@ -2,13 +2,14 @@
 //!
 //! The run's scheduler admits cells by these figures, so a set of any size starts in waves
 //! that fit the machine. Each figure was measured on the project's 2-core machine (user +
-//! system CPU time from start to CONNACK, resident memory while holding; README,
-//! "Scheduling"); a `[clients.X]` entry may declare its own (`cost = { start_cpu = "0.4s",
-//! memory_mb = 70 }`), and an undeclared program gets [`Cost::UNKNOWN_PROGRAM`].
+//! system CPU time from start to CONNACK, resident memory while holding; the book,
+//! "A run that fits the machine"); a `[clients.X]` entry may declare its own (`cost = { start_cpu = "0.4s",
+//! memory_mb = 70 }`), and an undeclared program gets [`Cost::UNKNOWN_PROGRAM`]. What a
+//! column's cell costs (`Cost::of`) is said beside the columns, in `plan::column`: this module
+//! knows the figures, not the columns.
 
 use std::time::Duration;
 
-use crate::plan::{Column, Profile};
 
 /// A cell's (or a broker's) demand on the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +27,7 @@ impl Cost {
     /// A reverse-proxy container (nginx, HAProxy, Caddy, Apache from Debian's packages): as a
     /// broker's, the engine's work to create, copy into and start it; the proxy's own CPU over
     /// a whole x10 run was 37-121 ms, its memory 3-4 MB (nginx) and 11-14 MB (HAProxy), and the
-    /// 40 MB leave room for Caddy's Go runtime, not measured in a matrix run (README, "Routes").
+    /// 40 MB leave room for Caddy's Go runtime, not measured in a matrix run (docs/src/routes.md).
     pub const PROXY: Cost = Cost { start_cpu: Duration::from_millis(400), memory_mb: 40 };
     /// A built-in profile played in process: a task and two buffers.
     pub const IN_PROCESS: Cost = Cost { start_cpu: Duration::from_millis(2), memory_mb: 1 };
@@ -36,16 +37,6 @@ impl Cost {
     /// common one, so that an unknown program cannot overload the machine.
     pub const UNKNOWN_PROGRAM: Cost = Cost { start_cpu: Duration::from_millis(400), memory_mb: 80 };
 
-    /// The cost of a column's cell; `as_command` when the run plays built-ins as commands.
-    pub fn of(column: &Column, as_command: bool) -> Cost {
-        match column.base() {
-            Column::Builtin(Profile::Rumqttc) if !as_command => Cost { start_cpu: Duration::from_millis(5), memory_mb: 1 },
-            Column::Builtin(_) if as_command => Cost::SELF_COMMAND,
-            Column::Builtin(_) => Cost::IN_PROCESS,
-            Column::Command(c) => c.cost.unwrap_or(Cost::UNKNOWN_PROGRAM),
-            Column::Under { column, .. } => Cost::of(column, as_command),
-        }
-    }
 }
 
 /// Parses a declared cost's memory, e.g. `70` (megabytes).

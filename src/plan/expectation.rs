@@ -1,6 +1,9 @@
 //! What a cell may be expected to do: the outcomes, and when (`EOF@300`); or either of two
 //! (`EOF|OK`), for a cell whose outcome is a race matrix.toml documents (a proxy's timeout
 //! against the keepalive's PINGRESP).
+//!
+//! `ERROR` is an outcome but never an expectation: it is the harness's failure, not a
+//! broker's behaviour, so no cell can be expected to have it (docs/src/exit-codes.md).
 
 use std::fmt;
 use std::time::Duration;
@@ -85,7 +88,12 @@ impl Expectation {
             None => (text, None),
         };
         let outcome = Outcome::from_name(kind.trim())
-            .ok_or_else(|| format!("{text:?} is not an expectation; write OK, EOF, CLOSED, TIMEOUT, REFUSED or ERROR, optionally with @seconds as in \"EOF@300\""))?;
+            .ok_or_else(|| format!("{text:?} is not an expectation; write OK, EOF, CLOSED, TIMEOUT or REFUSED, optionally with @seconds as in \"EOF@300\""))?;
+        if outcome == Outcome::Error {
+            return Err(format!("{text:?}: ERROR is not an expectation: it says the harness could not run the cell, which nothing can be expected to do; \
+                                a broker that refuses the upgrade or CONNECT is REFUSED, one that never answers is TIMEOUT; \
+                                a tag whose broker cannot start at all belongs out of the set's tags"));
+        }
         let at = at
             .map(|t| {
                 t.trim()
@@ -182,5 +190,13 @@ mod tests {
         assert!(Expectation::parse("OK|OK").is_err());
         assert!(Expectation::parse("EOF|FINE").is_err());
         assert!(!e.is_observable_within(Duration::from_secs(20)), "a quick look cannot tell an OK");
+    }
+
+    #[test]
+    fn error_is_refused_as_an_expectation_with_what_to_write_instead() {
+        for text in ["ERROR", "EOF|ERROR", "ERROR@5"] {
+            let why = Expectation::parse(text).expect_err("ERROR is no expectation");
+            assert!(why.contains("ERROR is not an expectation") && why.contains("REFUSED") && why.contains("TIMEOUT"), "{why}");
+        }
     }
 }

@@ -16,7 +16,7 @@ use crate::plan::column::{is_column_name, DEFAULT_PATH, PROTOCOL_MARK};
 use crate::plan::known::{parse_reference, KnownIssue};
 use crate::plan::route::{self, Route};
 use crate::plan::version::Version;
-use crate::plan::{Column, CommandClient, Expectation, Outcome, Profile, Timing, Transport, FIVE_MINUTE_MARK};
+use crate::plan::{Column, CommandClient, Expectation, Outcome, Profile, Timing, Transport, DEFAULT_ROUND_TRIP_TIMEOUT, DEFAULT_SETUP_TIMEOUT, FIVE_MINUTE_MARK};
 
 /// A mistake in matrix.toml or in what was asked of it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,6 +96,8 @@ struct RawClient {
     service: Option<Spanned<Vec<String>>>,
     versions: Option<Spanned<Vec<Spanned<String>>>>,
     default_versions: Option<Spanned<Vec<Spanned<String>>>>,
+    artefact: Option<String>,
+    releases: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,6 +238,8 @@ pub struct ClientVersions {
     pub versions: Vec<String>,
     /// The versions `X` stands for in `profiles` (`default_versions`; all when not given).
     pub defaults: Vec<String>,
+    /// Where its releases are published (`releases = "pypi:paho-mqtt"`), for `discover --clients`.
+    pub releases: Option<crate::plan::releases::Releases>,
 }
 
 impl ClientVersions {
@@ -316,6 +320,9 @@ impl Ctx<'_> {
             if let Some(d) = &r.default_versions {
                 return Err(self.at(d.span(), format!("client {n:?}: default_versions without versions = [...]")));
             }
+            if let Some(rel) = &r.releases {
+                return Err(self.at(rel.span(), format!("client {n:?}: releases without versions = [...]: discovery lists the releases a client's versions lack")));
+            }
             return Ok((vec![one], None));
         };
         if !mentions {
@@ -352,7 +359,11 @@ impl Ctx<'_> {
                 defaults
             }
         };
-        let family = ClientVersions { client: n.clone(), versions, defaults };
+        let releases = match &r.releases {
+            None => None,
+            Some(rel) => Some(crate::plan::releases::Releases::parse(rel.get_ref()).map_err(|e| self.at(rel.span(), format!("client {n:?}: releases: {e}")))?),
+        };
+        let family = ClientVersions { client: n.clone(), versions, defaults, releases };
         let each = family
             .versions
             .iter()
@@ -360,6 +371,7 @@ impl Ctx<'_> {
                 name: family.column(v),
                 command: one.command.iter().map(|a| a.replace(VERSION_PLACEHOLDER, v)).collect(),
                 description: one.description.as_ref().map(|d| d.replace(VERSION_PLACEHOLDER, v)),
+                artefact: one.artefact.as_ref().map(|a| a.replace(VERSION_PLACEHOLDER, v)),
                 ..one.clone()
             })
             .collect();
@@ -425,6 +437,7 @@ impl Ctx<'_> {
             accelerates: raw_ref.accelerates.unwrap_or(true),
             cost,
             service,
+            artefact: raw_ref.artefact.clone(),
         })
     }
 }
@@ -546,35 +559,7 @@ impl MatrixFile {
             let span = e.span().unwrap_or(0..0);
             cx.at(span, e.message().trim().to_string())
         })?;
-        let hold = cx.duration("hold", &raw.hold)?;
-        if hold <= FIVE_MINUTE_MARK {
-            return Err(cx.at(
-                raw.hold.span(),
-                format!(
-                    "hold = {:?} cannot see the 5-minute mark: libwebsockets >= 4.0 sends its PING 300 s after \
-                     the last PONG, so a hold must be longer than 300 s (330s is the default); \
-                     for a quick look set MATRIX_HOLD instead",
-                    raw.hold.get_ref()
-                ),
-            ));
-        }
-        let keepalive = cx.duration("keepalive", &raw.keepalive)?;
-        if keepalive.is_zero() {
-            return Err(cx.at(raw.keepalive.span(), "keepalive must be more than zero"));
-        }
-        let timing = Timing {
-            hold,
-            keepalive,
-            late_pong: cx.duration("late_pong", &raw.late_pong)?,
-            setup_timeout: match &raw.setup_timeout {
-                Some(v) => cx.duration("setup_timeout", v)?,
-                None => Duration::from_secs(20),
-            },
-            round_trip_timeout: match &raw.round_trip_timeout {
-                Some(v) => cx.duration("round_trip_timeout", v)?,
-                None => Duration::from_secs(10),
-            },
-        };
+        let timing = file_timing(&cx, &raw)?;
         let mut clients = Vec::new();
         let mut versioned = Vec::new();
         for (name, client) in &raw.clients {
@@ -582,15 +567,7 @@ impl MatrixFile {
             clients.extend(each);
             versioned.extend(family);
         }
-        let mut columns: Vec<Column> = Vec::new();
-        for p in &raw.profiles {
-            for column in cx.columns(p, &clients, &versioned)? {
-                if columns.iter().any(|c| c.name() == column.name()) {
-                    return Err(cx.at(p.span(), format!("profile {:?} is listed twice", column.name())));
-                }
-                columns.push(column);
-            }
-        }
+        let columns = file_columns(&cx, &raw.profiles, &clients, &versioned)?;
         let base = path.parent().unwrap_or(Path::new("."));
         let broker = BrokerSettings {
             config: base.join(raw.broker.config.get_ref()),
@@ -636,6 +613,55 @@ impl MatrixFile {
     }
 }
 
+/// The durations a session runs by, from the file: the hold must pass the 5-minute mark, the
+/// keepalive must be more than zero, and the bounds nobody sets are the defaults.
+fn file_timing(cx: &Ctx<'_>, raw: &RawFile) -> Result<Timing, ConfigError> {
+    let hold = cx.duration("hold", &raw.hold)?;
+    if hold <= FIVE_MINUTE_MARK {
+        return Err(cx.at(
+            raw.hold.span(),
+            format!(
+                "hold = {:?} cannot see the 5-minute mark: libwebsockets >= 4.0 sends its PING {mark} s after \
+                 the last PONG, so a hold must be longer than {mark} s (330s is the default); \
+                 for a quick look set MATRIX_HOLD instead",
+                raw.hold.get_ref(),
+                mark = FIVE_MINUTE_MARK.as_secs()
+            ),
+        ));
+    }
+    let keepalive = cx.duration("keepalive", &raw.keepalive)?;
+    if keepalive.is_zero() {
+        return Err(cx.at(raw.keepalive.span(), "keepalive must be more than zero"));
+    }
+    Ok(Timing {
+        hold,
+        keepalive,
+        late_pong: cx.duration("late_pong", &raw.late_pong)?,
+        setup_timeout: match &raw.setup_timeout {
+            Some(v) => cx.duration("setup_timeout", v)?,
+            None => DEFAULT_SETUP_TIMEOUT,
+        },
+        round_trip_timeout: match &raw.round_trip_timeout {
+            Some(v) => cx.duration("round_trip_timeout", v)?,
+            None => DEFAULT_ROUND_TRIP_TIMEOUT,
+        },
+    })
+}
+
+/// The file's default columns (`profiles`), each name once.
+fn file_columns(cx: &Ctx<'_>, profiles: &[Spanned<String>], clients: &[CommandClient], versioned: &[ClientVersions]) -> Result<Vec<Column>, ConfigError> {
+    let mut columns: Vec<Column> = Vec::new();
+    for p in profiles {
+        for column in cx.columns(p, clients, versioned)? {
+            if columns.iter().any(|c| c.name() == column.name()) {
+                return Err(cx.at(p.span(), format!("profile {:?} is listed twice", column.name())));
+            }
+            columns.push(column);
+        }
+    }
+    Ok(columns)
+}
+
 pub(crate) fn unknown_set(name: &str, sets: &[ImageSet]) -> String {
     let known: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
     format!("unknown set {name:?}; this file defines: {}", known.join(", "))
@@ -668,6 +694,24 @@ fn load_set(
         }
     }
     let routes = raw.routes.as_ref().map(|list| cx.routes(list)).transpose()?;
+    let expect_on = set_expect_on(cx, name, raw, &tags, clients, versioned)?;
+    let variants = set_variants(cx, name, raw)?;
+    let digests = set_digests(cx, name, raw, &tags)?;
+    Ok(ImageSet { name: name.to_string(), image: raw.image.clone(), tags, expect, routes, expect_on, variants, digests })
+}
+
+/// A set's expectations per route (`[sets.X.expect_on.ROUTE]`), keyed by (route, tag or
+/// `"*"`, column).
+type ExpectOn = BTreeMap<(String, String, String), Expectation>;
+
+fn set_expect_on(
+    cx: &Ctx<'_>,
+    name: &str,
+    raw: &RawSet,
+    tags: &[String],
+    clients: &[CommandClient],
+    versioned: &[ClientVersions],
+) -> Result<ExpectOn, ConfigError> {
     let mut expect_on = BTreeMap::new();
     for (route_name, rows) in &raw.expect_on {
         let r = route_name.get_ref();
@@ -693,7 +737,12 @@ fn load_set(
             }
         }
     }
-    let variants = match &raw.variants {
+    Ok(expect_on)
+}
+
+/// The release-tag variants a set follows (`variants`), each a tag suffix, each once.
+fn set_variants(cx: &Ctx<'_>, name: &str, raw: &RawSet) -> Result<Vec<String>, ConfigError> {
+    Ok(match &raw.variants {
         None => default_variants(),
         Some(list) => {
             if list.get_ref().is_empty() {
@@ -720,7 +769,11 @@ fn load_set(
             }
             variants
         }
-    };
+    })
+}
+
+/// The registry digests a set's baseline recorded (`[sets.X.digests]`), for tags it lists.
+fn set_digests(cx: &Ctx<'_>, name: &str, raw: &RawSet, tags: &[String]) -> Result<BTreeMap<String, String>, ConfigError> {
     let mut digests = BTreeMap::new();
     for (tag, digest) in &raw.digests {
         if !tags.contains(tag.get_ref()) {
@@ -737,7 +790,7 @@ fn load_set(
         }
         digests.insert(tag.get_ref().clone(), digest.get_ref().clone());
     }
-    Ok(ImageSet { name: name.to_string(), image: raw.image.clone(), tags, expect, routes, expect_on, variants, digests })
+    Ok(digests)
 }
 
 /// One row of expectations (`{ rfc6455 = "OK", paho-java = "EOF@300" }`), per column name

@@ -4,7 +4,8 @@
 //! the outcomes a cell may be expected to have ([`Outcome`]) and the durations a session
 //! runs by ([`Timing`]) and the routes from client to broker ([`Route`]), so every stage above speaks the same words; and it carries what
 //! matrix.toml knows beyond the run: upstream issues behind failure patterns ([`KnownIssue`])
-//! and release versions to order tags by ([`Version`]).
+//! and release versions to order tags by ([`Version`]), and where each client is released
+//! ([`releases`]).
 
 pub mod column;
 pub mod copies;
@@ -12,6 +13,7 @@ pub mod cost;
 pub mod expectation;
 pub mod file;
 pub mod known;
+pub mod releases;
 pub mod route;
 pub mod selection;
 pub mod timing;
@@ -24,5 +26,5 @@ pub use file::{BrokerSettings, ClientVersions, ConfigError, ImageSet, MatrixFile
 pub use known::KnownIssue;
 pub use route::{ProxyName, Route};
 pub use version::Version;
-pub use selection::{parse_speed, Cell, LeftOut, Plan, Selection, SelectionOrigin, Shard, MAX_SPEED};
-pub use timing::{Timing, FIVE_MINUTE_MARK};
+pub use selection::{config_path, parse_speed, Cell, LeftOut, Plan, Selection, SelectionOrigin, Shard, CONFIG_VAR, MAX_SPEED, SELECTION_VARS};
+pub use timing::{Timing, DEFAULT_LATE_PONG, DEFAULT_ROUND_TRIP_TIMEOUT, DEFAULT_SETUP_TIMEOUT, FIVE_MINUTE_MARK};

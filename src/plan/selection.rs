@@ -39,8 +39,14 @@ pub struct Selection {
     /// Which versions of the versioned clients run (`--client-versions`): `all`, or a list of
     /// `X@version` (and `X@*` for all of X's); the file's default versions when absent.
     pub client_versions: Option<String>,
+    /// Only the columns of this transport (`ws` or `tcp`), judged on each column as it runs
+    /// (a `+v5` column is WebSocket like its base).
+    pub transport: Option<String>,
     /// The name the values came from in error messages (e.g. `MATRIX_` or `--`).
     pub origin: SelectionOrigin,
+    /// The values given on the command line over a selection read from the environment (see
+    /// [`Selection::overridden_by`]): an error in one names the flag, in any other the variable.
+    pub from_command_line: Vec<&'static str>,
 }
 
 /// Where a [`Selection`] came from, for error messages.
@@ -54,7 +60,8 @@ pub enum SelectionOrigin {
 }
 
 impl SelectionOrigin {
-    fn name(self, key: &str) -> String {
+    /// How a value is named from this origin: `MATRIX_CLIENT_VERSIONS`, `--client-versions`.
+    pub fn name(self, key: &str) -> String {
         match self {
             SelectionOrigin::Environment => format!("MATRIX_{}", key.to_uppercase().replace('-', "_")),
             SelectionOrigin::CommandLine => format!("--{key}"),
@@ -66,11 +73,43 @@ fn split_list(s: &str) -> Vec<String> {
     s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect()
 }
 
+/// The variable that names matrix.toml for both the CLI (`--config`) and `cargo test --test matrix`.
+pub const CONFIG_VAR: &str = "MATRIX_CONFIG";
+
+/// Every variable [`Selection::from_vars`] reads, in the order `--help` lists their flags.
+///
+/// No `MATRIX_TRANSPORT`: the command-client contract sets that variable for each client
+/// process, so a run's transport is asked on the command line only (`--transport`).
+pub const SELECTION_VARS: [&str; 10] = [
+    "MATRIX_SET",
+    "MATRIX_TAGS",
+    "MATRIX_PROFILES",
+    "MATRIX_ROUTES",
+    "MATRIX_PROTOCOL",
+    "MATRIX_HOLD",
+    "MATRIX_SPEED",
+    "MATRIX_COPIES",
+    "MATRIX_JOBS",
+    "MATRIX_CLIENT_VERSIONS",
+];
+
+/// matrix.toml's path: [`CONFIG_VAR`] when set, else `default`.
+pub fn config_path(var: impl Fn(&str) -> Option<String>, default: &Path) -> PathBuf {
+    var(CONFIG_VAR).filter(|v| !v.trim().is_empty()).map_or_else(|| default.to_path_buf(), PathBuf::from)
+}
+
 impl Selection {
-    /// Reads `MATRIX_SET`, `MATRIX_TAGS`, `MATRIX_PROFILES`, `MATRIX_ROUTES`, `MATRIX_PROTOCOL`, `MATRIX_HOLD`,
-    /// `MATRIX_SPEED`, `MATRIX_COPIES`, `MATRIX_JOBS` and `MATRIX_CLIENT_VERSIONS`.
+    /// Reads the selection from the process's environment: [`Selection::from_vars`] over
+    /// `std::env::var`. The CLI and `cargo test --test matrix` both start here.
     pub fn from_env() -> Selection {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Selection::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// Reads the selection from variables ([`SELECTION_VARS`]: `MATRIX_SET`, `MATRIX_TAGS`,
+    /// `MATRIX_PROFILES`, `MATRIX_ROUTES`, `MATRIX_PROTOCOL`, `MATRIX_HOLD`, `MATRIX_SPEED`, `MATRIX_COPIES`, `MATRIX_JOBS` and
+    /// `MATRIX_CLIENT_VERSIONS`); an empty variable counts as unset.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Selection {
+        let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
         Selection {
             set: var("MATRIX_SET"),
             tags: var("MATRIX_TAGS").map(|v| split_list(&v)),
@@ -82,10 +121,50 @@ impl Selection {
             copies: var("MATRIX_COPIES"),
             jobs: var("MATRIX_JOBS"),
             client_versions: var("MATRIX_CLIENT_VERSIONS"),
+            transport: None,
             clients: Vec::new(),
             origin: SelectionOrigin::Environment,
+            from_command_line: Vec::new(),
         }
     }
+
+    /// This selection (read from the environment) with every value the command line gave laid
+    /// over it; the command line's ad-hoc clients are added.
+    pub fn overridden_by(mut self, flags: Selection) -> Selection {
+        let mut given = Vec::new();
+        macro_rules! over {
+            ($($field:ident => $key:literal),* $(,)?) => {$(
+                if flags.$field.is_some() {
+                    self.$field = flags.$field;
+                    given.push($key);
+                }
+            )*};
+        }
+        over!(set => "set", tags => "tags", profiles => "profiles", routes => "routes", protocols => "protocol",
+              transport => "transport", hold => "hold", speed => "speed", copies => "copies", jobs => "jobs",
+              client_versions => "client-versions");
+        if !flags.clients.is_empty() {
+            given.push("client");
+        }
+        self.clients.extend(flags.clients);
+        self.from_command_line = given;
+        self
+    }
+
+    /// How the value `key` (`set`, `client-versions`) is named in an error: the flag when the
+    /// command line gave it, else the variable.
+    pub fn origin_of(&self, key: &str) -> String {
+        if self.from_command_line.contains(&key) {
+            SelectionOrigin::CommandLine.name(key)
+        } else {
+            self.origin.name(key)
+        }
+    }
+}
+
+/// The first item of a list that is given twice, if any.
+fn twice<T: PartialEq>(items: &[T]) -> Option<&T> {
+    items.iter().enumerate().find(|(i, x)| items[..*i].contains(x)).map(|(_, x)| x)
 }
 
 /// Every column under every protocol of `list` (`["3.1.1", "5"]`), each column's versions
@@ -205,44 +284,116 @@ pub struct Plan {
     pub known_issues: Vec<KnownIssue>,
 }
 
+/// A mistake in what the run asked for, naming where it was asked (`--profiles`,
+/// `MATRIX_PROFILES`).
+fn asked(sel: &Selection, key: &str, what: String) -> ConfigError {
+    ConfigError::Asked { origin: sel.origin_of(key), what }
+}
+
+/// The columns the run asks for: the named profiles and clients (or the file's columns), the
+/// client versions asked for, and ad-hoc clients after them.
+fn selected_columns(file: &MatrixFile, sel: &Selection) -> Result<Vec<Column>, ConfigError> {
+    let mut columns = match &sel.profiles {
+        Some(names) => {
+            if names.is_empty() {
+                return Err(asked(sel, "profiles", "no profile given".into()));
+            }
+            let mut columns: Vec<Column> = Vec::new();
+            let mut from: Vec<&String> = Vec::new();
+            for n in names {
+                let found = find_columns(n, &file.clients, &file.versioned)
+                    .ok_or_else(|| asked(sel, "profiles", unknown_column(n, &file.clients, &file.versioned)))?;
+                for c in found {
+                    if let Some(i) = columns.iter().position(|k| k.name() == c.name()) {
+                        let through = if from[i] == n { String::new() } else { format!(" (through {:?})", from[i]) };
+                        return Err(asked(sel, "profiles", format!("column {:?} is given twice{through}; name each column once", c.name())));
+                    }
+                    columns.push(c);
+                    from.push(n);
+                }
+            }
+            columns
+        }
+        None => file.columns.clone(),
+    };
+    if let Some(asked_versions) = &sel.client_versions {
+        let mut wanted = parse_client_versions(asked_versions, &file.versioned).map_err(|e| asked(sel, "client-versions", e))?;
+        if asked_versions.trim() == "all" {
+            // `all` widens the versioned clients the run has; it adds none.
+            let has = |f: &str| columns.iter().any(|c| c.name().split_once('@').is_some_and(|(x, _)| x == f));
+            wanted.retain(|(f, _)| has(f));
+        }
+        columns = with_versions(columns, &wanted, &file.clients);
+    }
+    for c in &sel.clients {
+        if columns.iter().any(|k| k.name() == c.name) || find_columns(&c.name, &file.clients, &file.versioned).is_some() {
+            return Err(asked(sel, "client", format!("{:?} is already a column name; choose another", c.name)));
+        }
+        columns.push(Column::Command(c.clone()));
+    }
+    Ok(columns)
+}
+
+/// The columns that run after `--transport`, or why none does: filtered on each column's real
+/// transport, and an empty list is refused, naming what left each column out.
+fn runnable(mut columns: Vec<Column>, sel: &Selection, left_out: &[LeftOut]) -> Result<Vec<Column>, ConfigError> {
+    if let Some(t) = &sel.transport {
+        let want = match t.trim() {
+            "ws" => Transport::Ws,
+            "tcp" => Transport::Tcp,
+            other => return Err(asked(sel, "transport", format!("{other:?} is not a transport; write ws or tcp"))),
+        };
+        let had: Vec<String> = columns.iter().map(|c| format!("{} ({})", c.name(), c.transport())).collect();
+        columns.retain(|c| c.transport() == want);
+        if columns.is_empty() {
+            return Err(asked(sel, "transport", format!("no column of this run speaks {want}; its columns: {}", had.join(", "))));
+        }
+    }
+    if columns.is_empty() {
+        let why = if left_out.is_empty() {
+            "no column to run".to_string()
+        } else {
+            let each: Vec<String> = left_out.iter().map(|l| format!("{} ({})", l.column, l.why)).collect();
+            format!("no column to run: every one is left out: {}", each.join("; "))
+        };
+        return Err(asked(sel, "profiles", why));
+    }
+    Ok(columns)
+}
+
+/// Why no route of the run carries any of its columns.
+fn uncarried(columns: &[Column], routes: &[Route]) -> String {
+    let names: Vec<&str> = columns.iter().map(Column::name).collect();
+    let on: Vec<String> = routes.iter().map(|r| r.name()).collect();
+    format!("no route of this run ({}) carries any of its columns ({})", on.join(", "), names.join(", "))
+}
+
+/// The TCP column has no WebSocket hop to route: said once, naming the routes.
+fn direct_only(columns: &[Column], routes: &[Route]) -> Vec<LeftOut> {
+    let elsewhere: Vec<String> = routes.iter().filter(|r| **r != Route::Direct).map(|r| r.name()).collect();
+    let on = if routes.contains(&Route::Direct) { "runs on the direct route only" } else { "runs on the direct route only, which this run leaves out" };
+    columns
+        .iter()
+        .filter(|c| !elsewhere.is_empty() && routes.iter().any(|r| !r.carries(c)))
+        .map(|c| LeftOut { column: c.name().to_string(), why: format!("{on}: a TCP session has no WebSocket hop for {} to carry", elsewhere.join(", ")) })
+        .collect()
+}
+
 impl Plan {
     /// Resolves a selection against the file.
     pub fn new(file: &MatrixFile, sel: &Selection) -> Result<Plan, ConfigError> {
-        let asked = |key: &str, what: String| ConfigError::Asked { origin: sel.origin.name(key), what };
+        let asked = |key: &str, what: String| asked(sel, key, what);
         let set_name = sel.set.clone().unwrap_or_else(|| file.default_set.clone());
         let set = file.set(&set_name).ok_or_else(|| asked("set", unknown_set(&set_name, &file.sets)))?;
         let tags = match &sel.tags {
             Some(t) if t.is_empty() => return Err(asked("tags", "no tags given".into())),
-            Some(t) => t.clone(),
+            Some(t) => match twice(t) {
+                Some(tag) => return Err(asked("tags", format!("tag {tag:?} is given twice; each tag runs once (for more, use copies)"))),
+                None => t.clone(),
+            },
             None => set.tags.clone(),
         };
-        let mut columns = match &sel.profiles {
-            Some(names) => {
-                let mut columns: Vec<Column> = Vec::new();
-                for n in names {
-                    let found = find_columns(n, &file.clients, &file.versioned)
-                        .ok_or_else(|| asked("profiles", unknown_column(n, &file.clients, &file.versioned)))?;
-                    columns.extend(found.into_iter().filter(|c| !columns.iter().any(|k| k.name() == c.name())).collect::<Vec<_>>());
-                }
-                columns
-            }
-            None => file.columns.clone(),
-        };
-        if let Some(asked_versions) = &sel.client_versions {
-            let mut wanted = parse_client_versions(asked_versions, &file.versioned).map_err(|e| asked("client-versions", e))?;
-            if asked_versions.trim() == "all" {
-                // `all` widens the versioned clients the run has; it adds none.
-                let has = |f: &str| columns.iter().any(|c| c.name().split_once('@').is_some_and(|(x, _)| x == f));
-                wanted.retain(|(f, _)| has(f));
-            }
-            columns = with_versions(columns, &wanted, &file.clients);
-        }
-        for c in &sel.clients {
-            if columns.iter().any(|k| k.name() == c.name) || find_columns(&c.name, &file.clients, &file.versioned).is_some() {
-                return Err(asked("client", format!("{:?} is already a column name; choose another", c.name)));
-            }
-            columns.push(Column::Command(c.clone()));
-        }
+        let mut columns = selected_columns(file, sel)?;
         let mut timing = file.timing;
         if let Some(h) = &sel.hold {
             timing.hold = parse_duration(h).map_err(|e| asked("hold", e))?;
@@ -258,16 +409,9 @@ impl Plan {
         if let Some(list) = &sel.protocols {
             columns = under_protocols(columns, list, &mut left_out).map_err(|e| asked("protocol", e))?;
         }
-        if speed > 1 {
-            // Clients that cannot follow the time library do not run on an accelerated clock.
-            for c in &columns {
-                if matches!(c, Column::Command(k) if !k.accelerates) {
-                    let why = format!("its clock cannot run ×{speed} (accelerates = false in matrix.toml)");
-                    left_out.push(LeftOut { column: c.name().to_string(), why });
-                }
-            }
-            columns.retain(|c| !matches!(c, Column::Command(k) if !k.accelerates));
-        }
+        // Clients that cannot follow the time library (accelerates = false) still run at any
+        // speed: on real time, the contract gives them their hold divided by it and keepalive 0.
+        let columns = runnable(columns, sel, &left_out)?;
         let copies = match &sel.copies {
             None => 1,
             Some(c) => copies::parse_copies(c).map_err(|e| asked("copies", e))?,
@@ -280,11 +424,9 @@ impl Plan {
             Some(names) => route::parse_routes(names).map_err(|e| asked("routes", e))?,
             None => set.routes.clone().unwrap_or_else(|| file.routes.clone()),
         };
-        // The TCP column has no WebSocket hop to route: said once, naming the routes.
-        let elsewhere: Vec<String> = routes.iter().filter(|r| **r != Route::Direct).map(|r| r.name()).collect();
-        for c in columns.iter().filter(|c| !elsewhere.is_empty() && routes.iter().any(|r| !r.carries(c))) {
-            let on = if routes.contains(&Route::Direct) { "runs on the direct route only" } else { "runs on the direct route only, which this run leaves out" };
-            left_out.push(LeftOut { column: c.name().to_string(), why: format!("{on}: a TCP session has no WebSocket hop for {} to carry", elsewhere.join(", ")) });
+        left_out.extend(direct_only(&columns, &routes));
+        if columns.iter().all(|c| !routes.iter().any(|r| r.carries(c))) {
+            return Err(asked("routes", uncarried(&columns, &routes)));
         }
         let rows: Vec<String> = tags.iter().flat_map(|tag| (1..=copies).map(move |k| copies::row(tag, k, copies))).collect();
         let mut cells = Vec::new();

@@ -5,6 +5,19 @@ use std::time::Duration;
 /// libwebsockets >= 4.0 pings this long after the last PONG; a hold must pass it to see it.
 pub const FIVE_MINUTE_MARK: Duration = Duration::from_secs(300);
 
+/// The bound on connect + upgrade + CONNACK + SUBACK when matrix.toml says none
+/// (`setup_timeout`), and what a command client assumes when `MATRIX_SETUP_SECS` is unset.
+pub const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The bound on the final publish/receive round trip when matrix.toml says none
+/// (`round_trip_timeout`), and what a command client assumes when `MATRIX_ROUND_TRIP_SECS`
+/// is unset.
+pub const DEFAULT_ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long `late-pong` waits before its PONG when `mosquitto-matrix client` is not told
+/// (`--late-pong`): past libwebsockets' 10 s window, as matrix.toml's `late_pong` is.
+pub const DEFAULT_LATE_PONG: Duration = Duration::from_secs(15);
+
 /// The durations a session runs by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {

@@ -10,13 +10,22 @@
 //! where it differs from what `direct` expects of the column on that tag (after this run's
 //! direct cells are written), and its entry there is removed where it no longer differs: a
 //! route's table keeps saying only where the route differs.
+//!
+//! Only what was proven is accepted: an ERROR cell (the harness could not run it) and an OK
+//! that the hold could not prove (a quick look that ended before the 5-minute mark) are
+//! skipped, one line each. A key is written only where the expectation the plan would use
+//! (the same lookup, [`crate::plan::ImageSet::expectation`]: a client's family key stands for
+//! each of its versions) is not met by the observed outcome, so a result that met everything
+//! writes nothing.
+
+use std::path::Path;
 
 use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Value};
 
 use crate::judge::results::{content_digest, CellResult, RunResult};
-use crate::plan::file::{EVERY_COLUMN, EVERY_TAG};
+use crate::plan::file::{find_column, EVERY_COLUMN, EVERY_TAG};
 use crate::plan::route::DIRECT;
-use crate::plan::Outcome;
+use crate::plan::{MatrixFile, Outcome, Route, FIVE_MINUTE_MARK};
 
 /// Why a baseline could not be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +39,9 @@ pub enum BaselineError {
     /// A run with copies measures the harness under load, not new expectations.
     #[error("the result ran {0} copies of each tag (rows TAG#K); accept a run without --copies")]
     Copies(u32),
+    /// matrix.toml does not load as it is, so the plan's expectations cannot be read.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// What a baseline did.
@@ -39,7 +51,8 @@ pub struct Baselined {
     pub text: String,
     /// Cells whose expectation was written or changed, as `tag/profile: OLD -> NEW`.
     pub changed: Vec<String>,
-    /// Cells left alone because the harness could not run them.
+    /// Cells left alone, one line each with why: the harness could not run them (ERROR), or
+    /// the hold could not prove their OK.
     pub skipped: Vec<String>,
     /// Tags added to the set's tag list.
     pub added_tags: Vec<String>,
@@ -55,11 +68,33 @@ pub fn expectation_text(outcome: Outcome, at: Option<std::time::Duration>) -> St
     }
 }
 
-/// Applies a run's outcomes to matrix.toml's text.
-pub fn apply(text: &str, run: &RunResult) -> Result<Baselined, BaselineError> {
+/// Why a cell's outcome cannot become an expectation, if it cannot: one line, the cell named.
+pub fn not_accepted(run: &RunResult, c: &CellResult) -> Option<String> {
+    match c.verdict.outcome {
+        Outcome::Error => Some(format!("{}: ERROR (the harness could not run it), expectation left as it was", c.id())),
+        Outcome::Ok if !run.five_minute_mark_reached || run.hold_secs <= FIVE_MINUTE_MARK.as_secs_f64() => Some(format!(
+            "{}: OK not proven (the hold of {} s ended before the 5-minute mark), expectation left as it was",
+            c.id(),
+            run.hold_secs
+        )),
+        _ => None,
+    }
+}
+
+/// Whether the expectation the plan would use for this cell (read from `file`) is met by its
+/// outcome, within the file's tolerance.
+fn plan_is_met(file: &MatrixFile, run: &RunResult, c: &CellResult) -> bool {
+    let (Some(set), Some(column)) = (file.set(&run.set), find_column(c.column(), &file.clients)) else { return false };
+    let Some(route) = Route::from_name(&c.route) else { return false };
+    set.expectation(&c.tag, &column, route).is_some_and(|e| e.is_met_by(c.verdict.outcome, c.verdict.at, file.tolerance))
+}
+
+/// Applies a run's outcomes to matrix.toml's text (`path` names the file in errors).
+pub fn apply(path: &Path, text: &str, run: &RunResult) -> Result<Baselined, BaselineError> {
     if run.copies > 1 {
         return Err(BaselineError::Copies(run.copies));
     }
+    let before = MatrixFile::parse(path, text).map_err(|e| BaselineError::Config(e.to_string()))?;
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| BaselineError::Parse(e.to_string()))?;
     let mut out = Baselined::default();
     let set = doc
@@ -82,8 +117,11 @@ pub fn apply(text: &str, run: &RunResult) -> Result<Baselined, BaselineError> {
     }
     let expect = set.get_mut("expect").and_then(Item::as_table_like_mut).ok_or_else(|| BaselineError::UnknownSet(run.set.clone()))?;
     for c in run.cells.iter().filter(|c| c.route == DIRECT) {
-        if c.verdict.outcome == Outcome::Error {
-            out.skipped.push(c.id());
+        if let Some(why) = not_accepted(run, c) {
+            out.skipped.push(why);
+            continue;
+        }
+        if plan_is_met(&before, run, c) {
             continue;
         }
         let new = expectation_text(c.verdict.outcome, c.verdict.at);
@@ -108,7 +146,16 @@ pub fn apply(text: &str, run: &RunResult) -> Result<Baselined, BaselineError> {
         }
         out.changed.push(format!("{}: {} -> {new}", c.id(), old.as_deref().unwrap_or("(none)")));
     }
+    // A route inherits from direct: read the plan again with this run's direct cells written.
+    let direct_written = MatrixFile::parse(path, &doc.to_string()).map_err(|e| BaselineError::Config(e.to_string()))?;
     for c in run.cells.iter().filter(|c| c.route != DIRECT) {
+        if let Some(why) = not_accepted(run, c) {
+            out.skipped.push(why);
+            continue;
+        }
+        if plan_is_met(&direct_written, run, c) {
+            continue;
+        }
         route_cell(&mut doc, run, c, &mut out)?;
     }
     record_digests(&mut doc, run, &mut out)?;
@@ -125,10 +172,6 @@ fn entry(row: Option<&Item>, column: &str) -> Option<String> {
 
 /// Writes one cell of a route other than `direct`, where it differs from `direct`.
 fn route_cell(doc: &mut DocumentMut, run: &RunResult, c: &CellResult, out: &mut Baselined) -> Result<(), BaselineError> {
-    if c.verdict.outcome == Outcome::Error {
-        out.skipped.push(c.id());
-        return Ok(());
-    }
     let unknown = || BaselineError::UnknownSet(run.set.clone());
     let new = expectation_text(c.verdict.outcome, c.verdict.at);
     let column = c.column();
@@ -202,4 +245,13 @@ fn record_digests(doc: &mut DocumentMut, run: &RunResult, out: &mut Baselined) -
         out.digests.push(format!("{tag}: digest {} -> {digest}", old.as_deref().unwrap_or("(none)")));
     }
     Ok(())
+}
+
+/// What a baseline would change in matrix.toml, as a unified diff (`--- path`, `+++ path`,
+/// three lines of context); empty when nothing changes.
+pub fn file_diff(path: &str, before: &str, after: &str) -> String {
+    if before == after {
+        return String::new();
+    }
+    similar::TextDiff::from_lines(before, after).unified_diff().context_radius(3).header(path, path).to_string()
 }

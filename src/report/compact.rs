@@ -1,7 +1,7 @@
 //! The terminal view that fits: the summary first, then the grid with short cell codes and
 //! stacked column heads, identical consecutive rows folded into one line
 //! (`2.0.12–2.0.22 ┆ as 2.0.11`), every line at most [`TERMINAL_WIDTH`] columns wide. The
-//! files keep the full grid (`text::table` is `--format table-wide`).
+//! files keep the full grid (`text::table_wide` is `--format table-wide`).
 
 use unicode_width::UnicodeWidthStr;
 
@@ -10,7 +10,7 @@ use crate::judge::results::{CellResult, RunResult, Status, TagResult};
 use crate::plan::{Outcome, Version};
 use crate::plan::route::split_key;
 use crate::report::summary::{release_line, release_order, summarize, Summary};
-use crate::report::text::{broker_failure_text, digest_change_text, proxy_failure_text, run_line};
+use crate::report::wording::{broker_failure_text, digest_change_text, proxy_failure_text, ran_words, run_line};
 use crate::wire::frame::opcode;
 
 /// The widest line the terminal view prints.
@@ -105,15 +105,6 @@ pub fn summary_lines(s: &Summary) -> Vec<String> {
     out
 }
 
-/// ` that ran` when some tags did not run, so "every tag" does not claim them.
-pub fn ran_words(s: &Summary) -> &'static str {
-    if s.not_run.is_empty() {
-        ""
-    } else {
-        " that ran"
-    }
-}
-
 /// A column head stacked on up to three lines, each part at most `cap` wide:
 /// `paho`/`java`/`1.2.5` for the built-in profile, `paho`/`java`/`@1.2.5` for a client's version.
 fn head(name: &str, cap: usize) -> Vec<String> {
@@ -166,10 +157,16 @@ struct Block {
     columns: Vec<usize>,
 }
 
-/// The grid as lines: meta columns, then the run's columns in as many blocks as it takes to
-/// stay within the width.
-pub fn grid_lines(r: &RunResult) -> Vec<String> {
-    let order = release_order(r);
+/// The grid's rows before layout: the meta heads (`tag`, `$SYS` where it says more than the
+/// tag does, `lws`), each tag's meta cells and cell codes in release order, and how wide each
+/// meta column is.
+struct Rows {
+    meta_heads: Vec<String>,
+    rows: Vec<(Vec<String>, Vec<String>)>,
+    meta_widths: Vec<usize>,
+}
+
+fn grid_rows(r: &RunResult, order: &[&TagResult]) -> Rows {
     // $SYS only where it says more than the tag does.
     let sys_says_more = order.iter().any(|t| Version::find(&t.tag).map(|v| v.to_string()) != t.broker_version.as_deref().and_then(Version::find).map(|v| v.to_string()));
     let mut meta_heads = vec!["tag".to_string()];
@@ -191,12 +188,17 @@ pub fn grid_lines(r: &RunResult) -> Vec<String> {
         .collect();
     let meta_widths: Vec<usize> =
         (0..meta_heads.len()).map(|i| rows.iter().map(|(m, _)| m[i].width()).chain([meta_heads[i].width()]).max().unwrap_or(0)).collect();
-    let meta_width: usize = meta_widths.iter().map(|w| w + 1).sum::<usize>() + 2;
-    let code_width = |i: usize| rows.iter().map(|(_, c)| c[i].width()).max().unwrap_or(1);
-    // Stacked heads, narrowed until everything fits in one block; the lws column (last of the
-    // meta columns, said in the summary) gives way before heads narrower than 6; past that the
-    // columns are split into blocks.
-    let lws_width = meta_widths.last().map_or(0, |w| w + 1);
+    Rows { meta_heads, rows, meta_widths }
+}
+
+/// The run's columns laid out in blocks that fit [`TERMINAL_WIDTH`], and how many meta columns
+/// are shown. Stacked heads are narrowed until everything fits in one block; the lws column
+/// (last of the meta columns, said in the summary) gives way before heads narrower than 6;
+/// past that the columns are split into blocks.
+fn fit_blocks(r: &RunResult, rows: &Rows) -> (Vec<Block>, usize) {
+    let meta_width: usize = rows.meta_widths.iter().map(|w| w + 1).sum::<usize>() + 2;
+    let code_width = |i: usize| rows.rows.iter().map(|(_, c)| c[i].width()).max().unwrap_or(1);
+    let lws_width = rows.meta_widths.last().map_or(0, |w| w + 1);
     let mut blocks: Vec<Block> = Vec::new();
     let mut show_lws = true;
     for (with_lws, cap) in [(true, 8), (true, 7), (true, 6), (false, 8), (false, 7), (false, 6), (false, 5)] {
@@ -223,62 +225,85 @@ pub fn grid_lines(r: &RunResult) -> Vec<String> {
             break;
         }
     }
-    let shown_meta = if show_lws { meta_widths.len() } else { meta_widths.len() - 1 };
+    let shown_meta = if show_lws { rows.meta_widths.len() } else { rows.meta_widths.len() - 1 };
+    (blocks, shown_meta)
+}
+
+/// A block's head: the route line on a run with routes, then the stacked heads.
+fn head_lines(r: &RunResult, b: &Block, rows: &Rows, shown_meta: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let depth = b.heads.iter().map(Vec::len).max().unwrap_or(1);
+    if r.has_routes() {
+        out.push(route_line(r, b, &rows.meta_widths[..shown_meta]));
+    }
+    for level in 0..depth {
+        let mut line = String::new();
+        for (i, w) in rows.meta_widths.iter().enumerate().take(shown_meta) {
+            let text = if level == 0 { rows.meta_heads[i].as_str() } else { "" };
+            line.push_str(&pad(text, *w));
+            line.push(' ');
+        }
+        line.push_str("│ ");
+        for (h, w) in b.heads.iter().zip(&b.widths) {
+            line.push_str(&pad(h.get(level).map_or("", String::as_str), *w));
+            line.push(' ');
+        }
+        out.push(line.trim_end().to_string());
+    }
+    out
+}
+
+/// A block's rows, a row like the last one shown folded into it within a release line
+/// (`2.0.12–2.0.22 ┆ as 2.0.11`).
+fn body_lines(b: &Block, rows: &Rows, order: &[&TagResult], shown_meta: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut shown: Option<usize> = None;
+    let mut folded: Vec<usize> = Vec::new();
+    let flush = |out: &mut Vec<String>, folded: &mut Vec<usize>, shown: Option<usize>| {
+        if let (Some(first), Some(last), Some(s)) = (folded.first(), folded.last(), shown) {
+            let span = if first == last { order[*first].tag.clone() } else { format!("{}–{}", order[*first].tag, order[*last].tag) };
+            out.push(format!("{span} ┆ as {}", order[s].tag));
+        }
+        folded.clear();
+    };
+    for (ri, (meta, codes)) in rows.rows.iter().enumerate() {
+        if let Some(s) = shown {
+            if rows.rows[s].1 == *codes && !meta[0].ends_with("(new)") && release_line(order[s]) == release_line(order[ri]) {
+                folded.push(ri);
+                continue;
+            }
+        }
+        flush(&mut out, &mut folded, shown);
+        let mut line = String::new();
+        for (m, w) in meta.iter().zip(&rows.meta_widths).take(shown_meta) {
+            line.push_str(&pad(m, *w));
+            line.push(' ');
+        }
+        line.push_str("│ ");
+        for (ci, w) in b.columns.iter().zip(&b.widths) {
+            line.push_str(&pad(&codes[*ci], *w));
+            line.push(' ');
+        }
+        out.push(line.trim_end().to_string());
+        shown = Some(ri);
+    }
+    flush(&mut out, &mut folded, shown);
+    out
+}
+
+/// The grid as lines: meta columns, then the run's columns in as many blocks as it takes to
+/// stay within the width.
+pub fn grid_lines(r: &RunResult) -> Vec<String> {
+    let order = release_order(r);
+    let rows = grid_rows(r, &order);
+    let (blocks, shown_meta) = fit_blocks(r, &rows);
     let mut out = Vec::new();
     for (bi, b) in blocks.iter().enumerate() {
         if bi > 0 {
             out.push(String::new());
         }
-        let depth = b.heads.iter().map(Vec::len).max().unwrap_or(1);
-        if r.has_routes() {
-            out.push(route_line(r, b, &meta_widths[..shown_meta]));
-        }
-        for level in 0..depth {
-            let mut line = String::new();
-            for (i, w) in meta_widths.iter().enumerate().take(shown_meta) {
-                let text = if level == 0 { meta_heads[i].as_str() } else { "" };
-                line.push_str(&pad(text, *w));
-                line.push(' ');
-            }
-            line.push_str("│ ");
-            for (h, w) in b.heads.iter().zip(&b.widths) {
-                line.push_str(&pad(h.get(level).map_or("", String::as_str), *w));
-                line.push(' ');
-            }
-            out.push(line.trim_end().to_string());
-        }
-        let mut shown: Option<usize> = None;
-        let mut folded: Vec<usize> = Vec::new();
-        let flush = |out: &mut Vec<String>, folded: &mut Vec<usize>, shown: Option<usize>| {
-            if let (Some(first), Some(last), Some(s)) = (folded.first(), folded.last(), shown) {
-                let span = if first == last { order[*first].tag.clone() } else { format!("{}–{}", order[*first].tag, order[*last].tag) };
-                out.push(format!("{span} ┆ as {}", order[s].tag));
-            }
-            folded.clear();
-        };
-        for (ri, (meta, codes)) in rows.iter().enumerate() {
-            // A row like the last one shown folds into it, within a release line.
-            if let Some(s) = shown {
-                if rows[s].1 == *codes && !meta[0].ends_with("(new)") && release_line(order[s]) == release_line(order[ri]) {
-                    folded.push(ri);
-                    continue;
-                }
-            }
-            flush(&mut out, &mut folded, shown);
-            let mut line = String::new();
-            for (m, w) in meta.iter().zip(&meta_widths).take(shown_meta) {
-                line.push_str(&pad(m, *w));
-                line.push(' ');
-            }
-            line.push_str("│ ");
-            for (ci, w) in b.columns.iter().zip(&b.widths) {
-                line.push_str(&pad(&codes[*ci], *w));
-                line.push(' ');
-            }
-            out.push(line.trim_end().to_string());
-            shown = Some(ri);
-        }
-        flush(&mut out, &mut folded, shown);
+        out.extend(head_lines(r, b, &rows, shown_meta));
+        out.extend(body_lines(b, &rows, &order, shown_meta));
     }
     out
 }

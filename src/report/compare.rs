@@ -4,16 +4,17 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use serde::Serialize;
 
 use crate::plan::copies;
-use crate::report::cell_text;
+use crate::report::{cell_text, exit};
 use crate::judge::results::{content_digest, CellResult, RunResult, Status};
 
 /// How far two end times may differ and still be the same outcome.
 pub const SAME_TIME: Duration = Duration::from_secs(5);
 
 /// One cell whose outcome differs between two runs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
     /// `tag/profile`.
     pub cell: String,
@@ -25,7 +26,9 @@ pub struct Change {
     pub cause: String,
 }
 
-fn same(a: &CellResult, b: &CellResult, within: Duration) -> bool {
+/// Whether two cells tell the same outcome: the same outcome, ended by the same side, and the
+/// broker's side of the end within `within` of each other.
+pub fn same(a: &CellResult, b: &CellResult, within: Duration) -> bool {
     let (x, y) = (&a.verdict, &b.verdict);
     x.outcome == y.outcome
         && x.ended_by == y.ended_by
@@ -35,6 +38,50 @@ fn same(a: &CellResult, b: &CellResult, within: Duration) -> bool {
         }
 }
 
+/// Why two results cannot be compared cell by cell.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{old_file} and {new_file} are not comparable: {what} is {old:?} in the first and {new:?} in the second; diff results of the same set, image, keepalive and hold")]
+pub struct NotComparable {
+    /// The older result's name.
+    pub old_file: String,
+    /// The newer result's name.
+    pub new_file: String,
+    /// Which field differs (`set`, `image`, `keepalive`, `hold`).
+    pub what: &'static str,
+    /// The older result's value.
+    pub old: String,
+    /// The newer result's value.
+    pub new: String,
+}
+
+/// Checks that two results ran the same set, image, keepalive and hold, so that a cell of one
+/// means what the same cell of the other means. Speed and copies may differ: both report
+/// broker time, and copies are compared with their tag (see [`diff_within`]).
+pub fn comparable(old_file: &str, old: &RunResult, new_file: &str, new: &RunResult) -> Result<(), NotComparable> {
+    let fields: [(&'static str, String, String); 4] = [
+        ("set", old.set.clone(), new.set.clone()),
+        ("image", old.image.clone(), new.image.clone()),
+        ("keepalive", format!("{} s", old.keepalive_secs), format!("{} s", new.keepalive_secs)),
+        ("hold", format!("{} s", old.hold_secs), format!("{} s", new.hold_secs)),
+    ];
+    match fields.into_iter().find(|(_, a, b)| a != b) {
+        None => Ok(()),
+        Some((what, old, new)) => Err(NotComparable { old_file: old_file.to_string(), new_file: new_file.to_string(), what, old, new }),
+    }
+}
+
+/// A diff as JSON: the notes (clocks, columns left out), the changed cells and the rebuilt images.
+pub fn diff_json(notes: Option<&str>, changes: &[Change], digests: &[DigestChange]) -> String {
+    #[derive(Serialize)]
+    struct Diff<'a> {
+        notes: Vec<&'a str>,
+        changes: &'a [Change],
+        digests: &'a [DigestChange],
+    }
+    let notes = notes.map(|n| n.lines().collect()).unwrap_or_default();
+    serde_json::to_string_pretty(&Diff { notes, changes, digests }).unwrap_or_default()
+}
+
 /// The cells whose outcome changed from `old` to `new`, in `new`'s order, then the gone ones.
 pub fn diff(old: &RunResult, new: &RunResult) -> Vec<Change> {
     diff_within(old, new, SAME_TIME)
@@ -42,7 +89,10 @@ pub fn diff(old: &RunResult, new: &RunResult) -> Vec<Change> {
 
 /// [`diff`] with end times the same only when they agree `within` this (broker time): the
 /// broker's side of each end (`Verdict::broker_time`), so a client's own reaction, which an
-/// accelerated clock multiplies, does not count as the broker's time.
+/// accelerated clock multiplies, does not count as the broker's time. A column that ran on real
+/// time in an accelerated run (`ColumnInfo::real_clock`: its hold ÷ speed) is held to `within`
+/// of its own, real time: its reactions (connect, subscribe) reach the broker ×speed later in
+/// broker time, so its times agree within `within` × that speed.
 ///
 /// A copy (`bookworm#3`) is compared with the same copy in the other run, or, when that run
 /// has no such row, with every row of the same tag there (the tag itself, or all its copies):
@@ -51,6 +101,7 @@ pub fn diff_within(old: &RunResult, new: &RunResult, within: Duration) -> Vec<Ch
     let mut out = Vec::new();
     for n in &new.cells {
         let olds = counterparts(old, &n.tag, &n.profile);
+        let within = within * real_clock_factor(old, n.column()).max(real_clock_factor(new, n.column()));
         match olds.iter().find(|o| !same(o, n, within)).or(olds.first()) {
             Some(o) if same(o, n, within) => {}
             Some(o) => out.push(Change { cell: n.id(), old: cell_text(o), new: cell_text(n), cause: n.verdict.cause.clone() }),
@@ -69,6 +120,16 @@ pub fn diff_within(old: &RunResult, new: &RunResult, within: Duration) -> Vec<Ch
 
 /// The cells of `r` that a cell `tag/profile` of another run is compared with: the same row,
 /// else every row of `r` made from the same image tag.
+/// How many times a column's own reactions are stretched in `r`'s broker time: its speed when it
+/// ran on real time there, else 1.
+fn real_clock_factor(r: &RunResult, column: &str) -> u32 {
+    if r.columns.iter().any(|c| c.name == column && c.real_clock) {
+        r.speed.max(1)
+    } else {
+        1
+    }
+}
+
 fn counterparts<'a>(r: &'a RunResult, tag: &str, profile: &str) -> Vec<&'a CellResult> {
     match r.cell(tag, profile) {
         Some(c) => vec![c],
@@ -91,7 +152,7 @@ pub fn clocks_note(old: &RunResult, new: &RunResult) -> Option<String> {
 }
 
 /// A tag whose image digest differs between two runs: the image was rebuilt in place.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DigestChange {
     /// The tag.
     pub tag: String,
@@ -176,10 +237,73 @@ pub enum MergeError {
         /// The cell.
         cell: String,
     },
+    /// Results of a sharded run and of a whole run, or of series of different sizes.
+    #[error("{file}: shard {theirs}, but the first result is shard {ours}; merge the shards of one --shard K/N series")]
+    ShardSeries {
+        /// Which input.
+        file: String,
+        /// The first result's shard (`2/3`, or `none`).
+        ours: String,
+        /// This one's.
+        theirs: String,
+    },
+    /// The same shard given twice.
+    #[error("{file}: shard {shard} is also an earlier file")]
+    ShardTwice {
+        /// Which input.
+        file: String,
+        /// The shard (`2/3`).
+        shard: String,
+    },
+    /// A shard of the series is not among the files.
+    #[error("shard {missing} of {count} is missing: give every shard of the --shard K/{count} series")]
+    ShardMissing {
+        /// The missing shards, comma-separated (`2/3, 3/3`).
+        missing: String,
+        /// How many shards the series has.
+        count: usize,
+    },
+}
+
+/// Checks that the parts are one whole `K/N` series (or all unsharded results).
+fn check_series(parts: &[(String, RunResult)]) -> Result<(), MergeError> {
+    let shard = |r: &RunResult| r.shard.as_deref().map(|s| s.parse::<crate::plan::Shard>().map_err(|_| s.to_string()));
+    let Some((_, first)) = parts.first() else { return Err(MergeError::Empty) };
+    let Some(first_shard) = shard(first) else {
+        // Whole runs (e.g. of other tags) merge as before; a shard among them does not.
+        return match parts.iter().find(|(_, r)| r.shard.is_some()) {
+            None => Ok(()),
+            Some((file, r)) => Err(MergeError::ShardSeries { file: file.clone(), ours: "none".into(), theirs: r.shard.clone().unwrap_or_default() }),
+        };
+    };
+    let count = first_shard.map(|s| s.count).unwrap_or(0);
+    let mut seen = Vec::new();
+    for (file, r) in parts {
+        let theirs = r.shard.clone().unwrap_or_else(|| "none".to_string());
+        match shard(r) {
+            Some(Ok(s)) if s.count == count && count > 0 => {
+                if seen.contains(&s.index) {
+                    return Err(MergeError::ShardTwice { file: file.clone(), shard: theirs });
+                }
+                seen.push(s.index);
+            }
+            _ => return Err(MergeError::ShardSeries { file: file.clone(), ours: first.shard.clone().unwrap_or_default(), theirs }),
+        }
+    }
+    let missing: Vec<String> = (1..=count).filter(|i| !seen.contains(i)).map(|i| format!("{i}/{count}")).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(MergeError::ShardMissing { missing: missing.join(", "), count })
+    }
 }
 
 /// Merges shard results (named for errors) into one result.
+///
+/// The parts must be one whole `--shard K/N` series: every shard once, none missing (or
+/// results of no shard at all), of the same set, image, keepalive, hold, speed and copies.
 pub fn merge(parts: Vec<(String, RunResult)>) -> Result<RunResult, MergeError> {
+    check_series(&parts)?;
     let mut iter = parts.into_iter();
     let (_, mut all) = iter.next().ok_or(MergeError::Empty)?;
     for (file, part) in iter {
@@ -194,6 +318,7 @@ pub fn merge(parts: Vec<(String, RunResult)>) -> Result<RunResult, MergeError> {
         check("set", all.set.clone(), part.set.clone())?;
         check("image", all.image.clone(), part.image.clone())?;
         check("hold", all.hold_secs.to_string(), part.hold_secs.to_string())?;
+        check("keepalive", all.keepalive_secs.to_string(), part.keepalive_secs.to_string())?;
         check("speed", format!("×{}", all.speed), format!("×{}", part.speed))?;
         check("copies", all.copies.to_string(), part.copies.to_string())?;
         check("profiles", format!("{:?}", all.profiles), format!("{:?}", part.profiles))?;
@@ -207,6 +332,7 @@ pub fn merge(parts: Vec<(String, RunResult)>) -> Result<RunResult, MergeError> {
         all.started_at = all.started_at.min(part.started_at);
         all.ended_at = all.ended_at.max(part.ended_at);
         all.wall_secs = all.wall_secs.max(part.wall_secs);
+        all.harness_fault = all.harness_fault.or(part.harness_fault);
     }
     all.shard = None;
     Ok(all)
@@ -220,14 +346,20 @@ pub fn reorder(r: &mut RunResult, order: &[String]) {
     r.cells.sort_by_key(|c| (pos(&c.tag), profiles.iter().position(|p| *p == c.profile)));
 }
 
-/// Whether any cell is not as expected: 2 for harness errors, 1 for changed outcomes, else 0.
-pub fn exit_status(r: &RunResult) -> i32 {
-    // A harness that could not finish its run (its engine went away) never reports a change.
-    if r.harness_fault.is_some() || r.cells.iter().any(|c| c.status == Status::Error) {
-        2
+/// The exit status a result calls for (see [`exit`]): [`exit::HARNESS_FAILED`] when the
+/// harness itself could not finish, else [`exit::CHANGED`] when an outcome changed, else
+/// [`exit::CELLS_ERRORED`] when a cell could not run, else [`exit::NOTHING_TO_RUN`] for a run
+/// of no cell, else [`exit::MET`].
+pub fn exit_status(r: &RunResult) -> u8 {
+    if r.harness_fault.is_some() {
+        exit::HARNESS_FAILED
     } else if r.cells.iter().any(|c| c.status == Status::Changed) {
-        1
+        exit::CHANGED
+    } else if r.cells.iter().any(|c| c.status == Status::Error) {
+        exit::CELLS_ERRORED
+    } else if r.cells.is_empty() {
+        exit::NOTHING_TO_RUN
     } else {
-        0
+        exit::MET
     }
 }

@@ -1,6 +1,6 @@
 //! The HTML report: one self-contained file (styles and script inline, nothing fetched) with
 //! the summary, the grid coloured by outcome under sticky heads, filters, and each cell's
-//! wire timeline drawn when it is clicked.
+//! wire timeline drawn when it is clicked, and every session's lifeline per tag (inline SVG).
 //!
 //! Written with maud: the page is Rust checked at compile time, every text is escaped unless
 //! marked otherwise, and rendering cannot fail, so there is no template error to report.
@@ -12,7 +12,8 @@ use crate::judge::results::{CellResult, RunResult, Status};
 use crate::plan::Outcome;
 use crate::plan::route::split_key;
 use crate::report::summary::{release_order, summarize, Summary};
-use crate::report::text::{broker_failure_text, digest_change_text, outcome_text, proxy_failure_text, run_line};
+use crate::report::wording::{broker_failure_text, digest_change_text, outcome_text, proxy_failure_text, ran_words, run_line};
+use crate::report::lifeline;
 use crate::report::timeline::{timeline, Timeline};
 
 const CSS: &str = include_str!("html/report.css");
@@ -38,7 +39,7 @@ fn status_word(s: Status) -> &'static str {
         Status::Met => "met",
         Status::Changed => "changed",
         Status::New => "new",
-        Status::Unchecked => "unchecked",
+        Status::Unproven => "unproven",
         Status::Error => "error",
     }
 }
@@ -67,7 +68,8 @@ fn data(r: &RunResult) -> String {
     serde_json::to_string(&cells).unwrap_or_else(|_| "[]".to_string()).replace("</", "<\\/")
 }
 
-fn summary_html(s: &Summary) -> Markup {
+/// The summary as a section: per column its sentence, known upstream issues, what to do, evidence.
+pub fn summary_html(s: &Summary) -> Markup {
     html! {
         section #summary {
             h2 { "Summary over " (s.tags) }
@@ -92,7 +94,7 @@ fn summary_html(s: &Summary) -> Markup {
                 }
             }
             @if !s.all_hold.is_empty() {
-                p.allhold { "Hold on every tag" (crate::report::compact::ran_words(s)) ": " (s.all_hold.join(", ")) "." }
+                p.allhold { "Hold on every tag" (ran_words(s)) ": " (s.all_hold.join(", ")) "." }
             }
             @if !s.not_run.is_empty() {
                 p.notrun { "Not run: " (s.not_run) " (the broker could not be had; see the notes below)." }
@@ -103,7 +105,7 @@ fn summary_html(s: &Summary) -> Markup {
 
 /// A cell's outcome in words without the terminal's symbol (`EOF 300.0 s`): a page cannot
 /// count on an emoji font.
-fn outcome_words(c: &CellResult) -> String {
+pub fn outcome_words(c: &CellResult) -> String {
     outcome_text(c).trim_start_matches(|ch: char| !ch.is_ascii()).trim_start().to_string()
 }
 
@@ -169,6 +171,25 @@ fn grid(r: &RunResult) -> Markup {
     }
 }
 
+/// Per tag, one drawing with a lifeline per column (see [`lifeline`](crate::report::lifeline)).
+pub fn lifelines(r: &RunResult) -> Markup {
+    html! {
+        section #lifelines {
+            h2 { "Lifelines" }
+            p.legend { "Each session as a bar from time zero to its end, on one axis per tag: ▼ the broker's PING, ▲ the client's PONG, □ a close frame, ● the round trip after the hold (OK), ✕ the end (anything else); the dashed line is the 5-minute mark." }
+            @for t in release_order(r) {
+                @let lines: Vec<lifeline::Line> = r.profiles.iter().filter_map(|p| r.cell(&t.tag, p)).map(|c| lifeline::line(c, r.hold_secs)).collect();
+                @if !lines.is_empty() {
+                    figure.lifeline data-tag=(t.tag) {
+                        figcaption { (t.tag) }
+                        (lifeline::svg(&format!("lifelines of {}", t.tag), &lines))
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The whole page.
 pub fn html(r: &RunResult) -> String {
     let outcomes = [Outcome::Ok, Outcome::Eof, Outcome::Closed, Outcome::Timeout, Outcome::Refused, Outcome::Error];
@@ -214,6 +235,7 @@ pub fn html(r: &RunResult) -> String {
                         div #timeline {}
                     }
                 }
+                (lifelines(r))
                 script #cells type="application/json" { (PreEscaped(data(r))) }
                 script { (PreEscaped(SCRIPT)) }
             }

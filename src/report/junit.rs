@@ -1,4 +1,5 @@
-//! JUnit XML: one test case per cell, failed when the outcome differs from matrix.toml.
+//! JUnit XML: one test case per cell, failed when the outcome differs from matrix.toml,
+//! skipped when the hold could not prove it (unproven).
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -14,7 +15,14 @@ pub fn junit(r: &RunResult) -> String {
     let mut suite = TestSuite::new(name);
     for c in &r.cells {
         let status = match c.status {
-            Status::Met | Status::New | Status::Unchecked => TestCaseStatus::success(),
+            Status::Met | Status::New => TestCaseStatus::success(),
+            // Not a pass: the hold could not observe what is expected.
+            Status::Unproven => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(format!("unproven: expected {}, and a hold of {} s cannot observe it", c.expected.as_deref().unwrap_or("-"), r.hold_secs));
+                s.set_type("unproven");
+                s
+            }
             Status::Changed => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_message(format!("expected {}, got {}: {}", c.expected.as_deref().unwrap_or("-"), outcome_text(c), c.verdict.cause));

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::judge::record::{Direction, Party};
 use crate::judge::results::{CellResult, RunResult, Status, TagResult};
-use crate::plan::{copies, KnownIssue, Outcome, Profile, Version};
+use crate::plan::{KnownIssue, Outcome, Profile, Version};
+pub use crate::report::tag_order::{ranges, release_order};
 use crate::plan::route::split_key;
 use crate::wire::frame::opcode;
 
@@ -23,6 +24,9 @@ pub struct Summary {
     pub tags: String,
     /// Tags whose broker could not be had, as ranges: said once here, not once per column.
     pub not_run: String,
+    /// Where a client's versions split into ones that drop and ones that hold
+    /// (`crate::report::versions`): `paho-python on bookworm: holds from 2.2.0 on; …`.
+    pub versions: Vec<String>,
 }
 
 /// One column that does not hold everywhere.
@@ -81,40 +85,9 @@ impl ColumnSummary {
     }
 }
 
-/// The tags of a run in release order: by version when every tag is a version
-/// (`1.6.9`, `2.1.0-alpine`), else as the run listed them (the set's file order).
-/// The copies of one tag (`bookworm#1` … `bookworm#8`, a run with `--copies`) stay together.
-pub fn release_order(r: &RunResult) -> Vec<&TagResult> {
-    let mut tags: Vec<&TagResult> = r.tags.iter().collect();
-    let first_seen = |t: &TagResult| r.tags.iter().position(|u| copies::image_tag(&u.tag) == copies::image_tag(&t.tag));
-    tags.sort_by_key(|t| first_seen(t));
-    if tags.iter().all(|t| Version::find(&t.tag).is_some()) {
-        tags.sort_by_key(|t| Version::find(&t.tag));
-    }
-    tags
-}
-
 /// The release line of a tag: `2.0` from the tag, else from the version its broker reported.
 pub fn release_line(t: &TagResult) -> Option<String> {
     Version::find(&t.tag).or_else(|| t.broker_version.as_deref().and_then(Version::find)).map(Version::line)
-}
-
-/// Runs of consecutive tags (in `order`) as text: `1.6.9–1.6.14, 2.0.0–2.0.10, 2.1.2`.
-pub fn ranges(order: &[&TagResult], keep: impl Fn(&str) -> bool) -> String {
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    for (i, t) in order.iter().enumerate() {
-        if !keep(&t.tag) {
-            continue;
-        }
-        match runs.last_mut() {
-            Some((_, last)) if *last + 1 == i => *last = i,
-            _ => runs.push((i, i)),
-        }
-    }
-    runs.iter()
-        .map(|&(a, b)| if a == b { order[a].tag.clone() } else { format!("{}–{}", order[a].tag, order[b].tag) })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Derives the summary of a run.
@@ -133,7 +106,7 @@ pub fn summarize(r: &RunResult) -> Summary {
         columns.push(c);
     }
     let not_run = ranges(&order, |tag| r.tags.iter().any(|t| t.tag == tag && t.error.is_some()));
-    Summary { all_hold, columns, tags: ranges(&order, |_| true), not_run }
+    Summary { all_hold, columns, tags: ranges(&order, |_| true), not_run, versions: crate::report::versions::version_splits(r) }
 }
 
 fn holds(r: &RunResult, tag: &str, column: &str) -> bool {

@@ -4,10 +4,12 @@
 //! plan's routes name proxies, each cell admitted by the [`schedule`]r as
 //! the machine has room, every admitted cell holding at once, each cell's record judged as
 //! it ends, with [`Progress`] events for whoever shows them. A [`reaper`] process removes
-//! the run's containers and clients if this process dies without doing it.
+//! the run's containers and clients if this process dies without doing it; [`stop`] names the
+//! signal that asked the run to stop.
 
 pub mod reaper;
 pub mod runner;
 pub mod schedule;
+pub mod stop;
 
 pub use runner::{run, run_with, Progress, SessionFn};

@@ -16,6 +16,7 @@
 //! (`engine::cleanup::remove_expired`).
 
 use std::os::unix::process::CommandExt as _;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use nix::unistd::Pid;
 
 use crate::client::command::own_cli;
 use crate::client::contract::RUN_ID_VAR;
-use crate::engine::{cleanup, tls, watch};
+use crate::engine::{cleanup, priority, tls, watch};
 
 /// How long a reaper waits for an engine that does not answer before it gives up (the next
 /// run's start then removes what is left, since the run's harness is gone).
@@ -33,22 +34,47 @@ pub const ENGINE_PATIENCE: Duration = Duration::from_secs(3600);
 /// A started reaper; dropping it closes the pipe, as the harness's death would.
 pub struct Reaper {
     child: Option<Child>,
+    warning: Option<String>,
 }
 
 impl Reaper {
     /// Starts the reaper of `run_id`. Never fails the run: a reaper that cannot start leaves
-    /// the run as it was without one (the expiry label still bounds its containers).
+    /// the run as it was without one (the expiry label still bounds its containers), and says
+    /// so on stderr ([`Reaper::warning`]).
     pub fn start(run_id: &str) -> Reaper {
-        let child = Command::new(own_cli())
+        let reaper = Reaper::start_program(&own_cli(), run_id);
+        if let Some(w) = &reaper.warning {
+            eprintln!("mosquitto-matrix: warning: {w}");
+        }
+        reaper
+    }
+
+    /// [`Reaper::start`] with the program given (`mosquitto-matrix`, whose `reap` it runs), silently.
+    pub fn start_program(program: &Path, run_id: &str) -> Reaper {
+        let spawned = Command::new(program)
             .args(["reap", "--run", run_id])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             // Its own process group: a Ctrl-C or a group kill of the harness does not reach it.
             .process_group(0)
-            .spawn()
-            .ok();
-        Reaper { child }
+            .spawn();
+        match spawned {
+            Ok(child) => Reaper { child: Some(child), warning: None },
+            Err(e) => Reaper {
+                child: None,
+                warning: Some(format!(
+                    "the run's reaper ({} reap) could not start: {e}; if this process is killed, its containers stay until \
+                     their expiry label lets the next run remove them",
+                    program.display()
+                )),
+            },
+        }
+    }
+
+    /// Why the run has no reaper, if it has none.
+    pub fn warning(&self) -> Option<&str> {
+        self.warning.as_deref()
     }
 }
 
@@ -97,6 +123,8 @@ pub async fn sweep(run_id: &str) -> (usize, usize) {
     }
     // The run's certificate and key (a TLS route), which the harness removes when it ends.
     tls::remove_run_files(run_id);
+    // Our control group, once no run's container is left in it.
+    priority::remove_group(std::path::Path::new("/sys/fs/cgroup"));
     (killed, removed)
 }
 
@@ -106,5 +134,17 @@ async fn wait_for_engine(limit: Duration) {
     let give_up = tokio::time::Instant::now() + limit;
     while watch::ping().await.is_err() && tokio::time::Instant::now() < give_up {
         tokio::time::sleep(watch::HEARTBEAT).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reaper_that_cannot_start_is_a_warning_naming_the_program_not_silence() {
+        let r = Reaper::start_program(Path::new("/nonexistent/mosquitto-matrix"), "run-without-reaper");
+        let w = r.warning().expect("a reaper that could not start says so");
+        assert!(w.starts_with("the run's reaper (/nonexistent/mosquitto-matrix reap) could not start: "), "{w}");
     }
 }

@@ -37,7 +37,7 @@ use crate::engine::priority;
 use crate::engine::watch::{self, EngineHealth, EngineWatch};
 use crate::engine::readiness::{self, Listener, Probe};
 use crate::judge::record::{End, SessionRecord};
-use crate::judge::results::{now_rfc3339, BrokerFailure, ClockFacts, CellResult, ColumnInfo, ProxyResult, RunResult, Status, TagResult, SCHEMA_VERSION};
+use crate::judge::results::{BrokerFailure, ClockFacts, CellResult, ColumnInfo, ProxyResult, RunResult, Status, TagResult, SCHEMA_VERSION};
 use crate::judge::verdict::{self, BrokerState, Verdict};
 use crate::plan::{copies, Cell, Column, Cost, Outcome, Plan, ProxyName, Route, Transport};
 use crate::run::reaper::Reaper;
@@ -130,9 +130,9 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
     let started_at = now_rfc3339();
     let clock = Instant::now();
     raise_open_files_limit();
-    priority::raise_harness();
+    let harness_raised = priority::raise_harness();
     // Brokers first on a busy CPU; where that cannot be had, they stay in the engine's group.
-    let _ = priority::prepare(broker::engine_is_local()).await;
+    let group = priority::prepare(broker::engine_is_local()).await;
     // Containers of ours that outlived their run go first: expired ones, and those of runs
     // whose harness is gone (one killed with its engine, say).
     let _ = tokio::time::timeout(Duration::from_secs(30), cleanup::remove_abandoned()).await;
@@ -149,16 +149,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         _ => None,
     };
     let (services, envs) = start_services(plan, ca_file.as_deref()).await;
-    let reporting = {
-        let (scheduler, progress) = (scheduler.clone(), progress.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(2));
-            loop {
-                tick.tick().await;
-                send(&progress, Progress::Load(scheduler.load()));
-            }
-        })
-    };
+    let reporting = report_load(&scheduler, &progress);
     // One network when a route has a proxy.
     let network = match plan.proxies().is_empty() {
         true => None,
@@ -177,17 +168,8 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
     }
     reporting.abort();
     join_all(services.into_iter().map(Service::stop)).await;
-    if let Some(Ok(name)) = &cx.network {
-        // Its containers are gone by now; `remove_run` below tries again if this failed.
-        let _ = tokio::time::timeout(removal_bound(&engine), network::remove(name)).await;
-    }
-    // A container whose start was abandoned at its bound may still have been created.
-    let bound = removal_bound(&engine);
-    let removal = tokio::time::timeout(bound, cleanup::remove_run(run_id)).await;
-    let health = engine.health();
-    drop(engine);
-    let removal = removal.unwrap_or_else(|_| Err(format!("the engine did not answer within {:.0} s", bound.as_secs_f64())));
-    let left_behind = cleanup::left_behind(run_id, removal).await;
+    let network = cx.network.clone();
+    let (health, left_behind) = clean_up(run_id, network, engine).await;
     // The reaper waits for an engine that went away, and removes what is left once it is back.
     drop(reaper);
     RunResult {
@@ -214,8 +196,37 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         wall_secs: clock.elapsed().as_secs_f64(),
         known_issues: plan.known_issues.clone(),
         harness_fault: health.cause(),
+        scheduling: priority::measures(&group, harness_raised),
         left_behind,
     }
+}
+
+/// Sends the scheduler's load every 2 s, until aborted.
+fn report_load(scheduler: &Scheduler, progress: &Option<UnboundedSender<Progress>>) -> tokio::task::JoinHandle<()> {
+    let (scheduler, progress) = (scheduler.clone(), progress.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            send(&progress, Progress::Load(scheduler.load()));
+        }
+    })
+}
+
+/// After the cells: the run's network, then whatever container of the run is left (one whose
+/// start was abandoned at its bound may still have been created); the engine's health over
+/// the run, and what could not be removed.
+async fn clean_up(run_id: &str, network: Option<Result<String, String>>, engine: EngineWatch) -> (EngineHealth, Option<String>) {
+    if let Some(Ok(name)) = &network {
+        // Its containers are gone by now; `remove_run` below tries again if this failed.
+        let _ = tokio::time::timeout(removal_bound(&engine), network::remove(name)).await;
+    }
+    let bound = removal_bound(&engine);
+    let removal = tokio::time::timeout(bound, cleanup::remove_run(run_id)).await;
+    let health = engine.health();
+    drop(engine);
+    let removal = removal.unwrap_or_else(|_| Err(format!("the engine did not answer within {:.0} s", bound.as_secs_f64())));
+    (health, cleanup::left_behind(run_id, removal).await)
 }
 
 /// How long a removal may take: 30 s, or one answer's bound while the engine is lost.
@@ -293,6 +304,13 @@ fn client_clock(plan: &Plan) -> Vec<(String, String)> {
     clock::clock_env(&library.to_string_lossy(), plan.speed)
 }
 
+/// The first line of a client's artefact file, when it has one: the set-up's record of what the
+/// client runs. A missing file is no error (an ad-hoc client has none); the JSON then omits it.
+fn artefact_line(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().next().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string)
+}
+
 /// Why the clients cannot be put on an accelerated clock, if they cannot.
 fn missing_client_clock(plan: &Plan) -> Option<String> {
     let library = clock::library_path(Libc::Glibc, &plan.workdir);
@@ -309,6 +327,10 @@ fn columns(plan: &Plan, cells: &[CellResult]) -> Vec<ColumnInfo> {
             let mut info = ColumnInfo::of(c);
             info.library =
                 cells.iter().filter(|r| r.column() == c.name()).find_map(|r| r.process.as_ref().and_then(|p| p.library.clone()));
+            if let Column::Command(k) = c.base() {
+                info.artefact = k.artefact.as_ref().and_then(|f| artefact_line(&plan.workdir.join(f)));
+                info.real_clock = k.real_clock(plan.speed);
+            }
             info
         })
         .collect()
@@ -318,7 +340,7 @@ fn columns(plan: &Plan, cells: &[CellResult]) -> Vec<ColumnInfo> {
 /// (the built-ins too, on an accelerated clock).
 enum Play {
     InProcess(crate::plan::Profile),
-    Command(crate::plan::CommandClient),
+    Command(Box<crate::plan::CommandClient>),
 }
 
 fn send(progress: &Option<UnboundedSender<Progress>>, p: Progress) {
@@ -410,11 +432,11 @@ async fn start_proxies(cx: &RunContext<'_>, tag: &str, broker: &Broker, cells: &
         let (upstream, clock, probe, cert) = (&upstream, &clock, &probe, &cert);
         async move {
             let Some(kind) = ProxyKind::from_name(name.name()) else {
-                return (name, Err(NotHad::own(name.name(), "the engine knows no such proxy".to_string())), None);
+                return (name, Err(UnavailableProxy::own(name.name(), "the engine knows no such proxy".to_string())), None);
             };
             let (net, host) = match upstream {
                 Ok(u) => u,
-                Err(why) => return (name, Err(NotHad::own(kind.name(), why.clone())), None),
+                Err(why) => return (name, Err(UnavailableProxy::own(kind.name(), why.clone())), None),
             };
             let wants_tls = cells.iter().any(|c| c.route == Route::Proxy { proxy: name, tls: true });
             let mut ticket = scheduler.admit(Cost::PROXY).await;
@@ -432,7 +454,7 @@ async fn start_proxies(cx: &RunContext<'_>, tag: &str, broker: &Broker, cells: &
             };
             let started = proxy::start(ask).await;
             ticket.started();
-            (name, started.map_err(|e| NotHad::from(&e)), Some(ticket))
+            (name, started.map_err(|e| UnavailableProxy::from(&e)), Some(ticket))
         }
     });
     let mut proxies = RowProxies::new();
@@ -458,25 +480,25 @@ async fn start_proxies(cx: &RunContext<'_>, tag: &str, broker: &Broker, cells: &
 
 /// A proxy that could not be had, from the engine's error or one of the runner's own: the
 /// whole text (naming the proxy, quoting its log) and its parts.
-struct NotHad {
+struct UnavailableProxy {
     label: String,
     text: String,
     failure: BrokerFailure,
 }
 
-impl NotHad {
-    fn own(proxy: &str, why: String) -> NotHad {
-        NotHad { label: proxy.to_string(), text: format!("proxy {proxy}: {why}"), failure: BrokerFailure { reason: why, ..BrokerFailure::default() } }
+impl UnavailableProxy {
+    fn own(proxy: &str, why: String) -> UnavailableProxy {
+        UnavailableProxy { label: proxy.to_string(), text: format!("proxy {proxy}: {why}"), failure: BrokerFailure { reason: why, ..BrokerFailure::default() } }
     }
 }
 
-impl From<&ProxyError> for NotHad {
-    fn from(e: &ProxyError) -> NotHad {
+impl From<&ProxyError> for UnavailableProxy {
+    fn from(e: &ProxyError) -> UnavailableProxy {
         let exit_status = match e {
             ProxyError::NotReady { exit_status, .. } => *exit_status,
             _ => None,
         };
-        NotHad {
+        UnavailableProxy {
             label: e.proxy().to_string(),
             text: e.to_string(),
             failure: BrokerFailure { reason: e.reason(), exit_status, log_tail: e.log_tail().to_vec() },
@@ -627,9 +649,9 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
     // too run as commands, under the same time library as the real clients.
     let protocol = cell.column.protocol();
     let play = match cell.column.base() {
-        Column::Builtin(profile) if plan.speed > 1 => Play::Command(command::builtin_command(*profile, &plan.timing)),
+        Column::Builtin(profile) if plan.speed > 1 => Play::Command(Box::new(command::builtin_command(*profile, &plan.timing))),
         Column::Builtin(profile) => Play::InProcess(*profile),
-        Column::Command(client) => Play::Command(client.clone()),
+        Column::Command(client) => Play::Command(Box::new(client.clone())),
         // `base` unwraps every `Under`; a column built by hand could still nest one.
         Column::Under { name, .. } => {
             let why = format!("column {name} is nested under two MQTT versions; write <column>+v<version> once");
@@ -638,12 +660,14 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
             return (result, None);
         }
     };
-    if let Some(missing) = missing_client_clock(plan) {
+    // A client that cannot follow the time library runs on real time, told its hold ÷ speed.
+    let real_clock = matches!(&play, Play::Command(c) if c.real_clock(plan.speed));
+    if let Some(missing) = missing_client_clock(plan).filter(|_| !real_clock) {
         let result = finish(plan, cell, verdict::error(missing), Some(client_id), now_rfc3339(), None);
         send(progress, Progress::CellFinished(Box::new(result.clone())));
         return (result, None);
     }
-    let mut extra_env = client_clock(plan);
+    let mut extra_env = if real_clock { Vec::new() } else { client_clock(plan) };
     extra_env.push((contract::RUN_ID_VAR.to_string(), run_id.to_string()));
     match services.get(cell.column.base().name()) {
         Some(Ok(env)) => extra_env.extend(env.iter().cloned()),
@@ -682,7 +706,7 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
         }
         Play::Command(client) => {
             let spec = CommandSpec {
-                client: crate::plan::CommandClient { protocol, ..client.clone() },
+                client: crate::plan::CommandClient { protocol, ..(**client).clone() },
                 host: at.host.clone(),
                 port,
                 username: plan.broker.username.clone(),
@@ -730,6 +754,11 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
         }
     };
     drop(ticket);
+    let v = if real_clock {
+        Verdict { cause: format!("{}; {}", v.cause, command::real_clock_note(plan.timing.hold, plan.speed)), ..v }
+    } else {
+        v
+    };
     let version = record.as_ref().and_then(|r| r.broker_version.clone());
     let result = finish(plan, cell, v, Some(client_id), started_at, record);
     send(progress, Progress::CellFinished(Box::new(result.clone())));
@@ -754,6 +783,8 @@ fn finish(plan: &Plan, cell: Cell, v: Verdict, client_id: Option<String>, starte
 }
 
 /// How waiting for a holding session ended.
+// One per cell, moved once: boxing the record would cost more than its size.
+#[allow(clippy::large_enum_variant)]
 enum Waited {
     /// The session ended (or panicked).
     Ended(Result<SessionRecord, tokio::task::JoinError>),
@@ -890,4 +921,11 @@ async fn inspect(broker: &Broker) -> Result<BrokerState, String> {
         paused: state.paused.unwrap_or(false),
         networked: c.network_settings.and_then(|n| n.networks).is_none_or(|n| !n.is_empty()),
     })
+}
+
+/// Now, as RFC 3339 UTC: when a run or a cell started and ended (the judge reads no clock).
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

@@ -201,6 +201,25 @@ impl Player {
         step
     }
 
+    /// The harness stops the session at `now` (Ctrl-C, SIGTERM): a session CONNACK accepted
+    /// says goodbye as at the hold's end (DISCONNECT, then the close frame over WebSocket), and
+    /// the session ends as the harness's error `why`. Nothing to send once it is over.
+    pub fn stop(&mut self, now: Duration, why: &str) -> Step {
+        let mut step = Step::default();
+        if self.phase == Phase::Over {
+            return step;
+        }
+        if self.state.connected() {
+            self.send_packet(now, &Packet::DISCONNECT, &mut step);
+            if self.ws {
+                let goodbye = behaviour::goodbye_close_payload(self.script.profile);
+                self.send_frame(now, opcode::CLOSE, &goodbye, true, &mut step);
+            }
+        }
+        self.finish_with(Some(End::HarnessError { detail: why.to_string() }), &mut step);
+        step
+    }
+
     /// Whether the CONNACK accepted the session.
     pub fn connected(&self) -> bool {
         self.state.connected()
@@ -431,6 +450,16 @@ mod tests {
         assert_eq!(step.end, Some(End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt: ms(5) } }));
         assert_eq!(packets(&step.out, Protocol::V5), vec![Packet::DISCONNECT]);
         assert_eq!(frames(&step.out).last().map(|f| f.opcode), Some(opcode::CLOSE));
+    }
+
+    #[test]
+    fn a_stopped_session_says_disconnect_and_close_then_ends_as_the_harness_stopping_it() {
+        let (mut p, _) = connected(Profile::Rfc6455, Protocol::V311, Packet::connack(0));
+        let step = p.stop(ms(500), "stopped by SIGINT");
+        assert_eq!(packets(&step.out, Protocol::V311), vec![Packet::DISCONNECT]);
+        assert_eq!(frames(&step.out).last().map(|f| f.opcode), Some(opcode::CLOSE));
+        assert_eq!(step.end, Some(End::HarnessError { detail: "stopped by SIGINT".into() }));
+        assert_eq!(p.stop(ms(600), "again"), Step::default(), "a session over says nothing more");
     }
 
     #[test]
