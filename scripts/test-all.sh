@@ -107,8 +107,8 @@ MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_TAGS=bookworm MATRIX_PROFILES=rfc6455,n
 # build used a python under /root that another user cannot run (root's pyenv here).
 cargo test --locked --test workstation
 # Last of all: undo what this run changed on the machine (the engine it started, stopped, and
-# iptables and ip_forward put back; the deb-src apt source; our cgroups; the registry package
-# if an older version installed it), check that nothing is left, then start the engine again
+# iptables and ip_forward put back; the deb-src apt source; our cgroups; Debian's registry
+# package when the record says the project installed it), check that nothing is left, then start the engine again
 # for whatever runs on this machine after CI (the images stay in it). Cost: 4.7 s measured
 # (undo 1.3 s, check, engine start 1.0 s) with no container running; dockerd stops running
 # containers first, 10 s at most.
