@@ -7,7 +7,9 @@
 #
 # Usage: docker/build-debian-images.sh [--force] [SUITE...]
 #   SUITE defaults to: bullseye bookworm trixie sid
-#   --force rebuilds images that already exist (otherwise they are kept).
+#   --force rebuilds images that already exist. Without it an image is kept (`found`)
+#   unless its org.mosquitto-matrix.recipe-hash label (this script, apt-sources.sh,
+#   mosquitto.conf, passwd, the suite) no longer matches: then it is rebuilt (stale).
 #
 # The images follow the layout of the official eclipse-mosquitto images:
 #   /mosquitto/config/mosquitto.conf (+ passwd), /mosquitto/data and
@@ -19,12 +21,18 @@
 # The Debian mirror is taken from this machine's apt sources
 # (/etc/apt/sources.list, /etc/apt/sources.list.d/*.list and *.sources);
 # set MOSQUITTO_MATRIX_DEBIAN_MIRROR to override it.
-# Suites are built in parallel; logs go to $BUILD_DIR/<suite>.log.
+# Suites are built in parallel; logs go to target/logs/<run>/debian-<suite>.log.
+#
+# Root: only to build (debootstrap makes device nodes, chroots and owns files as other
+# users), said before it starts; checking what exists needs only the engine. Run as
+# another user, the build alone runs again through `sudo -n`. Root-fs builds happen in a
+# `mktemp -d` folder (0700), removed at the end, also when a build fails.
+# MOSQUITTO_MATRIX_DRY_RUN=1: print what would be built, build nothing.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/host.sh"
 REPO=${MOSQUITTO_MATRIX_IMAGE_REPO:-mosquitto-matrix/debian}
-BUILD_DIR=${MOSQUITTO_MATRIX_BUILD_DIR:-/tmp/mosquitto-matrix-build}
 DEFAULT_SUITES=(bullseye bookworm trixie sid)
 
 die() { echo "build-debian-images.sh: error: $*" >&2; exit 1; }
@@ -36,14 +44,13 @@ suites=()
 for arg in "$@"; do
     case "$arg" in
         --force) force=1 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 0 ;;
         -*) die "unknown option: $arg" ;;
         *) suites+=("$arg") ;;
     esac
 done
 [ ${#suites[@]} -gt 0 ] || suites=("${DEFAULT_SUITES[@]}")
 
-[ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap needs it)"
 command -v docker >/dev/null 2>&1 || die "docker client not found (run docker/engine.sh first)"
 docker info >/dev/null 2>&1 || die "no docker engine answers (run docker/engine.sh first)"
 [ -r "$HERE/mosquitto.conf" ] || die "missing $HERE/mosquitto.conf"
@@ -167,6 +174,7 @@ build_suite() {
             --change "ENV VERSION=$upstream" \
             --change "ENV LWS_VERSION=$lws_env" \
             --change "LABEL org.mosquitto-matrix.suite=$suite" \
+            --change "LABEL org.mosquitto-matrix.recipe-hash=$(recipe_hash "$suite")" \
             --change "LABEL org.mosquitto-matrix.mosquitto-package=$mosq_pkg" \
             --change "LABEL org.mosquitto-matrix.libwebsockets-package=$lws_pkg" \
             --change "LABEL org.mosquitto-matrix.libwebsockets-linkage=$lws_link" \
@@ -199,13 +207,22 @@ cleanup_rootfs() {
 }
 
 # ------------------------------------------------------------------ main ---
+# recipe_hash SUITE : what the image is made of (a changed recipe rebuilds it).
+recipe_hash() {
+    { cat "$0" "$HERE/apt-sources.sh" "$HERE/mosquitto.conf" "$HERE/passwd"; echo "suite $1"; } | sha256sum | cut -c1-16
+}
+
 total_start=$(now)
 todo=()
 for suite in "${suites[@]}"; do
     case "$suite" in *[!a-z0-9-]*|"") die "bad suite name: $suite" ;; esac
-    if [ -z "$force" ] && docker image inspect "$REPO:$suite" >/dev/null 2>&1; then
+    have=$(docker image inspect -f '{{index .Config.Labels "org.mosquitto-matrix.recipe-hash"}}' "$REPO:$suite" 2>/dev/null || true)
+    if [ -z "$force" ] && [ -n "$have" ] && [ "$have" = "$(recipe_hash "$suite")" ]; then
         echo "image $REPO:$suite: found"
     else
+        if [ -z "$force" ] && docker image inspect "$REPO:$suite" >/dev/null 2>&1; then
+            echo "image $REPO:$suite: stale (its recipe changed, or it has no recipe-hash label)"
+        fi
         todo+=("$suite")
     fi
 done
@@ -215,19 +232,38 @@ if [ ${#todo[@]} -eq 0 ]; then
     exit 0
 fi
 
-if ! command -v debootstrap >/dev/null 2>&1; then
-    echo "debootstrap missing, installing it" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q </dev/null >&2 || die "apt-get update failed"
-    apt-get install -y -q debootstrap </dev/null >&2 || die "apt-get install debootstrap failed"
+if host_dry_run; then
+    command -v debootstrap >/dev/null 2>&1 || host_apt_install "debootstrap builds the broker images" debootstrap
+    host_would "build $(printf "$REPO:%s " "${todo[@]}")as root (debootstrap of Debian's mosquitto into a mktemp -d folder, then docker import); logs in target/logs/<run>/"
+    exit 0
 fi
+
+LOG_DIR=$(host_log_dir)
+if [ "$(id -u)" -ne 0 ]; then
+    host_need_root "building $(printf "$REPO:%s " "${todo[@]}")" "debootstrap makes device nodes, chroots and sets file owners" ||
+        die "cannot build without root"
+    for suite in "${todo[@]}"; do touch "$LOG_DIR/debian-$suite.log"; done
+    exec sudo -n env MOSQUITTO_MATRIX_LOG_DIR="$LOG_DIR" MOSQUITTO_MATRIX_IMAGE_REPO="$REPO" \
+        ${MOSQUITTO_MATRIX_DEBIAN_MIRROR:+MOSQUITTO_MATRIX_DEBIAN_MIRROR="$MOSQUITTO_MATRIX_DEBIAN_MIRROR"} \
+        bash "$0" ${force:+--force} "${todo[@]}"
+fi
+echo "root: building $(printf "$REPO:%s " "${todo[@]}")(debootstrap makes device nodes, chroots and sets file owners)" >&2
+
+host_apt_install "debootstrap builds the broker images" debootstrap || die "apt-get install debootstrap failed"
 mirror=$(find_mirror) || die "no Debian archive found in /etc/apt/sources.list or /etc/apt/sources.list.d/ (need a 'deb URL suite' line or a deb822 'URIs:' entry whose path ends in /debian); set MOSQUITTO_MATRIX_DEBIAN_MIRROR to override"
 echo "debian mirror: $mirror (from apt sources)"
 
-mkdir -p "$BUILD_DIR"
+BUILD_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mosquitto-matrix-debian.XXXXXXXX")
+remove_build_dir() {
+    local r
+    for r in "$BUILD_DIR"/*/rootfs; do cleanup_rootfs "$r"; done
+    rm -rf --one-file-system "$BUILD_DIR"
+    host_give_back "$LOG_DIR"
+}
+trap remove_build_dir EXIT
 declare -A pids starts
 for suite in "${todo[@]}"; do
-    log="$BUILD_DIR/$suite.log"
+    log="$LOG_DIR/debian-$suite.log"
     echo "image $REPO:$suite: building (log: $log)"
     starts[$suite]=$(now)
     rm -f "$BUILD_DIR/$suite.end"
@@ -241,11 +277,11 @@ for suite in "${todo[@]}"; do
     if wait "${pids[$suite]}"; then
         # the suite's own end time (suites finish in any order)
         end=$(cat "$BUILD_DIR/$suite.end" 2>/dev/null || now)
-        echo "image $REPO:$suite: built in $(elapsed "${starts[$suite]}" "$end") s ($(tail -n1 "$BUILD_DIR/$suite.log"))"
+        echo "image $REPO:$suite: built in $(elapsed "${starts[$suite]}" "$end") s ($(tail -n1 "$LOG_DIR/debian-$suite.log"))"
     else
         failed+=("$suite")
-        echo "image $REPO:$suite: FAILED after $(elapsed "${starts[$suite]}" "$(now)") s; last lines of $BUILD_DIR/$suite.log:" >&2
-        tail -n 30 "$BUILD_DIR/$suite.log" | sed 's/^/    /' >&2
+        echo "image $REPO:$suite: FAILED after $(elapsed "${starts[$suite]}" "$(now)") s; last lines of $LOG_DIR/debian-$suite.log:" >&2
+        tail -n 30 "$LOG_DIR/debian-$suite.log" | sed 's/^/    /' >&2
     fi
 done
 

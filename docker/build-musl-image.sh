@@ -7,7 +7,9 @@
 #
 # Usage: docker/build-musl-image.sh [--force] [VERSION]
 #   VERSION: Mosquitto's upstream version, default 2.0.11 (bookworm's).
-#   Without --force an existing image is kept (`found`); --force rebuilds
+#   Without --force an existing image is kept (`found`) unless its
+#   org.mosquitto-matrix.recipe-hash label (this script, mosquitto.conf, passwd, the
+#   version) no longer matches: then it is rebuilt (stale); --force rebuilds
 #   everything, sources unpacked again included.
 #
 # Built on this machine (not in a container), under target/musl-mosquitto/
@@ -46,10 +48,14 @@
 #   /tmp
 # with ENV VERSION / LWS_VERSION, EXPOSE 1883 9001 and
 # CMD ["/usr/sbin/mosquitto","-c","/mosquitto/config/mosquitto.conf"].
-# Needs root (apt-get, file ownership). Non-interactive; builds run under nice.
+# Needs root only to install missing build tools (apt-get, said first: docker/host.sh);
+# the image's file owners (mosquitto 1883) are set in the tarball, not on disk, so the
+# build runs as the invoking user. Non-interactive; builds run under nice.
+# MOSQUITTO_MATRIX_DRY_RUN=1: say what would be built, do nothing.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/host.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 REPO=${MOSQUITTO_MATRIX_MUSL_REPO:-mosquitto-matrix/musl}
 WORK=${MOSQUITTO_MATRIX_MUSL_DIR:-$ROOT/target/musl-mosquitto}
@@ -66,7 +72,7 @@ version=""
 for arg in "$@"; do
     case "$arg" in
         --force) force=1 ;;
-        -h|--help) sed -n '2,50p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 0 ;;
         -*) die "unknown option: $arg" ;;
         *) [ -z "$version" ] || die "only one VERSION"; version=$arg ;;
     esac
@@ -75,13 +81,23 @@ version=${version:-2.0.11}
 case "$version" in *[!0-9.]*|"") die "bad version: $version" ;; esac
 tag="$REPO:$version"
 
-[ "$(id -u)" -eq 0 ] || die "must run as root (apt-get, file ownership in the image)"
 command -v docker >/dev/null 2>&1 || die "docker client not found (run docker/engine.sh first)"
 docker info >/dev/null 2>&1 || die "no docker engine answers (run docker/engine.sh first)"
 
 start=$(now)
-if [ -z "$force" ] && docker image inspect "$tag" >/dev/null 2>&1; then
+recipe=$({ cat "$0" "$HERE/mosquitto.conf" "$HERE/passwd"; echo "version $version"; } | sha256sum | cut -c1-16)
+have=$(docker image inspect -f '{{index .Config.Labels "org.mosquitto-matrix.recipe-hash"}}' "$tag" 2>/dev/null || true)
+if [ -z "$force" ] && [ -n "$have" ] && [ "$have" = "$recipe" ]; then
     echo "image $tag: found"
+    exit 0
+fi
+if [ -z "$force" ] && docker image inspect "$tag" >/dev/null 2>&1; then
+    echo "image $tag: stale (its recipe changed, or it has no recipe-hash label)"
+fi
+if host_dry_run; then
+    host_apt_install "the musl image's build tools" musl-tools cmake make perl dpkg-dev binutils linux-libc-dev
+    for s in mosquitto libwebsockets openssl; do bash "$HERE/debian-source.sh" "$WORK/src" "$s"; done
+    host_would "build $tag under $WORK (as $(id -un): openssl, libwebsockets and mosquitto with musl-gcc), then docker import"
     exit 0
 fi
 
@@ -122,12 +138,9 @@ command -v perl >/dev/null 2>&1 || need+=(perl)
 command -v dpkg-source >/dev/null 2>&1 || need+=(dpkg-dev)
 command -v readelf >/dev/null 2>&1 || need+=(binutils)
 [ -f /usr/include/linux/mman.h ] || need+=(linux-libc-dev)
-apt_updated=""
 if [ ${#need[@]} -gt 0 ]; then
     echo "image $tag: installing build tools: ${need[*]}"
-    step apt-get-update apt-get update -q
-    apt_updated=1
-    step apt-get-install apt-get install -y -q --no-install-recommends "${need[@]}"
+    host_apt_install "the musl image's build tools" "${need[@]}" || die "apt-get install ${need[*]} failed (log: $(host_log_dir)/apt-get.log)"
 fi
 MUSL_LOADER=$(readlink -f /lib/ld-musl-x86_64.so.1 2>/dev/null || true)
 [ -n "$MUSL_LOADER" ] && [ -f "$MUSL_LOADER" ] || die "musl's loader /lib/ld-musl-x86_64.so.1 missing (Debian package musl)"
@@ -247,10 +260,14 @@ if [ ! -x "$bb_dir/bin/busybox" ]; then
     mkdir -p "$bb_dir"
     dl() {
         cd "$bb_dir"
-        apt-get download busybox-static || { [ -n "$apt_updated" ] || apt-get update -q && apt-get download busybox-static; }
+        apt-get download busybox-static
         dpkg-deb -x busybox-static_*.deb .
     }
-    step busybox dl
+    if ! ( dl ) </dev/null >"$LOGS/busybox.log" 2>&1; then
+        host_need_root "apt-get update" "apt's lists have no busybox-static to download" || die "apt-get download busybox-static failed (log: $LOGS/busybox.log)"
+        host_root apt-get update -q </dev/null >>"$LOGS/busybox.log" 2>&1 || die "apt-get update failed (log: $LOGS/busybox.log)"
+        step busybox dl
+    fi
 fi
 bb_pkg=$(dpkg-deb -f "$bb_dir"/busybox-static_*.deb Version)
 
@@ -271,16 +288,25 @@ root:x:0:
 mosquitto:x:$MOSQ_GID:
 EOF
 install -m 0644 "$HERE/mosquitto.conf" "$rootfs/mosquitto/config/mosquitto.conf"
-# read by the broker after it drops to the mosquitto user (see build-debian-images.sh)
-install -m 0600 -o "$MOSQ_UID" -g "$MOSQ_GID" "$HERE/passwd" "$rootfs/mosquitto/config/passwd"
-chown "$MOSQ_UID:$MOSQ_GID" "$rootfs/mosquitto/config" "$rootfs/mosquitto/data" "$rootfs/mosquitto/log"
+# read by the broker after it drops to the mosquitto user (see build-debian-images.sh);
+# owned by mosquitto in the image: the tarball says so (import below), not the disk.
+install -m 0600 "$HERE/passwd" "$rootfs/mosquitto/config/passwd"
 chmod 0755 "$rootfs/mosquitto/config" "$rootfs/mosquitto/data" "$rootfs/mosquitto/log"
 
 # ----------------------------------------------------------------- image ---
 old_id=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
+# The image's tarball, owners set here and not on disk (no root): everything root's but
+# the mosquitto user's three folders and password file, appended with its uid/gid, then the
+# config file, root's again (docker import refuses a path twice, so the folders are left
+# out of the first pass).
 import() {
-    tar --numeric-owner -C "$rootfs" -c . |
-        docker import \
+    local tarball="$WORK/build/image.tar"
+    tar --numeric-owner --owner=0 --group=0 -C "$rootfs" -cf "$tarball" \
+        --exclude=./mosquitto/config --exclude=./mosquitto/data --exclude=./mosquitto/log .
+    tar --numeric-owner --owner="$MOSQ_UID" --group="$MOSQ_GID" --no-recursion -C "$rootfs" -rf "$tarball" \
+        ./mosquitto/config ./mosquitto/data ./mosquitto/log ./mosquitto/config/passwd
+    tar --numeric-owner --owner=0 --group=0 -C "$rootfs" -rf "$tarball" ./mosquitto/config/mosquitto.conf
+    docker import \
             --change "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin" \
             --change "ENV VERSION=$version" \
             --change "ENV LWS_VERSION=$lws_upstream" \
@@ -296,8 +322,10 @@ import() {
             --change "LABEL org.mosquitto-matrix.mosquitto-gid=$MOSQ_GID" \
             --change "EXPOSE 1883 9001" \
             --change 'CMD ["/usr/sbin/mosquitto","-c","/mosquitto/config/mosquitto.conf"]' \
+            --change "LABEL org.mosquitto-matrix.recipe-hash=$recipe" \
             -m "Debian $mosq_pkg built with musl-gcc (lws $lws_pkg, openssl $ssl_pkg, static)" \
-            - "$tag"
+            - "$tag" <"$tarball"
+    rm -f "$tarball"
 }
 step import import
 if [ -n "$old_id" ] && [ "$old_id" != "$(docker image inspect -f '{{.Id}}' "$tag")" ]; then

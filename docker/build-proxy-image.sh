@@ -7,7 +7,9 @@
 #   tar -C ROOTFS -c . | docker import --change ... - mosquitto-matrix/proxy:SUITE
 #
 # Usage: docker/build-proxy-image.sh [--force] [SUITE]
-#   --force rebuilds an image that exists (otherwise it is kept: `found`).
+#   --force rebuilds an image that exists. Without it the image is kept (`found`) unless its
+#   org.mosquitto-matrix.recipe-hash label (this script, apt-sources.sh, the suite) no longer
+#   matches: then it is rebuilt (stale).
 #
 # The image is the packages as Debian installs them: their stock configuration files stay
 # (/etc/nginx/nginx.conf, /etc/haproxy/haproxy.cfg, /etc/caddy/Caddyfile,
@@ -16,12 +18,16 @@
 # started while the packages install: a policy-rc.d that says no is in place for the
 # debootstrap (its chroot shares this machine's network) and removed afterwards.
 # Labels: org.mosquitto-matrix.<proxy>-package = each package's Debian version.
-# Log: $BUILD_DIR/proxy-<suite>.log.
+# Log: target/logs/<run>/proxy-<suite>.log.
+#
+# Root: only to build (debootstrap), said before it starts; run as another user the build
+# alone runs again through `sudo -n`. The root fs is built in a `mktemp -d` folder (0700),
+# removed at the end, also when the build fails. MOSQUITTO_MATRIX_DRY_RUN=1: say, do nothing.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/host.sh"
 REPO=${MOSQUITTO_MATRIX_PROXY_REPO:-mosquitto-matrix/proxy}
-BUILD_DIR=${MOSQUITTO_MATRIX_BUILD_DIR:-/tmp/mosquitto-matrix-build}
 PACKAGES=(nginx haproxy caddy apache2)
 
 die() { echo "build-proxy-image.sh: error: $*" >&2; exit 1; }
@@ -33,7 +39,7 @@ suite=bookworm
 for arg in "$@"; do
     case "$arg" in
         --force) force=1 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 0 ;;
         -*) die "unknown option: $arg" ;;
         *[!a-z0-9-]*) die "bad suite name: $arg" ;;
         *) suite=$arg ;;
@@ -43,17 +49,32 @@ done
 start=$(now)
 command -v docker >/dev/null 2>&1 || die "docker client not found (run docker/engine.sh first)"
 docker info >/dev/null 2>&1 || die "no docker engine answers (run docker/engine.sh first)"
-if [ -z "$force" ] && docker image inspect "$REPO:$suite" >/dev/null 2>&1; then
+hash=$({ cat "$0" "$HERE/apt-sources.sh"; echo "suite $suite"; } | sha256sum | cut -c1-16)
+have=$(docker image inspect -f '{{index .Config.Labels "org.mosquitto-matrix.recipe-hash"}}' "$REPO:$suite" 2>/dev/null || true)
+if [ -z "$force" ] && [ -n "$have" ] && [ "$have" = "$hash" ]; then
     echo "image $REPO:$suite: found ($(elapsed "$start" "$(now)") s)"
     exit 0
 fi
-[ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap needs it)"
-if ! command -v debootstrap >/dev/null 2>&1; then
-    echo "debootstrap missing, installing it" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q </dev/null >&2 || die "apt-get update failed"
-    apt-get install -y -q debootstrap </dev/null >&2 || die "apt-get install debootstrap failed"
+if [ -z "$force" ] && docker image inspect "$REPO:$suite" >/dev/null 2>&1; then
+    echo "image $REPO:$suite: stale (its recipe changed, or it has no recipe-hash label)"
 fi
+if host_dry_run; then
+    command -v debootstrap >/dev/null 2>&1 || host_apt_install "debootstrap builds the proxies' image" debootstrap
+    host_would "build $REPO:$suite as root (debootstrap of Debian's ${PACKAGES[*]} into a mktemp -d folder, then docker import); log in target/logs/<run>/"
+    exit 0
+fi
+LOG_DIR=$(host_log_dir)
+log="$LOG_DIR/proxy-$suite.log"
+if [ "$(id -u)" -ne 0 ]; then
+    host_need_root "building $REPO:$suite" "debootstrap makes device nodes, chroots and sets file owners" ||
+        die "cannot build without root"
+    touch "$log"
+    exec sudo -n env MOSQUITTO_MATRIX_LOG_DIR="$LOG_DIR" MOSQUITTO_MATRIX_PROXY_REPO="$REPO" \
+        ${MOSQUITTO_MATRIX_DEBIAN_MIRROR:+MOSQUITTO_MATRIX_DEBIAN_MIRROR="$MOSQUITTO_MATRIX_DEBIAN_MIRROR"} \
+        bash "$0" ${force:+--force} "$suite"
+fi
+echo "root: building $REPO:$suite (debootstrap makes device nodes, chroots and sets file owners)" >&2
+host_apt_install "debootstrap builds the proxies' image" debootstrap || die "apt-get install debootstrap failed"
 
 . "$HERE/apt-sources.sh"
 mirror=${MOSQUITTO_MATRIX_DEBIAN_MIRROR:-}
@@ -115,6 +136,7 @@ build() {
         docker import \
             --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
             --change "LABEL org.mosquitto-matrix.suite=$suite" \
+            --change "LABEL org.mosquitto-matrix.recipe-hash=$hash" \
             "${changes[@]}" \
             --change "EXPOSE 8080 8443" \
             --change 'CMD ["/bin/sh","-c","echo the harness chooses the proxy; exit 2"]' \
@@ -124,9 +146,9 @@ build() {
     set +x
 }
 
+BUILD_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mosquitto-matrix-proxy.XXXXXXXX")
+trap 'cleanup_rootfs "$BUILD_DIR/proxy-$suite/rootfs"; rm -rf --one-file-system "$BUILD_DIR"; host_give_back "$LOG_DIR"' EXIT
 mkdir -p "$BUILD_DIR/proxy-$suite"
-rm -f "$BUILD_DIR/proxy-$suite/versions"
-log="$BUILD_DIR/proxy-$suite.log"
 echo "image $REPO:$suite: building (log: $log)"
 old_id=$(docker image inspect -f '{{.Id}}' "$REPO:$suite" 2>/dev/null || true)
 if ! ( build ) </dev/null >"$log" 2>&1; then

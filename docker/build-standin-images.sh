@@ -29,13 +29,14 @@
 #   Dockerfile + base image id) no longer matches: then it is rebuilt (stale).
 # Images carry LABEL org.mosquitto-matrix.standin=<name> (and no
 # org.mosquitto-matrix.tool label: only containers carry that).
-# Build contexts and logs: $BUILD_DIR/standin-<name>/.
+# Build contexts: a `mktemp -d` folder, removed at the end; logs: target/logs/<run>/.
+# No root: docker build only. MOSQUITTO_MATRIX_DRY_RUN=1: say, do nothing.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/host.sh"
 REPO=${MOSQUITTO_MATRIX_STANDIN_REPO:-mosquitto-matrix/standin}
 BASE=${MOSQUITTO_MATRIX_STANDIN_BASE:-mosquitto-matrix/debian:bookworm}
-BUILD_DIR=${MOSQUITTO_MATRIX_BUILD_DIR:-/tmp/mosquitto-matrix-build}
 ALL=(quiet late deaf exits realtime)
 
 die() { echo "build-standin-images.sh: error: $*" >&2; exit 1; }
@@ -47,7 +48,7 @@ names=()
 for arg in "$@"; do
     case "$arg" in
         --force) force=1 ;;
-        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 0 ;;
         -*) die "unknown option: $arg" ;;
         *) names+=("$arg") ;;
     esac
@@ -59,8 +60,10 @@ done
 
 command -v docker >/dev/null 2>&1 || die "docker client not found (run docker/engine.sh first)"
 docker info >/dev/null 2>&1 || die "no docker engine answers (run docker/engine.sh first)"
-base_id=$(docker image inspect -f '{{.Id}}' "$BASE" 2>/dev/null) ||
+if ! base_id=$(docker image inspect -f '{{.Id}}' "$BASE" 2>/dev/null); then
+    if host_dry_run; then host_would "build $(printf "$REPO:%s " "${names[@]}")with docker build on $BASE (no root)"; exit 0; fi
     die "base image $BASE missing (run docker/build-debian-images.sh bookworm, or docker/provision.sh)"
+fi
 
 # dockerfile NAME : the Dockerfile of one stand-in.
 dockerfile() {
@@ -82,6 +85,7 @@ content_hash() {
 
 total_start=$(now)
 failed=()
+BUILD_DIR=""
 for name in "${names[@]}"; do
     tag="$REPO:$name"
     hash=$(content_hash "$name")
@@ -93,10 +97,11 @@ for name in "${names[@]}"; do
     if [ -z "$force" ] && [ -n "$have" ]; then
         echo "image $tag: stale (entrypoint, Dockerfile or $BASE changed), rebuilding"
     fi
+    if host_dry_run; then host_would "build $tag with docker build on $BASE (no root)"; continue; fi
     start=$(now)
+    [ -n "${BUILD_DIR:-}" ] || { BUILD_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mosquitto-matrix-standin.XXXXXXXX"); trap 'rm -rf "$BUILD_DIR"' EXIT; }
     ctx="$BUILD_DIR/standin-$name"
-    log="$BUILD_DIR/standin-$name.log"
-    rm -rf "$ctx"
+    log="$(host_log_dir)/standin-$name.log"
     mkdir -p "$ctx"
     { dockerfile "$name"; echo "LABEL org.mosquitto-matrix.standin-hash=$hash"; } >"$ctx/Dockerfile"
     install -m 0755 "$HERE/standins/$name.sh" "$ctx/$name.sh"

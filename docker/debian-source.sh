@@ -16,11 +16,14 @@
 # build-debian-images.sh; MOSQUITTO_MATRIX_DEBIAN_MIRROR overrides it) for
 # bookworm, bookworm-updates and, when a debian-security entry exists,
 # bookworm-security; then apt-get update runs once.
-# Also installs dpkg-dev (dpkg-source) when missing. Needs root.
+# Also installs dpkg-dev (dpkg-source) when missing. Root only for those host changes
+# (the apt source, apt-get update, apt-get install), each said first and the source file
+# recorded for scripts/uninstall.sh; `apt-get source` itself runs as the invoking user.
+# MOSQUITTO_MATRIX_DRY_RUN=1: say what would be done, do nothing.
 set -euo pipefail
 
 SUITE=${MOSQUITTO_MATRIX_SOURCE_SUITE:-bookworm}
-SRC_LIST=/etc/apt/sources.list.d/mosquitto-matrix-deb-src.sources
+SRC_LIST=${MOSQUITTO_MATRIX_DEB_SRC_LIST:-/etc/apt/sources.list.d/mosquitto-matrix-deb-src.sources}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "debian-source.sh: error: $*" >&2; exit 1; }
@@ -32,8 +35,7 @@ pkg=${spec%%=*}
 want_version=""
 [ "$pkg" = "$spec" ] || want_version=${spec#*=}
 case "$pkg" in *[!a-z0-9.+-]*|"") die "bad source package name: $pkg" ;; esac
-[ "$(id -u)" -eq 0 ] || die "must run as root (apt-get update / install)"
-
+. "$HERE/host.sh"
 export DEBIAN_FRONTEND=noninteractive
 
 # -------------------------------------------------------- apt source URIs ---
@@ -89,19 +91,34 @@ ensure_deb_src() {
                 echo "Components: main"
                 [ -z "$keyring" ] || echo "$keyring"
             fi
-        } >"$SRC_LIST.tmp"
-        mv "$SRC_LIST.tmp" "$SRC_LIST"
+        } >"$dest/deb-src.sources"
+        host_as_root "writing $SRC_LIST" "apt knows no source package $spec and has no deb-src entry" \
+            install -m 0644 "$dest/deb-src.sources" "$SRC_LIST" || die "could not write $SRC_LIST"
+        rm -f "$dest/deb-src.sources"
+        host_record apt-source "$SRC_LIST"
         echo "deb-src: added $SRC_LIST ($SUITE from the apt mirror)" >&2
     fi
+    local log="$dest/apt-get-update.log"
     echo "deb-src: apt-get update" >&2
-    apt-get update -q </dev/null >/tmp/mosquitto-matrix-apt-update.log 2>&1 || {
-        tail -n 20 /tmp/mosquitto-matrix-apt-update.log >&2
-        die "apt-get update failed (log: /tmp/mosquitto-matrix-apt-update.log)"
+    host_need_root "apt-get update" "to read the deb-src indices" || die "apt-get update needs root"
+    host_root apt-get update -q </dev/null >"$log" 2>&1 || {
+        tail -n 20 "$log" >&2
+        die "apt-get update failed (log: $log)"
     }
     source_known || die "apt knows no source package $spec even after enabling deb-src (apt-cache showsrc $pkg lists: $(apt-cache showsrc "$pkg" 2>/dev/null | awk '$1=="Version:"{printf "%s ", $2}'))"
 }
 
 # ----------------------------------------------------------------- main ---
+if host_dry_run; then
+    if [ -f "$dest/.unpacked-$pkg" ]; then
+        echo "source $pkg: found ($dest)" >&2
+    else
+        command -v dpkg-source >/dev/null 2>&1 || host_apt_install "dpkg-source unpacks Debian source packages" dpkg-dev
+        source_known || host_would "write $SRC_LIST (deb-src for $SUITE from this machine's mirror) and apt-get update, as root; recorded for scripts/uninstall.sh"
+        host_would "apt-get source $spec into $dest (as $(id -un))"
+    fi
+    exit 0
+fi
 mkdir -p "$dest"
 dest=$(cd "$dest" && pwd)
 
@@ -117,10 +134,7 @@ if [ -f "$stamp" ]; then
     fi
 fi
 
-command -v dpkg-source >/dev/null 2>&1 || {
-    echo "dpkg-source missing, installing dpkg-dev" >&2
-    apt-get install -y -q --no-install-recommends dpkg-dev </dev/null >&2 || die "apt-get install dpkg-dev failed"
-}
+host_apt_install "dpkg-source unpacks Debian source packages" dpkg-dev || die "apt-get install dpkg-dev failed"
 ensure_deb_src
 
 log="$dest/apt-get-source-$pkg.log"

@@ -5,8 +5,15 @@
 # - Otherwise Debian's docker.io is installed if dockerd is missing, and
 #   dockerd is started in the background, fully detached from this shell
 #   (it must outlive the test run's shell; CI has no stdin), logging to
-#   $DOCKERD_LOG. We wait, bounded, until `docker info` answers, and record
-#   its pid in /run/mosquitto-matrix/dockerd.pid (only an engine started here).
+#   $DOCKERD_LOG (default target/logs/<run>/dockerd.log). We wait, bounded,
+#   until `docker info` answers, and record its pid in /run/mosquitto-matrix/dockerd.pid
+#   (only an engine started here; tests/engine_faults.rs kills only that one).
+# - Both need root, and say so first (docker/host.sh). Starting an engine changes the
+#   machine: dockerd sets the iptables FORWARD policy to DROP, adds its chains and the docker0
+#   bridge, and sets net.ipv4.ip_forward=1. Before it starts, the iptables rules and
+#   ip_forward are saved under /var/lib/mosquitto-matrix/, and the engine's pid is recorded:
+#   `bash scripts/uninstall.sh` stops that engine and puts both back.
+# - MOSQUITTO_MATRIX_DRY_RUN=1: print what would be done, do nothing.
 #
 # Storage driver: dockerd's own choice is tried first (overlay2 on this
 # project's machines: ext4 root, overlay in the kernel; no extra flags
@@ -16,14 +23,13 @@
 # but copies every layer in full.
 set -euo pipefail
 
-DOCKERD_LOG=${DOCKERD_LOG:-/var/log/mosquitto-matrix-dockerd.log}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/host.sh"
 WAIT_SECS=${MOSQUITTO_MATRIX_DOCKERD_WAIT:-60}
 
 die() { echo "engine.sh: error: $*" >&2; exit 1; }
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
-}
+as_root() { host_root "$@"; }
 
 server_version() { docker info --format '{{.ServerVersion}}' 2>/dev/null; }
 
@@ -31,13 +37,35 @@ if command -v docker >/dev/null 2>&1 && v=$(server_version) && [ -n "$v" ]; then
     echo "docker engine: found ($v)"
     exit 0
 fi
+if command -v docker >/dev/null 2>&1 && [ -S /var/run/docker.sock ] && [ ! -w /var/run/docker.sock ] && [ "$(id -u)" -ne 0 ]; then
+    die "an engine's socket /var/run/docker.sock exists but $(id -un) may not use it (add the user to the docker group: sudo usermod -aG docker $(id -un), then log in again)"
+fi
+
+if host_dry_run; then
+    command -v dockerd >/dev/null 2>&1 || host_apt_install "the Docker engine (dockerd, docker)" docker.io
+    host_would "start dockerd as root, detached, logging to target/logs/<run>/dockerd.log; it sets iptables FORWARD to DROP, adds its chains and docker0, sets net.ipv4.ip_forward=1 (saved first under $HOST_STATE_DIR; scripts/uninstall.sh stops it and restores them)"
+    exit 0
+fi
 
 if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
     echo "docker engine: dockerd/docker missing, installing Debian's docker.io" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    as_root apt-get update -q </dev/null >&2 || die "apt-get update failed"
-    as_root apt-get install -y -q docker.io </dev/null >&2 || die "apt-get install docker.io failed"
+    host_apt_install "the Docker engine (dockerd, docker)" docker.io || die "apt-get install docker.io failed"
     command -v dockerd >/dev/null 2>&1 || die "dockerd still not found after installing docker.io"
+fi
+host_need_root "starting dockerd" "the engine runs as root; it changes iptables and net.ipv4.ip_forward (saved first, restored by scripts/uninstall.sh)" ||
+    die "no engine answers and none can be started without root"
+DOCKERD_LOG=${DOCKERD_LOG:-$(host_log_dir)/dockerd.log}
+# Made by the invoking user: dockerd (root) appends to it, and it stays theirs.
+touch "$DOCKERD_LOG"
+
+# What dockerd will change, saved before its first start (kept if an earlier start was not undone).
+if [ ! -f "$HOST_CHANGES" ] || ! grep -q '^ip_forward ' "$HOST_CHANGES"; then
+    host_record ip_forward "$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null || echo 0)"
+fi
+if command -v iptables-save >/dev/null 2>&1 && { [ ! -f "$HOST_CHANGES" ] || ! grep -q '^iptables ' "$HOST_CHANGES"; }; then
+    as_root sh -c 'mkdir -p "$1" && iptables-save >"$1/iptables-before-engine"' sh "$HOST_STATE_DIR" ||
+        die "could not save the iptables rules before starting the engine"
+    host_record iptables "$HOST_STATE_DIR/iptables-before-engine"
 fi
 
 # A stale pid file from an engine that no longer runs makes dockerd refuse to start.
@@ -68,8 +96,7 @@ fi
 # start_dockerd EXTRA_ARGS... : start detached; returns 0 once `docker info` answers.
 start_dockerd() {
     local t0 now pid
-    as_root mkdir -p "$(dirname "$DOCKERD_LOG")"
-    echo "==== $(date -u +%FT%TZ) starting: dockerd $*" | as_root tee -a "$DOCKERD_LOG" >/dev/null
+    echo "==== $(date -u +%FT%TZ) starting: dockerd $*" >>"$DOCKERD_LOG"
     # setsid: own session, no controlling tty; nohup + redirections: nothing
     # tied to this shell's stdin/stdout, so CI ending the shell leaves it up.
     as_root setsid nohup dockerd "$@" </dev/null >>"$DOCKERD_LOG" 2>&1 &
@@ -141,6 +168,7 @@ if [ -z "$ok" ]; then
 fi
 
 end=$(date +%s.%N)
+host_record engine "$(cat /var/run/docker.pid 2>/dev/null || pgrep -x -n dockerd)" "$DOCKERD_LOG"
 driver=$(docker info --format '{{.Driver}}' 2>/dev/null || echo '?')
 echo "docker engine: started in $(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b-a}') s ($(server_version), storage driver $driver)"
 

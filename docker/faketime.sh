@@ -52,12 +52,14 @@
 # Each library is smoke-tested: a tiny program of the same C library must see
 # time() == 946684800 under FAKETIME="@2000-01-01 00:00:00".
 # Build directory and logs: target/faketime/ (src/, build-*/, *.log).
-# Needs root (apt-get) and, to build the glibc library, a Docker engine with
-# mosquitto-matrix/debian:bullseye (docker/build-debian-images.sh bullseye).
-# Non-interactive.
+# Needs root only to install missing Debian packages (said first, docker/host.sh) and, to
+# build the glibc library, a Docker engine with mosquitto-matrix/debian:bullseye
+# (docker/build-debian-images.sh bullseye). Non-interactive.
+# MOSQUITTO_MATRIX_DRY_RUN=1: say what would be built or installed, do nothing.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/host.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 WORK=${MOSQUITTO_MATRIX_FAKETIME_DIR:-$ROOT/target/faketime}
 OUT="$WORK/musl"
@@ -75,25 +77,28 @@ force=""
 for arg in "$@"; do
     case "$arg" in
         --force) force=1 ;;
-        -h|--help) sed -n '2,57p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 0 ;;
         *) die "unknown argument: $arg" ;;
     esac
 done
-[ "$(id -u)" -eq 0 ] || die "must run as root (apt-get)"
 export DEBIAN_FRONTEND=noninteractive
 start=$(now)
 
-apt_updated=""
-# apt_install PKG... : install Debian packages (apt-get update once, first).
+# apt_install PKG... : install the missing Debian packages (as root, said first).
 apt_install() {
-    if [ -z "$apt_updated" ]; then
-        apt-get update -q </dev/null >"$WORK/apt-get-update.log" 2>&1 ||
-            { tail -n 20 "$WORK/apt-get-update.log" >&2; die "apt-get update failed (log: $WORK/apt-get-update.log)"; }
-        apt_updated=1
-    fi
-    apt-get install -y -q --no-install-recommends "$@" </dev/null >"$WORK/apt-get-install.log" 2>&1 ||
-        { tail -n 20 "$WORK/apt-get-install.log" >&2; die "apt-get install $* failed (log: $WORK/apt-get-install.log)"; }
+    host_apt_install "libfaketime's builds" "$@" || die "apt-get install $* failed (log: $(host_log_dir)/apt-get.log)"
 }
+
+if host_dry_run; then
+    for f in "$WORK/glibc/libfaketime.so.1" "$WORK/musl/libfaketime.so.1"; do
+        if [ -z "$force" ] && [ -f "$f" ]; then echo "libfaketime: $f found"; else host_would "build $f (as $(id -un))"; fi
+    done
+    if [ -n "$force" ] || [ ! -f "$WORK/glibc/libfaketime.so.1" ] || [ ! -f "$WORK/musl/libfaketime.so.1" ]; then
+        host_apt_install "libfaketime's builds" libfaketime gcc libc6-dev binutils dpkg-dev make musl-tools
+        bash "$HERE/debian-source.sh" "$WORK/src" libfaketime
+    fi
+    exit 0
+fi
 
 # need_tools CMD:PKG... : install the packages of the commands that are missing.
 need_tools() {

@@ -4,6 +4,13 @@
 #
 #   bash docker/provision.sh [--force] [SUITE...]          # everything (scripts/test-all.sh)
 #   bash docker/provision.sh --for-run                      # only what one matrix run needs
+#   bash docker/provision.sh --dry-run [--for-run] ...      # only say what would change
+#
+# What changes outside the checkout, and needs root, is said before it is done (docker/host.sh)
+# and recorded for `bash scripts/uninstall.sh`: an engine started here, Debian packages
+# installed here, an apt source for deb-src. Everything else (builds, logs in
+# target/logs/<run>/) belongs to the invoking user. --dry-run does nothing but print, per
+# step, `found` or `would: ...`.
 #
 # Everything: the mosquitto-matrix/debian:<suite> images, the readiness stand-ins (they need
 # mosquitto-matrix/debian:bookworm), libfaketime for glibc and musl, and the musl-linked
@@ -21,12 +28,17 @@
 # result exists already.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/host.sh"
 
 for_run=""
-if [ "${1:-}" = "--for-run" ]; then
-    for_run=1
-    shift
-fi
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --for-run) for_run=1; shift ;;
+        --dry-run) export MOSQUITTO_MATRIX_DRY_RUN=1; shift ;;
+        *) break ;;
+    esac
+done
+host_dry_run || echo "provision.sh: logs in $(host_log_dir)"
 
 bash "$HERE/engine.sh"
 
@@ -36,6 +48,7 @@ if [ -z "$for_run" ]; then
     bash "$HERE/faketime.sh"
     bash "$HERE/build-musl-image.sh"
     bash "$HERE/build-proxy-image.sh"
+    host_dry_run && echo "provision.sh: (dry run) nothing was changed"
     exit 0
 fi
 
@@ -69,4 +82,5 @@ fi
 case ",${MATRIX_ROUTES:-}," in
     *,nginx*|*,haproxy*|*,caddy*|*,apache*) bash "$HERE/build-proxy-image.sh" ;;
 esac
+host_dry_run && echo "provision.sh: (dry run) nothing was changed" && exit 0
 echo "provision.sh: provisioned for set $set_name at x$speed (stand-ins and other sets' images left out)"

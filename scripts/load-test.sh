@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SPEED=${1:-1}
 COPIES=${2:-8}
-command -v stress-ng >/dev/null || { apt-get update -q >/dev/null; apt-get install -y -q --no-install-recommends stress-ng >/dev/null; }
+. docker/host.sh
+command -v stress-ng >/dev/null || host_apt_install "the CPU hog of the load test" stress-ng
 used() { awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 } END { print int((t - a) / 1024) }' /proc/meminfo; }
 base=$(used)
 stress-ng --cpu 1 --cpu-load 100 --timeout 3600s --quiet &
@@ -21,10 +22,10 @@ sampler=$!
 trap 'kill $hog $sampler 2>/dev/null || true' EXIT
 start=$(date +%s.%N)
 status=0
-MATRIX_COPIES=$COPIES MATRIX_SPEED=$SPEED MATRIX_SET=debian cargo test --test matrix || status=$?
+MATRIX_COPIES=$COPIES MATRIX_SPEED=$SPEED MATRIX_SET=debian cargo test --locked --test matrix || status=$?
 wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 peak=$(cat target/load-test.peak 2>/dev/null || echo "$base")
 suffix=$([ "$SPEED" -gt 1 ] && echo "-x$SPEED" || true)
 echo "load test: x$SPEED, $COPIES copies, a CPU hog on one core: matrix exit $status, wall $wall s (cargo included), peak memory in use $((peak - base)) MB above the $base MB before"
-cargo run --quiet -- diff --within "$([ "$SPEED" -gt 1 ] && echo 1s || echo 500ms)" "target/matrix/debian$suffix.json" "target/matrix/debian$suffix-copies$COPIES.json"
+cargo run --locked --quiet -- diff --within "$([ "$SPEED" -gt 1 ] && echo 1s || echo 500ms)" "target/matrix/debian$suffix.json" "target/matrix/debian$suffix-copies$COPIES.json"
 exit $status

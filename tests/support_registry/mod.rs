@@ -13,8 +13,18 @@ use futures_util::StreamExt as _;
 use testcontainers::bollard::errors::Error as BollardError;
 use testcontainers::bollard::query_parameters::{PushImageOptionsBuilder, RemoveImageOptions, TagImageOptionsBuilder};
 
-/// Where Debian installs the registry; `MATRIX_REGISTRY_BIN` may name another.
-const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+/// Where docker/registry.sh unpacks Debian's registry (no package, no service); then where
+/// Debian's package installs it. `MATRIX_REGISTRY_BIN` may name another.
+pub fn registry_bin() -> String {
+    if let Ok(bin) = std::env::var("MATRIX_REGISTRY_BIN") {
+        return bin;
+    }
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/docker-registry/usr/bin/docker-registry");
+    if ours.is_file() {
+        return ours.display().to_string();
+    }
+    "/usr/bin/docker-registry".to_string()
+}
 /// How long the registry may take to answer `/v2/`.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -40,7 +50,7 @@ fn free_loopback_port() -> anyhow::Result<u16> {
 impl LocalRegistry {
     /// Starts `docker-registry serve` with a five-line config, storage in a fresh temp dir.
     pub async fn start() -> anyhow::Result<LocalRegistry> {
-        let bin = std::env::var("MATRIX_REGISTRY_BIN").unwrap_or_else(|_| REGISTRY_BIN.to_string());
+        let bin = registry_bin();
         if !Path::new(&bin).is_file() {
             bail!("{bin} is missing: this test runs a real registry; install Debian's docker-registry (bash docker/registry.sh)");
         }
