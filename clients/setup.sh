@@ -89,7 +89,14 @@ probe() { # log, argv...
 
 # ------------------------------------------------------------------ apt ---
 apt_updated=""
-is_installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
+# dpkg-query, not `dpkg -s | grep -q`: under pipefail, grep -q ending early makes dpkg die of
+# SIGPIPE and the pipe fail, so an installed package read as missing (15 times in 20 here).
+is_installed() {
+    case $(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null) in
+        ii*) return 0 ;;
+        *) return 1 ;;
+    esac
+}
 apt_ensure() { # log, packages...
     local log=$1 p missing=()
     shift
