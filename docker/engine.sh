@@ -68,11 +68,19 @@ if command -v iptables-save >/dev/null 2>&1 && { [ ! -f "$HOST_CHANGES" ] || ! g
     host_record iptables "$HOST_STATE_DIR/iptables-before-engine"
 fi
 
+# Whether a process runs: it exists and is not a zombie (a killed dockerd whose parent has not
+# reaped it yet still answers kill -0).
+alive() {
+    local state
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
 # A stale pid file from an engine that no longer runs makes dockerd refuse to start.
 for pidfile in /var/run/docker.pid /run/docker.pid; do
     if [ -f "$pidfile" ]; then
         pid=$(cat "$pidfile" 2>/dev/null || true)
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        if [ -n "$pid" ] && alive "$pid"; then
             die "dockerd (pid $pid) is running but \`docker info\` does not answer; not touching it. See $DOCKERD_LOG"
         fi
         as_root rm -f "$pidfile"
@@ -106,7 +114,7 @@ start_dockerd() {
         if v=$(server_version) && [ -n "$v" ]; then
             return 0
         fi
-        if ! kill -0 "$pid" 2>/dev/null && ! pgrep -x dockerd >/dev/null 2>&1; then
+        if ! alive "$pid" && ! pgrep -x dockerd >/dev/null 2>&1; then
             return 1   # dockerd exited
         fi
         now=$(date +%s)
