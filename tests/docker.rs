@@ -1369,27 +1369,27 @@ async fn a_client_killed_by_sigkill_from_outside_is_an_error_naming_the_kill_nev
 
 /// A folder of `size` bytes on a tmpfs of its own, mounted `options`; unmounted when dropped.
 struct SmallDisk {
-    dir: PathBuf,
+    dir: TempDir,
 }
 
 impl SmallDisk {
     fn mount(name: &str, size: usize) -> SmallDisk {
         let dir = tempdir(name);
-        let out = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(&dir).output().expect("mount runs");
+        let out = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(&*dir).output().expect("mount runs");
         assert!(out.status.success(), "mount a tmpfs at {} (needs root): {}", dir.display(), String::from_utf8_lossy(&out.stderr));
         SmallDisk { dir }
     }
 
     fn read_only(&self) {
-        let out = Command::new("mount").args(["-o", "remount,ro"]).arg(&self.dir).output().expect("mount runs");
+        let out = Command::new("mount").args(["-o", "remount,ro"]).arg(&*self.dir).output().expect("mount runs");
         assert!(out.status.success(), "remount read-only: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.dir).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // Unmounted first; the folder itself goes with the TempDir.
+        let _ = Command::new("umount").arg(&*self.dir).status();
     }
 }
 
@@ -1411,7 +1411,7 @@ fn a_full_disk_when_results_are_written_is_one_clear_error_exit_2_and_the_previo
     assert_eq!(said.len(), 1, "one error line: {err}");
     assert!(said[0].contains("cannot write ") && said[0].contains("No space left on device"), "{err}");
     assert_eq!(std::fs::read(disk.dir.join("debian.json")).expect("still there"), previous, "the previous result is whole");
-    let stray: Vec<_> = std::fs::read_dir(&disk.dir).expect("list").flatten().map(|e| e.file_name()).filter(|n| n.to_string_lossy().ends_with(".tmp")).collect();
+    let stray: Vec<_> = std::fs::read_dir(&*disk.dir).expect("list").flatten().map(|e| e.file_name()).filter(|n| n.to_string_lossy().ends_with(".tmp")).collect();
     assert!(stray.is_empty(), "no temporary file is left: {stray:?}");
 }
 
