@@ -11,6 +11,7 @@
 //! | [`judge`] | session records | verdicts, results against expectations |
 //! | [`engine`] | an image and tag | a running broker, its ports and facts |
 //! | [`client`] | a broker address and a column | a session record |
+//! | [`peer`] | a behaviour and a client's bytes | a scripted broker's bytes, what it saw |
 //! | [`run`] | a plan | a run's results, progress events |
 //! | [`probe`] | a live endpoint's URL | the same results, and what the endpoint does in words |
 //! | [`report`] | results | tables, Markdown, JSON, JUnit, diff, merge, baseline |
@@ -31,6 +32,8 @@ pub mod judge;
 pub mod engine;
 
 pub mod client;
+
+pub mod peer;
 
 pub mod run;
 
