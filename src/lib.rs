@@ -14,6 +14,7 @@
 //! | [`peer`] | a behaviour and a client's bytes | a scripted broker's bytes, what it saw |
 //! | [`run`] | a plan | a run's results, progress events |
 //! | [`probe`] | a live endpoint's URL | the same results, and what the endpoint does in words |
+//! | [`conformance`] | columns and cases | a grid of how each client met each broker behaviour |
 //! | [`report`] | results | tables, Markdown, JSON, JUnit, diff, merge, baseline |
 //! | [`history`] | results, night after night | a history folder, each cell's changes, a static site |
 //!
@@ -38,6 +39,8 @@ pub mod peer;
 pub mod run;
 
 pub mod probe;
+
+pub mod conformance;
 
 pub mod report;
 
