@@ -8,6 +8,7 @@
 //! - the lws 4.x case agrees with the full-hold matrix on bookworm (matrix.toml's debian row);
 //! - the grid finishes within its 60 s budget, and its summary lines read as the issue asks.
 
+#[allow(dead_code)] // run_cell, timing and UNIT only: the verdict checks are the profile tests'
 mod support;
 
 use std::path::Path;
