@@ -1,6 +1,8 @@
 //! `conformance clients` for the real clients that `bash clients/setup.sh` installs: each
 //! asserted column must be installed (a missing one fails, naming its set-up; nothing passes by
-//! skipping). Runs only by name: `cargo test --locked --test conformance_clients`.
+//! skipping). Runs only by name: `cargo test --locked --test conformance_clients`; matrix.toml
+//! is `MATRIX_CONFIG` when set (its folder is where the installed clients are), else the
+//! repository's. conformance.toml is always the repository's.
 //!
 //! - paho-java@1.2.5 drops on the PING case, in its own words `(32109)`;
 //! - paho-python 2.x and MQTT.js answer the PING;
@@ -27,7 +29,10 @@ fn root() -> &'static Path {
 
 fn file() -> &'static MatrixFile {
     static FILE: OnceLock<MatrixFile> = OnceLock::new();
-    FILE.get_or_init(|| MatrixFile::load(&root().join("matrix.toml")).expect("matrix.toml loads"))
+    FILE.get_or_init(|| {
+        let path = mosquitto_matrix::plan::config_path(|k| std::env::var(k).ok(), &root().join("matrix.toml"));
+        MatrixFile::load(&path).expect("matrix.toml loads")
+    })
 }
 
 /// The default grid, as `conformance clients` runs it, once.

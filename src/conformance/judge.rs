@@ -150,6 +150,12 @@ pub fn judge(case: &Case, v: &Verdict, record: &SessionRecord, seen: &[Observati
         .unwrap_or_default();
     let unmasked_note = (!unmasked.is_empty()).then(|| format!("sent unmasked frames: {}", unmasked.join(", ")));
     let held = v.outcome == Outcome::Ok;
+    if let (Some(want), Some(asked)) = (case.protocol, first.and_then(connect_protocol)) {
+        if want != asked {
+            let did = format!("its CONNECT asked for MQTT {asked}: the client does not speak MQTT {want}");
+            return Judged { kind: Kind::NotApplicable, did, evidence: evidence(seen) };
+        }
+    }
     let (kind, did) = match case.required {
         Required::Hold => hold(v, held, &unmasked_note, &said),
         Required::EchoPing => echo_ping(v, held, first, &said),
@@ -183,11 +189,19 @@ pub fn judge(case: &Case, v: &Verdict, record: &SessionRecord, seen: &[Observati
             Outcome::Ok => (Kind::NonStrict, "reported a whole session over a connection that had ended".into()),
             _ => (Kind::Dropped, format!("{}{said}", ended(v))),
         },
-        Required::TimeOut => match v.outcome {
-            Outcome::Timeout => (Kind::Ok, format!("{}{said}", ended(v))),
-            Outcome::Ok => (Kind::NonStrict, "held the whole session without a PINGRESP and never gave up".into()),
-            _ => (Kind::Dropped, format!("{}{said}", ended(v))),
-        },
+        Required::TimeOut => {
+            // Giving up is the answer: a TIMEOUT, or the client itself ending the connection
+            // after a PINGRESP was withheld (a real client's own words then say why).
+            let withheld = first.is_some_and(|o| o.events.iter().any(|e| e.what == What::PingRespWithheld));
+            match v.outcome {
+                Outcome::Timeout => (Kind::Ok, format!("{}{said}", ended(v))),
+                Outcome::Eof | Outcome::Closed if withheld && v.ended_by == Some(Party::Client) => {
+                    (Kind::Ok, format!("gave up after the withheld PINGRESP: {}{said}", ended(v)))
+                }
+                Outcome::Ok => (Kind::NonStrict, "held the whole session without a PINGRESP and never gave up".into()),
+                _ => (Kind::Dropped, format!("{}{said}", ended(v))),
+            }
+        }
         Required::HoldOrRefuse => match v.outcome {
             Outcome::Ok => (Kind::Ok, "carried on without the subprotocol".into()),
             Outcome::Refused => (Kind::Ok, format!("refused the upgrade: {}{said}", v.cause)),
@@ -198,6 +212,14 @@ pub fn judge(case: &Case, v: &Verdict, record: &SessionRecord, seen: &[Observati
     let mut evidence = evidence(seen);
     evidence.push(format!("verdict: {}", ended(v)));
     Judged { kind, did, evidence }
+}
+
+/// The MQTT version the client's CONNECT asked for.
+fn connect_protocol(o: &Observation) -> Option<crate::wire::mqtt::Protocol> {
+    o.events.iter().find_map(|e| match &e.what {
+        What::Packet(crate::wire::mqtt::Packet::Connect { protocol, .. }) => Some(*protocol),
+        _ => None,
+    })
 }
 
 fn hold(v: &Verdict, held: bool, unmasked_note: &Option<String>, said: &str) -> (Kind, String) {

@@ -14,7 +14,6 @@ pub const SCHEMA_VERSION: u32 = 1;
 struct JsonGrid<'a> {
     schema_version: u32,
     unit_ms: u128,
-    hold_secs: f64,
     keepalive_secs: f64,
     wall_secs: f64,
     cases: Vec<JsonCase<'a>>,
@@ -28,6 +27,7 @@ struct JsonCase<'a> {
     description: &'a str,
     clause: &'a str,
     required: crate::conformance::case::Required,
+    hold_secs: u64,
 }
 
 #[derive(Serialize)]
@@ -52,13 +52,12 @@ pub fn json(grid: &Grid) -> String {
     let doc = JsonGrid {
         schema_version: SCHEMA_VERSION,
         unit_ms: crate::conformance::case::UNIT.as_millis(),
-        hold_secs: t.hold.as_secs_f64(),
         keepalive_secs: t.keepalive.as_secs_f64(),
         wall_secs: grid.wall.as_secs_f64(),
         cases: grid
             .cases
             .iter()
-            .map(|c| JsonCase { id: c.id, short: c.short, description: c.description, clause: c.clause, required: c.required })
+            .map(|c| JsonCase { id: c.id, short: c.short, description: c.description, clause: c.clause, required: c.required, hold_secs: c.hold_secs })
             .collect(),
         columns: grid
             .columns
