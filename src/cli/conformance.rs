@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
+use mosquitto_matrix::conformance::brokers;
 use mosquitto_matrix::conformance::case::CASES;
 use mosquitto_matrix::conformance::expected::Expected;
 use mosquitto_matrix::conformance::grid::{self, GridAsk, DEFAULT_JOBS};
@@ -31,6 +32,24 @@ pub enum Grid {
     /// behaviour per case, in seconds. Exit 0 when every cell equals conformance.toml's measured one (or there is none
     /// to compare), 1 when some differ. Example: mosquitto-matrix conformance clients --columns rfc6455,paho-java@1.2.5
     Clients(ClientsArgs),
+    /// Scripted WebSocket clients against each broker tag of a set (Docker): a text frame, a split CONNECT, a PING
+    /// with a payload, a reserved opcode, an unmasked frame, a control frame over 125 bytes, the close handshake,
+    /// subprotocols; each cell the broker's answer in a few words. Example: mosquitto-matrix conformance brokers --set debian
+    Brokers(BrokersArgs),
+}
+
+/// `conformance brokers`.
+#[derive(clap::Args)]
+pub struct BrokersArgs {
+    /// The set (default: matrix.toml's default set). Example: --set debian
+    #[arg(long)]
+    pub set: Option<String>,
+    /// Comma-separated tags of the set (default: all). Example: --tags bookworm,sid
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Option<Vec<String>>,
+    /// How to print the grid. Example: --format json
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: GridFormat,
 }
 
 /// How the grid is printed.
@@ -71,7 +90,31 @@ pub struct ClientsArgs {
 pub async fn exec(config: &Path, a: Args) -> Result<u8, Error> {
     match a.grid {
         Grid::Clients(c) => clients(config, c).await,
+        Grid::Brokers(b) => brokers(config, b).await,
     }
+}
+
+async fn brokers(config: &Path, a: BrokersArgs) -> Result<u8, Error> {
+    let file = MatrixFile::load(config)?;
+    let set = crate::cli::pick_set(&file, a.set.as_deref(), "--set")?;
+    let tags: Vec<String> = match &a.tags {
+        Some(t) => {
+            if let Some(bad) = t.iter().find(|t| !set.tags.contains(t)) {
+                return Err(Error::Argument { name: "--tags".into(), what: format!("set {} has no tag {bad}", set.name) });
+            }
+            t.clone()
+        }
+        None => set.tags.clone(),
+    };
+    let run_id = mosquitto_matrix::engine::labels::new_run_id();
+    eprintln!("conformance: {} tag(s) of {} × {} broker case(s)", tags.len(), set.name, brokers::BROKER_CASES.len());
+    let rows = futures_util::future::join_all(tags.iter().map(|t| brokers::run_tag(&set.image, t, &file.broker, &run_id))).await;
+    say(&match a.format {
+        GridFormat::Json => report::conformance::brokers_json(&set.name, &rows) + "\n",
+        GridFormat::Markdown => report::conformance::brokers_markdown(&rows),
+        GridFormat::Table => report::conformance::brokers_text(&rows),
+    })?;
+    Ok(exit::MET)
 }
 
 async fn clients(config: &Path, a: ClientsArgs) -> Result<u8, Error> {

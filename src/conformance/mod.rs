@@ -7,6 +7,7 @@
 //! I/O (loopback sockets, the clients' processes, the clock); [`expected`] reads the measured
 //! cells kept in `conformance.toml`. The reports render a grid (`report::conformance`).
 
+pub mod brokers;
 pub mod case;
 pub mod expected;
 pub mod grid;

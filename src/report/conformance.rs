@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::conformance::brokers::{TagRow, BROKER_CASES};
 use crate::conformance::grid::Grid;
 use crate::conformance::judge::Kind;
 
@@ -132,4 +133,48 @@ pub fn markdown(grid: &Grid) -> String {
         out.push_str(&format!("- {}\n", grid.summary(col)));
     }
     out
+}
+
+/// The broker grid as a table: one row per case, one column per tag, the answer in words.
+pub fn brokers_text(rows: &[TagRow]) -> String {
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    let mut header = vec!["case".to_string()];
+    header.extend(rows.iter().map(|r| r.tag.clone()));
+    table.set_header(header);
+    for (i, case) in BROKER_CASES.iter().enumerate() {
+        let mut row = vec![case.id.to_string()];
+        row.extend(rows.iter().map(|r| r.cells.get(i).map_or("-".into(), |(_, w)| w.clone())));
+        table.add_row(row);
+    }
+    format!("{table}\n")
+}
+
+/// The broker grid as Markdown.
+pub fn brokers_markdown(rows: &[TagRow]) -> String {
+    let tags: Vec<&str> = rows.iter().map(|r| r.tag.as_str()).collect();
+    let mut out = format!("| case | {} |\n|---|{}\n", tags.join(" | "), "---|".repeat(tags.len()));
+    for (i, case) in BROKER_CASES.iter().enumerate() {
+        let cells: Vec<String> = rows.iter().map(|r| r.cells.get(i).map_or("-".into(), |(_, w)| w.replace('|', "\\|"))).collect();
+        out.push_str(&format!("| `{}` | {} |\n", case.id, cells.join(" | ")));
+    }
+    out
+}
+
+/// The broker grid as JSON: the cases with their clauses, and each tag's answers.
+pub fn brokers_json(set: &str, rows: &[TagRow]) -> String {
+    let cases: Vec<serde_json::Value> = BROKER_CASES
+        .iter()
+        .map(|c| serde_json::json!({"id": c.id, "description": c.description, "clause": c.clause}))
+        .collect();
+    let tags: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let cells: serde_json::Map<String, serde_json::Value> =
+                r.cells.iter().map(|(id, w)| ((*id).to_string(), serde_json::Value::String(w.clone()))).collect();
+            serde_json::json!({"tag": r.tag, "answers": cells})
+        })
+        .collect();
+    let doc = serde_json::json!({"schema_version": SCHEMA_VERSION, "set": set, "cases": cases, "tags": tags});
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
