@@ -148,7 +148,7 @@ async fn clients(config: &Path, a: ClientsArgs) -> Result<u8, Error> {
         GridFormat::Json => report::conformance::json(&grid) + "\n",
     })?;
     if let Some(path) = &a.write_expected {
-        std::fs::write(path, Expected::render(&grid)).map_err(|e| Error::File { path: path.clone(), what: e.to_string() })?;
+        std::fs::write(path, Expected::render(&grid, expected.as_ref())).map_err(|e| Error::File { path: path.clone(), what: e.to_string() })?;
         eprintln!("written: {}", path.display());
     }
     let differences = expected.map(|e| e.differences(&grid)).unwrap_or_default();
