@@ -42,8 +42,7 @@ cargo test --test docker --test registry --test workflow --test speed --test bro
 # processes at a time: 56 s measured here (54-63 s over four runs), 60 s with its build. It
 # fails, naming the set-up, if paho-java@1.2.5, paho-python 2.x or MQTT.js is missing.
 cargo test --locked --test conformance_clients -- --test-threads=1
-# `conformance brokers --set debian` twice against conformance.toml (Docker; 4 tags in 19.5 s a
-# run measured once here, so about 40 s; the twice-run test itself not yet run here).
+# `conformance brokers --set debian` twice against conformance.toml (Docker, no hold): 37 s here.
 cargo test --locked --test conformance_brokers
 # The engine itself failing under a run (killed, restarted, hung): every cell ERROR naming it,
 # exit 2, nothing left. Kills and restarts only the dockerd docker/engine.sh started, so it runs
