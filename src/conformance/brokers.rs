@@ -136,7 +136,14 @@ pub struct TagRow {
 /// Starts `image:tag` and plays every case against its WebSocket listener.
 pub async fn run_tag(image: &str, tag: &str, settings: &BrokerSettings, run_id: &str) -> TagRow {
     let labels = Labels { run_id: run_id.to_string(), cell: format!("conformance/{tag}"), lifetime: Duration::from_secs(600) };
-    let started = broker::start(image, tag, settings, &labels, &[Transport::Ws], None, None, None, |_| {}).await;
+    // broker::start bounds each wait, but an engine that goes away mid-start (restarted by
+    // another test) was seen to hold it for over ten minutes: the cell gives up at the sum.
+    let bound = broker::PULL_TIMEOUT + settings.startup_timeout * 2 + Duration::from_secs(60);
+    let start = broker::start(image, tag, settings, &labels, &[Transport::Ws], None, None, None, |_| {});
+    let started = match timeout(bound, start).await {
+        Ok(started) => started.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("{image}:{tag}: no broker within {} s", bound.as_secs())),
+    };
     let b = match started {
         Ok(b) => b,
         Err(e) => {
