@@ -40,6 +40,15 @@ if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]
 fi
 cargo deny --locked check licenses
 cargo test --locked --test docker --test registry --test workflow --test speed --test browser --test browser_report
+# Conformance grids (docs/src/conformance.md). The built-in grid runs in `cargo test` above
+# (tests/conformance.rs: 9 columns x 18 cases, 162 cells in 3 s; 7 s with its comparison to the
+# profile tests). Here: every real client clients/setup.sh installed (21 versions) and the
+# built-ins, every case, against the scripted broker on loopback (no Docker), 16 client
+# processes at a time: 56 s measured here (54-63 s over four runs), 60 s with its build. It
+# fails, naming the set-up, if paho-java@1.2.5, paho-python 2.x or MQTT.js is missing.
+cargo test --locked --test conformance_clients -- --test-threads=1
+# `conformance brokers --set debian` twice against conformance.toml (Docker, no hold): 37 s here.
+cargo test --locked --test conformance_brokers
 # The engine itself failing under a run (killed, restarted, hung): every cell ERROR naming it,
 # exit 2, nothing left. Kills and restarts only the dockerd docker/engine.sh started, so it runs
 # alone, after the tests that need the engine up (docs/src/faults.md; about 40 s).

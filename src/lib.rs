@@ -11,8 +11,10 @@
 //! | [`judge`] | session records | verdicts, results against expectations |
 //! | [`engine`] | an image and tag | a running broker, its ports and facts |
 //! | [`client`] | a broker address and a column | a session record |
+//! | [`peer`] | a behaviour and a client's bytes | a scripted broker's bytes, what it saw |
 //! | [`run`] | a plan | a run's results, progress events |
 //! | [`probe`] | a live endpoint's URL | the same results, and what the endpoint does in words |
+//! | [`conformance`] | columns and cases | a grid of how each client met each broker behaviour |
 //! | [`report`] | results | tables, Markdown, JSON, JUnit, diff, merge, baseline |
 //! | [`history`] | results, night after night | a history folder, each cell's changes, a static site |
 //!
@@ -32,9 +34,13 @@ pub mod engine;
 
 pub mod client;
 
+pub mod peer;
+
 pub mod run;
 
 pub mod probe;
+
+pub mod conformance;
 
 pub mod report;
 

@@ -35,6 +35,7 @@ async fn main() -> ExitCode {
         Command::Reap(args) => cli::reap::exec(args).await,
         Command::Client(args) => cli::client::exec(args).await,
         Command::Probe(args) => cli::probe::exec(&config, args).await,
+        Command::Conformance(args) => cli::conformance::exec(&config, args).await,
         Command::History(args) => cli::history::exec(args),
         Command::Site(args) => cli::site::exec(args),
     };

@@ -20,11 +20,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::time::{timeout, Instant};
 
-#[allow(dead_code)] // only the peer's listener is used here
-#[path = "support/peer.rs"]
-mod peer;
-
-use peer::{Behaviour, Peer};
+use mosquitto_matrix::peer::{Behaviour, Peer};
 
 const START: Duration = Duration::from_secs(60);
 

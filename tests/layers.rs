@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The stages, lowest first.
-const STAGES: [&str; 10] = ["units", "wire", "plan", "judge", "engine", "client", "run", "probe", "report", "history"];
+const STAGES: [&str; 12] = ["units", "wire", "plan", "judge", "engine", "client", "peer", "run", "probe", "conformance", "report", "history"];
 
 /// The binary's own files under `src/`: above every stage, part of no library stage.
 const TOP: [&str; 3] = ["main", "lib", "cli"];

@@ -1,11 +1,7 @@
 //! The probe's whole path without Docker: the library's `probe` against the scripted peer
-//! (tests/support/peer.rs) playing libwebsockets 4 and a hop that ends every session at a
+//! (`mosquitto_matrix::peer`) playing libwebsockets 4 and a hop that ends every session at a
 //! fixed time, in tenths of a second. The same session core, judge and analysis as against a
 //! real endpoint (tests/probe.rs); only the clock is shorter.
-
-#[allow(dead_code)] // the peer's listener and its version words only
-#[path = "support/peer.rs"]
-mod peer;
 
 use std::time::Duration;
 
@@ -13,7 +9,7 @@ use mosquitto_matrix::plan::{MatrixFile, Transport};
 use mosquitto_matrix::probe::analysis::{HangUpFinding, LimitFinding, PingFinding};
 use mosquitto_matrix::probe::ask::{self, Asked};
 use mosquitto_matrix::probe::{self, ProbeAsk};
-use peer::{Behaviour, Peer, Unmasked};
+use mosquitto_matrix::peer::{self, Behaviour, Peer, Unmasked};
 
 const UNIT: Duration = Duration::from_millis(100);
 

@@ -40,6 +40,9 @@ pub enum Error {
     /// A probe that could not run (exit 2, as the probe's own statuses say).
     #[error("probe: {0}")]
     Probe(#[from] ProbeError),
+    /// A conformance grid that could not be set up (its cells' outcomes are not errors).
+    #[error(transparent)]
+    Conformance(#[from] mosquitto_matrix::conformance::ConformanceError),
     /// A report that could not be written whole.
     #[error(transparent)]
     Write(#[from] WriteError),
@@ -85,6 +88,7 @@ impl Error {
             // A URL, a column or a flag of `probe` that cannot be used is a usage error; an
             // endpoint that cannot be probed is the harness's (2), as the probe's statuses say.
             Error::Probe(ProbeError::Target(_) | ProbeError::Columns(_) | ProbeError::Asked(_)) => exit::USAGE,
+            Error::Conformance(mosquitto_matrix::conformance::ConformanceError::Asked(_)) => exit::USAGE,
             Error::Config(ConfigError::Asked { origin, .. }) if origin.starts_with("--") => exit::USAGE,
             _ => exit::HARNESS_FAILED,
         }

@@ -6,6 +6,7 @@
 pub mod agree;
 pub mod baseline;
 pub mod client;
+pub mod conformance;
 pub mod diff;
 pub mod discover;
 pub mod error;
@@ -78,6 +79,11 @@ pub enum Command {
     /// Play one built-in profile as a command client: reads the contract's MATRIX_* environment, connects to
     /// MATRIX_HOST:MATRIX_PORT, prints the contract's lines. Example: MATRIX_…=… mosquitto-matrix client --profile rfc6455
     Client(client::Args),
+    /// Conformance grids in seconds, Autobahn-style: `conformance clients` plays every client column against a scripted
+    /// broker, one behaviour per case (the libwebsockets 4.x PING, a text frame, a refused upgrade …), and says per cell
+    /// whether the client answered as RFC 6455 and MQTT §6 require, survived otherwise, or dropped.
+    /// Example: mosquitto-matrix conformance clients --format json
+    Conformance(conformance::Args),
     /// The run's reaper (started by `run` itself): waits until its standard input closes — the run ended or was
     /// killed — then kills the run's client processes and removes its containers.
     #[command(hide = true)]

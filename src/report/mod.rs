@@ -11,6 +11,7 @@ pub mod agree;
 pub mod baseline;
 pub mod compact;
 pub mod compare;
+pub mod conformance;
 pub mod exit;
 pub mod html;
 pub mod junit;

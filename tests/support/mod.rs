@@ -1,7 +1,7 @@
 //! Shared test support: the scripted peer, one session run the way the real matrix runs it,
 //! and what a test expects of the verdict.
 
-pub mod peer;
+pub use mosquitto_matrix::peer;
 
 use std::fmt::Write as _;
 use std::time::Duration;

@@ -1,0 +1,159 @@
+//! `mosquitto-matrix conformance clients`: every client column against the scripted broker,
+//! one behaviour per case, in seconds; the grid on stdout, the differences from the measured
+//! cells of `conformance.toml` (when there is one) on stderr.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Subcommand, ValueEnum};
+use mosquitto_matrix::conformance::brokers;
+use mosquitto_matrix::conformance::case::CASES;
+use mosquitto_matrix::conformance::expected::Expected;
+use mosquitto_matrix::conformance::grid::{self, GridAsk, DEFAULT_JOBS};
+use mosquitto_matrix::conformance::{default_columns, named_cases, named_columns};
+use mosquitto_matrix::plan::MatrixFile;
+use mosquitto_matrix::probe;
+use mosquitto_matrix::report::{self, exit};
+
+use crate::cli::output::say;
+use crate::cli::Error;
+
+/// The conformance grids.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Which grid.
+    #[command(subcommand)]
+    pub grid: Grid,
+}
+
+/// The grids.
+#[derive(Subcommand)]
+pub enum Grid {
+    /// Every client column (the built-in profiles and the installed real clients) against a scripted broker, one
+    /// behaviour per case, in seconds. Exit 0 when every cell equals conformance.toml's measured one (or there is none
+    /// to compare), 1 when some differ. Example: mosquitto-matrix conformance clients --columns rfc6455,paho-java@1.2.5
+    Clients(ClientsArgs),
+    /// Scripted WebSocket clients against each broker tag of a set (Docker): a text frame, a split CONNECT, a PING
+    /// with a payload, a reserved opcode, an unmasked frame, a control frame over 125 bytes, the close handshake,
+    /// subprotocols; each cell the broker's answer in a few words. Example: mosquitto-matrix conformance brokers --set debian
+    Brokers(BrokersArgs),
+}
+
+/// `conformance brokers`.
+#[derive(clap::Args)]
+pub struct BrokersArgs {
+    /// The set (default: matrix.toml's default set). Example: --set debian
+    #[arg(long)]
+    pub set: Option<String>,
+    /// Comma-separated tags of the set (default: all). Example: --tags bookworm,sid
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Option<Vec<String>>,
+    /// How to print the grid. Example: --format json
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: GridFormat,
+}
+
+/// How the grid is printed.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum GridFormat {
+    /// Cases × columns, the summary lines, and the evidence of every cell that is not OK.
+    Table,
+    /// A Markdown table and the summary lines.
+    Markdown,
+    /// Every cell with its words and frames.
+    Json,
+}
+
+/// `conformance clients`.
+#[derive(clap::Args)]
+pub struct ClientsArgs {
+    /// Comma-separated columns (default: every built-in profile and every installed real client). Example: --columns rfc6455,paho-java@1.2.5
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// Comma-separated case ids (default: all). Example: --cases lws4-ping,text-frame
+    #[arg(long, value_delimiter = ',')]
+    pub cases: Option<Vec<String>>,
+    /// How many real-client cells run at once. Example: --jobs 4
+    #[arg(long, default_value_t = DEFAULT_JOBS)]
+    pub jobs: usize,
+    /// How to print the grid. Example: --format json
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: GridFormat,
+    /// The measured cells to compare with (default: conformance.toml beside matrix.toml, when it exists). Example: --expected conformance.toml
+    #[arg(long)]
+    pub expected: Option<PathBuf>,
+    /// Write the grid's kinds to this file as the new measured cells. Example: --write-expected conformance.toml
+    #[arg(long)]
+    pub write_expected: Option<PathBuf>,
+}
+
+/// Runs a conformance grid.
+pub async fn exec(config: &Path, a: Args) -> Result<u8, Error> {
+    match a.grid {
+        Grid::Clients(c) => clients(config, c).await,
+        Grid::Brokers(b) => brokers(config, b).await,
+    }
+}
+
+async fn brokers(config: &Path, a: BrokersArgs) -> Result<u8, Error> {
+    let file = MatrixFile::load(config)?;
+    let set = crate::cli::pick_set(&file, a.set.as_deref(), "--set")?;
+    let tags: Vec<String> = match &a.tags {
+        Some(t) => {
+            if let Some(bad) = t.iter().find(|t| !set.tags.contains(t)) {
+                return Err(Error::Argument { name: "--tags".into(), what: format!("set {} has no tag {bad}", set.name) });
+            }
+            t.clone()
+        }
+        None => set.tags.clone(),
+    };
+    let run_id = mosquitto_matrix::engine::labels::new_run_id();
+    eprintln!("conformance: {} tag(s) of {} × {} broker case(s)", tags.len(), set.name, brokers::BROKER_CASES.len());
+    let rows = futures_util::future::join_all(tags.iter().map(|t| brokers::run_tag(&set.image, t, &file.broker, &run_id))).await;
+    say(&match a.format {
+        GridFormat::Json => report::conformance::brokers_json(&set.name, &rows) + "\n",
+        GridFormat::Markdown => report::conformance::brokers_markdown(&rows),
+        GridFormat::Table => report::conformance::brokers_text(&rows),
+    })?;
+    Ok(exit::MET)
+}
+
+async fn clients(config: &Path, a: ClientsArgs) -> Result<u8, Error> {
+    let file = MatrixFile::load(config)?;
+    let from = probe::ask::FromFile::of(Some(&file));
+    let workdir = from.workdir.clone();
+    let columns = match &a.columns {
+        Some(names) => named_columns(names, &from.clients, &workdir)?,
+        None => {
+            let (columns, left_out) = default_columns(&from.clients, |c| probe::installed(c, &workdir));
+            for why in left_out {
+                eprintln!("left out: {why}");
+            }
+            columns
+        }
+    };
+    let cases = match &a.cases {
+        Some(ids) => named_cases(ids)?,
+        None => CASES.iter().collect(),
+    };
+    let expected_path = a.expected.clone().or_else(|| {
+        let beside = workdir.join("conformance.toml");
+        beside.is_file().then_some(beside)
+    });
+    let expected = expected_path.as_deref().map(Expected::load).transpose()?;
+    eprintln!("conformance: {} column(s) × {} case(s) against the scripted broker", columns.len(), cases.len());
+    let grid = grid::run(&GridAsk { columns, cases, workdir, jobs: a.jobs }).await;
+    say(&match a.format {
+        GridFormat::Table => report::conformance::text(&grid),
+        GridFormat::Markdown => report::conformance::markdown(&grid),
+        GridFormat::Json => report::conformance::json(&grid) + "\n",
+    })?;
+    if let Some(path) = &a.write_expected {
+        std::fs::write(path, Expected::render(&grid, expected.as_ref())).map_err(|e| Error::File { path: path.clone(), what: e.to_string() })?;
+        eprintln!("written: {}", path.display());
+    }
+    let differences = expected.map(|e| e.differences(&grid)).unwrap_or_default();
+    for d in &differences {
+        eprintln!("differs: {d}");
+    }
+    Ok(if differences.is_empty() { exit::MET } else { exit::CHANGED })
+}

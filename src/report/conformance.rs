@@ -1,0 +1,180 @@
+//! A conformance grid in our formats: the terminal (cases × columns, one word a cell, then
+//! each column's summary line and each cell that is not OK with its evidence), Markdown, and
+//! JSON with every cell's words and frames.
+
+use serde::Serialize;
+
+use crate::conformance::brokers::{TagRow, BROKER_CASES};
+use crate::conformance::grid::Grid;
+use crate::conformance::judge::Kind;
+
+/// The JSON schema's version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct JsonGrid<'a> {
+    schema_version: u32,
+    unit_ms: u128,
+    keepalive_secs: f64,
+    wall_secs: f64,
+    cases: Vec<JsonCase<'a>>,
+    columns: Vec<JsonColumn<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonCase<'a> {
+    id: &'a str,
+    short: &'a str,
+    description: &'a str,
+    clause: &'a str,
+    required: crate::conformance::case::Required,
+    hold_secs: u64,
+}
+
+#[derive(Serialize)]
+struct JsonColumn<'a> {
+    name: &'a str,
+    summary: String,
+    cells: Vec<JsonCell<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonCell<'a> {
+    case: &'a str,
+    kind: Kind,
+    did: &'a str,
+    evidence: &'a [String],
+    took_secs: f64,
+}
+
+/// The grid as JSON.
+pub fn json(grid: &Grid) -> String {
+    let t = crate::conformance::grid::TIMING;
+    let doc = JsonGrid {
+        schema_version: SCHEMA_VERSION,
+        unit_ms: crate::conformance::case::UNIT.as_millis(),
+        keepalive_secs: t.keepalive.as_secs_f64(),
+        wall_secs: grid.wall.as_secs_f64(),
+        cases: grid
+            .cases
+            .iter()
+            .map(|c| JsonCase { id: c.id, short: c.short, description: c.description, clause: c.clause, required: c.required, hold_secs: c.hold_secs })
+            .collect(),
+        columns: grid
+            .columns
+            .iter()
+            .map(|name| JsonColumn {
+                name,
+                summary: grid.summary(name),
+                cells: grid
+                    .cells
+                    .iter()
+                    .filter(|c| &c.column == name)
+                    .map(|c| JsonCell {
+                        case: c.case,
+                        kind: c.judged.kind,
+                        did: &c.judged.did,
+                        evidence: &c.judged.evidence,
+                        took_secs: c.took.as_secs_f64(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    // Plain data of strings and numbers: serialising it cannot fail.
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+fn word(grid: &Grid, column: &str, case: &str) -> &'static str {
+    grid.cell(column, case).map_or("-", |c| c.judged.kind.word())
+}
+
+/// The grid for the terminal: a table of cases × columns, the summary lines, and every cell
+/// that is not OK with what the client did and its frames.
+pub fn text(grid: &Grid) -> String {
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    let mut header = vec!["case".to_string()];
+    header.extend(grid.columns.iter().cloned());
+    table.set_header(header);
+    for case in &grid.cases {
+        let mut row = vec![case.id.to_string()];
+        row.extend(grid.columns.iter().map(|col| word(grid, col, case.id).to_string()));
+        table.add_row(row);
+    }
+    let mut out = format!("{table}\n\n");
+    for col in &grid.columns {
+        out.push_str(&grid.summary(col));
+        out.push('\n');
+    }
+    let odd: Vec<_> = grid.cells.iter().filter(|c| !matches!(c.judged.kind, Kind::Ok | Kind::NotApplicable)).collect();
+    if !odd.is_empty() {
+        out.push_str("\nCells that are not OK, with the wire as the scripted broker saw it:\n");
+        for c in odd {
+            out.push_str(&format!("\n{} × {}: {}: {}\n", c.column, c.case, c.judged.kind.word(), c.judged.did));
+            for line in &c.judged.evidence {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+    }
+    out.push_str(&format!("\n{} cells in {:.1} s\n", grid.cells.len(), grid.wall.as_secs_f64()));
+    out
+}
+
+/// The grid as Markdown: the table, then the summary lines.
+pub fn markdown(grid: &Grid) -> String {
+    let mut out = format!("| case | {} |\n|---|{}\n", grid.columns.join(" | "), "---|".repeat(grid.columns.len()));
+    for case in &grid.cases {
+        let cells: Vec<&str> = grid.columns.iter().map(|col| word(grid, col, case.id)).collect();
+        out.push_str(&format!("| {} | {} |\n", case.id, cells.join(" | ")));
+    }
+    out.push('\n');
+    for col in &grid.columns {
+        out.push_str(&format!("- {}\n", grid.summary(col)));
+    }
+    out
+}
+
+/// The broker grid as a table: one row per case, one column per tag, the answer in words.
+pub fn brokers_text(rows: &[TagRow]) -> String {
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    let mut header = vec!["case".to_string()];
+    header.extend(rows.iter().map(|r| r.tag.clone()));
+    table.set_header(header);
+    for (i, case) in BROKER_CASES.iter().enumerate() {
+        let mut row = vec![case.id.to_string()];
+        row.extend(rows.iter().map(|r| r.cells.get(i).map_or("-".into(), |(_, w)| w.clone())));
+        table.add_row(row);
+    }
+    format!("{table}\n")
+}
+
+/// The broker grid as Markdown.
+pub fn brokers_markdown(rows: &[TagRow]) -> String {
+    let tags: Vec<&str> = rows.iter().map(|r| r.tag.as_str()).collect();
+    let mut out = format!("| case | {} |\n|---|{}\n", tags.join(" | "), "---|".repeat(tags.len()));
+    for (i, case) in BROKER_CASES.iter().enumerate() {
+        let cells: Vec<String> = rows.iter().map(|r| r.cells.get(i).map_or("-".into(), |(_, w)| w.replace('|', "\\|"))).collect();
+        out.push_str(&format!("| `{}` | {} |\n", case.id, cells.join(" | ")));
+    }
+    out
+}
+
+/// The broker grid as JSON: the cases with their clauses, and each tag's answers.
+pub fn brokers_json(set: &str, rows: &[TagRow]) -> String {
+    let cases: Vec<serde_json::Value> = BROKER_CASES
+        .iter()
+        .map(|c| serde_json::json!({"id": c.id, "description": c.description, "clause": c.clause}))
+        .collect();
+    let tags: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let cells: serde_json::Map<String, serde_json::Value> =
+                r.cells.iter().map(|(id, w)| ((*id).to_string(), serde_json::Value::String(w.clone()))).collect();
+            serde_json::json!({"tag": r.tag, "answers": cells})
+        })
+        .collect();
+    let doc = serde_json::json!({"schema_version": SCHEMA_VERSION, "set": set, "cases": cases, "tags": tags});
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}

@@ -1,0 +1,174 @@
+//! `conformance clients` for the built-in columns, without Docker: the whole grid (every
+//! built-in profile × every case) runs once, concurrently, against the scripted broker of
+//! `mosquitto_matrix::peer`, and each test checks one thing it must say:
+//!
+//! - every built-in cell equals the one measured and kept in conformance.toml;
+//! - every built-in cell equals the kind the same judge gives the cell `tests/profiles.rs`
+//!   decides for that profile and behaviour (the same session, at the profile tests' times);
+//! - the lws 4.x case agrees with the full-hold matrix on bookworm (matrix.toml's debian row);
+//! - the grid finishes within its 60 s budget, and its summary lines read as the issue asks.
+
+#[allow(dead_code)] // run_cell, timing and UNIT only: the verdict checks are the profile tests'
+mod support;
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use mosquitto_matrix::conformance::case::{self, Case, CASES};
+use mosquitto_matrix::conformance::expected::Expected;
+use mosquitto_matrix::conformance::grid::{self, Grid, GridAsk};
+use mosquitto_matrix::conformance::judge::{judge, Kind};
+use mosquitto_matrix::peer::Behaviour;
+use mosquitto_matrix::plan::{Column, MatrixFile, Outcome, Profile, Route};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The built-in grid, run once.
+fn grid() -> &'static Grid {
+    static GRID: OnceLock<Grid> = OnceLock::new();
+    GRID.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime for the grid");
+        let ask = GridAsk {
+            columns: Profile::ALL.iter().map(|p| Column::Builtin(*p)).collect(),
+            cases: CASES.iter().collect(),
+            workdir: root().to_path_buf(),
+            jobs: 1,
+        };
+        let grid = runtime.block_on(grid::run(&ask));
+        if std::env::var_os("SHOW_CELLS").is_some() {
+            eprintln!("{}", mosquitto_matrix::report::conformance::text(&grid));
+        }
+        grid
+    })
+}
+
+#[test]
+fn every_built_in_cell_equals_the_one_measured_in_conformance_toml() {
+    let expected = Expected::load(&root().join("conformance.toml")).expect("conformance.toml loads");
+    let grid = grid();
+    let mut missing = Vec::new();
+    for cell in &grid.cells {
+        if expected.columns.get(&cell.column).and_then(|c| c.get(cell.case)).is_none() {
+            missing.push(format!("{} × {}", cell.column, cell.case));
+        }
+    }
+    assert!(missing.is_empty(), "conformance.toml measures no kind for:\n{}", missing.join("\n"));
+    let differ = expected.differences(grid);
+    assert!(differ.is_empty(), "\n{}\n\n{}", differ.join("\n"), mosquitto_matrix::report::conformance::text(grid));
+}
+
+/// The behaviour `tests/profiles.rs` decides on that a case plays at conformance times.
+fn profile_test_behaviour(case: &Case) -> Option<Behaviour> {
+    Some(match case.id {
+        "quiet" => Behaviour::NO_PINGS,
+        "lws4-ping" => Behaviour::LWS4,
+        "ping-payload-125" => Behaviour::PING_WITH_PAYLOAD,
+        "text-frame" => Behaviour::TEXT_FRAME,
+        "continuation" => Behaviour::CONTINUATION,
+        "close-1000" => Behaviour::CLOSE_1000,
+        "close-1001" => Behaviour::CLOSE_1001,
+        "fin" => Behaviour::TCP_CLOSE,
+        "rst" => Behaviour::TCP_RESET,
+        "pingresp-stops" => Behaviour::STOP_PINGRESP,
+        "no-subprotocol" => Behaviour::NO_SUBPROTOCOL,
+        "upgrade-403" => Behaviour::REFUSE_UPGRADE_403,
+        "upgrade-404" => Behaviour::REFUSE_UPGRADE_404,
+        "connack-refused-v3" => Behaviour::REFUSE_CONNACK_5,
+        // New in the conformance grid: no profile test decides on them.
+        "unsolicited-pong" | "packets-in-one-frame" | "upgrade-401" | "connack-refused-v5" => return None,
+        other => panic!("case {other} is neither mapped to a profile-test behaviour nor listed as new"),
+    })
+}
+
+#[test]
+fn every_built_in_cell_equals_what_the_profile_tests_decide_for_that_profile() {
+    let grid = grid();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let mut pairs = Vec::new();
+    for profile in Profile::ALL {
+        for case in CASES.iter() {
+            let Some(behaviour) = profile_test_behaviour(case) else { continue };
+            if profile == Profile::Tcp && behaviour.websocket_only() {
+                continue;
+            }
+            pairs.push((profile, case, behaviour));
+        }
+    }
+    let cells = runtime.block_on(futures_util::future::join_all(
+        pairs.iter().map(|(p, _, b)| support::run_cell(*p, *b, support::UNIT, support::timing(*p))),
+    ));
+    let mut wrong = Vec::new();
+    for ((profile, case, _), cell) in pairs.iter().zip(cells) {
+        let cell = cell.expect("the profile-test cell runs");
+        let at_profile_times = judge(case, &cell.verdict, &cell.record, &cell.peer);
+        let ours = grid.cell(profile.name(), case.id).expect("the grid has the cell");
+        if ours.judged.kind != at_profile_times.kind {
+            wrong.push(format!(
+                "{profile} × {}: grid {} ({}), profile test {} ({})",
+                case.id,
+                ours.judged.kind.word(),
+                ours.judged.did,
+                at_profile_times.kind.word(),
+                at_profile_times.did
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_lws4_case_agrees_with_the_full_hold_matrix_on_bookworm_for_every_websocket_built_in() {
+    let file = MatrixFile::load(&root().join("matrix.toml")).expect("matrix.toml loads");
+    let debian = file.set("debian").expect("the debian set");
+    let grid = grid();
+    let mut wrong = Vec::new();
+    for profile in Profile::ALL.iter().filter(|p| **p != Profile::Tcp) {
+        let column = Column::Builtin(*profile);
+        let full_hold = debian.expectation("bookworm", &column, Route::Direct).expect("bookworm expects every built-in");
+        let kind = grid.cell(profile.name(), "lws4-ping").expect("the lws4 cell").judged.kind;
+        let held = matches!(kind, Kind::Ok | Kind::NonStrict);
+        if held != (full_hold.outcome == Outcome::Ok) {
+            wrong.push(format!("{profile}: conformance {} but bookworm's full hold expects {}", kind.word(), full_hold.outcome));
+        }
+    }
+    assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn paho_java_1_2_5_fails_the_ping_cases_and_its_summary_names_them() {
+    let grid = grid();
+    let line = grid.summary(Profile::PahoJava125.name());
+    assert!(line.starts_with("paho-java-1.2.5 fails "), "{line}");
+    for short in ["PING", "PING with payload", "text frame", "split PUBLISH"] {
+        assert!(line.contains(short), "{line} lacks {short}");
+    }
+    let cell = grid.cell("paho-java-1.2.5", "lws4-ping").expect("the cell");
+    assert_eq!(cell.judged.kind, Kind::Dropped, "{cell:?}");
+    assert!(cell.judged.evidence.iter().any(|l| l.contains("client CLOSE (0x8)")), "the close frame is the evidence: {cell:?}");
+}
+
+#[test]
+fn the_tcp_column_is_not_asked_websocket_cases() {
+    let grid = grid();
+    for case in CASES.iter().filter(|c| c.behaviour.websocket_only()) {
+        assert_eq!(grid.cell("tcp", case.id).expect("the cell").judged.kind, Kind::NotApplicable, "{}", case.id);
+    }
+    assert_eq!(grid.cell("rumqttc", "connack-refused-v5").expect("the cell").judged.kind, Kind::NotApplicable);
+}
+
+#[test]
+fn the_built_in_grid_finishes_within_its_sixty_second_budget() {
+    let wall = grid().wall;
+    eprintln!("built-in grid: {} cells in {:.1} s", grid().cells.len(), wall.as_secs_f64());
+    assert!(wall < Duration::from_secs(60), "the grid took {wall:?}");
+}
+
+#[test]
+fn every_case_id_is_found_by_its_name() {
+    for c in CASES.iter() {
+        assert_eq!(case::case(c.id).map(|k| k.id), Some(c.id));
+    }
+}

@@ -1,0 +1,28 @@
+//! `conformance brokers` on the debian set, for real (Docker): every tag answers every broker
+//! case as measured and kept in conformance.toml, and a second run answers the same. Runs only
+//! by name: `cargo test --locked --test conformance_brokers` (about 40 s: two runs of 4 tags).
+
+use std::path::Path;
+
+use mosquitto_matrix::conformance::brokers::run_tag;
+use mosquitto_matrix::conformance::expected::Expected;
+use mosquitto_matrix::engine::labels::new_run_id;
+use mosquitto_matrix::plan::MatrixFile;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_debian_tag_answers_every_broker_case_as_measured_and_the_same_twice() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = MatrixFile::load(&root.join("matrix.toml")).expect("matrix.toml loads");
+    let expected = Expected::load(&root.join("conformance.toml")).expect("conformance.toml loads");
+    let set = file.set("debian").expect("the debian set");
+    let (one, two) = (new_run_id(), new_run_id());
+    let first = futures_util::future::join_all(set.tags.iter().map(|t| run_tag(&set.image, t, &file.broker, &one))).await;
+    let second = futures_util::future::join_all(set.tags.iter().map(|t| run_tag(&set.image, t, &file.broker, &two))).await;
+    assert_eq!(first, second, "a second run answered otherwise");
+    let measured = expected.brokers.get("debian").expect("conformance.toml measures the debian set");
+    for tag in &set.tags {
+        assert!(measured.contains_key(tag), "conformance.toml measures nothing for debian/{tag}");
+    }
+    let differ = expected.broker_differences("debian", &first);
+    assert!(differ.is_empty(), "\n{}", differ.join("\n"));
+}
