@@ -19,6 +19,8 @@ use crate::wire::mqtt::{self, Packet, Protocol};
 
 /// How long a case waits for the broker's answer.
 pub const ANSWER_WAIT: Duration = Duration::from_secs(2);
+/// The most one broker case may take, connect and writes included.
+pub const CASE_BOUND: Duration = Duration::from_secs(10);
 
 /// One broker case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,9 +155,12 @@ pub async fn run_tag(image: &str, tag: &str, settings: &BrokerSettings, run_id: 
     };
     let mut cells = Vec::new();
     for case in BROKER_CASES.iter() {
-        let words = match play(case.id, &b.host, b.ws_port, settings).await {
-            Ok(a) => a,
-            Err(e) => format!("could not play: {e}"),
+        // Every wait is bounded: a connect or a write the broker never takes (seen once, a
+        // test stuck for minutes) ends the case, not the grid.
+        let words = match timeout(CASE_BOUND, play(case.id, &b.host, b.ws_port, settings)).await {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => format!("could not play: {e}"),
+            Err(_) => format!("could not play: no end within {} s", CASE_BOUND.as_secs()),
         };
         cells.push((case.id, words));
     }
