@@ -53,6 +53,21 @@ fn folders(tmp: &std::path::Path, pgid: i32) -> Vec<PathBuf> {
 }
 
 /// Polls `ok` every 20 ms until it holds or `bound` passes; true when it held.
+/// Reads a cell's stdout (kept in `said`) until its `client:` line, for at most [`START`].
+async fn first_client_line(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>, said: &mut String) -> bool {
+    let read = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            said.push_str(&line);
+            said.push('\n');
+            if line.starts_with("client: ") {
+                return true;
+            }
+        }
+        false
+    };
+    timeout(START, read).await.unwrap_or(false)
+}
+
 async fn until(bound: Duration, mut ok: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + bound;
     loop {
@@ -162,7 +177,14 @@ async fn killing_a_cell_closes_its_context_and_page_in_the_shared_browser_and_th
             .expect("node starts")
     };
     let mut doomed = cell("doomed", 120);
-    let survivor = cell("survivor", 12);
+    let mut survivor = cell("survivor", 12);
+    // Both pages are up when each cell has printed its `client:` line (awaited, not counted:
+    // under load Chromium may also have a spare renderer starting).
+    let mut doomed_lines = BufReader::new(doomed.stdout.take().expect("piped")).lines();
+    let mut survivor_lines = BufReader::new(survivor.stdout.take().expect("piped")).lines();
+    let mut survivor_said = String::new();
+    assert!(first_client_line(&mut doomed_lines, &mut String::new()).await, "the doomed cell's page started");
+    assert!(first_client_line(&mut survivor_lines, &mut survivor_said).await, "the survivor's page started: {survivor_said}");
     // Each cell's page is a renderer of the shared browser; neither cell starts a browser.
     assert!(until(Duration::from_secs(30), || renderers() == 2).await, "renderers: {}", renderers());
     for c in [&doomed, &survivor] {
@@ -174,8 +196,15 @@ async fn killing_a_cell_closes_its_context_and_page_in_the_shared_browser_and_th
     let _ = doomed.wait().await;
     assert!(until(Duration::from_secs(5), || renderers() == 1).await, "renderers after the kill: {}", renderers());
     let gone_in = killed.elapsed();
-    let out = timeout(Duration::from_secs(60), survivor.wait_with_output()).await.expect("the survivor ends").expect("waited");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let rest = async {
+        while let Ok(Some(line)) = survivor_lines.next_line().await {
+            survivor_said.push_str(&line);
+            survivor_said.push('\n');
+        }
+        survivor.wait_with_output().await
+    };
+    let out = timeout(Duration::from_secs(60), rest).await.expect("the survivor ends").expect("waited");
+    let stdout = survivor_said;
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("client: Chromium ") && stdout.contains("done: round trip"), "{stdout}");
     assert!(until(Duration::from_secs(5), || renderers() == 0).await, "the survivor closed its context too");
