@@ -528,6 +528,7 @@ ondemand_python() {
         if ! "${pip[@]}" download --disable-pip-version-check \
             --no-input -q --no-deps -d "$dl" "paho-mqtt==$v" </dev/null >>"$log" 2>&1; then
             WHY="pip download paho-mqtt==$v failed: $(last_words "$log")"
+            rm -rf "$locks"
             return 1
         fi
         local file
@@ -553,7 +554,7 @@ ondemand_mqttjs() {
         echo "+ npm install --package-lock-only mqtt@$v (${MATRIX_NPM_REGISTRY:-the npm registry})" >>"$log"
         if ! npm install --package-lock-only \
             --prefix "$locks" --no-audit --no-fund --loglevel=error </dev/null >>"$log" 2>&1; then
-            rm -f "$locks/package-lock.json"
+            rm -rf "$locks"
             WHY="npm install mqtt@$v failed: $(last_words "$log")"
             return 1
         fi
@@ -574,7 +575,7 @@ ondemand_go() {
         if ! (cd "$locks" && env GOPATH="$ROOT/$OUT/go/gopath" GOMODCACHE="$ROOT/$OUT/go/gomod" \
             GOCACHE="$ROOT/$OUT/go/gocache" GOFLAGS=-mod=mod GOTOOLCHAIN=local GO111MODULE=on \
             sh -c "go get '$module@v$v' && go mod tidy" </dev/null >>"$ROOT/$log" 2>&1); then
-            rm -f "$locks/go.sum"
+            rm -rf "$locks"
             WHY="go get $module@v$v failed: $(last_words "$log")"
             return 1
         fi
@@ -603,7 +604,7 @@ PY
 # client with dependencies needs its whole classpath resolved and locked (clients/README.md, Locks).
 ondemand_java() {
     local name=$1 ga=$2 v=$3 log=$4 locks=$LOCKS/$1/$3
-    java_ensure "$log" || return 1
+    command -v curl >/dev/null 2>&1 || apt_ensure "$log" curl ca-certificates || return 1
     if [ ! -f "$locks/lock.txt" ]; then
         maven_repo "$log" || return 1
         local g=${ga%%:*} a=${ga#*:}
@@ -612,22 +613,26 @@ ondemand_java() {
         echo "+ fetch $ga:$v (pom, jar) from $MAVEN_REPO" >>"$log"
         if ! curl -fsSL --retry 2 --max-time 120 -o "$locks/pom.xml" "$MAVEN_REPO/$rel.pom" </dev/null >>"$log" 2>&1; then
             WHY="$ga:$v: the repository did not serve its POM ($MAVEN_REPO/$rel.pom)"
+            rm -rf "$locks"
             return 1
         fi
         local deps
-        deps=$(pom_dependencies "$locks/pom.xml" 2>>"$log") || { WHY="$ga:$v: its POM cannot be read: $(last_words "$log")"; return 1; }
+        deps=$(pom_dependencies "$locks/pom.xml" 2>>"$log") || { WHY="$ga:$v: its POM cannot be read: $(last_words "$log")"; rm -rf "$locks"; return 1; }
         if [ -n "$deps" ]; then
+            rm -rf "$locks"
             WHY="$ga:$v depends on $(echo $deps | tr ' ' ','): on demand installs only a jar without dependencies; lock its classpath in clients/$name/lock.txt (clients/README.md, Locks)"
             return 1
         fi
         if ! curl -fsSL --retry 2 --max-time 120 -o "$locks/$a-$v.jar" "$MAVEN_REPO/$rel.jar" </dev/null >>"$log" 2>&1; then
             WHY="$ga:$v: the repository did not serve its jar ($MAVEN_REPO/$rel.jar)"
+            rm -rf "$locks"
             return 1
         fi
         printf '# %s:%s on demand, by the sha256 of its first download.\n%s %s:%s %s\n' \
             "$ga" "$v" "$v" "$ga" "$v" "$(sha <"$locks/$a-$v.jar")" >"$locks/lock.txt"
         rm -f "$locks/$a-$v.jar"
     fi
+    java_ensure "$log" || return 1
     java_client_version "$name" "$v" "$log" "$locks/lock.txt"
 }
 

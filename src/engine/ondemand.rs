@@ -38,7 +38,7 @@ pub enum OnDemandError {
 pub async fn install(wanted: &[OnDemand], workdir: &Path, say: &mut dyn FnMut(String)) -> Result<(), OnDemandError> {
     for od in wanted {
         let fail = |why: String| OnDemandError::Install { name: od.name(), why };
-        let locked = workdir.join(od.lock_dir()).is_dir();
+        let locked = workdir.join(od.lock_file()).is_file();
         if !locked {
             let served = served(od).await.map_err(fail)?;
             if !is_served(&served, &od.version) {

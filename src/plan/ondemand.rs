@@ -8,7 +8,7 @@
 //! in `engine::ondemand`.
 
 use crate::plan::file::{versioned_name, ClientVersions, VERSION_PLACEHOLDER};
-use crate::plan::releases::{compare, Releases};
+use crate::plan::releases::{compare, Registry, Releases};
 use crate::plan::{Column, CommandClient, Plan};
 
 /// Where `clients/setup.sh --client` writes the locks of versions it installs on demand
@@ -35,6 +35,17 @@ impl OnDemand {
     /// Where its lock lives once the set-up has installed it (relative to matrix.toml's folder).
     pub fn lock_dir(&self) -> String {
         format!("{LOCKS_DIR}/{}/{}", self.client, self.version)
+    }
+
+    /// The lock file the set-up writes there on first use, as its registry's tool names it.
+    pub fn lock_file(&self) -> String {
+        let name = match self.releases.registry {
+            Registry::Pypi => "requirements.txt",
+            Registry::Npm => "package-lock.json",
+            Registry::Maven => "lock.txt",
+            Registry::Go => "go.sum",
+        };
+        format!("{}/{name}", self.lock_dir())
     }
 }
 
@@ -137,7 +148,7 @@ mod tests {
         assert!(can_install(&f, "2.3.0"));
         assert!(!can_install(&f, "2.2.0"), "a listed version has its committed lock");
         let od = OnDemand { client: "paho-python".into(), version: "2.3.0".into(), releases: f.releases.clone().expect("set") };
-        assert_eq!(od.lock_dir(), "target/clients/locks/paho-python/2.3.0");
+        assert_eq!(od.lock_file(), "target/clients/locks/paho-python/2.3.0/requirements.txt");
     }
 
     #[test]
