@@ -228,7 +228,6 @@ node_ensure() { # log
 # MQTT.js, one folder per version with its own lock file (clients/mqttjs/<version>), installed
 # into target/clients/mqttjs/<version> and loaded by hold.mjs --lib target/clients/mqttjs/<version>
 # (so a version installed on demand, whose lock lives under target/, loads the same way).
-MQTTJS_VERSIONS=(4.3.8 5.16.0)
 # mqttjs_version VERSION LOG [LOCK FOLDER, default clients/mqttjs/<version>]: `npm ci` of the lock
 # folder's package.json and package-lock.json in target/clients/mqttjs/<version>.
 mqttjs_version() {
@@ -238,10 +237,12 @@ mqttjs_version() {
     [ "$VERSION" = "$v" ] || { WHY="$locks loads MQTT.js $VERSION"; return 1; }
     artefact "$lib" "$(node -p "require('./$locks/package-lock.json').packages['node_modules/mqtt'].integrity") mqtt@$v (npm, $locks/package-lock.json)"
 }
+# Every version that has a lock: clients/mqttjs/<version>/package-lock.json.
 setup_mqttjs() {
-    local log=$LOGS/mqttjs.log v ok=()
+    local log=$LOGS/mqttjs.log d v ok=()
     node_ensure "$log" || return 1
-    for v in "${MQTTJS_VERSIONS[@]}"; do
+    for d in clients/mqttjs/*/package-lock.json; do
+        v=$(basename "$(dirname "$d")")
         mqttjs_version "$v" "$log" || return 1
         ok+=("$v")
     done
