@@ -111,6 +111,10 @@ async fn discover_clients_lists_exactly_what_each_stand_in_serves_and_matrix_tom
         "paho-java@1.0.2,paho-python@2.3.0rc1,mqttjs@6.0.0-beta.1,mqttjs@5.17.0,paho-go@1.5.0,paho-go@1.4.3,paho-go@1.2.0,paho-golang@0.22.0"
     );
     assert_eq!(String::from_utf8_lossy(&only.stderr).trim(), hivemq, "the failing registry is one line on stderr");
+
+    // What the nightly runs: only releases after the newest listed, no pre-release.
+    let newer = discover(&base, &["--newer", "--new-only"]).await?;
+    assert_eq!(String::from_utf8_lossy(&newer.stdout).trim(), "mqttjs@5.17.0");
     Ok(())
 }
 

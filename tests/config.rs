@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use mosquitto_matrix::plan::{ConfigError, MatrixFile, Plan, Selection, SelectionOrigin};
-use mosquitto_matrix::plan::{Profile, Route};
+use mosquitto_matrix::plan::{Column, Profile, Route};
 use mosquitto_matrix::plan::Outcome;
 use mosquitto_matrix::wire::mqtt::Protocol;
 use rstest::rstest;
@@ -217,12 +217,27 @@ fn client_versions_as_a_list_runs_exactly_those_versions_and_adds_a_client_the_r
 #[test]
 fn a_bad_client_version_names_the_variable_and_what_is_offered() {
     let at = |v: &str, origin| Plan::new(&shipped(), &Selection { client_versions: Some(v.into()), origin, ..Selection::default() });
-    let err = at("paho-java@1.0.2", SelectionOrigin::Environment).expect_err("not offered");
-    assert!(err.to_string().starts_with("MATRIX_CLIENT_VERSIONS: \"paho-java\" has no version \"1.0.2\"; it offers 1.1.0, 1.1.1"), "{err}");
+    let err = at("paho-java@1.0.2;x", SelectionOrigin::Environment).expect_err("not a version");
+    assert!(err.to_string().starts_with("MATRIX_CLIENT_VERSIONS: \"paho-java\": \"1.0.2;x\" is not a version"), "{err}");
     let err = at("paho-c@1.3.12", SelectionOrigin::CommandLine).expect_err("no versions");
     assert!(err.to_string().starts_with("--client-versions: \"paho-c\" is not a client with versions"), "{err}");
     let err = at("1.2.5", SelectionOrigin::CommandLine).expect_err("no client");
     assert!(err.to_string().contains("write all, or X@VERSION or X@*"), "{err}");
+}
+
+#[test]
+fn a_released_version_matrix_toml_does_not_list_runs_on_demand_as_a_column_of_its_clients_table() {
+    let sel = Selection { profiles: Some(vec!["tcp".into()]), client_versions: Some("paho-java@1.0.2,paho-python@2.2.0".into()), ..Selection::default() };
+    let file = shipped();
+    let plan = Plan::new(&file, &sel).expect("a version on demand");
+    let names: Vec<&str> = plan.columns.iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["tcp", "paho-java@1.0.2", "paho-python@2.2.0"]);
+    let Column::Command(k) = &plan.columns[1] else { panic!("a command column") };
+    assert_eq!(k.command, ["target/clients/paho-java/1.0.2/hold"]);
+    assert_eq!(k.artefact.as_deref(), Some("target/clients/paho-java/1.0.2/artefact"));
+    let wanted = mosquitto_matrix::plan::ondemand::in_plan(&plan, &file.versioned);
+    assert_eq!(wanted.iter().map(|w| w.name()).collect::<Vec<_>>(), ["paho-java@1.0.2"], "only the unlisted version is installed on demand");
+    assert_eq!(wanted[0].lock_file(), "target/clients/locks/paho-java/1.0.2/lock.txt");
 }
 
 #[test]
