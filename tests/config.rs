@@ -235,7 +235,7 @@ fn a_released_version_matrix_toml_does_not_list_runs_on_demand_as_a_column_of_it
     let Column::Command(k) = &plan.columns[1] else { panic!("a command column") };
     assert_eq!(k.command, ["target/clients/paho-java/1.0.2/hold"]);
     assert_eq!(k.artefact.as_deref(), Some("target/clients/paho-java/1.0.2/artefact"));
-    let wanted = mosquitto_matrix::plan::ondemand::in_plan(&plan, &file.versioned);
+    let wanted = mosquitto_matrix::plan::ondemand::in_columns(&plan.columns, &file.versioned);
     assert_eq!(wanted.iter().map(|w| w.name()).collect::<Vec<_>>(), ["paho-java@1.0.2"], "only the unlisted version is installed on demand");
     assert_eq!(wanted[0].lock_file(), "target/clients/locks/paho-java/1.0.2/lock.txt");
 }

@@ -20,7 +20,7 @@ async fn every_cell_of_the_selected_set_meets_its_expectation() {
     let plan = Plan::new(&file, &Selection::from_env()).unwrap_or_else(|e| panic!("{e}"));
     // A client version matrix.toml does not list (MATRIX_CLIENT_VERSIONS=X@VERSION) is installed
     // on demand first, as `mosquitto-matrix run` does.
-    let wanted = ondemand::in_plan(&plan, &file.versioned);
+    let wanted = ondemand::in_columns(&plan.columns, &file.versioned);
     let say = &mut |line: String| {
         let _ = writeln!(std::io::stderr().lock(), "mosquitto-matrix: {line}");
     };

@@ -167,7 +167,7 @@ pub async fn exec(config: &Path, args: Args) -> Result<u8, Error> {
         plan = plan.shard(s);
     }
     // Versions matrix.toml does not list: installed (and locked) before anything starts.
-    let wanted = ondemand::in_plan(&plan, &file.versioned);
+    let wanted = ondemand::in_columns(&plan.columns, &file.versioned);
     mosquitto_matrix::engine::ondemand::install(&wanted, &plan.workdir, &mut |line| eprintln!("mosquitto-matrix: {line}")).await?;
     cleanup::check_engine(Duration::from_secs(10)).await?;
     let run_id = labels::new_run_id();

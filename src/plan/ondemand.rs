@@ -9,7 +9,7 @@
 
 use crate::plan::file::{versioned_name, ClientVersions, VERSION_PLACEHOLDER};
 use crate::plan::releases::{compare, Registry, Releases};
-use crate::plan::{Column, CommandClient, Plan};
+use crate::plan::{Column, CommandClient};
 
 /// Where `clients/setup.sh --client` writes the locks of versions it installs on demand
 /// (relative to matrix.toml's folder).
@@ -68,10 +68,10 @@ pub fn column(family: &ClientVersions, version: &str) -> CommandClient {
     }
 }
 
-/// The plan's columns that are versions on demand, in column order.
-pub fn in_plan(plan: &Plan, versioned: &[ClientVersions]) -> Vec<OnDemand> {
+/// The columns (a plan's) that are versions on demand, in column order.
+pub fn in_columns(columns: &[Column], versioned: &[ClientVersions]) -> Vec<OnDemand> {
     let mut out: Vec<OnDemand> = Vec::new();
-    for c in &plan.columns {
+    for c in columns {
         let Column::Command(k) = c.base() else { continue };
         let Some((client, version)) = k.name.split_once('@') else { continue };
         let Some(family) = versioned.iter().find(|f| f.client == client) else { continue };
