@@ -283,6 +283,15 @@ fn baseline_takes_a_client_version_run_on_demand_into_its_clients_versions_with_
     let debian = reloaded.set("debian").expect("debian");
     assert_eq!(debian.expect[&("bookworm".to_string(), "paho-python@9.1.0".to_string())].to_string(), "EOF@300");
     assert_eq!(debian.expect[&("sid".to_string(), "paho-python@9.1.0".to_string())].to_string(), "OK");
+    // An older release goes where it belongs in release order.
+    r.profiles[1] = "paho-python@1.6.0".into();
+    for c in r.cells.iter_mut().skip(1) {
+        c.profile = "paho-python@1.6.0".into();
+    }
+    let older = baseline::apply(Path::new("matrix.toml"), &text, &r).expect("applies");
+    let reloaded = MatrixFile::parse(Path::new("matrix.toml"), &older.text).expect("still valid");
+    let family = reloaded.versioned.iter().find(|f| f.client == "paho-python").expect("paho-python");
+    assert_eq!(family.versions, ["1.5.1", "1.6.0", "1.6.1", "2.0.0", "2.1.0", "2.2.0"]);
 }
 
 /// bookworm ran; 1.6.9's broker never answered, so both its cells are ERROR.

@@ -27,6 +27,7 @@ use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Value};
 
 use crate::judge::results::{content_digest, CellResult, RunResult};
 use crate::plan::file::{find_column, EVERY_COLUMN, EVERY_TAG};
+use crate::plan::releases::compare;
 use crate::plan::route::DIRECT;
 use crate::plan::{MatrixFile, Outcome, Route, FIVE_MINUTE_MARK};
 
@@ -188,7 +189,9 @@ fn add_client_versions(doc: &mut DocumentMut, listed: &MatrixFile, run: &RunResu
             .and_then(|t| t.get_mut("versions"))
             .and_then(Item::as_array_mut)
             .ok_or_else(|| BaselineError::Config(format!("[clients.{client}] has no versions = [...] to add {version} to")))?;
-        versions.push(version);
+        // In release order, where the list is in release order.
+        let at = versions.iter().position(|v| v.as_str().is_some_and(|v| compare(v, version) == std::cmp::Ordering::Greater)).unwrap_or(versions.len());
+        versions.insert(at, version);
         out.added_versions.push(column.clone());
     }
     Ok(())
