@@ -1,6 +1,6 @@
 //! Client versions on demand, installed before a run starts: for each version the run asks for
 //! that matrix.toml does not list (`plan::ondemand`), the client's own registry is asked whether
-//! it serves that version (the discovery's code, [`releases`](crate::engine::releases)), and
+//! it serves that version (the discovery's code, [`releases`]), and
 //! `bash clients/setup.sh --client X@VERSION` installs it under `target/clients/X/VERSION`, locked
 //! on first use under `target/clients/locks/X/VERSION` (nothing outside `target/` changes).
 //!
