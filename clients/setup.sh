@@ -4,6 +4,8 @@
 #
 #   bash clients/setup.sh              # every client; from anywhere, paths are repo-relative
 #   bash clients/setup.sh paho-python  # only the clients named
+#   bash clients/setup.sh --client paho-python@2.3.0  # a released version without a committed
+#                                      # lock, on demand (the "on demand" block below)
 #
 # Idempotent and non-interactive (root, no stdin, CI=true is fine). Every artefact fetched from
 # a registry is checked against a committed lock before it is used:
@@ -15,7 +17,8 @@
 #     `pip --require-hashes` from that file (a prebuilt wheel, or for the source-only 1.x a
 #     source build without build isolation after build-requirements.txt, itself hash-locked)
 #     -> target/clients/paho-python/<version>/venv;
-#   - MQTT.js: `npm ci --prefix clients/mqttjs/<version>` from each version's committed lock file;
+#   - MQTT.js: `npm ci --prefix target/clients/mqttjs/<version>` from each version's committed lock
+#     file (clients/mqttjs/<version>/package-lock.json);
 #   - browser: Debian's `chromium` (apt, unless MATRIX_CHROMIUM names another
 #     binary) and `npm ci --prefix clients/browser` (playwright-core + MQTT.js's
 #     browser bundle); its --version check starts the browser (~1 s);
@@ -54,6 +57,7 @@ PYTHON=${MATRIX_CLIENTS_PYTHON:-python3}
 
 t_start=$(date +%s.%N)
 failed=()
+ondemand_asked=""
 WHY=""
 VERSION=""
 
@@ -139,10 +143,10 @@ pip_locked() {
     fi
 }
 
-# setup_python_version PAHO_VERSION LOG: a venv with exactly the paho-mqtt that
-# clients/paho-python/<version>/requirements.txt locks.
+# setup_python_version PAHO_VERSION LOG [LOCK]: a venv with exactly the paho-mqtt that
+# LOCK (default clients/paho-python/<version>/requirements.txt) locks.
 setup_python_version() {
-    local want=$1 log=$2 dir=$OUT/paho-python/$1 req=clients/paho-python/$1/requirements.txt
+    local want=$1 log=$2 dir=$OUT/paho-python/$1 req=${3:-clients/paho-python/$1/requirements.txt}
     local build=clients/paho-python/build-requirements.txt
     local venv=$dir/venv stamp=$dir/venv.stamp wanted
     wanted=$( { cat "$req" "$build"; "$PYTHON" --version 2>&1; } | sha)
@@ -221,16 +225,25 @@ node_ensure() { # log
 }
 
 # --------------------------------------------------------------- mqtt.js ---
-# MQTT.js, one folder per version with its own lock file (clients/mqttjs/<version>), loaded by
-# hold.mjs --lib clients/mqttjs/<version>.
-MQTTJS_VERSIONS=(4.3.8 5.16.0)
+# MQTT.js, one folder per version with its own lock file (clients/mqttjs/<version>), installed
+# into target/clients/mqttjs/<version> and loaded by hold.mjs --lib target/clients/mqttjs/<version>
+# (so a version installed on demand, whose lock lives under target/, loads the same way).
+# mqttjs_version VERSION LOG [LOCK FOLDER, default clients/mqttjs/<version>]: `npm ci` of the lock
+# folder's package.json and package-lock.json in target/clients/mqttjs/<version>.
+mqttjs_version() {
+    local v=$1 log=$2 locks=${3:-clients/mqttjs/$1} lib=$OUT/mqttjs/$1
+    mkdir -p "$lib" && cp "$locks/package.json" "$locks/package-lock.json" "$lib/" || { WHY="cannot copy $locks to $lib"; return 1; }
+    npm_ensure "$lib" "$log" node clients/mqttjs/hold.mjs --lib "$lib" || return 1
+    [ "$VERSION" = "$v" ] || { WHY="$locks loads MQTT.js $VERSION"; return 1; }
+    artefact "$lib" "$(node -p "require('./$locks/package-lock.json').packages['node_modules/mqtt'].integrity") mqtt@$v (npm, $locks/package-lock.json)"
+}
+# Every version that has a lock: clients/mqttjs/<version>/package-lock.json.
 setup_mqttjs() {
-    local log=$LOGS/mqttjs.log v ok=()
+    local log=$LOGS/mqttjs.log d v ok=()
     node_ensure "$log" || return 1
-    for v in "${MQTTJS_VERSIONS[@]}"; do
-        npm_ensure "clients/mqttjs/$v" "$log" node clients/mqttjs/hold.mjs --lib "clients/mqttjs/$v" || return 1
-        [ "$VERSION" = "$v" ] || { WHY="clients/mqttjs/$v loads MQTT.js $VERSION"; return 1; }
-        artefact "$OUT/mqttjs/$v" "$(node -p "require('./clients/mqttjs/$v/package-lock.json').packages['node_modules/mqtt'].integrity") mqtt@$v (npm, clients/mqttjs/$v/package-lock.json)"
+    for d in clients/mqttjs/*/package-lock.json; do
+        v=$(basename "$(dirname "$d")")
+        mqttjs_version "$v" "$log" || return 1
         ok+=("$v")
     done
     VERSION=$(IFS=,; echo "${ok[*]}")
@@ -318,20 +331,20 @@ setup_paho_go_debian() {
 # Module-mode versions: clients/NAME/<version>/go.mod and go.sum (committed), the modules from the
 # Go module proxy into target/clients/go/gomod, checked against go.sum (-mod=readonly: nothing is
 # added or upgraded) -> target/clients/NAME/<version>/hold. MODULE is the library's module path.
-setup_go_module() { # name module version log
-    local name=$1 module=$2 v=$3 log=$4 dir=$OUT/$1/$3
+setup_go_module() { # name module version log [lock folder, default clients/NAME/<version>]
+    local name=$1 module=$2 v=$3 log=$4 dir=$OUT/$1/$3 locks=${5:-clients/$1/$3}
     local bin=$dir/hold stamp=$dir/hold.stamp src=$dir/src gocache=$OUT/go/gocache
     local want
-    want=$( { cat "clients/$name/hold.go" "clients/$name/$v/go.mod" "clients/$name/$v/go.sum"; go version; } | sha)
+    want=$( { cat "clients/$name/hold.go" "$locks/go.mod" "$locks/go.sum"; go version; } | sha)
     if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "$bin"; then
         return 0
     fi
     # The version the module requires, as go.mod says it (the library has no version constant).
     local libver
-    libver=$(awk -v m="$module" '($1 == "require" && $2 == m) { sub(/^v/, "", $3); print $3 } ($1 == m) { sub(/^v/, "", $2); print $2 }' "clients/$name/$v/go.mod" | head -n 1)
-    [ -n "$libver" ] || { WHY="clients/$name/$v/go.mod requires no $module"; return 1; }
+    libver=$(awk -v m="$module" '($1 == "require" && $2 == m) { sub(/^v/, "", $3); print $3 } ($1 == m) { sub(/^v/, "", $2); print $2 }' "$locks/go.mod" | head -n 1)
+    [ -n "$libver" ] || { WHY="$locks/go.mod requires no $module"; return 1; }
     rm -rf "$src" "$dir/artefact" && mkdir -p "$src" "$gocache"
-    cp "clients/$name/hold.go" "clients/$name/$v/go.mod" "clients/$name/$v/go.sum" "$src/"
+    cp "clients/$name/hold.go" "$locks/go.mod" "$locks/go.sum" "$src/"
     echo "+ go build ($name $v, -mod=readonly)" >>"$log"
     if ! (cd "$src" && env GOPATH="$ROOT/$OUT/go/gopath" GOMODCACHE="$ROOT/$OUT/go/gomod" \
         GOCACHE="$ROOT/$gocache" GOFLAGS=-mod=readonly GOTOOLCHAIN=local GO111MODULE=on \
@@ -342,7 +355,7 @@ setup_go_module() { # name module version log
         return 1
     fi
     install_built "$bin" "$stamp" "$want" "$log" || return 1
-    artefact "$dir" "$(awk -v m="$module" -v v="v$libver" '$1 == m && $2 == v { print $3, m "@" v " (Go module proxy, go.sum)"; exit }' "clients/$name/$v/go.sum")"
+    artefact "$dir" "$(awk -v m="$module" -v v="v$libver" '$1 == m && $2 == v { print $3, m "@" v " (Go module proxy, go.sum)"; exit }' "$locks/go.sum")"
 }
 
 setup_paho_go() {
@@ -439,13 +452,13 @@ fetch_jar() {
     cp "$cached" "$dest/"
 }
 
-# java_client_version NAME VERSION LOG: fetch, check, compile and probe one version of the Java
+# java_client_version NAME VERSION LOG [LOCK]: fetch, check, compile and probe one version of the Java
 # client in clients/NAME (lock.txt, Hold.java) into target/clients/NAME/<version>/{lib,classes,hold}.
-java_client_version() {
-    local name=$1 v=$2 log=$3 top=$OUT/$1 src=clients/$1
+java_client_version() { # name version log [lock file, default clients/NAME/lock.txt]
+    local name=$1 v=$2 log=$3 top=$OUT/$1 src=clients/$1 lock=${4:-clients/$1/lock.txt}
     local dir=$top/$v bin=$top/$v/hold stamp=$top/$v/hold.stamp
     local locked want
-    locked=$(awk -v v="$v" '!/^#/ && $1 == v { print $2, $3 }' "$src/lock.txt")
+    locked=$(awk -v v="$v" '!/^#/ && $1 == v { print $2, $3 }' "$lock")
     want=$( { cat "$src/Hold.java"; echo "$locked"; command -v java; javac -version 2>&1; } | sha)
     if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "$bin" && [ "$VERSION" = "$v" ]; then
         return 0
@@ -469,7 +482,7 @@ java_client_version() {
         return 1
     fi
     # The client's own jar: the first the lock lists for the version whose version is the column's.
-    artefact "$dir" "$(awk -v v="$v" '!/^#/ && $1 == v && $2 ~ (":" v "$") { print "sha256:" $3, $2 " (Maven, " FILENAME ")"; exit }' "$src/lock.txt")"
+    artefact "$dir" "$(awk -v v="$v" '!/^#/ && $1 == v && $2 ~ (":" v "$") { print "sha256:" $3, $2 " (Maven, " FILENAME ")"; exit }' "$lock")"
     BUILT=1
 }
 
@@ -483,6 +496,164 @@ setup_java() {
         ok+=("$v")
     done
     VERSION=$(IFS=,; echo "${ok[*]}")
+}
+
+# ------------------------------------------------------------ on demand ---
+# `bash clients/setup.sh --client NAME@VERSION`: a released version that has no committed lock
+# (matrix.toml does not list it), installed on demand. It is pinned by exact version from the
+# client's own registry (PyPI, npm, Maven, the Go module proxy; MATRIX_PYPI_INDEX,
+# MATRIX_NPM_REGISTRY, MATRIX_MAVEN_REPO and MATRIX_GOPROXY point elsewhere) and locked on first
+# use: the lock, with the downloaded artefact's hash, is written to target/clients/locks/NAME/VERSION/
+# and every later install of that version is checked against it, as the committed locks are.
+# Nothing outside target/ changes. The version is then installed by the same function as a locked
+# one, and its target/clients/NAME/VERSION/artefact names the hash (the result JSON shows it).
+LOCKS=$OUT/locks
+# The registries the discovery reads (engine/releases.rs), for the tools that install from them.
+[ -n "${MATRIX_PYPI_INDEX:-}" ] && export PIP_INDEX_URL=$MATRIX_PYPI_INDEX
+[ -n "${MATRIX_NPM_REGISTRY:-}" ] && export npm_config_registry=$MATRIX_NPM_REGISTRY
+[ -n "${MATRIX_GOPROXY:-}" ] && export GOPROXY=$MATRIX_GOPROXY
+
+# ondemand_python VERSION LOG: paho-mqtt==VERSION, its wheel if the index has one, else its sdist.
+ondemand_python() {
+    local v=$1 log=$2 locks=$LOCKS/paho-python/$1
+    local req=$locks/requirements.txt
+    if [ ! -f "$req" ]; then
+        local pip=("$PYTHON" -m pip) tool=$LOCKS/paho-python/pip-venv
+        if ! "${pip[@]}" --version >/dev/null 2>&1; then
+            [ -x "$tool/bin/python" ] || "$PYTHON" -m venv "$tool" </dev/null >>"$log" 2>&1 || { WHY="$PYTHON -m venv failed: $(last_words "$log")"; return 1; }
+            pip=("$tool/bin/python" -m pip)
+        fi
+        local dl=$locks/download
+        rm -rf "$dl" && mkdir -p "$dl"
+        echo "+ pip download paho-mqtt==$v --no-deps (${MATRIX_PYPI_INDEX:-the pip index})" >>"$log"
+        if ! "${pip[@]}" download --disable-pip-version-check \
+            --no-input -q --no-deps -d "$dl" "paho-mqtt==$v" </dev/null >>"$log" 2>&1; then
+            WHY="pip download paho-mqtt==$v failed: $(last_words "$log")"
+            rm -rf "$locks"
+            return 1
+        fi
+        local file
+        file=$(ls "$dl" | head -n 1)
+        [ -n "$file" ] || { WHY="pip download paho-mqtt==$v left no file"; return 1; }
+        local how='--only-binary :all:'
+        case $file in *.whl) ;; *) how='--no-binary paho-mqtt' ;; esac
+        printf '# paho-mqtt %s from PyPI on demand: %s, by the sha256 of its first download.\n%s\npaho-mqtt==%s --hash=sha256:%s\n' \
+            "$v" "$file" "$how" "$v" "$(sha <"$dl/$file")" >"$req.tmp" && mv -f "$req.tmp" "$req"
+        rm -rf "$dl"
+    fi
+    setup_python_version "$v" "$log" "$req"
+}
+
+# ondemand_mqttjs VERSION LOG: a package-lock.json for mqtt@VERSION exactly, then `npm ci` of it.
+ondemand_mqttjs() {
+    local v=$1 log=$2 locks=$LOCKS/mqttjs/$1
+    node_ensure "$log" || return 1
+    if [ ! -f "$locks/package-lock.json" ]; then
+        mkdir -p "$locks"
+        printf '{\n  "name": "mosquitto-matrix-client-mqttjs",\n  "version": "0.0.0",\n  "private": true,\n  "description": "MQTT.js %s on demand (clients/setup.sh --client mqttjs@%s)",\n  "type": "module",\n  "dependencies": {\n    "mqtt": "%s"\n  }\n}\n' \
+            "$v" "$v" "$v" >"$locks/package.json"
+        echo "+ npm install --package-lock-only mqtt@$v (${MATRIX_NPM_REGISTRY:-the npm registry})" >>"$log"
+        if ! npm install --package-lock-only \
+            --prefix "$locks" --no-audit --no-fund --loglevel=error </dev/null >>"$log" 2>&1; then
+            rm -rf "$locks"
+            WHY="npm install mqtt@$v failed: $(last_words "$log")"
+            return 1
+        fi
+    fi
+    mqttjs_version "$v" "$log" "$locks"
+}
+
+# ondemand_go NAME MODULE VERSION LOG: a go.mod requiring MODULE vVERSION and the go.sum Go writes
+# for it (checked against the checksum database, as Go does), then the locked build.
+ondemand_go() {
+    local name=$1 module=$2 v=$3 log=$4 locks=$LOCKS/$1/$3
+    apt_ensure "$log" golang-go || return 1
+    if [ ! -f "$locks/go.sum" ]; then
+        rm -rf "$locks" && mkdir -p "$locks" && cp "clients/$name/hold.go" "$locks/"
+        printf '// %s %s on demand (clients/setup.sh --client %s@%s).\nmodule mosquitto-matrix/clients/%s\n\ngo 1.24.0\n' \
+            "$module" "$v" "$name" "$v" "$name" >"$locks/go.mod"
+        echo "+ go get $module@v$v; go mod tidy (${MATRIX_GOPROXY:-go env GOPROXY})" >>"$log"
+        if ! (cd "$locks" && env GOPATH="$ROOT/$OUT/go/gopath" GOMODCACHE="$ROOT/$OUT/go/gomod" \
+            GOCACHE="$ROOT/$OUT/go/gocache" GOFLAGS=-mod=mod GOTOOLCHAIN=local GO111MODULE=on \
+            sh -c "go get '$module@v$v' && go mod tidy" </dev/null >>"$ROOT/$log" 2>&1); then
+            rm -rf "$locks"
+            WHY="go get $module@v$v failed: $(last_words "$log")"
+            return 1
+        fi
+        rm -f "$locks/hold.go"
+    fi
+    setup_go_module "$name" "$module" "$v" "$log" "$locks"
+}
+
+# pom_dependencies POM: the groupId:artifactId of each dependency a POM names for run time.
+pom_dependencies() {
+    python3 - "$1" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+block = root.find(ns + "dependencies")
+for d in ([] if block is None else block.findall(ns + "dependency")):
+    get = lambda k: (d.findtext(ns + k) or "").strip()
+    if get("scope") in ("test", "provided", "system") or get("optional") == "true":
+        continue
+    print(get("groupId") + ":" + get("artifactId"))
+PY
+}
+
+# ondemand_java NAME GROUP:ARTIFACT VERSION LOG: the client's jar at exactly VERSION, locked by the
+# sha256 of its first download. Only a jar whose POM names no run-time dependency is taken: a
+# client with dependencies needs its whole classpath resolved and locked (clients/README.md, Locks).
+ondemand_java() {
+    local name=$1 ga=$2 v=$3 log=$4 locks=$LOCKS/$1/$3
+    command -v curl >/dev/null 2>&1 || apt_ensure "$log" curl ca-certificates || return 1
+    if [ ! -f "$locks/lock.txt" ]; then
+        maven_repo "$log" || return 1
+        local g=${ga%%:*} a=${ga#*:}
+        local rel=${g//.//}/$a/$v/$a-$v
+        mkdir -p "$locks"
+        echo "+ fetch $ga:$v (pom, jar) from $MAVEN_REPO" >>"$log"
+        if ! curl -fsSL --retry 2 --max-time 120 -o "$locks/pom.xml" "$MAVEN_REPO/$rel.pom" </dev/null >>"$log" 2>&1; then
+            WHY="$ga:$v: the repository did not serve its POM ($MAVEN_REPO/$rel.pom)"
+            rm -rf "$locks"
+            return 1
+        fi
+        local deps
+        deps=$(pom_dependencies "$locks/pom.xml" 2>>"$log") || { WHY="$ga:$v: its POM cannot be read: $(last_words "$log")"; rm -rf "$locks"; return 1; }
+        if [ -n "$deps" ]; then
+            rm -rf "$locks"
+            WHY="$ga:$v depends on $(echo $deps | tr ' ' ','): on demand installs only a jar without dependencies; lock its classpath in clients/$name/lock.txt (clients/README.md, Locks)"
+            return 1
+        fi
+        if ! curl -fsSL --retry 2 --max-time 120 -o "$locks/$a-$v.jar" "$MAVEN_REPO/$rel.jar" </dev/null >>"$log" 2>&1; then
+            WHY="$ga:$v: the repository did not serve its jar ($MAVEN_REPO/$rel.jar)"
+            rm -rf "$locks"
+            return 1
+        fi
+        printf '# %s:%s on demand, by the sha256 of its first download.\n%s %s:%s %s\n' \
+            "$ga" "$v" "$v" "$ga" "$v" "$(sha <"$locks/$a-$v.jar")" >"$locks/lock.txt"
+        rm -f "$locks/$a-$v.jar"
+    fi
+    java_ensure "$log" || return 1
+    java_client_version "$name" "$v" "$log" "$locks/lock.txt"
+}
+
+# ondemand NAME VERSION: one version on demand, by the client's registry.
+ondemand() {
+    local name=$1 v=$2 log=$LOGS/$1@$2.log
+    case $v in '' | *[!A-Za-z0-9._+-]*) WHY="version \"$v\" may hold only letters, digits, '.', '_', '-' and '+'"; return 1 ;; esac
+    local status=0
+    case $name in
+        paho-python) ondemand_python "$v" "$log" || status=1 ;;
+        mqttjs) ondemand_mqttjs "$v" "$log" || status=1 ;;
+        paho-go) ondemand_go paho-go github.com/eclipse/paho.mqtt.golang "$v" "$log" || status=1 ;;
+        paho-golang) ondemand_go paho-golang github.com/eclipse/paho.golang "$v" "$log" || status=1 ;;
+        paho-java) ondemand_java paho-java org.eclipse.paho:org.eclipse.paho.client.mqttv3 "$v" "$log" || status=1 ;;
+        paho-java-v5) ondemand_java paho-java-v5 org.eclipse.paho:org.eclipse.paho.mqttv5.client "$v" "$log" || status=1 ;;
+        hivemq) ondemand_java hivemq com.hivemq:hivemq-mqtt-client "$v" "$log" || status=1 ;;
+        *) WHY="$name has no on-demand install (on demand: paho-python mqttjs paho-go paho-golang paho-java paho-java-v5 hivemq)"; status=1 ;;
+    esac
+    VERSION=$v
+    return $status
 }
 
 run() { # name, function, args...
@@ -515,8 +686,23 @@ setup_of() {
         paho-java | paho-java-v5 | hivemq) setup_java "$1" ;;
     esac
 }
-wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=("${CLIENTS[@]}")
+wanted=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --client)
+            item=${2:-}
+            shift $(($# > 1 ? 2 : 1))
+            case $item in
+                ?*@?*) run "$item" ondemand "${item%%@*}" "${item#*@}" ;;
+                *) line "${item:-?}" - "FAILED: --client takes NAME@VERSION"; failed+=("${item:-?}") ;;
+            esac
+            ondemand_asked=1
+            ;;
+        *) wanted+=("$1"); shift ;;
+    esac
+done
+# No client named and no --client: every client.
+[ ${#wanted[@]} -eq 0 ] && [ -z "$ondemand_asked" ] && wanted=("${CLIENTS[@]}")
 for name in "${wanted[@]}"; do
     case " ${CLIENTS[*]} " in
         *" $name "*) run "$name" setup_of "$name" ;;

@@ -12,7 +12,7 @@ N=${1:-5}
 shift || true
 declare -A ARGV=(
   [paho-python]="target/clients/paho-python/2.1.0/venv/bin/python clients/paho-python/hold.py"
-  [mqttjs]="node clients/mqttjs/hold.mjs --lib clients/mqttjs/5.16.0"
+  [mqttjs]="node clients/mqttjs/hold.mjs --lib target/clients/mqttjs/5.16.0"
   [paho-c]="target/clients/paho-c/hold"
   [paho-go]="target/clients/paho-go/1.5.1/hold"
   [paho-java]="target/clients/paho-java/1.2.5/hold"

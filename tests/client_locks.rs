@@ -13,6 +13,9 @@ use std::process::{Command, Output};
 
 use anyhow::{ensure, Context as _};
 
+mod support_pypi;
+use support_pypi::make_wheel;
+
 /// The repository's root.
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -72,31 +75,6 @@ fn tree_with(files: &[&str]) -> anyhow::Result<Tree> {
         fs::copy(repo().join(f), &to).with_context(|| format!("copy {f}"))?;
     }
     Ok(dir)
-}
-
-/// A wheel of a `paho-mqtt` VERSION whose `paho.mqtt` says that version and has a `client`
-/// module: enough for `hold.py --version`. Made with Python's zipfile, as setup needs Python.
-fn make_wheel(dir: &Path, version: &str) -> anyhow::Result<PathBuf> {
-    let wheel = dir.join(format!("paho_mqtt-{version}-py3-none-any.whl"));
-    let script = r#"
-import sys, zipfile
-path, version = sys.argv[1], sys.argv[2]
-info = f"paho_mqtt-{version}.dist-info"
-files = {
-    "paho/__init__.py": "",
-    "paho/mqtt/__init__.py": f'__version__ = "{version}"\n',
-    "paho/mqtt/client.py": "",
-    f"{info}/METADATA": f"Metadata-Version: 2.1\nName: paho-mqtt\nVersion: {version}\n",
-    f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: mosquitto-matrix-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-}
-files[f"{info}/RECORD"] = "".join(f"{name},,\n" for name in files) + f"{info}/RECORD,,\n"
-with zipfile.ZipFile(path, "w") as z:
-    for name, body in files.items():
-        z.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), body)
-"#;
-    let out = Command::new("python3").arg("-c").arg(script).arg(&wheel).arg(version).output().context("python3 runs")?;
-    ensure!(out.status.success(), "making the wheel: {}", text(&out));
-    Ok(wheel)
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use mosquitto_matrix::plan::{ConfigError, MatrixFile, Plan, Selection, SelectionOrigin};
-use mosquitto_matrix::plan::{Profile, Route};
+use mosquitto_matrix::plan::{Column, Profile, Route};
 use mosquitto_matrix::plan::Outcome;
 use mosquitto_matrix::wire::mqtt::Protocol;
 use rstest::rstest;
@@ -89,9 +89,9 @@ fn the_debian_set_expects_what_the_reference_measured() {
 #[case::client_named_like_a_built_in_profile("[clients.mqttjs]", "[clients.rfc6455]", "[clients.rfc6455]", "client \"rfc6455\" clashes with the built-in profile")]
 #[case::client_with_an_empty_service("service = [\"node\", \"clients/browser/serve.mjs\"]", "service = []", "service = []", "client \"browser\": service is empty")]
 #[case::client_with_a_blank_service_program("service = [\"node\", \"clients/browser/serve.mjs\"]", "service = [\" \", \"serve.mjs\"]", "service = [\" \"", "client \"browser\": service is empty")]
-#[case::client_with_an_empty_command("command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"clients/mqttjs/{version}\"]", "command = []", "command = []", "client \"mqttjs\": command is empty")]
-#[case::client_with_an_unknown_transport("command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"clients/mqttjs/{version}\"]", "command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"clients/mqttjs/{version}\"]\ntransport = \"quic\"", "transport = ", "client \"mqttjs\": transport \"quic\" is not ws or tcp")]
-#[case::client_path_without_a_slash("command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"clients/mqttjs/{version}\"]", "command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"clients/mqttjs/{version}\"]\npath = \"mqtt\"", "path = ", "path \"mqtt\" must start with '/'")]
+#[case::client_with_an_empty_command("command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"target/clients/mqttjs/{version}\"]", "command = []", "command = []", "client \"mqttjs\": command is empty")]
+#[case::client_with_an_unknown_transport("command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"target/clients/mqttjs/{version}\"]", "command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"target/clients/mqttjs/{version}\"]\ntransport = \"quic\"", "transport = ", "client \"mqttjs\": transport \"quic\" is not ws or tcp")]
+#[case::client_path_without_a_slash("command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"target/clients/mqttjs/{version}\"]", "command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"target/clients/mqttjs/{version}\"]\npath = \"mqtt\"", "path = ", "path \"mqtt\" must start with '/'")]
 #[case::client_with_a_misspelt_field("seen_in = \"Go services\"", "seen = \"Go services\"", "seen = ", "unknown field `seen`")]
 #[case::column_that_is_neither_a_profile_nor_a_client("  \"paho-go\",         #", "  \"paho-rust\",       #", "\"paho-rust\",", "unknown profile \"paho-rust\"; known profiles and clients:")]
 #[case::versions_but_no_placeholder_in_the_command("command = [\"target/clients/paho-java/{version}/hold\"]", "command = [\"target/clients/paho-java/hold\"]", "command = [\"target/clients/paho-java/hold", "client \"paho-java\": versions are given, so its command must say where each goes with {version}")]
@@ -217,12 +217,27 @@ fn client_versions_as_a_list_runs_exactly_those_versions_and_adds_a_client_the_r
 #[test]
 fn a_bad_client_version_names_the_variable_and_what_is_offered() {
     let at = |v: &str, origin| Plan::new(&shipped(), &Selection { client_versions: Some(v.into()), origin, ..Selection::default() });
-    let err = at("paho-java@1.0.2", SelectionOrigin::Environment).expect_err("not offered");
-    assert!(err.to_string().starts_with("MATRIX_CLIENT_VERSIONS: \"paho-java\" has no version \"1.0.2\"; it offers 1.1.0, 1.1.1"), "{err}");
+    let err = at("paho-java@1.0.2;x", SelectionOrigin::Environment).expect_err("not a version");
+    assert!(err.to_string().starts_with("MATRIX_CLIENT_VERSIONS: \"paho-java\": \"1.0.2;x\" is not a version"), "{err}");
     let err = at("paho-c@1.3.12", SelectionOrigin::CommandLine).expect_err("no versions");
     assert!(err.to_string().starts_with("--client-versions: \"paho-c\" is not a client with versions"), "{err}");
     let err = at("1.2.5", SelectionOrigin::CommandLine).expect_err("no client");
     assert!(err.to_string().contains("write all, or X@VERSION or X@*"), "{err}");
+}
+
+#[test]
+fn a_released_version_matrix_toml_does_not_list_runs_on_demand_as_a_column_of_its_clients_table() {
+    let sel = Selection { profiles: Some(vec!["tcp".into()]), client_versions: Some("paho-java@1.0.2,paho-python@2.2.0".into()), ..Selection::default() };
+    let file = shipped();
+    let plan = Plan::new(&file, &sel).expect("a version on demand");
+    let names: Vec<&str> = plan.columns.iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["tcp", "paho-java@1.0.2", "paho-python@2.2.0"]);
+    let Column::Command(k) = &plan.columns[1] else { panic!("a command column") };
+    assert_eq!(k.command, ["target/clients/paho-java/1.0.2/hold"]);
+    assert_eq!(k.artefact.as_deref(), Some("target/clients/paho-java/1.0.2/artefact"));
+    let wanted = mosquitto_matrix::plan::ondemand::in_columns(&plan.columns, &file.versioned);
+    assert_eq!(wanted.iter().map(|w| w.name()).collect::<Vec<_>>(), ["paho-java@1.0.2"], "only the unlisted version is installed on demand");
+    assert_eq!(wanted[0].lock_file(), "target/clients/locks/paho-java/1.0.2/lock.txt");
 }
 
 #[test]

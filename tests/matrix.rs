@@ -6,8 +6,8 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use mosquitto_matrix::plan::{config_path, MatrixFile, Plan, Selection};
-use mosquitto_matrix::engine::labels;
+use mosquitto_matrix::plan::{config_path, ondemand, MatrixFile, Plan, Selection};
+use mosquitto_matrix::engine::{self, labels};
 use mosquitto_matrix::report::{self, progress};
 use mosquitto_matrix::run;
 
@@ -18,6 +18,13 @@ async fn every_cell_of_the_selected_set_meets_its_expectation() {
     let file_path = config_path(|k| std::env::var(k).ok(), &root.join("matrix.toml"));
     let file = MatrixFile::load(&file_path).unwrap_or_else(|e| panic!("{e}"));
     let plan = Plan::new(&file, &Selection::from_env()).unwrap_or_else(|e| panic!("{e}"));
+    // A client version matrix.toml does not list (MATRIX_CLIENT_VERSIONS=X@VERSION) is installed
+    // on demand first, as `mosquitto-matrix run` does.
+    let wanted = ondemand::in_columns(&plan.columns, &file.versioned);
+    let say = &mut |line: String| {
+        let _ = writeln!(std::io::stderr().lock(), "mosquitto-matrix: {line}");
+    };
+    engine::ondemand::install(&wanted, &plan.workdir, say).await.unwrap_or_else(|e| panic!("{e}"));
     let run_id = labels::new_run_id();
     // Written to the process's own stdout/stderr, not through println!, so the table shows in
     // CI logs although the test harness captures the output of passing tests.

@@ -259,6 +259,41 @@ fn baseline_adds_a_new_release_tag_and_its_row() {
     assert_eq!(debian.expect[&("forky".to_string(), Profile::Rfc6455.name().to_string())].to_string(), "OK");
 }
 
+#[test]
+fn baseline_takes_a_client_version_run_on_demand_into_its_clients_versions_with_its_expectations() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("matrix.toml")).expect("matrix.toml");
+    let mut r = result(vec![
+        cell("bookworm", Profile::Rfc6455, Outcome::Ok, Some(330.0), "OK", Status::Met),
+        cell("bookworm", Profile::Rfc6455, Outcome::Eof, Some(300.2), "OK", Status::New),
+        cell("sid", Profile::Rfc6455, Outcome::Ok, Some(330.0), "OK", Status::New),
+    ]);
+    for c in r.cells.iter_mut().skip(1) {
+        c.profile = "paho-python@9.1.0".into();
+        c.expected = None;
+    }
+    r.profiles = vec![Profile::Rfc6455.name().to_string(), "paho-python@9.1.0".into()];
+    let b = baseline::apply(Path::new("matrix.toml"), &text, &r).expect("applies");
+    assert_eq!(b.added_versions, ["paho-python@9.1.0"]);
+    // The client's own entry holds on sid (paho-python = "OK" in matrix.toml): only bookworm is written.
+    assert_eq!(b.changed, ["bookworm/paho-python@9.1.0: (none) -> EOF@300"]);
+    let reloaded = MatrixFile::parse(Path::new("matrix.toml"), &b.text).expect("still valid");
+    let family = reloaded.versioned.iter().find(|f| f.client == "paho-python").expect("paho-python");
+    assert_eq!(family.versions.last().map(String::as_str), Some("9.1.0"));
+    assert!(!family.defaults.contains(&"9.1.0".to_string()), "a new version is not a default until someone says so");
+    let debian = reloaded.set("debian").expect("debian");
+    assert_eq!(debian.expect[&("bookworm".to_string(), "paho-python@9.1.0".to_string())].to_string(), "EOF@300");
+    assert_eq!(debian.expect[&("sid".to_string(), "paho-python@9.1.0".to_string())].to_string(), "OK");
+    // An older release goes where it belongs in release order.
+    r.profiles[1] = "paho-python@1.6.0".into();
+    for c in r.cells.iter_mut().skip(1) {
+        c.profile = "paho-python@1.6.0".into();
+    }
+    let older = baseline::apply(Path::new("matrix.toml"), &text, &r).expect("applies");
+    let reloaded = MatrixFile::parse(Path::new("matrix.toml"), &older.text).expect("still valid");
+    let family = reloaded.versioned.iter().find(|f| f.client == "paho-python").expect("paho-python");
+    assert_eq!(family.versions, ["1.5.1", "1.6.0", "1.6.1", "2.0.0", "2.1.0", "2.2.0"]);
+}
+
 /// bookworm ran; 1.6.9's broker never answered, so both its cells are ERROR.
 fn one_tag_not_had() -> RunResult {
     let mut r = result(vec![

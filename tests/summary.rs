@@ -236,3 +236,57 @@ fn a_client_whose_newer_versions_hold_and_older_ones_drop_is_answered_with_the_v
     let python: Vec<&String> = s.versions.iter().filter(|v| v.starts_with("paho-python")).collect();
     assert_eq!(python, ["paho-python on bullseye–trixie: holds from 2.1.0 on; 1.6.1 drops at 300 s", "paho-python on sid: drops at 300 s from 2.1.0 on; 1.6.1 holds"]);
 }
+
+/// `r` with a copy of `from`'s column and cells as `to`, its library `library`, placed first.
+fn with_column_copy(r: &mut RunResult, from: &str, to: &str, library: &str) {
+    let cells: Vec<_> = r.cells.iter().filter(|c| c.profile == from).cloned().collect();
+    for mut c in cells {
+        c.profile = to.to_string();
+        r.cells.push(c);
+    }
+    let mut info = r.columns.iter().find(|c| c.name == from).cloned().expect("the column is in the result");
+    info.name = to.to_string();
+    info.library = Some(library.to_string());
+    r.columns.insert(0, info);
+    r.profiles.insert(0, to.to_string());
+}
+
+#[test]
+fn the_version_that_fixes_it_is_named_in_release_order_whatever_the_column_order() {
+    let mut r = load("debian.json");
+    // Three versions, the columns in no order: 2.0.0 first, then 2.1.0, then 1.6.1.
+    with_column_copy(&mut r, "paho-python@1.6.1", "paho-python@2.0.0", "paho-mqtt 2.0.0");
+    for c in r.cells.iter_mut().filter(|c| (c.profile == "paho-python@1.6.1" || c.profile == "paho-python@2.0.0") && c.tag != "sid") {
+        c.verdict.outcome = mosquitto_matrix::plan::Outcome::Eof;
+        c.verdict.at = Some(std::time::Duration::from_secs_f64(if c.profile.ends_with("2.0.0") { 300.4 } else { 299.6 }));
+    }
+    let s = summarize(&r);
+    let python: Vec<&String> = s.versions.iter().filter(|v| v.starts_with("paho-python")).collect();
+    assert_eq!(python, ["paho-python on bullseye–trixie: holds from 2.1.0 on; 2.0.0 and earlier drop at 300 s"]);
+    // A split that is not clean (drop, hold, drop in release order) names no version.
+    for c in r.cells.iter_mut().filter(|c| c.profile == "paho-python@1.6.1") {
+        c.verdict.outcome = mosquitto_matrix::plan::Outcome::Ok;
+    }
+    assert!(summarize(&r).versions.iter().all(|v| !v.starts_with("paho-python on bullseye")), "{:?}", summarize(&r).versions);
+}
+
+#[test]
+fn a_new_client_release_is_answered_with_the_tags_it_holds_and_drops_on() {
+    let mut r = load("debian.json");
+    assert!(summarize(&r).new_releases.is_empty(), "every column of the debian run has its expectations");
+    with_column_copy(&mut r, "paho-python@2.1.0", "paho-python@2.2.0", "paho-mqtt 2.2.0");
+    for c in r.cells.iter_mut().filter(|c| c.profile == "paho-python@2.2.0") {
+        c.expected = None;
+        if c.tag != "sid" {
+            c.verdict.outcome = mosquitto_matrix::plan::Outcome::Eof;
+            c.verdict.at = Some(std::time::Duration::from_secs_f64(300.1));
+        }
+    }
+    let s = summarize(&r);
+    assert_eq!(s.new_releases, ["new client release: paho-mqtt 2.2.0: holds on sid, drops on bullseye–trixie at 300 s"]);
+    assert!(report::markdown(&r).contains("- new client release: paho-mqtt 2.2.0: holds on sid, drops on bullseye–trixie at 300 s."));
+    for c in r.cells.iter_mut().filter(|c| c.profile == "paho-python@2.2.0") {
+        c.verdict.outcome = mosquitto_matrix::plan::Outcome::Ok;
+    }
+    assert_eq!(summarize(&r).new_releases, ["new client release: paho-mqtt 2.2.0: holds on bullseye–sid"]);
+}

@@ -86,3 +86,27 @@ fn the_workflow_caches_cargo_npm_pip_and_maven_keyed_by_lock_files_and_fails_lou
     }
     assert!(!text.contains("::warning::clients/setup.sh"), "a client set-up failure is an error, not a warning");
 }
+
+#[test]
+fn the_nightly_runs_new_client_releases_on_demand_and_its_summary_line_is_what_the_report_writes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join(".github/workflows/nightly.yml")).expect("workflow");
+    for needle in ["discover --clients --newer --new-only", "client_versions=", "clients/setup.sh \"${args[@]}\"", "--client-versions \"${NEW}\""] {
+        assert!(text.contains(needle), "the workflow lacks {needle:?}");
+    }
+    // The line the job summary takes from the markdown report: the workflow's own pattern.
+    let grep = text.lines().find(|l| l.contains("grep -E '^- new client release")).expect("the summary step greps the new-release lines");
+    let pattern = grep.split('\'').nth(1).expect("a quoted pattern").trim_start_matches('^');
+    let mut r: mosquitto_matrix::judge::results::RunResult =
+        serde_json::from_str(&std::fs::read_to_string(root.join("tests/data/debian.json")).expect("debian.json")).expect("a result");
+    let cells: Vec<_> = r.cells.iter().filter(|c| c.profile == "paho-python@2.1.0").cloned().collect();
+    for mut c in cells {
+        c.profile = "paho-python@2.3.0".into();
+        c.expected = None;
+        r.cells.push(c);
+    }
+    r.profiles.push("paho-python@2.3.0".into());
+    let md = mosquitto_matrix::report::markdown(&r);
+    let lines: Vec<&str> = md.lines().filter(|l| l.starts_with(pattern)).collect();
+    assert_eq!(lines, ["- new client release: paho-python 2.3.0: holds on bullseye–sid."], "{md}");
+}

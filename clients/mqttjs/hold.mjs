@@ -9,7 +9,8 @@
 //
 // `node clients/mqttjs/hold.mjs --version` prints only the `client:` line.
 // `--lib DIR` loads MQTT.js from DIR's node_modules: one folder per version, each with its own
-// package-lock.json (clients/mqttjs/5.16.0, clients/mqttjs/4.3.8), one program for them all.
+// package-lock.json (clients/setup.sh installs clients/mqttjs/5.16.0 into
+// target/clients/mqttjs/5.16.0), one program for them all.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
@@ -55,7 +56,7 @@ try {
   version = require('mqtt/package.json').version;
   mqtt = require('mqtt');
 } catch (err) {
-  fail(`cannot load mqtt (give --lib clients/mqttjs/<version>): ${err.message}`);
+  fail(`cannot load mqtt (give --lib target/clients/mqttjs/<version>): ${err.message}`);
 }
 out(`client: mqtt.js ${version}`);
 if (args.includes('--version')) finish(0);

@@ -1,9 +1,11 @@
 //! `discover`: the registry's release tags that matrix.toml does not list; with `--clients`, the
-//! client releases each client's own registry serves that matrix.toml's versions lack.
+//! client releases each client's own registry serves that matrix.toml's versions lack (with
+//! `--newer`, only those after the newest listed, no pre-release).
 
 use std::path::Path;
 
 use mosquitto_matrix::engine::{discover, releases};
+use mosquitto_matrix::plan::releases::newer_than_known;
 use mosquitto_matrix::plan::MatrixFile;
 use mosquitto_matrix::report::exit;
 
@@ -24,13 +26,17 @@ pub struct Args {
     /// Example: --clients --new-only
     #[arg(long, conflicts_with = "set")]
     clients: bool,
+    /// With --clients: only releases after the newest version matrix.toml lists, pre-releases left out (what the
+    /// nightly runs). Example: --clients --newer --new-only
+    #[arg(long, requires = "clients")]
+    newer: bool,
 }
 
 /// Lists the registry's tags against the set's, or each client's releases against its versions.
 pub async fn exec(config: &Path, args: Args) -> Result<u8, Error> {
     let file = MatrixFile::load(config)?;
     if args.clients {
-        return client_releases(&file, args.new_only).await;
+        return client_releases(&file, args.new_only, args.newer).await;
     }
     let d = discover::discover(pick_set(&file, args.set.as_deref(), "--set")?).await?;
     if args.new_only {
@@ -43,8 +49,16 @@ pub async fn exec(config: &Path, args: Args) -> Result<u8, Error> {
 
 /// `discover --clients`. A registry that did not answer is its client's line (on stderr with
 /// --new-only) and exit status 2; the other clients go on.
-async fn client_releases(file: &MatrixFile, new_only: bool) -> Result<u8, Error> {
-    let found = releases::discover_clients(file).await;
+async fn client_releases(file: &MatrixFile, new_only: bool, newer: bool) -> Result<u8, Error> {
+    let mut found = releases::discover_clients(file).await;
+    if newer {
+        for c in &mut found {
+            let known = file.versioned.iter().find(|f| f.client == c.client).map(|f| f.versions.clone()).unwrap_or_default();
+            if let Ok(new) = &mut c.new {
+                *new = newer_than_known(new, &known);
+            }
+        }
+    }
     if new_only {
         for c in found.iter().filter(|c| c.new.is_err()) {
             eprint!("{}", releases::render(std::slice::from_ref(c)));

@@ -23,6 +23,9 @@ pub enum Error {
     /// The registry, while discovering tags.
     #[error(transparent)]
     Discover(#[from] DiscoverError),
+    /// A client version the run asked for that could not be installed on demand.
+    #[error(transparent)]
+    OnDemand(#[from] mosquitto_matrix::engine::ondemand::OnDemandError),
     /// Shards that do not fit together.
     #[error(transparent)]
     Merge(#[from] MergeError),

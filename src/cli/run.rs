@@ -14,7 +14,7 @@ use mosquitto_matrix::client::command;
 use mosquitto_matrix::engine::cleanup;
 use mosquitto_matrix::engine::discover;
 use mosquitto_matrix::engine::labels;
-use mosquitto_matrix::plan::{CommandClient, MatrixFile, Plan, Selection, SelectionOrigin, Shard};
+use mosquitto_matrix::plan::{ondemand, CommandClient, MatrixFile, Plan, Selection, SelectionOrigin, Shard};
 use mosquitto_matrix::report::compare;
 use mosquitto_matrix::report::exit;
 use mosquitto_matrix::report::{live, progress};
@@ -76,7 +76,8 @@ pub struct Args {
     #[arg(long)]
     speed: Option<String>,
     /// Which versions of the clients matrix.toml offers in several versions (`versions = [...]`) run: `all`, or
-    /// X@VERSION and X@* in place of X's default versions (else MATRIX_CLIENT_VERSIONS).
+    /// X@VERSION and X@* in place of X's default versions (else MATRIX_CLIENT_VERSIONS). A released version that
+    /// matrix.toml does not list is installed on demand (clients/setup.sh --client X@VERSION) before the run.
     /// Example: --client-versions paho-java@1.1.0,paho-java@1.2.5
     #[arg(long)]
     client_versions: Option<String>,
@@ -165,6 +166,9 @@ pub async fn exec(config: &Path, args: Args) -> Result<u8, Error> {
     if let Some(s) = args.shard {
         plan = plan.shard(s);
     }
+    // Versions matrix.toml does not list: installed (and locked) before anything starts.
+    let wanted = ondemand::in_columns(&plan.columns, &file.versioned);
+    mosquitto_matrix::engine::ondemand::install(&wanted, &plan.workdir, &mut |line| eprintln!("mosquitto-matrix: {line}")).await?;
     cleanup::check_engine(Duration::from_secs(10)).await?;
     let run_id = labels::new_run_id();
     eprintln!("run id {run_id}: find its containers with docker ps --filter label={}={run_id}", labels::RUN_LABEL);

@@ -6,7 +6,8 @@
 //! weight of the control group they go in ([`priority`]), clean-up when a signal skips
 //! testcontainers' own ([`cleanup`]), whether the engine has an image ([`image`]), which
 //! release tags a registry has ([`discover`]), and which versions each client's own registry
-//! serves ([`releases`]). The harness's own MQTT connection to a broker for the probes and
+//! serves ([`releases`]), and the client versions a run installs on demand before it starts
+//! ([`ondemand`]: the registry asked, `clients/setup.sh --client` run). The harness's own MQTT connection to a broker for the probes and
 //! the clock proof ([`link`]), and an accelerated broker's time library and the proof that it
 //! runs ×N ([`clock`]). The engine itself, watched for a run's length ([`watch`]): the moment
 //! it stops answering, and when it is back.
@@ -23,6 +24,7 @@ pub mod image;
 pub mod labels;
 pub mod link;
 pub mod network;
+pub mod ondemand;
 pub mod priority;
 pub mod proxy;
 pub mod readiness;

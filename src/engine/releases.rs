@@ -193,7 +193,7 @@ pub async fn default_base(registry: Registry) -> Result<String, String> {
 }
 
 /// The base URL for `registry`: its variable, else [`default_base`].
-async fn base(registry: Registry) -> Result<String, String> {
+pub async fn base(registry: Registry) -> Result<String, String> {
     match std::env::var(base_var(registry)) {
         Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
         _ => default_base(registry).await,
@@ -226,7 +226,7 @@ pub async fn list_versions(http: &reqwest::Client, releases: &Releases, base: &s
 /// The HTTP client: besides its own roots it trusts the machine's CA bundle (`SSL_CERT_FILE`,
 /// else Debian's `/etc/ssl/certs/ca-certificates.crt`), as pip, npm and curl here do, so a
 /// registry reached through a proxy with its own CA answers as it does for them.
-fn http_client() -> Result<reqwest::Client, String> {
+pub fn http_client() -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder().timeout(REQUEST_TIMEOUT).user_agent(concat!("mosquitto-matrix/", env!("CARGO_PKG_VERSION")));
     let bundle = std::env::var("SSL_CERT_FILE").unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".to_string());
     if let Ok(pem) = std::fs::read(&bundle) {

@@ -238,8 +238,12 @@ pub struct ClientVersions {
     pub versions: Vec<String>,
     /// The versions `X` stands for in `profiles` (`default_versions`; all when not given).
     pub defaults: Vec<String>,
-    /// Where its releases are published (`releases = "pypi:paho-mqtt"`), for `discover --clients`.
+    /// Where its releases are published (`releases = "pypi:paho-mqtt"`), for `discover --clients`
+    /// and for versions on demand.
     pub releases: Option<crate::plan::releases::Releases>,
+    /// Its table as written, `{version}` still in place: a version on demand's column is made
+    /// from it (`plan::ondemand`).
+    pub template: CommandClient,
 }
 
 impl ClientVersions {
@@ -363,7 +367,7 @@ impl Ctx<'_> {
             None => None,
             Some(rel) => Some(crate::plan::releases::Releases::parse(rel.get_ref()).map_err(|e| self.at(rel.span(), format!("client {n:?}: releases: {e}")))?),
         };
-        let family = ClientVersions { client: n.clone(), versions, defaults, releases };
+        let family = ClientVersions { client: n.clone(), versions, defaults, releases, template: one.clone() };
         let each = family
             .versions
             .iter()

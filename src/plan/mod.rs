@@ -5,7 +5,7 @@
 //! runs by ([`Timing`]) and the routes from client to broker ([`Route`]), so every stage above speaks the same words; and it carries what
 //! matrix.toml knows beyond the run: upstream issues behind failure patterns ([`KnownIssue`])
 //! and release versions to order tags by ([`Version`]), and where each client is released
-//! ([`releases`]).
+//! ([`releases`]), and which client versions a run installs on demand ([`ondemand`]).
 
 pub mod column;
 pub mod copies;
@@ -13,6 +13,7 @@ pub mod cost;
 pub mod expectation;
 pub mod file;
 pub mod known;
+pub mod ondemand;
 pub mod releases;
 pub mod route;
 pub mod selection;

@@ -182,6 +182,13 @@ pub fn new_releases(served: &[String], known: &[String]) -> Vec<NewRelease> {
     new.into_iter().map(|v| NewRelease { version: v.to_string(), prerelease: is_prerelease(v) }).collect()
 }
 
+/// Of `new`, the releases after the newest version `known` lists, pre-releases left out: what a
+/// nightly run tries (an older release nobody listed is not news).
+pub fn newer_than_known(new: &[NewRelease], known: &[String]) -> Vec<NewRelease> {
+    let newest = known.iter().max_by(|a, b| compare(a, b));
+    new.iter().filter(|r| !r.prerelease && newest.is_none_or(|n| compare(&r.version, n) == Ordering::Greater)).cloned().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +230,13 @@ mod tests {
         assert_eq!(new, [NewRelease { version: "2.3.0rc1".into(), prerelease: true }, NewRelease { version: "2.2.0".into(), prerelease: false }]);
         let go = new_releases(&["v0.22.0".into(), "v0.23.0".into()], &["0.23.0".into()]);
         assert_eq!(go, [NewRelease { version: "0.22.0".into(), prerelease: false }]);
+    }
+
+    #[test]
+    fn the_nightly_tries_only_releases_after_the_newest_listed_and_no_pre_release() {
+        let served: Vec<String> = ["1.5.0", "2.2.0", "2.3.0rc1", "2.3.0", "2.10.1"].iter().map(|s| s.to_string()).collect();
+        let known: Vec<String> = ["1.6.1", "2.2.0"].iter().map(|s| s.to_string()).collect();
+        let newer = newer_than_known(&new_releases(&served, &known), &known);
+        assert_eq!(newer.iter().map(|r| r.version.as_str()).collect::<Vec<_>>(), ["2.10.1", "2.3.0"]);
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use crate::plan::column::under_name;
 use crate::plan::copies;
 use crate::plan::route::{self, Route};
-use crate::plan::file::{find_column, find_columns, unknown_column, unknown_set};
+use crate::plan::file::{find_column, find_columns, is_version, unknown_column, unknown_set};
+use crate::plan::ondemand;
 use crate::plan::{BrokerSettings, ClientVersions, Column, CommandClient, ConfigError, Expectation, KnownIssue, MatrixFile, Timing, Transport, FIVE_MINUTE_MARK};
 use crate::units::parse_duration;
 use crate::wire::mqtt::Protocol;
@@ -323,7 +324,13 @@ fn selected_columns(file: &MatrixFile, sel: &Selection) -> Result<Vec<Column>, C
             let has = |f: &str| columns.iter().any(|c| c.name().split_once('@').is_some_and(|(x, _)| x == f));
             wanted.retain(|(f, _)| has(f));
         }
-        columns = with_versions(columns, &wanted, &file.clients);
+        // A released version matrix.toml does not list runs on demand, made from its client's table.
+        let mut clients = file.clients.clone();
+        for (client, versions) in &wanted {
+            let Some(family) = file.versioned.iter().find(|f| &f.client == client) else { continue };
+            clients.extend(versions.iter().filter(|v| ondemand::can_install(family, v)).map(|v| ondemand::column(family, v)));
+        }
+        columns = with_versions(columns, &wanted, &clients);
     }
     for c in &sel.clients {
         if columns.iter().any(|k| k.name() == c.name) || find_columns(&c.name, &file.clients, &file.versioned).is_some() {
@@ -517,7 +524,8 @@ impl Plan {
 type WantedVersions = Vec<(String, Vec<String>)>;
 
 /// Reads `--client-versions`: `all` (every version of every versioned client), or a
-/// comma-separated list of `X@version` and `X@*`.
+/// comma-separated list of `X@version` and `X@*`. A version `versions = [...]` does not list is
+/// taken when the client names its registry (`releases = ...`): it runs on demand.
 pub fn parse_client_versions(text: &str, versioned: &[ClientVersions]) -> Result<WantedVersions, String> {
     if text.trim() == "all" {
         return Ok(versioned.iter().map(|f| (f.client.clone(), f.versions.clone())).collect());
@@ -538,8 +546,13 @@ pub fn parse_client_versions(text: &str, versioned: &[ClientVersions]) -> Result
             family.versions.clone()
         } else if family.versions.iter().any(|v| v == version) {
             vec![version.to_string()]
+        } else if family.releases.is_some() && is_version(version) {
+            // Not listed: installed on demand from its registry before the run (plan::ondemand).
+            vec![version.to_string()]
+        } else if family.releases.is_some() {
+            return Err(format!("{client:?}: {version:?} is not a version; a version may hold only letters, digits, '.', '_', '-' and '+'"));
         } else {
-            return Err(format!("{client:?} has no version {version:?}; it offers {}", family.versions.join(", ")));
+            return Err(format!("{client:?} has no version {version:?}; it offers {}, and names no registry (releases = ...) to install another from", family.versions.join(", ")));
         };
         match wanted.iter_mut().find(|(c, _)| c == client) {
             Some((_, list)) => list.extend(versions.into_iter().filter(|v| !list.contains(v)).collect::<Vec<_>>()),

@@ -11,6 +11,9 @@
 //! direct cells are written), and its entry there is removed where it no longer differs: a
 //! route's table keeps saying only where the route differs.
 //!
+//! A client version the run ran on demand (`--client-versions X@VERSION`, not in matrix.toml) is
+//! first added to its client's `versions = [...]`, then its cells are written like any other.
+//!
 //! Only what was proven is accepted: an ERROR cell (the harness could not run it) and an OK
 //! that the hold could not prove (a quick look that ended before the 5-minute mark) are
 //! skipped, one line each. A key is written only where the expectation the plan would use
@@ -24,6 +27,7 @@ use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Value};
 
 use crate::judge::results::{content_digest, CellResult, RunResult};
 use crate::plan::file::{find_column, EVERY_COLUMN, EVERY_TAG};
+use crate::plan::releases::compare;
 use crate::plan::route::DIRECT;
 use crate::plan::{MatrixFile, Outcome, Route, FIVE_MINUTE_MARK};
 
@@ -58,6 +62,9 @@ pub struct Baselined {
     pub added_tags: Vec<String>,
     /// Digests written or changed, as `tag: digest OLD -> NEW`.
     pub digests: Vec<String>,
+    /// Client versions the run ran on demand, added to their client's `versions = [...]`
+    /// (`X@VERSION`).
+    pub added_versions: Vec<String>,
 }
 
 /// The expectation text for an observed verdict: `OK`, or the outcome with whole seconds.
@@ -94,9 +101,13 @@ pub fn apply(path: &Path, text: &str, run: &RunResult) -> Result<Baselined, Base
     if run.copies > 1 {
         return Err(BaselineError::Copies(run.copies));
     }
-    let before = MatrixFile::parse(path, text).map_err(|e| BaselineError::Config(e.to_string()))?;
+    let listed = MatrixFile::parse(path, text).map_err(|e| BaselineError::Config(e.to_string()))?;
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| BaselineError::Parse(e.to_string()))?;
     let mut out = Baselined::default();
+    // A version run on demand becomes one of its client's versions first, so its cells have a
+    // column to be expected of.
+    add_client_versions(&mut doc, &listed, run, &mut out)?;
+    let before = MatrixFile::parse(path, &doc.to_string()).map_err(|e| BaselineError::Config(e.to_string()))?;
     let set = doc
         .get_mut("sets")
         .and_then(|s| s.get_mut(&run.set))
@@ -161,6 +172,29 @@ pub fn apply(path: &Path, text: &str, run: &RunResult) -> Result<Baselined, Base
     record_digests(&mut doc, run, &mut out)?;
     out.text = doc.to_string();
     Ok(out)
+}
+
+/// Adds each client version the run ran that its `[clients.X] versions = [...]` lacks (run on
+/// demand) to that list, when at least one of its cells can be accepted.
+fn add_client_versions(doc: &mut DocumentMut, listed: &MatrixFile, run: &RunResult, out: &mut Baselined) -> Result<(), BaselineError> {
+    for column in run.profiles.iter().filter(|c| !c.contains('+') && !c.contains('/')) {
+        let Some((client, version)) = column.split_once('@') else { continue };
+        let Some(family) = listed.versioned.iter().find(|f| f.client == client) else { continue };
+        if family.versions.iter().any(|v| v == version) || !run.cells.iter().any(|c| &c.profile == column && not_accepted(run, c).is_none()) {
+            continue;
+        }
+        let versions = doc
+            .get_mut("clients")
+            .and_then(|c| c.get_mut(client))
+            .and_then(|t| t.get_mut("versions"))
+            .and_then(Item::as_array_mut)
+            .ok_or_else(|| BaselineError::Config(format!("[clients.{client}] has no versions = [...] to add {version} to")))?;
+        // In release order, where the list is in release order.
+        let at = versions.iter().position(|v| v.as_str().is_some_and(|v| compare(v, version) == std::cmp::Ordering::Greater)).unwrap_or(versions.len());
+        versions.insert(at, version);
+        out.added_versions.push(column.clone());
+    }
+    Ok(())
 }
 
 /// What a row says of a column: its own entry, else its client's (`paho-java` for `paho-java@1.2.5`).

@@ -27,6 +27,9 @@ pub struct Summary {
     /// Where a client's versions split into ones that drop and ones that hold
     /// (`crate::report::versions`): `paho-python on bookworm: holds from 2.2.0 on; …`.
     pub versions: Vec<String>,
+    /// Client versions matrix.toml has no expectation for, each in one sentence
+    /// (`crate::report::versions::new_client_releases`): `new client release: paho-mqtt 2.2.0: holds on …`.
+    pub new_releases: Vec<String>,
 }
 
 /// One column that does not hold everywhere.
@@ -106,7 +109,14 @@ pub fn summarize(r: &RunResult) -> Summary {
         columns.push(c);
     }
     let not_run = ranges(&order, |tag| r.tags.iter().any(|t| t.tag == tag && t.error.is_some()));
-    Summary { all_hold, columns, tags: ranges(&order, |_| true), not_run, versions: crate::report::versions::version_splits(r) }
+    Summary {
+        all_hold,
+        columns,
+        tags: ranges(&order, |_| true),
+        not_run,
+        versions: crate::report::versions::version_splits(r),
+        new_releases: crate::report::versions::new_client_releases(r),
+    }
 }
 
 fn holds(r: &RunResult, tag: &str, column: &str) -> bool {

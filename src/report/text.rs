@@ -112,7 +112,7 @@ pub fn summary_markdown(s: &Summary) -> String {
             let _ = writeln!(out, "  - evidence, {}", esc(&f.example));
         }
     }
-    for v in &s.versions {
+    for v in s.versions.iter().chain(&s.new_releases) {
         let _ = writeln!(out, "- {}.", esc(v));
     }
     if !s.all_hold.is_empty() {

@@ -3,6 +3,10 @@
 //! (or the other way round), the summary names the version: "paho-python on bookworm: holds from
 //! 2.2.0 on; 2.1.0 and earlier drop at 300 s".
 //!
+//! A client version matrix.toml has no expectation for (a new release, run on demand) is answered
+//! on its own, as the nightly job summary says it: "new client release: paho-mqtt 2.2.0: holds on
+//! sid, drops on bullseye–trixie at 300 s" ([`new_client_releases`]).
+//!
 //! Pure: derived from a run's results alone, versions in release order
 //! (`plan::releases::compare`), tags grouped into ranges as the summary groups them.
 
@@ -80,4 +84,38 @@ fn split_words(versions: &[(&str, &str)], cells: &[&CellResult]) -> Option<Strin
         let new = drop_words(&cells[k..]).replacen("drop", "drops", 1);
         format!("{new} from {first_new} on; {earlier} {}", if k == 1 { "holds" } else { "hold" })
     })
+}
+
+/// One sentence per new client release of the run: a client version (`X@VERSION`, no route, no
+/// `+v5`) that no direct cell has an expectation for. It names the library as the client reported
+/// it (`paho-mqtt 2.2.0`), else `X VERSION`, and the tags it holds on and drops on, as ranges.
+pub fn new_client_releases(r: &RunResult) -> Vec<String> {
+    let order = release_order(r);
+    let mut out = Vec::new();
+    for column in r.profiles.iter().filter(|c| !c.contains('+') && !c.contains('/')) {
+        let Some((client, version)) = column.split_once('@') else { continue };
+        let cells: Vec<&CellResult> = r.cells.iter().filter(|c| &c.profile == column).collect();
+        if cells.is_empty() || cells.iter().any(|c| c.expected.is_some()) {
+            continue;
+        }
+        let library = r.columns.iter().find(|c| &c.name == column).and_then(|c| c.library.clone()).unwrap_or_else(|| format!("{client} {version}"));
+        let on = |want: &dyn Fn(Outcome) -> bool| ranges(&order, |tag| cells.iter().any(|c| c.tag == tag && want(c.verdict.outcome)));
+        let mut parts = Vec::new();
+        let holds = on(&|o| o == Outcome::Ok);
+        if !holds.is_empty() {
+            parts.push(format!("holds on {holds}"));
+        }
+        let drops = on(&|o| o != Outcome::Ok && o != Outcome::Error);
+        if !drops.is_empty() {
+            let dropped: Vec<&CellResult> = cells.iter().copied().filter(|c| c.verdict.outcome != Outcome::Ok && c.verdict.outcome != Outcome::Error).collect();
+            let at = drop_words(&dropped);
+            parts.push(format!("drops on {drops}{}", at.strip_prefix("drop").unwrap_or_default()));
+        }
+        let errors = on(&|o| o == Outcome::Error);
+        if !errors.is_empty() {
+            parts.push(format!("could not run on {errors} (ERROR)"));
+        }
+        out.push(format!("new client release: {library}: {}", parts.join(", ")));
+    }
+    out
 }
