@@ -21,7 +21,6 @@ const NOT_YET_SPLIT: &[(&str, &str)] = &[
     ("src/client/proxy.rs", "relay"),
     ("src/client/service.rs", "start"),
     ("src/client/rumqttc.rs", "run"),
-    ("src/probe/sessions.rs", "probe"),
 ];
 
 /// The text with every string, char literal and comment blanked to spaces (newlines kept), so
