@@ -20,7 +20,6 @@ const NOT_YET_SPLIT: &[(&str, &str)] = &[
     ("src/client/command.rs", "run"),
     ("src/client/proxy.rs", "relay"),
     ("src/client/service.rs", "start"),
-    ("src/client/rumqttc.rs", "run"),
 ];
 
 /// The text with every string, char literal and comment blanked to spaces (newlines kept), so
