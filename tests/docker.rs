@@ -8,6 +8,9 @@
 //! `mosquitto-matrix/standin` images (`bash docker/provision.sh` builds both); run by name:
 //! `cargo test --test docker`. Without them every test here fails, never skips.
 
+#[path = "support/background.rs"]
+mod background;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -62,6 +65,9 @@ fn plan(tags: &[&str], profiles: &[&str], hold: &str) -> Plan {
     };
     Plan::new(&file(), &sel).expect("plan")
 }
+
+/// How long a run that a test faults may take to end by itself.
+const RUN_ENDS_WITHIN: Duration = Duration::from_secs(300);
 
 fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().expect("the docker client runs");
@@ -240,26 +246,19 @@ async fn a_panic_inside_one_cell_is_an_error_for_that_cell_only_and_leaves_no_co
 async fn run_with_fault(fault: &[&str]) -> (RunResult, String) {
     let mut p = plan(&["bookworm"], &["rfc6455", "tcp"], "20s");
     p.timing = quick_timing(Duration::from_secs(20));
-    let run_id = labels::new_run_id();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let task = {
-        let (p, run_id) = (p.clone(), run_id.clone());
-        tokio::spawn(async move { run::run(&p, &run_id, Some(tx)).await })
-    };
-    while let Some(event) = rx.recv().await {
+    let mut running = background::start(&p);
+    while let Some(event) = running.events.recv().await {
         if let Progress::BrokerReady { .. } = event {
             // The fault's moment is part of the script, not a wait for an event.
             tokio::time::sleep(Duration::from_secs(2)).await;
-            let id = docker(&["ps", "-q", "--filter", &format!("label={RUN_LABEL}={run_id}")]);
+            let id = docker(&["ps", "-q", "--filter", &format!("label={RUN_LABEL}={}", running.run_id)]);
             let mut args: Vec<&str> = fault.to_vec();
             args.push(&id);
             docker(&args);
         }
     }
-    let r = task.await.expect("the run ends");
-    for c in &r.cells {
-        eprintln!("{fault:?}: {} {:?} at {:?} by {:?}: {}", c.id(), c.verdict.outcome, c.verdict.at, c.verdict.ended_by, c.verdict.cause);
-    }
+    eprintln!("after {fault:?}:");
+    let (r, run_id) = running.result(RUN_ENDS_WITHIN).await;
     assert_eq!(left_behind(&run_id).await, 0, "no container left after {fault:?}");
     (r, run_id)
 }
@@ -1237,21 +1236,17 @@ async fn a_proxy_killed_under_a_session_makes_its_cell_an_error_naming_the_proxy
     };
     let mut p = Plan::new(&file(), &sel).expect("plan");
     p.timing = quick_timing(Duration::from_secs(20));
-    let run_id = labels::new_run_id();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let task = {
-        let (p, run_id) = (p.clone(), run_id.clone());
-        tokio::spawn(async move { run::run(&p, &run_id, Some(tx)).await })
-    };
-    while let Some(event) = rx.recv().await {
+    let mut running = background::start(&p);
+    while let Some(event) = running.events.recv().await {
         if let Progress::CellHolding { id } = event {
             if id == "bookworm/nginx/rfc6455" {
-                let proxy = docker(&["ps", "-q", "--filter", &format!("label={RUN_LABEL}={run_id}"), "--filter", "label=org.mosquitto-matrix.cell=debian/bookworm/nginx"]);
+                let filter = format!("label={RUN_LABEL}={}", running.run_id);
+                let proxy = docker(&["ps", "-q", "--filter", &filter, "--filter", "label=org.mosquitto-matrix.cell=debian/bookworm/nginx"]);
                 docker(&["kill", &proxy]);
             }
         }
     }
-    let r = task.await.expect("the run ends");
+    let (r, run_id) = running.result(RUN_ENDS_WITHIN).await;
     let direct = r.cell("bookworm", "rfc6455").expect("the direct cell");
     assert_eq!(direct.verdict.outcome, Outcome::Ok, "the broker was never touched: {}", direct.verdict.cause);
     let behind = r.cell("bookworm", "nginx/rfc6455").expect("the nginx cell");
@@ -1260,37 +1255,6 @@ async fn a_proxy_killed_under_a_session_makes_its_cell_an_error_naming_the_proxy
     assert!(behind.verdict.cause.contains("exited with status 137 during the session"), "{}", behind.verdict.cause);
     assert_eq!(left_behind(&run_id).await, 0);
     assert_eq!(networks_left(&run_id).await, 0);
-}
-
-/// Runs `p` and, once every cell holds, calls `fault` with the run id; returns the result.
-async fn run_holding_then(p: &Plan, fault: impl FnOnce(&str)) -> (RunResult, String) {
-    let run_id = labels::new_run_id();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let task = {
-        let (p, run_id) = (p.clone(), run_id.clone());
-        tokio::spawn(async move { run::run(&p, &run_id, Some(tx)).await })
-    };
-    let mut holding = 0;
-    let mut fault = Some(fault);
-    while let Some(event) = rx.recv().await {
-        match event {
-            Progress::CellHolding { .. } => holding += 1,
-            Progress::CellFinished(c) => panic!("{} ended before the fault: {:?} {}", c.id(), c.verdict.outcome, c.verdict.cause),
-            _ => {}
-        }
-        if holding == p.cells.len() {
-            if let Some(f) = fault.take() {
-                f(&run_id);
-            }
-            break;
-        }
-    }
-    let r = task.await.expect("the run ends");
-    for c in &r.cells {
-        eprintln!("{} {:?} {:?}: {}", c.id(), c.status, c.verdict.outcome, c.verdict.cause);
-    }
-    assert_eq!(left_behind(&run_id).await, 0, "no container left");
-    (r, run_id)
 }
 
 /// The pids of the `docker-proxy` processes relaying host port `port`.
@@ -1312,7 +1276,7 @@ fn relays_of(port: &str) -> Vec<i32> {
 async fn a_killed_port_relay_is_an_error_naming_the_docker_proxy_never_the_brokers_drop() {
     let mut p = plan(&["bookworm"], &["rfc6455", "tcp"], "30s");
     p.timing = quick_timing(Duration::from_secs(30));
-    let (r, _) = run_holding_then(&p, |run_id| {
+    let (r, run_id) = background::run_holding_then(&p, RUN_ENDS_WITHIN, |run_id| async move {
         let id = docker(&["ps", "-q", "--filter", &format!("label={RUN_LABEL}={run_id}")]);
         let mut killed = 0;
         for mapping in docker(&["port", &id]).lines() {
@@ -1326,6 +1290,7 @@ async fn a_killed_port_relay_is_an_error_naming_the_docker_proxy_never_the_broke
         assert!(killed >= 2, "the broker's ports are relayed by docker-proxy (found {killed})");
     })
     .await;
+    assert_eq!(left_behind(&run_id).await, 0, "no container left");
     for c in &r.cells {
         assert_eq!(c.verdict.outcome, Outcome::Error, "{}: {}", c.id(), c.verdict.cause);
         assert!(c.verdict.cause.starts_with("the port relay (docker-proxy) of 127.0.0.1:"), "{}", c.verdict.cause);
@@ -1352,14 +1317,15 @@ async fn a_client_killed_by_sigkill_from_outside_is_an_error_naming_the_kill_nev
     };
     let mut p = Plan::new(&file(), &sel).expect("plan");
     p.timing = timing;
-    let (r, _) = run_holding_then(&p, |run_id| {
-        let clients = reaper::run_processes(run_id);
+    let (r, run_id) = background::run_holding_then(&p, RUN_ENDS_WITHIN, |run_id| async move {
+        let clients = reaper::run_processes(&run_id);
         assert!(!clients.is_empty(), "the command client runs with MATRIX_RUN_ID={run_id}");
         for pid in clients {
             nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("SIGKILL the client");
         }
     })
     .await;
+    assert_eq!(left_behind(&run_id).await, 0, "no container left");
     let killed = r.cell("bookworm", "rfc6455-as-command").expect("the command cell");
     assert_eq!(killed.verdict.outcome, Outcome::Error, "{}", killed.verdict.cause);
     assert!(killed.verdict.cause.starts_with("the client was killed (SIGKILL) from outside the harness"), "{}", killed.verdict.cause);
