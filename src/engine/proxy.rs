@@ -523,6 +523,11 @@ mod tests {
     }
 
     #[test]
+    fn the_stock_upstream_is_the_brokers_network_alias_and_its_websocket_port() {
+        assert_eq!(STOCK_UPSTREAM, format!("{}:{}", crate::engine::network::BROKER_ALIAS, crate::plan::column::WS_PORT));
+    }
+
+    #[test]
     fn the_long_session_configurations_raise_only_the_idle_timeouts() {
         let long = |k: ProxyKind| k.files(ProxyConfig::LongSession, false).remove(0).1;
         assert!(long(ProxyKind::Nginx).contains("proxy_read_timeout 1h;"));
