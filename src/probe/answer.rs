@@ -40,11 +40,16 @@ fn near(a: Duration, b: Duration, slack: Duration) -> bool {
     a.abs_diff(b) <= slack
 }
 
-fn hop_line(h: &Hop) -> String {
-    let what = match h.kind {
+/// A limit's kind as the answer says it.
+fn kind_word(kind: LimitKind) -> &'static str {
+    match kind {
         LimitKind::Idle => "idle",
         LimitKind::Lifetime => "lifetime",
-    };
+    }
+}
+
+fn hop_line(h: &Hop) -> String {
+    let what = kind_word(h.kind);
     let checked = if h.checked { "" } else { " (figure not checked against the vendor's page)" };
     let measured = h.measured.as_deref().map(|m| format!("; measured: {m}")).unwrap_or_default();
     format!("{} — {} {} s {what} by default{checked}; fix: {}. Source: {}{measured}", h.name, h.setting, h.seconds, h.fix, h.source)
@@ -157,7 +162,7 @@ impl Answer {
         if let Some((kind, limit)) = f.limit.named() {
             let found = hops::candidates(known, kind, limit);
             if found.is_empty() {
-                self.hops.push(format!("No hop in the table (probe-hops.toml) has a default {} limit of {}; look for a timeout of about {} on each hop.", match kind { LimitKind::Idle => "idle", LimitKind::Lifetime => "lifetime" }, s(limit), s(limit)));
+                self.hops.push(format!("No hop in the table (probe-hops.toml) has a default {} limit of {}; look for a timeout of about {} on each hop.", kind_word(kind), s(limit), s(limit)));
             } else {
                 self.hops.extend(found.into_iter().map(hop_line));
             }
