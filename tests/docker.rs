@@ -75,6 +75,17 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Runs `p` under a new run id and shows its result: the result, the run id and how long the
+/// run took.
+async fn timed_run(p: &Plan) -> (RunResult, String, Duration) {
+    let run_id = labels::new_run_id();
+    let start = Instant::now();
+    let r = run::run(p, &run_id, None).await;
+    let took = start.elapsed();
+    show(&r);
+    (r, run_id, took)
+}
+
 async fn left_behind(run_id: &str) -> usize {
     labelled_containers(Some(run_id)).await.expect("the engine lists containers").len()
 }
@@ -312,10 +323,8 @@ async fn a_broker_cut_off_its_network_is_a_timeout_or_eof_attributed_to_the_netw
 #[tokio::test(flavor = "multi_thread")]
 async fn an_image_that_cannot_be_had_is_error_within_60_s_and_the_rest_still_runs() {
     let p = plan(&["sid", "no-such-suite"], &["rfc6455"], "2s");
-    let run_id = labels::new_run_id();
-    let start = Instant::now();
-    let r = run::run(&p, &run_id, None).await;
-    assert!(start.elapsed() < Duration::from_secs(60), "took {:?}", start.elapsed());
+    let (r, run_id, took) = timed_run(&p).await;
+    assert!(took < Duration::from_secs(60), "took {took:?}");
     let missing = r.cell("no-such-suite", Profile::Rfc6455.name()).expect("cell");
     assert_eq!(missing.verdict.outcome, Outcome::Error);
     assert_eq!(missing.verdict.cause, "not run: the broker of no-such-suite could not be had");
@@ -334,10 +343,8 @@ async fn a_broker_that_refuses_its_config_is_error_at_once_with_its_exit_status_
     let mut p = plan(&["sid"], &["rfc6455"], "2s");
     p.broker.config = conf;
     p.broker.startup_timeout = Duration::from_secs(20);
-    let run_id = labels::new_run_id();
-    let start = Instant::now();
-    let r = run::run(&p, &run_id, None).await;
-    assert!(start.elapsed() < Duration::from_secs(10), "an exit ends the wait at once: {:?}", start.elapsed());
+    let (r, run_id, took) = timed_run(&p).await;
+    assert!(took < Duration::from_secs(10), "an exit ends the wait at once: {took:?}");
     let c = r.cell("sid", Profile::Rfc6455.name()).expect("cell");
     assert_eq!(c.verdict.outcome, Outcome::Error);
     let why = tag(&r, "sid").error.clone().unwrap_or_default();
@@ -434,11 +441,7 @@ async fn a_broker_whose_listeners_never_answer_is_error_within_the_startup_timeo
     standin("deaf").await;
     let mut p = standin_plan(&["deaf"], &["rfc6455", "tcp"], "2s");
     p.broker.startup_timeout = Duration::from_secs(5);
-    let run_id = labels::new_run_id();
-    let start = Instant::now();
-    let r = run::run(&p, &run_id, None).await;
-    let took = start.elapsed();
-    show(&r);
+    let (r, run_id, took) = timed_run(&p).await;
     eprintln!("deaf: ERROR after {:.2} s", took.as_secs_f64());
     assert!(took >= Duration::from_secs(5) && took < Duration::from_secs(15), "{took:?}");
     let why = tag(&r, "deaf").error.clone().unwrap_or_default();
@@ -463,11 +466,7 @@ async fn a_broker_that_exits_at_start_is_error_at_once_naming_its_exit_status_an
     standin("exits").await;
     let p = standin_plan(&["exits"], &["rfc6455", "tcp"], "2s");
     assert_eq!(p.broker.startup_timeout, Duration::from_secs(60), "matrix.toml's own limit");
-    let run_id = labels::new_run_id();
-    let start = Instant::now();
-    let r = run::run(&p, &run_id, None).await;
-    let took = start.elapsed();
-    show(&r);
+    let (r, run_id, took) = timed_run(&p).await;
     eprintln!("exits: ERROR after {:.2} s", took.as_secs_f64());
     assert!(took < Duration::from_secs(10), "well before the 60 s limit: {took:?}");
     let t = tag(&r, "exits");
@@ -486,11 +485,7 @@ async fn a_broker_whose_clock_does_not_run_is_error_acceleration_not_in_effect_s
     standin("realtime").await;
     let mut p = standin_plan(&["realtime"], &["rfc6455", "no-pong", "tcp"], "20s");
     p.speed = 10;
-    let run_id = labels::new_run_id();
-    let start = Instant::now();
-    let r = run::run(&p, &run_id, None).await;
-    let took = start.elapsed();
-    show(&r);
+    let (r, run_id, took) = timed_run(&p).await;
     let t = tag(&r, "realtime");
     let why = t.error.clone().unwrap_or_default();
     assert!(why.contains("acceleration not in effect"), "{why}");
@@ -718,11 +713,7 @@ async fn a_run_whose_brokers_and_clients_never_answer_ends_by_itself_with_every_
     p.broker.startup_timeout = Duration::from_secs(5);
     p.timing.setup_timeout = Duration::from_secs(5);
     p.timing.round_trip_timeout = Duration::from_secs(5);
-    let run_id = labels::new_run_id();
-    let start = Instant::now();
-    let r = run::run(&p, &run_id, None).await;
-    let took = start.elapsed();
-    show(&r);
+    let (r, run_id, took) = timed_run(&p).await;
     eprintln!("8 brokers, 16 cells that never answer or never connect: ended in {:.1} s", took.as_secs_f64());
     // hold + round trip + set-up for the mute clients, whose brokers answer; a broker's bounds.
     assert!(took < Duration::from_secs(60), "{took:?}");
