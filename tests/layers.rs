@@ -31,28 +31,11 @@ fn stage_of(src: &Path, file: &Path) -> String {
     first.trim_end_matches(".rs").to_string()
 }
 
-/// Every `crate::name` in the text, with its line number; `use crate::{a, b}` counts both.
+/// Every `crate::name` in the text, with its line number; `use crate::{a, b}` counts both:
+/// the first segment of each of [`full_crate_paths`].
 fn crate_paths(text: &str) -> Vec<(usize, String)> {
-    let mut found = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let code = line.split("//").next().unwrap_or("");
-        let mut rest = code;
-        while let Some(i) = rest.find("crate::") {
-            rest = &rest[i + "crate::".len()..];
-            if let Some(group) = rest.strip_prefix('{') {
-                let inner = group.split('}').next().unwrap_or("");
-                for item in inner.split(',') {
-                    let name: String = item.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                    if !name.is_empty() {
-                        found.push((n + 1, name));
-                    }
-                }
-            } else {
-                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                found.push((n + 1, name));
-            }
-        }
-    }
+    let mut found: Vec<(usize, String)> = full_crate_paths(text).into_iter().filter_map(|(n, p)| Some((n, p.into_iter().next()?))).collect();
+    found.dedup();
     found
 }
 
