@@ -641,18 +641,11 @@ fn two_shards_merged_give_the_same_cells_and_outcomes_as_one_unsharded_run() {
 #[case::sigterm("TERM", 143)]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signal_mid_hold_removes_every_container_of_the_run(#[case] signal: &str, #[case] code: i32) {
-    use std::io::{BufRead, BufReader};
+    use std::io::BufRead;
     // A command column whose client ignores SIGTERM and leaves a child: the CLI must end
     // both with the run, as it removes the brokers.
     let marker = format!("1000.{}", if signal == "INT" { 5151 } else { 5252 });
-    let stubborn = format!("stubborn=sh -c 'trap \"\" TERM INT; sleep {marker} & sleep {marker}'");
-    let mut child = cli()
-        .args(["run", "--set", "debian", "--profiles", "rfc6455", "--hold", "120s", "--client", &stubborn])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawns");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr"));
+    let (mut child, mut lines) = run_with_stubborn_client(&["--set", "debian", "--profiles", "rfc6455", "--hold", "120s"], &marker);
     let mut run_id = String::new();
     let mut line = String::new();
     let mut ready = 0;
@@ -677,6 +670,15 @@ async fn a_signal_mid_hold_removes_every_container_of_the_run(#[case] signal: &s
     assert_eq!(left_behind(&run_id).await, 0, "SIG{signal} left containers of run {run_id}");
     let strays = processes_with(&marker);
     assert!(strays.is_empty(), "SIG{signal} left client processes: {strays:?}");
+}
+
+/// `mosquitto-matrix run ARGS` with one more command column, `stubborn`, whose client ignores
+/// SIGTERM and SIGINT and leaves a child (both `sleep MARKER`); the CLI and its stderr, to read.
+fn run_with_stubborn_client(args: &[&str], marker: &str) -> (std::process::Child, std::io::BufReader<std::process::ChildStderr>) {
+    let stubborn = format!("stubborn=sh -c 'trap \"\" TERM INT; sleep {marker} & sleep {marker}'");
+    let mut child = cli().arg("run").args(args).args(["--client", &stubborn]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("spawns");
+    let stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    (child, stderr)
 }
 
 /// Processes whose command line contains `marker`.
@@ -733,17 +735,11 @@ async fn a_run_whose_brokers_and_clients_never_answer_ends_by_itself_with_every_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sigkill_of_the_cli_mid_hold_leaves_no_container_or_client_of_its_run_within_30_s() {
-    use std::io::{BufRead, BufReader};
+    use std::io::BufRead;
     // The harness gets no chance to clean up: its reaper must.
     let marker = "1000.5353";
-    let stubborn = format!("stubborn=sh -c 'trap \"\" TERM INT; sleep {marker} & sleep {marker}'");
-    let mut child = cli()
-        .args(["run", "--set", "debian", "--tags", "bookworm,sid", "--profiles", "rfc6455,paho-python", "--hold", "60s", "--client", &stubborn])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawns");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr"));
+    let (mut child, mut lines) =
+        run_with_stubborn_client(&["--set", "debian", "--tags", "bookworm,sid", "--profiles", "rfc6455,paho-python", "--hold", "60s"], marker);
     let mut run_id = String::new();
     let mut line = String::new();
     while lines.read_line(&mut line).expect("reads") > 0 {
