@@ -374,3 +374,30 @@ fn a_link_to_a_missing_heading_or_file_is_found() {
     assert!(wrong[0].ends_with(&format!("me.md:4: other.md#nowhere: no heading #nowhere in {}", other.display())), "{wrong:?}");
     assert!(wrong[1].contains("me.md:4: gone.md: no file"), "{wrong:?}");
 }
+
+#[test]
+fn the_book_and_the_contributing_guide_quote_each_rule_as_the_code_has_it() {
+    use mosquitto_matrix::engine::link::WSS_CONTAINER_PORT;
+    use mosquitto_matrix::plan::column::{TCP_PORT, WS_PORT};
+    use mosquitto_matrix::plan::{DEFAULT_LATE_PONG, DEFAULT_ROUND_TRIP_TIMEOUT, DEFAULT_SETUP_TIMEOUT, FIVE_MINUTE_MARK};
+    use mosquitto_matrix::report::compare::SAME_TIME;
+    let (setup, round_trip, late) = (DEFAULT_SETUP_TIMEOUT.as_secs(), DEFAULT_ROUND_TRIP_TIMEOUT.as_secs(), DEFAULT_LATE_PONG.as_secs());
+    let quotes = [
+        ("CONTRIBUTING.md", format!("the 5-minute mark ({} s)", FIVE_MINUTE_MARK.as_secs())),
+        ("CONTRIBUTING.md", format!("the set-up bound ({setup} s) and the round-trip bound ({round_trip} s)")),
+        ("CONTRIBUTING.md", format!("how long `late-pong` waits ({late} s)")),
+        ("CONTRIBUTING.md", format!("({TCP_PORT}, {WS_PORT}; {WSS_CONTAINER_PORT} for `wss`)")),
+        ("CONTRIBUTING.md", format!("the same ({} s)", SAME_TIME.as_secs())),
+        ("docs/src/command-contract.md", format!("| how long to wait for the round trip (decimal) | {round_trip} |")),
+        ("docs/src/command-contract.md", format!("so its deadline is the same in real time) | {setup} |")),
+        ("docs/src/columns.md", format!("answers {late} s after the PING")),
+        ("docs/src/columns.md", format!("the same MQTT session on port {TCP_PORT}")),
+        ("docs/src/routes.md", format!("(`ws` {WS_PORT}, `tcp` {TCP_PORT})")),
+    ];
+    let missing: Vec<String> = quotes
+        .iter()
+        .filter(|(file, quote)| !read(&root().join(file)).replace('\n', " ").contains(quote.as_str()))
+        .map(|(file, quote)| format!("{file}: {quote:?}"))
+        .collect();
+    assert!(missing.is_empty(), "these texts quote a rule the code no longer has (or were reworded; change the quote here too):\n{}", missing.join("\n"));
+}

@@ -228,20 +228,7 @@ fn python(name: &str, then: &str) -> CommandClient {
          print('client: a test client 0', flush=True)\n\
          {then}\n"
     );
-    CommandClient {
-        name: name.into(),
-        command: vec!["python3".into(), "-c".into(), script],
-        transport: Transport::Tcp,
-        path: "/mqtt".into(),
-        description: None,
-        seen_in: None,
-        setup: None,
-        accelerates: true,
-        cost: None,
-        protocol: Default::default(),
-        service: None,
-        artefact: None,
-    }
+    CommandClient { command: vec!["python3".into(), "-c".into(), script], ..sh(name, Transport::Tcp, "") }
 }
 
 async fn run_against_peer(client: CommandClient, t: Timing) -> (SessionRecord, Verdict, Duration) {

@@ -8,6 +8,9 @@
 //! `mosquitto-matrix/standin` images (`bash docker/provision.sh` builds both); run by name:
 //! `cargo test --test docker`. Without them every test here fails, never skips.
 
+#[path = "support/background.rs"]
+mod background;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -63,10 +66,24 @@ fn plan(tags: &[&str], profiles: &[&str], hold: &str) -> Plan {
     Plan::new(&file(), &sel).expect("plan")
 }
 
+/// How long a run that a test faults may take to end by itself.
+const RUN_ENDS_WITHIN: Duration = Duration::from_secs(300);
+
 fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().expect("the docker client runs");
     assert!(out.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Runs `p` under a new run id and shows its result: the result, the run id and how long the
+/// run took.
+async fn timed_run(p: &Plan) -> (RunResult, String, Duration) {
+    let run_id = labels::new_run_id();
+    let start = Instant::now();
+    let r = run::run(p, &run_id, None).await;
+    let took = start.elapsed();
+    show(&r);
+    (r, run_id, took)
 }
 
 async fn left_behind(run_id: &str) -> usize {
@@ -240,26 +257,19 @@ async fn a_panic_inside_one_cell_is_an_error_for_that_cell_only_and_leaves_no_co
 async fn run_with_fault(fault: &[&str]) -> (RunResult, String) {
     let mut p = plan(&["bookworm"], &["rfc6455", "tcp"], "20s");
     p.timing = quick_timing(Duration::from_secs(20));
-    let run_id = labels::new_run_id();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let task = {
-        let (p, run_id) = (p.clone(), run_id.clone());
-        tokio::spawn(async move { run::run(&p, &run_id, Some(tx)).await })
-    };
-    while let Some(event) = rx.recv().await {
+    let mut running = background::start(&p);
+    while let Some(event) = running.events.recv().await {
         if let Progress::BrokerReady { .. } = event {
             // The fault's moment is part of the script, not a wait for an event.
             tokio::time::sleep(Duration::from_secs(2)).await;
-            let id = docker(&["ps", "-q", "--filter", &format!("label={RUN_LABEL}={run_id}")]);
+            let id = docker(&["ps", "-q", "--filter", &format!("label={RUN_LABEL}={}", running.run_id)]);
             let mut args: Vec<&str> = fault.to_vec();
             args.push(&id);
             docker(&args);
         }
     }
-    let r = task.await.expect("the run ends");
-    for c in &r.cells {
-        eprintln!("{fault:?}: {} {:?} at {:?} by {:?}: {}", c.id(), c.verdict.outcome, c.verdict.at, c.verdict.ended_by, c.verdict.cause);
-    }
+    eprintln!("after {fault:?}:");
+    let (r, run_id) = running.result(RUN_ENDS_WITHIN).await;
     assert_eq!(left_behind(&run_id).await, 0, "no container left after {fault:?}");
     (r, run_id)
 }
@@ -313,10 +323,8 @@ async fn a_broker_cut_off_its_network_is_a_timeout_or_eof_attributed_to_the_netw
 #[tokio::test(flavor = "multi_thread")]
 async fn an_image_that_cannot_be_had_is_error_within_60_s_and_the_rest_still_runs() {
     let p = plan(&["sid", "no-such-suite"], &["rfc6455"], "2s");
-    let run_id = labels::new_run_id();
-    let start = Instant::now();
-    let r = run::run(&p, &run_id, None).await;
-    assert!(start.elapsed() < Duration::from_secs(60), "took {:?}", start.elapsed());
+    let (r, run_id, took) = timed_run(&p).await;
+    assert!(took < Duration::from_secs(60), "took {took:?}");
     let missing = r.cell("no-such-suite", Profile::Rfc6455.name()).expect("cell");
     assert_eq!(missing.verdict.outcome, Outcome::Error);
     assert_eq!(missing.verdict.cause, "not run: the broker of no-such-suite could not be had");
@@ -335,10 +343,8 @@ async fn a_broker_that_refuses_its_config_is_error_at_once_with_its_exit_status_
     let mut p = plan(&["sid"], &["rfc6455"], "2s");
     p.broker.config = conf;
     p.broker.startup_timeout = Duration::from_secs(20);
-    let run_id = labels::new_run_id();
-    let start = Instant::now();
-    let r = run::run(&p, &run_id, None).await;
-    assert!(start.elapsed() < Duration::from_secs(10), "an exit ends the wait at once: {:?}", start.elapsed());
+    let (r, run_id, took) = timed_run(&p).await;
+    assert!(took < Duration::from_secs(10), "an exit ends the wait at once: {took:?}");
     let c = r.cell("sid", Profile::Rfc6455.name()).expect("cell");
     assert_eq!(c.verdict.outcome, Outcome::Error);
     let why = tag(&r, "sid").error.clone().unwrap_or_default();
@@ -435,11 +441,7 @@ async fn a_broker_whose_listeners_never_answer_is_error_within_the_startup_timeo
     standin("deaf").await;
     let mut p = standin_plan(&["deaf"], &["rfc6455", "tcp"], "2s");
     p.broker.startup_timeout = Duration::from_secs(5);
-    let run_id = labels::new_run_id();
-    let start = Instant::now();
-    let r = run::run(&p, &run_id, None).await;
-    let took = start.elapsed();
-    show(&r);
+    let (r, run_id, took) = timed_run(&p).await;
     eprintln!("deaf: ERROR after {:.2} s", took.as_secs_f64());
     assert!(took >= Duration::from_secs(5) && took < Duration::from_secs(15), "{took:?}");
     let why = tag(&r, "deaf").error.clone().unwrap_or_default();
@@ -464,11 +466,7 @@ async fn a_broker_that_exits_at_start_is_error_at_once_naming_its_exit_status_an
     standin("exits").await;
     let p = standin_plan(&["exits"], &["rfc6455", "tcp"], "2s");
     assert_eq!(p.broker.startup_timeout, Duration::from_secs(60), "matrix.toml's own limit");
-    let run_id = labels::new_run_id();
-    let start = Instant::now();
-    let r = run::run(&p, &run_id, None).await;
-    let took = start.elapsed();
-    show(&r);
+    let (r, run_id, took) = timed_run(&p).await;
     eprintln!("exits: ERROR after {:.2} s", took.as_secs_f64());
     assert!(took < Duration::from_secs(10), "well before the 60 s limit: {took:?}");
     let t = tag(&r, "exits");
@@ -487,11 +485,7 @@ async fn a_broker_whose_clock_does_not_run_is_error_acceleration_not_in_effect_s
     standin("realtime").await;
     let mut p = standin_plan(&["realtime"], &["rfc6455", "no-pong", "tcp"], "20s");
     p.speed = 10;
-    let run_id = labels::new_run_id();
-    let start = Instant::now();
-    let r = run::run(&p, &run_id, None).await;
-    let took = start.elapsed();
-    show(&r);
+    let (r, run_id, took) = timed_run(&p).await;
     let t = tag(&r, "realtime");
     let why = t.error.clone().unwrap_or_default();
     assert!(why.contains("acceleration not in effect"), "{why}");
@@ -647,18 +641,11 @@ fn two_shards_merged_give_the_same_cells_and_outcomes_as_one_unsharded_run() {
 #[case::sigterm("TERM", 143)]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signal_mid_hold_removes_every_container_of_the_run(#[case] signal: &str, #[case] code: i32) {
-    use std::io::{BufRead, BufReader};
+    use std::io::BufRead;
     // A command column whose client ignores SIGTERM and leaves a child: the CLI must end
     // both with the run, as it removes the brokers.
     let marker = format!("1000.{}", if signal == "INT" { 5151 } else { 5252 });
-    let stubborn = format!("stubborn=sh -c 'trap \"\" TERM INT; sleep {marker} & sleep {marker}'");
-    let mut child = cli()
-        .args(["run", "--set", "debian", "--profiles", "rfc6455", "--hold", "120s", "--client", &stubborn])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawns");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr"));
+    let (mut child, mut lines) = run_with_stubborn_client(&["--set", "debian", "--profiles", "rfc6455", "--hold", "120s"], &marker);
     let mut run_id = String::new();
     let mut line = String::new();
     let mut ready = 0;
@@ -683,6 +670,15 @@ async fn a_signal_mid_hold_removes_every_container_of_the_run(#[case] signal: &s
     assert_eq!(left_behind(&run_id).await, 0, "SIG{signal} left containers of run {run_id}");
     let strays = processes_with(&marker);
     assert!(strays.is_empty(), "SIG{signal} left client processes: {strays:?}");
+}
+
+/// `mosquitto-matrix run ARGS` with one more command column, `stubborn`, whose client ignores
+/// SIGTERM and SIGINT and leaves a child (both `sleep MARKER`); the CLI and its stderr, to read.
+fn run_with_stubborn_client(args: &[&str], marker: &str) -> (std::process::Child, std::io::BufReader<std::process::ChildStderr>) {
+    let stubborn = format!("stubborn=sh -c 'trap \"\" TERM INT; sleep {marker} & sleep {marker}'");
+    let mut child = cli().arg("run").args(args).args(["--client", &stubborn]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("spawns");
+    let stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    (child, stderr)
 }
 
 /// Processes whose command line contains `marker`.
@@ -719,11 +715,7 @@ async fn a_run_whose_brokers_and_clients_never_answer_ends_by_itself_with_every_
     p.broker.startup_timeout = Duration::from_secs(5);
     p.timing.setup_timeout = Duration::from_secs(5);
     p.timing.round_trip_timeout = Duration::from_secs(5);
-    let run_id = labels::new_run_id();
-    let start = Instant::now();
-    let r = run::run(&p, &run_id, None).await;
-    let took = start.elapsed();
-    show(&r);
+    let (r, run_id, took) = timed_run(&p).await;
     eprintln!("8 brokers, 16 cells that never answer or never connect: ended in {:.1} s", took.as_secs_f64());
     // hold + round trip + set-up for the mute clients, whose brokers answer; a broker's bounds.
     assert!(took < Duration::from_secs(60), "{took:?}");
@@ -743,17 +735,11 @@ async fn a_run_whose_brokers_and_clients_never_answer_ends_by_itself_with_every_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sigkill_of_the_cli_mid_hold_leaves_no_container_or_client_of_its_run_within_30_s() {
-    use std::io::{BufRead, BufReader};
+    use std::io::BufRead;
     // The harness gets no chance to clean up: its reaper must.
     let marker = "1000.5353";
-    let stubborn = format!("stubborn=sh -c 'trap \"\" TERM INT; sleep {marker} & sleep {marker}'");
-    let mut child = cli()
-        .args(["run", "--set", "debian", "--tags", "bookworm,sid", "--profiles", "rfc6455,paho-python", "--hold", "60s", "--client", &stubborn])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawns");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr"));
+    let (mut child, mut lines) =
+        run_with_stubborn_client(&["--set", "debian", "--tags", "bookworm,sid", "--profiles", "rfc6455,paho-python", "--hold", "60s"], marker);
     let mut run_id = String::new();
     let mut line = String::new();
     while lines.read_line(&mut line).expect("reads") > 0 {
@@ -1237,21 +1223,17 @@ async fn a_proxy_killed_under_a_session_makes_its_cell_an_error_naming_the_proxy
     };
     let mut p = Plan::new(&file(), &sel).expect("plan");
     p.timing = quick_timing(Duration::from_secs(20));
-    let run_id = labels::new_run_id();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let task = {
-        let (p, run_id) = (p.clone(), run_id.clone());
-        tokio::spawn(async move { run::run(&p, &run_id, Some(tx)).await })
-    };
-    while let Some(event) = rx.recv().await {
+    let mut running = background::start(&p);
+    while let Some(event) = running.events.recv().await {
         if let Progress::CellHolding { id } = event {
             if id == "bookworm/nginx/rfc6455" {
-                let proxy = docker(&["ps", "-q", "--filter", &format!("label={RUN_LABEL}={run_id}"), "--filter", "label=org.mosquitto-matrix.cell=debian/bookworm/nginx"]);
+                let filter = format!("label={RUN_LABEL}={}", running.run_id);
+                let proxy = docker(&["ps", "-q", "--filter", &filter, "--filter", "label=org.mosquitto-matrix.cell=debian/bookworm/nginx"]);
                 docker(&["kill", &proxy]);
             }
         }
     }
-    let r = task.await.expect("the run ends");
+    let (r, run_id) = running.result(RUN_ENDS_WITHIN).await;
     let direct = r.cell("bookworm", "rfc6455").expect("the direct cell");
     assert_eq!(direct.verdict.outcome, Outcome::Ok, "the broker was never touched: {}", direct.verdict.cause);
     let behind = r.cell("bookworm", "nginx/rfc6455").expect("the nginx cell");
@@ -1260,37 +1242,6 @@ async fn a_proxy_killed_under_a_session_makes_its_cell_an_error_naming_the_proxy
     assert!(behind.verdict.cause.contains("exited with status 137 during the session"), "{}", behind.verdict.cause);
     assert_eq!(left_behind(&run_id).await, 0);
     assert_eq!(networks_left(&run_id).await, 0);
-}
-
-/// Runs `p` and, once every cell holds, calls `fault` with the run id; returns the result.
-async fn run_holding_then(p: &Plan, fault: impl FnOnce(&str)) -> (RunResult, String) {
-    let run_id = labels::new_run_id();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let task = {
-        let (p, run_id) = (p.clone(), run_id.clone());
-        tokio::spawn(async move { run::run(&p, &run_id, Some(tx)).await })
-    };
-    let mut holding = 0;
-    let mut fault = Some(fault);
-    while let Some(event) = rx.recv().await {
-        match event {
-            Progress::CellHolding { .. } => holding += 1,
-            Progress::CellFinished(c) => panic!("{} ended before the fault: {:?} {}", c.id(), c.verdict.outcome, c.verdict.cause),
-            _ => {}
-        }
-        if holding == p.cells.len() {
-            if let Some(f) = fault.take() {
-                f(&run_id);
-            }
-            break;
-        }
-    }
-    let r = task.await.expect("the run ends");
-    for c in &r.cells {
-        eprintln!("{} {:?} {:?}: {}", c.id(), c.status, c.verdict.outcome, c.verdict.cause);
-    }
-    assert_eq!(left_behind(&run_id).await, 0, "no container left");
-    (r, run_id)
 }
 
 /// The pids of the `docker-proxy` processes relaying host port `port`.
@@ -1312,7 +1263,7 @@ fn relays_of(port: &str) -> Vec<i32> {
 async fn a_killed_port_relay_is_an_error_naming_the_docker_proxy_never_the_brokers_drop() {
     let mut p = plan(&["bookworm"], &["rfc6455", "tcp"], "30s");
     p.timing = quick_timing(Duration::from_secs(30));
-    let (r, _) = run_holding_then(&p, |run_id| {
+    let (r, run_id) = background::run_holding_then(&p, RUN_ENDS_WITHIN, |run_id| async move {
         let id = docker(&["ps", "-q", "--filter", &format!("label={RUN_LABEL}={run_id}")]);
         let mut killed = 0;
         for mapping in docker(&["port", &id]).lines() {
@@ -1326,6 +1277,7 @@ async fn a_killed_port_relay_is_an_error_naming_the_docker_proxy_never_the_broke
         assert!(killed >= 2, "the broker's ports are relayed by docker-proxy (found {killed})");
     })
     .await;
+    assert_eq!(left_behind(&run_id).await, 0, "no container left");
     for c in &r.cells {
         assert_eq!(c.verdict.outcome, Outcome::Error, "{}: {}", c.id(), c.verdict.cause);
         assert!(c.verdict.cause.starts_with("the port relay (docker-proxy) of 127.0.0.1:"), "{}", c.verdict.cause);
@@ -1352,14 +1304,15 @@ async fn a_client_killed_by_sigkill_from_outside_is_an_error_naming_the_kill_nev
     };
     let mut p = Plan::new(&file(), &sel).expect("plan");
     p.timing = timing;
-    let (r, _) = run_holding_then(&p, |run_id| {
-        let clients = reaper::run_processes(run_id);
+    let (r, run_id) = background::run_holding_then(&p, RUN_ENDS_WITHIN, |run_id| async move {
+        let clients = reaper::run_processes(&run_id);
         assert!(!clients.is_empty(), "the command client runs with MATRIX_RUN_ID={run_id}");
         for pid in clients {
             nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("SIGKILL the client");
         }
     })
     .await;
+    assert_eq!(left_behind(&run_id).await, 0, "no container left");
     let killed = r.cell("bookworm", "rfc6455-as-command").expect("the command cell");
     assert_eq!(killed.verdict.outcome, Outcome::Error, "{}", killed.verdict.cause);
     assert!(killed.verdict.cause.starts_with("the client was killed (SIGKILL) from outside the harness"), "{}", killed.verdict.cause);

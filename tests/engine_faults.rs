@@ -10,18 +10,20 @@
 //! `/run/mosquitto-matrix/dockerd.pid`), never an engine that was there before, and bring it
 //! back with `docker/engine.sh` whatever happens. Without that engine they fail, never skip.
 
+#[path = "support/background.rs"]
+mod background;
+
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mosquitto_matrix::engine::cleanup::labelled_containers;
-use mosquitto_matrix::engine::labels::{self, RUN_LABEL};
+use mosquitto_matrix::engine::labels::RUN_LABEL;
 use mosquitto_matrix::engine::network;
 use mosquitto_matrix::judge::results::RunResult;
 use mosquitto_matrix::plan::{MatrixFile, Outcome, Plan, Selection, Timing};
 use mosquitto_matrix::report::compare;
-use mosquitto_matrix::run::{self, Progress};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -98,40 +100,8 @@ fn plan(tags: &[&str], profiles: &[&str], hold: Duration) -> Plan {
     p
 }
 
-/// Runs `p` and, once every cell holds, does `fault` (given the run id); returns the result.
-async fn run_with_fault<F, Fut>(p: &Plan, fault: F) -> (RunResult, String)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let run_id = labels::new_run_id();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let task = {
-        let (p, run_id) = (p.clone(), run_id.clone());
-        tokio::spawn(async move { run::run(&p, &run_id, Some(tx)).await })
-    };
-    let mut holding = 0;
-    let mut fault = Some(fault);
-    while let Some(event) = rx.recv().await {
-        match event {
-            Progress::CellHolding { .. } => holding += 1,
-            Progress::CellFinished(c) => panic!("{} ended before the fault: {:?} {}", c.id(), c.verdict.outcome, c.verdict.cause),
-            _ => {}
-        }
-        if holding == p.cells.len() {
-            if let Some(f) = fault.take() {
-                f(run_id.clone()).await;
-            }
-            break;
-        }
-    }
-    let r = tokio::time::timeout(Duration::from_secs(180), task).await.expect("the run ends by itself").expect("the run does not panic");
-    for c in &r.cells {
-        eprintln!("{} {:?} {:?}: {}", c.id(), c.status, c.verdict.outcome, c.verdict.cause);
-    }
-    eprintln!("harness fault: {:?}\nleft behind: {:?}", r.harness_fault, r.left_behind);
-    (r, run_id)
-}
+/// How long a run may take to end once its engine failed.
+const RUN_ENDS_WITHIN: Duration = Duration::from_secs(180);
 
 /// Every cell is an ERROR whose cause names the engine, and the run's status is 2.
 fn assert_blames_the_engine(r: &RunResult) {
@@ -168,7 +138,7 @@ async fn a_killed_engine_mid_hold_is_an_error_naming_it_on_every_cell_exit_2_and
     let engine = OurEngine::find();
     let p = plan(&["bookworm", "sid"], &["rfc6455", "paho-java-1.2.5", "tcp"], Duration::from_secs(60));
     let killed_at = Instant::now();
-    let (r, run_id) = run_with_fault(&p, |_| async {
+    let (r, run_id) = background::run_holding_then(&p, RUN_ENDS_WITHIN, |_| async {
         engine.signal(Signal::SIGKILL);
         engine.exited(Duration::from_secs(10)).await;
     })
@@ -186,7 +156,7 @@ async fn a_killed_engine_mid_hold_is_an_error_naming_it_on_every_cell_exit_2_and
 async fn a_restarted_engine_mid_hold_is_an_error_naming_it_on_every_cell_exit_2_and_nothing_of_the_run_remains() {
     let engine = OurEngine::find();
     let p = plan(&["bookworm"], &["rfc6455", "tcp"], Duration::from_secs(60));
-    let (r, run_id) = run_with_fault(&p, |_| async {
+    let (r, run_id) = background::run_holding_then(&p, RUN_ENDS_WITHIN, |_| async {
         // A restart as a service manager does it: the engine stops (its containers with it),
         // then starts again.
         engine.signal(Signal::SIGTERM);
@@ -203,7 +173,7 @@ async fn a_hung_engine_when_a_session_ends_is_an_error_naming_it_never_the_broke
     let engine = OurEngine::find();
     let p = plan(&["bookworm"], &["rfc6455", "tcp"], Duration::from_secs(60));
     let engine_ref = &engine;
-    let (r, run_id) = run_with_fault(&p, |run_id| async move {
+    let (r, run_id) = background::run_holding_then(&p, RUN_ENDS_WITHIN, |run_id| async move {
         // The broker's own process, from the engine while it still answers; then the engine
         // stops answering (SIGSTOP: its sockets stay open, nothing comes back), and the broker
         // dies under it, so every session ends while the engine cannot say why.

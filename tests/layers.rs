@@ -8,8 +8,11 @@
 //! `crate::folder::sibling::…` paths (and names its `mod.rs` re-exports from a sibling) are
 //! the edges between its modules; a circle among them fails, with the path round it.
 
+#[path = "support/sources.rs"]
+mod sources;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The stages, lowest first.
 const STAGES: [&str; 12] = ["units", "wire", "plan", "judge", "engine", "client", "peer", "run", "probe", "conformance", "report", "history"];
@@ -21,17 +24,6 @@ fn rank(stage: &str) -> Option<usize> {
     STAGES.iter().position(|s| *s == stage)
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.expect("a directory entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
 /// The stage a file belongs to: its folder under `src/`, or its own name at the top.
 fn stage_of(src: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(src).expect("under src/");
@@ -39,28 +31,11 @@ fn stage_of(src: &Path, file: &Path) -> String {
     first.trim_end_matches(".rs").to_string()
 }
 
-/// Every `crate::name` in the text, with its line number; `use crate::{a, b}` counts both.
+/// Every `crate::name` in the text, with its line number; `use crate::{a, b}` counts both:
+/// the first segment of each of [`full_crate_paths`].
 fn crate_paths(text: &str) -> Vec<(usize, String)> {
-    let mut found = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let code = line.split("//").next().unwrap_or("");
-        let mut rest = code;
-        while let Some(i) = rest.find("crate::") {
-            rest = &rest[i + "crate::".len()..];
-            if let Some(group) = rest.strip_prefix('{') {
-                let inner = group.split('}').next().unwrap_or("");
-                for item in inner.split(',') {
-                    let name: String = item.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                    if !name.is_empty() {
-                        found.push((n + 1, name));
-                    }
-                }
-            } else {
-                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                found.push((n + 1, name));
-            }
-        }
-    }
+    let mut found: Vec<(usize, String)> = full_crate_paths(text).into_iter().filter_map(|(n, p)| Some((n, p.into_iter().next()?))).collect();
+    found.dedup();
     found
 }
 
@@ -68,7 +43,7 @@ fn crate_paths(text: &str) -> Vec<(usize, String)> {
 fn no_module_imports_from_a_stage_above_its_own() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    sources::rust_files(&src, &mut files);
     let mut wrong = Vec::new();
     for file in &files {
         let stage = stage_of(&src, file);
@@ -116,7 +91,7 @@ fn the_command_line_folder_is_the_top_and_no_library_stage_reaches_it() {
     assert!(TOP.contains(&"cli") && rank("cli").is_none(), "src/cli/ is the binary's, above every stage");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    sources::rust_files(&src, &mut files);
     for file in files.iter().filter(|f| !TOP.contains(&stage_of(&src, f).as_str())) {
         let text = std::fs::read_to_string(file).expect("a readable source file");
         let reaches = crate_paths(&text).iter().any(|(_, name)| name == "cli") || text.lines().any(|l| l.trim() == "mod cli;" || l.trim() == "pub mod cli;");
@@ -285,7 +260,7 @@ fn circles(files: &[(Vec<String>, String)]) -> Vec<String> {
 fn no_folder_has_a_circle_of_imports() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut paths = Vec::new();
-    rust_files(&src, &mut paths);
+    sources::rust_files(&src, &mut paths);
     let files: Vec<(Vec<String>, String)> =
         paths.iter().map(|f| (module_path(&src, f), std::fs::read_to_string(f).expect("a readable source file"))).collect();
     let found = circles(&files);

@@ -12,21 +12,15 @@ use std::time::Duration;
 
 use mosquitto_matrix::engine::tls::RunTls;
 use mosquitto_matrix::judge::record::End;
-use mosquitto_matrix::plan::{Outcome, Profile};
+use mosquitto_matrix::plan::{Outcome, Profile, Transport};
 
 use support::peer::Behaviour;
 use support::{run_cell_with, timing, Cell, UNIT};
 
 /// The profiles that play WebSocket frames themselves.
-const WS_FRAME: &[Profile] = &[
-    Profile::PahoJava125,
-    Profile::Rfc6455,
-    Profile::NoPong,
-    Profile::CloseOnPing,
-    Profile::UnmaskedPong,
-    Profile::LatePong,
-    Profile::Fragmented,
-];
+fn ws_frame() -> impl Iterator<Item = Profile> {
+    Profile::ALL.into_iter().filter(|p| p.is_frame_level() && p.transport() == Transport::Ws)
+}
 
 fn run_tls() -> Arc<RunTls> {
     Arc::new(RunTls::temporary("tls-test").expect("the run's TLS material is made"))
@@ -50,7 +44,7 @@ fn same_end(plain: &Cell, tls: &Cell, slack: u32) -> Result<(), String> {
 async fn every_built_in_profile_ends_over_tls_as_it_ends_over_plain_against_libwebsockets_4() {
     let tls = run_tls();
     let mut runs = Vec::new();
-    for &profile in WS_FRAME {
+    for profile in ws_frame() {
         for t in [None, Some(Arc::clone(&tls))] {
             runs.push(tokio::spawn(run_cell_with(profile, Behaviour::LWS4, UNIT, timing(profile), t)));
         }

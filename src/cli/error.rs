@@ -77,6 +77,9 @@ pub enum Error {
     /// A history folder that cannot be read or added to.
     #[error(transparent)]
     History(mosquitto_matrix::history::HistoryError),
+    /// Standard output could not be written (not a closed pipe: that is [`Error::StdoutClosed`]).
+    #[error("cannot write to standard output: {0}")]
+    Stdout(String),
     /// Standard output was closed by its reader (`| head -1`): not a failure, the end.
     #[error("standard output was closed")]
     StdoutClosed,
@@ -104,7 +107,7 @@ impl From<std::io::Error> for Error {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             Error::StdoutClosed
         } else {
-            Error::File { path: PathBuf::from("<stdout>"), what: e.to_string() }
+            Error::Stdout(e.to_string())
         }
     }
 }

@@ -7,7 +7,8 @@
 //! [`proxy`] whose [`recorder`] turns the wire into the same record. [`run`] runs a built-in
 //! column in process; [`command::run`] runs a command column. Each tells its [`Started`]
 //! signal once the broker accepted the session, so the run can admit the next cell. A
-//! command column may have a per-run [`service`] (one browser for all its cells); [`groups`]
+//! command column may have a per-run [`service`] (one browser for all its cells), and a built-in
+//! profile can itself be a command column ([`serve`], `mosquitto-matrix client`); [`groups`]
 //! keeps track of every process group the harness started, [`output`] of what those
 //! programs print. On a TLS route every connection runs inside TLS with the run's CA
 //! (`SessionSpec::tls`, `CommandSpec::tls`); the proxy then terminates and re-opens TLS.

@@ -172,6 +172,8 @@ struct Legs {
     setup: Duration,
 }
 
+/// One relayed connection: the client's leg accepted, the broker's opened, then every byte
+/// carried both ways (and copied to the recorder, for the first connection) until both ends close.
 async fn relay(
     client: TcpStream,
     upstream: String,
@@ -181,40 +183,63 @@ async fn relay(
     started: Started,
 ) -> Result<(), ProxyError> {
     let Legs { tls, setup } = legs;
-    let mut client = match timeout(setup, stream::accept(client, tls.as_deref())).await {
+    let client = match timeout(setup, stream::accept(client, tls.as_deref())).await {
         Ok(Ok(s)) => s,
         Ok(Err(why)) => return Err(ProxyError::ClientTls(why)),
         Err(_) => return Err(ProxyError::ClientTls(format!("no TLS handshake within the set-up bound of {setup:?}"))),
     };
+    let broker = connect_upstream(upstream, tls.as_deref()).await?;
+    carry(client, broker, Notes { rec, started, told: false }, origin).await;
+    Ok(())
+}
+
+/// Opens the broker's leg to `upstream` (`host:port`), within [`UPSTREAM_CONNECT`].
+async fn connect_upstream(upstream: String, tls: Option<&RunTls>) -> Result<Stream, ProxyError> {
     let (host, port) = upstream
         .rsplit_once(':')
         .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
         .ok_or_else(|| ProxyError::Address(upstream.clone()))?;
-    let mut broker = match timeout(UPSTREAM_CONNECT, stream::connect(&host, port, tls.as_deref())).await {
-        Ok(Ok(s)) => s,
+    match timeout(UPSTREAM_CONNECT, stream::connect(&host, port, tls)).await {
+        Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) => {
             let why = match e {
                 stream::ConnectError::Tcp { source, .. } => source.to_string(),
                 stream::ConnectError::Tls { words, .. } => words,
                 other => other.to_string(),
             };
-            return Err(ProxyError::Upstream { addr: upstream, why });
+            Err(ProxyError::Upstream { addr: upstream, why })
         }
-        Err(_) => return Err(ProxyError::Upstream { addr: upstream, why: format!("no answer within {UPSTREAM_CONNECT:?}") }),
-    };
-    let (mut ubuf, mut dbuf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
-    let (mut up_open, mut down_open) = (true, true);
-    let mut told = false;
-    let mut note = |f: &dyn Fn(&mut Recorder)| {
-        if let Some(r) = &rec {
+        Err(_) => Err(ProxyError::Upstream { addr: upstream, why: format!("no answer within {UPSTREAM_CONNECT:?}") }),
+    }
+}
+
+/// The recorder of the judged connection (none for a reconnect), and whether the cell has
+/// been told the CONNACK went by.
+struct Notes {
+    rec: Option<Arc<Mutex<Recorder>>>,
+    started: Started,
+    told: bool,
+}
+
+impl Notes {
+    /// Tells the recorder what happened, and the cell once the recorder has seen the CONNACK.
+    fn note(&mut self, f: &dyn Fn(&mut Recorder)) {
+        if let Some(r) = &self.rec {
             let mut guard = r.lock().unwrap_or_else(|p| p.into_inner());
             f(&mut guard);
-            if !told && guard.connected() {
-                told = true;
-                started.reached();
+            if !self.told && guard.connected() {
+                self.told = true;
+                self.started.reached();
             }
         }
-    };
+    }
+}
+
+/// Carries bytes both ways as they arrive, each read noted before it is forwarded; an end is
+/// passed on as it came (FIN as FIN, a bare TLS FIN as a bare FIN, a reset as a reset).
+async fn carry(mut client: Stream, mut broker: Stream, mut notes: Notes, origin: Instant) {
+    let (mut ubuf, mut dbuf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
+    let (mut up_open, mut down_open) = (true, true);
     while up_open || down_open {
         // Both reads are cancel-safe (plain and TLS alike): the one not chosen loses nothing.
         let (from, read) = tokio::select! {
@@ -228,7 +253,7 @@ async fn relay(
         };
         match read {
             Ok(0) => {
-                note(&|r| r.closed(from, t, SocketEnd::Eof));
+                notes.note(&|r| r.closed(from, t, SocketEnd::Eof));
                 // Half-close: the other side reads its end of stream and may still answer.
                 // On TLS, close_notify first, as the reading side got one.
                 let _ = to.shutdown().await;
@@ -236,26 +261,25 @@ async fn relay(
             }
             Ok(n) => {
                 let bytes = &bytes[..n];
-                note(&|r| r.bytes(from, t, bytes));
+                notes.note(&|r| r.bytes(from, t, bytes));
                 // A failed write means the receiving side is gone; its own read reports how.
                 let _ = to.write_all(bytes).await;
             }
             // TLS ended by a bare FIN, without close_notify: passed on the same way.
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                note(&|r| r.closed(from, t, SocketEnd::Eof));
+                notes.note(&|r| r.closed(from, t, SocketEnd::Eof));
                 let _ = to.fin_only().await;
                 *open = false;
             }
             Err(e) => {
                 let how = SocketEnd::of(&e);
-                note(&|r| r.closed(from, t, how.clone()));
+                notes.note(&|r| r.closed(from, t, how.clone()));
                 if how == SocketEnd::Reset {
                     // Mirror the reset: a zero linger makes the close below send RST.
                     let _ = to.tcp().set_zero_linger();
                 }
-                return Ok(());
+                return;
             }
         }
     }
-    Ok(())
 }

@@ -15,7 +15,7 @@ use testcontainers::bollard::models::{ContainerStateStatusEnum, PortBinding};
 use testcontainers::bollard::query_parameters::LogsOptionsBuilder;
 use testcontainers::core::{ContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
-use testcontainers::{ContainerAsync, CopyTargetOptions, Image, ImageExt};
+use testcontainers::{ContainerAsync, ContainerRequest, CopyTargetOptions, Image, ImageExt};
 
 use crate::engine::clock::{self, Acceleration, ClockError, Libc, Proof, PRELOAD_PATH};
 use crate::engine::labels::Labels;
@@ -278,99 +278,19 @@ pub async fn start(
     network: Option<&str>,
     mut on: impl FnMut(StartEvent),
 ) -> Result<Broker, BrokerError> {
-    let read = |p: &std::path::Path| {
-        std::fs::read(p).map_err(|e| BrokerError::Files { path: p.display().to_string(), why: e.to_string() })
-    };
-    let mut config = read(&settings.config)?;
-    let passwd = read(&settings.password_file)?;
     let local = engine_is_local();
-    let mut image_ports = MosquittoImage::new(image, tag);
-    let mut tls_files = Vec::new();
-    if let Some(run) = tls {
-        config.extend_from_slice(tls_listener().as_bytes());
-        image_ports = image_ports.with_wss();
-        for (file, name) in [
-            (&run.ca_file, crate::engine::tls::CA_FILE),
-            (&run.cert_file, crate::engine::tls::CERT_FILE),
-            (&run.key_file, crate::engine::tls::KEY_FILE),
-        ] {
-            tls_files.push((format!("{TLS_DIR}/{name}"), read(file)?));
-        }
-    }
-    let mut request = image_ports
-        .with_copy_to(CopyTargetOptions::new(CONFIG_PATH).with_mode(0o644), config)
-        // Readable by the mosquitto user the broker drops to; the credentials are test-only.
-        .with_copy_to(CopyTargetOptions::new(PASSWD_PATH).with_mode(0o644), passwd)
-        .with_startup_timeout(settings.startup_timeout);
-    // Readable by the mosquitto user too: the key is the run's own, made for this run only.
-    for (path, bytes) in tls_files {
-        request = request.with_copy_to(CopyTargetOptions::new(path).with_mode(0o644), bytes);
-    }
-    for (k, v) in labels.pairs() {
-        request = request.with_label(k, v);
-    }
-    let wss = tls.is_some();
-    if local {
-        // testcontainers publishes on every interface by default, which would expose a broker
-        // with known test credentials to the network for the whole hold.
-        request = request.with_host_config_modifier(move |hc| {
-            hc.publish_all_ports = Some(false);
-            let bind = |p: u16| {
-                (format!("{p}/tcp"), Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) }]))
-            };
-            let mut bindings = HashMap::from([bind(1883), bind(9001)]);
-            if wss {
-                bindings.extend([bind(WSS_CONTAINER_PORT)]);
-            }
-            hc.port_bindings = Some(bindings);
-            // Brokers first on a busy CPU (see engine::priority).
-            hc.cgroup_parent = priority::parent();
-        });
-    }
+    let files = BrokerFiles::read(settings, tls)?;
+    let request = container_request(MosquittoImage::new(image, tag), files, settings, labels, local);
     let started = Instant::now();
     let name = format!("{image}:{tag}");
-    let fail = |why: String| BrokerError::Start { image: name.clone(), why, log_tail: Vec::new() };
-    // Pulled here rather than inside start() so the pull is timed on its own and the report
-    // can say whether the image came from the registry. Only when absent: a local-only image
-    // (the Debian builds) is in no registry, and asking one would fail.
-    let local_image = tokio::time::timeout(ENGINE_CALL_TIMEOUT, crate::engine::image::is_local(&name))
-        .await
-        .map_err(|_| fail(format!("the engine did not say within {ENGINE_CALL_TIMEOUT:?} whether it has the image")))?;
-    let (request, pull) = if local_image {
-        (request, None)
-    } else {
-        on(StartEvent::Pulling);
-        let pulling = Instant::now();
-        let request = match tokio::time::timeout(PULL_TIMEOUT, request.pull_image()).await {
-            Ok(r) => r.map_err(|e| fail(e.to_string()))?,
-            Err(_) => return Err(fail(format!("the pull did not finish within {PULL_TIMEOUT:?}"))),
-        };
-        (request, Some(pulling.elapsed()))
-    };
-    // On an accelerated clock the time library for the image's C library goes in as a file,
-    // preloaded into every process of the container.
+    let (request, pull) = pull_if_absent(request, &name, &mut on).await?;
     let (request, libc) = match clock {
         None => (request, None),
-        Some(ask) => {
-            let clock_fail = |why: ClockError| BrokerError::Clock { image: name.clone(), why, log_tail: Vec::new() };
-            let libc = match tokio::time::timeout(settings.startup_timeout, clock::image_libc(&name, labels)).await {
-                Ok(found) => found.map_err(clock_fail)?,
-                Err(_) => {
-                    let why = format!("the engine did not create a container to read the C library within {:?}", settings.startup_timeout);
-                    return Err(clock_fail(ClockError::Libc { image: name.clone(), why }));
-                }
-            };
-            let accel = Acceleration::load(ask.speed, libc, &ask.workdir).map_err(clock_fail)?;
-            let mut request = request.with_copy_to(CopyTargetOptions::new(PRELOAD_PATH).with_mode(0o644), accel.library.clone());
-            for (k, v) in accel.env() {
-                request = request.with_env_var(k, v);
-            }
-            (request, Some(libc))
-        }
+        Some(ask) => with_clock(request, ask, &name, settings, labels).await.map(|(request, libc)| (request, Some(libc)))?,
     };
     let container = match tokio::time::timeout(settings.startup_timeout, request.start()).await {
-        Ok(started) => started.map_err(|e| fail(e.to_string()))?,
-        Err(_) => return Err(fail(format!("the engine did not create and start the container within {:?}", settings.startup_timeout))),
+        Ok(started) => started.map_err(|e| start_error(&name, e.to_string()))?,
+        Err(_) => return Err(start_error(&name, format!("the engine did not create and start the container within {:?}", settings.startup_timeout))),
     };
     let id = container.id().to_string();
     if let Some(net) = network {
@@ -380,39 +300,15 @@ pub async fn start(
             return Err(not_had(&id, &name, e.to_string()).await);
         }
     }
-    // A container that exited at once has no published ports any more: say it exited.
-    let ports = async {
-        let ws = container.get_host_port_ipv4(Transport::Ws.container_port()).await?;
-        let tcp = container.get_host_port_ipv4(Transport::Tcp.container_port()).await?;
-        let wss = if wss { Some(container.get_host_port_ipv4(WSS_CONTAINER_PORT).await?) } else { None };
-        Ok::<_, testcontainers::TestcontainersError>((ws, tcp, wss))
+    let reached = match mapped_ports(&container, tls.is_some()).await {
+        Ok(ports) => reach(&container, local, ports).await,
+        Err(why) => Err(why),
     };
-    let (ws_port, tcp_port, wss_port) = match tokio::time::timeout(ENGINE_CALL_TIMEOUT, ports).await {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return Err(not_had(&id, &name, e.to_string()).await),
-        Err(_) => return Err(not_had(&id, &name, format!("the engine did not say the mapped ports within {ENGINE_CALL_TIMEOUT:?}")).await),
+    let (host, ports) = match reached {
+        Ok(r) => r,
+        Err(why) => return Err(not_had(&id, &name, why).await),
     };
-    if local {
-        // The relays carry every byte of every cell: they go first, like the harness.
-        let mut relayed = vec![ws_port, tcp_port];
-        relayed.extend(wss_port);
-        let _ = tokio::task::spawn_blocking(move || priority::raise_port_relays(&relayed)).await;
-    }
-    let host = if local {
-        "127.0.0.1".to_string()
-    } else {
-        match container.get_host().await {
-            Ok(h) => h.to_string(),
-            Err(e) => return Err(not_had(&id, &name, e.to_string()).await),
-        }
-    };
-    let mut listeners: Vec<Listener> = transports
-        .iter()
-        .map(|&transport| Listener::plain(transport, host.clone(), if transport == Transport::Ws { ws_port } else { tcp_port }))
-        .collect();
-    if let (Some(port), Some(run)) = (wss_port, tls) {
-        listeners.push(Listener { transport: Transport::Ws, host: host.clone(), port, tls: Some(Arc::new(run.clone())) });
-    }
+    let listeners = listeners(transports, &host, &ports, tls);
     let probe = Probe::new(&settings.username, &settings.password);
     let ready = match readiness::wait(&listeners, &probe, settings.startup_timeout, || liveness(&id)).await {
         Ok(r) => r,
@@ -429,13 +325,192 @@ pub async fn start(
         _ => None,
     };
     let facts = tokio::time::timeout(ENGINE_CALL_TIMEOUT, image_facts(&name)).await.unwrap_or_default();
-    let started_at = tokio::time::timeout(ENGINE_CALL_TIMEOUT, async {
+    let started_at = started_at(&id).await;
+    let MappedPorts { ws: ws_port, tcp: tcp_port, wss: wss_port } = ports;
+    Ok(Broker { container, host, ws_port, tcp_port, wss_port, tls: tls.map(|t| Arc::new(t.clone())), facts, startup, pull, ready_after: ready.took, started_at, clock })
+}
+
+/// What goes into a broker's container as files: the config (with the TLS listener's lines
+/// on a TLS route), the password file, and the run's CA, certificate and key.
+struct BrokerFiles {
+    config: Vec<u8>,
+    passwd: Vec<u8>,
+    /// (path in the container, bytes) of the TLS files; empty without TLS.
+    tls: Vec<(String, Vec<u8>)>,
+}
+
+impl BrokerFiles {
+    /// Reads the files from disk; a file that cannot be read is named in the error.
+    fn read(settings: &BrokerSettings, tls: Option<&RunTls>) -> Result<BrokerFiles, BrokerError> {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| BrokerError::Files { path: p.display().to_string(), why: e.to_string() })
+        };
+        let mut files = BrokerFiles { config: read(&settings.config)?, passwd: read(&settings.password_file)?, tls: Vec::new() };
+        if let Some(run) = tls {
+            files.config.extend_from_slice(tls_listener().as_bytes());
+            for (file, name) in [
+                (&run.ca_file, crate::engine::tls::CA_FILE),
+                (&run.cert_file, crate::engine::tls::CERT_FILE),
+                (&run.key_file, crate::engine::tls::KEY_FILE),
+            ] {
+                files.tls.push((format!("{TLS_DIR}/{name}"), read(file)?));
+            }
+        }
+        Ok(files)
+    }
+}
+
+/// The container to ask for: the image (with the `wss` port when there are TLS files), its
+/// files copied in, the run's labels, and on a local engine its ports on loopback only.
+fn container_request(image: MosquittoImage, files: BrokerFiles, settings: &BrokerSettings, labels: &Labels, local: bool) -> ContainerRequest<MosquittoImage> {
+    let image = if files.tls.is_empty() { image } else { image.with_wss() };
+    let ports = image.expose_ports().to_vec();
+    let mut request = image
+        .with_copy_to(CopyTargetOptions::new(CONFIG_PATH).with_mode(0o644), files.config)
+        // Readable by the mosquitto user the broker drops to; the credentials are test-only.
+        .with_copy_to(CopyTargetOptions::new(PASSWD_PATH).with_mode(0o644), files.passwd)
+        .with_startup_timeout(settings.startup_timeout);
+    // Readable by the mosquitto user too: the key is the run's own, made for this run only.
+    for (path, bytes) in files.tls {
+        request = request.with_copy_to(CopyTargetOptions::new(path).with_mode(0o644), bytes);
+    }
+    for (k, v) in labels.pairs() {
+        request = request.with_label(k, v);
+    }
+    if local {
+        // testcontainers publishes on every interface by default, which would expose a broker
+        // with known test credentials to the network for the whole hold.
+        request = on_loopback(request, ports);
+    }
+    request
+}
+
+/// On a local engine: `ports` published on 127.0.0.1 only, and the container in the run's
+/// CPU group (brokers and proxies first on a busy CPU, see [`crate::engine::priority`]).
+pub fn on_loopback<I: Image>(request: ContainerRequest<I>, ports: Vec<ContainerPort>) -> ContainerRequest<I> {
+    request.with_host_config_modifier(move |hc| {
+        hc.publish_all_ports = Some(false);
+        let bind = |p: &ContainerPort| {
+            (format!("{}/tcp", p.as_u16()), Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) }]))
+        };
+        hc.port_bindings = Some(ports.iter().map(bind).collect::<HashMap<_, _>>());
+        hc.cgroup_parent = priority::parent();
+    })
+}
+
+/// The error for a container the engine could not pull, create or start.
+fn start_error(name: &str, why: String) -> BrokerError {
+    BrokerError::Start { image: name.to_string(), why, log_tail: Vec::new() }
+}
+
+/// Pulls the image when the engine lacks it, telling `on` first, and says how long it took.
+///
+/// Pulled here rather than inside testcontainers' start so the pull is timed on its own and
+/// the report can say whether the image came from the registry. Only when absent: a
+/// local-only image (the Debian builds) is in no registry, and asking one would fail.
+async fn pull_if_absent(
+    request: ContainerRequest<MosquittoImage>,
+    name: &str,
+    on: &mut impl FnMut(StartEvent),
+) -> Result<(ContainerRequest<MosquittoImage>, Option<Duration>), BrokerError> {
+    let local_image = tokio::time::timeout(ENGINE_CALL_TIMEOUT, crate::engine::image::is_local(name))
+        .await
+        .map_err(|_| start_error(name, format!("the engine did not say within {ENGINE_CALL_TIMEOUT:?} whether it has the image")))?;
+    if local_image {
+        return Ok((request, None));
+    }
+    on(StartEvent::Pulling);
+    let pulling = Instant::now();
+    let request = match tokio::time::timeout(PULL_TIMEOUT, request.pull_image()).await {
+        Ok(r) => r.map_err(|e| start_error(name, e.to_string()))?,
+        Err(_) => return Err(start_error(name, format!("the pull did not finish within {PULL_TIMEOUT:?}"))),
+    };
+    Ok((request, Some(pulling.elapsed())))
+}
+
+/// On an accelerated clock: the time library for the image's C library goes in as a file,
+/// preloaded into every process of the container. Returns the C library found.
+async fn with_clock(
+    request: ContainerRequest<MosquittoImage>,
+    ask: &ClockAsk,
+    name: &str,
+    settings: &BrokerSettings,
+    labels: &Labels,
+) -> Result<(ContainerRequest<MosquittoImage>, Libc), BrokerError> {
+    let clock_fail = |why: ClockError| BrokerError::Clock { image: name.to_string(), why, log_tail: Vec::new() };
+    let libc = match tokio::time::timeout(settings.startup_timeout, clock::image_libc(name, labels)).await {
+        Ok(found) => found.map_err(clock_fail)?,
+        Err(_) => {
+            let why = format!("the engine did not create a container to read the C library within {:?}", settings.startup_timeout);
+            return Err(clock_fail(ClockError::Libc { image: name.to_string(), why }));
+        }
+    };
+    let accel = Acceleration::load(ask.speed, libc, &ask.workdir).map_err(clock_fail)?;
+    let mut request = request.with_copy_to(CopyTargetOptions::new(PRELOAD_PATH).with_mode(0o644), accel.library.clone());
+    for (k, v) in accel.env() {
+        request = request.with_env_var(k, v);
+    }
+    Ok((request, libc))
+}
+
+/// The host ports the engine mapped the broker's listeners to.
+struct MappedPorts {
+    ws: u16,
+    tcp: u16,
+    wss: Option<u16>,
+}
+
+/// Asks the engine for the mapped ports, within [`ENGINE_CALL_TIMEOUT`]; the engine's words
+/// when it cannot say (a container that exited at once has no published ports any more).
+async fn mapped_ports(container: &ContainerAsync<MosquittoImage>, wss: bool) -> Result<MappedPorts, String> {
+    let ports = async {
+        let ws = container.get_host_port_ipv4(Transport::Ws.container_port()).await?;
+        let tcp = container.get_host_port_ipv4(Transport::Tcp.container_port()).await?;
+        let wss = if wss { Some(container.get_host_port_ipv4(WSS_CONTAINER_PORT).await?) } else { None };
+        Ok::<_, testcontainers::TestcontainersError>(MappedPorts { ws, tcp, wss })
+    };
+    match tokio::time::timeout(ENGINE_CALL_TIMEOUT, ports).await {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("the engine did not say the mapped ports within {ENGINE_CALL_TIMEOUT:?}")),
+    }
+}
+
+/// The host the harness reaches the broker on, with its ports: loopback on a local engine
+/// (whose port relays are raised first on the CPU), else the host the engine names.
+async fn reach(container: &ContainerAsync<MosquittoImage>, local: bool, ports: MappedPorts) -> Result<(String, MappedPorts), String> {
+    if local {
+        // The relays carry every byte of every cell: they go first, like the harness.
+        let mut relayed = vec![ports.ws, ports.tcp];
+        relayed.extend(ports.wss);
+        let _ = tokio::task::spawn_blocking(move || priority::raise_port_relays(&relayed)).await;
+        return Ok(("127.0.0.1".to_string(), ports));
+    }
+    let host = container.get_host().await.map_err(|e| e.to_string())?;
+    Ok((host.to_string(), ports))
+}
+
+/// The listeners readiness probes: one per transport the run uses, and the `wss` one over
+/// the run's TLS when the broker has it.
+fn listeners(transports: &[Transport], host: &str, ports: &MappedPorts, tls: Option<&RunTls>) -> Vec<Listener> {
+    let mut listeners: Vec<Listener> = transports
+        .iter()
+        .map(|&transport| Listener::plain(transport, host.to_string(), if transport == Transport::Ws { ports.ws } else { ports.tcp }))
+        .collect();
+    if let (Some(port), Some(run)) = (ports.wss, tls) {
+        listeners.push(Listener { transport: Transport::Ws, host: host.to_string(), port, tls: Some(Arc::new(run.clone())) });
+    }
+    listeners
+}
+
+/// When the engine says the container started, asked within [`ENGINE_CALL_TIMEOUT`].
+async fn started_at(id: &str) -> Option<String> {
+    tokio::time::timeout(ENGINE_CALL_TIMEOUT, async {
         let docker = testcontainers::core::client::docker_client_instance().await.ok()?;
-        docker.inspect_container(&id, None).await.ok().and_then(|c| c.state).and_then(|s| s.started_at)
+        docker.inspect_container(id, None).await.ok().and_then(|c| c.state).and_then(|s| s.started_at)
     })
     .await
-    .unwrap_or(None);
-    Ok(Broker { container, host, ws_port, tcp_port, wss_port, tls: tls.map(|t| Arc::new(t.clone())), facts, startup, pull, ready_after: ready.took, started_at, clock })
+    .unwrap_or(None)
 }
 
 /// The error for a started container whose ports or host could not be read: an exit when it

@@ -1,7 +1,8 @@
 //! The engine: an image name and tag come in; a running, reachable broker goes out. All of it
 //! talks to the Docker engine, a registry or a broker (I/O), and the probes read the clock.
 //!
-//! Our Mosquitto image type and start-up ([`broker`]), readiness as every listener answering
+//! Our Mosquitto image type and start-up ([`broker`], whose [`broker::on_loopback`] publishes
+//! the reverse proxies' ports too), readiness as every listener answering
 //! a CONNECT ([`readiness`]), the labels every container carries ([`labels`]), the CPU
 //! weight of the control group they go in ([`priority`]), clean-up when a signal skips
 //! testcontainers' own ([`cleanup`]), whether the engine has an image ([`image`]), which

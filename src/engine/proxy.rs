@@ -11,13 +11,11 @@
 //! clients, so its own timeouts run ×N like the broker's. A proxy that cannot be had is a
 //! [`ProxyError`] naming the proxy and quoting its log, never a broker's failure.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use testcontainers::bollard::models::PortBinding;
 use testcontainers::core::{ContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, ContainerRequest, CopyTargetOptions, Image, ImageExt};
@@ -383,19 +381,6 @@ fn tls_files(files: &ProxyTls) -> Result<(Copies, RunTls), String> {
     Ok((vec![(CERT_PATH, cert), (KEY_PATH, key), (PEM_PATH, pem)], client))
 }
 
-/// On a local engine: the ports published on loopback only, and the container in the run's
-/// CPU group (a proxy's timers are on the session's path: first on a busy CPU, as brokers).
-fn on_loopback(request: ContainerRequest<ProxyImage>, ports: Vec<ContainerPort>) -> ContainerRequest<ProxyImage> {
-    request.with_host_config_modifier(move |hc| {
-        hc.publish_all_ports = Some(false);
-        let bind = |p: &ContainerPort| {
-            (format!("{}/tcp", p.as_u16()), Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) }]))
-        };
-        hc.port_bindings = Some(ports.iter().map(bind).collect::<HashMap<_, _>>());
-        hc.cgroup_parent = crate::engine::priority::parent();
-    })
-}
-
 /// The container to start for a proxy: its image and command on the run's network, its
 /// configuration pointed at the broker, the TLS files (and the trust its probe checks them
 /// with), the run's labels, and on an accelerated clock the time library.
@@ -466,7 +451,8 @@ pub async fn start_with(ask: ProxyAsk<'_>, config: ProxyConfig) -> Result<Proxy,
     let (mut request, trust) = container_request(&ask, config, &proxy, &ports)?;
     let local = engine_is_local();
     if local {
-        request = on_loopback(request, ports.clone());
+        // A proxy's timers are on the session's path: first on a busy CPU, as brokers.
+        request = broker::on_loopback(request, ports.clone());
     }
     let container = match tokio::time::timeout(ask.startup_timeout, request.start()).await {
         Ok(started) => started.map_err(|e| fail(&proxy, e.to_string()))?,
@@ -534,6 +520,11 @@ mod tests {
             assert_eq!(kind.config_files(false).len(), 1);
             assert_eq!(kind.config_files(true).len(), 2);
         }
+    }
+
+    #[test]
+    fn the_stock_upstream_is_the_brokers_network_alias_and_its_websocket_port() {
+        assert_eq!(STOCK_UPSTREAM, format!("{}:{}", crate::engine::network::BROKER_ALIAS, crate::plan::column::WS_PORT));
     }
 
     #[test]

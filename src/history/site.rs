@@ -150,9 +150,8 @@ fn change_html(h: &History, c: &CellHistory, ch: &Change, depth: usize) -> Marku
     }
 }
 
-fn set_page(h: &History, set: &str) -> String {
-    let seqs: Vec<usize> = h.runs_of(set).map(|r| r.seq).collect();
-    let strip_seqs = &seqs[seqs.len().saturating_sub(STRIP_RUNS)..];
+/// A set's cells, and its tags and columns in the order they first appear.
+fn set_grid<'a>(h: &'a History, set: &str) -> (Vec<&'a CellHistory>, Vec<&'a str>, Vec<&'a str>) {
     let cells: Vec<&CellHistory> = h.cells.iter().filter(|c| c.set == set).collect();
     let mut tags: Vec<&str> = Vec::new();
     let mut cols: Vec<&str> = Vec::new();
@@ -164,6 +163,13 @@ fn set_page(h: &History, set: &str) -> String {
             cols.push(&c.profile);
         }
     }
+    (cells, tags, cols)
+}
+
+fn set_page(h: &History, set: &str) -> String {
+    let seqs: Vec<usize> = h.runs_of(set).map(|r| r.seq).collect();
+    let strip_seqs = &seqs[seqs.len().saturating_sub(STRIP_RUNS)..];
+    let (cells, tags, cols) = set_grid(h, set);
     let last = seqs.last().copied().unwrap_or(0);
     let body = html! {
         p { (seqs.len()) " runs; each cell is coloured by its latest result, its strip shows its last " (strip_seqs.len()) " runs (oldest left). Latest run: " a href=(format!("../{}", run_path(last))) { "run " (last) } "; " a href=(format!("../report/{}.html", slug(set))) { "its full report, with lifelines" } "." }
@@ -455,17 +461,7 @@ pub fn site(h: &History) -> Vec<(String, String)> {
         if let Some(latest) = h.latest(set) {
             out.push((format!("report/{}.html", slug(set)), crate::report::html::html(&latest)));
         }
-        let cells: Vec<&CellHistory> = h.cells.iter().filter(|c| c.set == set).collect();
-        let mut tags: Vec<&str> = Vec::new();
-        let mut cols: Vec<&str> = Vec::new();
-        for c in &cells {
-            if !tags.contains(&c.tag.as_str()) {
-                tags.push(&c.tag);
-            }
-            if !cols.contains(&c.profile.as_str()) {
-                cols.push(&c.profile);
-            }
-        }
+        let (_, tags, cols) = set_grid(h, set);
         for tag in tags {
             out.push((format!("tag/{}/{}.html", slug(set), slug(tag)), changes_page(h, &format!("{set} tag {tag}"), |c| c.set == set && c.tag == tag)));
         }

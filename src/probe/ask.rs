@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::plan::{Column, CommandClient, Profile, Timing, Transport};
+use crate::plan::{Column, CommandClient, Profile, Timing, Transport, DEFAULT_LATE_PONG, DEFAULT_ROUND_TRIP_TIMEOUT, DEFAULT_SETUP_TIMEOUT};
 use crate::probe::target::Target;
 
 /// The default hold: past libwebsockets' PING at 300 s and its hang-up 10 s later.
@@ -231,9 +231,9 @@ pub struct Asked {
 pub const DEFAULT_TIMING: Timing = Timing {
     hold: DEFAULT_HOLD,
     keepalive: Duration::from_secs(60),
-    late_pong: Duration::from_secs(15),
-    setup_timeout: Duration::from_secs(20),
-    round_trip_timeout: Duration::from_secs(10),
+    late_pong: DEFAULT_LATE_PONG,
+    setup_timeout: DEFAULT_SETUP_TIMEOUT,
+    round_trip_timeout: DEFAULT_ROUND_TRIP_TIMEOUT,
 };
 
 /// What matrix.toml gives a probe when there is one: the bounds, the real clients and the
@@ -334,7 +334,7 @@ mod tests {
     }
 
     fn timing() -> Timing {
-        Timing { hold: DEFAULT_HOLD, keepalive: Duration::from_secs(60), late_pong: Duration::from_secs(15), setup_timeout: Duration::from_secs(20), round_trip_timeout: Duration::from_secs(10) }
+        DEFAULT_TIMING
     }
 
     trait Named {

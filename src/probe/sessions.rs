@@ -144,21 +144,7 @@ pub async fn probe(ask: &ProbeAsk, workdir: &Path, stop: impl Future<Output = cr
     let random = rand::random::<u64>();
 
     // One short session first: a probe that cannot run says so once, before anything holds.
-    let check_id = format!("{}{:08x}-check", ask.client_id_prefix, random & 0xffff_ffff);
-    let first = SessionSpec {
-        profile: if target.scheme.transport() == Transport::Ws { Profile::Rfc6455 } else { Profile::Tcp },
-        protocol: Protocol::V311,
-        host: target.host.clone(),
-        port: target.port,
-        path: target.path.clone(),
-        username: ask.username.clone(),
-        password: ask.password.clone(),
-        topic: format!("{}/{check_id}", ask.topic_prefix.trim_end_matches('/')),
-        client_id: check_id,
-        timing: Timing { hold: PREFLIGHT_HOLD, setup_timeout: PREFLIGHT_SETUP.min(ask.timing.setup_timeout), ..ask.timing },
-        started: Started::new(),
-        tls: tls.clone(),
-    };
+    let first = check_spec(ask, random, tls.clone());
     let (stop_tx, stop_rx) = watch::channel(None::<String>);
     let said = |signal: crate::run::stop::StopSignal| format!("stopped by {signal}: the probe said DISCONNECT and ended");
     let check = session::run_until(&first, stopped(stop_rx.clone()));
@@ -176,16 +162,8 @@ pub async fn probe(ask: &ProbeAsk, workdir: &Path, stop: impl Future<Output = cr
     }
     let version = checked.broker_version.clone();
 
-    // The recording proxy serves command clients a certificate of ours and trusts, towards
-    // the endpoint, what the built-ins trust.
     let sessions = ask.sessions(random);
-    let command_tls = match &tls {
-        Some(up) if sessions.iter().any(|s| matches!(s.column, Column::Command(_))) => {
-            let ours = RunTls::temporary(&run_id).map_err(|e| ProbeError::Tls(e.to_string()))?;
-            Some(Arc::new(ours.trusting_upstream(up)))
-        }
-        _ => None,
-    };
+    let command_tls = command_tls(tls.as_ref(), &sessions, &run_id)?;
     let ctx = Ctx { ask, workdir, run_id: &run_id, tls: tls.clone(), command_tls, stop: stop_rx };
     let runs = join_all(sessions.iter().map(|s| ctx.run(s)));
     tokio::pin!(runs);
@@ -200,17 +178,65 @@ pub async fn probe(ask: &ProbeAsk, workdir: &Path, stop: impl Future<Output = cr
         }
     };
 
+    let gathered = gather(ask, &sessions, ended);
+    let findings = analysis::analyse(&gathered.seen);
+    let answer = answer::answer(target, version.clone(), &findings, &hops::known());
+    let result = run_result(ask, &run_id, &sessions, gathered, version, started_at, clock);
+    Ok(Probed { result, findings, answer })
+}
+
+/// The first, short session: the plain built-in profile of the endpoint's transport, held
+/// just long enough for the broker's version, set up within [`PREFLIGHT_SETUP`] at the most.
+fn check_spec(ask: &ProbeAsk, random: u64, tls: Option<Arc<RunTls>>) -> SessionSpec {
+    let target = &ask.target;
+    let check_id = format!("{}{:08x}-check", ask.client_id_prefix, random & 0xffff_ffff);
+    SessionSpec {
+        profile: if target.scheme.transport() == Transport::Ws { Profile::Rfc6455 } else { Profile::Tcp },
+        protocol: Protocol::V311,
+        host: target.host.clone(),
+        port: target.port,
+        path: target.path.clone(),
+        username: ask.username.clone(),
+        password: ask.password.clone(),
+        topic: format!("{}/{check_id}", ask.topic_prefix.trim_end_matches('/')),
+        client_id: check_id,
+        timing: Timing { hold: PREFLIGHT_HOLD, setup_timeout: PREFLIGHT_SETUP.min(ask.timing.setup_timeout), ..ask.timing },
+        started: Started::new(),
+        tls,
+    }
+}
+
+/// The TLS the recording proxy serves command clients: a certificate of ours, trusting towards
+/// the endpoint what the built-ins trust. None without TLS or without command clients.
+fn command_tls(tls: Option<&Arc<RunTls>>, sessions: &[ProbeSession], run_id: &str) -> Result<Option<Arc<RunTls>>, ProbeError> {
+    match tls {
+        Some(up) if sessions.iter().any(|s| matches!(s.column, Column::Command(_))) => {
+            let ours = RunTls::temporary(run_id).map_err(|e| ProbeError::Tls(e.to_string()))?;
+            Ok(Some(Arc::new(ours.trusting_upstream(up))))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The ended sessions as a run's cells and columns, and as what the analysis reads.
+struct Gathered {
+    cells: Vec<CellResult>,
+    columns: Vec<ColumnInfo>,
+    seen: Vec<Seen>,
+}
+
+/// Each session with its end: a cell, its column, and what the analysis reads of it.
+fn gather(ask: &ProbeAsk, sessions: &[ProbeSession], ended: Vec<(String, (Option<SessionRecord>, Verdict))>) -> Gathered {
+    let target = &ask.target;
     let hold = ask.timing.hold;
-    let mut cells = Vec::new();
-    let mut seen = Vec::new();
-    let mut columns = Vec::new();
+    let mut g = Gathered { cells: Vec::new(), columns: Vec::new(), seen: Vec::new() };
     for (s, (started, (record, v))) in sessions.iter().zip(ended) {
-        seen.push(Seen::of(s, hold, &v, record.as_ref().map(|r| &r.end)));
+        g.seen.push(Seen::of(s, hold, &v, record.as_ref().map(|r| &r.end)));
         let mut info = ColumnInfo::of(&s.column);
         info.name = s.key.clone();
         info.library = record.as_ref().and_then(|r| r.process.as_ref().and_then(|p| p.library.clone()));
-        columns.push(info);
-        cells.push(CellResult {
+        g.columns.push(info);
+        g.cells.push(CellResult {
             tag: target.to_string(),
             profile: column_key(ROUTE, &s.key),
             route: ROUTE.to_string(),
@@ -224,12 +250,25 @@ pub async fn probe(ask: &ProbeAsk, workdir: &Path, stop: impl Future<Output = cr
             wire: record.map(|r| r.wire).unwrap_or_default(),
         });
     }
-    let findings = analysis::analyse(&seen);
-    let answer = answer::answer(target, version.clone(), &findings, &hops::known());
-    let result = RunResult {
+    g
+}
+
+/// The probe as a run's result: route `probe`, the endpoint as the tag and the image.
+fn run_result(
+    ask: &ProbeAsk,
+    run_id: &str,
+    sessions: &[ProbeSession],
+    gathered: Gathered,
+    version: Option<String>,
+    started_at: String,
+    clock: Instant,
+) -> RunResult {
+    let target = &ask.target;
+    let hold = ask.timing.hold;
+    RunResult {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        run_id: run_id.clone(),
+        run_id: run_id.to_string(),
         set: ROUTE.to_string(),
         image: target.to_string(),
         hold_secs: hold.as_secs_f64(),
@@ -237,14 +276,14 @@ pub async fn probe(ask: &ProbeAsk, workdir: &Path, stop: impl Future<Output = cr
         five_minute_mark_reached: hold > FIVE_MINUTE_MARK,
         profiles: sessions.iter().map(|s| column_key(ROUTE, &s.key)).collect(),
         routes: vec![ROUTE.to_string()],
-        columns,
+        columns: gathered.columns,
         contract_version: sessions.iter().any(|s| matches!(s.column, Column::Command(_))).then_some(contract::VERSION),
         speed: 1,
         left_out: Vec::new(),
         shard: None,
         copies: 1,
         tags: vec![TagResult { tag: target.to_string(), broker_version: version, ..TagResult::default() }],
-        cells,
+        cells: gathered.cells,
         started_at,
         ended_at: now_rfc3339(),
         wall_secs: clock.elapsed().as_secs_f64(),
@@ -253,8 +292,7 @@ pub async fn probe(ask: &ProbeAsk, workdir: &Path, stop: impl Future<Output = cr
         harness_fault: None,
         scheduling: Vec::new(),
         left_behind: None,
-    };
-    Ok(Probed { result, findings, answer })
+    }
 }
 
 /// What every session of one probe shares.

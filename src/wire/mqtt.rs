@@ -400,95 +400,113 @@ pub fn decode_as(buf: &mut BytesMut, protocol: Protocol) -> Result<Option<Packet
     parse_body(first, &body, protocol).map(Some)
 }
 
+/// One packet's body, read by its type (the high nibble of `first`) under `protocol`.
 fn parse_body(first: u8, body: &[u8], protocol: Protocol) -> Result<Packet, PacketError> {
     let mut r = Reader { bytes: body };
     let v5 = protocol == Protocol::V5;
-    let packet = match first >> 4 {
-        1 => {
-            let kind = "CONNECT";
-            let _name = r.string(kind, "protocol name")?;
-            let level = r.u8(kind, "protocol level")?;
-            let protocol = match level {
-                5 => Protocol::V5,
-                _ => Protocol::V311,
-            };
-            let flags = r.u8(kind, "connect flags")?;
-            let keepalive = r.u16(kind, "keep alive")?;
-            let properties = if protocol == Protocol::V5 { r.properties(kind)? } else { Properties::default() };
-            let client_id = r.string(kind, "client identifier")?;
-            if flags & 0x04 != 0 {
-                if protocol == Protocol::V5 {
-                    r.properties(kind)?;
-                }
-                r.string(kind, "will topic")?;
-                r.binary(kind, "will payload")?;
-            }
-            let username = if flags & 0x80 != 0 { Some(r.string(kind, "user name")?) } else { None };
-            let password = if flags & 0x40 != 0 { Some(r.binary(kind, "password")?.to_vec()) } else { None };
-            Packet::Connect { protocol, client_id, username, password, keepalive, properties }
-        }
-        2 if !v5 => {
-            if body.len() != 2 {
-                return Err(malformed("CONNACK", "length is not 2"));
-            }
-            Packet::connack(body[1])
-        }
-        2 => {
-            let kind = "CONNACK";
-            let flags = r.u8(kind, "acknowledge flags")?;
-            if flags & 0xfe != 0 {
-                return Err(malformed(kind, format!("acknowledge flags 0x{flags:02x} set reserved bits")));
-            }
-            let code = r.u8(kind, "reason code")?;
-            let properties = r.properties(kind)?;
-            r.end(kind)?;
-            Packet::ConnAck { code, properties }
-        }
-        3 => {
-            let kind = "PUBLISH";
-            let topic = r.string(kind, "topic name")?;
-            if (first >> 1) & 0x03 != 0 {
-                r.u16(kind, "packet identifier")?;
-            }
-            if v5 {
-                r.properties(kind)?;
-            }
-            Packet::Publish { topic, payload: r.bytes.to_vec(), retain: first & 0x01 != 0 }
-        }
-        8 => {
-            let kind = "SUBSCRIBE";
-            let id = r.u16(kind, "packet identifier")?;
-            if v5 {
-                r.properties(kind)?;
-            }
-            let mut filters = Vec::new();
-            while !r.bytes.is_empty() {
-                filters.push(r.string(kind, "topic filter")?);
-                r.u8(kind, "subscription options")?;
-            }
-            Packet::Subscribe { id, filters }
-        }
-        9 => {
-            let id = r.u16("SUBACK", "packet identifier")?;
-            if v5 {
-                r.properties("SUBACK")?;
-            }
-            Packet::SubAck { id, codes: r.bytes.to_vec() }
-        }
-        12 => Packet::PingReq,
-        13 => Packet::PingResp,
-        14 if !v5 => Packet::DISCONNECT,
+    match first >> 4 {
+        1 => parse_connect(&mut r),
+        2 if !v5 => parse_connack_v311(body),
+        2 => parse_connack_v5(&mut r),
+        3 => parse_publish(first, &mut r, v5),
+        8 => parse_subscribe(&mut r, v5),
+        9 => parse_suback(&mut r, v5),
+        12 => Ok(Packet::PingReq),
+        13 => Ok(Packet::PingResp),
+        14 if !v5 => Ok(Packet::DISCONNECT),
         14 => {
             let (reason, properties) = r.reason_and_properties("DISCONNECT")?;
-            Packet::Disconnect { reason, properties }
+            Ok(Packet::Disconnect { reason, properties })
         }
         15 if v5 => {
             let (reason, properties) = r.reason_and_properties("AUTH")?;
-            Packet::Auth { reason, properties }
+            Ok(Packet::Auth { reason, properties })
         }
-        kind => Packet::Other { kind },
+        kind => Ok(Packet::Other { kind }),
+    }
+}
+
+/// A CONNECT, read by the protocol level it names itself (a server reads it before it knows).
+fn parse_connect(r: &mut Reader<'_>) -> Result<Packet, PacketError> {
+    let kind = "CONNECT";
+    let _name = r.string(kind, "protocol name")?;
+    let level = r.u8(kind, "protocol level")?;
+    let protocol = match level {
+        5 => Protocol::V5,
+        _ => Protocol::V311,
     };
-    Ok(packet)
+    let flags = r.u8(kind, "connect flags")?;
+    let keepalive = r.u16(kind, "keep alive")?;
+    let properties = if protocol == Protocol::V5 { r.properties(kind)? } else { Properties::default() };
+    let client_id = r.string(kind, "client identifier")?;
+    if flags & 0x04 != 0 {
+        if protocol == Protocol::V5 {
+            r.properties(kind)?;
+        }
+        r.string(kind, "will topic")?;
+        r.binary(kind, "will payload")?;
+    }
+    let username = if flags & 0x80 != 0 { Some(r.string(kind, "user name")?) } else { None };
+    let password = if flags & 0x40 != 0 { Some(r.binary(kind, "password")?.to_vec()) } else { None };
+    Ok(Packet::Connect { protocol, client_id, username, password, keepalive, properties })
+}
+
+/// An MQTT 3.1.1 CONNACK: exactly two bytes, the second its return code.
+fn parse_connack_v311(body: &[u8]) -> Result<Packet, PacketError> {
+    if body.len() != 2 {
+        return Err(malformed("CONNACK", "length is not 2"));
+    }
+    Ok(Packet::connack(body[1]))
+}
+
+/// An MQTT 5 CONNACK: flags, reason code and properties, nothing after them.
+fn parse_connack_v5(r: &mut Reader<'_>) -> Result<Packet, PacketError> {
+    let kind = "CONNACK";
+    let flags = r.u8(kind, "acknowledge flags")?;
+    if flags & 0xfe != 0 {
+        return Err(malformed(kind, format!("acknowledge flags 0x{flags:02x} set reserved bits")));
+    }
+    let code = r.u8(kind, "reason code")?;
+    let properties = r.properties(kind)?;
+    r.end(kind)?;
+    Ok(Packet::ConnAck { code, properties })
+}
+
+/// A PUBLISH: its topic, a packet identifier at QoS 1 and 2, v5 properties, the rest payload.
+fn parse_publish(first: u8, r: &mut Reader<'_>, v5: bool) -> Result<Packet, PacketError> {
+    let kind = "PUBLISH";
+    let topic = r.string(kind, "topic name")?;
+    if (first >> 1) & 0x03 != 0 {
+        r.u16(kind, "packet identifier")?;
+    }
+    if v5 {
+        r.properties(kind)?;
+    }
+    Ok(Packet::Publish { topic, payload: r.bytes.to_vec(), retain: first & 0x01 != 0 })
+}
+
+/// A SUBSCRIBE: its packet identifier and every topic filter (their options skipped).
+fn parse_subscribe(r: &mut Reader<'_>, v5: bool) -> Result<Packet, PacketError> {
+    let kind = "SUBSCRIBE";
+    let id = r.u16(kind, "packet identifier")?;
+    if v5 {
+        r.properties(kind)?;
+    }
+    let mut filters = Vec::new();
+    while !r.bytes.is_empty() {
+        filters.push(r.string(kind, "topic filter")?);
+        r.u8(kind, "subscription options")?;
+    }
+    Ok(Packet::Subscribe { id, filters })
+}
+
+/// A SUBACK: its packet identifier and one return code a filter.
+fn parse_suback(r: &mut Reader<'_>, v5: bool) -> Result<Packet, PacketError> {
+    let id = r.u16("SUBACK", "packet identifier")?;
+    if v5 {
+        r.properties("SUBACK")?;
+    }
+    Ok(Packet::SubAck { id, codes: r.bytes.to_vec() })
 }
 
 struct Reader<'a> {
