@@ -86,3 +86,16 @@ fn the_workflow_caches_cargo_npm_pip_and_maven_keyed_by_lock_files_and_fails_lou
     }
     assert!(!text.contains("::warning::clients/setup.sh"), "a client set-up failure is an error, not a warning");
 }
+
+#[test]
+fn the_client_conformance_grid_runs_before_the_holds_and_puts_release_changes_in_the_job_summary() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/nightly.yml")).expect("workflow");
+    let grid = text.find("mosquitto-matrix conformance clients").expect("the workflow runs the client conformance grid");
+    let shard = text.find("- name: Run shard").expect("the shard step");
+    let setup = text.find("sudo -E bash clients/setup.sh").expect("the clients' set-up");
+    assert!(setup < grid && grid < shard, "the grid runs after the clients are installed and before the holds");
+    let step = &text[grid..shard];
+    for needle in ["--release-changes out/release-changes.md", "cat out/release-changes.md >> \"$GITHUB_STEP_SUMMARY\""] {
+        assert!(step.contains(needle), "the grid's step lacks {needle:?}");
+    }
+}
