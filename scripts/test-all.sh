@@ -54,7 +54,7 @@ cargo test --locked --test conformance_clients -- --test-threads=1
 # grid while the engine took its time. Now each broker goes within 30 s (engine::cleanup::dispose),
 # each step of a case has its 2 s deadline, each case its 10 s bound (tests/conformance_bounds.rs
 # proves it against silent listeners, in `cargo test` above), and the mask key is fixed, so sid
-# answers the unmasked case the same on the second run.
+# (which unmasks an unmasked frame with the previous frame's key) answers the same twice.
 cargo test --locked --test conformance_brokers
 # The engine itself failing under a run (killed, restarted, hung): every cell ERROR naming it,
 # exit 2, nothing left. Kills and restarts only the dockerd docker/engine.sh started, so it runs

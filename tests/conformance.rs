@@ -172,3 +172,21 @@ fn every_case_id_is_found_by_its_name() {
         assert_eq!(case::case(c.id).map(|k| k.id), Some(c.id));
     }
 }
+
+#[test]
+fn the_books_page_per_case_is_written_from_the_measured_cells_of_conformance_toml() {
+    let measured = Expected::load(&root().join("conformance.toml")).expect("conformance.toml loads");
+    let file = MatrixFile::load(&root().join("matrix.toml")).expect("matrix.toml loads");
+    let debian = file.set("debian").expect("the debian set");
+    let page = mosquitto_matrix::report::conformance_cases::chapter(&measured, "debian", &debian.tags);
+    let path = root().join("docs/src/conformance-cases.md");
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(&path, &page).expect("write the page");
+    }
+    let book = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(book == page, "docs/src/conformance-cases.md is not what conformance.toml measures: regenerate with BLESS=1 cargo test --locked --test conformance");
+    for case in CASES.iter() {
+        assert!(page.contains(&format!("\n### `{}`\n", case.id)), "a section (and so an anchor) for {}", case.id);
+    }
+    assert!(page.contains("| `paho-java@1.2.5` | 🟥 DROPPED |"), "paho-java@1.2.5's measured PING drop is on the page");
+}

@@ -51,10 +51,11 @@ pub const BROKER_CASES: [BrokerCase; 13] = [
 ];
 
 /// The mask key of every masked frame the scripted clients send (RFC 6455 §5.7's example key).
-/// Fixed, not random, so that a broker answers the same twice: the libwebsockets of Debian sid
-/// unmasks an *unmasked* frame with the key of the frame before it, so with random keys its
-/// answer to the `unmasked` case was a PINGRESP, a close 1000 or nothing, by chance (measured:
-/// key 00000000 gives PINGRESP, 12345678 close 1000, 37fa213d nothing). RFC 6455 §5.3 asks a
+/// Fixed, not random, so that a broker answers the same twice: Mosquitto 2.1's own WebSocket
+/// code (Debian sid) unmasks an *unmasked* frame with the key of the frame before it, so with
+/// random keys its answer to the `unmasked` case was a PINGRESP, a close 1000 or nothing, by
+/// chance (measured on sid: key 00000000 gives PINGRESP, 12345678 close 1000 after "malformed
+/// packet", 37fa213d nothing). RFC 6455 §5.3 asks a
 /// browser for unpredictable keys against proxy cache poisoning; a test client on loopback
 /// needs none.
 pub const MASK_KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
