@@ -37,7 +37,8 @@ pub enum Grid {
     Clients(ClientsArgs),
     /// Scripted WebSocket clients against each broker tag of a set (Docker): a text frame, a split CONNECT, a PING
     /// with a payload, a reserved opcode, an unmasked frame, a control frame over 125 bytes, the close handshake,
-    /// subprotocols; each cell the broker's answer in a few words. Example: mosquitto-matrix conformance brokers --set debian
+    /// subprotocols; each cell the broker's answer in a few words. Exit 0 when every answer equals conformance.toml's
+    /// measured one (or there is none to compare), 1 when some differ. Example: mosquitto-matrix conformance brokers --set debian
     Brokers(BrokersArgs),
 }
 
@@ -149,7 +150,13 @@ async fn brokers(config: &Path, a: BrokersArgs) -> Result<u8, Error> {
         GridFormat::Html => html,
         GridFormat::Table => report::conformance::brokers_text(&rows),
     })?;
-    Ok(exit::MET)
+    // The answers measured before, kept beside matrix.toml: each difference on stderr, exit 1.
+    let beside = config.parent().unwrap_or(Path::new(".")).join("conformance.toml");
+    let differences = if beside.is_file() { Expected::load(&beside)?.broker_differences(&set.name, &rows) } else { Vec::new() };
+    for d in &differences {
+        eprintln!("differs: {d}");
+    }
+    Ok(if differences.is_empty() { exit::MET } else { exit::CHANGED })
 }
 
 async fn clients(config: &Path, a: ClientsArgs) -> Result<u8, Error> {

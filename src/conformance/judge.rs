@@ -156,6 +156,13 @@ pub fn judge(case: &Case, v: &Verdict, record: &SessionRecord, seen: &[Observati
             return Judged { kind: Kind::NotApplicable, did, evidence: evidence(seen) };
         }
     }
+    // The harness's own failure (a client that never started in its set-up time on a loaded
+    // machine, a program that is missing) says nothing of the client's conformance.
+    if v.outcome == Outcome::Error {
+        let mut evidence = evidence(seen);
+        evidence.push(format!("verdict: {}", ended(v)));
+        return Judged { kind: Kind::Error, did: format!("the cell could not be run: {}{said}", ended(v)), evidence };
+    }
     let (kind, did) = match case.required {
         Required::Hold => hold(v, held, &unmasked_note, &said),
         Required::EchoPing => echo_ping(v, held, first, &said),
