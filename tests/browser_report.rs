@@ -30,14 +30,16 @@ fn page_of(result: &str, edit: impl Fn(&mut RunResult)) -> Result<PathBuf> {
     Ok(page)
 }
 
-/// Runs the browser script on a page and returns what it saw.
-fn browse(page: &Path, shot: &str, cells: &[&str]) -> Result<Value> {
+/// Runs a browser script (`tests/browser/NAME`) on a page and returns what it saw, once it
+/// has checked what every page must hold: nothing fetched, no script error, sticky heads, a
+/// screenshot.
+fn run_script(script: &str, page: &Path, shot: &str, args: &[&str]) -> Result<Value> {
     let shot = root().join("target/report-shots").join(shot);
     let out = Command::new("node")
-        .arg(root().join("tests/browser/report.mjs"))
+        .arg(root().join("tests/browser").join(script))
         .arg(page)
         .arg(&shot)
-        .args(cells)
+        .args(args)
         .output()
         .context("node (bash clients/setup.sh installs Node.js, Chromium and playwright-core)")?;
     if !out.status.success() {
@@ -49,6 +51,11 @@ fn browse(page: &Path, shot: &str, cells: &[&str]) -> Result<Value> {
     assert_eq!(seen["headSticky"], "sticky", "the grid's heads are sticky");
     assert!(std::fs::metadata(&shot).map(|m| m.len() > 10_000).unwrap_or(false), "a screenshot at {}", shot.display());
     Ok(seen)
+}
+
+/// Runs the report's browser script on a page and returns what it saw.
+fn browse(page: &Path, shot: &str, cells: &[&str]) -> Result<Value> {
+    run_script("report.mjs", page, shot, cells)
 }
 
 fn events(cell: &Value) -> Vec<(String, String, f64, String)> {
@@ -127,22 +134,7 @@ fn the_eclipse_report_draws_mqttjss_connect_in_13_frames_and_the_brokers_fin_bef
 
 /// Runs the conformance page script on a page and returns what it saw.
 fn browse_conformance(page: &Path, shot: &str, cells: &[&str]) -> Result<Value> {
-    let shot = root().join("target/report-shots").join(shot);
-    let out = Command::new("node")
-        .arg(root().join("tests/browser/conformance.mjs"))
-        .arg(page)
-        .arg(&shot)
-        .args(cells)
-        .output()
-        .context("node (bash clients/setup.sh installs Node.js, Chromium and playwright-core)")?;
-    if !out.status.success() {
-        bail!("the browser script failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
-    }
-    let seen: Value = serde_json::from_slice(&out.stdout).context("the browser script's JSON")?;
-    assert_eq!(seen["fetched"], serde_json::json!([]), "the page fetched something: {}", seen["fetched"]);
-    assert_eq!(seen["errors"], serde_json::json!([]), "the page failed: {}", seen["errors"]);
-    assert_eq!(seen["headSticky"], "sticky", "the grid's heads are sticky");
-    assert!(std::fs::metadata(&shot).map(|m| m.len() > 10_000).unwrap_or(false), "a screenshot at {}", shot.display());
+    let seen = run_script("conformance.mjs", page, shot, cells)?;
     // One colour per kind, and the kinds apart.
     let colours = seen["colours"].as_object().context("colours")?;
     let mut all = Vec::new();
