@@ -156,9 +156,11 @@ pub fn judge(case: &Case, v: &Verdict, record: &SessionRecord, seen: &[Observati
             return Judged { kind: Kind::NotApplicable, did, evidence: evidence(seen) };
         }
     }
-    // The harness's own failure (a client that never started in its set-up time on a loaded
-    // machine, a program that is missing) says nothing of the client's conformance.
-    if v.outcome == Outcome::Error {
+    // A cell whose client never reached the scripted broker (a JVM that did not start within
+    // its set-up time on a loaded machine, a program that is missing) says nothing of the
+    // client's conformance: the harness could not run it. An ERROR after a connection (a client
+    // that exits 1 with `lost:`) is the client's own answer, judged below.
+    if v.outcome == Outcome::Error && seen.is_empty() {
         let mut evidence = evidence(seen);
         evidence.push(format!("verdict: {}", ended(v)));
         return Judged { kind: Kind::Error, did: format!("the cell could not be run: {}{said}", ended(v)), evidence };
