@@ -95,7 +95,7 @@ fn the_client_conformance_grid_runs_before_the_holds_and_puts_release_changes_in
     let setup = text.find("sudo -E bash clients/setup.sh").expect("the clients' set-up");
     assert!(setup < grid && grid < shard, "the grid runs after the clients are installed and before the holds");
     let step = &text[grid..shard];
-    for needle in ["--release-changes out/release-changes.md", "cat out/release-changes.md >> \"$GITHUB_STEP_SUMMARY\""] {
+    for needle in ["--release-changes out/conformance/release-changes.md", "cat out/conformance/release-changes.md >> \"$GITHUB_STEP_SUMMARY\""] {
         assert!(step.contains(needle), "the grid's step lacks {needle:?}");
     }
 }
