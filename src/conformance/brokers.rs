@@ -2,7 +2,9 @@
 //! says, in a few words, how the broker answered (`close 1002`, `PONG echoes 125 bytes`, `FIN`,
 //! `nothing in 2 s`, `101 mqtt`). Short cells: no hold. The frames a case sends and the words
 //! for an answer are pure ([`frame_bytes`], [`describe`]); [`run_tag`] starts the tag's broker
-//! in Docker (the engine's own [`broker::start`]) and opens one loopback connection per case.
+//! in Docker (the engine's own [`broker::start`]), opens one loopback connection per case
+//! ([`play_case`]: every step under its own deadline, the case under [`CASE_BOUND`]) and removes
+//! the broker within [`DISPOSE_BOUND`]. Each answer's kind is [`super::broker_judge`]'s.
 
 use std::time::Duration;
 

@@ -177,6 +177,39 @@ mod tests {
         assert!(changed_cases(&["quiet"], &before, &before).is_empty());
     }
 
+    fn grid(columns: &[(&str, [Kind; 2])]) -> Grid {
+        use crate::conformance::grid::GridCell;
+        use crate::conformance::judge::Judged;
+        let cases: Vec<&'static crate::conformance::case::Case> = crate::conformance::case::CASES[..2].iter().collect();
+        let cells = columns
+            .iter()
+            .flat_map(|(col, kinds)| {
+                cases.iter().zip(kinds).map(|(case, kind)| GridCell {
+                    column: (*col).to_string(),
+                    case: case.id,
+                    judged: Judged { kind: *kind, did: String::new(), evidence: Vec::new() },
+                    took: std::time::Duration::ZERO,
+                })
+            })
+            .collect();
+        Grid { cases, columns: columns.iter().map(|(c, _)| (*c).to_string()).collect(), cells, wall: std::time::Duration::ZERO }
+    }
+
+    #[test]
+    fn each_clients_newest_release_is_compared_with_its_previous_in_the_grid_or_in_the_file() {
+        let g = grid(&[("paho-java@1.2.4", [Kind::Ok, Kind::Ok]), ("paho-java@1.2.5", [Kind::Ok, Kind::Dropped]), ("mqttjs@5.16.0", [Kind::Ok, Kind::Ok]), ("rfc6455", [Kind::Ok, Kind::Ok])]);
+        let measured = Expected { columns: [("mqttjs@4.3.8".to_string(), kinds(&[("quiet", Kind::Ok), ("lws4-ping", Kind::NonStrict), ("rst", Kind::Ok)]))].into(), ..Expected::default() };
+        let changes = newest_releases(&g, Some(&measured));
+        let lws4 = |before, after| CaseChange { case: "lws4-ping".into(), before: Some(before), after: Some(after) };
+        assert_eq!(
+            changes,
+            vec![
+                ReleaseChange { column: "mqttjs@5.16.0".into(), previous: Some(("mqttjs@4.3.8".into(), Source::Measured)), changes: vec![lws4(Kind::NonStrict, Kind::Ok)] },
+                ReleaseChange { column: "paho-java@1.2.5".into(), previous: Some(("paho-java@1.2.4".into(), Source::Grid)), changes: vec![lws4(Kind::Ok, Kind::Dropped)] },
+            ]
+        );
+    }
+
     #[test]
     fn the_summary_says_what_changed_and_against_which_release() {
         let r = ReleaseChange {
