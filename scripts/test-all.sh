@@ -48,10 +48,12 @@ cargo test --locked --test docker --test registry --test workflow --test speed -
 # fails, naming the set-up, if paho-java@1.2.5, paho-python 2.x or MQTT.js is missing.
 cargo test --locked --test conformance_clients -- --test-threads=1
 # `conformance brokers --set debian` twice against conformance.toml (tests/conformance_brokers.rs,
-# Docker, no hold): 38-39 s measured here over four runs at load 8-16, 41-43 s before. It hung in
-# an earlier dry run: a broker was removed by dropping it, and testcontainers' Drop removes the
-# container synchronously (block_in_place + block_on, no deadline), holding every tag of the
-# grid while the engine took its time. Now each broker goes within 30 s (engine::cleanup::dispose),
+# Docker, no hold): 36-39 s measured here over six runs at load 8-22 (41-43 s before). It hung in
+# an earlier dry run; the one wait without a deadline found in its path (the hang itself was not
+# reproduced here: the engine may not be stopped on this machine) was the broker's removal by
+# dropping it: testcontainers 0.28's Drop removes a container synchronously (block_in_place +
+# block_on, no deadline of its own), holding every tag of the grid, one task, while the engine
+# takes its time. Now each broker goes within 30 s (engine::cleanup::dispose),
 # each step of a case has its 2 s deadline, each case its 10 s bound (tests/conformance_bounds.rs
 # proves it against silent listeners, in `cargo test` above), and the mask key is fixed, so sid
 # (which unmasks an unmasked frame with the previous frame's key) answers the same twice.
