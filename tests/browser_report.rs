@@ -30,14 +30,16 @@ fn page_of(result: &str, edit: impl Fn(&mut RunResult)) -> Result<PathBuf> {
     Ok(page)
 }
 
-/// Runs the browser script on a page and returns what it saw.
-fn browse(page: &Path, shot: &str, cells: &[&str]) -> Result<Value> {
+/// Runs a browser script (`tests/browser/NAME`) on a page and returns what it saw, once it
+/// has checked what every page must hold: nothing fetched, no script error, sticky heads, a
+/// screenshot.
+fn run_script(script: &str, page: &Path, shot: &str, args: &[&str]) -> Result<Value> {
     let shot = root().join("target/report-shots").join(shot);
     let out = Command::new("node")
-        .arg(root().join("tests/browser/report.mjs"))
+        .arg(root().join("tests/browser").join(script))
         .arg(page)
         .arg(&shot)
-        .args(cells)
+        .args(args)
         .output()
         .context("node (bash clients/setup.sh installs Node.js, Chromium and playwright-core)")?;
     if !out.status.success() {
@@ -49,6 +51,11 @@ fn browse(page: &Path, shot: &str, cells: &[&str]) -> Result<Value> {
     assert_eq!(seen["headSticky"], "sticky", "the grid's heads are sticky");
     assert!(std::fs::metadata(&shot).map(|m| m.len() > 10_000).unwrap_or(false), "a screenshot at {}", shot.display());
     Ok(seen)
+}
+
+/// Runs the report's browser script on a page and returns what it saw.
+fn browse(page: &Path, shot: &str, cells: &[&str]) -> Result<Value> {
+    run_script("report.mjs", page, shot, cells)
 }
 
 fn events(cell: &Value) -> Vec<(String, String, f64, String)> {
@@ -122,5 +129,80 @@ fn the_eclipse_report_draws_mqttjss_connect_in_13_frames_and_the_brokers_fin_bef
     let changed = seen["filters"]["changed"].as_array().context("changed")?;
     let ids: Vec<&str> = changed.iter().filter_map(Value::as_str).collect();
     assert_eq!(ids, ["1.6.15/paho-java-1.2.5"], "only the cell that differs is shown");
+    Ok(())
+}
+
+/// Runs the conformance page script on a page and returns what it saw.
+fn browse_conformance(page: &Path, shot: &str, cells: &[&str]) -> Result<Value> {
+    let seen = run_script("conformance.mjs", page, shot, cells)?;
+    // One colour per kind, and the kinds apart.
+    let colours = seen["colours"].as_object().context("colours")?;
+    let mut all = Vec::new();
+    for (kind, c) in colours {
+        let c = c.as_array().context("a kind's colours")?;
+        assert_eq!(c.len(), 1, "every {kind} cell has the same colour: {c:?}");
+        all.push(c[0].as_str().unwrap_or_default().to_string());
+    }
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), n, "each kind its own colour: {colours:?}");
+    Ok(seen)
+}
+
+#[test]
+fn the_client_conformance_page_colours_each_kind_and_each_cell_opens_its_wire_evidence_fetching_nothing() -> Result<()> {
+    use mosquitto_matrix::conformance::case::CASES;
+    use mosquitto_matrix::conformance::grid::{self, GridAsk};
+    use mosquitto_matrix::plan::{Column, Profile};
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let ask = GridAsk { columns: Profile::ALL.iter().map(|p| Column::Builtin(*p)).collect(), cases: CASES.iter().collect(), workdir: root().to_path_buf(), jobs: 1 };
+    let g = runtime.block_on(grid::run(&ask));
+    let dir = root().join("target/report-shots");
+    std::fs::create_dir_all(&dir)?;
+    let page = dir.join("conformance-clients.html");
+    std::fs::write(&page, mosquitto_matrix::report::conformance_html::clients_html(&g))?;
+    let seen = browse_conformance(&page, "conformance-clients.png", &["no-pong/lws4-ping", "rfc6455/lws4-ping", "tcp/text-frame"])?;
+    let kinds: Vec<&str> = seen["colours"].as_object().context("colours")?.keys().map(String::as_str).collect();
+    for k in ["OK", "NON-STRICT", "DROPPED", "n/a"] {
+        assert!(kinds.contains(&k), "the built-in grid shows {k}: {kinds:?}");
+    }
+    let no_pong = &seen["cells"][0];
+    assert_eq!(no_pong["kind"], "DROPPED");
+    assert_eq!((no_pong["visible"].as_bool(), no_pong["targeted"].as_bool()), (Some(true), Some(true)), "{no_pong}");
+    assert_eq!(no_pong["title"], "no-pong × lws4-ping: DROPPED");
+    let wire = no_pong["evidence"].as_str().unwrap_or_default();
+    assert!(wire.contains("broker PING, 0 bytes") && wire.contains("verdict: EOF"), "the evidence is the wire: {wire}");
+    let rfc = &seen["cells"][1];
+    assert_eq!(rfc["kind"], "OK");
+    assert!(rfc["did"].as_str().unwrap_or_default().starts_with("answered with a masked PONG"), "{rfc}");
+    assert_eq!(seen["cells"][2]["kind"], "n/a");
+    let summary: Vec<&str> = seen["summary"].as_array().context("summary")?.iter().filter_map(Value::as_str).collect();
+    assert!(summary.contains(&"no-pong fails 2 of 18 cases: PING, PING with payload"), "{summary:?}");
+    Ok(())
+}
+
+#[test]
+fn the_broker_conformance_page_of_the_measured_debian_set_colours_each_answer_and_opens_it() -> Result<()> {
+    use mosquitto_matrix::conformance::brokers::{TagRow, BROKER_CASES};
+    use mosquitto_matrix::conformance::expected::Expected;
+    let measured = Expected::load(&root().join("conformance.toml"))?;
+    let debian = measured.brokers.get("debian").context("conformance.toml measures the debian set")?;
+    let rows: Vec<TagRow> = ["bullseye", "bookworm", "trixie", "sid"]
+        .iter()
+        .map(|tag| TagRow {
+            tag: (*tag).to_string(),
+            cells: BROKER_CASES.iter().filter_map(|c| debian.get(*tag).and_then(|t| t.get(c.id)).map(|w| (c.id, w.clone()))).collect(),
+        })
+        .collect();
+    let dir = root().join("target/report-shots");
+    std::fs::create_dir_all(&dir)?;
+    let page = dir.join("conformance-brokers.html");
+    std::fs::write(&page, mosquitto_matrix::report::conformance_html::brokers_html("debian", &rows))?;
+    let seen = browse_conformance(&page, "conformance-brokers.png", &["bookworm/text-frame", "sid/text-frame"])?;
+    let (bookworm, sid) = (&seen["cells"][0], &seen["cells"][1]);
+    assert_eq!((bookworm["kind"].as_str(), sid["kind"].as_str()), (Some("NON-STRICT"), Some("OK")), "{bookworm} {sid}");
+    assert!(bookworm["evidence"].as_str().unwrap_or_default().contains("answer: PINGRESP"), "{bookworm}");
+    assert_eq!(sid["targeted"], true);
     Ok(())
 }

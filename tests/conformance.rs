@@ -172,3 +172,47 @@ fn every_case_id_is_found_by_its_name() {
         assert_eq!(case::case(c.id).map(|k| k.id), Some(c.id));
     }
 }
+
+#[test]
+fn the_books_page_per_case_is_written_from_the_measured_cells_of_conformance_toml() {
+    let measured = Expected::load(&root().join("conformance.toml")).expect("conformance.toml loads");
+    let file = MatrixFile::load(&root().join("matrix.toml")).expect("matrix.toml loads");
+    let debian = file.set("debian").expect("the debian set");
+    let page = mosquitto_matrix::report::conformance_cases::chapter(&measured, "debian", &debian.tags);
+    let path = root().join("docs/src/conformance-cases.md");
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(&path, &page).expect("write the page");
+    }
+    let book = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(book == page, "docs/src/conformance-cases.md is not what conformance.toml measures: regenerate with BLESS=1 cargo test --locked --test conformance");
+    for case in CASES.iter() {
+        assert!(page.contains(&format!("\n### `{}`\n", case.id)), "a section (and so an anchor) for {}", case.id);
+    }
+    assert!(page.contains("| `paho-java@1.2.5` | 🟥 DROPPED |"), "paho-java@1.2.5's measured PING drop is on the page");
+}
+
+#[test]
+fn the_command_writes_markdown_json_and_html_into_out_and_the_release_changes_file() {
+    let dir = std::env::temp_dir().join(format!("conformance-out-{}", std::process::id()));
+    let changes = dir.join("release-changes.md");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mosquitto-matrix"))
+        .args(["--config", &root().join("matrix.toml").display().to_string(), "conformance", "clients"])
+        .args(["--columns", "rfc6455,no-pong", "--cases", "quiet,lws4-ping", "--format", "html", "--out"])
+        .arg(&dir)
+        .arg("--release-changes")
+        .arg(&changes)
+        .output()
+        .expect("the command runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("<!DOCTYPE html>") && stdout.contains("no-pong fails 1 of 2 cases: PING"), "{stdout}");
+    for name in ["conformance-clients.md", "conformance-clients.json", "conformance-clients.html"] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+        assert!(text.contains("no-pong"), "{name} holds the grid: {text}");
+    }
+    let md = std::fs::read_to_string(dir.join("conformance-clients.md")).unwrap_or_default();
+    assert!(md.contains("[🟥 DROPPED](#e-1-1)") && md.contains("<a id=\"e-1-1\"></a>"), "a not-OK cell links to its evidence: {md}");
+    let release = std::fs::read_to_string(&changes).unwrap_or_default();
+    assert!(release.contains("No release column"), "built-in columns have no releases: {release}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

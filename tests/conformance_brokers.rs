@@ -1,6 +1,7 @@
 //! `conformance brokers` on the debian set, for real (Docker): every tag answers every broker
-//! case as measured and kept in conformance.toml, and a second run answers the same. Runs only
-//! by name: `cargo test --locked --test conformance_brokers` (about 40 s: two runs of 4 tags).
+//! case as measured and kept in conformance.toml, and a second run answers the same. Runs by
+//! name, in CI from scripts/test-all.sh: `cargo test --locked --test conformance_brokers`
+//! (38-39 s here: two runs of 4 tags). Every wait in it is bounded (tests/conformance_bounds.rs).
 
 use std::path::Path;
 

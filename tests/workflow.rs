@@ -110,3 +110,16 @@ fn the_nightly_runs_new_client_releases_on_demand_and_its_summary_line_is_what_t
     let lines: Vec<&str> = md.lines().filter(|l| l.starts_with(pattern)).collect();
     assert_eq!(lines, ["- new client release: paho-python 2.3.0: holds on bullseye–sid."], "{md}");
 }
+
+#[test]
+fn the_client_conformance_grid_runs_before_the_holds_and_puts_release_changes_in_the_job_summary() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/nightly.yml")).expect("workflow");
+    let grid = text.find("mosquitto-matrix conformance clients").expect("the workflow runs the client conformance grid");
+    let shard = text.find("- name: Run shard").expect("the shard step");
+    let setup = text.find("sudo -E bash clients/setup.sh").expect("the clients' set-up");
+    assert!(setup < grid && grid < shard, "the grid runs after the clients are installed and before the holds");
+    let step = &text[grid..shard];
+    for needle in ["--release-changes out/conformance/release-changes.md", "cat out/conformance/release-changes.md >> \"$GITHUB_STEP_SUMMARY\""] {
+        assert!(step.contains(needle), "the grid's step lacks {needle:?}");
+    }
+}

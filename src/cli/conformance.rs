@@ -1,6 +1,8 @@
 //! `mosquitto-matrix conformance clients`: every client column against the scripted broker,
-//! one behaviour per case, in seconds; the grid on stdout, the differences from the measured
-//! cells of `conformance.toml` (when there is one) on stderr.
+//! one behaviour per case, in seconds; the grid on stdout (table, Markdown, JSON or HTML, and
+//! all but the table into `--out`), the differences from the measured cells of
+//! `conformance.toml` (when there is one) on stderr, and with `--release-changes` each client's
+//! newest release against its previous one. `conformance brokers`: the broker grid of a set.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +10,7 @@ use clap::{Subcommand, ValueEnum};
 use mosquitto_matrix::conformance::brokers;
 use mosquitto_matrix::conformance::case::CASES;
 use mosquitto_matrix::conformance::expected::Expected;
+use mosquitto_matrix::conformance::releases;
 use mosquitto_matrix::conformance::grid::{self, GridAsk, DEFAULT_JOBS};
 use mosquitto_matrix::conformance::{default_columns, named_cases, named_columns};
 use mosquitto_matrix::plan::MatrixFile;
@@ -34,7 +37,8 @@ pub enum Grid {
     Clients(ClientsArgs),
     /// Scripted WebSocket clients against each broker tag of a set (Docker): a text frame, a split CONNECT, a PING
     /// with a payload, a reserved opcode, an unmasked frame, a control frame over 125 bytes, the close handshake,
-    /// subprotocols; each cell the broker's answer in a few words. Example: mosquitto-matrix conformance brokers --set debian
+    /// subprotocols; each cell the broker's answer in a few words. Exit 0 when every answer equals conformance.toml's
+    /// measured one (or there is none to compare), 1 when some differ. Example: mosquitto-matrix conformance brokers --set debian
     Brokers(BrokersArgs),
 }
 
@@ -50,6 +54,9 @@ pub struct BrokersArgs {
     /// How to print the grid. Example: --format json
     #[arg(long, value_enum, default_value = "table")]
     pub format: GridFormat,
+    /// Also write the grid to this folder as conformance-brokers-SET.md, .json and .html. Example: --out report
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// How the grid is printed.
@@ -61,6 +68,8 @@ pub enum GridFormat {
     Markdown,
     /// Every cell with its words and frames.
     Json,
+    /// One self-contained page: the grid coloured, each cell a link to its wire evidence.
+    Html,
 }
 
 /// `conformance clients`.
@@ -84,6 +93,24 @@ pub struct ClientsArgs {
     /// Write the grid's kinds to this file as the new measured cells. Example: --write-expected conformance.toml
     #[arg(long)]
     pub write_expected: Option<PathBuf>,
+    /// Also write the grid to this folder as conformance-clients.md, .json and .html. Example: --out report
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write, as Markdown, each client's newest release in the grid against its previous release (from the grid, or
+    /// as conformance.toml measured it): which cases changed. Example: --release-changes release-changes.md
+    #[arg(long)]
+    pub release_changes: Option<PathBuf>,
+}
+
+/// Writes `name.md`, `name.json` and `name.html` into `dir`, made if missing.
+fn write_out(dir: &Path, name: &str, md: &str, json: &str, html: &str) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::File { path: dir.to_path_buf(), what: e.to_string() })?;
+    for (ext, text) in [("md", md), ("json", json), ("html", html)] {
+        let path = dir.join(format!("{name}.{ext}"));
+        std::fs::write(&path, text).map_err(|e| Error::File { path: path.clone(), what: e.to_string() })?;
+        eprintln!("written: {}", path.display());
+    }
+    Ok(())
 }
 
 /// Runs a conformance grid.
@@ -109,12 +136,27 @@ async fn brokers(config: &Path, a: BrokersArgs) -> Result<u8, Error> {
     let run_id = mosquitto_matrix::engine::labels::new_run_id();
     eprintln!("conformance: {} tag(s) of {} × {} broker case(s)", tags.len(), set.name, brokers::BROKER_CASES.len());
     let rows = futures_util::future::join_all(tags.iter().map(|t| brokers::run_tag(&set.image, t, &file.broker, &run_id))).await;
+    let (md, json, html) = (
+        report::conformance::brokers_markdown(&rows),
+        report::conformance::brokers_json(&set.name, &rows) + "\n",
+        report::conformance_html::brokers_html(&set.name, &rows),
+    );
+    if let Some(dir) = &a.out {
+        write_out(dir, &format!("conformance-brokers-{}", set.name), &md, &json, &html)?;
+    }
     say(&match a.format {
-        GridFormat::Json => report::conformance::brokers_json(&set.name, &rows) + "\n",
-        GridFormat::Markdown => report::conformance::brokers_markdown(&rows),
+        GridFormat::Json => json,
+        GridFormat::Markdown => md,
+        GridFormat::Html => html,
         GridFormat::Table => report::conformance::brokers_text(&rows),
     })?;
-    Ok(exit::MET)
+    // The answers measured before, kept beside matrix.toml: each difference on stderr, exit 1.
+    let beside = config.parent().unwrap_or(Path::new(".")).join("conformance.toml");
+    let differences = if beside.is_file() { Expected::load(&beside)?.broker_differences(&set.name, &rows) } else { Vec::new() };
+    for d in &differences {
+        eprintln!("differs: {d}");
+    }
+    Ok(if differences.is_empty() { exit::MET } else { exit::CHANGED })
 }
 
 async fn clients(config: &Path, a: ClientsArgs) -> Result<u8, Error> {
@@ -142,10 +184,20 @@ async fn clients(config: &Path, a: ClientsArgs) -> Result<u8, Error> {
     let expected = expected_path.as_deref().map(Expected::load).transpose()?;
     eprintln!("conformance: {} column(s) × {} case(s) against the scripted broker", columns.len(), cases.len());
     let grid = grid::run(&GridAsk { columns, cases, workdir, jobs: a.jobs }).await;
+    if let Some(dir) = &a.out {
+        let (md, json, html) = (report::conformance::markdown(&grid), report::conformance::json(&grid) + "\n", report::conformance_html::clients_html(&grid));
+        write_out(dir, "conformance-clients", &md, &json, &html)?;
+    }
+    if let Some(path) = &a.release_changes {
+        let changes = releases::newest_releases(&grid, expected.as_ref());
+        std::fs::write(path, releases::markdown(&changes)).map_err(|e| Error::File { path: path.clone(), what: e.to_string() })?;
+        eprintln!("written: {}", path.display());
+    }
     say(&match a.format {
         GridFormat::Table => report::conformance::text(&grid),
         GridFormat::Markdown => report::conformance::markdown(&grid),
         GridFormat::Json => report::conformance::json(&grid) + "\n",
+        GridFormat::Html => report::conformance_html::clients_html(&grid),
     })?;
     if let Some(path) = &a.write_expected {
         std::fs::write(path, Expected::render(&grid, expected.as_ref())).map_err(|e| Error::File { path: path.clone(), what: e.to_string() })?;

@@ -2,7 +2,9 @@
 //! says, in a few words, how the broker answered (`close 1002`, `PONG echoes 125 bytes`, `FIN`,
 //! `nothing in 2 s`, `101 mqtt`). Short cells: no hold. The frames a case sends and the words
 //! for an answer are pure ([`frame_bytes`], [`describe`]); [`run_tag`] starts the tag's broker
-//! in Docker (the engine's own [`broker::start`]) and opens one loopback connection per case.
+//! in Docker (the engine's own [`broker::start`]), opens one loopback connection per case
+//! ([`play_case`]: every step under its own deadline, the case under [`CASE_BOUND`]) and removes
+//! the broker within [`DISPOSE_BOUND`]. Each answer's kind is [`super::broker_judge`]'s.
 
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
-use crate::engine::broker;
+use crate::engine::{broker, cleanup};
 use crate::engine::labels::Labels;
 use crate::plan::{BrokerSettings, Transport};
 use crate::wire::frame::{self, opcode};
@@ -50,6 +52,16 @@ pub const BROKER_CASES: [BrokerCase; 13] = [
     BrokerCase { id: "subprotocol-none", description: "the upgrade offers no subprotocol", clause: "RFC 6455 §4.1" },
 ];
 
+/// The mask key of every masked frame the scripted clients send (RFC 6455 §5.7's example key).
+/// Fixed, not random, so that a broker answers the same twice: Mosquitto 2.1's own WebSocket
+/// code (Debian sid) unmasks an *unmasked* frame with the key of the frame before it, so with
+/// random keys its answer to the `unmasked` case was a PINGRESP, a close 1000 or nothing, by
+/// chance (measured on sid: key 00000000 gives PINGRESP, 12345678 close 1000 after "malformed
+/// packet", 37fa213d nothing). RFC 6455 §5.3 asks a
+/// browser for unpredictable keys against proxy cache poisoning; a test client on loopback
+/// needs none.
+pub const MASK_KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
 /// One frame as the scripted client writes it, by hand so it may break the rules: any
 /// opcode, any length, the mask bit off, the 64-bit length form for a short payload.
 pub fn frame_bytes(op: u8, payload: &[u8], masked: bool, long_length: bool) -> Vec<u8> {
@@ -66,7 +78,7 @@ pub fn frame_bytes(op: u8, payload: &[u8], masked: bool, long_length: bool) -> V
         out.push(mask_bit | len as u8);
     }
     if masked {
-        let key: [u8; 4] = rand::random();
+        let key = MASK_KEY;
         out.extend_from_slice(&key);
         out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
     } else {
@@ -135,12 +147,32 @@ pub struct TagRow {
     pub cells: Vec<(&'static str, String)>,
 }
 
-/// Starts `image:tag` and plays every case against its WebSocket listener.
+/// How long the removal of a tag's broker may take before the grid goes on without it (the
+/// run's labels and the reaper remove what is left).
+pub const DISPOSE_BOUND: Duration = Duration::from_secs(30);
+
+/// The most a tag's broker may take to start: the engine's own bounds (the container's start
+/// and its listeners `startup_timeout` each, a minute for its questions), and the pull when the
+/// engine lacks the image (`local` false). A bound the engine's own waits never reach: it only
+/// ends a start that is stuck somewhere else.
+pub fn start_bound(settings: &BrokerSettings, local: bool) -> Duration {
+    let pull = if local { Duration::ZERO } else { broker::PULL_TIMEOUT };
+    pull + settings.startup_timeout * 2 + Duration::from_secs(60)
+}
+
+/// Starts `image:tag` and plays every case against its WebSocket listener, one case after
+/// another, each within [`CASE_BOUND`]; then removes the broker within [`DISPOSE_BOUND`].
+///
+/// Every wait here ends. The broker is removed with [`cleanup::dispose`], never by dropping
+/// it: testcontainers' `Drop` removes a container synchronously (`block_in_place` and
+/// `block_on`, no deadline), which holds the whole task, and every other tag's cases polled
+/// by the same `join_all`, for as long as the engine takes to answer.
 pub async fn run_tag(image: &str, tag: &str, settings: &BrokerSettings, run_id: &str) -> TagRow {
     let labels = Labels { run_id: run_id.to_string(), cell: format!("conformance/{tag}"), lifetime: Duration::from_secs(600) };
-    // broker::start bounds each wait, but an engine that goes away mid-start (restarted by
-    // another test) was seen to hold it for over ten minutes: the cell gives up at the sum.
-    let bound = broker::PULL_TIMEOUT + settings.startup_timeout * 2 + Duration::from_secs(60);
+    // The debian set's images are built here and never pulled: a start that takes longer
+    // than its own waits is stuck, and 3 minutes say so, not 13.
+    let local = matches!(timeout(ANSWER_WAIT * 15, crate::engine::image::is_local(&format!("{image}:{tag}"))).await, Ok(true));
+    let bound = start_bound(settings, local);
     let start = broker::start(image, tag, settings, &labels, &[Transport::Ws], None, None, None, |_| {});
     let started = match timeout(bound, start).await {
         Ok(started) => started.map_err(|e| e.to_string()),
@@ -155,41 +187,57 @@ pub async fn run_tag(image: &str, tag: &str, settings: &BrokerSettings, run_id: 
     };
     let mut cells = Vec::new();
     for case in BROKER_CASES.iter() {
-        // Every wait is bounded: a connect or a write the broker never takes (seen once, a
-        // test stuck for minutes) ends the case, not the grid.
-        let words = match timeout(CASE_BOUND, play(case.id, &b.host, b.ws_port, settings)).await {
-            Ok(Ok(a)) => a,
-            Ok(Err(e)) => format!("could not play: {e}"),
-            Err(_) => format!("could not play: no end within {} s", CASE_BOUND.as_secs()),
-        };
-        cells.push((case.id, words));
+        cells.push((case.id, play_case(case.id, &b.host, b.ws_port, settings).await));
     }
-    drop(b);
+    // A broker the engine could not remove in time is left to the run's labels and the reaper:
+    // the grid's answers are in, and they do not depend on it.
+    let _ = cleanup::dispose(b.container, DISPOSE_BOUND).await;
     TagRow { tag: tag.into(), cells }
+}
+
+/// Plays one broker case against a WebSocket listener at `host:port`; the answer in words.
+/// It ends within [`CASE_BOUND`] whatever the listener does: each step (connect, the upgrade
+/// written, its answer read, the case's frames written, the answer read) has its own deadline,
+/// and the words name the step that ran out, as in `could not play: read the answer to the
+/// upgrade: nothing within 2 s`.
+pub async fn play_case(id: &str, host: &str, port: u16, settings: &BrokerSettings) -> String {
+    match timeout(CASE_BOUND, play(id, host, port, settings)).await {
+        Ok(Ok(words)) => words,
+        Ok(Err(e)) => format!("could not play: {e}"),
+        Err(_) => format!("could not play: no end within {} s", CASE_BOUND.as_secs()),
+    }
+}
+
+/// One step of a case within [`ANSWER_WAIT`]; an error names the step.
+async fn step<T>(what: &str, f: impl std::future::Future<Output = std::io::Result<T>>) -> std::io::Result<T> {
+    match timeout(ANSWER_WAIT, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(std::io::Error::new(e.kind(), format!("{what}: {e}"))),
+        Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("{what}: nothing within {} s", ANSWER_WAIT.as_secs()))),
+    }
 }
 
 /// Opens a WebSocket connection offering `protocol`; the 101's status line and subprotocol.
 async fn open(host: &str, port: u16, protocol: Option<&str>) -> std::io::Result<(TcpStream, String, Option<String>, BytesMut)> {
-    let mut s = TcpStream::connect((host, port)).await?;
+    let mut s = step("connect", TcpStream::connect((host, port))).await?;
     let offer = protocol.map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n")).unwrap_or_default();
     let req = format!(
         "GET /mqtt HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
     );
-    s.write_all(req.as_bytes()).await?;
+    step("write the upgrade", s.write_all(req.as_bytes())).await?;
     let mut buf = BytesMut::with_capacity(4096);
-    let end = timeout(ANSWER_WAIT, async {
+    let end = step("read the answer to the upgrade", async {
         loop {
             if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 return Ok(i + 4);
             }
             if s.read_buf(&mut buf).await? == 0 {
-                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the broker closed before answering the upgrade"));
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the broker closed the connection"));
             }
         }
     })
-    .await
-    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer to the upgrade"))??;
+    .await?;
     let head = String::from_utf8_lossy(&buf.split_to(end)).into_owned();
     let status = head.lines().next().unwrap_or("").to_string();
     let chosen = head
@@ -266,7 +314,7 @@ async fn play(id: &str, host: &str, port: u16, settings: &BrokerSettings) -> std
         "packets-in-one-frame" => frame_bytes(opcode::BINARY, &[&connect[..], &PINGREQ[..]].concat(), true, false),
         _ => frame_bytes(opcode::BINARY, &connect, true, false),
     };
-    s.write_all(&before).await?;
+    step("write the CONNECT", s.write_all(&before)).await?;
     if matches!(id, "split-connect" | "packets-in-one-frame") {
         return Ok(describe(&answer(&mut s, buf).await));
     }
@@ -284,7 +332,7 @@ async fn play(id: &str, host: &str, port: u16, settings: &BrokerSettings) -> std
         "close" => frame_bytes(opcode::CLOSE, &frame::close_payload(1000, "bye"), true, false),
         other => return Err(std::io::Error::other(format!("no broker case {other}"))),
     };
-    s.write_all(&bytes).await?;
+    step("write the case's frames", s.write_all(&bytes)).await?;
     Ok(describe(&answer(&mut s, buf).await))
 }
 

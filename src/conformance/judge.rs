@@ -156,6 +156,9 @@ pub fn judge(case: &Case, v: &Verdict, record: &SessionRecord, seen: &[Observati
             return Judged { kind: Kind::NotApplicable, did, evidence: evidence(seen) };
         }
     }
+    if let Some(j) = not_reached(v, seen, &said) {
+        return j;
+    }
     let (kind, did) = match case.required {
         Required::Hold => hold(v, held, &unmasked_note, &said),
         Required::EchoPing => echo_ping(v, held, first, &said),
@@ -212,6 +215,18 @@ pub fn judge(case: &Case, v: &Verdict, record: &SessionRecord, seen: &[Observati
     let mut evidence = evidence(seen);
     evidence.push(format!("verdict: {}", ended(v)));
     Judged { kind, did, evidence }
+}
+
+/// A cell whose client never reached the scripted broker (a JVM that did not start within its
+/// set-up time on a loaded machine, a program that is missing) says nothing of the client's
+/// conformance: the harness could not run it, ERROR. An ERROR after a connection (a client that
+/// exits 1 with `lost:`) is the client's own answer, judged by the case.
+fn not_reached(v: &Verdict, seen: &[Observation], said: &str) -> Option<Judged> {
+    (v.outcome == Outcome::Error && seen.is_empty()).then(|| Judged {
+        kind: Kind::Error,
+        did: format!("the cell could not be run: {}{said}", ended(v)),
+        evidence: vec![format!("verdict: {}", ended(v))],
+    })
 }
 
 /// The MQTT version the client's CONNECT asked for.

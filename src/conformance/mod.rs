@@ -5,13 +5,18 @@
 //! In: columns (the built-in profiles and the installed real clients of matrix.toml) and the
 //! [`case::CASES`]. Out: a [`grid::Grid`]. [`case`] and [`judge`] are pure; [`grid`] does the
 //! I/O (loopback sockets, the clients' processes, the clock); [`expected`] reads the measured
-//! cells kept in `conformance.toml`. The reports render a grid (`report::conformance`).
+//! cells kept in `conformance.toml`; [`releases`] compares a client release's cells with its
+//! previous release's (pure). Broker conformance: [`brokers`] plays scripted WebSocket clients
+//! against a tag's broker (Docker, loopback; every step bounded), [`broker_judge`] gives each
+//! answer its kind (pure). The reports render both grids (`report::conformance`).
 
+pub mod broker_judge;
 pub mod brokers;
 pub mod case;
 pub mod expected;
 pub mod grid;
 pub mod judge;
+pub mod releases;
 
 use std::path::{Path, PathBuf};
 

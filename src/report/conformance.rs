@@ -1,9 +1,11 @@
-//! A conformance grid in our formats: the terminal (cases × columns, one word a cell, then
-//! each column's summary line and each cell that is not OK with its evidence), Markdown, and
-//! JSON with every cell's words and frames.
+//! A conformance grid in our formats: the terminal (cases × columns, one word a cell coloured
+//! by its kind on a terminal, then each column's summary line and each cell that is not OK
+//! with its evidence), Markdown (a mark per kind, each such cell a link to its evidence), and
+//! JSON with every cell's words and frames. The HTML page is [`super::conformance_html`].
 
 use serde::Serialize;
 
+use crate::conformance::broker_judge::{judge_answer, tag_summary};
 use crate::conformance::brokers::{TagRow, BROKER_CASES};
 use crate::conformance::grid::Grid;
 use crate::conformance::judge::Kind;
@@ -85,10 +87,6 @@ pub fn json(grid: &Grid) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
-fn word(grid: &Grid, column: &str, case: &str) -> &'static str {
-    grid.cell(column, case).map_or("-", |c| c.judged.kind.word())
-}
-
 /// The grid for the terminal: a table of cases × columns, the summary lines, and every cell
 /// that is not OK with what the client did and its frames.
 pub fn text(grid: &Grid) -> String {
@@ -98,8 +96,11 @@ pub fn text(grid: &Grid) -> String {
     header.extend(grid.columns.iter().cloned());
     table.set_header(header);
     for case in &grid.cases {
-        let mut row = vec![case.id.to_string()];
-        row.extend(grid.columns.iter().map(|col| word(grid, col, case.id).to_string()));
+        let mut row = vec![comfy_table::Cell::new(case.id)];
+        row.extend(grid.columns.iter().map(|col| match grid.cell(col, case.id) {
+            Some(c) => coloured(c.judged.kind, c.judged.kind.word()),
+            None => comfy_table::Cell::new("-"),
+        }));
         table.add_row(row);
     }
     let mut out = format!("{table}\n\n");
@@ -121,18 +122,79 @@ pub fn text(grid: &Grid) -> String {
     out
 }
 
-/// The grid as Markdown: the table, then the summary lines.
+/// A cell for the terminal, coloured by its kind (comfy-table colours only on a terminal).
+fn coloured(kind: Kind, words: &str) -> comfy_table::Cell {
+    use comfy_table::Color;
+    let colour = match kind {
+        Kind::Ok => Color::Green,
+        Kind::NonStrict => Color::Yellow,
+        Kind::Dropped => Color::Red,
+        Kind::NotApplicable => Color::DarkGrey,
+        Kind::Error => Color::Magenta,
+    };
+    comfy_table::Cell::new(words).fg(colour)
+}
+
+/// A kind's coloured mark, for Markdown, which has no colours.
+pub fn mark(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Ok => "🟩",
+        Kind::NonStrict => "🟨",
+        Kind::Dropped => "🟥",
+        Kind::NotApplicable => "⬜",
+        Kind::Error => "⬛",
+    }
+}
+
+/// A kind as Markdown shows it: its mark and its word.
+pub fn marked(kind: Kind) -> String {
+    format!("{} {}", mark(kind), kind.word())
+}
+
+/// The grid as Markdown: the table (each cell a link to its evidence), the summary lines, then
+/// the evidence of every cell that is not OK, each under its own anchor (`e-CASE-COLUMN`, by
+/// index).
 pub fn markdown(grid: &Grid) -> String {
     let mut out = format!("| case | {} |\n|---|{}\n", grid.columns.join(" | "), "---|".repeat(grid.columns.len()));
-    for case in &grid.cases {
-        let cells: Vec<&str> = grid.columns.iter().map(|col| word(grid, col, case.id)).collect();
-        out.push_str(&format!("| {} | {} |\n", case.id, cells.join(" | ")));
+    for (i, case) in grid.cases.iter().enumerate() {
+        let cells: Vec<String> = grid
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(j, col)| match grid.cell(col, case.id) {
+                Some(c) if evidenced(c.judged.kind) => format!("[{}](#e-{i}-{j})", marked(c.judged.kind)),
+                Some(c) => marked(c.judged.kind),
+                None => "-".into(),
+            })
+            .collect();
+        out.push_str(&format!("| `{}` | {} |\n", case.id, cells.join(" | ")));
     }
     out.push('\n');
     for col in &grid.columns {
         out.push_str(&format!("- {}\n", grid.summary(col)));
     }
+    let mut first = true;
+    for (i, case) in grid.cases.iter().enumerate() {
+        for (j, col) in grid.columns.iter().enumerate() {
+            let Some(c) = grid.cell(col, case.id).filter(|c| evidenced(c.judged.kind)) else { continue };
+            if first {
+                out.push_str("\n## Evidence\n");
+                first = false;
+            }
+            out.push_str(&format!("\n<a id=\"e-{i}-{j}\"></a>\n### {col} × {}: {}\n\n{}\n\n```text\n", case.id, c.judged.kind.word(), c.judged.did));
+            for line in &c.judged.evidence {
+                out.push_str(line);
+                out.push('\n');
+            }
+            out.push_str("```\n");
+        }
+    }
     out
+}
+
+/// Whether a cell's evidence is shown in Markdown: every cell that is not OK or n/a.
+fn evidenced(kind: Kind) -> bool {
+    !matches!(kind, Kind::Ok | Kind::NotApplicable)
 }
 
 /// The broker grid as a table: one row per case, one column per tag, the answer in words.
@@ -143,11 +205,19 @@ pub fn brokers_text(rows: &[TagRow]) -> String {
     header.extend(rows.iter().map(|r| r.tag.clone()));
     table.set_header(header);
     for (i, case) in BROKER_CASES.iter().enumerate() {
-        let mut row = vec![case.id.to_string()];
-        row.extend(rows.iter().map(|r| r.cells.get(i).map_or("-".into(), |(_, w)| w.clone())));
+        let mut row = vec![comfy_table::Cell::new(case.id)];
+        row.extend(rows.iter().map(|r| match r.cells.get(i) {
+            Some((id, w)) => coloured(judge_answer(id, w).0, w),
+            None => comfy_table::Cell::new("-"),
+        }));
         table.add_row(row);
     }
-    format!("{table}\n")
+    let mut out = format!("{table}\n\n");
+    for r in rows {
+        out.push_str(&tag_summary(r));
+        out.push('\n');
+    }
+    out
 }
 
 /// The broker grid as Markdown.
@@ -155,8 +225,15 @@ pub fn brokers_markdown(rows: &[TagRow]) -> String {
     let tags: Vec<&str> = rows.iter().map(|r| r.tag.as_str()).collect();
     let mut out = format!("| case | {} |\n|---|{}\n", tags.join(" | "), "---|".repeat(tags.len()));
     for (i, case) in BROKER_CASES.iter().enumerate() {
-        let cells: Vec<String> = rows.iter().map(|r| r.cells.get(i).map_or("-".into(), |(_, w)| w.replace('|', "\\|"))).collect();
+        let cells: Vec<String> = rows
+            .iter()
+            .map(|r| r.cells.get(i).map_or("-".into(), |(id, w)| format!("{} {}", mark(judge_answer(id, w).0), w.replace('|', "\\|"))))
+            .collect();
         out.push_str(&format!("| `{}` | {} |\n", case.id, cells.join(" | ")));
+    }
+    out.push('\n');
+    for r in rows {
+        out.push_str(&format!("- {}\n", tag_summary(r)));
     }
     out
 }
@@ -172,7 +249,15 @@ pub fn brokers_json(set: &str, rows: &[TagRow]) -> String {
         .map(|r| {
             let cells: serde_json::Map<String, serde_json::Value> =
                 r.cells.iter().map(|(id, w)| ((*id).to_string(), serde_json::Value::String(w.clone()))).collect();
-            serde_json::json!({"tag": r.tag, "answers": cells})
+            let kinds: serde_json::Map<String, serde_json::Value> = r
+                .cells
+                .iter()
+                .map(|(id, w)| {
+                    let (kind, why) = judge_answer(id, w);
+                    ((*id).to_string(), serde_json::json!({"kind": kind, "why": why}))
+                })
+                .collect();
+            serde_json::json!({"tag": r.tag, "summary": tag_summary(r), "answers": cells, "kinds": kinds})
         })
         .collect();
     let doc = serde_json::json!({"schema_version": SCHEMA_VERSION, "set": set, "cases": cases, "tags": tags});

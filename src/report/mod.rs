@@ -12,6 +12,8 @@ pub mod baseline;
 pub mod compact;
 pub mod compare;
 pub mod conformance;
+pub mod conformance_cases;
+pub mod conformance_html;
 pub mod exit;
 pub mod html;
 pub mod junit;
