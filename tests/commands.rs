@@ -16,12 +16,21 @@ use mosquitto_matrix::judge::verdict::{self, Verdict};
 use mosquitto_matrix::plan::{CommandClient, Outcome, Profile, Timing, Transport};
 
 use support::peer::{Behaviour, Peer};
-use support::{timing, UNIT};
+use support::timing_in;
+
+/// The peer's unit of real time here: 50 ms, not the profile tests' 20 ms. Each twin starts a
+/// process beside seven others, and with 20 ms units a 0.2 s stall on a busy machine (load
+/// average 6-20 in the CI dry runs beside other builds) was a hang-up in one path only.
+const UNIT: Duration = Duration::from_millis(50);
+
+fn timing(profile: Profile) -> Timing {
+    timing_in(profile, UNIT)
+}
 
 /// How far the two paths' end times may differ: three units. Both count from the peer's 101,
 /// but the command path goes through a child process, which a busy machine delays: with a
 /// CPU hog on both cores the widest gap measured was 19-48 ms, idle 3-15 ms.
-const SAME_TIME: Duration = Duration::from_millis(60);
+const SAME_TIME: Duration = Duration::from_millis(150);
 
 /// How many twins run at once.
 const CONCURRENT_TWINS: usize = 8;
@@ -177,7 +186,10 @@ fn the_proxy_says_how_paho_java_answered_the_ping_and_what_the_client_said() {
     let (record, v) = twin.outside.as_ref().expect("the command cell ran");
     assert_eq!((v.outcome, v.ended_by), (Outcome::Eof, Some(Party::Client)));
     assert!(
-        v.cause.starts_with("broker sent WebSocket PING at 0.3 s; the client answered with a close frame (payload \"1000\") "),
+        v.cause.starts_with(&format!(
+            "broker sent WebSocket PING at {:.1} s; the client answered with a close frame (payload \"1000\") ",
+            (UNIT * 15).as_secs_f64()
+        )),
         "{}",
         v.cause
     );
@@ -194,7 +206,10 @@ fn quick() -> Timing {
         hold: Duration::from_millis(600),
         keepalive: Duration::from_secs(5),
         late_pong: Duration::from_secs(1),
-        setup_timeout: Duration::from_millis(800),
+        // Room for a busy machine to start the test client: the bound is hold + round trip +
+        // set-up, and at a load average of 15 an 800 ms set-up killed a client that had done
+        // its part.
+        setup_timeout: Duration::from_secs(4),
         round_trip_timeout: Duration::from_millis(400),
     }
 }

@@ -27,13 +27,18 @@ pub const RUMQTTC_HOLD: u32 = 150;
 
 /// The durations a profile runs by against the scripted peer, in [`UNIT`]s.
 pub fn timing(profile: Profile) -> Timing {
+    timing_in(profile, UNIT)
+}
+
+/// The same durations in units of `unit`.
+pub fn timing_in(profile: Profile, unit: Duration) -> Timing {
     let hold = if profile == Profile::Rumqttc { RUMQTTC_HOLD } else { HOLD };
     Timing {
-        hold: UNIT * hold,
-        keepalive: UNIT * 6,
-        late_pong: UNIT * 15,
+        hold: unit * hold,
+        keepalive: unit * 6,
+        late_pong: unit * 15,
         setup_timeout: Duration::from_secs(2),
-        round_trip_timeout: UNIT * 5,
+        round_trip_timeout: unit * 5,
     }
 }
 
