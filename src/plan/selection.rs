@@ -411,10 +411,7 @@ impl Plan {
             None => 1,
             Some(s) => parse_speed(s).map_err(|e| asked("speed", e))?,
         };
-        let client_mode = match &sel.client_mode {
-            None => ClientMode::default(),
-            Some(m) => ClientMode::parse(m).map_err(|e| asked("client-mode", e))?,
-        };
+        let client_mode = sel.client_mode.as_deref().map_or(Ok(ClientMode::default()), ClientMode::parse).map_err(|e| asked("client-mode", e))?;
         let mut left_out = Vec::new();
         if let Some(list) = &sel.protocols {
             columns = under_protocols(columns, list, &mut left_out).map_err(|e| asked("protocol", e))?;
