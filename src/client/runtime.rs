@@ -27,8 +27,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{timeout, Instant};
 
-use crate::client::cell::{self, CapturedOutput, ProcessEnd, Ran};
-use crate::client::command::CommandSpec;
+use crate::client::cell::{self, CapturedOutput, CommandSpec, ProcessEnd, Ran};
 use crate::client::contract::ContractEnv;
 use crate::client::output::{LineSink, Tail, MAX_LINE};
 use crate::client::service::{self, describe, Kind, Service, ServiceError};
