@@ -150,21 +150,23 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         _ => None,
     };
     let (services, envs) = start_services(plan, ca_file.as_deref()).await;
-    let (runtimes, runtime_cells) = runtimes::start(plan, run_id, &client_clock(plan)).await;
+    // The runtimes start while the brokers do; each cell waits for them before it starts.
+    let (starting_runtimes, runtime_cells) = runtimes::starting(plan, run_id, client_clock(plan));
     let reporting = report_load(&scheduler, &progress);
     // One network when a route has a proxy.
     let network = match plan.proxies().is_empty() {
         true => None,
         false => Some(network::create(run_id, container_lifetime(plan)).await.map_err(|e| format!("the run's network could not be made: {e}"))),
     };
-    let cx = RunContext { plan, run_id, progress: progress.clone(), session_fn, scheduler: &scheduler, services: &envs, runtimes: &runtime_cells, tls, network, engine: &engine };
+    let cx = RunContext { plan, run_id, progress: progress.clone(), session_fn, scheduler: &scheduler, services: &envs, runtimes: runtime_cells, tls, network, engine: &engine };
     let tag_runs = plan.tags.iter().map(|row| {
         let cells: Vec<Cell> = plan.cells.iter().filter(|c| &c.tag == row).cloned().collect();
         run_tag(&cx, row.clone(), cells)
     });
     let mut tags = Vec::new();
     let mut cells = Vec::new();
-    for (t, c) in join_all(tag_runs).await {
+    let (runtimes, tag_results) = tokio::join!(starting_runtimes, join_all(tag_runs));
+    for (t, c) in tag_results {
         tags.push(t);
         cells.extend(c);
     }
@@ -361,8 +363,9 @@ struct RunContext<'a> {
     session_fn: SessionFn,
     scheduler: &'a Scheduler,
     services: &'a ServiceEnvs,
-    /// Per command column version run inside a runtime: its runtime, or why it is not had.
-    runtimes: &'a RuntimeCells,
+    /// Per command column version run inside a runtime: its runtime, or why it is not had;
+    /// `None` while the runtimes are starting.
+    runtimes: runtimes::Ready,
     /// The run's certificate, when a route speaks TLS, or why it could not be made.
     tls: Option<Result<Arc<RunTls>, String>>,
     /// The run's network, when a route has a proxy, or why it could not be made.
@@ -659,7 +662,7 @@ struct Prepared {
 
 /// What a cell's client needs before it is admitted, or why the cell cannot run: a column
 /// nested twice, an accelerated clock that cannot be had, a service that could not start.
-fn prepare(cx: &RunContext<'_>, cell: &Cell) -> Result<Prepared, String> {
+fn prepare(cx: &RunContext<'_>, cell: &Cell, runtimes: &RuntimeCells) -> Result<Prepared, String> {
     let RunContext { plan, run_id, services, .. } = cx;
     // On an accelerated clock every client lives on the brokers' clock: the built-in profiles
     // too run as commands, under the same time library as the real clients.
@@ -681,7 +684,7 @@ fn prepare(cx: &RunContext<'_>, cell: &Cell) -> Result<Prepared, String> {
         Some(Err(why)) => return Err(format!("not run: {why}")),
         None => {}
     }
-    let runtime = match cx.runtimes.get(cell.column.base().name()) {
+    let runtime = match runtimes.get(cell.column.base().name()) {
         Some(Ok(cells)) => Some(cells.clone()),
         Some(Err(why)) => return Err(format!("not run: {why}")),
         None => None,
@@ -760,7 +763,12 @@ async fn verdict_of(cx: &RunContext<'_>, broker: &Broker, at: &Endpoint, waited:
 async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<Endpoint, String>) -> (CellResult, Option<String>) {
     let RunContext { plan, progress, scheduler, .. } = cx;
     let client_id = format!("mm-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
-    let ready = at.and_then(|at| prepare(cx, &cell).map(|p| (at, p)));
+    let runtimes = {
+        let mut ready = cx.runtimes.clone();
+        let started = ready.wait_for(Option::is_some).await.ok().and_then(|r| r.clone());
+        started.unwrap_or_default()
+    };
+    let ready = at.and_then(|at| prepare(cx, &cell, &runtimes).map(|p| (at, p)));
     let (at, prepared) = match ready {
         Ok(ready) => ready,
         Err(why) => {

@@ -1,5 +1,6 @@
 //! A run's runtimes (runtime mode, issue 31): one per command column version that has a
-//! `runtime = [...]` and cells in the run, started once before any cell, stopped at the end.
+//! `runtime = [...]` and cells in the run, started once while the brokers start (each cell
+//! waits for them before it is admitted), stopped at the end.
 //!
 //! A runtime is started with the environment its cells would get as processes (the time
 //! library on an accelerated run, `MATRIX_RUN_ID`, so the reaper finds it), within the run's
@@ -8,8 +9,11 @@
 //! runtime, starts none: its cells run as processes.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
 
 use futures_util::future::join_all;
+use tokio::sync::watch;
 
 use crate::client::contract;
 use crate::client::runtime::{self, Cells, Runtime};
@@ -58,6 +62,21 @@ pub(crate) async fn start(plan: &Plan, run_id: &str, clock: &[(String, String)])
         }
     }
     (running, cells)
+}
+
+/// What the run's cells wait on: `None` while the runtimes start, then each one's handle.
+pub(crate) type Ready = watch::Receiver<Option<Arc<RuntimeCells>>>;
+
+/// [`start`] as a future the run polls beside its brokers' starts, and the signal its cells
+/// wait on until the runtimes are had (at once when the run needs none).
+pub(crate) fn starting<'a>(plan: &'a Plan, run_id: &'a str, clock: Vec<(String, String)>) -> (impl Future<Output = Vec<Runtime>> + 'a, Ready) {
+    let (tx, rx) = watch::channel(None);
+    let started = async move {
+        let (running, cells) = start(plan, run_id, &clock).await;
+        let _ = tx.send(Some(Arc::new(cells)));
+        running
+    };
+    (started, rx)
 }
 
 /// Stops every runtime of the run; nothing of them is left when this returns.
