@@ -227,6 +227,7 @@ fn sh(name: &str, transport: Transport, script: &str) -> CommandClient {
         cost: None,
         protocol: Default::default(),
         service: None,
+        runtime: None,
         artefact: None,
     }
 }

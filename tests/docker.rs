@@ -645,7 +645,7 @@ async fn a_signal_mid_hold_removes_every_container_of_the_run(#[case] signal: &s
     // A command column whose client ignores SIGTERM and leaves a child: the CLI must end
     // both with the run, as it removes the brokers.
     let marker = format!("1000.{}", if signal == "INT" { 5151 } else { 5252 });
-    let (mut child, mut lines) = run_with_stubborn_client(&["--set", "debian", "--profiles", "rfc6455", "--hold", "120s"], &marker);
+    let (mut child, mut lines) = run_with_stubborn_client(&["--set", "debian", "--profiles", "rfc6455,paho-python", "--hold", "120s"], &marker);
     let mut run_id = String::new();
     let mut line = String::new();
     let mut ready = 0;
@@ -670,6 +670,13 @@ async fn a_signal_mid_hold_removes_every_container_of_the_run(#[case] signal: &s
     assert_eq!(left_behind(&run_id).await, 0, "SIG{signal} left containers of run {run_id}");
     let strays = processes_with(&marker);
     assert!(strays.is_empty(), "SIG{signal} left client processes: {strays:?}");
+    // Paho Python's runtimes (runtime mode) were killed with the cells' groups: give the
+    // kernel a moment to take what it was told to kill.
+    let until = Instant::now() + Duration::from_secs(5);
+    while !reaper::run_processes(&run_id).is_empty() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(reaper::run_processes(&run_id), Vec::<i32>::new(), "SIG{signal} left processes of run {run_id}");
 }
 
 /// `mosquitto-matrix run ARGS` with one more command column, `stubborn`, whose client ignores
@@ -757,6 +764,12 @@ async fn a_sigkill_of_the_cli_mid_hold_leaves_no_container_or_client_of_its_run_
     }
     assert_eq!(left_behind(&run_id).await, 2, "the run started its brokers");
     assert!(processes_with(marker).len() >= 4, "the stubborn clients started");
+    // Runtime mode (the default): Paho Python's cells run inside its runtimes, which must go too.
+    let runtimes = || reaper::run_processes(&run_id).into_iter().filter(|p| cmdline(*p).contains("runtime.py")).count();
+    while runtimes() < 2 && up.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(runtimes(), 2, "one Paho Python runtime per default version runs");
     let killed = Instant::now();
     child.kill().expect("SIGKILL");
     let _ = child.wait();
@@ -1318,6 +1331,65 @@ async fn a_client_killed_by_sigkill_from_outside_is_an_error_naming_the_kill_nev
     assert!(killed.verdict.cause.starts_with("the client was killed (SIGKILL) from outside the harness"), "{}", killed.verdict.cause);
     let untouched = r.cell("bookworm", "tcp").expect("the tcp cell");
     assert_eq!(untouched.verdict.outcome, Outcome::Ok, "{}", untouched.verdict.cause);
+}
+
+/// The cmdline of a process, its arguments joined by spaces.
+fn cmdline(pid: i32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline")).map(|c| String::from_utf8_lossy(&c).replace('\0', " ")).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runtime_killed_mid_hold_makes_its_cells_error_naming_it_while_the_other_columns_cells_hold_and_nothing_is_left() {
+    // Runtime mode (the default): one Paho Python per version for the run, each cell inside it.
+    let mut p = plan(&["bookworm", "sid"], &["paho-python@2.2.0", "paho-python@1.6.1"], "30s");
+    p.timing = quick_timing(Duration::from_secs(30));
+    assert_eq!(p.client_mode, mosquitto_matrix::plan::ClientMode::Runtime);
+    let (r, run_id) = run_holding_then(&p, |run_id| {
+        let ours = reaper::run_processes(run_id);
+        let runtimes: Vec<i32> = ours.iter().copied().filter(|pid| cmdline(*pid).contains("runtime.py")).collect();
+        assert_eq!(runtimes.len(), 2, "one runtime per version, not one per cell: {:?}", ours.iter().map(|p| cmdline(*p)).collect::<Vec<_>>());
+        let victim = runtimes.iter().copied().find(|pid| cmdline(*pid).contains("paho-python/2.2.0/")).expect("the 2.2.0 runtime");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(victim), nix::sys::signal::Signal::SIGKILL).expect("SIGKILL the runtime");
+    })
+    .await;
+    for tag in ["bookworm", "sid"] {
+        let killed = r.cell(tag, "paho-python@2.2.0").expect("the killed runtime's cell");
+        assert_eq!(killed.verdict.outcome, Outcome::Error, "{}", killed.verdict.cause);
+        assert!(killed.verdict.cause.starts_with("the paho-python@2.2.0 runtime ended: was killed by signal 9"), "{}", killed.verdict.cause);
+        let held = r.cell(tag, "paho-python@1.6.1").expect("the other runtime's cell");
+        assert_eq!(held.verdict.outcome, Outcome::Ok, "{}", held.verdict.cause);
+    }
+    assert_eq!(r.client_mode, mosquitto_matrix::plan::ClientMode::Runtime);
+    assert_eq!(reaper::run_processes(&run_id), Vec::<i32>::new(), "no process of the run is left");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runtime_that_cannot_start_makes_every_cell_of_its_column_version_error_with_its_words_and_the_rest_runs() {
+    let mut p = plan(&["bookworm", "sid"], &["rfc6455", "paho-python@2.2.0"], "5s");
+    p.timing = quick_timing(Duration::from_secs(5));
+    for column in &mut p.columns {
+        if let mosquitto_matrix::plan::Column::Command(c) = column {
+            c.runtime = Some(vec!["target/clients/no-such-runtime/python".into()]);
+        }
+    }
+    for cell in &mut p.cells {
+        cell.column = p.columns.iter().find(|c| c.name() == cell.column.name()).expect("the column").clone();
+    }
+    let run_id = labels::new_run_id();
+    let r = run::run(&p, &run_id, None).await;
+    for tag in ["bookworm", "sid"] {
+        let c = r.cell(tag, "paho-python@2.2.0").expect("the runtime column's cell");
+        assert_eq!(c.verdict.outcome, Outcome::Error, "{}", c.verdict.cause);
+        assert!(
+            c.verdict.cause.starts_with("not run: cannot start the runtime of client paho-python@2.2.0: \"target/clients/no-such-runtime/python\""),
+            "{}",
+            c.verdict.cause
+        );
+        assert!(c.process.is_none(), "no cell of it was started");
+        let other = r.cell(tag, "rfc6455").expect("the built-in cell");
+        assert_eq!(other.verdict.outcome, Outcome::Ok, "{}", other.verdict.cause);
+    }
+    assert_eq!(left_behind(&run_id).await, 0, "no container left");
 }
 
 /// A folder of `size` bytes on a tmpfs of its own, mounted `options`; unmounted when dropped.

@@ -18,10 +18,7 @@ const WHY: &str = "// Over 80 lines:";
 /// Functions over the limit in other engineers' areas, to be split (or given their comment)
 /// when their work is merged: (file under the crate, function). The list may only shrink: a
 /// function here that is no longer too long fails the test until its entry goes.
-const NOT_YET_SPLIT: &[(&str, &str)] = &[
-    ("src/client/command.rs", "run"),
-    ("src/client/service.rs", "start"),
-];
+const NOT_YET_SPLIT: &[(&str, &str)] = &[];
 
 /// The text with every string, char literal and comment blanked to spaces (newlines kept), so
 /// braces and `fn` are code wherever they are found.

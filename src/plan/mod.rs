@@ -5,7 +5,8 @@
 //! runs by ([`Timing`]) and the routes from client to broker ([`Route`]), so every stage above speaks the same words; and it carries what
 //! matrix.toml knows beyond the run: upstream issues behind failure patterns ([`KnownIssue`])
 //! and release versions to order tags by ([`Version`]), and where each client is released
-//! ([`releases`]), and which client versions a run installs on demand ([`ondemand`]).
+//! ([`releases`]), which client versions a run installs on demand ([`ondemand`]), and how a
+//! run starts its real clients ([`ClientMode`]).
 
 pub mod column;
 pub mod copies;
@@ -14,6 +15,7 @@ pub mod expectation;
 pub mod file;
 pub mod known;
 pub mod ondemand;
+pub mod mode;
 pub mod releases;
 pub mod route;
 pub mod selection;
@@ -25,6 +27,7 @@ pub use cost::Cost;
 pub use expectation::{Expectation, Outcome};
 pub use file::{BrokerSettings, ClientVersions, ConfigError, ImageSet, MatrixFile};
 pub use known::KnownIssue;
+pub use mode::ClientMode;
 pub use route::{ProxyName, Route};
 pub use version::Version;
 pub use selection::{config_path, parse_speed, Cell, LeftOut, Plan, Selection, SelectionOrigin, Shard, CONFIG_VAR, MAX_SPEED, SELECTION_VARS};

@@ -64,6 +64,7 @@ pub fn column(family: &ClientVersions, version: &str) -> CommandClient {
         command: t.command.iter().map(|a| a.replace(VERSION_PLACEHOLDER, version)).collect(),
         description: t.description.as_ref().map(|d| d.replace(VERSION_PLACEHOLDER, version)),
         artefact: t.artefact.as_ref().map(|a| a.replace(VERSION_PLACEHOLDER, version)),
+        runtime: t.runtime.as_ref().map(|r| r.iter().map(|a| a.replace(VERSION_PLACEHOLDER, version)).collect()),
         ..t.clone()
     }
 }
@@ -125,6 +126,7 @@ mod tests {
             accelerates: true,
             cost: None,
             service: None,
+            runtime: Some(vec!["target/clients/paho-python/{version}/venv/bin/python".into(), "clients/paho-python/runtime.py".into()]),
             protocol: Default::default(),
             artefact: Some("target/clients/paho-python/{version}/artefact".into()),
         };
@@ -143,6 +145,7 @@ mod tests {
         let c = column(&f, "2.3.0");
         assert_eq!(c.name, "paho-python@2.3.0");
         assert_eq!(c.command[0], "target/clients/paho-python/2.3.0/venv/bin/python");
+        assert_eq!(c.runtime.as_ref().map(|r| r[0].as_str()), Some("target/clients/paho-python/2.3.0/venv/bin/python"));
         assert_eq!(c.artefact.as_deref(), Some("target/clients/paho-python/2.3.0/artefact"));
         assert_eq!(c.description.as_deref(), Some("paho-mqtt 2.3.0"));
         assert!(can_install(&f, "2.3.0"));

@@ -292,6 +292,7 @@ fn run_result(
         harness_fault: None,
         scheduling: Vec::new(),
         left_behind: None,
+        client_mode: crate::plan::ClientMode::Process,
     }
 }
 

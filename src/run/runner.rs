@@ -41,6 +41,7 @@ use crate::judge::results::{BrokerFailure, ClockFacts, CellResult, ColumnInfo, P
 use crate::judge::verdict::{self, BrokerState, Verdict};
 use crate::plan::{copies, Cell, Column, Cost, Outcome, Plan, ProxyName, Route, Transport};
 use crate::run::reaper::Reaper;
+use crate::run::runtimes::{self, RuntimeCells};
 use crate::run::schedule::{Capacity, Load, Scheduler};
 
 /// Beyond a cell's own bounds, how long the run waits for it before calling it an ERROR.
@@ -149,25 +150,29 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         _ => None,
     };
     let (services, envs) = start_services(plan, ca_file.as_deref()).await;
+    // The runtimes start while the brokers do; each cell waits for them before it starts.
+    let (starting_runtimes, runtime_cells) = runtimes::starting(plan, run_id, client_clock(plan));
     let reporting = report_load(&scheduler, &progress);
     // One network when a route has a proxy.
     let network = match plan.proxies().is_empty() {
         true => None,
         false => Some(network::create(run_id, container_lifetime(plan)).await.map_err(|e| format!("the run's network could not be made: {e}"))),
     };
-    let cx = RunContext { plan, run_id, progress: progress.clone(), session_fn, scheduler: &scheduler, services: &envs, tls, network, engine: &engine };
+    let cx = RunContext { plan, run_id, progress: progress.clone(), session_fn, scheduler: &scheduler, services: &envs, runtimes: runtime_cells, tls, network, engine: &engine };
     let tag_runs = plan.tags.iter().map(|row| {
         let cells: Vec<Cell> = plan.cells.iter().filter(|c| &c.tag == row).cloned().collect();
         run_tag(&cx, row.clone(), cells)
     });
     let mut tags = Vec::new();
     let mut cells = Vec::new();
-    for (t, c) in join_all(tag_runs).await {
+    let (runtimes, tag_results) = tokio::join!(starting_runtimes, join_all(tag_runs));
+    for (t, c) in tag_results {
         tags.push(t);
         cells.extend(c);
     }
     reporting.abort();
     join_all(services.into_iter().map(Service::stop)).await;
+    runtimes::stop(runtimes).await;
     let network = cx.network.clone();
     let (health, left_behind) = clean_up(run_id, network, engine).await;
     // The reaper waits for an engine that went away, and removes what is left once it is back.
@@ -189,6 +194,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         contract_version: plan.columns.iter().any(|c| matches!(c, Column::Command(_))).then_some(contract::VERSION),
         shard: None,
         copies: plan.copies,
+        client_mode: plan.client_mode,
         tags,
         cells,
         started_at,
@@ -357,6 +363,9 @@ struct RunContext<'a> {
     session_fn: SessionFn,
     scheduler: &'a Scheduler,
     services: &'a ServiceEnvs,
+    /// Per command column version run inside a runtime: its runtime, or why it is not had;
+    /// `None` while the runtimes are starting.
+    runtimes: runtimes::Ready,
     /// The run's certificate, when a route speaks TLS, or why it could not be made.
     tls: Option<Result<Arc<RunTls>, String>>,
     /// The run's network, when a route has a proxy, or why it could not be made.
@@ -647,11 +656,13 @@ struct Prepared {
     extra_env: Vec<(String, String)>,
     /// A client that cannot follow the time library, run on real time with its hold ÷ speed.
     real_clock: bool,
+    /// The runtime the cell runs inside (runtime mode), else `None`: a process of its own.
+    runtime: Option<client::runtime::Cells>,
 }
 
 /// What a cell's client needs before it is admitted, or why the cell cannot run: a column
 /// nested twice, an accelerated clock that cannot be had, a service that could not start.
-fn prepare(cx: &RunContext<'_>, cell: &Cell) -> Result<Prepared, String> {
+fn prepare(cx: &RunContext<'_>, cell: &Cell, runtimes: &RuntimeCells) -> Result<Prepared, String> {
     let RunContext { plan, run_id, services, .. } = cx;
     // On an accelerated clock every client lives on the brokers' clock: the built-in profiles
     // too run as commands, under the same time library as the real clients.
@@ -673,7 +684,12 @@ fn prepare(cx: &RunContext<'_>, cell: &Cell) -> Result<Prepared, String> {
         Some(Err(why)) => return Err(format!("not run: {why}")),
         None => {}
     }
-    Ok(Prepared { play, extra_env, real_clock })
+    let runtime = match runtimes.get(cell.column.base().name()) {
+        Some(Ok(cells)) => Some(cells.clone()),
+        Some(Err(why)) => return Err(format!("not run: {why}")),
+        None => None,
+    };
+    Ok(Prepared { play, extra_env, real_clock, runtime })
 }
 
 /// Starts the cell's session as a task of its own: a panic inside one cell must not take the
@@ -714,7 +730,10 @@ fn spawn_session(cx: &RunContext<'_>, cell: &Cell, at: &Endpoint, prepared: Prep
                 started: started.clone(),
                 tls: at.tls.clone(),
             };
-            tokio::spawn(async move { command::run(&spec).await })
+            match prepared.runtime {
+                Some(runtime) => tokio::spawn(async move { client::runtime::run(&spec, &runtime).await }),
+                None => tokio::spawn(async move { command::run(&spec).await }),
+            }
         }
     }
 }
@@ -744,7 +763,12 @@ async fn verdict_of(cx: &RunContext<'_>, broker: &Broker, at: &Endpoint, waited:
 async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<Endpoint, String>) -> (CellResult, Option<String>) {
     let RunContext { plan, progress, scheduler, .. } = cx;
     let client_id = format!("mm-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
-    let ready = at.and_then(|at| prepare(cx, &cell).map(|p| (at, p)));
+    let runtimes = {
+        let mut ready = cx.runtimes.clone();
+        let started = ready.wait_for(Option::is_some).await.ok().and_then(|r| r.clone());
+        started.unwrap_or_default()
+    };
+    let ready = at.and_then(|at| prepare(cx, &cell, &runtimes).map(|p| (at, p)));
     let (at, prepared) = match ready {
         Ok(ready) => ready,
         Err(why) => {
@@ -754,7 +778,8 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
         }
     };
     let real_clock = prepared.real_clock;
-    let mut ticket = scheduler.admit(Cost::of(&cell.column, plan.speed > 1)).await;
+    let cost = if prepared.runtime.is_some() { Cost::RUNTIME_CELL } else { Cost::of(&cell.column, plan.speed > 1) };
+    let mut ticket = scheduler.admit(cost).await;
     // When the cell starts on the engine watch's clock: a loss after it is this cell's concern.
     let cell_started = cx.engine.started().elapsed();
     let id = cell.id();
