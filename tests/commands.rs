@@ -212,6 +212,7 @@ fn sh(name: &str, transport: Transport, script: &str) -> CommandClient {
         cost: None,
         protocol: Default::default(),
         service: None,
+        runtime: None,
         artefact: None,
     }
 }
@@ -240,6 +241,7 @@ fn python(name: &str, then: &str) -> CommandClient {
         cost: None,
         protocol: Default::default(),
         service: None,
+        runtime: None,
         artefact: None,
     }
 }

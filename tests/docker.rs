@@ -1367,6 +1367,36 @@ async fn a_client_killed_by_sigkill_from_outside_is_an_error_naming_the_kill_nev
     assert_eq!(untouched.verdict.outcome, Outcome::Ok, "{}", untouched.verdict.cause);
 }
 
+/// The cmdline of a process, its arguments joined by spaces.
+fn cmdline(pid: i32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline")).map(|c| String::from_utf8_lossy(&c).replace('\0', " ")).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runtime_killed_mid_hold_makes_its_cells_error_naming_it_while_the_other_columns_cells_hold_and_nothing_is_left() {
+    // Runtime mode (the default): one Paho Python per version for the run, each cell inside it.
+    let mut p = plan(&["bookworm", "sid"], &["paho-python@2.2.0", "paho-python@1.6.1"], "30s");
+    p.timing = quick_timing(Duration::from_secs(30));
+    assert_eq!(p.client_mode, mosquitto_matrix::plan::ClientMode::Runtime);
+    let (r, run_id) = run_holding_then(&p, |run_id| {
+        let ours = reaper::run_processes(run_id);
+        let runtimes: Vec<i32> = ours.iter().copied().filter(|pid| cmdline(*pid).contains("runtime.py")).collect();
+        assert_eq!(runtimes.len(), 2, "one runtime per version, not one per cell: {:?}", ours.iter().map(|p| cmdline(*p)).collect::<Vec<_>>());
+        let victim = runtimes.iter().copied().find(|pid| cmdline(*pid).contains("paho-python/2.2.0/")).expect("the 2.2.0 runtime");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(victim), nix::sys::signal::Signal::SIGKILL).expect("SIGKILL the runtime");
+    })
+    .await;
+    for tag in ["bookworm", "sid"] {
+        let killed = r.cell(tag, "paho-python@2.2.0").expect("the killed runtime's cell");
+        assert_eq!(killed.verdict.outcome, Outcome::Error, "{}", killed.verdict.cause);
+        assert!(killed.verdict.cause.starts_with("the paho-python@2.2.0 runtime ended: was killed by signal 9"), "{}", killed.verdict.cause);
+        let held = r.cell(tag, "paho-python@1.6.1").expect("the other runtime's cell");
+        assert_eq!(held.verdict.outcome, Outcome::Ok, "{}", held.verdict.cause);
+    }
+    assert_eq!(r.client_mode, mosquitto_matrix::plan::ClientMode::Runtime);
+    assert_eq!(reaper::run_processes(&run_id), Vec::<i32>::new(), "no process of the run is left");
+}
+
 /// A folder of `size` bytes on a tmpfs of its own, mounted `options`; unmounted when dropped.
 struct SmallDisk {
     dir: TempDir,

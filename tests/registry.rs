@@ -322,6 +322,7 @@ fn registry_plan(file: &MatrixFile, image: &str, tags: &[&str]) -> Plan {
         jobs: None,
         known_issues: Vec::new(),
         routes: vec![Route::Direct],
+        client_mode: mosquitto_matrix::plan::ClientMode::Process,
     }
 }
 

@@ -78,6 +78,7 @@ fn result(cells: Vec<CellResult>) -> RunResult {
         harness_fault: None,
         scheduling: Vec::new(),
         left_behind: None,
+        client_mode: mosquitto_matrix::plan::ClientMode::Runtime,
     }
 }
 

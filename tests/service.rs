@@ -25,6 +25,7 @@ fn column(service: &[&str]) -> CommandClient {
         setup: Some("bash clients/setup.sh".to_string()),
         accelerates: true,
         service: Some(service.iter().map(|s| s.to_string()).collect()),
+        runtime: None,
         protocol: Default::default(),
         artefact: None,
         cost: None,
@@ -161,5 +162,5 @@ async fn a_column_without_a_service_is_refused() {
     let mut c = column(&["x"]);
     c.service = None;
     let err = service::start(&c, &root(), &[], BOUND).await.expect_err("no service");
-    assert_eq!(err, ServiceError::NotDeclared { column: "browserish".into() });
+    assert_eq!(err, ServiceError::NotDeclared { what: "service", column: "browserish".into() });
 }

@@ -15,11 +15,20 @@ drop. Callbacks only record what happened (paho catches exceptions raised in
 callbacks), the main loop decides.
 
 `hold.py --version` prints only the `client:` line and exits 0.
+
+The body is `run(environ, sink, cancel, bound_connect)`: the contract's
+environment as a dict, where the lines go, an event that ends the cell at once,
+and how the blocking connect is bounded; it returns the exit status (None when
+cancelled). `main` calls it with the process environment, stdout/stderr and
+SIGALRM; runtime.py (one process for every cell of a run) calls it per
+connection, with a thread as the connect's bound. Nothing in it is
+process-global per cell.
 """
 
 import os
 import signal
 import sys
+import threading
 import time
 
 try:
@@ -33,39 +42,114 @@ LIB_VERSION = paho.mqtt.__version__
 V2 = hasattr(mqtt, "CallbackAPIVersion")  # paho-mqtt >= 2.0
 
 
-def out(line):
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+class Fail(Exception):
+    """The contract cannot go on: `error: <message>` and this exit status."""
+
+    def __init__(self, message, code=2):
+        super().__init__(one_line(message))
+        self.code = code
+
+
+class Cancelled(Exception):
+    """The cell was ended from outside (its runtime connection closed)."""
+
+
+class StdSink:
+    """Lines to this process's stdout (contract lines) and stderr."""
+
+    def out(self, line):
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    def err(self, line):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 def one_line(text):
     return " ".join(str(text).split())
 
 
-def fail(message, code=2):
-    sys.stderr.write("error: " + one_line(message) + "\n")
-    sys.stderr.flush()
-    sys.exit(code)
+class Env:
+    """The contract's variables, read from a dict (the process environment or a
+    runtime cell's header)."""
+
+    def __init__(self, environ):
+        self.environ = environ
+
+    def get(self, name, default=None):
+        return self.environ.get(name, default)
+
+    def need(self, name, default=None):
+        value = self.environ.get(name, default)
+        if value is None or value == "":
+            if default is not None:
+                return default
+            raise Fail(f"{name} is not set")
+        return value
+
+    def number(self, name, default=None):
+        raw = self.need(name, default)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise Fail(f"{name}={raw!r} is not a number") from None
+        if value < 0:
+            raise Fail(f"{name}={raw!r} is negative")
+        return value
 
 
-def env(name, default=None):
-    value = os.environ.get(name, default)
-    if value is None or value == "":
-        if default is not None:
-            return default
-        fail(f"{name} is not set")
-    return value
+class Silent(Exception):
+    """The connect did not finish within its bound."""
 
 
-def env_float(name, default=None):
-    raw = env(name, default)
+def alarm_bound(connect, seconds, _cleanup):
+    """Bounds the blocking connect with SIGALRM (a process of its own, main thread)."""
+
+    def on_alarm(_signum, _frame):
+        raise Silent()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
     try:
-        value = float(raw)
-    except ValueError:
-        fail(f"{name}={raw!r} is not a number")
-    if value < 0:
-        fail(f"{name}={raw!r} is negative")
-    return value
+        connect()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def thread_bound(cancel):
+    """Bounds the blocking connect with a thread of its own (any thread; many cells
+    in one process): past the bound, or on cancel, the cell goes on without it,
+    and a connection that still comes is closed at once."""
+
+    def bound(connect, seconds, cleanup):
+        box = {}
+        abandoned = threading.Event()
+
+        def go():
+            try:
+                connect()
+                box["ok"] = True
+            except BaseException as exc:  # handed to the cell's thread
+                box["exc"] = exc
+            if abandoned.is_set():
+                cleanup()
+
+        t = threading.Thread(target=go, daemon=True)
+        t.start()
+        until = time.monotonic() + max(seconds, 0.001)
+        while t.is_alive() and not cancel.is_set() and time.monotonic() < until:
+            t.join(min(0.2, max(until - time.monotonic(), 0.001)))
+        if t.is_alive():
+            abandoned.set()
+            if cancel.is_set():
+                raise Cancelled()
+            raise Silent()
+        if "exc" in box:
+            raise box["exc"]
+
+    return bound
 
 
 class State:
@@ -78,38 +162,48 @@ class State:
         self.last_error_log = None
 
 
-def main():
-    out(f"client: paho-mqtt {LIB_VERSION}")
-    if "--version" in sys.argv[1:]:
-        return 0
+def run(environ, sink, cancel, bound_connect):
+    """One cell under the contract: returns its exit status, or None when
+    `cancel` was set (the cell then says nothing more)."""
+    sink.out(f"client: paho-mqtt {LIB_VERSION}")
+    try:
+        return hold(Env(environ), sink, cancel, bound_connect)
+    except Fail as exc:
+        sink.err("error: " + str(exc))
+        return exc.code
+    except Cancelled:
+        return None
 
-    transport = env("MATRIX_TRANSPORT")
+
+def hold(env, sink, cancel, bound_connect):
+    """The contract's steps for one client; raises Fail or Cancelled."""
+    transport = env.need("MATRIX_TRANSPORT")
     if transport not in ("ws", "tcp"):
-        fail(f"MATRIX_TRANSPORT={transport!r} is neither ws nor tcp")
-    host = env("MATRIX_HOST")
+        raise Fail(f"MATRIX_TRANSPORT={transport!r} is neither ws nor tcp")
+    host = env.need("MATRIX_HOST")
     try:
-        port = int(env("MATRIX_PORT"))
+        port = int(env.need("MATRIX_PORT"))
     except ValueError:
-        fail("MATRIX_PORT is not an integer")
-    path = os.environ.get("MATRIX_PATH") or "/mqtt"
-    username = env("MATRIX_USERNAME")
-    password = os.environ.get("MATRIX_PASSWORD", "")
-    client_id = env("MATRIX_CLIENT_ID")
+        raise Fail("MATRIX_PORT is not an integer") from None
+    path = env.get("MATRIX_PATH") or "/mqtt"
+    username = env.need("MATRIX_USERNAME")
+    password = env.get("MATRIX_PASSWORD", "")
+    client_id = env.need("MATRIX_CLIENT_ID")
     try:
-        keepalive = int(env("MATRIX_KEEPALIVE_SECS"))
+        keepalive = int(env.need("MATRIX_KEEPALIVE_SECS"))
     except ValueError:
-        fail("MATRIX_KEEPALIVE_SECS is not an integer")
-    hold = env_float("MATRIX_HOLD_SECS")
-    round_trip = env_float("MATRIX_ROUND_TRIP_SECS", "10")
+        raise Fail("MATRIX_KEEPALIVE_SECS is not an integer") from None
+    hold_secs = env.number("MATRIX_HOLD_SECS")
+    round_trip = env.number("MATRIX_ROUND_TRIP_SECS", "10")
     # Contract v2: the bound on connect + upgrade + CONNACK and on SUBACK, on this clock.
-    setup = env_float("MATRIX_SETUP_SECS", "20")
-    topic = env("MATRIX_TOPIC")
+    setup = env.number("MATRIX_SETUP_SECS", "20")
+    topic = env.need("MATRIX_TOPIC")
     payload = f"alive {client_id}".encode()
 
     # Contract v2: MATRIX_PROTOCOL picks the MQTT version (3.1.1 when unset).
-    protocol = os.environ.get("MATRIX_PROTOCOL") or "3.1.1"
+    protocol = env.get("MATRIX_PROTOCOL") or "3.1.1"
     if protocol not in ("3.1.1", "5"):
-        fail(f"MATRIX_PROTOCOL={protocol!r} is neither 3.1.1 nor 5")
+        raise Fail(f"MATRIX_PROTOCOL={protocol!r} is neither 3.1.1 nor 5")
     v5 = protocol == "5"
 
     st = State()
@@ -130,12 +224,12 @@ def main():
         client.ws_set_options(path=path)
     # Contract v3: a TLS route names the only CA to trust; the library checks the
     # certificate's name against MATRIX_HOST (127.0.0.1, an IP address it names).
-    ca_file = os.environ.get("MATRIX_CA_FILE")
+    ca_file = env.get("MATRIX_CA_FILE")
     if ca_file:
         try:
             client.tls_set(ca_certs=ca_file)
         except Exception as exc:  # ssl.SSLError, FileNotFoundError, ...
-            fail(f"MATRIX_CA_FILE={ca_file!r}: {type(exc).__name__}: {exc}")
+            raise Fail(f"MATRIX_CA_FILE={ca_file!r}: {type(exc).__name__}: {exc}") from None
     client.username_pw_set(username, password)
 
     def on_connect(_client, _userdata, _flags, rc, _properties=None):
@@ -186,33 +280,36 @@ def main():
         return one_line(text)
 
     def lost(text):
-        out("lost: " + one_line(text))
+        sink.out("lost: " + one_line(text))
         return 1
+
+    def close_now():
+        # Abruptly: the cell is over (no DISCONNECT); paho's own close when it has one.
+        try:
+            sock = client.socket()
+            if sock is not None:
+                sock.close()
+        except Exception:
+            pass
 
     # Connecting (TCP connect and, for ws, the HTTP upgrade) is blocking, and
     # paho waits for the upgrade answer as long as the keepalive: bound it.
-    class Silent(Exception):
-        pass
-
-    def on_alarm(_signum, _frame):
-        raise Silent()
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, max(setup, 0.001))
     try:
-        client.connect(host, port, keepalive=keepalive, **({"clean_start": True} if v5 else {}))
+        bound_connect(lambda: client.connect(host, port, keepalive=keepalive, **({"clean_start": True} if v5 else {})), setup, close_now)
     except Silent:
         return lost(f"no CONNACK within {setup:g} s (no answer to the connection)")
+    except Cancelled:
+        raise
     except Exception as exc:  # socket errors, WebsocketConnectionError, ...
         return lost(f"{type(exc).__name__}: {exc}")
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
     def pump(until, done):
         """Run the network loop until done() or the deadline; return the
         loop's error code if the connection went away, else None."""
         while not done():
+            if cancel.is_set():
+                close_now()
+                raise Cancelled()
             if st.disconnected is not None:
                 return mqtt.MQTT_ERR_CONN_LOST
             now = time.monotonic()
@@ -233,7 +330,7 @@ def main():
         return lost(f"no CONNACK within {setup:g} s")
     accepted, words = st.connack
     if not accepted:
-        out("refused: " + words)
+        sink.out("refused: " + words)
         return 1
     t0 = st.connack_at
 
@@ -249,10 +346,11 @@ def main():
     granted = st.suback[0]
     granted_value = getattr(granted, "value", granted)
     if granted_value >= 0x80:
-        fail(f"subscription to {topic} refused by the broker ({granted})")
+        close_now()
+        raise Fail(f"subscription to {topic} refused by the broker ({granted})")
 
     # Hold: only the library's own keepalive traffic.
-    rc = pump(t0 + hold, lambda: False)
+    rc = pump(t0 + hold_secs, lambda: False)
     if rc is not None:
         return lost(lost_words(rc))
 
@@ -271,8 +369,16 @@ def main():
     # Clean MQTT DISCONNECT; on_disconnect fires once it has been written.
     client.disconnect()
     pump(time.monotonic() + 2.0, lambda: st.disconnected is not None)
-    out(f"done: round trip {ms:.0f} ms")
+    sink.out(f"done: round trip {ms:.0f} ms")
     return 0
+
+
+def main():
+    sink = StdSink()
+    if "--version" in sys.argv[1:]:
+        sink.out(f"client: paho-mqtt {LIB_VERSION}")
+        return 0
+    return run(os.environ, sink, threading.Event(), alarm_bound)
 
 
 if __name__ == "__main__":
@@ -281,4 +387,6 @@ if __name__ == "__main__":
     except SystemExit:
         raise
     except BaseException as exc:  # anything unexpected: contract exit 2
-        fail(f"{type(exc).__name__}: {exc}")
+        sys.stderr.write("error: " + one_line(f"{type(exc).__name__}: {exc}") + "\n")
+        sys.stderr.flush()
+        sys.exit(2)

@@ -91,6 +91,11 @@ pub struct Args {
     /// Default: the machine's cores (else MATRIX_JOBS). Example: --jobs 1
     #[arg(long)]
     jobs: Option<String>,
+    /// How the real clients start: `runtime`, one process per client version for the whole run, each cell a
+    /// connection to it (columns with `runtime = [...]`), or `process`, one process per cell (else
+    /// MATRIX_CLIENT_MODE; default runtime). Example: --client-mode process
+    #[arg(long, value_name = "MODE")]
+    client_mode: Option<String>,
     #[command(flatten)]
     output: ReportOutput,
 }
@@ -118,6 +123,7 @@ impl Args {
             speed: self.speed.clone(),
             copies: self.copies.clone(),
             jobs: self.jobs.clone(),
+            client_mode: self.client_mode.clone(),
             client_versions: self.client_versions.clone(),
             origin: SelectionOrigin::CommandLine,
             from_command_line: Vec::new(),

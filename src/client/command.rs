@@ -1,10 +1,11 @@
-//! A command column's cell: the program started under the contract, its connection through
-//! the recording proxy, its output kept (bounded), its process group ended with the cell.
+//! A command column's cell run as a process of its own: the program started under the
+//! contract, its connection through the recording proxy, its output kept (bounded), its
+//! process group ended with the cell. What follows its end is `client::cell`'s, shared with
+//! a cell run inside its column's runtime (`client::runtime`).
 //!
 //! Whatever the program does — not found, exits at once, hangs, ignores SIGTERM, prints
 //! megabytes — the cell ends by the bound and no process of it outlives the run.
 
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::Mutex;
@@ -14,12 +15,11 @@ use nix::sys::signal::Signal;
 use tokio::process::{Child, Command};
 use tokio::time::{timeout, Instant};
 
-use crate::client::contract::{self, ClientLine, ContractEnv};
+use crate::client::cell::{self, CapturedOutput, ProcessEnd, Ran};
+use crate::client::contract::{self, ContractEnv};
 use crate::client::groups::Group;
-use crate::client::output::{cut, drain, shown, LineSink, Tail};
-use crate::client::proxy::Proxy;
-use crate::client::recorder::Watch;
-use crate::judge::record::{ClientProcess, End, SessionRecord, Vantage};
+use crate::client::output::drain;
+use crate::judge::record::SessionRecord;
 use crate::plan::column::SELF_PROGRAM;
 use crate::plan::{CommandClient, Profile, Timing};
 
@@ -28,8 +28,6 @@ pub use crate::client::output::{MAX_LINE, TAIL_LINES};
 
 /// How long a client (or a column's service) gets between SIGTERM and SIGKILL.
 pub const TERM_GRACE: Duration = Duration::from_secs(2);
-/// How long the proxy waits for the connection to end once the client has exited.
-const PROXY_GRACE: Duration = Duration::from_secs(2);
 /// How long the processes a client left behind when it exited may take to die once killed.
 const LEFT_BEHIND_WAIT: Duration = Duration::from_secs(2);
 
@@ -82,30 +80,6 @@ impl CommandSpec {
     }
 }
 
-/// The last lines of a client's output, bounded in count and length whatever it prints, and
-/// what it said under the contract.
-#[derive(Debug, Default)]
-struct CapturedOutput {
-    tail: Tail,
-    library: Option<String>,
-    words: Option<String>,
-}
-
-impl LineSink for CapturedOutput {
-    fn push(&mut self, line: &str) {
-        let line = line.trim_end();
-        if line.is_empty() {
-            return;
-        }
-        match contract::read_line(line) {
-            ClientLine::Client(lib) if self.library.is_none() => self.library = Some(cut(lib)),
-            ClientLine::Lost(words) => self.words = Some(cut(words)),
-            _ => {}
-        }
-        self.tail.push(line);
-    }
-}
-
 /// The harness's own CLI, for commands that name [`SELF_PROGRAM`]: `MATRIX_SELF` when set,
 /// else this process when it is the CLI, else the CLI built beside a test binary
 /// (`target/<profile>/deps/x` → `target/<profile>/mosquitto-matrix`).
@@ -137,49 +111,6 @@ pub(crate) fn program(argv0: &str, workdir: &Path) -> PathBuf {
     }
 }
 
-/// How a client's process ended, as the operating system reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ProcessEnd {
-    /// It exited with this status.
-    Exited(i32),
-    /// A signal ended it (its number).
-    Killed(i32),
-    /// Neither: the status says nothing more.
-    Unknown,
-}
-
-impl ProcessEnd {
-    fn of(status: ExitStatus) -> ProcessEnd {
-        match (status.code(), status.signal()) {
-            (Some(code), _) => ProcessEnd::Exited(code),
-            (None, Some(sig)) => ProcessEnd::Killed(sig),
-            _ => ProcessEnd::Unknown,
-        }
-    }
-
-    /// Its exit status, when it exited.
-    fn code(self) -> Option<i32> {
-        match self {
-            ProcessEnd::Exited(code) => Some(code),
-            _ => None,
-        }
-    }
-
-    /// Whether SIGKILL ended it: the harness's second word after a SIGTERM was ignored.
-    fn by_sigkill(self) -> bool {
-        self == ProcessEnd::Killed(Signal::SIGKILL as i32)
-    }
-
-    /// The words a cause uses: `exited 1`, `was killed by signal 9`.
-    fn words(self) -> String {
-        match self {
-            ProcessEnd::Exited(code) => format!("exited {code}"),
-            ProcessEnd::Killed(sig) => format!("was killed by signal {sig}"),
-            ProcessEnd::Unknown => "ended".to_string(),
-        }
-    }
-}
-
 /// A built-in profile as a command column: the harness's own CLI playing it under the
 /// contract (`mosquitto-matrix client --profile P`), with the durations the contract does not
 /// carry. An accelerated run plays every built-in profile this way, on the brokers' clock.
@@ -201,6 +132,7 @@ pub fn builtin_command(profile: Profile, timing: &Timing) -> CommandClient {
         cost: Some(crate::plan::Cost::SELF_COMMAND),
         protocol: crate::wire::mqtt::Protocol::V311,
         service: None,
+        runtime: None,
         artefact: None,
     }
 }
@@ -211,60 +143,25 @@ pub(crate) fn setup_hint(c: &CommandClient) -> String {
 }
 
 /// Runs one command cell to its end and returns its record. Never fails: a cell that could
-/// not run is a record with [`End::HarnessError`] that says why.
+/// not run is a record with [`crate::judge::record::End::HarnessError`] that says why.
 pub async fn run(spec: &CommandSpec) -> SessionRecord {
-    let c = &spec.client;
-    let error = |detail: String| {
-        let mut r = SessionRecord::of(&c.name, Vantage::Proxy, c.transport, spec.timing.hold, spec.timing.keepalive, &spec.client_id);
-        r.end = End::HarnessError { detail };
-        r
-    };
-    let watch = Watch {
-        column: c.name.clone(),
-        transport: c.transport,
-        hold: spec.timing.hold,
-        keepalive: spec.timing.keepalive,
-        client_id: spec.client_id.clone(),
-        topic: spec.topic(),
-        speed: spec.speed,
-        protocol: c.protocol,
-    };
-    let proxy = match Proxy::start(format!("{}:{}", spec.host, spec.port), watch, spec.started.clone(), spec.tls.clone(), spec.timing.setup_timeout).await {
+    let proxy = match cell::start_proxy(spec).await {
         Ok(p) => p,
-        Err(e) => return error(e.to_string()),
+        Err(e) => return cell::error_record(spec, e),
     };
-    // A client whose clock cannot follow the time library lives on real time: it is given the
-    // hold already divided by the speed, and its bounds as they are in real time. Its keepalive
-    // is off: the broker reads a CONNECT's keepalive K on its own ×N clock (PINGREQ due within
-    // 1.5·K/N real seconds), and the client pings every K real seconds, so no K satisfies both
-    // (measured: K = 6 at ×10, dropped after 0.9 s real). The verdict does not rest on it: the
-    // broker's WebSocket PING comes at 300 s of its clock whatever the MQTT traffic.
-    let real_clock = c.real_clock(spec.speed.round() as u32);
-    let (hold, keepalive, clock) = if real_clock {
-        (spec.timing.hold.div_f64(spec.speed), Duration::ZERO, 1.0)
-    } else {
-        (spec.timing.hold, spec.timing.keepalive, spec.speed)
+    let env = cell::contract_env(spec, proxy.port());
+    let child = match spawn(spec, &env) {
+        Ok(child) => child,
+        Err(why) => return cell::error_record(spec, why),
     };
-    let env = ContractEnv {
-        host: "127.0.0.1".to_string(),
-        port: proxy.port(),
-        path: c.path.clone(),
-        transport: c.transport,
-        username: spec.username.clone(),
-        password: spec.password.clone(),
-        client_id: spec.client_id.clone(),
-        keepalive,
-        hold,
-        topic: spec.topic(),
-        // On the client's clock, like the set-up bound: the same in real time at any speed.
-        round_trip: spec.timing.round_trip_timeout.mul_f64(clock),
-        // On the client's clock: an accelerated client's deadline stays the same in real time.
-        setup: spec.timing.setup_timeout.mul_f64(clock),
-        protocol: c.protocol,
-        // The proxy shows the client the run's server certificate, from the run's CA.
-        ca_file: spec.tls.as_ref().map(|t| t.ca_file.clone()),
-    };
-    let Some(argv0) = c.command.first() else { return error(format!("client {}: its command is empty", c.name)) };
+    let ran = wait(spec, child).await;
+    cell::finish(spec, proxy, ran).await
+}
+
+/// Starts the cell's program in a process group of its own, under the contract's environment.
+fn spawn(spec: &CommandSpec, env: &ContractEnv) -> Result<Child, String> {
+    let c = &spec.client;
+    let Some(argv0) = c.command.first() else { return Err(format!("client {}: its command is empty", c.name)) };
     let mut cmd = Command::new(program(argv0, &spec.workdir));
     cmd.args(&c.command[1..])
         .current_dir(&spec.workdir)
@@ -275,117 +172,76 @@ pub async fn run(spec: &CommandSpec) -> SessionRecord {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let mut child: Child = match cmd.spawn() {
-        Ok(child) => child,
-        Err(e) => {
-            let path = std::env::var("PATH").unwrap_or_default();
-            return error(format!(
-                "cannot start client {}: {argv0:?} ({e}); working directory {}, PATH={path}{}",
-                c.name,
-                spec.workdir.display(),
-                setup_hint(c)
-            ));
-        }
-    };
+    cmd.spawn().map_err(|e| {
+        let path = std::env::var("PATH").unwrap_or_default();
+        format!("cannot start client {}: {argv0:?} ({e}); working directory {}, PATH={path}{}", c.name, spec.workdir.display(), setup_hint(c))
+    })
+}
+
+/// Reads the program's output and waits for its exit, at most its bound; then SIGTERM,
+/// [`TERM_GRACE`], SIGKILL. Nothing of its group is left when this returns.
+async fn wait(spec: &CommandSpec, mut child: Child) -> Ran {
     let started = Instant::now();
     let group = child.id().map(|id| Group::new(id as i32));
     let out = Mutex::new(CapturedOutput::default());
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let (status, killed) = {
-        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        let reading = async {
-            let a = async {
-                if let Some(p) = stdout {
-                    drain(p, &out).await;
-                }
-            };
-            let b = async {
-                if let Some(p) = stderr {
-                    drain(p, &out).await;
-                }
-            };
-            tokio::join!(a, b);
-        };
-        let bound = spec.bound();
-        let waiting = async {
-            match timeout(bound, child.wait()).await {
-                Ok(status) => (status.ok(), false),
-                Err(_) => {
-                    if let Some(g) = &group {
-                        g.signal(Signal::SIGTERM);
-                    }
-                    match timeout(TERM_GRACE, child.wait()).await {
-                        Ok(status) => (status.ok(), true),
-                        Err(_) => {
-                            if let Some(g) = &group {
-                                g.signal(Signal::SIGKILL);
-                            }
-                            (child.wait().await.ok(), true)
-                        }
-                    }
-                }
+    let reading = async {
+        let a = async {
+            if let Some(p) = stdout {
+                drain(p, &out).await;
             }
         };
-        // The output is read until the pipes close, but never past the exit plus a moment: a
-        // grandchild may hold them open.
-        tokio::pin!(reading);
-        tokio::pin!(waiting);
-        let mut read_all = false;
-        let (status, killed) = tokio::select! {
-            s = &mut waiting => s,
-            _ = &mut reading => {
-                read_all = true;
-                waiting.await
+        let b = async {
+            if let Some(p) = stderr {
+                drain(p, &out).await;
             }
         };
-        if !read_all {
-            let _ = timeout(Duration::from_millis(500), &mut reading).await;
+        tokio::join!(a, b);
+    };
+    let waiting = exit_or_kill(&mut child, group.as_ref(), spec.bound());
+    // The output is read until the pipes close, but never past the exit plus a moment: a
+    // grandchild may hold them open.
+    tokio::pin!(reading);
+    tokio::pin!(waiting);
+    let mut read_all = false;
+    let (status, killed) = tokio::select! {
+        s = &mut waiting => s,
+        _ = &mut reading => {
+            read_all = true;
+            waiting.await
         }
-        (status, killed)
+    };
+    if !read_all {
+        let _ = timeout(Duration::from_millis(500), &mut reading).await;
+    }
+    (status, killed)
     };
     let real_end = started.elapsed();
     if let Some(g) = group {
         g.end(LEFT_BEHIND_WAIT).await;
     }
-    let seen = proxy.finish(PROXY_GRACE).await;
-    let output = out.into_inner().unwrap_or_else(|p| p.into_inner());
     let end = status.map(ProcessEnd::of);
-    let (exit_code, mut ended) = end.map_or((None, "ended in an unknown way".to_string()), |e| (e.code(), e.words()));
-    if killed {
-        let how = if end.is_some_and(ProcessEnd::by_sigkill) { "SIGTERM, then SIGKILL" } else { "SIGTERM" };
-        ended = format!(
-            "was still running {:.1} s (real) after it started, past the bound of hold + round trip + set-up, and was killed ({how})",
-            real_end.as_secs_f64()
-        );
+    let output = out.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ran { output, end, killed, real_end, how_ended: Ran::signals(end), broke: None }
+}
+
+/// The program's exit within `bound`, else SIGTERM to its group, [`TERM_GRACE`], SIGKILL:
+/// its status, and whether the harness had to end it.
+async fn exit_or_kill(child: &mut Child, group: Option<&Group>, bound: Duration) -> (Option<ExitStatus>, bool) {
+    if let Ok(status) = timeout(bound, child.wait()).await {
+        return (status.ok(), false);
     }
-    let tail: Vec<String> = output.tail.lines();
-    let mut process = ClientProcess {
-        library: output.library,
-        exit_code: if killed { None } else { exit_code },
-        ended: ended.clone(),
-        killed,
-        signal: status.and_then(|s| s.signal()),
-        words: output.words,
-        tail: tail.clone(),
-        connections: 0,
-    };
-    let shown_tail = shown(&tail);
-    let mut record = match seen {
-        Err(e) => error(e.to_string()),
-        Ok(seen) => {
-            process.connections = seen.connections;
-            match seen.record {
-                Some(r) => r,
-                None => error(format!("the client {ended} without connecting; {shown_tail}{}", setup_hint(c))),
-            }
-        }
-    };
-    if let End::HarnessError { detail } = &mut record.end {
-        if !detail.contains(&shown_tail) {
-            detail.push_str(&format!("; the client {ended}; {shown_tail}"));
-        }
+    if let Some(g) = group {
+        g.signal(Signal::SIGTERM);
     }
-    record.process = Some(process);
-    record
+    if let Ok(status) = timeout(TERM_GRACE, child.wait()).await {
+        return (status.ok(), true);
+    }
+    if let Some(g) = group {
+        g.signal(Signal::SIGKILL);
+    }
+    (child.wait().await.ok(), true)
 }
 
 /// What the cause of a cell of a real-clock client (one that cannot follow the time library, see

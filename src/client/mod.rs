@@ -7,12 +7,15 @@
 //! [`proxy`] whose [`recorder`] turns the wire into the same record. [`run`] runs a built-in
 //! column in process; [`command::run`] runs a command column. Each tells its [`Started`]
 //! signal once the broker accepted the session, so the run can admit the next cell. A
-//! command column may have a per-run [`service`] (one browser for all its cells); [`groups`]
+//! command column may have a per-run [`service`] (one browser for all its cells), and in
+//! runtime mode a per-run [`runtime`] that runs all its cells inside one process, each cell a
+//! connection; [`cell`] is what a process cell and a runtime cell share. [`groups`]
 //! keeps track of every process group the harness started, [`output`] of what those
 //! programs print. On a TLS route every connection runs inside TLS with the run's CA
 //! (`SessionSpec::tls`, `CommandSpec::tls`); the proxy then terminates and re-opens TLS.
 
 pub mod behaviour;
+pub mod cell;
 pub mod command;
 pub mod contract;
 pub mod core;
@@ -21,6 +24,7 @@ pub mod output;
 pub mod proxy;
 pub mod recorder;
 pub mod rumqttc;
+pub mod runtime;
 pub mod serve;
 pub mod service;
 pub mod session;

@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
@@ -71,15 +71,19 @@ const DROP_WAIT: Duration = Duration::from_millis(300);
 /// Why a column's service could not be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServiceError {
-    /// The column declares no service.
-    #[error("client {column} has no service")]
+    /// The column declares no service (or no runtime).
+    #[error("client {column} has no {what}")]
     NotDeclared {
+        /// `service` or `runtime`.
+        what: &'static str,
         /// The column.
         column: String,
     },
     /// The program could not be started.
-    #[error("cannot start the service of client {column}: {program:?} ({why}); working directory {workdir}, PATH={path}{hint}")]
+    #[error("cannot start the {what} of client {column}: {program:?} ({why}); working directory {workdir}, PATH={path}{hint}")]
     Spawn {
+        /// `service` or `runtime`.
+        what: &'static str,
         /// The column.
         column: String,
         /// `argv[0]` as written.
@@ -94,8 +98,10 @@ pub enum ServiceError {
         hint: String,
     },
     /// It ended before printing its ready line.
-    #[error("the service of client {column} {ended} before it printed `service: …`; {tail}{hint}")]
+    #[error("the {what} of client {column} {ended} before it printed `{what}: …`; {tail}{hint}")]
     Exited {
+        /// `service` or `runtime`.
+        what: &'static str,
         /// The column.
         column: String,
         /// How it ended, e.g. `exited 2`.
@@ -106,8 +112,10 @@ pub enum ServiceError {
         hint: String,
     },
     /// It printed no ready line within the bound, and was stopped.
-    #[error("the service of client {column} printed no `service: …` line within {:.1} s (real time) and was stopped; {tail}", .bound.as_secs_f64())]
+    #[error("the {what} of client {column} printed no `{what}: …` line within {:.1} s (real time) and was stopped; {tail}", .bound.as_secs_f64())]
     Silent {
+        /// `service` or `runtime`.
+        what: &'static str,
         /// The column.
         column: String,
         /// The bound it had, in real time.
@@ -116,8 +124,10 @@ pub enum ServiceError {
         tail: String,
     },
     /// Its temporary folder could not be made.
-    #[error("cannot make a temporary folder for the service of client {column}: {path}: {why}")]
+    #[error("cannot make a temporary folder for the {what} of client {column}: {path}: {why}")]
     Folder {
+        /// `service` or `runtime`.
+        what: &'static str,
         /// The column.
         column: String,
         /// The folder.
@@ -126,8 +136,10 @@ pub enum ServiceError {
         why: String,
     },
     /// Its ready line carries no value.
-    #[error("the service of client {column} printed `service:` with no value and was stopped; {tail}")]
+    #[error("the {what} of client {column} printed `{what}:` with no value and was stopped; {tail}")]
     Empty {
+        /// `service` or `runtime`.
+        what: &'static str,
         /// The column.
         column: String,
         /// Its last output, quoted.
@@ -135,15 +147,17 @@ pub enum ServiceError {
     },
 }
 
-/// The service's stdout: kept in the shared tail, and its first ready line handed over.
+/// The program's stdout: kept in the shared tail, and its first ready line handed over.
 struct Stdout {
     tail: Arc<Mutex<Tail>>,
+    prefix: &'static str,
     ready: Option<oneshot::Sender<String>>,
 }
 
 impl LineSink for Stdout {
     fn push(&mut self, line: &str) {
-        if let Some(value) = line.strip_prefix(READY_PREFIX).or_else(|| (line.trim_end() == READY_PREFIX.trim_end()).then_some("")) {
+        let bare = self.prefix.trim_end();
+        if let Some(value) = line.strip_prefix(self.prefix).or_else(|| (line.trim_end() == bare).then_some("")) {
             if let Some(tx) = self.ready.take() {
                 let _ = tx.send(value.trim().to_string());
             }
@@ -165,17 +179,38 @@ impl LineSink for Shared {
     }
 }
 
+/// What a per-run program is to the harness: a column's `service`, or its `runtime`
+/// (`client::runtime`). Both start, live and end the same way; they differ in the argv they
+/// come from, the word their ready line starts with, and how errors name them.
+#[derive(Debug, Clone, Copy)]
+pub struct Kind {
+    /// `service` or `runtime`: how errors name it.
+    pub what: &'static str,
+    /// Its ready line's start: `service: `, `runtime: `.
+    pub ready: &'static str,
+    /// Where its argv is in the column.
+    pub argv: fn(&CommandClient) -> Option<&Vec<String>>,
+}
+
+impl Kind {
+    /// A column's service ([`READY_PREFIX`]).
+    pub const SERVICE: Kind = Kind { what: "service", ready: READY_PREFIX, argv: |c| c.service.as_ref() };
+}
+
 /// A column's service, running: its value for the cells, its process group, its output.
 #[derive(Debug)]
 pub struct Service {
+    kind: Kind,
     column: String,
     value: String,
-    child: Child,
+    // Set once the leader has exited (`None` inside: it could not be waited for).
+    exit: watch::Receiver<Option<Option<ExitStatus>>>,
     // Dropped last: SIGKILLs the group and unregisters it.
     group: Group,
     stdin: Option<ChildStdin>,
     tail: Arc<Mutex<Tail>>,
     readers: Vec<JoinHandle<()>>,
+    waiter: JoinHandle<()>,
     folder: PathBuf,
 }
 
@@ -212,7 +247,8 @@ fn make_folder() -> Result<PathBuf, (PathBuf, std::io::Error)> {
     }
 }
 
-fn describe(status: Option<ExitStatus>) -> String {
+/// How a program ended, in a cause's words: `exited 1`, `was killed by signal 9`.
+pub(crate) fn describe(status: Option<ExitStatus>) -> String {
     use std::os::unix::process::ExitStatusExt;
     match status.map(|s| (s.code(), s.signal())) {
         Some((Some(code), _)) => format!("exited {code}"),
@@ -225,17 +261,18 @@ fn describe(status: Option<ExitStatus>) -> String {
 /// `service: <value>` line. `workdir` is where it runs and its relative paths start
 /// (matrix.toml's folder); `extra_env` is added to the harness's environment.
 pub async fn start(client: &CommandClient, workdir: &Path, extra_env: &[(String, String)], bound: Duration) -> Result<Service, ServiceError> {
-    let column = client.name.clone();
-    let argv = match &client.service {
+    launch(Kind::SERVICE, client, workdir, extra_env, bound).await
+}
+
+/// Starts the per-run program of `client` that `kind` names, as [`start`] does a service.
+pub async fn launch(kind: Kind, client: &CommandClient, workdir: &Path, extra_env: &[(String, String)], bound: Duration) -> Result<Service, ServiceError> {
+    let (what, column) = (kind.what, client.name.clone());
+    let argv = match (kind.argv)(client) {
         Some(argv) if !argv.is_empty() => argv,
-        _ => return Err(ServiceError::NotDeclared { column }),
+        _ => return Err(ServiceError::NotDeclared { what, column }),
     };
     let argv0 = &argv[0];
-    let folder = make_folder().map_err(|(path, e)| ServiceError::Folder {
-        column: column.clone(),
-        path: path.display().to_string(),
-        why: e.to_string(),
-    })?;
+    let folder = make_folder().map_err(|(path, e)| ServiceError::Folder { what, column: column.clone(), path: path.display().to_string(), why: e.to_string() })?;
     let mut cmd = Command::new(program(argv0, workdir));
     cmd.args(&argv[1..])
         .current_dir(workdir)
@@ -251,6 +288,7 @@ pub async fn start(client: &CommandClient, workdir: &Path, extra_env: &[(String,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&folder);
             return Err(ServiceError::Spawn {
+                what,
                 column: column.clone(),
                 program: argv0.clone(),
                 why: e.to_string(),
@@ -265,53 +303,75 @@ pub async fn start(client: &CommandClient, workdir: &Path, extra_env: &[(String,
     let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) else {
         let status = child.wait().await.ok();
         let _ = std::fs::remove_dir_all(&folder);
-        return Err(ServiceError::Exited { column, ended: describe(status), tail: "it printed nothing".to_string(), hint: setup_hint(client) });
+        return Err(ServiceError::Exited { what, column, ended: describe(status), tail: "it printed nothing".to_string(), hint: setup_hint(client) });
     };
-    let group = Group::new(pid);
-    let tail = Arc::new(Mutex::new(Tail::default()));
-    let (tx, rx) = oneshot::channel();
-    let mut readers = Vec::new();
-    if let Some(pipe) = child.stdout.take() {
-        let out = Mutex::new(Stdout { tail: tail.clone(), ready: Some(tx) });
-        readers.push(tokio::spawn(async move { drain(pipe, &out).await }));
-    }
-    if let Some(pipe) = child.stderr.take() {
-        let out = Mutex::new(Shared(tail.clone()));
-        readers.push(tokio::spawn(async move { drain(pipe, &out).await }));
-    }
-    let stdin = child.stdin.take();
-    let mut service = Service { column: column.clone(), value: String::new(), child, group, stdin, tail, readers, folder };
-    // The ready line, the end of stdout without one (the sender dropped), or the bound.
-    match timeout(bound, rx).await {
-        Ok(Ok(value)) if !value.is_empty() => {
-            service.value = value;
-            Ok(service)
-        }
-        Ok(Ok(_)) => {
-            service.end().await;
-            Err(ServiceError::Empty { column, tail: service.shown_tail() })
-        }
-        Ok(Err(_)) => {
-            // Stdout ended: the service exited, or closed it; either way it is no service.
-            let status = match timeout(TERM_GRACE, service.child.wait()).await {
-                Ok(s) => s.ok(),
-                Err(_) => None,
-            };
-            let ended = match status {
-                Some(_) => describe(status),
-                None => "closed its stdout".to_string(),
-            };
-            service.end().await;
-            Err(ServiceError::Exited { column, ended, tail: service.shown_tail(), hint: setup_hint(client) })
-        }
-        Err(_) => {
-            service.end().await;
-            Err(ServiceError::Silent { column, bound, tail: service.shown_tail() })
-        }
-    }
+    let (service, rx) = Service::watch(kind, column, child, Group::new(pid), folder);
+    service.ready(rx, bound, client).await
 }
 
 impl Service {
+    /// Reads the pipes of a started program and waits for its exit in tasks of their own.
+    fn watch(kind: Kind, column: String, mut child: Child, group: Group, folder: PathBuf) -> (Service, oneshot::Receiver<String>) {
+        let tail = Arc::new(Mutex::new(Tail::default()));
+        let (tx, rx) = oneshot::channel();
+        let mut readers = Vec::new();
+        if let Some(pipe) = child.stdout.take() {
+            let out = Mutex::new(Stdout { tail: tail.clone(), prefix: kind.ready, ready: Some(tx) });
+            readers.push(tokio::spawn(async move { drain(pipe, &out).await }));
+        }
+        if let Some(pipe) = child.stderr.take() {
+            let out = Mutex::new(Shared(tail.clone()));
+            readers.push(tokio::spawn(async move { drain(pipe, &out).await }));
+        }
+        let stdin = child.stdin.take();
+        let (exit_tx, exit) = watch::channel(None);
+        let waiter = tokio::spawn(async move {
+            let status = child.wait().await.ok();
+            let _ = exit_tx.send(Some(status));
+        });
+        (Service { kind, column, value: String::new(), exit, group, stdin, tail, readers, waiter, folder }, rx)
+    }
+
+    /// Waits for the ready line (at most `bound`), the end of stdout without one (the sender
+    /// dropped), or the bound; anything but a ready line with a value ends the program.
+    async fn ready(mut self, rx: oneshot::Receiver<String>, bound: Duration, client: &CommandClient) -> Result<Service, ServiceError> {
+        let (what, column) = (self.kind.what, self.column.clone());
+        match timeout(bound, rx).await {
+            Ok(Ok(value)) if !value.is_empty() => {
+                self.value = value;
+                Ok(self)
+            }
+            Ok(Ok(_)) => {
+                self.end().await;
+                Err(ServiceError::Empty { what, column, tail: self.shown_tail() })
+            }
+            Ok(Err(_)) => {
+                // Stdout ended: the program exited, or closed it; either way it is no service.
+                let ended = match self.exit_within(TERM_GRACE).await {
+                    Some(status) => describe(status),
+                    None => "closed its stdout".to_string(),
+                };
+                self.end().await;
+                Err(ServiceError::Exited { what, column, ended, tail: self.shown_tail(), hint: setup_hint(client) })
+            }
+            Err(_) => {
+                self.end().await;
+                Err(ServiceError::Silent { what, column, bound, tail: self.shown_tail() })
+            }
+        }
+    }
+
+    /// The leader's exit status once it has exited, waited for at most `bound`; `None` while
+    /// it still runs (`Some(None)`: it exited but could not be waited for).
+    pub(crate) async fn exit_within(&self, bound: Duration) -> Option<Option<ExitStatus>> {
+        let mut exit = self.exit.clone();
+        let status = match timeout(bound, exit.wait_for(Option::is_some)).await {
+            Ok(Ok(status)) => *status,
+            _ => None,
+        };
+        status
+    }
+
     /// What every cell of the column gets in its environment: `MATRIX_SERVICE=<value>`.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![(ENV_VAR.to_string(), self.value.clone())]
@@ -345,11 +405,8 @@ impl Service {
     /// How the service ended, if it has (e.g. `exited 1; its last output: …`), for a cell that
     /// could not reach it; `None` while it runs.
     pub fn ended(&mut self) -> Option<String> {
-        match self.child.try_wait() {
-            Ok(Some(status)) => Some(format!("{}; {}", describe(Some(status)), self.shown_tail())),
-            Ok(None) => None,
-            Err(e) => Some(format!("cannot be waited for ({e})")),
-        }
+        let exit = *self.exit.borrow();
+        exit.map(|status| format!("{}; {}", describe(status), self.shown_tail()))
     }
 
     /// Ends the service: its stdin closed, SIGTERM to its group, [`TERM_GRACE`], SIGKILL to
@@ -358,17 +415,22 @@ impl Service {
         self.end().await;
     }
 
-    fn shown_tail(&self) -> String {
+    /// The leader's exit as it comes, and the shared tail of its output (for a runtime's cells).
+    pub(crate) fn watchers(&self) -> (watch::Receiver<Option<Option<ExitStatus>>>, Arc<Mutex<Tail>>) {
+        (self.exit.clone(), self.tail.clone())
+    }
+
+    pub(crate) fn shown_tail(&self) -> String {
         self.tail.lock().map(|t| t.shown()).unwrap_or_else(|_| "its output is lost".to_string())
     }
 
     async fn end(&mut self) {
         drop(self.stdin.take());
         self.group.signal(Signal::SIGTERM);
-        let _ = timeout(TERM_GRACE, self.child.wait()).await;
+        let _ = self.exit_within(TERM_GRACE).await;
         // Whatever is left of the group, the leader's children included, leader gone or not.
         self.group.signal(Signal::SIGKILL);
-        let _ = self.child.wait().await;
+        let _ = self.exit_within(GONE_WAIT).await;
         self.group.wait_empty(GONE_WAIT).await;
         for r in self.readers.drain(..) {
             let _ = timeout(READ_GRACE, r).await;
@@ -382,6 +444,8 @@ impl Drop for Service {
         // The group is SIGKILLed (again, after a stop); its folder goes once nothing of it
         // can write there any more, waited for briefly: a drop cannot await.
         self.group.signal(Signal::SIGKILL);
+        // Its waiter holds the leader (killed on drop too) and is of no use any more.
+        self.waiter.abort();
         let until = std::time::Instant::now() + DROP_WAIT;
         while !crate::client::groups::alive_in_group(self.group.id()).is_empty() && std::time::Instant::now() < until {
             std::thread::sleep(Duration::from_millis(5));

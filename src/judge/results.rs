@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::{Expectation, KnownIssue};
 use crate::judge::record::{ClientProcess, WireEvent};
-use crate::plan::{Column, LeftOut, Transport};
+use crate::plan::{ClientMode, Column, LeftOut, Transport};
 use crate::judge::verdict::Verdict;
 use crate::plan::Outcome;
 use crate::plan::route::{split_key, DIRECT};
@@ -15,9 +15,10 @@ use crate::plan::route::{split_key, DIRECT};
 /// cell's `profile` (and `profiles`) name a column under a route other than `direct` as
 /// `route/column`; the run's `routes`. Version 4: a cell's status `unproven` (was `unchecked`)
 /// also stands for an OK that a hold short of the 5-minute mark could not prove, which was
-/// `met`; the run's `harness_fault`, `left_behind` and `scheduling`. Version 1 to 3 files still
-/// read (every cell `direct`, `unchecked` as `unproven`).
-pub const SCHEMA_VERSION: u32 = 4;
+/// `met`; the run's `harness_fault`, `left_behind` and `scheduling`. Version 5: the run's
+/// `client_mode` (`runtime` or `process`). Version 1 to 4 files still read (every cell
+/// `direct`, `unchecked` as `unproven`, the client mode `process`).
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// How a cell's outcome compares with matrix.toml.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -323,6 +324,10 @@ pub struct RunResult {
     /// How many copies of each tag ran (rows `TAG#K`); 1 for the set as it is.
     #[serde(default = "one_copy")]
     pub copies: u32,
+    /// How the command columns were started: one runtime per (column, version), or a process
+    /// per cell (every run before schema 5).
+    #[serde(default = "ClientMode::before_modes")]
+    pub client_mode: ClientMode,
     /// Per tag, in order.
     pub tags: Vec<TagResult>,
     /// Every cell, tag-major.

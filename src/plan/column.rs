@@ -197,6 +197,11 @@ pub struct CommandClient {
     /// as `MATRIX_SERVICE` (the browser column's one Chromium). See `client::service`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<Vec<String>>,
+    /// A program started once per run per column version that runs every cell of the column
+    /// inside it, each cell a connection (argv as for `command`, `{version}` substituted; the
+    /// runtime protocol of docs/src/command-contract.md). Used in runtime mode only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<Vec<String>>,
     /// The MQTT version it is asked to speak (`MATRIX_PROTOCOL`; matrix.toml's `protocol`).
     #[serde(default, skip_serializing_if = "is_v311")]
     pub protocol: Protocol,
@@ -373,6 +378,7 @@ impl CommandClient {
             accelerates: true,
             cost: None,
             service: None,
+            runtime: None,
             protocol: Protocol::V311,
             artefact: None,
         })

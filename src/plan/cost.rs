@@ -36,6 +36,10 @@ impl Cost {
     /// A program whose cost nobody declared: as much as a Node.js client, the dearest
     /// common one, so that an unknown program cannot overload the machine.
     pub const UNKNOWN_PROGRAM: Cost = Cost { start_cpu: Duration::from_millis(400), memory_mb: 80 };
+    /// A cell run inside its column's runtime (runtime mode): a client object, its threads and
+    /// one connection in a process already started, whatever the column (its runtime's own
+    /// start is paid once per run, before the cells).
+    pub const RUNTIME_CELL: Cost = Cost { start_cpu: Duration::from_millis(20), memory_mb: 4 };
 
 }
 

@@ -94,6 +94,7 @@ struct RawClient {
     cost: Option<Spanned<RawCost>>,
     protocol: Option<Spanned<String>>,
     service: Option<Spanned<Vec<String>>>,
+    runtime: Option<Spanned<Vec<String>>>,
     versions: Option<Spanned<Vec<Spanned<String>>>>,
     default_versions: Option<Spanned<Vec<Spanned<String>>>>,
     artefact: Option<String>,
@@ -370,6 +371,7 @@ impl Ctx<'_> {
             .map(|v| CommandClient {
                 name: family.column(v),
                 command: one.command.iter().map(|a| a.replace(VERSION_PLACEHOLDER, v)).collect(),
+                runtime: one.runtime.as_ref().map(|r| r.iter().map(|a| a.replace(VERSION_PLACEHOLDER, v)).collect()),
                 description: one.description.as_ref().map(|d| d.replace(VERSION_PLACEHOLDER, v)),
                 artefact: one.artefact.as_ref().map(|a| a.replace(VERSION_PLACEHOLDER, v)),
                 ..one.clone()
@@ -397,6 +399,13 @@ impl Ctx<'_> {
                 return Err(self.at(s.span(), format!("client {n:?}: service is empty; write the program and its arguments, as in service = [\"node\", \"clients/browser/serve.mjs\"], or leave the line out")));
             }
             Some(s) => Some(s.get_ref().clone()),
+        };
+        let runtime = match &raw_ref.runtime {
+            None => None,
+            Some(r) if r.get_ref().first().is_none_or(|p| p.trim().is_empty()) => {
+                return Err(self.at(r.span(), format!("client {n:?}: runtime is empty; write the program and its arguments, as in runtime = [\"python3\", \"clients/x/runtime.py\"], or leave the line out")));
+            }
+            Some(r) => Some(r.get_ref().clone()),
         };
         let transport = match &raw_ref.transport {
             None => Transport::Ws,
@@ -437,6 +446,7 @@ impl Ctx<'_> {
             accelerates: raw_ref.accelerates.unwrap_or(true),
             cost,
             service,
+            runtime,
             artefact: raw_ref.artefact.clone(),
         })
     }

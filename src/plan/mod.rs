@@ -5,7 +5,7 @@
 //! runs by ([`Timing`]) and the routes from client to broker ([`Route`]), so every stage above speaks the same words; and it carries what
 //! matrix.toml knows beyond the run: upstream issues behind failure patterns ([`KnownIssue`])
 //! and release versions to order tags by ([`Version`]), and where each client is released
-//! ([`releases`]).
+//! ([`releases`]), and how a run starts its real clients ([`ClientMode`]).
 
 pub mod column;
 pub mod copies;
@@ -13,6 +13,7 @@ pub mod cost;
 pub mod expectation;
 pub mod file;
 pub mod known;
+pub mod mode;
 pub mod releases;
 pub mod route;
 pub mod selection;
@@ -24,6 +25,7 @@ pub use cost::Cost;
 pub use expectation::{Expectation, Outcome};
 pub use file::{BrokerSettings, ClientVersions, ConfigError, ImageSet, MatrixFile};
 pub use known::KnownIssue;
+pub use mode::ClientMode;
 pub use route::{ProxyName, Route};
 pub use version::Version;
 pub use selection::{config_path, parse_speed, Cell, LeftOut, Plan, Selection, SelectionOrigin, Shard, CONFIG_VAR, MAX_SPEED, SELECTION_VARS};

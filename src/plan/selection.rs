@@ -9,7 +9,7 @@ use crate::plan::column::under_name;
 use crate::plan::copies;
 use crate::plan::route::{self, Route};
 use crate::plan::file::{find_column, find_columns, unknown_column, unknown_set};
-use crate::plan::{BrokerSettings, ClientVersions, Column, CommandClient, ConfigError, Expectation, KnownIssue, MatrixFile, Timing, Transport, FIVE_MINUTE_MARK};
+use crate::plan::{BrokerSettings, ClientMode, ClientVersions, Column, CommandClient, ConfigError, Expectation, KnownIssue, MatrixFile, Timing, Transport, FIVE_MINUTE_MARK};
 use crate::units::parse_duration;
 use crate::wire::mqtt::Protocol;
 
@@ -36,6 +36,8 @@ pub struct Selection {
     pub copies: Option<String>,
     /// How many cores' worth of start-up work the run admits at once; the machine's when absent.
     pub jobs: Option<String>,
+    /// How the real clients start (`runtime` or `process`, see [`ClientMode`]); `runtime` when absent.
+    pub client_mode: Option<String>,
     /// Which versions of the versioned clients run (`--client-versions`): `all`, or a list of
     /// `X@version` (and `X@*` for all of X's); the file's default versions when absent.
     pub client_versions: Option<String>,
@@ -80,7 +82,7 @@ pub const CONFIG_VAR: &str = "MATRIX_CONFIG";
 ///
 /// No `MATRIX_TRANSPORT`: the command-client contract sets that variable for each client
 /// process, so a run's transport is asked on the command line only (`--transport`).
-pub const SELECTION_VARS: [&str; 10] = [
+pub const SELECTION_VARS: [&str; 11] = [
     "MATRIX_SET",
     "MATRIX_TAGS",
     "MATRIX_PROFILES",
@@ -91,6 +93,7 @@ pub const SELECTION_VARS: [&str; 10] = [
     "MATRIX_COPIES",
     "MATRIX_JOBS",
     "MATRIX_CLIENT_VERSIONS",
+    "MATRIX_CLIENT_MODE",
 ];
 
 /// matrix.toml's path: [`CONFIG_VAR`] when set, else `default`.
@@ -106,8 +109,8 @@ impl Selection {
     }
 
     /// Reads the selection from variables ([`SELECTION_VARS`]: `MATRIX_SET`, `MATRIX_TAGS`,
-    /// `MATRIX_PROFILES`, `MATRIX_ROUTES`, `MATRIX_PROTOCOL`, `MATRIX_HOLD`, `MATRIX_SPEED`, `MATRIX_COPIES`, `MATRIX_JOBS` and
-    /// `MATRIX_CLIENT_VERSIONS`); an empty variable counts as unset.
+    /// `MATRIX_PROFILES`, `MATRIX_ROUTES`, `MATRIX_PROTOCOL`, `MATRIX_HOLD`, `MATRIX_SPEED`, `MATRIX_COPIES`, `MATRIX_JOBS`,
+    /// `MATRIX_CLIENT_VERSIONS` and `MATRIX_CLIENT_MODE`); an empty variable counts as unset.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Selection {
         let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
         Selection {
@@ -121,6 +124,7 @@ impl Selection {
             copies: var("MATRIX_COPIES"),
             jobs: var("MATRIX_JOBS"),
             client_versions: var("MATRIX_CLIENT_VERSIONS"),
+            client_mode: var("MATRIX_CLIENT_MODE"),
             transport: None,
             clients: Vec::new(),
             origin: SelectionOrigin::Environment,
@@ -142,7 +146,7 @@ impl Selection {
         }
         over!(set => "set", tags => "tags", profiles => "profiles", routes => "routes", protocols => "protocol",
               transport => "transport", hold => "hold", speed => "speed", copies => "copies", jobs => "jobs",
-              client_versions => "client-versions");
+              client_versions => "client-versions", client_mode => "client-mode");
         if !flags.clients.is_empty() {
             given.push("client");
         }
@@ -282,6 +286,8 @@ pub struct Plan {
     pub jobs: Option<u32>,
     /// Upstream issues behind known failure patterns, for the report's summary.
     pub known_issues: Vec<KnownIssue>,
+    /// How the command columns start: one runtime per (column, version), or a process per cell.
+    pub client_mode: ClientMode,
 }
 
 /// A mistake in what the run asked for, naming where it was asked (`--profiles`,
@@ -405,6 +411,7 @@ impl Plan {
             None => 1,
             Some(s) => parse_speed(s).map_err(|e| asked("speed", e))?,
         };
+        let client_mode = sel.client_mode.as_deref().map_or(Ok(ClientMode::default()), ClientMode::parse).map_err(|e| asked("client-mode", e))?;
         let mut left_out = Vec::new();
         if let Some(list) = &sel.protocols {
             columns = under_protocols(columns, list, &mut left_out).map_err(|e| asked("protocol", e))?;
@@ -455,6 +462,7 @@ impl Plan {
             copies,
             jobs,
             known_issues: file.known_issues.clone(),
+            client_mode,
         })
     }
 

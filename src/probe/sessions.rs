@@ -253,6 +253,7 @@ pub async fn probe(ask: &ProbeAsk, workdir: &Path, stop: impl Future<Output = cr
         harness_fault: None,
         scheduling: Vec::new(),
         left_behind: None,
+        client_mode: crate::plan::ClientMode::Process,
     };
     Ok(Probed { result, findings, answer })
 }

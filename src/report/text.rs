@@ -129,8 +129,9 @@ pub fn json(r: &RunResult) -> String {
     serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise the report: {e}\"}}"))
 }
 
-/// `<set>` for a real-time run, `<set>-x<N>` for an accelerated one, and `-copies<N>` after
-/// either for a run with copies, so they all sit side by side.
+/// `<set>` for a real-time run, `<set>-x<N>` for an accelerated one, `-copies<N>` after
+/// either for a run with copies, and `-process` for a run whose clients started one process
+/// per cell, so they all sit side by side.
 pub fn file_stem(r: &RunResult) -> String {
     let mut stem = r.set.clone();
     if r.speed > 1 {
@@ -142,6 +143,9 @@ pub fn file_stem(r: &RunResult) -> String {
     // A run with routes beside the direct-only run of the same set: `debian-routes`.
     if r.has_routes() {
         stem.push_str("-routes");
+    }
+    if r.client_mode == crate::plan::ClientMode::Process {
+        stem.push_str("-process");
     }
     stem
 }

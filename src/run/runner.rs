@@ -41,6 +41,7 @@ use crate::judge::results::{BrokerFailure, ClockFacts, CellResult, ColumnInfo, P
 use crate::judge::verdict::{self, BrokerState, Verdict};
 use crate::plan::{copies, Cell, Column, Cost, Outcome, Plan, ProxyName, Route, Transport};
 use crate::run::reaper::Reaper;
+use crate::run::runtimes::{self, RuntimeCells};
 use crate::run::schedule::{Capacity, Load, Scheduler};
 
 /// Beyond a cell's own bounds, how long the run waits for it before calling it an ERROR.
@@ -149,13 +150,14 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         _ => None,
     };
     let (services, envs) = start_services(plan, ca_file.as_deref()).await;
+    let (runtimes, runtime_cells) = runtimes::start(plan, run_id, &client_clock(plan)).await;
     let reporting = report_load(&scheduler, &progress);
     // One network when a route has a proxy.
     let network = match plan.proxies().is_empty() {
         true => None,
         false => Some(network::create(run_id, container_lifetime(plan)).await.map_err(|e| format!("the run's network could not be made: {e}"))),
     };
-    let cx = RunContext { plan, run_id, progress: progress.clone(), session_fn, scheduler: &scheduler, services: &envs, tls, network, engine: &engine };
+    let cx = RunContext { plan, run_id, progress: progress.clone(), session_fn, scheduler: &scheduler, services: &envs, runtimes: &runtime_cells, tls, network, engine: &engine };
     let tag_runs = plan.tags.iter().map(|row| {
         let cells: Vec<Cell> = plan.cells.iter().filter(|c| &c.tag == row).cloned().collect();
         run_tag(&cx, row.clone(), cells)
@@ -168,6 +170,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
     }
     reporting.abort();
     join_all(services.into_iter().map(Service::stop)).await;
+    runtimes::stop(runtimes).await;
     let network = cx.network.clone();
     let (health, left_behind) = clean_up(run_id, network, engine).await;
     // The reaper waits for an engine that went away, and removes what is left once it is back.
@@ -189,6 +192,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
         contract_version: plan.columns.iter().any(|c| matches!(c, Column::Command(_))).then_some(contract::VERSION),
         shard: None,
         copies: plan.copies,
+        client_mode: plan.client_mode,
         tags,
         cells,
         started_at,
@@ -357,6 +361,8 @@ struct RunContext<'a> {
     session_fn: SessionFn,
     scheduler: &'a Scheduler,
     services: &'a ServiceEnvs,
+    /// Per command column version run inside a runtime: its runtime, or why it is not had.
+    runtimes: &'a RuntimeCells,
     /// The run's certificate, when a route speaks TLS, or why it could not be made.
     tls: Option<Result<Arc<RunTls>, String>>,
     /// The run's network, when a route has a proxy, or why it could not be made.
@@ -647,6 +653,8 @@ struct Prepared {
     extra_env: Vec<(String, String)>,
     /// A client that cannot follow the time library, run on real time with its hold ÷ speed.
     real_clock: bool,
+    /// The runtime the cell runs inside (runtime mode), else `None`: a process of its own.
+    runtime: Option<client::runtime::Cells>,
 }
 
 /// What a cell's client needs before it is admitted, or why the cell cannot run: a column
@@ -673,7 +681,12 @@ fn prepare(cx: &RunContext<'_>, cell: &Cell) -> Result<Prepared, String> {
         Some(Err(why)) => return Err(format!("not run: {why}")),
         None => {}
     }
-    Ok(Prepared { play, extra_env, real_clock })
+    let runtime = match cx.runtimes.get(cell.column.base().name()) {
+        Some(Ok(cells)) => Some(cells.clone()),
+        Some(Err(why)) => return Err(format!("not run: {why}")),
+        None => None,
+    };
+    Ok(Prepared { play, extra_env, real_clock, runtime })
 }
 
 /// Starts the cell's session as a task of its own: a panic inside one cell must not take the
@@ -714,7 +727,10 @@ fn spawn_session(cx: &RunContext<'_>, cell: &Cell, at: &Endpoint, prepared: Prep
                 started: started.clone(),
                 tls: at.tls.clone(),
             };
-            tokio::spawn(async move { command::run(&spec).await })
+            match prepared.runtime {
+                Some(runtime) => tokio::spawn(async move { client::runtime::run(&spec, &runtime).await }),
+                None => tokio::spawn(async move { command::run(&spec).await }),
+            }
         }
     }
 }
@@ -754,7 +770,8 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
         }
     };
     let real_clock = prepared.real_clock;
-    let mut ticket = scheduler.admit(Cost::of(&cell.column, plan.speed > 1)).await;
+    let cost = if prepared.runtime.is_some() { Cost::RUNTIME_CELL } else { Cost::of(&cell.column, plan.speed > 1) };
+    let mut ticket = scheduler.admit(cost).await;
     // When the cell starts on the engine watch's clock: a loss after it is this cell's concern.
     let cell_started = cx.engine.started().elapsed();
     let id = cell.id();

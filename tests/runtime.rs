@@ -1,0 +1,226 @@
+//! Runtime mode without Docker (issue 31): cells run inside one long-lived runtime per column
+//! version, each a connection to it, against the scripted broker. The real Paho Python runtime
+//! (`clients/paho-python/runtime.py`, installed by `bash clients/setup.sh`, as CI does before
+//! the tests) on every installed paho-mqtt version; a missing one fails, naming its set-up.
+//!
+//! - a runtime cell comes to the same record as the same client run as a process;
+//! - a runtime killed mid-cell makes its open cells ERROR naming it, at once, while another
+//!   runtime's cell holds, and nothing of it is left;
+//! - a runtime that never says it is ready is stopped at its bound and leaves nothing;
+//! - a bad header is answered `error: …` and `exit: 2`; a runtime that cannot start says so.
+
+#[allow(dead_code)] // the profile tests use the rest of it
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use mosquitto_matrix::client::command::{self, CommandSpec};
+use mosquitto_matrix::client::groups::alive_in_group;
+use mosquitto_matrix::client::runtime::{self, Runtime, RuntimeError};
+use mosquitto_matrix::client::service::ServiceError;
+use mosquitto_matrix::client::Started;
+use mosquitto_matrix::judge::record::End;
+use mosquitto_matrix::judge::verdict;
+use mosquitto_matrix::plan::{CommandClient, Outcome, Timing, Transport};
+
+use support::peer::{Behaviour, Peer};
+use support::UNIT;
+
+/// Every paho-mqtt version matrix.toml offers; each must be installed.
+const VERSIONS: [&str; 5] = ["1.5.1", "1.6.1", "2.0.0", "2.1.0", "2.2.0"];
+
+/// How far the process cell's and the runtime cell's end times may differ (both count from
+/// the peer's 101; a busy machine delays either by tens of milliseconds).
+const SAME_TIME: Duration = Duration::from_millis(150);
+
+/// How long a runtime may take to say it is ready on a busy machine (Python imports paho).
+const START: Duration = Duration::from_secs(20);
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Paho Python column of `version`, as matrix.toml's `[clients.paho-python]` makes it.
+fn paho_python(version: &str) -> CommandClient {
+    let python = format!("target/clients/paho-python/{version}/venv/bin/python");
+    assert!(root().join(&python).is_file(), "paho-python {version} is not installed: run `bash clients/setup.sh paho-python`");
+    CommandClient {
+        name: format!("paho-python@{version}"),
+        command: vec![python.clone(), "clients/paho-python/hold.py".into()],
+        runtime: Some(vec![python, "clients/paho-python/runtime.py".into()]),
+        transport: Transport::Ws,
+        path: "/mqtt".into(),
+        description: None,
+        seen_in: None,
+        setup: Some("bash clients/setup.sh".into()),
+        accelerates: true,
+        cost: None,
+        protocol: Default::default(),
+        service: None,
+        artefact: None,
+    }
+}
+
+/// The scripted broker's units, with bounds a busy machine's Python start-up fits in.
+fn timing(hold_units: u32) -> Timing {
+    Timing { hold: UNIT * hold_units, keepalive: UNIT * 6, late_pong: UNIT * 15, setup_timeout: Duration::from_secs(10), round_trip_timeout: UNIT * 10 }
+}
+
+fn spec(client: CommandClient, port: u16, t: Timing, id: &str) -> CommandSpec {
+    CommandSpec { client_id: format!("matrix-{id}"), ..support::command_spec(client, port, t) }
+}
+
+async fn start(client: &CommandClient) -> Runtime {
+    runtime::start(client, root(), &[], START).await.unwrap_or_else(|e| panic!("the {} runtime starts: {e}", client.name))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runtime_cell_comes_to_the_same_record_as_a_process_cell_on_every_paho_python_version() {
+    let mut report = Vec::new();
+    for version in VERSIONS {
+        let client = paho_python(version);
+        let rt = start(&client).await;
+        for behaviour in [Behaviour::LWS4, Behaviour::NO_PINGS, Behaviour::TCP_CLOSE] {
+            let t = timing(40);
+            let peer = Peer::start(Transport::Ws, behaviour, UNIT).await.expect("a peer");
+            let process = command::run(&spec(client.clone(), peer.port(), t, "process")).await;
+            peer.finish().await;
+            let peer = Peer::start(Transport::Ws, behaviour, UNIT).await.expect("a peer");
+            let inside = runtime::run(&spec(client.clone(), peer.port(), t, "runtime"), &rt.cells()).await;
+            peer.finish().await;
+            let (p, r) = (verdict::decide(&process), verdict::decide(&inside));
+            let name = format!("{} × {}", client.name, behaviour.name());
+            let gap = match (p.at, r.at) {
+                (Some(a), Some(b)) => a.abs_diff(b),
+                _ => Duration::ZERO,
+            };
+            let (pp, rp) = (process.process.as_ref().expect("a process record"), inside.process.as_ref().expect("a runtime cell's record"));
+            let same = p.outcome == r.outcome && p.ended_by == r.ended_by && p.at.is_some() == r.at.is_some() && gap <= SAME_TIME
+                && pp.exit_code == rp.exit_code && pp.library == rp.library && pp.words == rp.words;
+            if !same {
+                report.push(format!("{name}: process {} {:?} exit {:?} ({}) vs runtime {} {:?} exit {:?} ({})", p.outcome.name(), p.at, pp.exit_code, p.cause, r.outcome.name(), r.at, rp.exit_code, r.cause));
+            }
+            assert_ne!(r.outcome, Outcome::Error, "{name}: {}", r.cause);
+        }
+        rt.stop().await;
+    }
+    assert!(report.is_empty(), "the two modes differ:\n{}", report.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runtime_killed_mid_cell_makes_its_open_cells_error_naming_it_while_another_runtimes_cell_holds() {
+    let (a, b) = (paho_python("2.2.0"), paho_python("1.6.1"));
+    let (ra, rb) = tokio::join!(start(&a), start(&b));
+    let group = ra.process_group();
+    // A hold long enough to kill a runtime in the middle of it: 3 s.
+    let t = timing(150);
+    let peers = [
+        Peer::start(Transport::Ws, Behaviour::NO_PINGS, UNIT).await.expect("a peer"),
+        Peer::start(Transport::Ws, Behaviour::NO_PINGS, UNIT).await.expect("a peer"),
+        Peer::start(Transport::Ws, Behaviour::NO_PINGS, UNIT).await.expect("a peer"),
+    ];
+    let run = |client: &CommandClient, port: u16, id: &str, cells: runtime::Cells| {
+        let s = spec(client.clone(), port, t, id);
+        let up = s.started.clone();
+        (up, tokio::spawn(async move { runtime::run(&s, &cells).await }))
+    };
+    let s1 = CommandSpec { started: Started::new(), ..spec(a.clone(), peers[0].port(), t, "a1") };
+    let s2 = CommandSpec { started: Started::new(), ..spec(a.clone(), peers[1].port(), t, "a2") };
+    let (up1, up2) = (s1.started.clone(), s2.started.clone());
+    let (ca1, ca2) = (ra.cells(), ra.cells());
+    let a1 = tokio::spawn(async move { runtime::run(&s1, &ca1).await });
+    let a2 = tokio::spawn(async move { runtime::run(&s2, &ca2).await });
+    let (upb, b1) = run(&b, peers[2].port(), "b1", rb.cells());
+    // Every cell holding: then the first runtime dies (as the OOM killer would kill it).
+    for up in [&up1, &up2, &upb] {
+        tokio::time::timeout(START, up.wait()).await.expect("each cell's session comes up");
+    }
+    let killed_at = Instant::now();
+    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(group), nix::sys::signal::Signal::SIGKILL).expect("the runtime's group is signalled");
+    for cell in [a1, a2] {
+        let record = cell.await.expect("the cell's task");
+        let took = killed_at.elapsed();
+        let v = verdict::decide(&record);
+        assert_eq!(v.outcome, Outcome::Error, "{}", v.cause);
+        assert!(v.cause.contains("the paho-python@2.2.0 runtime ended: was killed by signal 9"), "{}", v.cause);
+        assert!(matches!(record.end, End::HarnessError { .. }), "never a broker's drop: {:?}", record.end);
+        assert!(took < Duration::from_secs(2), "the cell ended with its runtime, {took:?} after, not at its bound");
+    }
+    let held = b1.await.expect("the other cell's task");
+    let v = verdict::decide(&held);
+    assert_eq!(v.outcome, Outcome::Ok, "the other runtime's cell holds: {}", v.cause);
+    for p in peers {
+        p.finish().await;
+    }
+    ra.stop().await;
+    assert!(alive_in_group(group).is_empty(), "nothing of the killed runtime is left");
+    let other = rb.process_group();
+    rb.stop().await;
+    assert!(alive_in_group(other).is_empty(), "nothing of the stopped runtime is left");
+}
+
+/// Processes whose command line holds `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc lists").flatten() {
+        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(marker) && !cmd.contains("cargo") && !cmd.contains("/deps/runtime-") {
+                found.push(cmd);
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_runtime_that_never_says_it_is_ready_is_stopped_at_its_bound_and_leaves_nothing() {
+    let marker = format!("mm-silent-runtime-{}", std::process::id());
+    let client = CommandClient { runtime: Some(vec!["sh".into(), "-c".into(), "echo warming up; sleep 60 & wait".into(), marker.clone()]), ..paho_python("2.2.0") };
+    let started = Instant::now();
+    let err = runtime::start(&client, root(), &[], Duration::from_millis(700)).await.expect_err("no runtime");
+    assert!(matches!(err, RuntimeError::Start(ServiceError::Silent { what: "runtime", .. })), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("the runtime of client paho-python@2.2.0 printed no `runtime: …` line within 0.7 s (real time) and was stopped; its last output: warming up"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(6), "stopped at the bound plus the grace: {:?}", started.elapsed());
+    assert_eq!(processes_with(&marker), Vec::<String>::new(), "nothing of it is left");
+}
+
+#[tokio::test]
+async fn a_runtime_that_cannot_start_says_which_and_how_to_install_it() {
+    let client = CommandClient { runtime: Some(vec!["target/clients/no-such-runtime/bin/python".into()]), ..paho_python("2.2.0") };
+    let err = runtime::start(&client, root(), &[], START).await.expect_err("no runtime");
+    let text = err.to_string();
+    assert!(text.starts_with("cannot start the runtime of client paho-python@2.2.0: \"target/clients/no-such-runtime/bin/python\""), "{text}");
+    assert!(text.ends_with("; is it installed? run `bash clients/setup.sh`"), "{text}");
+}
+
+#[tokio::test]
+async fn a_runtime_answers_a_bad_header_with_an_error_and_exit_2_and_serves_the_next_cell() {
+    let rt = start(&paho_python("2.2.0")).await;
+    let addr = rt.cells().addr();
+    let ask = |header: &'static [u8]| {
+        std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(addr).expect("the runtime accepts");
+            s.set_read_timeout(Some(Duration::from_secs(10))).expect("a timeout");
+            s.write_all(header).expect("the header is written");
+            BufReader::new(s).lines().map_while(Result::ok).collect::<Vec<String>>()
+        })
+        .join()
+        .expect("the asking thread")
+    };
+    assert_eq!(ask(b"MATRIX_URL\n\n"), vec!["error: header line 'MATRIX_URL' has no '='".to_string(), "exit: 2".to_string()]);
+    assert_eq!(ask(b"MATRIX_HOST=127.0.0.1\n\n"), vec!["error: the header has no MATRIX_URL".to_string(), "exit: 2".to_string()]);
+    let long = Box::leak(format!("MATRIX_URL={}\n", "x".repeat(70 * 1024)).into_bytes().into_boxed_slice());
+    let said = ask(long);
+    assert_eq!(said.last().map(String::as_str), Some("exit: 2"), "{said:?}");
+    assert!(said[0].starts_with("error: no empty line within 65536 bytes"), "{said:?}");
+    // The runtime still serves: a well-formed cell on a port nobody listens on is `lost:`.
+    let lines = ask(b"MATRIX_URL=ws://127.0.0.1:9/mqtt\nMATRIX_HOST=127.0.0.1\nMATRIX_PORT=9\nMATRIX_TRANSPORT=ws\nMATRIX_USERNAME=u\nMATRIX_PASSWORD=p\nMATRIX_CLIENT_ID=c\nMATRIX_KEEPALIVE_SECS=60\nMATRIX_HOLD_SECS=1\nMATRIX_TOPIC=t\nMATRIX_SETUP_SECS=2\n\n");
+    assert_eq!(lines.first().map(String::as_str), Some("client: paho-mqtt 2.2.0"), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("lost: ")), "{lines:?}");
+    assert_eq!(lines.last().map(String::as_str), Some("exit: 1"), "{lines:?}");
+    rt.stop().await;
+}
