@@ -43,7 +43,8 @@ const STOP = Symbol('stop');
  * One cell. `env`: its MATRIX_* variables; `sink`: { out(line), err(line) } for the lines the
  * contract prints on stdout and stderr; `exit(code)`: called once, when the program would exit.
  * `options.shared` (the runtime): the client is closed abruptly before `exit` is called, as a
- * process exit would close it, and the set-up's own exceptions are the cell's `error:`.
+ * process exit would close it, and an exception thrown by the set-up is the cell's `error:`
+ * and exit 1 (a program dies of it with status 1).
  * Returns { cancel(), fail(message) }: cancel ends the cell at once (its connection closed,
  * its timers cleared, nothing more written, `exit` not called); fail ends it with `error:`.
  */
@@ -109,8 +110,10 @@ export function hold(lib, env, sink, exit, options = {}) {
     setUp();
   } catch (err) {
     if (err === STOP) return handle;
+    // A program dies of it with status 1 (the handler below is not yet in place); a runtime
+    // ends the cell so.
     if (!shared) throw err;
-    fail(`${err.name}: ${err.message}`);
+    finish(1, undefined, `${err.name}: ${err.message}`);
   }
   return handle;
 

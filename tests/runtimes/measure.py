@@ -104,14 +104,15 @@ def main():
     ap.add_argument("--protocol", default="3.1.1")
     ap.add_argument("--cells", type=int, default=8)
     ap.add_argument("--hold", type=float, default=3.0)
-    ap.add_argument("--process", required=True, help="the hold command, one string")
+    ap.add_argument("--process", help="the hold command, one string (none: the runtime only)")
     ap.add_argument("--runtime", required=True, help="the runtime command, one string")
     args = ap.parse_args()
 
-    cpu, rss, ok = process_mode(args)
-    print(f"process: {args.cells} cells, {ok} done; CPU per cell {min(cpu):.2f}-{max(cpu):.2f} s "
-          f"(mean {sum(cpu) / len(cpu):.2f}); max RSS per cell {min(rss):.0f}-{max(rss):.0f} MiB "
-          f"(sum {sum(rss):.0f})", flush=True)
+    if args.process:
+        cpu, rss, ok = process_mode(args)
+        print(f"process: {args.cells} cells, {ok} done; CPU per cell {min(cpu):.2f}-{max(cpu):.2f} s "
+              f"(mean {sum(cpu) / len(cpu):.2f}); max RSS per cell {min(rss):.0f}-{max(rss):.0f} MiB "
+              f"(sum {sum(rss):.0f})", flush=True)
     c0, r0, _, ready0 = runtime_run(args, 0)
     print(f"runtime alone: ready after {ready0:.2f} s, CPU {c0:.2f} s, max RSS {r0:.0f} MiB", flush=True)
     c, r, ok, _ = runtime_run(args, args.cells)
