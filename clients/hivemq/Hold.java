@@ -78,18 +78,7 @@ public final class Hold {
     /** One cell: connect, subscribe, hold, round trip; the exit status (or a Contract.Exit). */
     static int run(Contract.Cell cell) {
         cell.out("client: " + client());
-        String transport = cell.env("MATRIX_TRANSPORT", null);
-        String host = cell.env("MATRIX_HOST", null);
-        int port = cell.envInt("MATRIX_PORT");
-        String path = cell.env("MATRIX_PATH", "/mqtt");
-        String username = cell.env("MATRIX_USERNAME", null);
-        String password = cell.raw("MATRIX_PASSWORD");
-        String clientId = cell.env("MATRIX_CLIENT_ID", null);
-        int keepalive = cell.envInt("MATRIX_KEEPALIVE_SECS");
-        double hold = cell.envSecs("MATRIX_HOLD_SECS", null);
-        double roundTrip = cell.envSecs("MATRIX_ROUND_TRIP_SECS", "10");
-        String topic = cell.env("MATRIX_TOPIC", null);
-        byte[] payload = ("alive " + clientId).getBytes(StandardCharsets.UTF_8);
+        Contract.Settings env = new Contract.Settings(cell);
         // The connection loss the library reported.
         CompletableFuture<Throwable> lost = new CompletableFuture<>();
         // When our own message came back (System.nanoTime()).
@@ -97,22 +86,22 @@ public final class Hold {
 
         Mqtt3ClientBuilder builder = MqttClient.builder()
             .useMqttVersion3()
-            .identifier(clientId)
-            .serverHost(host)
-            .serverPort(port)
+            .identifier(env.clientId)
+            .serverHost(env.host)
+            .serverPort(env.port)
             .addDisconnectedListener(context -> lost.complete(context.getCause()));
         if (cell.shared) {
             // A CONNACK after the cell was cancelled: its connection is closed at once.
             builder = builder.addConnectedListener(context ->
                 cell.track(() -> abort((Mqtt3ClientConfig) context.getClientConfig())));
         }
-        if (transport.equals("ws")) {
+        if (env.transport.equals("ws")) {
             builder = builder.webSocketConfig()
-                .serverPath(path.startsWith("/") ? path.substring(1) : path)
+                .serverPath(env.path.startsWith("/") ? env.path.substring(1) : env.path)
                 .subprotocol("mqtt")
                 .applyWebSocketConfig();
-        } else if (!transport.equals("tcp")) {
-            throw cell.fail("MATRIX_TRANSPORT=\"" + transport + "\" is neither ws nor tcp");
+        } else if (!env.transport.equals("tcp")) {
+            throw cell.fail("MATRIX_TRANSPORT=\"" + env.transport + "\" is neither ws nor tcp");
         }
         Mqtt3AsyncClient client = builder.buildAsync();
         if (cell.shared) {
@@ -122,10 +111,10 @@ public final class Hold {
         try {
             client.connectWith()
                 .cleanSession(true)
-                .keepAlive(keepalive)
+                .keepAlive(env.keepalive)
                 .simpleAuth()
-                .username(username)
-                .password((password == null ? "" : password).getBytes(StandardCharsets.UTF_8))
+                .username(env.username)
+                .password((env.password == null ? "" : env.password).getBytes(StandardCharsets.UTF_8))
                 .applySimpleAuth()
                 .send()
                 .get(CONNECT_SECS, TimeUnit.SECONDS);
@@ -142,10 +131,10 @@ public final class Hold {
         long connackAt = System.nanoTime();
 
         CompletableFuture<?> suback = client.subscribeWith()
-            .topicFilter(topic)
+            .topicFilter(env.topic)
             .qos(MqttQos.AT_MOST_ONCE)
             .callback(p -> {
-                if (p.getTopic().toString().equals(topic) && Arrays.equals(p.getPayloadAsBytes(), payload)) {
+                if (p.getTopic().toString().equals(env.topic) && Arrays.equals(p.getPayloadAsBytes(), env.payload)) {
                     echo.complete(System.nanoTime());
                 }
             })
@@ -158,26 +147,26 @@ public final class Hold {
             throw cell.lost(words(lost.join()));
         }
 
-        long holdEnd = connackAt + (long) (hold * 1e9);
+        long holdEnd = connackAt + (long) (env.hold * 1e9);
         Throwable cause = cell.await(lost, holdEnd - System.nanoTime(), e -> cell.lost(words(e)));
         if (cause != null) {
             throw cell.lost(words(cause));
         }
 
         long sent = System.nanoTime();
-        client.publishWith().topic(topic).payload(payload).qos(MqttQos.AT_MOST_ONCE).send();
-        Object back = cell.await(CompletableFuture.anyOf(echo, lost), sent + (long) (roundTrip * 1e9) - System.nanoTime(), e -> cell.lost(words(e)));
+        client.publishWith().topic(env.topic).payload(env.payload).qos(MqttQos.AT_MOST_ONCE).send();
+        Object back = cell.await(CompletableFuture.anyOf(echo, lost), sent + (long) (env.roundTrip * 1e9) - System.nanoTime(), e -> cell.lost(words(e)));
         if (back instanceof Throwable) {
             throw cell.lost(words((Throwable) back));
         }
         if (back == null) {
-            throw cell.lost("no round trip within " + roundTrip + " s");
+            throw cell.lost("no round trip within " + env.roundTrip + " s");
         }
         long echoAt = (Long) back;
         try {
-            client.disconnect().get((long) (roundTrip * 1e9), TimeUnit.NANOSECONDS);
+            client.disconnect().get((long) (env.roundTrip * 1e9), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            throw cell.lost("DISCONNECT did not complete within " + roundTrip + " s");
+            throw cell.lost("DISCONNECT did not complete within " + env.roundTrip + " s");
         } catch (InterruptedException | ExecutionException e) {
             throw cell.lost(words(e));
         }

@@ -236,6 +236,20 @@ final class Contract {
             }
         }
 
+        /** The socket factory for the library: with `caFile` (MATRIX_CA_FILE) TLS trusting only
+         *  its CA (sslSockets), else plain (sockets(), maybe null: the library's default). A CA
+         *  file that cannot be read ends the cell with `error:`. */
+        SocketFactory socketFactory(String caFile) {
+            if (caFile == null || caFile.isEmpty()) {
+                return sockets();
+            }
+            try {
+                return sslSockets(trusting(caFile));
+            } catch (IOException | GeneralSecurityException e) {
+                throw fail("MATRIX_CA_FILE=\"" + caFile + "\": " + e);
+            }
+        }
+
         /** The factory for plain sockets: in the runtime, one that records its sockets (and
          *  keeps the library's timeouts in real time under a fast clock); in a process, that
          *  only under a fast clock, else null (the library's default). */
@@ -246,6 +260,40 @@ final class Contract {
         /** The TLS factory trusting `context`, recorded and scaled as sockets() says. */
         SSLSocketFactory sslSockets(SSLContext context) {
             return shared || SPEED > 1 ? new RealTimeoutSslSockets(context, this) : context.getSocketFactory();
+        }
+    }
+
+    /** The contract's variables every Java hold program reads, checked in this order (the
+     *  first one missing or malformed ends the cell with `error:`, status 2). */
+    static final class Settings {
+        final String transport;
+        final String host;
+        final int port;
+        final String path;
+        final String username;
+        /** MATRIX_PASSWORD as given; null when unset. */
+        final String password;
+        final String clientId;
+        final int keepalive;
+        final double hold;
+        final double roundTrip;
+        final String topic;
+        /** What the round trip publishes: `alive <client id>`. */
+        final byte[] payload;
+
+        Settings(Cell cell) {
+            transport = cell.env("MATRIX_TRANSPORT", null);
+            host = cell.env("MATRIX_HOST", null);
+            port = cell.envInt("MATRIX_PORT");
+            path = cell.env("MATRIX_PATH", "/mqtt");
+            username = cell.env("MATRIX_USERNAME", null);
+            password = cell.raw("MATRIX_PASSWORD");
+            clientId = cell.env("MATRIX_CLIENT_ID", null);
+            keepalive = cell.envInt("MATRIX_KEEPALIVE_SECS");
+            hold = cell.envSecs("MATRIX_HOLD_SECS", null);
+            roundTrip = cell.envSecs("MATRIX_ROUND_TRIP_SECS", "10");
+            topic = cell.env("MATRIX_TOPIC", null);
+            payload = ("alive " + clientId).getBytes(java.nio.charset.StandardCharsets.UTF_8);
         }
     }
 

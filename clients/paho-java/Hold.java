@@ -22,9 +22,6 @@
 //
 // `Hold --version` prints only the `client:` line.
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -32,7 +29,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 import javax.net.SocketFactory;
-import javax.net.ssl.SSLContext;
 
 import org.eclipse.paho.client.mqttv3.IMqttDeliveryToken;
 import org.eclipse.paho.client.mqttv3.MqttCallback;
@@ -65,28 +61,17 @@ public final class Hold {
     /** One cell: connect, subscribe, hold, round trip; the exit status (or a Contract.Exit). */
     static int run(Contract.Cell cell) {
         cell.out("client: " + client());
-        String transport = cell.env("MATRIX_TRANSPORT", null);
-        String host = cell.env("MATRIX_HOST", null);
-        int port = cell.envInt("MATRIX_PORT");
-        String path = cell.env("MATRIX_PATH", "/mqtt");
+        Contract.Settings env = new Contract.Settings(cell);
         String caFile = cell.raw("MATRIX_CA_FILE");
         boolean tls = caFile != null && !caFile.isEmpty();
         String url;
-        if (transport.equals("ws")) {
-            url = (tls ? "wss://" : "ws://") + host + ":" + port + (path.startsWith("/") ? path : "/" + path);
-        } else if (transport.equals("tcp")) {
-            url = "tcp://" + host + ":" + port;
+        if (env.transport.equals("ws")) {
+            url = (tls ? "wss://" : "ws://") + env.host + ":" + env.port + (env.path.startsWith("/") ? env.path : "/" + env.path);
+        } else if (env.transport.equals("tcp")) {
+            url = "tcp://" + env.host + ":" + env.port;
         } else {
-            throw cell.fail("MATRIX_TRANSPORT=\"" + transport + "\" is neither ws nor tcp");
+            throw cell.fail("MATRIX_TRANSPORT=\"" + env.transport + "\" is neither ws nor tcp");
         }
-        String username = cell.env("MATRIX_USERNAME", null);
-        String password = cell.raw("MATRIX_PASSWORD");
-        String clientId = cell.env("MATRIX_CLIENT_ID", null);
-        int keepalive = cell.envInt("MATRIX_KEEPALIVE_SECS");
-        double hold = cell.envSecs("MATRIX_HOLD_SECS", null);
-        double roundTrip = cell.envSecs("MATRIX_ROUND_TRIP_SECS", "10");
-        String topic = cell.env("MATRIX_TOPIC", null);
-        byte[] payload = ("alive " + clientId).getBytes(StandardCharsets.UTF_8);
         // The connection loss the library reported, completed from its callback thread.
         CompletableFuture<Throwable> lost = new CompletableFuture<>();
         // When our own message came back (System.nanoTime()).
@@ -94,7 +79,7 @@ public final class Hold {
 
         MqttClient client;
         try {
-            client = new MqttClient(url, clientId, new MemoryPersistence());
+            client = new MqttClient(url, env.clientId, new MemoryPersistence());
         } catch (MqttException e) {
             throw cell.fail("cannot create the client for " + url + ": " + e);
         }
@@ -106,7 +91,7 @@ public final class Hold {
 
             @Override
             public void messageArrived(String t, MqttMessage m) {
-                if (t.equals(topic) && Arrays.equals(m.getPayload(), payload)) {
+                if (t.equals(env.topic) && Arrays.equals(m.getPayload(), env.payload)) {
                     echo.complete(System.nanoTime());
                 }
             }
@@ -118,26 +103,16 @@ public final class Hold {
         MqttConnectOptions options = new MqttConnectOptions();
         options.setMqttVersion(MqttConnectOptions.MQTT_VERSION_3_1_1);
         options.setCleanSession(true);
-        options.setKeepAliveInterval(keepalive);
-        options.setUserName(username);
-        options.setPassword(password == null ? new char[0] : password.toCharArray());
+        options.setKeepAliveInterval(env.keepalive);
+        options.setUserName(env.username);
+        options.setPassword(env.password == null ? new char[0] : env.password.toCharArray());
         options.setAutomaticReconnect(false);
         options.setConnectionTimeout(CONNECT_SECS);
-        if (tls) {
-            SSLContext context;
-            try {
-                context = Contract.trusting(caFile);
-            } catch (IOException | GeneralSecurityException e) {
-                throw cell.fail("MATRIX_CA_FILE=\"" + caFile + "\": " + e);
-            }
-            // The library's wss:// module takes an SSLSocketFactory (it verifies the host name
-            // against the certificate, as over HTTPS, by default since 1.2.1).
-            options.setSocketFactory(cell.sslSockets(context));
-        } else {
-            SocketFactory sockets = cell.sockets();
-            if (sockets != null) {
-                options.setSocketFactory(sockets);
-            }
+        // With MATRIX_CA_FILE, an SSLSocketFactory: the library's wss:// module takes one (it
+        // verifies the host name against the certificate, as over HTTPS, by default since 1.2.1).
+        SocketFactory sockets = cell.socketFactory(caFile);
+        if (sockets != null) {
+            options.setSocketFactory(sockets);
         }
 
         try {
@@ -154,13 +129,13 @@ public final class Hold {
         long connackAt = System.nanoTime();
 
         try {
-            client.subscribe(topic, 0);
+            client.subscribe(env.topic, 0);
         } catch (MqttException e) {
             Throwable cause = lost.getNow(null);
             throw cell.lost(cause != null ? cause.toString() : e.toString());
         }
 
-        long holdEnd = connackAt + (long) (hold * 1e9);
+        long holdEnd = connackAt + (long) (env.hold * 1e9);
         Throwable cause = cell.await(lost, holdEnd - System.nanoTime());
         if (cause != null) {
             throw cell.lost(cause.toString());
@@ -168,18 +143,18 @@ public final class Hold {
 
         long sent = System.nanoTime();
         try {
-            client.publish(topic, payload, 0, false);
+            client.publish(env.topic, env.payload, 0, false);
         } catch (MqttException e) {
             cause = lost.getNow(null);
             throw cell.lost(cause != null ? cause.toString() : e.toString());
         }
-        long deadline = sent + (long) (roundTrip * 1e9);
+        long deadline = sent + (long) (env.roundTrip * 1e9);
         Object first = cell.await(CompletableFuture.anyOf(echo, lost), deadline - System.nanoTime());
         if (first instanceof Throwable) {
             throw cell.lost(first.toString());
         }
         if (first == null) {
-            throw cell.lost("no round trip within " + roundTrip + " s");
+            throw cell.lost("no round trip within " + env.roundTrip + " s");
         }
         long echoAt = (Long) first;
         // disconnect() can hang in the library itself (1.1.0: WebSocketReceiver.stop() joins
@@ -198,13 +173,13 @@ public final class Hold {
         closer.start();
         String note = "";
         try {
-            Throwable failed = disconnected.get((long) (roundTrip * 1e9), TimeUnit.NANOSECONDS);
+            Throwable failed = disconnected.get((long) (env.roundTrip * 1e9), TimeUnit.NANOSECONDS);
             if (failed != null) {
                 // A failing DISCONNECT is still a lost connection.
                 throw cell.lost(failed.toString());
             }
         } catch (TimeoutException e) {
-            note = String.format("; the library's disconnect() did not return within %s s", roundTrip);
+            note = String.format("; the library's disconnect() did not return within %s s", env.roundTrip);
         } catch (InterruptedException | ExecutionException e) {
             throw cell.fail("waiting for disconnect(): " + e);
         }
