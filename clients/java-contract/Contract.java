@@ -74,6 +74,12 @@ final class Contract {
         void err(String line);
     }
 
+    /** A blocking library call. */
+    interface Call {
+        /** Makes the call; what it throws is its answer. */
+        void run() throws Exception;
+    }
+
     /** A hold program's body: one cell in, its exit status out. */
     interface Body {
         /** Runs the cell; returns the status, or throws an Exit. */
@@ -187,6 +193,24 @@ final class Contract {
             } catch (InterruptedException | ExecutionException e) {
                 throw failed.apply(e);
             }
+        }
+
+        /** A library call that may block for good, on a daemon thread of its own: the future
+         *  completes with null, or with what the call threw. The cell's end interrupts it. */
+        CompletableFuture<Exception> onThread(String name, Call call) {
+            CompletableFuture<Exception> done = new CompletableFuture<>();
+            Thread t = new Thread(() -> {
+                try {
+                    call.run();
+                    done.complete(null);
+                } catch (Exception e) {
+                    done.complete(e);
+                }
+            }, name);
+            t.setDaemon(true);
+            t.start();
+            onEnd(t::interrupt);
+            return done;
         }
 
         /** Something to close when the cell ends or is cancelled (a socket of the client's);
