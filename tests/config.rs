@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use mosquitto_matrix::plan::{ConfigError, MatrixFile, Plan, Selection, SelectionOrigin};
-use mosquitto_matrix::plan::{Profile, Route};
+use mosquitto_matrix::plan::{ClientMode, Column, Profile, Route};
 use mosquitto_matrix::plan::Outcome;
 use mosquitto_matrix::wire::mqtt::Protocol;
 use rstest::rstest;
@@ -89,6 +89,7 @@ fn the_debian_set_expects_what_the_reference_measured() {
 #[case::client_named_like_a_built_in_profile("[clients.mqttjs]", "[clients.rfc6455]", "[clients.rfc6455]", "client \"rfc6455\" clashes with the built-in profile")]
 #[case::client_with_an_empty_service("service = [\"node\", \"clients/browser/serve.mjs\"]", "service = []", "service = []", "client \"browser\": service is empty")]
 #[case::client_with_a_blank_service_program("service = [\"node\", \"clients/browser/serve.mjs\"]", "service = [\" \", \"serve.mjs\"]", "service = [\" \"", "client \"browser\": service is empty")]
+#[case::client_with_an_empty_runtime("runtime = [\"target/clients/paho-python/{version}/venv/bin/python\", \"clients/paho-python/runtime.py\"]", "runtime = []", "runtime = []", "client \"paho-python\": runtime is empty")]
 #[case::client_with_an_empty_command("command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"clients/mqttjs/{version}\"]", "command = []", "command = []", "client \"mqttjs\": command is empty")]
 #[case::client_with_an_unknown_transport("command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"clients/mqttjs/{version}\"]", "command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"clients/mqttjs/{version}\"]\ntransport = \"quic\"", "transport = ", "client \"mqttjs\": transport \"quic\" is not ws or tcp")]
 #[case::client_path_without_a_slash("command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"clients/mqttjs/{version}\"]", "command = [\"node\", \"clients/mqttjs/hold.mjs\", \"--lib\", \"clients/mqttjs/{version}\"]\npath = \"mqtt\"", "path = ", "path \"mqtt\" must start with '/'")]
@@ -432,6 +433,19 @@ fn copies_make_rows_tag_hash_k_each_with_its_tags_expectations() {
 }
 
 #[test]
+fn a_runtime_gets_its_version_like_the_command_and_the_client_mode_is_runtime_unless_asked_otherwise() {
+    let plan = Plan::new(&shipped(), &Selection { set: Some("debian".into()), profiles: Some(vec!["paho-python".into()]), ..Selection::default() }).expect("plan");
+    assert_eq!(plan.client_mode, ClientMode::Runtime);
+    let Column::Command(c) = &plan.columns[0] else { panic!("a command column: {:?}", plan.columns[0]) };
+    assert_eq!(c.name, "paho-python@2.2.0");
+    assert_eq!(c.runtime.as_deref(), Some(&["target/clients/paho-python/2.2.0/venv/bin/python".to_string(), "clients/paho-python/runtime.py".to_string()][..]));
+    let process = Plan::new(&shipped(), &Selection { client_mode: Some("process".into()), ..Selection::default() }).expect("plan");
+    assert_eq!(process.client_mode, ClientMode::Process);
+    let bad = Plan::new(&shipped(), &Selection { client_mode: Some("threads".into()), ..Selection::default() }).expect_err("no such mode");
+    assert_eq!(bad.to_string(), "MATRIX_CLIENT_MODE: \"threads\" is not a client mode; write runtime or process");
+}
+
+#[test]
 fn a_bad_number_of_copies_or_jobs_names_the_variable_and_the_range() {
     let copies = Plan::new(&shipped(), &Selection { copies: Some("lots".into()), ..Selection::default() }).expect_err("not a number");
     assert!(copies.to_string().starts_with("MATRIX_COPIES: \"lots\" is not a number of copies"), "{copies}");
@@ -443,7 +457,7 @@ fn a_bad_number_of_copies_or_jobs_names_the_variable_and_the_range() {
 
 #[test]
 fn a_clients_declared_cost_is_read_and_a_bad_one_names_its_line() {
-    use mosquitto_matrix::plan::{Column, Cost};
+    use mosquitto_matrix::plan::Cost;
     let f = shipped();
     let mqttjs = f.clients.iter().find(|c| c.name == "mqttjs@5.16.0").expect("mqttjs@5.16.0");
     assert_eq!(mqttjs.cost, Some(Cost { start_cpu: std::time::Duration::from_millis(180), memory_mb: 68 }));

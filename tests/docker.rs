@@ -653,7 +653,7 @@ async fn a_signal_mid_hold_removes_every_container_of_the_run(#[case] signal: &s
     let marker = format!("1000.{}", if signal == "INT" { 5151 } else { 5252 });
     let stubborn = format!("stubborn=sh -c 'trap \"\" TERM INT; sleep {marker} & sleep {marker}'");
     let mut child = cli()
-        .args(["run", "--set", "debian", "--profiles", "rfc6455", "--hold", "120s", "--client", &stubborn])
+        .args(["run", "--set", "debian", "--profiles", "rfc6455,paho-python", "--hold", "120s", "--client", &stubborn])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -683,6 +683,13 @@ async fn a_signal_mid_hold_removes_every_container_of_the_run(#[case] signal: &s
     assert_eq!(left_behind(&run_id).await, 0, "SIG{signal} left containers of run {run_id}");
     let strays = processes_with(&marker);
     assert!(strays.is_empty(), "SIG{signal} left client processes: {strays:?}");
+    // Paho Python's runtimes (runtime mode) were killed with the cells' groups: give the
+    // kernel a moment to take what it was told to kill.
+    let until = Instant::now() + Duration::from_secs(5);
+    while !reaper::run_processes(&run_id).is_empty() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(reaper::run_processes(&run_id), Vec::<i32>::new(), "SIG{signal} left processes of run {run_id}");
 }
 
 /// Processes whose command line contains `marker`.
@@ -771,6 +778,12 @@ async fn a_sigkill_of_the_cli_mid_hold_leaves_no_container_or_client_of_its_run_
     }
     assert_eq!(left_behind(&run_id).await, 2, "the run started its brokers");
     assert!(processes_with(marker).len() >= 4, "the stubborn clients started");
+    // Runtime mode (the default): Paho Python's cells run inside its runtimes, which must go too.
+    let runtimes = || reaper::run_processes(&run_id).into_iter().filter(|p| cmdline(*p).contains("runtime.py")).count();
+    while runtimes() < 2 && up.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(runtimes(), 2, "one Paho Python runtime per default version runs");
     let killed = Instant::now();
     child.kill().expect("SIGKILL");
     let _ = child.wait();
@@ -1395,6 +1408,35 @@ async fn a_runtime_killed_mid_hold_makes_its_cells_error_naming_it_while_the_oth
     }
     assert_eq!(r.client_mode, mosquitto_matrix::plan::ClientMode::Runtime);
     assert_eq!(reaper::run_processes(&run_id), Vec::<i32>::new(), "no process of the run is left");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runtime_that_cannot_start_makes_every_cell_of_its_column_version_error_with_its_words_and_the_rest_runs() {
+    let mut p = plan(&["bookworm", "sid"], &["rfc6455", "paho-python@2.2.0"], "5s");
+    p.timing = quick_timing(Duration::from_secs(5));
+    for column in &mut p.columns {
+        if let mosquitto_matrix::plan::Column::Command(c) = column {
+            c.runtime = Some(vec!["target/clients/no-such-runtime/python".into()]);
+        }
+    }
+    for cell in &mut p.cells {
+        cell.column = p.columns.iter().find(|c| c.name() == cell.column.name()).expect("the column").clone();
+    }
+    let run_id = labels::new_run_id();
+    let r = run::run(&p, &run_id, None).await;
+    for tag in ["bookworm", "sid"] {
+        let c = r.cell(tag, "paho-python@2.2.0").expect("the runtime column's cell");
+        assert_eq!(c.verdict.outcome, Outcome::Error, "{}", c.verdict.cause);
+        assert!(
+            c.verdict.cause.starts_with("not run: cannot start the runtime of client paho-python@2.2.0: \"target/clients/no-such-runtime/python\""),
+            "{}",
+            c.verdict.cause
+        );
+        assert!(c.process.is_none(), "no cell of it was started");
+        let other = r.cell(tag, "rfc6455").expect("the built-in cell");
+        assert_eq!(other.verdict.outcome, Outcome::Ok, "{}", other.verdict.cause);
+    }
+    assert_eq!(left_behind(&run_id).await, 0, "no container left");
 }
 
 /// A folder of `size` bytes on a tmpfs of its own, mounted `options`; unmounted when dropped.

@@ -120,6 +120,16 @@ fn a_schema_1_report_without_command_columns_still_reads() {
 }
 
 #[test]
+fn a_report_from_before_client_modes_reads_as_a_process_mode_run() {
+    let mut v: serde_json::Value = serde_json::from_str(&report::json(&bookworm_and_sid())).expect("valid JSON");
+    let o = v.as_object_mut().expect("an object");
+    o.insert("schema_version".into(), 4.into());
+    assert!(o.remove("client_mode").is_some(), "schema 5 writes the client mode");
+    let old: RunResult = serde_json::from_value(v).expect("a version-4 report reads");
+    assert_eq!(old.client_mode, mosquitto_matrix::plan::ClientMode::Process, "every cell was a process then");
+}
+
+#[test]
 fn diff_names_only_the_cells_whose_outcome_changed() {
     let old = bookworm_and_sid();
     let mut new = bookworm_and_sid();
@@ -516,6 +526,8 @@ fn a_run_with_routes_groups_its_columns_under_each_route_and_a_direct_only_run_h
     assert!(!report::html::html(&bookworm_and_sid()).contains("class=\"route\""));
     assert_eq!(report::text::file_stem(&r), "debian-routes");
     assert_eq!(report::text::file_stem(&bookworm_and_sid()), "debian");
+    let process = RunResult { client_mode: mosquitto_matrix::plan::ClientMode::Process, speed: 10, ..bookworm_and_sid() };
+    assert_eq!(report::text::file_stem(&process), "debian-x10-process", "a process-mode run sits beside the runtime-mode one");
 }
 
 #[test]

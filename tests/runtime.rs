@@ -257,3 +257,47 @@ async fn a_runtime_answers_a_bad_header_with_an_error_and_exit_2_and_serves_the_
     assert_eq!(lines.last().map(String::as_str), Some("exit: 1"), "{lines:?}");
     rt.stop().await;
 }
+
+/// How many threads a process has now.
+fn threads(pid: i32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the runtime's /proc status");
+    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|n| n.trim().parse().ok()).expect("a thread count")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cell_closed_by_the_harness_mid_connect_cuts_its_clients_connection_and_frees_its_threads_within_2_s() {
+    for version in ["1.5.1", "2.2.0"] {
+        let rt = start(&paho_python(version)).await;
+        let pid = rt.process_group();
+        let idle = threads(pid);
+        // A broker that accepts and never answers the WebSocket upgrade: the client is inside
+        // its blocking connect, bounded only by its 30 s set-up.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+        let port = silent.local_addr().expect("its address").port();
+        let header = format!(
+            "MATRIX_URL=ws://127.0.0.1:{port}/mqtt\nMATRIX_HOST=127.0.0.1\nMATRIX_PORT={port}\nMATRIX_TRANSPORT=ws\nMATRIX_USERNAME=u\nMATRIX_PASSWORD=p\nMATRIX_CLIENT_ID=c\nMATRIX_KEEPALIVE_SECS=60\nMATRIX_HOLD_SECS=1\nMATRIX_TOPIC=t\nMATRIX_SETUP_SECS=30\n\n"
+        );
+        let mut cell = std::net::TcpStream::connect(rt.cells().addr()).expect("the runtime accepts");
+        cell.write_all(header.as_bytes()).expect("the header is written");
+        let (mut client, _) = silent.accept().expect("the cell's client connects");
+        assert!(threads(pid) > idle, "paho-mqtt {version}: the cell runs in threads of its own");
+        let closed = Instant::now();
+        drop(cell);
+        client.set_read_timeout(Some(Duration::from_secs(5))).expect("a timeout");
+        let mut buf = [0u8; 4096];
+        loop {
+            match std::io::Read::read(&mut client, &mut buf) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("paho-mqtt {version}: the client's connection stayed open after its cell was closed: {e}"),
+            }
+        }
+        assert!(closed.elapsed() < Duration::from_secs(2), "paho-mqtt {version}: the client's connection was cut {:?} after", closed.elapsed());
+        while threads(pid) > idle && closed.elapsed() < Duration::from_secs(2) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(threads(pid), idle, "paho-mqtt {version}: the cell's threads are gone within 2 s");
+        rt.stop().await;
+    }
+}

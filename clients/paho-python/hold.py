@@ -27,6 +27,7 @@ process-global per cell.
 
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -143,6 +144,8 @@ def thread_bound(cancel):
             t.join(min(0.2, max(until - time.monotonic(), 0.001)))
         if t.is_alive():
             abandoned.set()
+            # Cut the connect in the middle: its thread ends with it.
+            cleanup()
             if cancel.is_set():
                 raise Cancelled()
             raise Silent()
@@ -232,6 +235,18 @@ def hold(env, sink, cancel, bound_connect):
             raise Fail(f"MATRIX_CA_FILE={ca_file!r}: {type(exc).__name__}: {exc}") from None
     client.username_pw_set(username, password)
 
+    # The TCP socket as soon as it exists, so that a cell cancelled in the middle of the
+    # blocking connect (the WebSocket upgrade) can still be cut: this client's own method,
+    # shadowed on this object only (every paho-mqtt from 1.5.1 to 2.2.0 has it).
+    raw = {}
+    create = client._create_socket_connection
+
+    def recorded_socket():
+        raw["sock"] = create()
+        return raw["sock"]
+
+    client._create_socket_connection = recorded_socket
+
     def on_connect(_client, _userdata, _flags, rc, _properties=None):
         if V2:
             accepted = not rc.is_failure
@@ -284,11 +299,17 @@ def hold(env, sink, cancel, bound_connect):
         return 1
 
     def close_now():
-        # Abruptly: the cell is over (no DISCONNECT); paho's own close when it has one.
+        # Abruptly: the cell is over (no DISCONNECT); paho's own close when it has one, and
+        # the TCP socket under a connect that has not returned yet.
         try:
             sock = client.socket()
             if sock is not None:
                 sock.close()
+        except Exception:
+            pass
+        try:
+            if "sock" in raw:
+                raw["sock"].shutdown(socket.SHUT_RDWR)
         except Exception:
             pass
 

@@ -1,25 +1,80 @@
 //! What every command cell shares once its client runs, however it was started (a process
 //! of its own, `client::command`, or a connection to its column's runtime, `client::runtime`):
-//! the recording proxy it connects through, the contract environment it is told, and — once
+//! what the cell is ([`CommandSpec`]), the recording proxy it connects through, the contract environment it is told, and — once
 //! lines came in and an exit status came out — the record, with the client's words and tail.
 //!
 //! Does I/O through the proxy only (it listens on loopback and forwards to the broker).
 
 use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::client::command::{setup_hint, CommandSpec};
 use crate::client::contract::{self, ClientLine, ContractEnv};
 use crate::client::output::{cut, shown, LineSink, Tail};
 use crate::client::proxy::Proxy;
 use crate::client::recorder::Watch;
 use crate::judge::record::{ClientProcess, End, SessionRecord, Vantage};
+use crate::plan::{CommandClient, Timing};
 
 /// How long the proxy waits for the connection to end once the client has ended.
 const PROXY_GRACE: Duration = Duration::from_secs(2);
+
+/// One command cell to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandSpec {
+    /// The column.
+    pub client: CommandClient,
+    /// The broker's host.
+    pub host: String,
+    /// The broker's mapped port for the column's transport (the `wss` port with `tls`).
+    pub port: u16,
+    /// MQTT user name.
+    pub username: String,
+    /// MQTT password.
+    pub password: String,
+    /// MQTT client id.
+    pub client_id: String,
+    /// Durations, in broker time.
+    pub timing: Timing,
+    /// Where the command runs and its relative program path starts (matrix.toml's folder).
+    pub workdir: PathBuf,
+    /// Broker seconds per real second.
+    pub speed: f64,
+    /// Extra environment (e.g. the time library's preload).
+    pub extra_env: Vec<(String, String)>,
+    /// Told once the broker accepted the client's session.
+    pub started: crate::client::Started,
+    /// TLS with the run's CA: the recording proxy serves TLS to the client and speaks TLS to
+    /// `host:port`, and the contract passes `MATRIX_CA_FILE` and a `wss://` URL.
+    pub tls: Option<std::sync::Arc<crate::engine::tls::RunTls>>,
+}
+
+impl CommandSpec {
+    /// The round-trip topic of the cell: `MATRIX_TOPIC` of [`CommandSpec::extra_env`] when the
+    /// caller chose one (the probe keeps its topics under its prefix), else `test/<client id>`.
+    pub fn topic(&self) -> String {
+        match self.extra_env.iter().rev().find(|(k, _)| k == contract::TOPIC_VAR) {
+            Some((_, topic)) => topic.clone(),
+            None => format!("test/{}", self.client_id),
+        }
+    }
+
+    /// When a client still running is killed, in real time: the hold on the cell's clock,
+    /// plus the round trip and the set-up timeout in real time, since starting a program (a
+    /// JVM, Node.js) and a message's way through a busy broker take what they take whatever
+    /// the clock says.
+    pub fn bound(&self) -> Duration {
+        self.timing.hold.div_f64(self.speed) + self.timing.round_trip_timeout + self.timing.setup_timeout
+    }
+}
+
+/// "; is it installed? run …" for a client whose set-up command is known.
+pub(crate) fn setup_hint(c: &CommandClient) -> String {
+    c.setup.as_deref().map(|s| format!("; is it installed? run `{s}`")).unwrap_or_default()
+}
 
 /// The last lines of a client's output, bounded in count and length whatever it prints, and
 /// what it said under the contract.

@@ -15,8 +15,9 @@ use nix::sys::signal::Signal;
 use tokio::process::{Child, Command};
 use tokio::time::{timeout, Instant};
 
-use crate::client::cell::{self, CapturedOutput, ProcessEnd, Ran};
-use crate::client::contract::{self, ContractEnv};
+use crate::client::cell::{self, setup_hint, CapturedOutput, ProcessEnd, Ran};
+pub use crate::client::cell::CommandSpec;
+use crate::client::contract::ContractEnv;
 use crate::client::groups::Group;
 use crate::client::output::drain;
 use crate::judge::record::SessionRecord;
@@ -30,55 +31,6 @@ pub use crate::client::output::{MAX_LINE, TAIL_LINES};
 pub const TERM_GRACE: Duration = Duration::from_secs(2);
 /// How long the processes a client left behind when it exited may take to die once killed.
 const LEFT_BEHIND_WAIT: Duration = Duration::from_secs(2);
-
-/// One command cell to run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CommandSpec {
-    /// The column.
-    pub client: CommandClient,
-    /// The broker's host.
-    pub host: String,
-    /// The broker's mapped port for the column's transport (the `wss` port with `tls`).
-    pub port: u16,
-    /// MQTT user name.
-    pub username: String,
-    /// MQTT password.
-    pub password: String,
-    /// MQTT client id.
-    pub client_id: String,
-    /// Durations, in broker time.
-    pub timing: Timing,
-    /// Where the command runs and its relative program path starts (matrix.toml's folder).
-    pub workdir: PathBuf,
-    /// Broker seconds per real second.
-    pub speed: f64,
-    /// Extra environment (e.g. the time library's preload).
-    pub extra_env: Vec<(String, String)>,
-    /// Told once the broker accepted the client's session.
-    pub started: crate::client::Started,
-    /// TLS with the run's CA: the recording proxy serves TLS to the client and speaks TLS to
-    /// `host:port`, and the contract passes `MATRIX_CA_FILE` and a `wss://` URL.
-    pub tls: Option<std::sync::Arc<crate::engine::tls::RunTls>>,
-}
-
-impl CommandSpec {
-    /// The round-trip topic of the cell: `MATRIX_TOPIC` of [`CommandSpec::extra_env`] when the
-    /// caller chose one (the probe keeps its topics under its prefix), else `test/<client id>`.
-    pub fn topic(&self) -> String {
-        match self.extra_env.iter().rev().find(|(k, _)| k == contract::TOPIC_VAR) {
-            Some((_, topic)) => topic.clone(),
-            None => format!("test/{}", self.client_id),
-        }
-    }
-
-    /// When a client still running is killed, in real time: the hold on the cell's clock,
-    /// plus the round trip and the set-up timeout in real time, since starting a program (a
-    /// JVM, Node.js) and a message's way through a busy broker take what they take whatever
-    /// the clock says.
-    pub fn bound(&self) -> Duration {
-        self.timing.hold.div_f64(self.speed) + self.timing.round_trip_timeout + self.timing.setup_timeout
-    }
-}
 
 /// The harness's own CLI, for commands that name [`SELF_PROGRAM`]: `MATRIX_SELF` when set,
 /// else this process when it is the CLI, else the CLI built beside a test binary
@@ -135,11 +87,6 @@ pub fn builtin_command(profile: Profile, timing: &Timing) -> CommandClient {
         runtime: None,
         artefact: None,
     }
-}
-
-/// "; is it installed? run …" for a client whose set-up command is known.
-pub(crate) fn setup_hint(c: &CommandClient) -> String {
-    c.setup.as_deref().map(|s| format!("; is it installed? run `{s}`")).unwrap_or_default()
 }
 
 /// Runs one command cell to its end and returns its record. Never fails: a cell that could

@@ -27,8 +27,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{timeout, Instant};
 
-use crate::client::cell::{self, CapturedOutput, ProcessEnd, Ran};
-use crate::client::command::CommandSpec;
+use crate::client::cell::{self, CapturedOutput, CommandSpec, ProcessEnd, Ran};
 use crate::client::contract::ContractEnv;
 use crate::client::output::{LineSink, Tail, MAX_LINE};
 use crate::client::service::{self, describe, Kind, Service, ServiceError};
@@ -169,14 +168,16 @@ async fn play(spec: &CommandSpec, runtime: &Cells, env: &ContractEnv) -> Ran {
     let ran = |end, killed, broke| Ran { output: CapturedOutput::default(), end, killed, real_end: started.elapsed(), how_ended: "was ended (its connection closed)", broke };
     let connected = timeout(spec.timing.setup_timeout, TcpStream::connect(runtime.addr)).await;
     let Ok(Ok(stream)) = connected else {
-        return ran(None, false, Some(runtime.broken().await));
+        return ran(Some(ProcessEnd::Unknown), false, Some(runtime.broken().await));
     };
     let (mut read, mut write) = stream.into_split();
     if write.write_all(header(env, &spec.extra_env).as_bytes()).await.is_err() {
-        return ran(None, false, Some(runtime.broken().await));
+        return ran(Some(ProcessEnd::Unknown), false, Some(runtime.broken().await));
     }
     let mut exit = runtime.exit.clone();
     let (code, killed) = tokio::select! {
+        // The cell's own lines first: an `exit:` already sent counts, whatever came after it.
+        biased;
         code = read_lines(&mut read, &mut out) => (code, false),
         _ = tokio::time::sleep(spec.bound()) => (None, true),
         // The runtime's death ends every open cell at once, whoever holds its sockets.

@@ -49,7 +49,8 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
-use crate::client::command::{program, setup_hint, TERM_GRACE};
+use crate::client::cell::setup_hint;
+use crate::client::command::{program, TERM_GRACE};
 use crate::client::groups::Group;
 use crate::client::output::{drain, LineSink, Tail};
 use crate::plan::CommandClient;

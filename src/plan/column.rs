@@ -221,6 +221,9 @@ fn is_v311(p: &Protocol) -> bool {
 pub const SELF_PROGRAM: &str = "mosquitto-matrix";
 
 /// One column of the matrix: a built-in profile or a command.
+// A run holds a few dozen columns, each built once from matrix.toml: their size costs
+// nothing, and a boxed `CommandClient` would change every match on a column.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Column {
     /// A profile the harness plays itself (in process).
