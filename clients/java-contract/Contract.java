@@ -195,6 +195,21 @@ final class Contract {
             }
         }
 
+        /** Runs a library's blocking `subscribe` on a thread of its own and waits for it or for
+         *  `loss` (the library's report of a lost connection), whichever comes first: a loss, or
+         *  a subscribe that threw, ends the cell with `lost:` (the loss's words when there is
+         *  one). A subscribe can wait for good when the connection goes before its SUBACK;
+         *  waiting for it alone would then never end. */
+        void subscribe(Call subscribe, CompletableFuture<Throwable> loss) {
+            CompletableFuture<Exception> subscribed = onThread("subscribe", subscribe);
+            await(CompletableFuture.anyOf(subscribed, loss), Long.MAX_VALUE);
+            Exception refused = subscribed.getNow(null);
+            if (loss.isDone() || refused != null) {
+                Throwable gone = loss.getNow(null);
+                throw lost(gone != null ? gone.toString() : refused.toString());
+            }
+        }
+
         /** A library call that may block for good, on a daemon thread of its own: the future
          *  completes with null, or with what the call threw. The cell's end interrupts it. */
         CompletableFuture<Exception> onThread(String name, Call call) {

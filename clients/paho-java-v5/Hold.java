@@ -144,16 +144,7 @@ public final class Hold {
         }
         long connackAt = System.nanoTime();
 
-        // subscribe() can wait forever when the connection is lost before its SUBACK (a token
-        // the library never completes: 1.2.5 under a PING right after its SUBSCRIBE), so it runs
-        // on a thread of its own, and the loss is waited for beside it.
-        CompletableFuture<Exception> subscribed = cell.onThread("subscribe", () -> client.subscribe(env.topic, 0));
-        cell.await(CompletableFuture.anyOf(subscribed, lost), Long.MAX_VALUE);
-        Exception refused = subscribed.getNow(null);
-        if (lost.isDone() || refused != null) {
-            Throwable gone = lost.getNow(null);
-            throw cell.lost(gone != null ? gone.toString() : refused.toString());
-        }
+        cell.subscribe(() -> client.subscribe(env.topic, 0), lost);
 
         long holdEnd = connackAt + (long) (env.hold * 1e9);
         Throwable cause = cell.await(lost, holdEnd - System.nanoTime());
