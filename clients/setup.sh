@@ -32,7 +32,10 @@
 #     missing); every jar of clients/<name>/lock.txt fetched by its Maven coordinates from
 #     MATRIX_MAVEN_REPO (default: the central repository Maven's own super POM names, read from
 #     Debian's libmaven3-core-java) into target/clients/maven, checked against the lock's sha256,
-#     no Maven and no plugin run; Hold.java compiled -> target/clients/<name>/<version>/hold.
+#     no Maven and no plugin run; Hold.java compiled with clients/java-contract/*.java
+#     -> target/clients/<name>/<version>/hold (one cell, per process) and .../runtime (the
+#     column's runtime: one JVM per run, a cell per connection);
+#   - MQTT.js: hold.mjs per process, runtime.mjs as the column's runtime (both --lib <version>).
 # Each client version also gets target/clients/<name>/<version>/artefact: one line, the hash and
 # name of the artefact it runs (the result JSON shows it beside the version).
 # Each client is checked first (it runs `<program> --version`) and rebuilt
@@ -389,8 +392,11 @@ setup_paho_golang() {
 # target/clients/<name>/<version>/{lib,classes,hold}. lock.txt names every jar of a version's
 # runtime classpath by Maven coordinates with its sha256; each is fetched by those coordinates
 # alone into target/clients/maven (a cache laid out as a Maven repository) and checked: no Maven,
-# no plugin, nothing unlocked runs. Hold.java is compiled against each version's own jars; `hold`
-# is a launcher that execs this machine's java.
+# no plugin, nothing unlocked runs. Hold.java is compiled against each version's own jars, with
+# the contract's plumbing and the runtime server they share (clients/java-contract); `hold` and
+# `runtime` are launchers that exec this machine's java (Hold.main: one cell; Runtime.main: a
+# cell per connection, see clients/README.md "Runtimes").
+JAVA_CONTRACT=(clients/java-contract/Contract.java clients/java-contract/Runtime.java)
 java_ensure() { # log
     if ! command -v javac >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
         apt_ensure "$1" openjdk-17-jdk-headless || return 1
@@ -459,8 +465,9 @@ java_client_version() { # name version log [lock file, default clients/NAME/lock
     local dir=$top/$v bin=$top/$v/hold stamp=$top/$v/hold.stamp
     local locked want
     locked=$(awk -v v="$v" '!/^#/ && $1 == v { print $2, $3 }' "$lock")
-    want=$( { cat "$src/Hold.java"; echo "$locked"; command -v java; javac -version 2>&1; } | sha)
-    if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "$bin" && [ "$VERSION" = "$v" ]; then
+    want=$( { cat "$src/Hold.java" "${JAVA_CONTRACT[@]}"; echo "$locked"; command -v java; javac -version 2>&1
+              declare -f java_launchers; } | sha)
+    if [ -x "$bin" ] && [ -x "$dir/runtime" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && probe "$log" "$bin" && [ "$VERSION" = "$v" ]; then
         return 0
     fi
     rm -rf "$dir"
@@ -469,21 +476,39 @@ java_client_version() { # name version log [lock file, default clients/NAME/lock
     while read -r coords hash; do
         fetch_jar "$coords" "$hash" "$dir/lib" "$log" || return 1
     done <<<"$locked"
-    if ! javac --release 8 -Xlint:-options -d "$dir/classes" -cp "$dir/lib/*" "$src/Hold.java" </dev/null >>"$log" 2>&1; then
+    if ! javac --release 8 -Xlint:-options -d "$dir/classes" -cp "$dir/lib/*" "$src/Hold.java" "${JAVA_CONTRACT[@]}" </dev/null >>"$log" 2>&1; then
         WHY="javac failed for $name $v: $(last_words "$log")"
         return 1
     fi
-    # A small heap, the serial collector and the client compiler: the program idles for minutes.
-    printf '#!/bin/sh\n# Written by clients/setup.sh: %s/Hold.java on %s %s.\nd=$(dirname "$0")\nexec %s -Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$d/classes:$d/lib/*" Hold "$@"\n' \
-        "$src" "$name" "$v" "$(command -v java)" >"$bin.tmp" && chmod +x "$bin.tmp"
-    mv -f "$bin.tmp" "$bin" && echo "$want" >"$stamp"
+    java_launchers "$src" "$name" "$v" "$dir" || { WHY="cannot write the launchers in $dir"; return 1; }
+    mv -f "$bin.tmp" "$bin" && mv -f "$dir/runtime.tmp" "$dir/runtime" && echo "$want" >"$stamp"
     if ! probe "$log" "$bin" || [ "$VERSION" != "$v" ]; then
         WHY="$name $v: hold --version failed or reports another version: $(last_words "$log")"
         return 1
     fi
+    # The runtime prints its ready line before it reads stdin; at stdin's end it exits at once.
+    local ready
+    ready=$(timeout 120 "$dir/runtime" </dev/null 2>>"$log" | head -n 1)
+    case $ready in
+        "runtime: 127.0.0.1:"*) ;;
+        *) WHY="$name $v: the runtime printed no ready line (got \"$ready\"): $(last_words "$log")"; return 1 ;;
+    esac
     # The client's own jar: the first the lock lists for the version whose version is the column's.
     artefact "$dir" "$(awk -v v="$v" '!/^#/ && $1 == v && $2 ~ (":" v "$") { print "sha256:" $3, $2 " (Maven, " FILENAME ")"; exit }' "$lock")"
     BUILT=1
+}
+
+# java_launchers SRC NAME VERSION DIR: DIR/hold.tmp (one cell, Hold) and DIR/runtime.tmp (the
+# column's runtime, Runtime). hold: a small heap, the serial collector and the client compiler, as
+# the program idles for minutes. runtime: the same with room for 32 cells at once (a Paho cell
+# holds well under 1 MiB of heap; measured in clients/README.md "Runtimes").
+java_launchers() {
+    local src=$1 name=$2 v=$3 dir=$4 java
+    java=$(command -v java)
+    printf '#!/bin/sh\n# Written by clients/setup.sh: %s/Hold.java on %s %s.\nd=$(dirname "$0")\nexec %s -Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$d/classes:$d/lib/*" Hold "$@"\n' \
+        "$src" "$name" "$v" "$java" >"$dir/hold.tmp" && chmod +x "$dir/hold.tmp" || return 1
+    printf '#!/bin/sh\n# Written by clients/setup.sh: the runtime (clients/java-contract/Runtime.java) of %s/Hold.java on %s %s.\nd=$(dirname "$0")\nexec %s -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$d/classes:$d/lib/*" Runtime "$@"\n' \
+        "$src" "$name" "$v" "$java" >"$dir/runtime.tmp" && chmod +x "$dir/runtime.tmp"
 }
 
 # setup_java NAME: every version clients/NAME/lock.txt lists.

@@ -71,11 +71,13 @@ cargo test --locked --test probe --no-run
 cargo test --locked --test probe > target/probe-tests.log 2>&1 &
 probe_tests=$!
 # Issue 31: the per-process mode still passes the debian x1 run. In the default runtime mode
-# only the columns with a `runtime = [...]` start differently, so those (today Paho Python's
-# default versions and its +v5 column; add each column that gets a runtime) run once more
-# with MATRIX_CLIENT_MODE=process, beside the x1 run, sharing its hold: 12 cells and 4 brokers
-# more at the start, no extra wall time (results in target/matrix/debian-process.json).
-MATRIX_CLIENT_MODE=process MATRIX_SET=debian MATRIX_PROFILES=paho-python,paho-python@2.1.0+v5 \
+# only the columns with a `runtime = [...]` start differently, so those (Paho Python's default
+# versions and its +v5 column, Paho Java, Paho Java v5, MQTT.js and its +v5 column; add each
+# column that gets a runtime) run once more with MATRIX_CLIENT_MODE=process, beside the x1 run,
+# sharing its hold: 28 cells and 4 brokers more at the start (8 JVMs and 8 Node.js of them, about
+# 6 s of CPU on the 2 cores at the start), no extra wall time (results in
+# target/matrix/debian-process.json).
+MATRIX_CLIENT_MODE=process MATRIX_SET=debian MATRIX_PROFILES=paho-python,paho-python@2.1.0+v5,paho-java,paho-java-v5,mqttjs,mqttjs+v5 \
   cargo test --locked --test matrix > target/process-x1-tests.log 2>&1 &
 process_x1=$!
 MATRIX_SET=debian cargo test --locked --test matrix

@@ -113,7 +113,7 @@ fn a_tampered_hash_in_a_paho_python_lock_makes_setup_fail_naming_the_package() -
 
 #[test]
 fn a_tampered_hash_in_a_java_lock_makes_setup_fail_naming_the_coordinates() -> anyhow::Result<()> {
-    let tree = tree_with(&["clients/setup.sh", "clients/paho-java-v5/Hold.java"])?;
+    let tree = tree_with(&["clients/setup.sh", "clients/paho-java-v5/Hold.java", "clients/java-contract/Contract.java", "clients/java-contract/Runtime.java"])?;
     // A jar where the lock's coordinates put it, in a folder laid out as a Maven repository.
     let coords = "org.eclipse.paho:org.eclipse.paho.mqttv5.client:0.0.7";
     let repo_dir = tree.path().join("m2");

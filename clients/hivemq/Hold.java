@@ -10,21 +10,27 @@
 // On a connection loss it prints `lost: <the cause's toString()>` (the disconnected listener's
 // cause, the library's own words). The version is the jar's Bundle-Version.
 //
+// The body is `run(Cell)`, shared by `main` (one cell, the process's environment and stdout)
+// and the runtime (clients/java-contract/Runtime.java, a cell per connection); the contract's
+// plumbing is clients/java-contract/Contract.java, compiled in beside this file.
+//
 // `Hold --version` prints only the `client:` line.
 
-import java.io.InputStream;
+import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.jar.Manifest;
 
+import com.hivemq.client.internal.mqtt.MqttClientConfig;
+import com.hivemq.client.internal.mqtt.MqttClientConnectionConfig;
 import com.hivemq.client.mqtt.MqttClient;
 import com.hivemq.client.mqtt.datatypes.MqttQos;
 import com.hivemq.client.mqtt.mqtt3.Mqtt3AsyncClient;
 import com.hivemq.client.mqtt.mqtt3.Mqtt3ClientBuilder;
+import com.hivemq.client.mqtt.mqtt3.Mqtt3ClientConfig;
 import com.hivemq.client.mqtt.mqtt3.exceptions.Mqtt3ConnAckException;
 
 public final class Hold {
@@ -32,84 +38,16 @@ public final class Hold {
      *  clock (libfaketime ×N) these are broker seconds, and a JVM on a busy machine may need
      *  real ones, so it is generous; the harness bounds the set-up in real time anyway. */
     private static final int CONNECT_SECS = 200;
-    /** The connection loss the library reported. */
-    private static final CompletableFuture<Throwable> LOST = new CompletableFuture<>();
-    /** When our own message came back (System.nanoTime()). */
-    private static final CompletableFuture<Long> ECHO = new CompletableFuture<>();
 
     private Hold() {}
 
-    private static String oneLine(String s) {
-        return String.join(" ", s.trim().split("\\s+"));
+    /** What the `client:` line names: the library and its version, as its jar's manifest says. */
+    static String client() {
+        return "hivemq-mqtt-client " + Contract.libraryVersion(MqttClient.class, null);
     }
 
-    private static void out(String line) {
-        System.out.println(line);
-        System.out.flush();
-    }
-
-    private static void fail(String message) {
-        System.err.println("error: " + oneLine(message));
-        System.err.flush();
-        System.exit(2);
-    }
-
-    private static void lost(String words) {
-        out("lost: " + oneLine(words));
-        System.exit(1);
-    }
-
-    private static String env(String name, String fallback) {
-        String v = System.getenv(name);
-        if (v == null || v.isEmpty()) {
-            if (fallback != null) {
-                return fallback;
-            }
-            fail(name + " is not set");
-        }
-        return v;
-    }
-
-    private static double envSecs(String name, String fallback) {
-        String raw = env(name, fallback);
-        try {
-            double v = Double.parseDouble(raw);
-            if (v >= 0 && !Double.isInfinite(v)) {
-                return v;
-            }
-        } catch (NumberFormatException e) {
-            // said below
-        }
-        fail(name + "=\"" + raw + "\" is not a non-negative number");
-        return 0;
-    }
-
-    private static int envInt(String name) {
-        String raw = env(name, null);
-        try {
-            int v = Integer.parseInt(raw);
-            if (v >= 0) {
-                return v;
-            }
-        } catch (NumberFormatException e) {
-            // said below
-        }
-        fail(name + "=\"" + raw + "\" is not a non-negative integer");
-        return 0;
-    }
-
-    /** The library's version as its jar's manifest says it. */
-    static String libraryVersion() {
-        String jar = MqttClient.class.getProtectionDomain().getCodeSource().getLocation().toString();
-        try (InputStream in = new java.net.URL("jar:" + jar + "!/META-INF/MANIFEST.MF").openStream()) {
-            String v = new Manifest(in).getMainAttributes().getValue("Bundle-Version");
-            if (v != null) {
-                return v;
-            }
-        } catch (java.io.IOException e) {
-            // said below
-        }
-        return "unknown";
+    public static void main(String[] args) {
+        Contract.main(args, Hold::client, Hold::run);
     }
 
     /** The innermost cause's words, with the outer ones when they say more. */
@@ -121,116 +59,118 @@ public final class Hold {
         return e.toString();
     }
 
-    private static <T> T await(CompletableFuture<T> f, long nanos) {
+    /** Closes the client's connection at once, no DISCONNECT: the library has no call for that,
+     *  so its Netty channel is closed, found through the internal configuration behind the
+     *  public view (1.4.2's Mqtt3ClientConfigView.delegate). Only the runtime needs it. */
+    private static void abort(Mqtt3ClientConfig view) {
         try {
-            return f.get(Math.max(nanos, 0), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-            return null;
-        } catch (InterruptedException | ExecutionException e) {
-            lost(words(e));
-            return null;
+            Field delegate = view.getClass().getDeclaredField("delegate");
+            delegate.setAccessible(true);
+            MqttClientConnectionConfig connection = ((MqttClientConfig) delegate.get(view)).getRawConnectionConfig();
+            if (connection != null) {
+                connection.getChannel().close();
+            }
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            // not connected, or another layout: nothing of ours to close
         }
     }
 
-    public static void main(String[] args) {
-        out("client: hivemq-mqtt-client " + libraryVersion());
-        if (Arrays.asList(args).contains("--version")) {
-            System.exit(0);
-        }
-
-        String transport = env("MATRIX_TRANSPORT", null);
-        String host = env("MATRIX_HOST", null);
-        int port = envInt("MATRIX_PORT");
-        String path = env("MATRIX_PATH", "/mqtt");
-        String username = env("MATRIX_USERNAME", null);
-        String password = System.getenv("MATRIX_PASSWORD");
-        String clientId = env("MATRIX_CLIENT_ID", null);
-        int keepalive = envInt("MATRIX_KEEPALIVE_SECS");
-        double hold = envSecs("MATRIX_HOLD_SECS", null);
-        double roundTrip = envSecs("MATRIX_ROUND_TRIP_SECS", "10");
-        String topic = env("MATRIX_TOPIC", null);
-        byte[] payload = ("alive " + clientId).getBytes(StandardCharsets.UTF_8);
+    /** One cell: connect, subscribe, hold, round trip; the exit status (or a Contract.Exit). */
+    static int run(Contract.Cell cell) {
+        cell.out("client: " + client());
+        Contract.Settings env = new Contract.Settings(cell);
+        // The connection loss the library reported.
+        CompletableFuture<Throwable> lost = new CompletableFuture<>();
+        // When our own message came back (System.nanoTime()).
+        CompletableFuture<Long> echo = new CompletableFuture<>();
 
         Mqtt3ClientBuilder builder = MqttClient.builder()
             .useMqttVersion3()
-            .identifier(clientId)
-            .serverHost(host)
-            .serverPort(port)
-            .addDisconnectedListener(context -> LOST.complete(context.getCause()));
-        if (transport.equals("ws")) {
+            .identifier(env.clientId)
+            .serverHost(env.host)
+            .serverPort(env.port)
+            .addDisconnectedListener(context -> lost.complete(context.getCause()));
+        if (cell.shared) {
+            // A CONNACK after the cell was cancelled: its connection is closed at once.
+            builder = builder.addConnectedListener(context ->
+                cell.track(() -> abort((Mqtt3ClientConfig) context.getClientConfig())));
+        }
+        if (env.transport.equals("ws")) {
             builder = builder.webSocketConfig()
-                .serverPath(path.startsWith("/") ? path.substring(1) : path)
+                .serverPath(env.path.startsWith("/") ? env.path.substring(1) : env.path)
                 .subprotocol("mqtt")
                 .applyWebSocketConfig();
-        } else if (!transport.equals("tcp")) {
-            fail("MATRIX_TRANSPORT=\"" + transport + "\" is neither ws nor tcp");
+        } else if (!env.transport.equals("tcp")) {
+            throw cell.fail("MATRIX_TRANSPORT=\"" + env.transport + "\" is neither ws nor tcp");
         }
         Mqtt3AsyncClient client = builder.buildAsync();
+        if (cell.shared) {
+            cell.onEnd(() -> abort(client.getConfig()));
+        }
 
         try {
             client.connectWith()
                 .cleanSession(true)
-                .keepAlive(keepalive)
+                .keepAlive(env.keepalive)
                 .simpleAuth()
-                .username(username)
-                .password((password == null ? "" : password).getBytes(StandardCharsets.UTF_8))
+                .username(env.username)
+                .password((env.password == null ? "" : env.password).getBytes(StandardCharsets.UTF_8))
                 .applySimpleAuth()
                 .send()
                 .get(CONNECT_SECS, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof Mqtt3ConnAckException) {
-                out("refused: " + oneLine(e.getCause().toString()));
-                System.exit(1);
+                throw cell.refused(e.getCause().toString());
             }
-            lost(words(e));
+            throw cell.lost(words(e));
         } catch (TimeoutException e) {
-            lost("no CONNACK within " + CONNECT_SECS + " s");
+            throw cell.lost("no CONNACK within " + CONNECT_SECS + " s");
         } catch (InterruptedException e) {
-            fail("interrupted");
+            throw cell.fail("interrupted");
         }
         long connackAt = System.nanoTime();
 
         CompletableFuture<?> suback = client.subscribeWith()
-            .topicFilter(topic)
+            .topicFilter(env.topic)
             .qos(MqttQos.AT_MOST_ONCE)
             .callback(p -> {
-                if (p.getTopic().toString().equals(topic) && Arrays.equals(p.getPayloadAsBytes(), payload)) {
-                    ECHO.complete(System.nanoTime());
+                if (p.getTopic().toString().equals(env.topic) && Arrays.equals(p.getPayloadAsBytes(), env.payload)) {
+                    echo.complete(System.nanoTime());
                 }
             })
             .send();
-        Object first = await(CompletableFuture.anyOf(suback, LOST), CONNECT_SECS * 1_000_000_000L);
+        Object first = cell.await(CompletableFuture.anyOf(suback, lost), CONNECT_SECS * 1_000_000_000L, e -> cell.lost(words(e)));
         if (first == null) {
-            lost("no SUBACK within " + CONNECT_SECS + " s");
+            throw cell.lost("no SUBACK within " + CONNECT_SECS + " s");
         }
-        if (LOST.isDone()) {
-            lost(words(LOST.join()));
+        if (lost.isDone()) {
+            throw cell.lost(words(lost.join()));
         }
 
-        long holdEnd = connackAt + (long) (hold * 1e9);
-        Throwable cause = await(LOST, holdEnd - System.nanoTime());
+        long holdEnd = connackAt + (long) (env.hold * 1e9);
+        Throwable cause = cell.await(lost, holdEnd - System.nanoTime(), e -> cell.lost(words(e)));
         if (cause != null) {
-            lost(words(cause));
+            throw cell.lost(words(cause));
         }
 
         long sent = System.nanoTime();
-        client.publishWith().topic(topic).payload(payload).qos(MqttQos.AT_MOST_ONCE).send();
-        Object echo = await(CompletableFuture.anyOf(ECHO, LOST), sent + (long) (roundTrip * 1e9) - System.nanoTime());
-        if (echo instanceof Throwable) {
-            lost(words((Throwable) echo));
+        client.publishWith().topic(env.topic).payload(env.payload).qos(MqttQos.AT_MOST_ONCE).send();
+        Object back = cell.await(CompletableFuture.anyOf(echo, lost), sent + (long) (env.roundTrip * 1e9) - System.nanoTime(), e -> cell.lost(words(e)));
+        if (back instanceof Throwable) {
+            throw cell.lost(words((Throwable) back));
         }
-        if (echo == null) {
-            lost("no round trip within " + roundTrip + " s");
+        if (back == null) {
+            throw cell.lost("no round trip within " + env.roundTrip + " s");
         }
-        long echoAt = (Long) echo;
+        long echoAt = (Long) back;
         try {
-            client.disconnect().get((long) (roundTrip * 1e9), TimeUnit.NANOSECONDS);
+            client.disconnect().get((long) (env.roundTrip * 1e9), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            lost("DISCONNECT did not complete within " + roundTrip + " s");
+            throw cell.lost("DISCONNECT did not complete within " + env.roundTrip + " s");
         } catch (InterruptedException | ExecutionException e) {
-            lost(words(e));
+            throw cell.lost(words(e));
         }
-        out(String.format("done: round trip %.0f ms", (echoAt - sent) / 1e6));
-        System.exit(0);
+        cell.out(String.format("done: round trip %.0f ms", (echoAt - sent) / 1e6));
+        return 0;
     }
 }
