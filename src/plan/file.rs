@@ -252,6 +252,22 @@ impl ClientVersions {
     pub fn column(&self, version: &str) -> String {
         versioned_name(&self.client, version)
     }
+
+    /// One version's column: the client's table with the version in place of
+    /// [`VERSION_PLACEHOLDER`] in its command, runtime, description and artefact. Listed
+    /// versions and versions on demand are both built here.
+    pub fn version_column(&self, version: &str) -> CommandClient {
+        let t = &self.template;
+        let put = |a: &String| a.replace(VERSION_PLACEHOLDER, version);
+        CommandClient {
+            name: self.column(version),
+            command: t.command.iter().map(put).collect(),
+            runtime: t.runtime.as_ref().map(|r| r.iter().map(put).collect()),
+            description: t.description.as_ref().map(put),
+            artefact: t.artefact.as_ref().map(put),
+            ..t.clone()
+        }
+    }
 }
 
 /// The column name of a client's version: `X@version`.
@@ -370,7 +386,7 @@ impl Ctx<'_> {
         };
         let family = ClientVersions { client: n.clone(), versions, defaults, releases, template: one.clone() };
         // Each listed version is built exactly as a version on demand is: one rule.
-        let each = family.versions.iter().map(|v| crate::plan::ondemand::column(&family, v)).collect();
+        let each = family.versions.iter().map(|v| family.version_column(v)).collect();
         Ok((each, Some(family)))
     }
 

@@ -7,7 +7,7 @@
 //! the words for a version the registry does not serve. The registry is asked and the set-up run
 //! in `engine::ondemand`.
 
-use crate::plan::file::{versioned_name, ClientVersions, VERSION_PLACEHOLDER};
+use crate::plan::file::{versioned_name, ClientVersions};
 use crate::plan::releases::{compare, Registry, Releases};
 use crate::plan::{Column, CommandClient};
 
@@ -58,15 +58,7 @@ pub fn can_install(family: &ClientVersions, version: &str) -> bool {
 /// The column of a version matrix.toml does not list: its client's table with the version in
 /// place of `{version}`, as a listed version's column is made.
 pub fn column(family: &ClientVersions, version: &str) -> CommandClient {
-    let t = &family.template;
-    CommandClient {
-        name: family.column(version),
-        command: t.command.iter().map(|a| a.replace(VERSION_PLACEHOLDER, version)).collect(),
-        description: t.description.as_ref().map(|d| d.replace(VERSION_PLACEHOLDER, version)),
-        artefact: t.artefact.as_ref().map(|a| a.replace(VERSION_PLACEHOLDER, version)),
-        runtime: t.runtime.as_ref().map(|r| r.iter().map(|a| a.replace(VERSION_PLACEHOLDER, version)).collect()),
-        ..t.clone()
-    }
+    family.version_column(version)
 }
 
 /// The columns (a plan's) that are versions on demand, in column order.
