@@ -4,12 +4,13 @@
 //! nothing fetched: the links are in-page anchors (`#e-3-7`), and `:target` marks the evidence
 //! opened. Written with maud, as the matrix page is ([`super::html`]).
 
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup, DOCTYPE};
 
 use crate::conformance::broker_judge::{judge_answer, tag_summary};
 use crate::conformance::brokers::{TagRow, BROKER_CASES};
 use crate::conformance::grid::Grid;
 use crate::conformance::judge::Kind;
+use crate::report::html::head;
 
 const CSS: &str = include_str!("html/conformance.css");
 
@@ -159,12 +160,7 @@ fn render(p: &Page) -> String {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (p.title) }
-                style { (PreEscaped(CSS)) }
-            }
+            (head(&p.title, CSS))
             body {
                 header { h1 { (p.title) } p.run { (p.line) } }
                 p.legend { @for k in legend { span class=(kind_class(k)) { (k.word()) } " " } "— click a cell for its wire evidence." }

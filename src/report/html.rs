@@ -17,6 +17,19 @@ use crate::report::lifeline;
 use crate::report::timeline::{timeline, Timeline};
 
 const CSS: &str = include_str!("html/report.css");
+
+/// The `<head>` of every self-contained page the reports write: UTF-8, the viewport, the
+/// title, and the page's own style sheet inline (nothing fetched).
+pub(crate) fn head(title: &str, css: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) }
+            style { (PreEscaped(css)) }
+        }
+    }
+}
 const SCRIPT: &str = include_str!("html/report.js");
 
 /// What the page's script knows of one cell.
@@ -202,12 +215,7 @@ pub fn html(r: &RunResult) -> String {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "mosquitto-matrix — " (r.set) }
-                style { (PreEscaped(CSS)) }
-            }
+            (head(&format!("mosquitto-matrix — {}", r.set), CSS))
             body {
                 header {
                     h1 { "mosquitto-matrix — " (r.set) }

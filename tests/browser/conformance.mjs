@@ -5,11 +5,9 @@
 // JSON object on stdout; tests/browser_report.rs judges it.
 //
 //   node tests/browser/conformance.mjs PAGE.html SCREENSHOT.png COLUMN/CASE [COLUMN/CASE …]
-import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
-const require = createRequire(new URL('../../clients/browser/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
+import { offlinePage } from './offline.mjs';
 
 const [file, shot, ...asked] = process.argv.slice(2);
 if (!file || !shot || asked.length === 0) {
@@ -17,22 +15,8 @@ if (!file || !shot || asked.length === 0) {
   process.exit(2);
 }
 const url = pathToFileURL(file).href;
-const browser = await chromium.launch({
-  executablePath: process.env.MATRIX_CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu'],
-});
+const { browser, page, fetched, errors } = await offlinePage({ width: 1680, height: 1050 }, (u) => u.split('#')[0] === url);
 try {
-  const page = await browser.newPage({ viewport: { width: 1680, height: 1050 } });
-  const fetched = [];
-  await page.route('**/*', (route) => {
-    const u = route.request().url();
-    if (u.split('#')[0] === url) return route.continue();
-    fetched.push(u);
-    return route.abort();
-  });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   await page.goto(url);
   const headSticky = await page.$eval('#grid thead th', (th) => getComputedStyle(th).position);
   // Every cell's kind and background colour, by kind.

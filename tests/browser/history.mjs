@@ -5,12 +5,10 @@
 // and refused. Prints one JSON object on stdout; tests/browser_history.rs judges it.
 //
 //   node tests/browser/history.mjs SITE_DIR SET SHOT_DIR
-import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 
-const require = createRequire(new URL('../../clients/browser/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
+import { offlinePage } from './offline.mjs';
 
 const [site, set, shots] = process.argv.slice(2);
 if (!site || !set || !shots) {
@@ -18,21 +16,8 @@ if (!site || !set || !shots) {
   process.exit(2);
 }
 const base = pathToFileURL(path.resolve(site)).href + '/';
-const browser = await chromium.launch({
-  executablePath: process.env.MATRIX_CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu'],
-});
+const { browser, page, fetched, errors } = await offlinePage({ width: 1400, height: 900 }, (u) => u.startsWith(base));
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const fetched = [];
-  await page.route('**/*', (route) => {
-    const u = route.request().url();
-    if (u.startsWith(base)) return route.continue();
-    fetched.push(u);
-    return route.abort();
-  });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(base + `set/${set}.html`);
   const strips = await page.$$eval('td.cell .strip', (ss) => ss.filter((s) => s.getBoundingClientRect().width > 0 && s.offsetParent !== null).length);
   const changed = page.locator('td.cell[data-changes]:not([data-changes="0"]) a').first();

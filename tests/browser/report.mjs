@@ -4,11 +4,9 @@
 // makes. Prints one JSON object on stdout; tests/browser_report.rs judges it.
 //
 //   node tests/browser/report.mjs PAGE.html SCREENSHOT.png CELL_ID [CELL_ID …]
-import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
-const require = createRequire(new URL('../../clients/browser/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
+import { offlinePage } from './offline.mjs';
 
 const [file, shot, ...ids] = process.argv.slice(2);
 if (!file || !shot || ids.length === 0) {
@@ -16,23 +14,8 @@ if (!file || !shot || ids.length === 0) {
   process.exit(2);
 }
 const url = pathToFileURL(file).href;
-const browser = await chromium.launch({
-  executablePath: process.env.MATRIX_CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu'],
-});
+const { browser, page, fetched, errors } = await offlinePage({ width: 1680, height: 1050 }, (u) => u === url);
 try {
-  const page = await browser.newPage({ viewport: { width: 1680, height: 1050 } });
-  // Every request but the page itself is a fetch the report must not make: record and refuse it.
-  const fetched = [];
-  await page.route('**/*', (route) => {
-    const u = route.request().url();
-    if (u === url) return route.continue();
-    fetched.push(u);
-    return route.abort();
-  });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   await page.goto(url);
   const headSticky = await page.$eval('#grid thead th', (th) => getComputedStyle(th).position);
   const cells = [];
