@@ -12,6 +12,7 @@ set -euo pipefail
 in_use_mb() { awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 } END { printf "%d", (t - a) / 1024 }' /proc/meminfo; }
 base=$(in_use_mb)
 peak_file=$(mktemp)
+echo "$base" > "$peak_file"
 trap 'rm -f "$peak_file"' EXIT
 ( peak=$base; while :; do now=$(in_use_mb); [ "$now" -gt "$peak" ] && peak=$now && echo "$peak" > "$peak_file"; sleep 0.5; done ) &
 sampler=$!
