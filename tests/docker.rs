@@ -1344,8 +1344,8 @@ async fn a_runtime_killed_mid_hold_makes_its_cells_error_naming_it_while_the_oth
     let mut p = plan(&["bookworm", "sid"], &["paho-python@2.2.0", "paho-python@1.6.1"], "30s");
     p.timing = quick_timing(Duration::from_secs(30));
     assert_eq!(p.client_mode, mosquitto_matrix::plan::ClientMode::Runtime);
-    let (r, run_id) = run_holding_then(&p, |run_id| {
-        let ours = reaper::run_processes(run_id);
+    let (r, run_id) = background::run_holding_then(&p, RUN_ENDS_WITHIN, |run_id| async move {
+        let ours = reaper::run_processes(&run_id);
         let runtimes: Vec<i32> = ours.iter().copied().filter(|pid| cmdline(*pid).contains("runtime.py")).collect();
         assert_eq!(runtimes.len(), 2, "one runtime per version, not one per cell: {:?}", ours.iter().map(|p| cmdline(*p)).collect::<Vec<_>>());
         let victim = runtimes.iter().copied().find(|pid| cmdline(*pid).contains("paho-python/2.2.0/")).expect("the 2.2.0 runtime");

@@ -212,7 +212,7 @@ async fn a_wrong_password_a_404_a_plain_client_on_tls_and_an_unknown_ca_each_giv
         assert_eq!(status, Some(2), "{what}: exit 2\n{stderr}");
         assert_eq!(lines.len(), 1, "{what}: one line\n{stderr}");
         assert!(lines[0].contains(expected), "{what}: {:?} should say {expected:?}", lines[0]);
-        assert!(!stderr.contains(password) || *password == "", "{what}: the password is never shown");
+        assert!(!stderr.contains(password) || password.is_empty(), "{what}: the password is never shown");
         assert!(stdout.is_empty(), "{what}: no report for a probe that could not run: {stdout}");
         assert!(took < Duration::from_secs(10), "{what}: took {took:?}");
     }
