@@ -195,6 +195,69 @@ final class Contract {
             }
         }
 
+        /** The second half of a Paho Java session (v3 and v5 alike), from CONNACK (at
+         *  `connackAt`, System.nanoTime()): holds for `env.hold` unless `loss` completes first,
+         *  publishes once and waits `env.roundTrip` for `echo` (when the message came back),
+         *  then disconnects on a thread of its own, waited for as long as the round trip may
+         *  take: disconnect() can hang in the library itself (1.1.0: WebSocketReceiver.stop()
+         *  joins its reader thread from inside a synchronized block), and the session is proven
+         *  by then. Writes the `done:` line; a loss is `lost:` with the library's words. Only
+         *  the library's own (checked) exceptions count as its answer. */
+        int holdThenRoundTrip(Settings env, long connackAt, CompletableFuture<Throwable> loss, CompletableFuture<Long> echo,
+                              Call publish, Call disconnect) {
+            long holdEnd = connackAt + (long) (env.hold * 1e9);
+            Throwable cause = await(loss, holdEnd - System.nanoTime());
+            if (cause != null) {
+                throw lost(cause.toString());
+            }
+
+            long sent = System.nanoTime();
+            try {
+                publish.run();
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                cause = loss.getNow(null);
+                throw lost(cause != null ? cause.toString() : e.toString());
+            }
+            long deadline = sent + (long) (env.roundTrip * 1e9);
+            Object first = await(CompletableFuture.anyOf(echo, loss), deadline - System.nanoTime());
+            if (first instanceof Throwable) {
+                throw lost(first.toString());
+            }
+            if (first == null) {
+                throw lost("no round trip within " + env.roundTrip + " s");
+            }
+            long echoAt = (Long) first;
+            CompletableFuture<Throwable> disconnected = new CompletableFuture<>();
+            Thread closer = new Thread(() -> {
+                try {
+                    disconnect.run();
+                    disconnected.complete(null);
+                } catch (RuntimeException e) {
+                    throw e;
+                } catch (Exception e) {
+                    disconnected.complete(e);
+                }
+            }, "disconnect");
+            closer.setDaemon(true);
+            closer.start();
+            String note = "";
+            try {
+                Throwable failed = disconnected.get((long) (env.roundTrip * 1e9), TimeUnit.NANOSECONDS);
+                if (failed != null) {
+                    // A failing DISCONNECT is still a lost connection.
+                    throw lost(failed.toString());
+                }
+            } catch (TimeoutException e) {
+                note = String.format("; the library's disconnect() did not return within %s s", env.roundTrip);
+            } catch (InterruptedException | ExecutionException e) {
+                throw fail("waiting for disconnect(): " + e);
+            }
+            out(String.format("done: round trip %.0f ms%s", (echoAt - sent) / 1e6, note));
+            return 0;
+        }
+
         /** Runs a library's blocking `subscribe` on a thread of its own and waits for it or for
          *  `loss` (the library's report of a lost connection), whichever comes first: a loss, or
          *  a subscribe that threw, ends the cell with `lost:` (the loss's words when there is

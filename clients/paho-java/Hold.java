@@ -24,9 +24,6 @@
 
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 import javax.net.SocketFactory;
 
@@ -130,55 +127,7 @@ public final class Hold {
 
         cell.subscribe(() -> client.subscribe(env.topic, 0), lost);
 
-        long holdEnd = connackAt + (long) (env.hold * 1e9);
-        Throwable cause = cell.await(lost, holdEnd - System.nanoTime());
-        if (cause != null) {
-            throw cell.lost(cause.toString());
-        }
-
-        long sent = System.nanoTime();
-        try {
-            client.publish(env.topic, env.payload, 0, false);
-        } catch (MqttException e) {
-            cause = lost.getNow(null);
-            throw cell.lost(cause != null ? cause.toString() : e.toString());
-        }
-        long deadline = sent + (long) (env.roundTrip * 1e9);
-        Object first = cell.await(CompletableFuture.anyOf(echo, lost), deadline - System.nanoTime());
-        if (first instanceof Throwable) {
-            throw cell.lost(first.toString());
-        }
-        if (first == null) {
-            throw cell.lost("no round trip within " + env.roundTrip + " s");
-        }
-        long echoAt = (Long) first;
-        // disconnect() can hang in the library itself (1.1.0: WebSocketReceiver.stop() joins
-        // its reader thread from inside a synchronized block), so it runs on a thread of its own
-        // and is waited for as long as the round trip may take. The session is proven by then.
-        CompletableFuture<Throwable> disconnected = new CompletableFuture<>();
-        Thread closer = new Thread(() -> {
-            try {
-                client.disconnect(0);
-                disconnected.complete(null);
-            } catch (MqttException e) {
-                disconnected.complete(e);
-            }
-        }, "disconnect");
-        closer.setDaemon(true);
-        closer.start();
-        String note = "";
-        try {
-            Throwable failed = disconnected.get((long) (env.roundTrip * 1e9), TimeUnit.NANOSECONDS);
-            if (failed != null) {
-                // A failing DISCONNECT is still a lost connection.
-                throw cell.lost(failed.toString());
-            }
-        } catch (TimeoutException e) {
-            note = String.format("; the library's disconnect() did not return within %s s", env.roundTrip);
-        } catch (InterruptedException | ExecutionException e) {
-            throw cell.fail("waiting for disconnect(): " + e);
-        }
-        cell.out(String.format("done: round trip %.0f ms%s", (echoAt - sent) / 1e6, note));
-        return 0;
+        return cell.holdThenRoundTrip(env, connackAt, lost, echo,
+            () -> client.publish(env.topic, env.payload, 0, false), () -> client.disconnect(0));
     }
 }
