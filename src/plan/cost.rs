@@ -23,7 +23,7 @@ pub struct Cost {
 impl Cost {
     /// A broker container: the engine creating, copying into and starting it, and the
     /// broker's own start (measured: 0.2–0.4 s of CPU across dockerd, containerd and runc).
-    pub const BROKER: Cost = Cost { start_cpu: Duration::from_millis(150), memory_mb: 12 };
+    pub const BROKER: Cost = Cost { start_cpu: Duration::from_millis(400), memory_mb: 12 };
     /// A reverse-proxy container (nginx, HAProxy, Caddy, Apache from Debian's packages): as a
     /// broker's, the engine's work to create, copy into and start it; the proxy's own CPU over
     /// a whole x10 run was 37-121 ms, its memory 3-4 MB (nginx) and 11-14 MB (HAProxy), and the
