@@ -50,6 +50,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { caSwitches, executable, PROFILE_PREFIX, removeStaleProfiles, setupMs, switches, UNSAFE_HIGH_PORTS } from './chromium.mjs';
+import { HEADER_MAX, parseHeader } from '../node-runtime/header.mjs';
 import { configFrom, guardSecs, outcome } from './contract.mjs';
 import { openPage, startHold, stopHold } from './session.mjs';
 
@@ -208,19 +209,7 @@ function cell(socket) {
 // crashed renderer) ends every cell it holds as ERROR with its words: which of
 // its sessions threw cannot be told. The browser's words about a failed
 // WebSocket go to the cell whose URL (its own proxy port) they name.
-const HEADER_MAX = 64 * 1024;
 const PAGE_CELLS = 8;
-
-function parseHeader(text) {
-  const env = {};
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i += 1) {
-    const eq = lines[i].indexOf('=');
-    if (eq <= 0) return { bad: `header line ${i + 1} is not NAME=VALUE: ${JSON.stringify(lines[i])}` };
-    env[lines[i].slice(0, eq)] = lines[i].slice(eq + 1);
-  }
-  return { env };
-}
 
 // The open pages, each { ready (a promise of { page, version }), cells (a Map
 // of cell id to its handlers), taken (slots promised, open cells included),

@@ -17,10 +17,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import net from 'node:net';
 
+import { HEADER_MAX, parseHeader as parseLines } from '../node-runtime/header.mjs';
 import { hold, libArg, loadMqtt, oneLine } from './hold.mjs';
 
-/** The most a header may take before its empty line. */
-const HEADER_MAX = 64 * 1024;
 
 let lib;
 try {
@@ -40,17 +39,11 @@ function uncaught(e) {
 process.on('uncaughtException', uncaught);
 process.on('unhandledRejection', uncaught);
 
-/** The environment in a header (`NAME=VALUE` lines, the empty line excluded), or what is wrong. */
+/** The environment in a header, or what is wrong: MQTT.js needs MATRIX_URL too. */
 function parseHeader(text) {
-  const env = {};
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i += 1) {
-    const eq = lines[i].indexOf('=');
-    if (eq <= 0) return { bad: `header line ${i + 1} is not NAME=VALUE: ${JSON.stringify(lines[i])}` };
-    env[lines[i].slice(0, eq)] = lines[i].slice(eq + 1);
-  }
-  if (!env.MATRIX_URL) return { bad: 'the header has no MATRIX_URL' };
-  return { env };
+  const parsed = parseLines(text);
+  if (parsed.env && !parsed.env.MATRIX_URL) return { bad: 'the header has no MATRIX_URL' };
+  return parsed;
 }
 
 function serve(socket) {
