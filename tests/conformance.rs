@@ -36,6 +36,7 @@ fn grid() -> &'static Grid {
             cases: CASES.iter().collect(),
             workdir: root().to_path_buf(),
             jobs: 1,
+            mode: mosquitto_matrix::plan::ClientMode::Runtime,
         };
         let grid = runtime.block_on(grid::run(&ask));
         if std::env::var_os("SHOW_CELLS").is_some() {

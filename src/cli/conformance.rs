@@ -11,9 +11,9 @@ use mosquitto_matrix::conformance::brokers;
 use mosquitto_matrix::conformance::case::CASES;
 use mosquitto_matrix::conformance::expected::Expected;
 use mosquitto_matrix::conformance::releases;
-use mosquitto_matrix::conformance::grid::{self, GridAsk, DEFAULT_JOBS};
+use mosquitto_matrix::conformance::grid::{self, GridAsk};
 use mosquitto_matrix::conformance::{default_columns, named_cases, named_columns};
-use mosquitto_matrix::plan::MatrixFile;
+use mosquitto_matrix::plan::{ClientMode, MatrixFile};
 use mosquitto_matrix::probe;
 use mosquitto_matrix::report::{self, exit};
 
@@ -81,9 +81,14 @@ pub struct ClientsArgs {
     /// Comma-separated case ids (default: all). Example: --cases lws4-ping,text-frame
     #[arg(long, value_delimiter = ',')]
     pub cases: Option<Vec<String>>,
-    /// How many real-client cells run at once. Example: --jobs 4
-    #[arg(long, default_value_t = DEFAULT_JOBS)]
-    pub jobs: usize,
+    /// How many real-client cells run at once (default: 64 in runtime mode, 16 in process mode). Example: --jobs 4
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// How the real clients start: `runtime`, one process per client version for the whole grid, each cell a
+    /// connection to it (columns with `runtime = [...]`), or `process`, one process per cell (else
+    /// MATRIX_CLIENT_MODE; default runtime). Example: --client-mode process
+    #[arg(long, value_name = "MODE")]
+    pub client_mode: Option<String>,
     /// How to print the grid. Example: --format json
     #[arg(long, value_enum, default_value = "table")]
     pub format: GridFormat,
@@ -159,6 +164,17 @@ async fn brokers(config: &Path, a: BrokersArgs) -> Result<u8, Error> {
     Ok(if differences.is_empty() { exit::MET } else { exit::CHANGED })
 }
 
+/// `--client-mode`, else `MATRIX_CLIENT_MODE` (empty counts as unset), else runtime.
+fn client_mode(flag: Option<&str>) -> Result<ClientMode, Error> {
+    let var = std::env::var("MATRIX_CLIENT_MODE").ok().filter(|v| !v.trim().is_empty());
+    let (name, given) = match (flag, var) {
+        (Some(f), _) => ("--client-mode", f.to_string()),
+        (None, Some(v)) => ("MATRIX_CLIENT_MODE", v),
+        (None, None) => return Ok(ClientMode::default()),
+    };
+    ClientMode::parse(&given).map_err(|what| Error::Argument { name: name.into(), what })
+}
+
 async fn clients(config: &Path, a: ClientsArgs) -> Result<u8, Error> {
     let file = MatrixFile::load(config)?;
     let from = probe::ask::FromFile::of(Some(&file));
@@ -182,8 +198,10 @@ async fn clients(config: &Path, a: ClientsArgs) -> Result<u8, Error> {
         beside.is_file().then_some(beside)
     });
     let expected = expected_path.as_deref().map(Expected::load).transpose()?;
-    eprintln!("conformance: {} column(s) × {} case(s) against the scripted broker", columns.len(), cases.len());
-    let grid = grid::run(&GridAsk { columns, cases, workdir, jobs: a.jobs }).await;
+    let mode = client_mode(a.client_mode.as_deref())?;
+    let jobs = a.jobs.unwrap_or(grid::default_jobs(mode));
+    eprintln!("conformance: {} column(s) × {} case(s) against the scripted broker ({} mode)", columns.len(), cases.len(), mode.name());
+    let grid = grid::run(&GridAsk { columns, cases, workdir, jobs, mode }).await;
     if let Some(dir) = &a.out {
         let (md, json, html) = (report::conformance::markdown(&grid), report::conformance::json(&grid) + "\n", report::conformance_html::clients_html(&grid));
         write_out(dir, "conformance-clients", &md, &json, &html)?;

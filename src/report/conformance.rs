@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::conformance::broker_judge::{judge_answer, tag_summary};
 use crate::conformance::brokers::{TagRow, BROKER_CASES};
-use crate::conformance::grid::Grid;
+use crate::conformance::grid::{Grid, GridCell};
 use crate::conformance::judge::Kind;
 
 /// The JSON schema's version.
@@ -111,8 +111,10 @@ pub fn text(grid: &Grid) -> String {
     let odd: Vec<_> = grid.cells.iter().filter(|c| !matches!(c.judged.kind, Kind::Ok | Kind::NotApplicable)).collect();
     if !odd.is_empty() {
         out.push_str("\nCells that are not OK, with the wire as the scripted broker saw it:\n");
-        for c in odd {
-            out.push_str(&format!("\n{} × {}: {}: {}\n", c.column, c.case, c.judged.kind.word(), c.judged.did));
+        for group in said_once(&odd) {
+            let c = group[0];
+            let cases: Vec<&str> = group.iter().map(|g| g.case).collect();
+            out.push_str(&format!("\n{} × {}: {}: {}\n", c.column, cases.join(", "), c.judged.kind.word(), c.judged.did));
             for line in &c.judged.evidence {
                 out.push_str(&format!("    {line}\n"));
             }
@@ -120,6 +122,20 @@ pub fn text(grid: &Grid) -> String {
     }
     out.push_str(&format!("\n{} cells in {:.1} s\n", grid.cells.len(), grid.wall.as_secs_f64()));
     out
+}
+
+/// The cells in runs that say the same thing once: neighbouring cells of one column with the
+/// same kind and words and no frames (a runtime that could not be had, said for all its cells).
+fn said_once<'a>(cells: &[&'a GridCell]) -> Vec<Vec<&'a GridCell>> {
+    let mut groups: Vec<Vec<&GridCell>> = Vec::new();
+    for c in cells {
+        let same = |g: &&GridCell| g.column == c.column && g.judged == c.judged && c.judged.evidence.is_empty();
+        match groups.last_mut() {
+            Some(last) if last.last().is_some_and(same) => last.push(c),
+            _ => groups.push(vec![c]),
+        }
+    }
+    groups
 }
 
 /// A cell for the terminal, coloured by its kind (comfy-table colours only on a terminal).
