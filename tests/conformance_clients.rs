@@ -9,8 +9,11 @@
 //! - for every installed real client, the lws 4.x case agrees with the full-hold matrix on
 //!   bookworm (matrix.toml's debian row, the measured full-hold answers);
 //! - every installed real client's cells equal the ones measured in conformance.toml;
-//! - the whole default grid (built-ins and installed clients) takes about a minute (60 s measured
-//!   idle; 120 s asserted, so that a busy machine does not fail it).
+//! - the whole default grid (built-ins and installed clients, runtime mode) takes at most the
+//!   issue's 60 s, and leaves no runtime or client process behind;
+//! - process mode (a process per cell, `--client-mode process`) gives the same kind as runtime
+//!   mode in every cell of matrix.toml's default columns that have a runtime (every other
+//!   version's runtime cells equal conformance.toml, which process mode measured).
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -18,10 +21,10 @@ use std::time::Duration;
 
 use mosquitto_matrix::conformance::case::CASES;
 use mosquitto_matrix::conformance::expected::Expected;
-use mosquitto_matrix::conformance::grid::{self, Grid, GridAsk, DEFAULT_JOBS};
+use mosquitto_matrix::conformance::grid::{self, Grid, GridAsk};
 use mosquitto_matrix::conformance::judge::Kind;
 use mosquitto_matrix::conformance::default_columns;
-use mosquitto_matrix::plan::{Column, MatrixFile, Outcome, Route};
+use mosquitto_matrix::plan::{ClientMode, Column, MatrixFile, Outcome, Route};
 use mosquitto_matrix::probe;
 
 fn root() -> &'static Path {
@@ -36,19 +39,64 @@ fn file() -> &'static MatrixFile {
     })
 }
 
-/// The default grid, as `conformance clients` runs it, once.
-fn grid() -> &'static Grid {
-    static GRID: OnceLock<Grid> = OnceLock::new();
+/// The default grid, as `conformance clients` runs it (runtime mode), once; and the processes
+/// of ours still alive right after it (none may be: every runtime and client has ended).
+fn grid_and_left() -> &'static (Grid, Vec<String>) {
+    static GRID: OnceLock<(Grid, Vec<String>)> = OnceLock::new();
     GRID.get_or_init(|| {
         let from = probe::ask::FromFile::of(Some(file()));
         let (columns, left_out) = default_columns(&from.clients, |c| probe::installed(c, &from.workdir));
         for why in left_out {
             eprintln!("left out: {why}");
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
-        let ask = GridAsk { columns, cases: CASES.iter().collect(), workdir: from.workdir, jobs: DEFAULT_JOBS };
-        let grid = runtime.block_on(grid::run(&ask));
+        let grid = run(columns, ClientMode::Runtime);
         eprintln!("{}", mosquitto_matrix::report::conformance::text(&grid));
+        (grid, our_children())
+    })
+}
+
+fn grid() -> &'static Grid {
+    &grid_and_left().0
+}
+
+fn run(columns: Vec<Column>, mode: ClientMode) -> Grid {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let workdir = probe::ask::FromFile::of(Some(file())).workdir;
+    let ask = GridAsk { columns, cases: CASES.iter().collect(), workdir, jobs: grid::default_jobs(mode), mode };
+    runtime.block_on(grid::run(&ask))
+}
+
+/// The processes whose parent is this one, as `pid comm` (a finished grid leaves none).
+fn our_children() -> Vec<String> {
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc lists").flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid ...: the comm may hold spaces, so read after its last ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+        if rest.split_whitespace().nth(1) == Some(me.as_str()) {
+            out.push(head.replace('(', ""));
+        }
+    }
+    out
+}
+
+/// In process mode, the grid's columns that are matrix.toml's default columns (`profiles`) and
+/// have a runtime: run after the default grid, never beside it.
+fn process_grid() -> &'static Grid {
+    static GRID: OnceLock<Grid> = OnceLock::new();
+    GRID.get_or_init(|| {
+        let columns: Vec<Column> = grid()
+            .columns
+            .iter()
+            .filter_map(|name| file().columns.iter().find(|c| c.name() == name))
+            .filter(|c| matches!(c, Column::Command(k) if k.runtime.is_some()))
+            .cloned()
+            .collect();
+        let names: Vec<&str> = columns.iter().map(Column::name).collect();
+        eprintln!("process mode: {}", names.join(", "));
+        let grid = run(columns, ClientMode::Process);
+        eprintln!("process mode: {} cells in {:.1} s", grid.cells.len(), grid.wall.as_secs_f64());
         grid
     })
 }
@@ -109,12 +157,32 @@ fn every_installed_client_cell_equals_the_one_measured_in_conformance_toml() {
     assert!(differ.is_empty(), "\n{}", differ.join("\n"));
 }
 
-/// The target is 60 s on an idle 2-core machine (measured: 54–63 s, docs/src/conformance.md).
-/// A test must not depend on the machine being idle, so the bound asserted is twice that: a
-/// grid past it has lost its point (seconds, not a hold) whatever else runs.
+/// The budget: the default grid (30 columns × 18 cases here, runtime mode) within 60 s.
+/// Measured idle on this 2-core machine: IDLE_FIGURES; in process mode PROCESS_FIGURES. So 60 s leaves a
+/// wide margin for a busy machine, which no test may depend on being idle.
 #[test]
-fn the_default_grid_takes_about_a_minute_not_a_hold() {
+fn the_default_grid_takes_at_most_sixty_seconds() {
     let grid = grid();
     eprintln!("default grid: {} columns, {} cells in {:.1} s", grid.columns.len(), grid.cells.len(), grid.wall.as_secs_f64());
-    assert!(grid.wall <= Duration::from_secs(120), "the grid took {:?}", grid.wall);
+    assert!(grid.wall <= Duration::from_secs(60), "the grid took {:?}", grid.wall);
+}
+
+#[test]
+fn no_runtime_or_client_process_outlives_the_grid() {
+    let left = &grid_and_left().1;
+    assert!(left.is_empty(), "still running after the grid: {left:?}");
+}
+
+#[test]
+fn process_mode_gives_every_default_runtime_columns_cell_the_same_kind_as_runtime_mode() {
+    let (runtime, process) = (grid(), process_grid());
+    assert!(process.columns.iter().any(|c| c.starts_with("paho-java@")), "no Paho Java column ran in process mode: {:?}", process.columns);
+    let mut differ = Vec::new();
+    for cell in &process.cells {
+        let other = runtime.cell(&cell.column, cell.case).expect("the same cell in runtime mode");
+        if other.judged.kind != cell.judged.kind {
+            differ.push(format!("{} × {}: process {} ({}), runtime {} ({})", cell.column, cell.case, cell.judged.kind.word(), cell.judged.did, other.judged.kind.word(), other.judged.did));
+        }
+    }
+    assert!(differ.is_empty(), "\n{}", differ.join("\n"));
 }
