@@ -193,6 +193,7 @@ fn the_broker_conformance_page_of_the_measured_debian_set_colours_each_answer_an
         .map(|tag| TagRow {
             tag: (*tag).to_string(),
             cells: BROKER_CASES.iter().filter_map(|c| debian.get(*tag).and_then(|t| t.get(c.id)).map(|w| (c.id, w.clone()))).collect(),
+            sources: Vec::new(),
         })
         .collect();
     let dir = root().join("target/report-shots");

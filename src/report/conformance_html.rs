@@ -6,10 +6,12 @@
 
 use maud::{html, Markup, DOCTYPE};
 
-use crate::conformance::broker_judge::{judge_answer, tag_summary};
+use crate::conformance::broker_judge::{judge_cell, tag_summary};
 use crate::conformance::brokers::{TagRow, BROKER_CASES};
 use crate::conformance::grid::Grid;
 use crate::conformance::judge::Kind;
+use crate::conformance::source::Source;
+use crate::report::conformance::{broker_words, broker_bases};
 use crate::report::html::head;
 
 const CSS: &str = include_str!("html/conformance.css");
@@ -27,6 +29,20 @@ struct PageCell {
     word: String,
     did: String,
     evidence: Vec<String>,
+    /// Where a broker answer comes from when it is not simply measured: the class that marks
+    /// the cell (`derived`, `held`, `not-held`, `not-derived`).
+    source: Option<&'static str>,
+}
+
+/// The CSS class that marks a broker cell's source, when it is not simply measured.
+pub fn source_class(s: &Source) -> Option<&'static str> {
+    match s {
+        Source::Measured => None,
+        Source::Held { .. } => Some("held"),
+        Source::NotHeld { .. } => Some("not-held"),
+        Source::Derived { .. } => Some("derived"),
+        Source::NotDerived { .. } => Some("not-derived"),
+    }
 }
 
 /// Everything a page shows, whichever grid it comes from.
@@ -66,6 +82,7 @@ pub fn clients_html(grid: &Grid) -> String {
                         word: c.judged.kind.word().to_string(),
                         did: c.judged.did.clone(),
                         evidence: c.judged.evidence.clone(),
+                        source: None,
                     })
                 })
                 .collect()
@@ -82,30 +99,43 @@ pub fn clients_html(grid: &Grid) -> String {
     })
 }
 
-/// The broker grid's page: one column per tag of `set`, each cell the broker's answer.
+/// The broker grid's page: one column per tag of `set`, each cell the broker's answer; a
+/// derived answer marked (dashed) with its basis in its evidence.
 pub fn brokers_html(set: &str, rows: &[TagRow]) -> String {
     let cells = BROKER_CASES
         .iter()
         .map(|case| {
             rows.iter()
                 .map(|r| {
-                    r.cells.iter().find(|(id, _)| *id == case.id).map(|(_, words)| {
-                        let (kind, why) = judge_answer(case.id, words);
-                        PageCell { kind, word: words.clone(), did: why.to_string(), evidence: vec![format!("sent: {}", case.description), format!("answer: {words}")] }
-                    })
+                    let i = r.cells.iter().position(|(id, _)| *id == case.id)?;
+                    let (words, source) = (&r.cells[i].1, r.source(i));
+                    let (kind, why) = judge_cell(case.id, words, source);
+                    let mut evidence = vec![format!("sent: {}", case.description), format!("answer: {words}")];
+                    evidence.extend(source.words());
+                    Some(PageCell { kind, word: broker_words(words, source), did: why.to_string(), evidence, source: source_class(source) })
                 })
                 .collect()
         })
         .collect();
+    let derived = broker_bases(rows).len();
+    let note = if derived == 0 { String::new() } else { "; dashed cells are derived, not measured (their basis in their evidence)".to_string() };
     render(&Page {
         title: format!("mosquitto-matrix — broker conformance, set {set}"),
-        line: format!("{} tag(s) × {} broker case(s), scripted WebSocket clients on loopback", rows.len(), BROKER_CASES.len()),
+        line: format!("{} tag(s) × {} broker case(s), scripted WebSocket clients on loopback{note}", rows.len(), BROKER_CASES.len()),
         corner: "case \\ tag",
         columns: rows.iter().map(|r| r.tag.clone()).collect(),
         cases: BROKER_CASES.iter().map(|c| CaseHead { id: c.id, description: c.description, clause: c.clause }).collect(),
         cells,
         summaries: rows.iter().map(tag_summary).collect(),
     })
+}
+
+/// A cell's classes: its kind's, and its source's when it has one.
+fn cell_class(c: &PageCell) -> String {
+    match c.source {
+        Some(s) => format!("{} {s}", kind_class(c.kind)),
+        None => kind_class(c.kind).to_string(),
+    }
 }
 
 fn table(p: &Page) -> Markup {
@@ -119,7 +149,7 @@ fn table(p: &Page) -> Markup {
                             th.case scope="row" title=(case.description) { (case.id) }
                             @for (j, cell) in p.cells[i].iter().enumerate() {
                                 @if let Some(c) = cell {
-                                    td class=(kind_class(c.kind)) data-kind=(c.kind.word()) data-column=(p.columns[j]) title=(c.did) {
+                                    td class=(cell_class(c)) data-kind=(c.kind.word()) data-source=[c.source] data-column=(p.columns[j]) title=(c.did) {
                                         a href=(format!("#e-{i}-{j}")) { (c.word) }
                                     }
                                 } @else {
