@@ -341,3 +341,63 @@ pub fn brokers_json(set: &str, rows: &[TagRow]) -> String {
     let doc = serde_json::json!({"schema_version": SCHEMA_VERSION, "set": set, "cases": cases, "tags": tags});
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One derived tag (`split-connect` not derived) and one measured against derived answers
+    /// (`text-frame` held, `split-connect` did not), cells in the broker cases' order.
+    fn rows() -> Vec<TagRow> {
+        let cells = |close: &str| vec![("text-frame", "PINGRESP".to_string()), ("split-connect", close.to_string())];
+        let basis = || "every measured tag with libwebsockets 4.x answers so: debian/bookworm".to_string();
+        vec![
+            TagRow { tag: "2.0.12".into(), cells: cells("not derived"), sources: vec![Source::Derived { basis: basis() }, Source::NotDerived { why: "they disagree".into() }] },
+            TagRow {
+                tag: "2.0.13".into(),
+                cells: cells("FIN"),
+                sources: vec![Source::Held { basis: basis() }, Source::NotHeld { derived: "close 1000 \"bye\"".into(), basis: basis() }],
+            },
+        ]
+    }
+
+    #[test]
+    fn the_terminal_table_marks_each_derived_answer_and_gives_its_basis() {
+        let text = brokers_text(&rows());
+        for want in ["PINGRESP (derived)", "not derived", "PINGRESP (derived, held)", "FIN (derived, did not hold)"] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
+        assert!(text.contains("2.0.12 × text-frame: derived from: every measured tag with libwebsockets 4.x"), "{text}");
+        assert!(text.contains("2.0.12 × split-connect: not derived: they disagree"), "{text}");
+        assert!(text.contains("derived answers held in 1 of 2 cases, not in: split-connect"), "{text}");
+    }
+
+    #[test]
+    fn markdown_marks_each_derived_answer_and_lists_the_bases() {
+        let md = brokers_markdown(&rows());
+        assert!(md.contains("| `text-frame` | 🟨 PINGRESP (derived) | 🟨 PINGRESP (derived, held) |"), "{md}");
+        assert!(md.contains("| `split-connect` | ⬜ not derived | 🟥 FIN (derived, did not hold) |"), "{md}");
+        assert!(md.contains("- 2.0.13 × split-connect: derived \"close 1000 \\\"bye\\\"\" from: every measured tag"), "{md}");
+    }
+
+    #[test]
+    fn json_gives_each_cell_its_source_with_the_basis() {
+        let doc: serde_json::Value = serde_json::from_str(&brokers_json("eclipse", &rows())).expect("JSON");
+        let (a, b) = (&doc["tags"][0]["sources"], &doc["tags"][1]["sources"]);
+        assert_eq!(a["text-frame"]["source"], "derived");
+        assert!(a["text-frame"]["basis"].as_str().unwrap_or_default().contains("debian/bookworm"), "{a}");
+        assert_eq!((a["split-connect"]["source"].as_str(), a["split-connect"]["why"].as_str()), (Some("not-derived"), Some("they disagree")));
+        assert_eq!(doc["tags"][0]["kinds"]["split-connect"]["kind"], "not-applicable");
+        assert_eq!((b["text-frame"]["source"].as_str(), b["split-connect"]["source"].as_str()), (Some("held"), Some("not-held")));
+        assert_eq!(b["split-connect"]["derived"], "close 1000 \"bye\"");
+    }
+
+    #[test]
+    fn a_measured_grid_has_no_derived_marks() {
+        let row = TagRow { tag: "bookworm".into(), cells: vec![("text-frame", "PINGRESP".into())], sources: Vec::new() };
+        let (text, md) = (brokers_text(std::slice::from_ref(&row)), brokers_markdown(std::slice::from_ref(&row)));
+        assert!(!text.contains("derived") && !md.contains("derived"), "{text}\n{md}");
+        let doc: serde_json::Value = serde_json::from_str(&brokers_json("debian", &[row])).expect("JSON");
+        assert_eq!(doc["tags"][0]["sources"]["text-frame"]["source"], "measured");
+    }
+}

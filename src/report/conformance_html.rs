@@ -202,3 +202,25 @@ fn render(p: &Page) -> String {
     };
     page.into_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_marks_derived_cells_with_a_class_and_puts_their_basis_in_the_evidence() {
+        let row = TagRow {
+            tag: "2.1.0-alpine".into(),
+            cells: vec![("text-frame", "close 1003".into()), ("split-connect", "not derived".into())],
+            sources: vec![Source::Derived { basis: "debian/sid".into() }, Source::NotDerived { why: "no measured tag".into() }],
+        };
+        let page = brokers_html("eclipse", &[row]);
+        assert!(page.contains(r#"class="k-ok derived" data-kind="OK" data-source="derived""#), "{page}");
+        assert!(page.contains(r#"class="k-not-applicable not-derived""#), "{page}");
+        assert!(page.contains("close 1003 (derived)") && page.contains("derived from: debian/sid") && page.contains("not derived: no measured tag"), "{page}");
+        assert!(page.contains("dashed cells are derived, not measured"), "{page}");
+        let measured = TagRow { tag: "sid".into(), cells: vec![("text-frame", "close 1003".into())], sources: Vec::new() };
+        let page = brokers_html("debian", &[measured]);
+        assert!(!page.contains("(derived") && !page.contains("data-source") && !page.contains("dashed cells"), "a measured grid has no derived marks");
+    }
+}
