@@ -33,14 +33,15 @@ pub enum Source {
 }
 
 impl Source {
-    /// The word a report adds to the answer: `derived`, `held`, `did not hold`, or nothing.
-    pub fn mark(&self) -> Option<&'static str> {
+    /// How a report marks the cell, when it is not simply measured: the mark's name (as JSON's
+    /// `source` and the HTML page's class spell it) and the words added to the answer.
+    pub fn mark(&self) -> Option<(&'static str, &'static str)> {
         match self {
             Source::Measured => None,
-            Source::Held { .. } => Some("derived, held"),
-            Source::NotHeld { .. } => Some("derived, did not hold"),
-            Source::Derived { .. } => Some("derived"),
-            Source::NotDerived { .. } => Some("not derived"),
+            Source::Held { .. } => Some(("held", "derived, held")),
+            Source::NotHeld { .. } => Some(("not-held", "derived, did not hold")),
+            Source::Derived { .. } => Some(("derived", "derived")),
+            Source::NotDerived { .. } => Some(("not-derived", "not derived")),
         }
     }
 

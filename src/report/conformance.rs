@@ -221,7 +221,7 @@ fn evidenced(kind: Kind) -> bool {
 pub fn broker_words(words: &str, source: &Source) -> String {
     match (source, source.mark()) {
         (Source::NotDerived { .. }, _) | (_, None) => words.to_string(),
-        (_, Some(mark)) => format!("{words} ({mark})"),
+        (_, Some((_, mark))) => format!("{words} ({mark})"),
     }
 }
 

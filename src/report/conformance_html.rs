@@ -30,19 +30,8 @@ struct PageCell {
     did: String,
     evidence: Vec<String>,
     /// Where a broker answer comes from when it is not simply measured: the class that marks
-    /// the cell (`derived`, `held`, `not-held`, `not-derived`).
+    /// the cell (`derived`, `held`, `not-held`, `not-derived`: [`Source::mark`]'s name).
     source: Option<&'static str>,
-}
-
-/// The CSS class that marks a broker cell's source, when it is not simply measured.
-pub fn source_class(s: &Source) -> Option<&'static str> {
-    match s {
-        Source::Measured => None,
-        Source::Held { .. } => Some("held"),
-        Source::NotHeld { .. } => Some("not-held"),
-        Source::Derived { .. } => Some("derived"),
-        Source::NotDerived { .. } => Some("not-derived"),
-    }
 }
 
 /// Everything a page shows, whichever grid it comes from.
@@ -112,7 +101,7 @@ pub fn brokers_html(set: &str, rows: &[TagRow]) -> String {
                     let (kind, why) = judge_cell(case.id, words, source);
                     let mut evidence = vec![format!("sent: {}", case.description), format!("answer: {words}")];
                     evidence.extend(source.words());
-                    Some(PageCell { kind, word: broker_words(words, source), did: why.to_string(), evidence, source: source_class(source) })
+                    Some(PageCell { kind, word: broker_words(words, source), did: why.to_string(), evidence, source: source.mark().map(|(name, _)| name) })
                 })
                 .collect()
         })
