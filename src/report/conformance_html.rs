@@ -10,7 +10,6 @@ use crate::conformance::broker_judge::{judge_cell, tag_summary};
 use crate::conformance::brokers::{TagRow, BROKER_CASES};
 use crate::conformance::grid::Grid;
 use crate::conformance::judge::Kind;
-use crate::conformance::source::Source;
 use crate::report::conformance::{broker_words, broker_bases};
 use crate::report::html::head;
 
@@ -30,7 +29,7 @@ struct PageCell {
     did: String,
     evidence: Vec<String>,
     /// Where a broker answer comes from when it is not simply measured: the class that marks
-    /// the cell (`derived`, `held`, `not-held`, `not-derived`: [`Source::mark`]'s name).
+    /// the cell (`derived`, `held`, `not-held`, `not-derived`: [`crate::conformance::source::Source::mark`]'s name).
     source: Option<&'static str>,
 }
 
@@ -195,6 +194,7 @@ fn render(p: &Page) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::source::Source;
 
     #[test]
     fn the_page_marks_derived_cells_with_a_class_and_puts_their_basis_in_the_evidence() {
