@@ -53,7 +53,7 @@ cargo test --locked --test docker --test registry --test workflow --test speed -
 # (tests/conformance.rs: 9 columns x 18 cases, 162 cells in 3 s; 7 s with its comparison to the
 # profile tests). Here: every real client clients/setup.sh installed (21 versions) and the
 # built-ins, every case, against the scripted broker on loopback (no Docker), in runtime mode (one
-# runtime per client version, 64 cells at once): 13.6-17.9 s measured here; then matrix.toml's
+# runtime per client version, 64 cells at once): 13.8 s idle, up to 17.9 s under load here; then matrix.toml's
 # default columns with a runtime (5, 90 cells) once more in process mode, compared cell by cell
 # (16 s). About 30 s in all, down from about 60 s when every cell was a process. It fails,
 # naming the set-up, if paho-java@1.2.5, paho-python 2.x or MQTT.js is missing.
