@@ -200,6 +200,29 @@ fn the_books_page_per_case_is_written_from_the_measured_cells_of_conformance_tom
 }
 
 #[test]
+fn a_runtime_that_cannot_start_makes_its_columns_cells_error_with_its_words_said_once() {
+    let mut client = mosquitto_matrix::plan::CommandClient::parse_ad_hoc("nowhere=/nonexistent/hold").expect("an ad-hoc client");
+    client.runtime = Some(vec!["/nonexistent/runtime".to_string()]);
+    let ask = GridAsk {
+        columns: vec![Column::Builtin(Profile::Rfc6455), Column::Command(client)],
+        cases: vec![case::case("quiet").expect("quiet"), case::case("lws4-ping").expect("lws4-ping")],
+        workdir: root().to_path_buf(),
+        jobs: 4,
+        mode: mosquitto_matrix::plan::ClientMode::Runtime,
+    };
+    let grid = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime").block_on(grid::run(&ask));
+    for id in ["quiet", "lws4-ping"] {
+        let cell = grid.cell("nowhere", id).expect("the cell");
+        assert_eq!(cell.judged.kind, Kind::Error, "{cell:?}");
+        assert!(cell.judged.did.starts_with("not run: ") && cell.judged.did.contains("/nonexistent/runtime"), "{}", cell.judged.did);
+        assert_eq!(grid.cell("rfc6455", id).map(|c| c.judged.kind), Some(Kind::Ok), "the built-in column runs as ever");
+    }
+    let text = mosquitto_matrix::report::conformance::text(&grid);
+    assert_eq!(text.matches("/nonexistent/runtime").count(), 1, "said once: {text}");
+    assert!(text.contains("nowhere × quiet, lws4-ping: ERROR: not run: "), "{text}");
+}
+
+#[test]
 fn every_tag_of_the_debian_and_eclipse_sets_has_its_build_in_conformance_toml() {
     let measured = Expected::load(&root().join("conformance.toml")).expect("conformance.toml loads");
     let file = MatrixFile::load(&root().join("matrix.toml")).expect("matrix.toml loads");
