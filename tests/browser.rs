@@ -1,7 +1,8 @@
 //! The browser column's per-run service, for real: Debian's Chromium and the pinned
 //! playwright-core (`bash clients/setup.sh`), started as matrix.toml says, against the
 //! scripted peer. One browser serves every cell, each cell gets a context of its own, a killed
-//! cell's context goes with it, and nothing of the service outlives it.
+//! cell's context goes with it, and nothing of the service outlives it. In runtime mode the
+//! same browser serves whole cells, up to 8 in a page, and a broken page ends only its cells.
 //!
 //! Needs the browser client installed, so it runs only by name: `cargo test --test browser`.
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use mosquitto_matrix::client::command::{self, CommandSpec};
 use mosquitto_matrix::client::groups::alive_in_group;
+use mosquitto_matrix::client::runtime;
 use mosquitto_matrix::client::service::{self, Service};
 use mosquitto_matrix::judge::record::End;
 use mosquitto_matrix::plan::{CommandClient, MatrixFile, Timing, Transport};
@@ -275,4 +277,83 @@ async fn the_browser_client_reports_chromiums_exact_version_which_the_result_rec
         .expect("node clients/browser/hold.mjs --version runs");
     let first = String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string();
     assert!(first.starts_with(&format!("client: Chromium {want} + mqtt.js ")), "the client line names Chromium {want} exactly: {first:?}");
+}
+
+/// A browser-runtime cell of `hold` seconds against `port`, as the harness gives it.
+fn runtime_cell(port: u16, id: &str, hold: Duration) -> CommandSpec {
+    CommandSpec {
+        client: browser(),
+        host: "127.0.0.1".into(),
+        port,
+        username: "matrix".into(),
+        password: "matrix-test-only".into(),
+        client_id: id.to_string(),
+        timing: Timing { hold, keepalive: Duration::from_secs(60), late_pong: Duration::from_secs(15), setup_timeout: Duration::from_secs(60), round_trip_timeout: Duration::from_secs(10) },
+        workdir: root(),
+        speed: 1.0,
+        extra_env: Vec::new(),
+        started: Default::default(),
+        tls: None,
+    }
+}
+
+/// Runtime mode: the run's one Chromium serves whole cells (`serve.mjs --runtime`), up to 8 in
+/// a page; eleven cells take two pages (two renderers), each cell its own session to `done:`,
+/// and stopping the runtime leaves no process.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_browser_runtime_holds_up_to_eight_cells_in_a_page_each_its_own_session() {
+    let peer = Peer::start(Transport::Ws, Behaviour::NoPings, Duration::from_millis(1)).await.expect("the peer listens");
+    let rt = runtime::start(&browser(), &root(), &[], START).await.expect("the browser runtime starts (bash clients/setup.sh)");
+    let pgid = rt.process_group();
+    let cells = rt.cells();
+    let runs: Vec<_> = (0..11)
+        .map(|i| {
+            let (spec, cells) = (runtime_cell(peer.port(), &format!("paged-{i}"), Duration::from_secs(4)), cells.clone());
+            tokio::spawn(async move { runtime::run(&spec, &cells).await })
+        })
+        .collect();
+    assert!(until(Duration::from_secs(60), || in_group(pgid, "--type=renderer").len() == 2).await, "renderers: {:?}", in_group(pgid, "--type=renderer"));
+    for r in runs {
+        let record = r.await.expect("the cell task");
+        let p = record.process.clone().expect("a runtime cell keeps its words");
+        assert_eq!(p.exit_code, Some(0), "{:?}: {p:?}", record.end);
+        assert!(p.library.as_deref().is_some_and(|l| l.starts_with("Chromium ")), "{p:?}");
+    }
+    assert_eq!(in_group(pgid, "--type=renderer").len(), 2, "eleven cells, two pages");
+    rt.stop().await;
+    assert_eq!(alive_in_group(pgid), Vec::<i32>::new());
+    let _ = peer.finish().await;
+}
+
+/// A page that breaks (here its renderer is SIGKILLed) ends the cells it holds as ERROR in the
+/// page's words, never as a broker's drop; a cell in another page goes on to `done:`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_renderer_ends_its_pages_cells_as_error_and_the_other_pages_cell_holds() {
+    let peer = Peer::start(Transport::Ws, Behaviour::NoPings, Duration::from_millis(1)).await.expect("the peer listens");
+    let rt = runtime::start(&browser(), &root(), &[], START).await.expect("the browser runtime starts (bash clients/setup.sh)");
+    let pgid = rt.process_group();
+    let renderers = || in_group(pgid, "--type=renderer");
+    let cells = rt.cells();
+    let spawn = |id: String, hold: u64| {
+        let (spec, cells) = (runtime_cell(peer.port(), &id, Duration::from_secs(hold)), cells.clone());
+        tokio::spawn(async move { runtime::run(&spec, &cells).await })
+    };
+    // Eight fill the first page; the ninth opens the second.
+    let doomed: Vec<_> = (0..8).map(|i| spawn(format!("doomed-{i}"), 60)).collect();
+    assert!(until(Duration::from_secs(60), || renderers().len() == 1).await, "the first page: {:?}", renderers());
+    let first = renderers()[0];
+    let survivor = spawn("survivor".into(), 8);
+    assert!(until(Duration::from_secs(60), || renderers().len() == 2).await, "the second page: {:?}", renderers());
+    kill(Pid::from_raw(first), Signal::SIGKILL).expect("SIGKILL the first page's renderer");
+    for d in doomed {
+        let record = timeout(Duration::from_secs(30), d).await.expect("ends at once").expect("the cell task");
+        let v = mosquitto_matrix::judge::verdict::decide(&record);
+        assert_eq!(v.outcome, mosquitto_matrix::plan::Outcome::Error, "{}", v.cause);
+        assert!(v.cause.contains("the page crashed"), "{}", v.cause);
+    }
+    let record = survivor.await.expect("the cell task");
+    assert_eq!(record.process.as_ref().and_then(|p| p.exit_code), Some(0), "{:?}", record.end);
+    rt.stop().await;
+    assert_eq!(alive_in_group(pgid), Vec::<i32>::new());
+    let _ = peer.finish().await;
 }

@@ -225,6 +225,7 @@ fn sh(name: &str, transport: Transport, script: &str) -> CommandClient {
         setup: None,
         accelerates: true,
         cost: None,
+        runtime_cost: None,
         protocol: Default::default(),
         service: None,
         runtime: None,

@@ -24,7 +24,7 @@ use mosquitto_matrix::client::service::ServiceError;
 use mosquitto_matrix::client::Started;
 use mosquitto_matrix::judge::record::End;
 use mosquitto_matrix::judge::verdict;
-use mosquitto_matrix::plan::{CommandClient, MatrixFile, Outcome, Timing, Transport};
+use mosquitto_matrix::plan::{CommandClient, MatrixFile, Outcome, Profile, Timing, Transport};
 use mosquitto_matrix::probe::ask::command_clients;
 
 use support::peer::{Behaviour, Peer, Unmasked};
@@ -59,6 +59,7 @@ fn paho_python(version: &str) -> CommandClient {
         setup: Some("bash clients/setup.sh".into()),
         accelerates: true,
         cost: None,
+        runtime_cost: None,
         protocol: Default::default(),
         service: None,
         artefact: None,
@@ -140,6 +141,49 @@ async fn a_runtime_cell_comes_to_the_same_record_as_a_process_cell_for_the_java_
         report.extend(differences(client, &[LATE_LWS4, Behaviour::NO_PINGS], 80).await);
     }
     assert!(report.is_empty(), "the two modes differ:\n{}", report.join("\n"));
+}
+
+/// The built-in profiles on an accelerated run play as commands, every cell of a profile in
+/// one `mosquitto-matrix client --runtime` (`client::host`): the same record as its process.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_built_in_profiles_runtime_cell_comes_to_the_same_record_as_its_process_cell() {
+    let mut report = Vec::new();
+    for profile in Profile::ALL.into_iter().filter(|p| p.transport() == Transport::Ws) {
+        let client = command::builtin_command(profile, &timing(40));
+        assert!(client.runtime.is_some(), "{profile} has no runtime");
+        report.extend(differences(&client, &[Behaviour::LWS4, Behaviour::NO_PINGS, Behaviour::TCP_CLOSE], 40).await);
+    }
+    assert!(report.is_empty(), "the two modes differ:\n{}", report.join("\n"));
+}
+
+/// The built-in runtime keeps the protocol's answers to a bad header, and serves on.
+#[tokio::test]
+async fn the_built_in_runtime_answers_a_bad_header_with_an_error_and_exit_2_and_serves_the_next_cell() {
+    let rt = start(&command::builtin_command(Profile::Rfc6455, &timing(40))).await;
+    let addr = rt.cells().addr();
+    assert_eq!(ask(addr, b"MATRIX_URL\n\n"), vec!["error: header line 1 is not NAME=VALUE: \"MATRIX_URL\"".to_string(), "exit: 2".to_string()]);
+    let long = format!("MATRIX_URL={}\n", "x".repeat(70 * 1024)).into_bytes();
+    assert_eq!(ask(addr, &long), vec!["error: no empty line within 65536 bytes".to_string(), "exit: 2".to_string()]);
+    let lines = ask(addr, b"MATRIX_HOST=127.0.0.1\nMATRIX_PORT=9\nMATRIX_TRANSPORT=ws\nMATRIX_USERNAME=u\nMATRIX_PASSWORD=p\nMATRIX_CLIENT_ID=c\nMATRIX_KEEPALIVE_SECS=60\nMATRIX_HOLD_SECS=1\nMATRIX_TOPIC=t\nMATRIX_SETUP_SECS=2\nMATRIX_ROUND_TRIP_SECS=2\n\n");
+    assert!(lines.first().is_some_and(|l| l.starts_with("client: mosquitto-matrix") && l.contains("rfc6455")), "{lines:?}");
+    // As the per-process client says it: nobody listens on port 9, which the harness's own
+    // client counts as its own failure to run (status 2), not as a lost session.
+    assert!(lines.iter().any(|l| l.contains("could not connect to 127.0.0.1:9")), "{lines:?}");
+    assert_eq!(lines.last().map(String::as_str), Some("exit: 2"), "{lines:?}");
+    rt.stop().await;
+}
+
+/// Writes `header` to a runtime as a cell and reads every line it answers until it closes.
+fn ask(addr: std::net::SocketAddr, header: &[u8]) -> Vec<String> {
+    let header = header.to_vec();
+    std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(addr).expect("the runtime accepts");
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("a timeout");
+        s.write_all(&header).expect("the header is written");
+        BufReader::new(s).lines().map_while(Result::ok).collect::<Vec<String>>()
+    })
+    .join()
+    .expect("the asking thread")
 }
 
 #[tokio::test(flavor = "multi_thread")]

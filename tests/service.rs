@@ -29,6 +29,7 @@ fn column(service: &[&str]) -> CommandClient {
         protocol: Default::default(),
         artefact: None,
         cost: None,
+        runtime_cost: None,
     }
 }
 

@@ -40,6 +40,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { caSwitches, executable, PROFILE_PREFIX, removeStaleProfiles, setupMs, switches } from './chromium.mjs';
+import { configFrom, guardSecs, outcome } from './contract.mjs';
 import { openPage, startHold } from './session.mjs';
 
 const require = createRequire(import.meta.url);
@@ -244,34 +245,7 @@ function envNumber(name, fallback) {
 let cfg = null;
 if (!isVersion) {
   try {
-    const transport = env('MATRIX_TRANSPORT');
-    if (transport === 'tcp') {
-      throw new Error('MATRIX_TRANSPORT=tcp: a browser has no plain-TCP MQTT, this client is WebSocket only (ws)');
-    }
-    if (transport !== 'ws') throw new Error(`MATRIX_TRANSPORT=${transport} is not ws`);
-    const host = env('MATRIX_HOST');
-    const port = Number.parseInt(env('MATRIX_PORT'), 10);
-    if (!Number.isInteger(port)) throw new Error('MATRIX_PORT is not an integer');
-    const path = process.env.MATRIX_PATH || '/mqtt';
-    const keepalive = Number.parseInt(env('MATRIX_KEEPALIVE_SECS'), 10);
-    if (!Number.isInteger(keepalive)) throw new Error('MATRIX_KEEPALIVE_SECS is not an integer');
-    const clientId = env('MATRIX_CLIENT_ID');
-    // Contract v3: wss:// on a TLS route, the run's CA trusted by the browser's
-    // switch (chromium.mjs caSwitches; the service takes it from its own
-    // environment, where the harness puts MATRIX_CA_FILE for a run with TLS).
-    const scheme = process.env.MATRIX_CA_FILE ? 'wss' : 'ws';
-    cfg = {
-      url: `${scheme}://${host}:${port}${path}`,
-      port,
-      username: env('MATRIX_USERNAME'),
-      password: process.env.MATRIX_PASSWORD ?? '',
-      clientId,
-      keepalive,
-      holdSecs: envNumber('MATRIX_HOLD_SECS'),
-      roundTripSecs: envNumber('MATRIX_ROUND_TRIP_SECS', '10'),
-      topic: env('MATRIX_TOPIC'),
-      payload: `alive ${clientId}`,
-    };
+    cfg = configFrom(process.env);
   } catch (err) {
     await fail(err.message);
   }
@@ -308,26 +282,18 @@ try {
 out(`client: ${library}`);
 if (isVersion) await finish(0);
 
-function withConsole(words) {
-  if (!lastConsoleError || words.includes(lastConsoleError)) return words;
-  return `${words}; browser console: ${lastConsoleError}`;
-}
-
 function onReport(kind, text) {
   trace(`page: ${kind}${text ? ` ${text}` : ''}`);
-  switch (kind) {
-    case 'connack': case 'suback': case 'publish': break;
-    case 'done': finish(0, `done: round trip ${text} ms`); break;
-    case 'refused': finish(1, `refused: ${text}`); break;
-    case 'lost': finish(1, `lost: ${withConsole(text)}`); break;
-    default: fail(`page: ${text}`);
-  }
+  const end = outcome(kind, text, lastConsoleError);
+  if (!end) return;
+  if (end.error !== undefined) fail(end.error);
+  else finish(end.code, end.line);
 }
 
 // Never hang: the page bounds every wait itself; this is the last resort if
-// it stops reporting (hold + round trip + CONNACK/SUBACK waits + slack).
-const guardSecs = cfg.holdSecs + 3 * cfg.roundTripSecs + 15;
-setTimeout(() => fail(`the page reported no outcome within ${guardSecs} s`), guardSecs * 1000);
+// it stops reporting.
+const guard = guardSecs(cfg);
+setTimeout(() => fail(`the page reported no outcome within ${guard} s`), guard * 1000);
 trace(`connecting to ${cfg.url}`);
 if (page) {
   try {

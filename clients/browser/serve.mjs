@@ -15,6 +15,13 @@
 // browser's words about a failed WebSocket, {"t":"fail","text"} when the page
 // cannot start or breaks.
 //
+// With --runtime (mosquitto-matrix `runtime = [...]`, runtime mode, the
+// default) the same browser serves the runtime protocol instead: it prints
+// `runtime: 127.0.0.1:PORT`, and each connection is a whole cell (no hold.mjs
+// process per cell): its header, a session in a page that holds up to 8, the
+// contract's lines and `exit: N` (runtimeCell below; contract.mjs has what
+// hold.mjs shares).
+//
 // Service contract (mosquitto-matrix `service = [...]`): the harness starts
 // this once per run, in a process group of its own, with stdin a pipe it holds
 // open. The first stdout line is `service: 127.0.0.1:PORT/TOKEN`, which the
@@ -43,7 +50,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { caSwitches, executable, PROFILE_PREFIX, removeStaleProfiles, setupMs, switches, UNSAFE_HIGH_PORTS } from './chromium.mjs';
-import { openPage, startHold } from './session.mjs';
+import { configFrom, guardSecs, outcome } from './contract.mjs';
+import { openPage, startHold, stopHold } from './session.mjs';
 
 const require = createRequire(import.meta.url);
 const oneLine = (text) => String(text).split(/\s+/).filter(Boolean).join(' ');
@@ -187,6 +195,142 @@ function cell(socket) {
   }
 }
 
+// The runtime protocol (serve.mjs --runtime; the book's "The runtime
+// protocol"): one cell per connection, its header the contract's variables as
+// NAME=VALUE lines and an empty line; then the lines hold.mjs would print
+// (contract.mjs says which), and `exit: N`. The harness closing its side ends
+// the cell: its session is stopped in its page at once.
+//
+// A page (a browser context of its own) holds up to PAGE_CELLS cells at once,
+// each its own MQTT.js client on its own WebSocket (page.html), since a page
+// costs Chromium 0.45 s of CPU (0.8 s under the time library) and a session in
+// an open page almost nothing. A page that breaks (an uncaught error in it, a
+// crashed renderer) ends every cell it holds as ERROR with its words: which of
+// its sessions threw cannot be told. The browser's words about a failed
+// WebSocket go to the cell whose URL (its own proxy port) they name.
+const HEADER_MAX = 64 * 1024;
+const PAGE_CELLS = 8;
+
+function parseHeader(text) {
+  const env = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i += 1) {
+    const eq = lines[i].indexOf('=');
+    if (eq <= 0) return { bad: `header line ${i + 1} is not NAME=VALUE: ${JSON.stringify(lines[i])}` };
+    env[lines[i].slice(0, eq)] = lines[i].slice(eq + 1);
+  }
+  return { env };
+}
+
+// The open pages, each { ready (a promise of { page, version }), cells (a Map
+// of cell id to its handlers), taken (slots promised, open cells included),
+// broken }.
+const pages = [];
+let cellCount = 0;
+
+// A page with room for one more cell: one already open or opening, else a new one.
+function pageWithRoom() {
+  let host = pages.find((h) => !h.broken && h.taken < PAGE_CELLS);
+  if (!host) {
+    host = { cells: new Map(), taken: 0, broken: false, ready: null, context: null };
+    const breakAll = (text) => {
+      if (host.broken) return;
+      host.broken = true;
+      pages.splice(pages.indexOf(host), 1);
+      for (const c of host.cells.values()) c.fail(text);
+      if (host.context) host.context.close().catch(() => {});
+    };
+    host.ready = (async () => {
+      host.context = await browser.newContext();
+      return openPage(host.context, setupMs(launchSecs), {
+        report: (kind, text, cell) => { const c = host.cells.get(cell); if (c) c.report(kind, text); },
+        console: (text) => { for (const c of host.cells.values()) if (text.includes(c.url)) c.console(text); },
+        fail: breakAll,
+      });
+    })();
+    host.ready.catch((err) => breakAll(`cannot start the browser: ${err.message}`));
+    pages.push(host);
+  }
+  host.taken += 1;
+  return host;
+}
+
+function runtimeCell(socket) {
+  const id = `c${cellCount += 1}`;
+  let host = null;
+  let over = false;
+  let header = '';
+  let guard = null;
+  let lastConsoleError = null;
+  const leave = () => {
+    clearTimeout(guard);
+    if (!host) return;
+    const held = host.cells.delete(id);
+    host.taken -= 1;
+    if (held && !host.broken) host.ready.then(({ page }) => stopHold(page, id)).catch(() => {});
+  };
+  const end = (lines, code) => {
+    if (over) return;
+    over = true;
+    leave();
+    if (!socket.destroyed) socket.end(`${[...lines, `exit: ${code}`].join('\n')}\n`);
+  };
+  const fail = (text) => end([`error: ${oneLine(text)}`], 2);
+  socket.setEncoding('utf8');
+  socket.setNoDelay(true);
+  socket.on('error', () => socket.destroy());
+  socket.on('close', () => {
+    trace('a cell left');
+    if (over) return;
+    over = true;
+    leave();
+  });
+  socket.on('data', (chunk) => {
+    if (header === null) return;
+    header += chunk;
+    const at = header.indexOf('\n\n');
+    if (at < 0) {
+      if (header.length > HEADER_MAX) { header = null; fail(`no empty line within ${HEADER_MAX} bytes`); }
+      return;
+    }
+    const { env, bad } = parseHeader(header.slice(0, at));
+    header = null;
+    if (bad) { fail(bad); return; }
+    let cfg;
+    try {
+      cfg = configFrom(env);
+    } catch (err) {
+      fail(err.message);
+      return;
+    }
+    play({ ...cfg, cell: id });
+  });
+  async function play(cfg) {
+    host = pageWithRoom();
+    host.cells.set(id, {
+      url: cfg.url,
+      report: (kind, text) => {
+        const ended = outcome(kind, text, lastConsoleError);
+        if (!ended || over) return;
+        if (ended.error !== undefined) fail(ended.error);
+        else end([ended.line], ended.code);
+      },
+      console: (text) => { lastConsoleError = text; },
+      fail: (text) => { if (!over) fail(text); },
+    });
+    try {
+      const { page, version } = await host.ready;
+      if (over) return;
+      socket.write(`client: Chromium ${browser.version()} + mqtt.js ${version} (browser bundle)\n`);
+      const secs = guardSecs(cfg);
+      guard = setTimeout(() => fail(`the page reported no outcome within ${secs} s`), secs * 1000);
+      await startHold(page, cfg);
+    } catch (err) {
+      if (!over) fail(`cannot start the session in the page: ${err.message}`);
+    }
+  }
+}
+
 try {
   launchSecs = Number(process.env.MATRIX_BROWSER_LAUNCH_SECS || '30');
   if (!Number.isFinite(launchSecs) || launchSecs <= 0) {
@@ -217,14 +361,15 @@ try {
   browser.on('disconnected', () => {
     if (!stopping) stop(1, 'Chromium exited unexpectedly');
   });
-  listener = createServer(cell);
+  const runtime = process.argv.slice(2).includes('--runtime');
+  listener = createServer(runtime ? runtimeCell : cell);
   await new Promise((resolve, reject) => {
     listener.once('error', reject);
     listener.listen(0, '127.0.0.1', resolve);
   });
   const { port } = listener.address();
   trace(`listening on 127.0.0.1:${port}, Chromium pid ${chrome.pid}`);
-  process.stdout.write(`service: 127.0.0.1:${port}/${token}\n`);
+  process.stdout.write(runtime ? `runtime: 127.0.0.1:${port}\n` : `service: 127.0.0.1:${port}/${token}\n`);
   process.stdout.write(`browser: Chromium ${browser.version()} (${exe}), pid ${chrome.pid}, process group ${its}\n`);
 } catch (err) {
   await stop(2, `cannot start the browser: ${err.message}`);

@@ -72,6 +72,8 @@ pub fn builtin_command(profile: Profile, timing: &Timing) -> CommandClient {
     let argv = [SELF_PROGRAM, "client", "--profile", profile.name(), "--keepalive"];
     let mut command: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
     command.extend([ms(timing.keepalive), "--late-pong".into(), ms(timing.late_pong)]);
+    // In runtime mode every cell of the profile plays in one such process (`client::host`).
+    let runtime = [command.clone(), vec!["--runtime".to_string()]].concat();
     CommandClient {
         name: profile.name().to_string(),
         command,
@@ -82,9 +84,10 @@ pub fn builtin_command(profile: Profile, timing: &Timing) -> CommandClient {
         setup: None,
         accelerates: true,
         cost: Some(crate::plan::Cost::SELF_COMMAND),
+        runtime_cost: None,
         protocol: crate::wire::mqtt::Protocol::V311,
         service: None,
-        runtime: None,
+        runtime: Some(runtime),
         artefact: None,
     }
 }

@@ -11,7 +11,8 @@
 //! runtime mode a per-run [`runtime`] that runs all its cells inside one process, each cell a
 //! connection ([`runtimes`] starts and stops many at once, for a run or a conformance grid);
 //! [`cell`] is what a process cell and a runtime cell share. A built-in profile
-//! can itself be a command column ([`serve`], `mosquitto-matrix client`); [`groups`]
+//! can itself be a command column ([`serve`], `mosquitto-matrix client`), and every cell of one
+//! profile can run in one such process ([`host`], `client --runtime`); [`groups`]
 //! keeps track of every process group the harness started, [`output`] of what those
 //! programs print. On a TLS route every connection runs inside TLS with the run's CA
 //! (`SessionSpec::tls`, `CommandSpec::tls`); the proxy then terminates and re-opens TLS.
@@ -22,6 +23,7 @@ pub mod command;
 pub mod contract;
 pub mod core;
 pub mod groups;
+pub mod host;
 pub mod output;
 pub mod proxy;
 pub mod recorder;

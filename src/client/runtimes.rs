@@ -22,24 +22,30 @@ use crate::plan::{Column, CommandClient};
 /// why it could not be had.
 pub type RuntimeCells = BTreeMap<String, Result<Cells, String>>;
 
-/// The command clients whose cells run inside a runtime: every base command column among
-/// `columns` that has a `runtime`, once each, in the order first met.
-pub fn wanted<'a>(columns: impl IntoIterator<Item = &'a Column>) -> Vec<&'a CommandClient> {
-    let mut out: Vec<&CommandClient> = Vec::new();
-    for column in columns {
-        if let Column::Command(c) = column.base() {
-            if c.runtime.is_some() && !out.iter().any(|k| k.name == c.name) {
-                out.push(c);
-            }
+/// Of `clients` (each cell's client, say), those that have a `runtime`, once each by name, in
+/// the order first met: one runtime per client version.
+pub fn wanted(clients: impl IntoIterator<Item = CommandClient>) -> Vec<CommandClient> {
+    let mut out: Vec<CommandClient> = Vec::new();
+    for c in clients {
+        if c.runtime.is_some() && !out.iter().any(|k| k.name == c.name) {
+            out.push(c);
         }
     }
     out
 }
 
+/// The command clients of `columns` (their base columns') whose cells run inside a runtime.
+pub fn wanted_by(columns: &[Column]) -> Vec<CommandClient> {
+    wanted(columns.iter().filter_map(|c| match c.base() {
+        Column::Command(k) => Some(k.clone()),
+        _ => None,
+    }))
+}
+
 /// Starts the runtime of every client in `clients` at once, in `workdir`, each with the
 /// environment `env` gives it and within `bound` (real time).
 pub async fn start_all(
-    clients: &[&CommandClient],
+    clients: &[CommandClient],
     workdir: &Path,
     env: impl Fn(&CommandClient) -> Vec<(String, String)>,
     bound: Duration,
@@ -86,7 +92,7 @@ mod tests {
         let java = Column::Command(client("java", true));
         let v5 = java.clone().under(Protocol::V5).expect("java under MQTT 5");
         let columns = [Column::Builtin(Profile::Rfc6455), java, v5, Column::Command(client("c", false))];
-        let names: Vec<&str> = wanted(&columns).into_iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<String> = wanted_by(&columns).into_iter().map(|c| c.name).collect();
         assert_eq!(names, ["java"]);
     }
 }

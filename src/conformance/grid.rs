@@ -138,7 +138,7 @@ pub fn cell_column(column: &Column, case: &Case) -> Result<Column, String> {
 pub async fn run(ask: &GridAsk) -> Grid {
     let clock = Instant::now();
     let wanted = match ask.mode {
-        ClientMode::Runtime => runtimes::wanted(&ask.columns),
+        ClientMode::Runtime => runtimes::wanted_by(&ask.columns),
         ClientMode::Process => Vec::new(),
     };
     let (running, handles) = runtimes::start_all(&wanted, &ask.workdir, |_| Vec::new(), TIMING.setup_timeout).await;

@@ -438,7 +438,7 @@ async fn with_clock(
     labels: &Labels,
 ) -> Result<(ContainerRequest<MosquittoImage>, Libc), BrokerError> {
     let clock_fail = |why: ClockError| BrokerError::Clock { image: name.to_string(), why, log_tail: Vec::new() };
-    let libc = match tokio::time::timeout(settings.startup_timeout, clock::image_libc(name, labels)).await {
+    let libc = match tokio::time::timeout(settings.startup_timeout, clock::image_libc_once(name, labels)).await {
         Ok(found) => found.map_err(clock_fail)?,
         Err(_) => {
             let why = format!("the engine did not create a container to read the C library within {:?}", settings.startup_timeout);

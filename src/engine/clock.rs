@@ -7,7 +7,9 @@
 //! library, a library that was silently ignored — is caught by the proof: its
 //! `$SYS/broker/uptime` must advance N times faster than real time, within 5 %.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -123,6 +125,25 @@ fn loaders() -> (String, String) {
         "aarch64" => ("/lib/ld-musl-aarch64.so.1".into(), "/lib/ld-linux-aarch64.so.1".into()),
         arch => (format!("/lib/ld-musl-{arch}.so.1"), format!("/lib64/ld-linux-{}.so.2", arch.replace('_', "-"))),
     }
+}
+
+/// [`image_libc`] once per image, by the engine's id for it, for the life of this process:
+/// the copies of a tag (and a second run of the same image) share the answer instead of
+/// each creating and removing a container to read it. A failed look is not kept.
+pub async fn image_libc_once(image: &str, labels: &Labels) -> Result<Libc, ClockError> {
+    type Known = std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Libc>>>>;
+    static KNOWN: OnceLock<Known> = OnceLock::new();
+    let id = match testcontainers::core::client::docker_client_instance().await {
+        Ok(docker) => docker.inspect_image(image).await.ok().and_then(|i| i.id),
+        Err(_) => None,
+    };
+    // An image the engine cannot name by id is asked every time.
+    let Some(id) = id else { return image_libc(image, labels).await };
+    let cell = {
+        let mut known = KNOWN.get_or_init(Known::default).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(known.entry(id).or_default())
+    };
+    cell.get_or_try_init(|| image_libc(image, labels)).await.copied()
 }
 
 /// Tells an image's C library by its dynamic loader, read from a container that is created

@@ -192,6 +192,10 @@ pub struct CommandClient {
     /// What a cell of it costs the machine, when matrix.toml declares it.
     #[serde(skip)]
     pub cost: Option<crate::plan::Cost>,
+    /// What a cell of it costs inside its runtime (runtime mode), when matrix.toml declares
+    /// it (`runtime_cost`); else [`crate::plan::Cost::RUNTIME_CELL`].
+    #[serde(skip)]
+    pub runtime_cost: Option<crate::plan::Cost>,
     /// A program started once per run for all the column's cells (argv, no shell, relative
     /// paths as for `command`): it prints `service: <value>` and every cell gets the value
     /// as `MATRIX_SERVICE` (the browser column's one Chromium). See `client::service`.
@@ -380,6 +384,7 @@ impl CommandClient {
             setup: None,
             accelerates: true,
             cost: None,
+            runtime_cost: None,
             service: None,
             runtime: None,
             protocol: Protocol::V311,
@@ -389,6 +394,16 @@ impl CommandClient {
 }
 
 impl crate::plan::Cost {
+    /// The cost of a column's cell run inside its runtime (runtime mode): the column's
+    /// declared `runtime_cost`, else [`crate::plan::Cost::RUNTIME_CELL`] (a built-in
+    /// profile's runtime is the harness's own client, whose cell is a task).
+    pub fn in_runtime(column: &Column) -> crate::plan::Cost {
+        match column.base() {
+            Column::Command(c) => c.runtime_cost.unwrap_or(crate::plan::Cost::RUNTIME_CELL),
+            _ => crate::plan::Cost::RUNTIME_CELL,
+        }
+    }
+
     /// The cost of a column's cell; `as_command` when the run plays built-ins as commands.
     pub fn of(column: &Column, as_command: bool) -> crate::plan::Cost {
         use crate::plan::Cost;

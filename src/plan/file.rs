@@ -92,6 +92,7 @@ struct RawClient {
     setup: Option<String>,
     accelerates: Option<bool>,
     cost: Option<Spanned<RawCost>>,
+    runtime_cost: Option<Spanned<RawCost>>,
     protocol: Option<Spanned<String>>,
     service: Option<Spanned<Vec<String>>>,
     runtime: Option<Spanned<Vec<String>>>,
@@ -430,15 +431,16 @@ impl Ctx<'_> {
             Some(p) if p.get_ref().starts_with('/') => p.get_ref().clone(),
             Some(p) => return Err(self.at(p.span(), format!("client {n:?}: path {:?} must start with '/'", p.get_ref()))),
         };
-        let cost = match &raw_ref.cost {
-            None => None,
+        let cost = |key: &str, raw: &Option<Spanned<RawCost>>| match raw {
+            None => Ok(None),
             Some(c) => {
-                let bad = |what: String| self.at(c.span(), format!("client {n:?}: cost: {what}"));
+                let bad = |what: String| self.at(c.span(), format!("client {n:?}: {key}: {what}"));
                 let start_cpu = parse_duration(&c.get_ref().start_cpu).map_err(|e| bad(format!("start_cpu {e}")))?;
                 let memory_mb = crate::plan::cost::memory_mb(c.get_ref().memory_mb).map_err(bad)?;
-                Some(crate::plan::Cost { start_cpu, memory_mb })
+                Ok(Some(crate::plan::Cost { start_cpu, memory_mb }))
             }
         };
+        let (cost, runtime_cost) = (cost("cost", &raw_ref.cost)?, cost("runtime_cost", &raw_ref.runtime_cost)?);
         let protocol = match &raw_ref.protocol {
             None => Protocol::V311,
             Some(p) => Protocol::from_name(p.get_ref())
@@ -455,6 +457,7 @@ impl Ctx<'_> {
             setup: raw_ref.setup.clone(),
             accelerates: raw_ref.accelerates.unwrap_or(true),
             cost,
+            runtime_cost,
             service,
             runtime,
             artefact: raw_ref.artefact.clone(),

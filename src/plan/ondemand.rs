@@ -117,6 +117,7 @@ mod tests {
             setup: None,
             accelerates: true,
             cost: None,
+            runtime_cost: None,
             service: None,
             runtime: Some(vec!["target/clients/paho-python/{version}/venv/bin/python".into(), "clients/paho-python/runtime.py".into()]),
             protocol: Default::default(),

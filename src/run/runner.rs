@@ -152,7 +152,7 @@ pub async fn run_with(plan: &Plan, run_id: &str, progress: Option<UnboundedSende
     };
     let (services, envs) = start_services(plan, ca_file.as_deref()).await;
     // The runtimes start while the brokers do; each cell waits for them before it starts.
-    let (starting_runtimes, runtime_cells) = runtimes::starting(plan, run_id, client_clock(plan));
+    let (starting_runtimes, runtime_cells) = runtimes::starting(plan, run_id, client_clock(plan), ca_file.as_deref());
     let reporting = report_load(&scheduler, &progress);
     // One network when a route has a proxy.
     let network = match plan.proxies().is_empty() {
@@ -282,7 +282,7 @@ async fn start_services(plan: &Plan, ca_file: Option<&std::path::Path>) -> (Vec<
     let mut envs = ServiceEnvs::new();
     for column in &plan.columns {
         let Column::Command(client) = column else { continue };
-        if client.service.is_none() || !plan.cells.iter().any(|c| c.column.name() == client.name) {
+        if client.service.is_none() || runtimes::runs_in_runtime(plan, client) || !plan.cells.iter().any(|c| c.column.name() == client.name) {
             continue;
         }
         let mut env = client_clock(plan);
@@ -779,7 +779,7 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
         }
     };
     let real_clock = prepared.real_clock;
-    let cost = if prepared.runtime.is_some() { Cost::RUNTIME_CELL } else { Cost::of(&cell.column, plan.speed > 1) };
+    let cost = if prepared.runtime.is_some() { Cost::in_runtime(&cell.column) } else { Cost::of(&cell.column, plan.speed > 1) };
     let mut ticket = scheduler.admit(cost).await;
     // When the cell starts on the engine watch's clock: a loss after it is this cell's concern.
     let cell_started = cx.engine.started().elapsed();
