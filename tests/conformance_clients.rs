@@ -13,7 +13,8 @@
 //!   issue's 60 s, and leaves no runtime or client process behind;
 //! - process mode (a process per cell, `--client-mode process`) gives the same kind as runtime
 //!   mode in every cell of matrix.toml's default columns that have a runtime (every other
-//!   version's runtime cells equal conformance.toml, which process mode measured).
+//!   version's runtime cells equal conformance.toml, which process mode measured); a cell that
+//!   differs is played once more alone, since a busy machine can keep 16 JVMs from connecting.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use mosquitto_matrix::conformance::case::CASES;
 use mosquitto_matrix::conformance::expected::Expected;
-use mosquitto_matrix::conformance::grid::{self, Grid, GridAsk};
+use mosquitto_matrix::conformance::grid::{self, Grid, GridAsk, GridCell};
 use mosquitto_matrix::conformance::judge::Kind;
 use mosquitto_matrix::conformance::default_columns;
 use mosquitto_matrix::plan::{ClientMode, Column, MatrixFile, Outcome, Route};
@@ -176,16 +177,56 @@ fn no_runtime_or_client_process_outlives_the_grid() {
     assert!(left.is_empty(), "still running after the grid: {left:?}");
 }
 
+/// At most this many cells whose kind differs between the modes are played again: more is no
+/// busy machine's doing.
+const REPLAYED_AT_MOST: usize = 12;
+
+/// The process-mode cells whose kind differs from the runtime grid's.
+fn differing<'a>(runtime: &Grid, process: &'a Grid) -> Vec<&'a GridCell> {
+    process.cells.iter().filter(|c| runtime.cell(&c.column, c.case).map(|o| o.judged.kind) != Some(c.judged.kind)).collect()
+}
+
 #[test]
 fn process_mode_gives_every_default_runtime_columns_cell_the_same_kind_as_runtime_mode() {
     let (runtime, process) = (grid(), process_grid());
     assert!(process.columns.iter().any(|c| c.starts_with("paho-java@")), "no Paho Java column ran in process mode: {:?}", process.columns);
+    // A cell that differs is played once more in process mode, alone: on a busy machine 16 JVMs
+    // starting at once may not connect within the set-up bound (measured at load 48: three
+    // paho-java-v5 cells), which is the machine's doing, not the mode's.
+    let first = differing(runtime, process);
+    assert!(first.len() <= REPLAYED_AT_MOST, "{} cells differ between the modes:\n{}", first.len(), describe(runtime, &first));
     let mut differ = Vec::new();
-    for cell in &process.cells {
-        let other = runtime.cell(&cell.column, cell.case).expect("the same cell in runtime mode");
-        if other.judged.kind != cell.judged.kind {
-            differ.push(format!("{} × {}: process {} ({}), runtime {} ({})", cell.column, cell.case, cell.judged.kind.word(), cell.judged.did, other.judged.kind.word(), other.judged.did));
+    for cell in first {
+        let column = process_grid_column(&cell.column);
+        let case = CASES.iter().find(|c| c.id == cell.case).expect("a case");
+        let again = run_alone(column, case);
+        eprintln!("played again: {} × {}: {}", cell.column, cell.case, again.judged.kind.word());
+        if runtime.cell(&cell.column, cell.case).map(|o| o.judged.kind) != Some(again.judged.kind) {
+            differ.push(again);
         }
     }
-    assert!(differ.is_empty(), "\n{}", differ.join("\n"));
+    let differ: Vec<&GridCell> = differ.iter().collect();
+    assert!(differ.is_empty(), "\n{}", describe(runtime, &differ));
+}
+
+/// Each process cell beside its runtime twin, in words.
+fn describe(runtime: &Grid, cells: &[&GridCell]) -> String {
+    let line = |c: &GridCell| {
+        let other = runtime.cell(&c.column, c.case).map(|o| format!("{} ({})", o.judged.kind.word(), o.judged.did)).unwrap_or_default();
+        format!("{} × {}: process {} ({}), runtime {other}", c.column, c.case, c.judged.kind.word(), c.judged.did)
+    };
+    cells.iter().map(|c| line(c)).collect::<Vec<_>>().join("\n")
+}
+
+/// The matrix.toml column a process-mode column name stands for.
+fn process_grid_column(name: &str) -> Column {
+    file().columns.iter().find(|c| c.name() == name).cloned().expect("a default column")
+}
+
+/// One cell of `column` × `case` in process mode, nothing else running beside it.
+fn run_alone(column: Column, case: &'static mosquitto_matrix::conformance::case::Case) -> GridCell {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let workdir = probe::ask::FromFile::of(Some(file())).workdir;
+    let ask = GridAsk { columns: vec![column], cases: vec![case], workdir, jobs: 1, mode: ClientMode::Process };
+    runtime.block_on(grid::run(&ask)).cells.remove(0)
 }
