@@ -52,9 +52,11 @@ cargo test --locked --test docker --test registry --test workflow --test speed -
 # Conformance grids (docs/src/conformance.md). The built-in grid runs in `cargo test` above
 # (tests/conformance.rs: 9 columns x 18 cases, 162 cells in 3 s; 7 s with its comparison to the
 # profile tests). Here: every real client clients/setup.sh installed (21 versions) and the
-# built-ins, every case, against the scripted broker on loopback (no Docker), 16 client
-# processes at a time: 56 s measured here (54-63 s over four runs), 60 s with its build. It
-# fails, naming the set-up, if paho-java@1.2.5, paho-python 2.x or MQTT.js is missing.
+# built-ins, every case, against the scripted broker on loopback (no Docker), in runtime mode (one
+# runtime per client version, 64 cells at once): 13.8 s idle, up to 17.9 s under load here; then matrix.toml's
+# default columns with a runtime (5, 90 cells) once more in process mode, compared cell by cell
+# (16 s). About 30 s in all, down from about 60 s when every cell was a process. It fails,
+# naming the set-up, if paho-java@1.2.5, paho-python 2.x or MQTT.js is missing.
 cargo test --locked --test conformance_clients -- --test-threads=1
 # `conformance brokers --set debian` twice against conformance.toml (tests/conformance_brokers.rs,
 # Docker, no hold): 36-39 s measured here over six runs at load 8-22 (41-43 s before). It hung in

@@ -156,7 +156,7 @@ fn the_client_conformance_page_colours_each_kind_and_each_cell_opens_its_wire_ev
     use mosquitto_matrix::conformance::grid::{self, GridAsk};
     use mosquitto_matrix::plan::{Column, Profile};
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let ask = GridAsk { columns: Profile::ALL.iter().map(|p| Column::Builtin(*p)).collect(), cases: CASES.iter().collect(), workdir: root().to_path_buf(), jobs: 1 };
+    let ask = GridAsk { columns: Profile::ALL.iter().map(|p| Column::Builtin(*p)).collect(), cases: CASES.iter().collect(), workdir: root().to_path_buf(), jobs: 1, mode: mosquitto_matrix::plan::ClientMode::Runtime };
     let g = runtime.block_on(grid::run(&ask));
     let dir = root().join("target/report-shots");
     std::fs::create_dir_all(&dir)?;
@@ -193,6 +193,7 @@ fn the_broker_conformance_page_of_the_measured_debian_set_colours_each_answer_an
         .map(|tag| TagRow {
             tag: (*tag).to_string(),
             cells: BROKER_CASES.iter().filter_map(|c| debian.get(*tag).and_then(|t| t.get(c.id)).map(|w| (c.id, w.clone()))).collect(),
+            sources: Vec::new(),
         })
         .collect();
     let dir = root().join("target/report-shots");

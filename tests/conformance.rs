@@ -36,6 +36,7 @@ fn grid() -> &'static Grid {
             cases: CASES.iter().collect(),
             workdir: root().to_path_buf(),
             jobs: 1,
+            mode: mosquitto_matrix::plan::ClientMode::Runtime,
         };
         let grid = runtime.block_on(grid::run(&ask));
         if std::env::var_os("SHOW_CELLS").is_some() {
@@ -178,7 +179,8 @@ fn the_books_page_per_case_is_written_from_the_measured_cells_of_conformance_tom
     let measured = Expected::load(&root().join("conformance.toml")).expect("conformance.toml loads");
     let file = MatrixFile::load(&root().join("matrix.toml")).expect("matrix.toml loads");
     let debian = file.set("debian").expect("the debian set");
-    let page = mosquitto_matrix::report::conformance_cases::chapter(&measured, "debian", &debian.tags);
+    let eclipse = file.set("eclipse").expect("the eclipse set");
+    let page = mosquitto_matrix::report::conformance_cases::chapter(&measured, "debian", &debian.tags, Some(("eclipse", &eclipse.tags)));
     let path = root().join("docs/src/conformance-cases.md");
     if std::env::var_os("BLESS").is_some() {
         std::fs::write(&path, &page).expect("write the page");
@@ -189,6 +191,65 @@ fn the_books_page_per_case_is_written_from_the_measured_cells_of_conformance_tom
         assert!(page.contains(&format!("\n### `{}`\n", case.id)), "a section (and so an anchor) for {}", case.id);
     }
     assert!(page.contains("| `paho-java@1.2.5` | 🟥 DROPPED |"), "paho-java@1.2.5's measured PING drop is on the page");
+    // The eclipse set's answers, derived and marked so: #1974 on 2.0.0–2.0.5, the libwebsockets
+    // 4.x tags as the debian ones, the 2.1 images as sid; libwebsockets 2.4.2 not derived.
+    assert!(page.contains("| 2.0.0 – 2.0.5 | `FIN` *(derived)* | 🟥 DROPPED | derived from: Mosquitto #1974"), "{page}");
+    assert!(page.contains("| 2.0.11 – 2.0.22 | `PINGRESP` *(derived)* | 🟨 NON-STRICT | derived from: every measured tag with libwebsockets 4.x"));
+    assert!(page.contains("| 2.1.0-alpine – 2.1.2-alpine | `close 1003` *(derived)* | 🟩 OK | derived from: every measured tag with Mosquitto's built-in WebSocket code answers so: debian/sid"));
+    assert!(page.contains("| 1.6.9 – 1.6.14 | *not derived* | ⬜ n/a | not derived: no measured tag has libwebsockets 2.x |"));
+}
+
+#[test]
+fn a_runtime_that_cannot_start_makes_its_columns_cells_error_with_its_words_said_once() {
+    let mut client = mosquitto_matrix::plan::CommandClient::parse_ad_hoc("nowhere=/nonexistent/hold").expect("an ad-hoc client");
+    client.runtime = Some(vec!["/nonexistent/runtime".to_string()]);
+    let ask = GridAsk {
+        columns: vec![Column::Builtin(Profile::Rfc6455), Column::Command(client)],
+        cases: vec![case::case("quiet").expect("quiet"), case::case("lws4-ping").expect("lws4-ping")],
+        workdir: root().to_path_buf(),
+        jobs: 4,
+        mode: mosquitto_matrix::plan::ClientMode::Runtime,
+    };
+    let grid = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime").block_on(grid::run(&ask));
+    for id in ["quiet", "lws4-ping"] {
+        let cell = grid.cell("nowhere", id).expect("the cell");
+        assert_eq!(cell.judged.kind, Kind::Error, "{cell:?}");
+        assert!(cell.judged.did.starts_with("not run: ") && cell.judged.did.contains("/nonexistent/runtime"), "{}", cell.judged.did);
+        assert_eq!(grid.cell("rfc6455", id).map(|c| c.judged.kind), Some(Kind::Ok), "the built-in column runs as ever");
+    }
+    let text = mosquitto_matrix::report::conformance::text(&grid);
+    assert_eq!(text.matches("/nonexistent/runtime").count(), 1, "said once: {text}");
+    assert!(text.contains("nowhere × quiet, lws4-ping: ERROR: not run: "), "{text}");
+}
+
+#[test]
+fn every_tag_of_the_debian_and_eclipse_sets_has_its_build_in_conformance_toml() {
+    let measured = Expected::load(&root().join("conformance.toml")).expect("conformance.toml loads");
+    let file = MatrixFile::load(&root().join("matrix.toml")).expect("matrix.toml loads");
+    for name in ["debian", "eclipse"] {
+        let set = file.set(name).expect("the set");
+        let builds = measured.builds.get(name).expect("conformance.toml has [builds.SET]");
+        let missing: Vec<&String> = set.tags.iter().filter(|t| !builds.contains_key(*t)).collect();
+        let extra: Vec<&String> = builds.keys().filter(|t| !set.tags.contains(t)).collect();
+        assert!(missing.is_empty() && extra.is_empty(), "{name}: no build for {missing:?}; builds of no tag: {extra:?}");
+    }
+}
+
+#[test]
+fn conformance_brokers_derived_prints_the_eclipse_grid_marked_derived_without_running_anything() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mosquitto-matrix"))
+        .args(["--config", &root().join("matrix.toml").display().to_string(), "conformance", "brokers"])
+        .args(["--set", "eclipse", "--tags", "2.0.3,2.0.12", "--derived", "--format", "json"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .expect("the command runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let (old, new) = (&doc["tags"][0], &doc["tags"][1]);
+    assert_eq!((old["answers"]["split-connect"].as_str(), old["sources"]["split-connect"]["source"].as_str()), (Some("FIN"), Some("derived")));
+    assert_eq!(old["sources"]["text-frame"]["source"], "not-derived");
+    assert_eq!((new["answers"]["text-frame"].as_str(), new["sources"]["text-frame"]["source"].as_str()), (Some("PINGRESP"), Some("derived")));
+    assert!(new["summary"].as_str().unwrap_or_default().ends_with("(13 derived, not measured)"), "{new}");
 }
 
 #[test]

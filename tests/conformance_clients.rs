@@ -9,8 +9,12 @@
 //! - for every installed real client, the lws 4.x case agrees with the full-hold matrix on
 //!   bookworm (matrix.toml's debian row, the measured full-hold answers);
 //! - every installed real client's cells equal the ones measured in conformance.toml;
-//! - the whole default grid (built-ins and installed clients) takes about a minute (60 s measured
-//!   idle; 120 s asserted, so that a busy machine does not fail it).
+//! - the whole default grid (built-ins and installed clients, runtime mode) takes at most the
+//!   issue's 60 s, and leaves no runtime or client process behind;
+//! - process mode (a process per cell, `--client-mode process`) gives the same kind as runtime
+//!   mode in every cell of matrix.toml's default columns that have a runtime (every other
+//!   version's runtime cells equal conformance.toml, which process mode measured); a cell that
+//!   differs is played once more alone, since a busy machine can keep 16 JVMs from connecting.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -18,10 +22,10 @@ use std::time::Duration;
 
 use mosquitto_matrix::conformance::case::CASES;
 use mosquitto_matrix::conformance::expected::Expected;
-use mosquitto_matrix::conformance::grid::{self, Grid, GridAsk, DEFAULT_JOBS};
+use mosquitto_matrix::conformance::grid::{self, Grid, GridAsk, GridCell};
 use mosquitto_matrix::conformance::judge::Kind;
 use mosquitto_matrix::conformance::default_columns;
-use mosquitto_matrix::plan::{Column, MatrixFile, Outcome, Route};
+use mosquitto_matrix::plan::{ClientMode, Column, MatrixFile, Outcome, Route};
 use mosquitto_matrix::probe;
 
 fn root() -> &'static Path {
@@ -36,19 +40,64 @@ fn file() -> &'static MatrixFile {
     })
 }
 
-/// The default grid, as `conformance clients` runs it, once.
-fn grid() -> &'static Grid {
-    static GRID: OnceLock<Grid> = OnceLock::new();
+/// The default grid, as `conformance clients` runs it (runtime mode), once; and the processes
+/// of ours still alive right after it (none may be: every runtime and client has ended).
+fn grid_and_left() -> &'static (Grid, Vec<String>) {
+    static GRID: OnceLock<(Grid, Vec<String>)> = OnceLock::new();
     GRID.get_or_init(|| {
         let from = probe::ask::FromFile::of(Some(file()));
         let (columns, left_out) = default_columns(&from.clients, |c| probe::installed(c, &from.workdir));
         for why in left_out {
             eprintln!("left out: {why}");
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
-        let ask = GridAsk { columns, cases: CASES.iter().collect(), workdir: from.workdir, jobs: DEFAULT_JOBS };
-        let grid = runtime.block_on(grid::run(&ask));
+        let grid = run(columns, ClientMode::Runtime);
         eprintln!("{}", mosquitto_matrix::report::conformance::text(&grid));
+        (grid, our_children())
+    })
+}
+
+fn grid() -> &'static Grid {
+    &grid_and_left().0
+}
+
+fn run(columns: Vec<Column>, mode: ClientMode) -> Grid {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let workdir = probe::ask::FromFile::of(Some(file())).workdir;
+    let ask = GridAsk { columns, cases: CASES.iter().collect(), workdir, jobs: grid::default_jobs(mode), mode };
+    runtime.block_on(grid::run(&ask))
+}
+
+/// The processes whose parent is this one, as `pid comm` (a finished grid leaves none).
+fn our_children() -> Vec<String> {
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc lists").flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid ...: the comm may hold spaces, so read after its last ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+        if rest.split_whitespace().nth(1) == Some(me.as_str()) {
+            out.push(head.replace('(', ""));
+        }
+    }
+    out
+}
+
+/// In process mode, the grid's columns that are matrix.toml's default columns (`profiles`) and
+/// have a runtime: run after the default grid, never beside it.
+fn process_grid() -> &'static Grid {
+    static GRID: OnceLock<Grid> = OnceLock::new();
+    GRID.get_or_init(|| {
+        let columns: Vec<Column> = grid()
+            .columns
+            .iter()
+            .filter_map(|name| file().columns.iter().find(|c| c.name() == name))
+            .filter(|c| matches!(c, Column::Command(k) if k.runtime.is_some()))
+            .cloned()
+            .collect();
+        let names: Vec<&str> = columns.iter().map(Column::name).collect();
+        eprintln!("process mode: {}", names.join(", "));
+        let grid = run(columns, ClientMode::Process);
+        eprintln!("process mode: {} cells in {:.1} s", grid.cells.len(), grid.wall.as_secs_f64());
         grid
     })
 }
@@ -109,12 +158,75 @@ fn every_installed_client_cell_equals_the_one_measured_in_conformance_toml() {
     assert!(differ.is_empty(), "\n{}", differ.join("\n"));
 }
 
-/// The target is 60 s on an idle 2-core machine (measured: 54–63 s, docs/src/conformance.md).
-/// A test must not depend on the machine being idle, so the bound asserted is twice that: a
-/// grid past it has lost its point (seconds, not a hold) whatever else runs.
+/// The budget: the default grid (30 columns × 18 cases here, runtime mode) within 60 s.
+/// Measured on this 2-core machine (7 December 2026, `conformance clients`, other engineers'
+/// work beside it at times): 13.6–17.9 s over nine runs, 13.8 s at load 2.4 (idle but for it),
+/// 7.7–10.8 s of CPU; in process mode 61.3 s at load 2.3 (74 s of CPU) and 91.5–99.8 s while
+/// others built. 60 s is four times the runtime figure: a wide margin for a busy machine, which
+/// no test may depend on being idle.
 #[test]
-fn the_default_grid_takes_about_a_minute_not_a_hold() {
+fn the_default_grid_takes_at_most_sixty_seconds() {
     let grid = grid();
     eprintln!("default grid: {} columns, {} cells in {:.1} s", grid.columns.len(), grid.cells.len(), grid.wall.as_secs_f64());
-    assert!(grid.wall <= Duration::from_secs(120), "the grid took {:?}", grid.wall);
+    assert!(grid.wall <= Duration::from_secs(60), "the grid took {:?}", grid.wall);
+}
+
+#[test]
+fn no_runtime_or_client_process_outlives_the_grid() {
+    let left = &grid_and_left().1;
+    assert!(left.is_empty(), "still running after the grid: {left:?}");
+}
+
+/// At most this many cells whose kind differs between the modes are played again: more is no
+/// busy machine's doing.
+const REPLAYED_AT_MOST: usize = 12;
+
+/// The process-mode cells whose kind differs from the runtime grid's.
+fn differing<'a>(runtime: &Grid, process: &'a Grid) -> Vec<&'a GridCell> {
+    process.cells.iter().filter(|c| runtime.cell(&c.column, c.case).map(|o| o.judged.kind) != Some(c.judged.kind)).collect()
+}
+
+#[test]
+fn process_mode_gives_every_default_runtime_columns_cell_the_same_kind_as_runtime_mode() {
+    let (runtime, process) = (grid(), process_grid());
+    assert!(process.columns.iter().any(|c| c.starts_with("paho-java@")), "no Paho Java column ran in process mode: {:?}", process.columns);
+    // A cell that differs is played once more in process mode, alone: on a busy machine 16 JVMs
+    // starting at once may not connect within the set-up bound (measured at load 48: three
+    // paho-java-v5 cells), which is the machine's doing, not the mode's.
+    let first = differing(runtime, process);
+    assert!(first.len() <= REPLAYED_AT_MOST, "{} cells differ between the modes:\n{}", first.len(), describe(runtime, &first));
+    let mut differ = Vec::new();
+    for cell in first {
+        let column = process_grid_column(&cell.column);
+        let case = CASES.iter().find(|c| c.id == cell.case).expect("a case");
+        let again = run_alone(column, case);
+        eprintln!("played again: {} × {}: {}", cell.column, cell.case, again.judged.kind.word());
+        if runtime.cell(&cell.column, cell.case).map(|o| o.judged.kind) != Some(again.judged.kind) {
+            differ.push(again);
+        }
+    }
+    let differ: Vec<&GridCell> = differ.iter().collect();
+    assert!(differ.is_empty(), "\n{}", describe(runtime, &differ));
+}
+
+/// Each process cell beside its runtime twin, in words.
+fn describe(runtime: &Grid, cells: &[&GridCell]) -> String {
+    let line = |c: &GridCell| {
+        let other = runtime.cell(&c.column, c.case).map(|o| format!("{} ({})", o.judged.kind.word(), o.judged.did)).unwrap_or_default();
+        format!("{} × {}: process {} ({}), runtime {other}", c.column, c.case, c.judged.kind.word(), c.judged.did)
+    };
+    cells.iter().map(|c| line(c)).collect::<Vec<_>>().join("\n")
+}
+
+/// The matrix.toml column a process-mode column name stands for.
+fn process_grid_column(name: &str) -> Column {
+    file().columns.iter().find(|c| c.name() == name).cloned().expect("a default column")
+}
+
+/// One cell of `column` × `case` in process mode, nothing else running beside it.
+fn run_alone(column: Column, case: &'static mosquitto_matrix::conformance::case::Case) -> GridCell {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let workdir = probe::ask::FromFile::of(Some(file())).workdir;
+    let ask = GridAsk { columns: vec![column], cases: vec![case], workdir, jobs: 1, mode: ClientMode::Process };
+    runtime.block_on(grid::run(&ask)).cells.remove(0)
 }

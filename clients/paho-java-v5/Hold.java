@@ -47,6 +47,19 @@ public final class Hold {
 
     private Hold() {}
 
+    // The MQTT 5 client looks its network modules up in one static ServiceLoader without a lock
+    // (NetworkModuleService.validateURI and createInstance), as Paho Java 1.2.1 does, whose
+    // runtime cells failed with "no NetworkModule installed for scheme \"ws\"" when created at
+    // once. One walk over every module factory, before any cell runs (a class is initialised
+    // once, other threads wait for it), loads them all; later walks only read the loaded list.
+    static {
+        try {
+            new MqttClient("matrix-warm-up://127.0.0.1:1", "warm-up", new MemoryPersistence());
+        } catch (IllegalArgumentException | MqttException expected) {
+            // no factory has the scheme: the walk went over them all
+        }
+    }
+
     /** What the `client:` line names: the library and its version, as its jar says. */
     static String client() {
         return "paho-java-v5 " + Contract.libraryVersion(MqttClient.class, POM_PROPERTIES);

@@ -46,6 +46,21 @@ public final class Hold {
 
     private Hold() {}
 
+    // Paho Java 1.2.1 looks its network modules up in one static ServiceLoader without a lock
+    // (NetworkModuleService; 1.2.2 made validateURI synchronized, createInstance still is not):
+    // cells of one runtime that create clients at once then fail with "no NetworkModule
+    // installed for scheme \"ws\"" (measured: 13 of 18 conformance cells of 1.2.1 at once).
+    // One walk over every module factory, before any cell runs (a class is initialised once,
+    // other threads wait for it), loads them all; later walks only read the loaded list.
+    // A scheme no factory has makes the walk complete; 1.1.x and 1.2.0 refuse it at once.
+    static {
+        try {
+            new MqttClient("matrix-warm-up://127.0.0.1:1", "warm-up", new MemoryPersistence());
+        } catch (IllegalArgumentException | MqttException expected) {
+            // no factory has the scheme: the walk went over them all
+        }
+    }
+
     /** What the `client:` line names: the library and its version, as its jar says. */
     static String client() {
         return "paho-java " + Contract.libraryVersion(MqttClient.class, POM_PROPERTIES);

@@ -2,18 +2,22 @@
 //! one behaviour per case, in seconds; the grid on stdout (table, Markdown, JSON or HTML, and
 //! all but the table into `--out`), the differences from the measured cells of
 //! `conformance.toml` (when there is one) on stderr, and with `--release-changes` each client's
-//! newest release against its previous one. `conformance brokers`: the broker grid of a set.
+//! newest release against its previous one. `conformance brokers`: the broker grid of a set,
+//! each answer held against the one measured before or derived (`conformance.toml`), or with
+//! `--derived` the grid those expect, without running anything.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
 use mosquitto_matrix::conformance::brokers;
+use mosquitto_matrix::conformance::derive;
+use mosquitto_matrix::conformance::source::Source;
 use mosquitto_matrix::conformance::case::CASES;
 use mosquitto_matrix::conformance::expected::Expected;
 use mosquitto_matrix::conformance::releases;
-use mosquitto_matrix::conformance::grid::{self, GridAsk, DEFAULT_JOBS};
+use mosquitto_matrix::conformance::grid::{self, GridAsk};
 use mosquitto_matrix::conformance::{default_columns, named_cases, named_columns};
-use mosquitto_matrix::plan::MatrixFile;
+use mosquitto_matrix::plan::{ClientMode, MatrixFile};
 use mosquitto_matrix::probe;
 use mosquitto_matrix::report::{self, exit};
 
@@ -57,6 +61,11 @@ pub struct BrokersArgs {
     /// Also write the grid to this folder as conformance-brokers-SET.md, .json and .html. Example: --out report
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Run nothing (no Docker): print the grid conformance.toml expects, each tag's measured answers, else the
+    /// ones derived from the measured tags and the tag's WebSocket code ([builds.SET]), marked as derived, each
+    /// with its basis. Example: conformance brokers --set eclipse --derived
+    #[arg(long)]
+    pub derived: bool,
 }
 
 /// How the grid is printed.
@@ -81,9 +90,14 @@ pub struct ClientsArgs {
     /// Comma-separated case ids (default: all). Example: --cases lws4-ping,text-frame
     #[arg(long, value_delimiter = ',')]
     pub cases: Option<Vec<String>>,
-    /// How many real-client cells run at once. Example: --jobs 4
-    #[arg(long, default_value_t = DEFAULT_JOBS)]
-    pub jobs: usize,
+    /// How many real-client cells run at once (default: 64 in runtime mode, 16 in process mode). Example: --jobs 4
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// How the real clients start: `runtime`, one process per client version for the whole grid, each cell a
+    /// connection to it (columns with `runtime = [...]`), or `process`, one process per cell (else
+    /// MATRIX_CLIENT_MODE; default runtime). Example: --client-mode process
+    #[arg(long, value_name = "MODE")]
+    pub client_mode: Option<String>,
     /// How to print the grid. Example: --format json
     #[arg(long, value_enum, default_value = "table")]
     pub format: GridFormat,
@@ -133,30 +147,71 @@ async fn brokers(config: &Path, a: BrokersArgs) -> Result<u8, Error> {
         }
         None => set.tags.clone(),
     };
-    let run_id = mosquitto_matrix::engine::labels::new_run_id();
-    eprintln!("conformance: {} tag(s) of {} × {} broker case(s)", tags.len(), set.name, brokers::BROKER_CASES.len());
-    let rows = futures_util::future::join_all(tags.iter().map(|t| brokers::run_tag(&set.image, t, &file.broker, &run_id))).await;
-    let (md, json, html) = (
-        report::conformance::brokers_markdown(&rows),
-        report::conformance::brokers_json(&set.name, &rows) + "\n",
-        report::conformance_html::brokers_html(&set.name, &rows),
-    );
-    if let Some(dir) = &a.out {
-        write_out(dir, &format!("conformance-brokers-{}", set.name), &md, &json, &html)?;
-    }
-    say(&match a.format {
-        GridFormat::Json => json,
-        GridFormat::Markdown => md,
-        GridFormat::Html => html,
-        GridFormat::Table => report::conformance::brokers_text(&rows),
-    })?;
-    // The answers measured before, kept beside matrix.toml: each difference on stderr, exit 1.
+    // The answers measured before and the tags' builds, kept beside matrix.toml.
     let beside = config.parent().unwrap_or(Path::new(".")).join("conformance.toml");
-    let differences = if beside.is_file() { Expected::load(&beside)?.broker_differences(&set.name, &rows) } else { Vec::new() };
+    let expected = if beside.is_file() { Expected::load(&beside)? } else { Expected::default() };
+    let rows = if a.derived {
+        eprintln!("conformance: {} tag(s) of {} as conformance.toml measures or derives them (nothing run)", tags.len(), set.name);
+        derive::derived_rows(&expected, &set.name, &tags)
+    } else {
+        let run_id = mosquitto_matrix::engine::labels::new_run_id();
+        eprintln!("conformance: {} tag(s) of {} × {} broker case(s)", tags.len(), set.name, brokers::BROKER_CASES.len());
+        let rows = futures_util::future::join_all(tags.iter().map(|t| brokers::run_tag(&set.image, t, &file.broker, &run_id))).await;
+        derive::checked(&expected, &set.name, rows)
+    };
+    print_brokers(&set.name, &rows, a.format, a.out.as_deref())?;
+    if a.derived {
+        return Ok(exit::MET);
+    }
+    // Each answer that differs from the one measured before, or from the one derived for it: on stderr, exit 1.
+    let mut differences = expected.broker_differences(&set.name, &rows);
+    differences.extend(not_held(&set.name, &rows));
     for d in &differences {
         eprintln!("differs: {d}");
     }
     Ok(if differences.is_empty() { exit::MET } else { exit::CHANGED })
+}
+
+/// Each measured answer that the answer derived for it did not hold to, in words.
+fn not_held(set: &str, rows: &[brokers::TagRow]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in rows {
+        for (i, (case, got)) in r.cells.iter().enumerate() {
+            if let Source::NotHeld { derived, basis } = r.source(i) {
+                out.push(format!("{set}/{} × {case}: {got:?} (derived: {derived:?}, from: {basis})", r.tag));
+            }
+        }
+    }
+    out
+}
+
+/// Prints the broker grid in `format`, and writes it into `out` when asked.
+fn print_brokers(set: &str, rows: &[brokers::TagRow], format: GridFormat, out: Option<&Path>) -> Result<(), Error> {
+    let (md, json, html) = (
+        report::conformance::brokers_markdown(rows),
+        report::conformance::brokers_json(set, rows) + "\n",
+        report::conformance_html::brokers_html(set, rows),
+    );
+    if let Some(dir) = out {
+        write_out(dir, &format!("conformance-brokers-{set}"), &md, &json, &html)?;
+    }
+    say(&match format {
+        GridFormat::Json => json,
+        GridFormat::Markdown => md,
+        GridFormat::Html => html,
+        GridFormat::Table => report::conformance::brokers_text(rows),
+    })
+}
+
+/// `--client-mode`, else `MATRIX_CLIENT_MODE` (empty counts as unset), else runtime.
+fn client_mode(flag: Option<&str>) -> Result<ClientMode, Error> {
+    let var = std::env::var("MATRIX_CLIENT_MODE").ok().filter(|v| !v.trim().is_empty());
+    let (name, given) = match (flag, var) {
+        (Some(f), _) => ("--client-mode", f.to_string()),
+        (None, Some(v)) => ("MATRIX_CLIENT_MODE", v),
+        (None, None) => return Ok(ClientMode::default()),
+    };
+    ClientMode::parse(&given).map_err(|what| Error::Argument { name: name.into(), what })
 }
 
 async fn clients(config: &Path, a: ClientsArgs) -> Result<u8, Error> {
@@ -182,8 +237,10 @@ async fn clients(config: &Path, a: ClientsArgs) -> Result<u8, Error> {
         beside.is_file().then_some(beside)
     });
     let expected = expected_path.as_deref().map(Expected::load).transpose()?;
-    eprintln!("conformance: {} column(s) × {} case(s) against the scripted broker", columns.len(), cases.len());
-    let grid = grid::run(&GridAsk { columns, cases, workdir, jobs: a.jobs }).await;
+    let mode = client_mode(a.client_mode.as_deref())?;
+    let jobs = a.jobs.unwrap_or(grid::default_jobs(mode));
+    eprintln!("conformance: {} column(s) × {} case(s) against the scripted broker ({} mode)", columns.len(), cases.len(), mode.name());
+    let grid = grid::run(&GridAsk { columns, cases, workdir, jobs, mode }).await;
     if let Some(dir) = &a.out {
         let (md, json, html) = (report::conformance::markdown(&grid), report::conformance::json(&grid) + "\n", report::conformance_html::clients_html(&grid));
         write_out(dir, "conformance-clients", &md, &json, &html)?;

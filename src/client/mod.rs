@@ -9,7 +9,8 @@
 //! signal once the broker accepted the session, so the run can admit the next cell. A
 //! command column may have a per-run [`service`] (one browser for all its cells), and in
 //! runtime mode a per-run [`runtime`] that runs all its cells inside one process, each cell a
-//! connection; [`cell`] is what a process cell and a runtime cell share. A built-in profile
+//! connection ([`runtimes`] starts and stops many at once, for a run or a conformance grid);
+//! [`cell`] is what a process cell and a runtime cell share. A built-in profile
 //! can itself be a command column ([`serve`], `mosquitto-matrix client`), and every cell of one
 //! profile can run in one such process ([`host`], `client --runtime`); [`groups`]
 //! keeps track of every process group the harness started, [`output`] of what those
@@ -28,6 +29,7 @@ pub mod proxy;
 pub mod recorder;
 pub mod rumqttc;
 pub mod runtime;
+pub mod runtimes;
 pub mod serve;
 pub mod service;
 pub mod session;

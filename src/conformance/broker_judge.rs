@@ -4,6 +4,7 @@
 
 use crate::conformance::brokers::TagRow;
 use crate::conformance::judge::Kind;
+use crate::conformance::source::Source;
 
 /// A broker's way of refusing an upgrade without an HTTP status: its words in a cell.
 const CLOSED_UNANSWERED: &str = "read the answer to the upgrade: the broker closed the connection";
@@ -46,15 +47,45 @@ pub fn judge_answer(case: &str, words: &str) -> (Kind, &'static str) {
     }
 }
 
-/// One line per tag: `bookworm fails 3 of 13 cases: text-frame, unmasked, control-126`.
+/// How a cell is judged given where its answer comes from: a cell neither measured nor derived
+/// has no answer to judge (n/a); every other one is judged by its words.
+pub fn judge_cell(case: &str, words: &str, source: &Source) -> (Kind, &'static str) {
+    match source {
+        Source::NotDerived { .. } => (Kind::NotApplicable, "neither measured nor derived"),
+        _ => judge_answer(case, words),
+    }
+}
+
+/// One line per tag: `bookworm fails 3 of 13 cases: text-frame, unmasked, control-126`; with
+/// how many answers are derived and not measured, or, measured against derived answers, in
+/// which cases those held and in which not.
 pub fn tag_summary(row: &TagRow) -> String {
-    let failed: Vec<&str> = row.cells.iter().filter(|(case, words)| judge_answer(case, words).0.fails()).map(|(case, _)| *case).collect();
-    let run = row.cells.len();
-    if failed.is_empty() {
+    let judged: Vec<(&str, Kind, &Source)> =
+        row.cells.iter().enumerate().map(|(i, (case, words))| (*case, judge_cell(case, words, row.source(i)).0, row.source(i))).collect();
+    let run = judged.iter().filter(|(_, k, _)| *k != Kind::NotApplicable).count();
+    let failed: Vec<&str> = judged.iter().filter(|(_, k, _)| k.fails()).map(|(case, ..)| *case).collect();
+    let mut line = if failed.is_empty() {
         format!("{} passes all {run} cases", row.tag)
     } else {
         format!("{} fails {} of {run} cases: {}", row.tag, failed.len(), failed.join(", "))
+    };
+    let count = |f: fn(&Source) -> bool| judged.iter().filter(|(_, _, s)| f(s)).count();
+    let (derived, not_derived) = (count(|s| matches!(s, Source::Derived { .. })), count(|s| matches!(s, Source::NotDerived { .. })));
+    match (derived, not_derived) {
+        (0, 0) => {}
+        (d, 0) => line.push_str(&format!(" ({d} derived, not measured)")),
+        (0, n) => line.push_str(&format!(" ({n} neither measured nor derived)")),
+        (d, n) => line.push_str(&format!(" ({d} derived, not measured; {n} not derived)")),
     }
+    let held = count(|s| matches!(s, Source::Held { .. }));
+    let not_held: Vec<&str> = judged.iter().filter(|(_, _, s)| matches!(s, Source::NotHeld { .. })).map(|(case, ..)| *case).collect();
+    if held + not_held.len() > 0 {
+        line.push_str(&format!("; derived answers held in {held} of {} cases", held + not_held.len()));
+        if !not_held.is_empty() {
+            line.push_str(&format!(", not in: {}", not_held.join(", ")));
+        }
+    }
+    line
 }
 
 #[cfg(test)]
@@ -82,7 +113,18 @@ mod tests {
 
     #[test]
     fn a_tags_summary_names_the_cases_it_fails() {
-        let row = TagRow { tag: "bookworm".into(), cells: vec![("text-frame", "PINGRESP".into()), ("length-64", "PINGRESP".into())] };
+        let row = TagRow { tag: "bookworm".into(), cells: vec![("text-frame", "PINGRESP".into()), ("length-64", "PINGRESP".into())], sources: Vec::new() };
         assert_eq!(tag_summary(&row), "bookworm fails 1 of 2 cases: text-frame");
+    }
+
+    #[test]
+    fn a_tags_summary_says_what_is_derived_and_which_derived_answers_held() {
+        let derived = |basis: &str| Source::Derived { basis: basis.into() };
+        let cells = vec![("text-frame", "PINGRESP".into()), ("length-64", "PINGRESP".into()), ("close", "not derived".into())];
+        let row = TagRow { tag: "2.0.12".into(), cells: cells.clone(), sources: vec![derived("b"), derived("b"), Source::NotDerived { why: "w".into() }] };
+        assert_eq!(tag_summary(&row), "2.0.12 fails 1 of 2 cases: text-frame (2 derived, not measured; 1 not derived)");
+        let held = Source::Held { basis: "b".into() };
+        let row = TagRow { tag: "2.0.12".into(), cells, sources: vec![held.clone(), held, Source::NotHeld { derived: "close 1000".into(), basis: "b".into() }] };
+        assert_eq!(tag_summary(&row), "2.0.12 fails 2 of 3 cases: text-frame, close; derived answers held in 2 of 3 cases, not in: close");
     }
 }

@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
+use crate::conformance::source::Source;
 use crate::engine::{broker, cleanup};
 use crate::engine::labels::Labels;
 use crate::plan::{BrokerSettings, Transport};
@@ -145,6 +146,16 @@ pub struct TagRow {
     /// (case id, answer) per case, in [`BROKER_CASES`] order; an error in words if the broker
     /// could not start.
     pub cells: Vec<(&'static str, String)>,
+    /// Where each cell's answer comes from, in `cells` order ([`super::source`]); empty when
+    /// every cell was measured by this run and nothing derived was held against it.
+    pub sources: Vec<Source>,
+}
+
+impl TagRow {
+    /// Where cell `i`'s answer comes from.
+    pub fn source(&self, i: usize) -> &Source {
+        self.sources.get(i).unwrap_or(&Source::Measured)
+    }
 }
 
 /// How long the removal of a tag's broker may take before the grid goes on without it (the
@@ -182,7 +193,7 @@ pub async fn run_tag(image: &str, tag: &str, settings: &BrokerSettings, run_id: 
         Ok(b) => b,
         Err(e) => {
             let why = format!("the broker did not start: {e}");
-            return TagRow { tag: tag.into(), cells: BROKER_CASES.iter().map(|c| (c.id, why.clone())).collect() };
+            return TagRow { tag: tag.into(), cells: BROKER_CASES.iter().map(|c| (c.id, why.clone())).collect(), sources: Vec::new() };
         }
     };
     let mut cells = Vec::new();
@@ -192,7 +203,7 @@ pub async fn run_tag(image: &str, tag: &str, settings: &BrokerSettings, run_id: 
     // A broker the engine could not remove in time is left to the run's labels and the reaper:
     // the grid's answers are in, and they do not depend on it.
     let _ = cleanup::dispose(b.container, DISPOSE_BOUND).await;
-    TagRow { tag: tag.into(), cells }
+    TagRow { tag: tag.into(), cells, sources: Vec::new() }
 }
 
 /// Plays one broker case against a WebSocket listener at `host:port`; the answer in words.

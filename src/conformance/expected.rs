@@ -1,6 +1,8 @@
 //! The measured cells, kept in `conformance.toml`: one table per column, one key per case,
-//! the kind measured (`ok`, `non-strict`, `dropped`, `not-applicable`). Loaded and checked
-//! here, with the file and what is wrong; compared to a grid, cell by cell.
+//! the kind measured (`ok`, `non-strict`, `dropped`, `not-applicable`); each measured broker
+//! tag's answers (`[brokers.SET.TAG]`); and each tag's image (`[builds.SET]`: its Mosquitto
+//! version and WebSocket code, the basis of derived answers). Loaded and checked here, with
+//! the file and what is wrong; compared to a grid, cell by cell.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,6 +10,7 @@ use std::path::Path;
 use crate::conformance::brokers::{TagRow, BROKER_CASES};
 use crate::conformance::case::case;
 use crate::conformance::grid::Grid;
+use crate::conformance::image::{Build, WebSocketCode};
 use crate::conformance::judge::Kind;
 use crate::conformance::ConformanceError;
 
@@ -18,6 +21,15 @@ pub struct Expected {
     pub columns: BTreeMap<String, BTreeMap<String, Kind>>,
     /// Set → tag → broker case id → the answer in words (`conformance brokers`).
     pub brokers: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
+    /// Set → tag → its image (`[builds.SET]`).
+    pub builds: BTreeMap<String, BTreeMap<String, Build>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BuildShape {
+    mosquitto: String,
+    websocket: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -27,6 +39,8 @@ struct FileShape {
     expected: BTreeMap<String, BTreeMap<String, Kind>>,
     #[serde(default)]
     brokers: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
+    #[serde(default)]
+    builds: BTreeMap<String, BTreeMap<String, BuildShape>>,
 }
 
 impl Expected {
@@ -53,7 +67,15 @@ impl Expected {
                 }
             }
         }
-        Ok(Expected { columns: shape.expected, brokers: shape.brokers })
+        let mut builds: BTreeMap<String, BTreeMap<String, Build>> = BTreeMap::new();
+        for (set, tags) in shape.builds {
+            for (tag, b) in tags {
+                let websocket = WebSocketCode::parse(&b.websocket)
+                    .map_err(|what| ConformanceError::Parse { path: path.to_path_buf(), what: format!("builds.{set}.{tag:?}: {what}") })?;
+                builds.entry(set.clone()).or_default().insert(tag, Build { mosquitto: b.mosquitto, websocket });
+            }
+        }
+        Ok(Expected { columns: shape.expected, brokers: shape.brokers, builds })
     }
 
     /// Every cell of the grid whose kind differs from the one measured before, in words;
@@ -94,7 +116,7 @@ impl Expected {
     }
 
     /// The grid's kinds as a `conformance.toml` text, to keep as the new measurement, with the
-    /// broker answers of `keep` (the file it replaces) kept as they were.
+    /// broker answers and builds of `keep` (the file it replaces) kept as they were.
     pub fn render(grid: &Grid, keep: Option<&Expected>) -> String {
         let mut out = String::from("# Measured by `mosquitto-matrix conformance clients --write-expected conformance.toml`.\n");
         for column in &grid.columns {
@@ -113,6 +135,14 @@ impl Expected {
                 }
             }
         }
+        for (set, tags) in keep.map(|k| &k.builds).into_iter().flatten() {
+            out.push_str(&format!("\n[builds.{set}]\n"));
+            let mut tags: Vec<(&String, &Build)> = tags.iter().collect();
+            tags.sort_by(|a, b| crate::plan::releases::compare(&a.1.mosquitto, &b.1.mosquitto).then(a.0.cmp(b.0)));
+            for (tag, b) in tags {
+                out.push_str(&format!("\"{tag}\" = {{ mosquitto = \"{}\", websocket = \"{}\" }}\n", b.mosquitto, b.websocket.name()));
+            }
+        }
         out
     }
 }
@@ -125,6 +155,17 @@ mod tests {
     fn an_unknown_case_is_named_with_its_file_and_column() {
         let err = Expected::parse(Path::new("c.toml"), "[expected.rfc6455]\nnot-a-case = \"ok\"\n").expect_err("unknown case");
         assert_eq!(err.to_string(), "c.toml: column rfc6455 names the case not-a-case, which is not a conformance case");
+    }
+
+    #[test]
+    fn a_build_reads_back_from_its_own_rendering_and_a_bad_websocket_code_is_named_with_its_tag() {
+        let text = "[builds.eclipse]\n\"2.0.11\" = { mosquitto = \"2.0.11\", websocket = \"libwebsockets 4.2.0\" }\n\"2.1.0-alpine\" = { mosquitto = \"2.1.0\", websocket = \"built-in\" }\n";
+        let e = Expected::parse(Path::new("c.toml"), text).expect("parses");
+        assert_eq!(e.builds["eclipse"]["2.0.11"].websocket, WebSocketCode::Libwebsockets("4.2.0".into()));
+        let grid = Grid { cases: Vec::new(), columns: Vec::new(), cells: Vec::new(), wall: std::time::Duration::ZERO };
+        assert_eq!(Expected::parse(Path::new("c.toml"), &Expected::render(&grid, Some(&e))).expect("reads back").builds, e.builds);
+        let err = Expected::parse(Path::new("c.toml"), "[builds.eclipse]\n\"2.0.11\" = { mosquitto = \"2.0.11\", websocket = \"lws 4\" }\n").expect_err("bad code");
+        assert!(err.to_string().contains("builds.eclipse.\"2.0.11\": websocket = \"lws 4\" is neither"), "{err}");
     }
 
     #[test]

@@ -8,15 +8,20 @@
 //! cells kept in `conformance.toml`; [`releases`] compares a client release's cells with its
 //! previous release's (pure). Broker conformance: [`brokers`] plays scripted WebSocket clients
 //! against a tag's broker (Docker, loopback; every step bounded), [`broker_judge`] gives each
-//! answer its kind (pure). The reports render both grids (`report::conformance`).
+//! answer its kind (pure); [`derive`](mod@derive) derives the answers of tags nobody measured (the eclipse
+//! set) from the measured ones and each image's WebSocket code ([`image`]), marked as derived ([`source`]) (pure). The
+//! reports render both grids (`report::conformance`).
 
 pub mod broker_judge;
 pub mod brokers;
 pub mod case;
+pub mod derive;
+pub mod image;
 pub mod expected;
 pub mod grid;
 pub mod judge;
 pub mod releases;
+pub mod source;
 
 use std::path::{Path, PathBuf};
 

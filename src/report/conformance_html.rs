@@ -6,10 +6,11 @@
 
 use maud::{html, Markup, DOCTYPE};
 
-use crate::conformance::broker_judge::{judge_answer, tag_summary};
+use crate::conformance::broker_judge::{judge_cell, tag_summary};
 use crate::conformance::brokers::{TagRow, BROKER_CASES};
 use crate::conformance::grid::Grid;
 use crate::conformance::judge::Kind;
+use crate::report::conformance::{broker_words, broker_bases};
 use crate::report::html::head;
 
 const CSS: &str = include_str!("html/conformance.css");
@@ -27,6 +28,9 @@ struct PageCell {
     word: String,
     did: String,
     evidence: Vec<String>,
+    /// Where a broker answer comes from when it is not simply measured: the class that marks
+    /// the cell (`derived`, `held`, `not-held`, `not-derived`: [`crate::conformance::source::Source::mark`]'s name).
+    source: Option<&'static str>,
 }
 
 /// Everything a page shows, whichever grid it comes from.
@@ -66,6 +70,7 @@ pub fn clients_html(grid: &Grid) -> String {
                         word: c.judged.kind.word().to_string(),
                         did: c.judged.did.clone(),
                         evidence: c.judged.evidence.clone(),
+                        source: None,
                     })
                 })
                 .collect()
@@ -82,30 +87,43 @@ pub fn clients_html(grid: &Grid) -> String {
     })
 }
 
-/// The broker grid's page: one column per tag of `set`, each cell the broker's answer.
+/// The broker grid's page: one column per tag of `set`, each cell the broker's answer; a
+/// derived answer marked (dashed) with its basis in its evidence.
 pub fn brokers_html(set: &str, rows: &[TagRow]) -> String {
     let cells = BROKER_CASES
         .iter()
         .map(|case| {
             rows.iter()
                 .map(|r| {
-                    r.cells.iter().find(|(id, _)| *id == case.id).map(|(_, words)| {
-                        let (kind, why) = judge_answer(case.id, words);
-                        PageCell { kind, word: words.clone(), did: why.to_string(), evidence: vec![format!("sent: {}", case.description), format!("answer: {words}")] }
-                    })
+                    let i = r.cells.iter().position(|(id, _)| *id == case.id)?;
+                    let (words, source) = (&r.cells[i].1, r.source(i));
+                    let (kind, why) = judge_cell(case.id, words, source);
+                    let mut evidence = vec![format!("sent: {}", case.description), format!("answer: {words}")];
+                    evidence.extend(source.words());
+                    Some(PageCell { kind, word: broker_words(words, source), did: why.to_string(), evidence, source: source.mark().map(|(name, _)| name) })
                 })
                 .collect()
         })
         .collect();
+    let derived = broker_bases(rows).len();
+    let note = if derived == 0 { String::new() } else { "; dashed cells are derived, not measured (their basis in their evidence)".to_string() };
     render(&Page {
         title: format!("mosquitto-matrix — broker conformance, set {set}"),
-        line: format!("{} tag(s) × {} broker case(s), scripted WebSocket clients on loopback", rows.len(), BROKER_CASES.len()),
+        line: format!("{} tag(s) × {} broker case(s), scripted WebSocket clients on loopback{note}", rows.len(), BROKER_CASES.len()),
         corner: "case \\ tag",
         columns: rows.iter().map(|r| r.tag.clone()).collect(),
         cases: BROKER_CASES.iter().map(|c| CaseHead { id: c.id, description: c.description, clause: c.clause }).collect(),
         cells,
         summaries: rows.iter().map(tag_summary).collect(),
     })
+}
+
+/// A cell's classes: its kind's, and its source's when it has one.
+fn cell_class(c: &PageCell) -> String {
+    match c.source {
+        Some(s) => format!("{} {s}", kind_class(c.kind)),
+        None => kind_class(c.kind).to_string(),
+    }
 }
 
 fn table(p: &Page) -> Markup {
@@ -119,7 +137,7 @@ fn table(p: &Page) -> Markup {
                             th.case scope="row" title=(case.description) { (case.id) }
                             @for (j, cell) in p.cells[i].iter().enumerate() {
                                 @if let Some(c) = cell {
-                                    td class=(kind_class(c.kind)) data-kind=(c.kind.word()) data-column=(p.columns[j]) title=(c.did) {
+                                    td class=(cell_class(c)) data-kind=(c.kind.word()) data-source=[c.source] data-column=(p.columns[j]) title=(c.did) {
                                         a href=(format!("#e-{i}-{j}")) { (c.word) }
                                     }
                                 } @else {
@@ -171,4 +189,27 @@ fn render(p: &Page) -> String {
         }
     };
     page.into_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::source::Source;
+
+    #[test]
+    fn the_page_marks_derived_cells_with_a_class_and_puts_their_basis_in_the_evidence() {
+        let row = TagRow {
+            tag: "2.1.0-alpine".into(),
+            cells: vec![("text-frame", "close 1003".into()), ("split-connect", "not derived".into())],
+            sources: vec![Source::Derived { basis: "debian/sid".into() }, Source::NotDerived { why: "no measured tag".into() }],
+        };
+        let page = brokers_html("eclipse", &[row]);
+        assert!(page.contains(r#"class="k-ok derived" data-kind="OK" data-source="derived""#), "{page}");
+        assert!(page.contains(r#"class="k-not-applicable not-derived""#), "{page}");
+        assert!(page.contains("close 1003 (derived)") && page.contains("derived from: debian/sid") && page.contains("not derived: no measured tag"), "{page}");
+        assert!(page.contains("dashed cells are derived, not measured"), "{page}");
+        let measured = TagRow { tag: "sid".into(), cells: vec![("text-frame", "close 1003".into())], sources: Vec::new() };
+        let page = brokers_html("debian", &[measured]);
+        assert!(!page.contains("(derived") && !page.contains("data-source") && !page.contains("dashed cells"), "a measured grid has no derived marks");
+    }
 }

@@ -41,7 +41,8 @@ use crate::judge::results::{BrokerFailure, ClockFacts, CellResult, ColumnInfo, P
 use crate::judge::verdict::{self, BrokerState, Verdict};
 use crate::plan::{copies, Cell, Column, Cost, Outcome, Plan, ProxyName, Route, Transport};
 use crate::run::reaper::Reaper;
-use crate::run::runtimes::{self, RuntimeCells};
+use crate::client::runtimes::RuntimeCells;
+use crate::run::runtimes;
 use crate::run::schedule::{Capacity, Load, Scheduler};
 
 /// Beyond a cell's own bounds, how long the run waits for it before calling it an ERROR.

@@ -7,23 +7,19 @@
 //! set-up bound; one that could not be had makes every cell of its column version ERROR with
 //! the same words, said once (`client::runtime`). Process mode, or a column without a
 //! runtime, starts none: its cells run as processes. On an accelerated clock the built-in
-//! profiles, which then play as commands, get one runtime each (`client::host`).
+//! profiles, which then play as commands, get one runtime each (`client::host`). The starting
+//! and stopping themselves are `client::runtimes`', which the conformance grid shares.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
-use futures_util::future::join_all;
 use tokio::sync::watch;
 
+use crate::client::runtime::Runtime;
+use crate::client::runtimes::{self as many, RuntimeCells};
 use crate::client::{command, contract};
-use crate::client::runtime::{self, Cells, Runtime};
 use crate::plan::{ClientMode, Column, CommandClient, Plan};
-
-/// Per column version (its base name, `paho-python@2.2.0`): its runtime's cells handle, or
-/// why it could not be had.
-pub(crate) type RuntimeCells = BTreeMap<String, Result<Cells, String>>;
 
 /// The command columns whose cells run inside a runtime: in runtime mode, every base command
 /// column with a `runtime` and a cell to run, once each, and on an accelerated clock every
@@ -32,18 +28,11 @@ pub(crate) fn wanted(plan: &Plan) -> Vec<CommandClient> {
     if plan.client_mode != ClientMode::Runtime {
         return Vec::new();
     }
-    let mut out: Vec<CommandClient> = Vec::new();
-    for cell in &plan.cells {
-        let client = match cell.column.base() {
-            Column::Command(c) => c.clone(),
-            Column::Builtin(profile) if plan.speed > 1 => command::builtin_command(*profile, &plan.timing),
-            _ => continue,
-        };
-        if client.runtime.is_some() && !out.iter().any(|k| k.name == client.name) {
-            out.push(client);
-        }
-    }
-    out
+    many::wanted(plan.cells.iter().filter_map(|cell| match cell.column.base() {
+        Column::Command(c) => Some(c.clone()),
+        Column::Builtin(profile) if plan.speed > 1 => Some(command::builtin_command(*profile, &plan.timing)),
+        _ => None,
+    }))
 }
 
 /// Whether a command column's cells run in its runtime in this run (then its per-run
@@ -57,28 +46,15 @@ pub(crate) fn runs_in_runtime(plan: &Plan, client: &CommandClient) -> bool {
 /// `ca_file` the run's CA on a run with TLS routes, which a runtime that must trust it from
 /// its start (the browser's) reads as `MATRIX_CA_FILE`.
 pub(crate) async fn start(plan: &Plan, run_id: &str, clock: &[(String, String)], ca_file: Option<&Path>) -> (Vec<Runtime>, RuntimeCells) {
-    let starts = wanted(plan).into_iter().map(|client| async move {
+    let env = |client: &CommandClient| {
         let mut env = if client.real_clock(plan.speed) { Vec::new() } else { clock.to_vec() };
         env.push((contract::RUN_ID_VAR.to_string(), run_id.to_string()));
         if let Some(ca) = ca_file {
             env.push((contract::CA_FILE_VAR.to_string(), ca.display().to_string()));
         }
-        (client.name.clone(), runtime::start(&client, &plan.workdir, &env, plan.timing.setup_timeout).await)
-    });
-    let mut running = Vec::new();
-    let mut cells = RuntimeCells::new();
-    for (name, started) in join_all(starts).await {
-        match started {
-            Ok(r) => {
-                cells.insert(name, Ok(r.cells()));
-                running.push(r);
-            }
-            Err(e) => {
-                cells.insert(name, Err(e.to_string()));
-            }
-        }
-    }
-    (running, cells)
+        env
+    };
+    many::start_all(&wanted(plan), &plan.workdir, env, plan.timing.setup_timeout).await
 }
 
 /// What the run's cells wait on: `None` while the runtimes start, then each one's handle.
@@ -98,5 +74,5 @@ pub(crate) fn starting<'a>(plan: &'a Plan, run_id: &'a str, clock: Vec<(String, 
 
 /// Stops every runtime of the run; nothing of them is left when this returns.
 pub(crate) async fn stop(running: Vec<Runtime>) {
-    join_all(running.into_iter().map(Runtime::stop)).await;
+    many::stop_all(running).await;
 }
