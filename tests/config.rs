@@ -579,3 +579,15 @@ fn a_set_runs_its_own_routes_unless_the_run_names_others() {
     assert!(plan.cells.iter().all(|c| c.id().contains("/tls/")));
     assert!(plan.left_out.iter().any(|l| l.column == "tcp" && l.why.contains("which this run leaves out")));
 }
+
+#[test]
+fn a_client_on_its_own_real_clock_is_held_to_the_tolerance_times_the_speed_as_diff_holds_it() {
+    let sel = Selection { set: Some("debian".into()), profiles: Some(vec!["tcp".into(), "paho-golang".into()]), speed: Some("30".into()), ..Selection::default() };
+    let plan = Plan::new(&shipped(), &sel).expect("a plan at x30");
+    let column = |name: &str| plan.columns.iter().find(|c| c.name().starts_with(name)).unwrap_or_else(|| panic!("{name} in {:?}", plan.columns));
+    assert_eq!(plan.tolerance_for(column("tcp")), plan.tolerance, "a column on the brokers' clock");
+    assert_eq!(plan.tolerance_for(column("paho-golang")), plan.tolerance * 30, "Go reads the clock without the time library");
+    let at_one = Plan::new(&shipped(), &Selection { speed: None, ..sel }).expect("a plan at x1");
+    let golang = at_one.columns.iter().find(|c| c.name().starts_with("paho-golang")).expect("paho-golang");
+    assert_eq!(at_one.tolerance_for(golang), at_one.tolerance, "at x1 every clock is real");
+}

@@ -40,6 +40,12 @@ pub const READY_PREFIX: &str = "runtime: ";
 pub const RUNTIME: Kind = Kind { what: "runtime", ready: READY_PREFIX, argv: |c| c.runtime.as_ref() };
 /// The line a cell's stream ends with: `exit: N`, the hold program's exit status.
 pub const EXIT_PREFIX: &str = "exit: ";
+/// How many of a runtime's cells may be starting (from admission to the broker's CONNACK) at
+/// once. A runtime starts its cells' clients on few threads (one event loop in Node.js, the
+/// GIL in Python), so a burst of starts queues inside it: at ×30, 64 MQTT.js cells admitted at
+/// once left the last ones silent for more than the broker's 10 s (0.33 s real) handshake
+/// window, and their keepalives late (measured, debian set 8 times over).
+pub const STARTS_AT_ONCE: usize = 4;
 /// How long a cell whose stream ended without `exit:` waits for its runtime's exit status
 /// (the runtime's death closes its connections a moment before it can be waited for).
 const EXIT_WAIT: Duration = Duration::from_secs(1);
@@ -75,6 +81,7 @@ pub struct Cells {
     addr: SocketAddr,
     exit: watch::Receiver<Option<Option<ExitStatus>>>,
     tail: Arc<Mutex<Tail>>,
+    starts: Arc<tokio::sync::Semaphore>,
 }
 
 /// Starts the runtime of `client` (its `runtime` argv) and waits, at most `bound` (real time),
@@ -90,7 +97,7 @@ pub async fn start(client: &CommandClient, workdir: &Path, extra_env: &[(String,
         }
     };
     let (exit, tail) = service.watchers();
-    let cells = Cells { column: client.name.clone(), addr, exit, tail };
+    let cells = Cells { column: client.name.clone(), addr, exit, tail, starts: Arc::new(tokio::sync::Semaphore::new(STARTS_AT_ONCE)) };
     Ok(Runtime { service, cells })
 }
 
@@ -113,6 +120,12 @@ impl Runtime {
 }
 
 impl Cells {
+    /// Waits for one of the runtime's [`STARTS_AT_ONCE`] start slots; the cell holds it until
+    /// its broker accepted the session (or its set-up ended), then drops it.
+    pub async fn start_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.starts).acquire_owned().await.ok()
+    }
+
     /// The address the runtime listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr

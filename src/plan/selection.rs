@@ -396,6 +396,16 @@ fn direct_only(columns: &[Column], routes: &[Route]) -> Vec<LeftOut> {
 }
 
 impl Plan {
+    /// How far a cell's end may stray from its expectation: matrix.toml's `tolerance`, times
+    /// the speed for a client on its own real clock (it cannot follow the time library, so its
+    /// delays count `speed` times in broker time), as `diff --within` holds it.
+    pub fn tolerance_for(&self, column: &Column) -> Duration {
+        match column.base() {
+            Column::Command(c) if c.real_clock(self.speed) => self.tolerance * self.speed,
+            _ => self.tolerance,
+        }
+    }
+
     /// Resolves a selection against the file.
     pub fn new(file: &MatrixFile, sel: &Selection) -> Result<Plan, ConfigError> {
         let asked = |key: &str, what: String| asked(sel, key, what);

@@ -780,6 +780,11 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
     };
     let real_clock = prepared.real_clock;
     let cost = if prepared.runtime.is_some() { Cost::in_runtime(&cell.column) } else { Cost::of(&cell.column, plan.speed > 1) };
+    // A runtime starts few cells at once, whatever the machine's budget (client::runtime).
+    let start_slot = match &prepared.runtime {
+        Some(cells) => cells.start_slot().await,
+        None => None,
+    };
     let mut ticket = scheduler.admit(cost).await;
     // When the cell starts on the engine watch's clock: a loss after it is this cell's concern.
     let cell_started = cx.engine.started().elapsed();
@@ -796,6 +801,7 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
         _ = tokio::time::sleep(plan.timing.setup_timeout) => None,
     };
     ticket.started();
+    drop(start_slot);
     send(progress, Progress::CellHolding { id });
     let waited = match joined {
         Some(j) => Waited::Ended(j),
@@ -815,7 +821,7 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
 }
 
 fn finish(plan: &Plan, cell: Cell, v: Verdict, client_id: Option<String>, started_at: String, record: Option<SessionRecord>) -> CellResult {
-    let status = Status::of(cell.expect.as_ref(), &v, plan.timing.hold, plan.tolerance);
+    let status = Status::of(cell.expect.as_ref(), &v, plan.timing.hold, plan.tolerance_for(&cell.column));
     CellResult {
         profile: cell.key(),
         route: cell.route.name(),
