@@ -1303,8 +1303,11 @@ async fn a_killed_port_relay_is_an_error_naming_the_docker_proxy_never_the_broke
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_killed_by_sigkill_from_outside_is_an_error_naming_the_kill_never_the_brokers_drop() {
     let timing = quick_timing(Duration::from_secs(30));
+    // A process of its own, killed from outside (a runtime's kill is the next test's), so the
+    // column declares no runtime.
     let as_command = mosquitto_matrix::plan::CommandClient {
         name: "rfc6455-as-command".into(),
+        runtime: None,
         ..mosquitto_matrix::client::command::builtin_command(Profile::Rfc6455, &timing)
     };
     let sel = Selection {
