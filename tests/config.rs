@@ -475,9 +475,13 @@ fn a_clients_declared_cost_is_read_and_a_bad_one_names_its_line() {
     use mosquitto_matrix::plan::Cost;
     let f = shipped();
     let mqttjs = f.clients.iter().find(|c| c.name == "mqttjs@5.16.0").expect("mqttjs@5.16.0");
-    assert_eq!(mqttjs.cost, Some(Cost { start_cpu: std::time::Duration::from_millis(180), memory_mb: 68 }));
+    assert_eq!(mqttjs.cost, Some(Cost { start_cpu: std::time::Duration::from_millis(210), memory_mb: 68 }));
     assert_eq!(Cost::of(&Column::Command(mqttjs.clone()), false).memory_mb, 68);
-    let bad = SHIPPED.replacen("cost = { start_cpu = \"180ms\", memory_mb = 68 }", "cost = { start_cpu = \"soon\", memory_mb = 68 }", 1);
+    // Inside its runtime: the default, unless the column declares its own.
+    assert_eq!(Cost::in_runtime(&Column::Command(mqttjs.clone())), Cost::RUNTIME_CELL);
+    let hivemq = f.clients.iter().find(|c| c.name.starts_with("hivemq")).expect("hivemq");
+    assert_eq!(Cost::in_runtime(&Column::Command(hivemq.clone())), Cost { start_cpu: std::time::Duration::from_millis(100), memory_mb: 9 });
+    let bad = SHIPPED.replacen("cost = { start_cpu = \"210ms\", memory_mb = 68 }", "cost = { start_cpu = \"soon\", memory_mb = 68 }", 1);
     let err = MatrixFile::parse(Path::new("matrix.toml"), &bad).expect_err("a bad cost");
     let line = line_of(&bad, "start_cpu = \"soon\"");
     assert!(err.to_string().starts_with(&format!("matrix.toml:{line}: client \"mqttjs\": cost: start_cpu")), "{err}");
