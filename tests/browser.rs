@@ -349,7 +349,10 @@ async fn a_killed_renderer_ends_its_pages_cells_as_error_and_the_other_pages_cel
         let record = timeout(Duration::from_secs(30), d).await.expect("ends at once").expect("the cell task");
         let v = mosquitto_matrix::judge::verdict::decide(&record);
         assert_eq!(v.outcome, mosquitto_matrix::plan::Outcome::Error, "{}", v.cause);
-        assert!(v.cause.contains("the page crashed"), "{}", v.cause);
+        // The renderer dies while the page holds its sessions ("the page crashed") or, on a
+        // busy machine, while the page still opens ("newPage: Target crashed"): either way
+        // the page broke, and its cells are ERROR in its words.
+        assert!(v.cause.contains("crashed"), "{}", v.cause);
     }
     let record = survivor.await.expect("the cell task");
     assert_eq!(record.process.as_ref().and_then(|p| p.exit_code), Some(0), "{:?}", record.end);
