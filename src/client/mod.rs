@@ -24,6 +24,7 @@ pub mod contract;
 pub mod core;
 pub mod groups;
 pub mod host;
+pub mod meter;
 pub mod output;
 pub mod proxy;
 pub mod recorder;

@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::{timeout, Instant};
 
+use crate::client::meter;
 use crate::client::recorder::{Recorder, Watch};
 use crate::client::Started;
 use crate::engine::stream::{self, Stream};
@@ -79,6 +80,8 @@ impl Proxy {
     /// `setup` bounds a client's TLS handshake with the proxy: the cell's own set-up bound (real
     /// time), so a client the machine slows is never cut shorter by the proxy than by itself.
     pub async fn start(upstream: String, watch: Watch, started: Started, tls: Option<Arc<RunTls>>, setup: Duration) -> Result<Proxy, ProxyError> {
+        // What a waking client waits for a CPU is measured from the first proxied cell on.
+        meter::start();
         let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| ProxyError::Listen(e.to_string()))?;
         let port = listener.local_addr().map_err(|e| ProxyError::Listen(e.to_string()))?.port();
         let (stop, stopped) = oneshot::channel();
@@ -114,7 +117,7 @@ async fn serve(
     mut stopped: oneshot::Receiver<Duration>,
     legs: Legs,
 ) -> Result<Seen, ProxyError> {
-    let mut recorder: Option<Arc<Mutex<Recorder>>> = None;
+    let mut recorder: Option<(Arc<Mutex<Recorder>>, Instant)> = None;
     let mut relays: Vec<JoinHandle<Result<(), ProxyError>>> = Vec::new();
     let mut connections = 0;
     let grace = loop {
@@ -125,7 +128,7 @@ async fn serve(
                 connections += 1;
                 let rec = if recorder.is_none() {
                     let r = Arc::new(Mutex::new(Recorder::new(watch.clone())));
-                    recorder = Some(Arc::clone(&r));
+                    recorder = Some((Arc::clone(&r), origin));
                     Some(r)
                 } else {
                     None
@@ -149,11 +152,24 @@ async fn serve(
     if let Some(e) = first_error {
         return Err(e);
     }
-    let record = recorder.map(|r| match Arc::try_unwrap(r) {
-        Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()).finish(),
-        Err(shared) => take(&shared),
+    let record = recorder.map(|(r, origin)| {
+        note_cpu_waits(&r, origin);
+        match Arc::try_unwrap(r) {
+            Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()).finish(),
+            Err(shared) => take(&shared),
+        }
     });
     Ok(Seen { record, connections })
+}
+
+/// Hands the recorder every wait for a CPU the meter saw since the connection was accepted.
+fn note_cpu_waits(recorder: &Mutex<Recorder>, origin: Instant) {
+    let origin = origin.into_std();
+    let waits = meter::waits_between(origin, std::time::Instant::now());
+    let mut recorder = recorder.lock().unwrap_or_else(|p| p.into_inner());
+    for w in waits {
+        recorder.cpu_waited(w.ended.saturating_duration_since(origin), w.length);
+    }
 }
 
 /// The record from a recorder a timed-out relay may still hold.

@@ -175,6 +175,13 @@ impl Recorder {
         self.read(from, t);
     }
 
+    /// A thread at the clients' priority waited `length` for a CPU, until `real` after accept
+    /// (`client::meter`); the session core weighs it against a hang-up after a PING.
+    pub fn cpu_waited(&mut self, real: Duration, length: Duration) {
+        let t = self.broker_time(real);
+        self.state.cpu_waited(t, length);
+    }
+
     /// One side's end of the TCP connection (FIN, reset or error), `real` after accept.
     pub fn closed(&mut self, from: Party, real: Duration, how: SocketEnd) {
         let t = self.broker_time(real);
@@ -497,6 +504,92 @@ mod tests {
         r.closed(Party::Broker, s(32.0), SocketEnd::Eof);
         r.closed(Party::Client, s(32.1), SocketEnd::Eof);
         assert_eq!(r.finish().end, End::SocketEnded { at: s(310.0), how: SocketEnd::Eof });
+    }
+
+    /// At ×30: the 101 at 0 s, CONNACK at 1/30 s real, PINGREQs every 2 s real (60 s broker), a
+    /// PING at 10 s real (300 s broker), the broker's hang-up 10 s of broker time later, and
+    /// the client's PONG only after it.
+    fn pinged_and_hung_up_at_x30(waits: &[(f64, f64)]) -> End {
+        let mut r = keeping_alive_at_x30();
+        r.bytes(Party::Broker, s(11.0), &frame::encode(opcode::PING, b"", false));
+        for &(until, length) in waits {
+            r.cpu_waited(s(until), s(length));
+        }
+        r.closed(Party::Broker, s(11.0 + 10.0 / 30.0), SocketEnd::Eof);
+        r.bytes(Party::Client, s(11.5), &frame::encode(opcode::PONG, b"", true));
+        r.closed(Party::Client, s(11.6), SocketEnd::Eof);
+        r.finish().end
+    }
+
+    fn keeping_alive_at_x30() -> Recorder {
+        let mut r = connected(Watch { speed: 30.0, ..watch() });
+        let ping = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingReq), true);
+        for k in 1..=5 {
+            r.bytes(Party::Client, s(1.0 + 2.0 * f64::from(k)), &ping);
+        }
+        r
+    }
+
+    fn is_eof_at_310(end: &End) -> bool {
+        matches!(end, End::SocketEnded { at, how: SocketEnd::Eof } if (at.as_secs_f64() - 310.0).abs() < 0.01)
+    }
+
+    #[test]
+    fn a_hang_up_on_an_unanswered_ping_while_clients_waited_half_the_window_for_a_cpu_is_an_error_not_a_broker_drop() {
+        // 0.33 s of real time to answer; a client-priority thread waited 0.25 s of it.
+        let end = pinged_and_hung_up_at_x30(&[(11.3, 0.25)]);
+        let End::HarnessError { detail } = &end else { panic!("{end:?}") };
+        assert!(detail.contains("answer to the broker's PING") && detail.contains("waited 250 ms") && detail.contains("client, 333 ms"), "{detail}");
+        assert!(detail.contains("not a broker drop"), "{detail}");
+    }
+
+    #[test]
+    fn a_hang_up_on_an_unanswered_ping_stays_the_brokers_when_no_client_waited_long_in_its_window() {
+        // A short wait inside the window, and a long one long before the PING.
+        let end = pinged_and_hung_up_at_x30(&[(11.1, 0.05), (5.0, 2.0)]);
+        assert!(is_eof_at_310(&end), "{end:?}");
+        let end = pinged_and_hung_up_at_x30(&[]);
+        assert!(is_eof_at_310(&end), "{end:?}");
+    }
+
+    #[test]
+    fn a_broker_closing_on_a_client_that_waited_for_a_cpu_before_its_upgrade_request_is_an_error_not_a_broker_drop() {
+        // At ×30 the broker's 10 s handshake timeout is 0.33 s of real time; the client's
+        // request came just before it, after a 0.3 s wait for a CPU.
+        let mut r = Recorder::new(Watch { speed: 30.0, ..watch() });
+        r.cpu_waited(s(0.31), s(0.3));
+        r.bytes(Party::Client, s(0.32), format!("GET /mqtt HTTP/1.1\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").as_bytes());
+        r.closed(Party::Broker, s(0.34), SocketEnd::Eof);
+        let end = r.finish().end;
+        let End::HarnessError { detail } = &end else { panic!("{end:?}") };
+        assert!(detail.contains("waited for its upgrade request and CONNECT") && detail.contains("starved"), "{detail}");
+    }
+
+    #[test]
+    fn a_broker_closing_at_once_on_what_the_client_sent_stays_the_brokers_end_when_no_client_waited() {
+        // Mosquitto 2.0.0-2.0.5 closes on the first frame of a split CONNECT: an answer, not a
+        // timeout. A wait before the session, or a short one, changes nothing.
+        let mut r = Recorder::new(Watch { speed: 30.0, ..watch() });
+        r.cpu_waited(s(0.0), s(2.0));
+        r.bytes(Party::Client, s(0.0), format!("GET /mqtt HTTP/1.1\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").as_bytes());
+        let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
+        r.bytes(Party::Broker, s(0.01), response.as_bytes());
+        r.cpu_waited(s(0.2), s(0.03));
+        r.bytes(Party::Client, s(0.2), &frame::encode(opcode::BINARY, &[0x10, 0x20], true));
+        r.closed(Party::Broker, s(0.21), SocketEnd::Eof);
+        let end = r.finish().end;
+        assert!(matches!(end, End::SocketEnded { how: SocketEnd::Eof, .. }), "{end:?}");
+    }
+
+    #[test]
+    fn a_ping_answered_in_time_is_no_starvation_whatever_the_waits() {
+        let mut r = keeping_alive_at_x30();
+        r.bytes(Party::Broker, s(11.0), &frame::encode(opcode::PING, b"", false));
+        r.bytes(Party::Client, s(11.1), &frame::encode(opcode::PONG, b"", true));
+        r.cpu_waited(s(11.3), s(1.0));
+        r.closed(Party::Broker, s(11.0 + 10.0 / 30.0), SocketEnd::Eof);
+        let end = r.finish().end;
+        assert!(is_eof_at_310(&end), "{end:?}");
     }
 
     #[test]

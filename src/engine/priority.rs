@@ -85,6 +85,12 @@ pub fn raise_harness() -> bool {
     raised
 }
 
+/// The calling thread to [`CLIENT_NICENESS`] (always allowed: it only gives way), so that
+/// it waits for a CPU as a client does. Returns whether it took effect.
+pub fn lower_this_thread() -> bool {
+    set_niceness(rustix::thread::gettid().as_raw_nonzero().get(), CLIENT_NICENESS)
+}
+
 /// Which scheduling measures a run had, for its result: the containers' group (or why they
 /// stayed in the engine's), the harness's niceness (or why it kept its own), the clients'.
 pub fn measures(group: &Result<String, String>, harness_raised: bool) -> Vec<String> {

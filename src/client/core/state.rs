@@ -35,6 +35,10 @@ const OBSERVED_SLACK: f64 = 0.05;
 /// working client writes its upgrade request or CONNECT within milliseconds of connecting.
 const SPEECHLESS: Duration = Duration::from_secs(1);
 
+/// The least real time a client may owe the broker something before the broker's end may be
+/// the client's starvation: a broker answers what a client sent sooner.
+const MIN_SILENCE: Duration = Duration::from_millis(100);
+
 /// What the rules need to know about the session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rules {
@@ -97,8 +101,13 @@ pub struct State {
     last_from_client: Option<Duration>,
     /// When the client's first byte went out, if one did.
     first_from_client: Option<Duration>,
+    /// When the client's CONNECT went by whole.
+    connect_at: Option<Duration>,
     longest_silence: Duration,
     ending: Option<(Duration, Ending)>,
+    /// Waits for a CPU at the clients' priority (`client::meter`): when each ended, in broker
+    /// time since the connection began, and how long it was, in real time.
+    cpu_waits: Vec<(Duration, Duration)>,
     /// The record being filled (frames, version, subprotocol); its end is set by [`State::finish`].
     pub record: SessionRecord,
 }
@@ -121,8 +130,10 @@ impl State {
             echoed: None,
             last_from_client: None,
             first_from_client: None,
+            connect_at: None,
             longest_silence: Duration::ZERO,
             ending: None,
+            cpu_waits: Vec::new(),
             record,
         }
     }
@@ -201,6 +212,7 @@ impl State {
         }
         match (p, from) {
             (Packet::Connect { protocol, keepalive, .. }, Party::Client) => {
+                self.connect_at.get_or_insert(t);
                 self.protocol = *protocol;
                 if *protocol != self.rules.protocol {
                     self.wrong_protocol.get_or_insert(*protocol);
@@ -274,6 +286,11 @@ impl State {
         self.first_from_client.get_or_insert(t);
     }
 
+    /// A thread at the clients' priority waited `length` (real time) for a CPU, until `t`.
+    pub fn cpu_waited(&mut self, t: Duration, length: Duration) {
+        self.cpu_waits.push((t, length));
+    }
+
     /// Whether something has ended the session.
     pub fn ended(&self) -> bool {
         self.ending.is_some() || self.refused_connack.is_some() || self.refused_upgrade.is_some()
@@ -313,6 +330,11 @@ impl State {
                 ),
             });
         }
+        if broker_ended {
+            if let Some(error) = self.starved_while_owing(t) {
+                return Some(error);
+            }
+        }
         // The broker holds a client to the keepalive its CONNECT declared (0: none).
         let keepalive = self.declared_keepalive.unwrap_or(self.keepalive);
         if self.connack_at.is_none() || keepalive.is_zero() || !(self.rules.speed > 1.0 || broker_ended) {
@@ -335,6 +357,57 @@ impl State {
                  past the {BROKER_PATIENCE} × keepalive a broker waits; not a broker drop"
             )
         };
+        Some(End::HarnessError { detail })
+    }
+
+    /// What the client owed the broker when the broker ended the session at `t`, and since
+    /// when: its upgrade request and CONNECT from the start, while no CONNECT had gone by; its
+    /// answer to the last PING, while it had not answered it.
+    fn owed(&self, t: Duration) -> Option<(&'static str, Duration)> {
+        if self.connack_at.is_none() {
+            return self.connect_at.is_none_or(|c| c > t).then_some(("its upgrade request and CONNECT", Duration::ZERO));
+        }
+        let at = self.rel(t);
+        let frames = &self.record.frames;
+        let ping = frames.iter().rfind(|f| f.direction == Direction::Received && f.opcode == opcode::PING && f.at <= at)?;
+        let answers = [opcode::PONG, opcode::CLOSE];
+        if frames.iter().any(|f| f.direction == Direction::Sent && answers.contains(&f.opcode) && f.at >= ping.at && f.at <= at) {
+            return None;
+        }
+        Some(("its answer to the broker's PING", t - (at - ping.at)))
+    }
+
+    /// The broker ended the session at `t` while the client owed it something ([`State::owed`]),
+    /// at least [`MIN_SILENCE`] of real time after it began to, and in that time a thread at the
+    /// clients' priority waited for a CPU half of it or more: the client may have been starved,
+    /// so the end cannot be told from a broker drop. (A broker that ends a session at once on
+    /// what a starved client did send reads as this too: which it was cannot be told.)
+    fn starved_while_owing(&self, t: Duration) -> Option<End> {
+        let (what, since) = self.owed(t)?;
+        let speed = self.rules.speed.max(1.0);
+        let owing = t.saturating_sub(since).div_f64(speed);
+        if owing < MIN_SILENCE {
+            return None;
+        }
+        let waited: Duration = self
+            .cpu_waits
+            .iter()
+            .map(|(ended, length)| {
+                let began = ended.saturating_sub(length.mul_f64(speed));
+                ended.min(&t).saturating_sub(began.max(since)).div_f64(speed)
+            })
+            .sum();
+        if waited * 2 < owing {
+            return None;
+        }
+        let clock = if speed > 1.0 { format!(" (clocks ×{speed})") } else { String::new() };
+        let detail = format!(
+            "the broker ended the connection while it waited for {what} from the client, {} ms of real time{clock}; \
+             in those, a thread at the clients' priority waited {} ms for a CPU: a client starved of CPU, not a broker drop \
+             (run at a lower speed, or with fewer copies)",
+            owing.as_millis(),
+            waited.as_millis(),
+        );
         Some(End::HarnessError { detail })
     }
 
