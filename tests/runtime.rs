@@ -8,7 +8,8 @@
 //! - a runtime killed mid-cell makes its open cells ERROR naming it, at once, while another
 //!   runtime's cell holds, and nothing of it is left;
 //! - a runtime that never says it is ready is stopped at its bound and leaves nothing;
-//! - a bad header is answered `error: …` and `exit: 2`; a runtime that cannot start says so.
+//! - a bad header is answered `error: …` and `exit: 2`; a runtime that cannot start says so;
+//! - a runtime, once ready, runs at the runtimes' niceness, not the clients'.
 
 #[allow(dead_code)] // the profile tests use the rest of it
 mod support;
@@ -22,6 +23,7 @@ use mosquitto_matrix::client::groups::alive_in_group;
 use mosquitto_matrix::client::runtime::{self, Runtime, RuntimeError};
 use mosquitto_matrix::client::service::ServiceError;
 use mosquitto_matrix::client::Started;
+use mosquitto_matrix::engine::priority;
 use mosquitto_matrix::judge::record::End;
 use mosquitto_matrix::judge::verdict;
 use mosquitto_matrix::plan::{CommandClient, MatrixFile, Outcome, Profile, Timing, Transport};
@@ -170,6 +172,20 @@ async fn the_built_in_runtime_answers_a_bad_header_with_an_error_and_exit_2_and_
     // client counts as its own failure to run (status 2), not as a lost session.
     assert!(lines.iter().any(|l| l.contains("could not connect to 127.0.0.1:9")), "{lines:?}");
     assert_eq!(lines.last().map(String::as_str), Some("exit: 2"), "{lines:?}");
+    rt.stop().await;
+}
+
+/// A runtime starts at the clients' niceness and, once it said it is ready, runs at the
+/// runtimes' (`engine::priority::raise_runtime`): from then on it mostly answers PINGs.
+#[tokio::test]
+async fn a_runtime_runs_at_the_runtimes_niceness_once_it_is_ready() {
+    let rt = start(&command::builtin_command(Profile::Rfc6455, &timing(40))).await;
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", rt.process_group())).expect("the runtime's /proc stat");
+    // Field 19 (niceness), counted after the command name's closing parenthesis.
+    let nice: i32 = stat[stat.rfind(')').expect("a name") + 2..].split_whitespace().nth(16).and_then(|n| n.parse().ok()).expect("a niceness");
+    let allowed = rustix::process::geteuid().is_root();
+    let want = if allowed { priority::RUNTIME_NICENESS } else { priority::CLIENT_NICENESS };
+    assert_eq!(nice, want, "root: {allowed}");
     rt.stop().await;
 }
 

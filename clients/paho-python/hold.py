@@ -234,6 +234,10 @@ def hold(env, sink, cancel, bound_connect):
         except Exception as exc:  # ssl.SSLError, FileNotFoundError, ...
             raise Fail(f"MATRIX_CA_FILE={ca_file!r}: {type(exc).__name__}: {exc}") from None
     client.username_pw_set(username, password)
+    # The library's own bound on the TCP connect and (2.x) the WebSocket upgrade is 5 s on
+    # this clock, 0.17 s of real time at x30: the contract's set-up bound replaces it, as it
+    # does rumqttc's (paho-mqtt 1.6.1 on has the attribute; 2.x a property over it).
+    client._connect_timeout = setup
 
     # The TCP socket as soon as it exists, so that a cell cancelled in the middle of the
     # blocking connect (the WebSocket upgrade) can still be cut: this client's own method,

@@ -31,6 +31,7 @@ use crate::client::cell::{self, CapturedOutput, CommandSpec, ProcessEnd, Ran};
 use crate::client::contract::ContractEnv;
 use crate::client::output::{LineSink, Tail, MAX_LINE};
 use crate::client::service::{self, describe, Kind, Service, ServiceError};
+use crate::engine::priority;
 use crate::judge::record::SessionRecord;
 use crate::plan::CommandClient;
 
@@ -96,6 +97,8 @@ pub async fn start(client: &CommandClient, workdir: &Path, extra_env: &[(String,
             return Err(RuntimeError::Address { column: client.name.clone(), value });
         }
     };
+    // Its start-up is behind it: its cells' answers to the brokers' PINGs must not wait.
+    priority::raise_runtime(service.process_group());
     let (exit, tail) = service.watchers();
     let cells = Cells { column: client.name.clone(), addr, exit, tail, starts: Arc::new(tokio::sync::Semaphore::new(STARTS_AT_ONCE)) };
     Ok(Runtime { service, cells })
