@@ -1,14 +1,18 @@
-//! How long a program at the clients' priority waits for a CPU, measured while sessions run.
+//! How long a client, or the proxy between it and its broker, waited to run, measured while
+//! sessions run.
 //!
 //! Clients run at `engine::priority::CLIENT_NICENESS`. When the machine is busier than that
 //! niceness can get through, a client's answer to a broker's PING may come after the broker
 //! has hung up, and the hang-up is the machine's doing, not the broker's. One thread of the
 //! harness, at the same niceness, sleeps [`TICK`] again and again and notes each time it woke
 //! [`NOTABLE`] or more late: that lateness is how long a waking client had to wait for a CPU.
+//! A task on the proxies' own runtime does the same ([`start_relay_meter`]): every byte of a
+//! PING and its PONG passes through a proxy, and a proxy that runs late passes them on late.
 //! The proxy hands a cell's recorder the waits its session saw; the session core then judges
 //! whether the broker's hang-up could be a starved client's (`State::starved`).
 //!
-//! Does I/O: one thread per process, started by the first [`start`], and the clock.
+//! Does I/O: one thread per process, started by the first [`start`], one task on the
+//! proxies' runtime, and the clock.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, OnceLock};
@@ -71,6 +75,23 @@ fn note(wait: Wait) {
         waits.pop_front();
     }
     waits.push_back(wait);
+}
+
+/// Measures the lateness of the runtime `relays` runs on, as [`start`] measures a thread's:
+/// a task there that wakes late is a proxy that passes bytes on late.
+pub fn start_relay_meter(relays: &tokio::runtime::Handle) {
+    start();
+    relays.spawn(async {
+        loop {
+            let before = Instant::now();
+            tokio::time::sleep(TICK).await;
+            let ended = Instant::now();
+            let length = ended.duration_since(before).saturating_sub(TICK);
+            if length >= NOTABLE {
+                note(Wait { ended, length });
+            }
+        }
+    });
 }
 
 /// The notable waits that overlap `from..=to`, oldest first (none when the meter never started).

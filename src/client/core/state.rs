@@ -389,21 +389,15 @@ impl State {
         if owing < MIN_SILENCE {
             return None;
         }
-        let waited: Duration = self
-            .cpu_waits
-            .iter()
-            .map(|(ended, length)| {
-                let began = ended.saturating_sub(length.mul_f64(speed));
-                ended.min(&t).saturating_sub(began.max(since)).div_f64(speed)
-            })
-            .sum();
+        let waited = waited_within(&self.cpu_waits, since, t, speed);
         if waited * 2 < owing {
             return None;
         }
         let clock = if speed > 1.0 { format!(" (clocks ×{speed})") } else { String::new() };
         let detail = format!(
             "the broker ended the connection while it waited for {what} from the client, {} ms of real time{clock}; \
-             in those, a thread at the clients' priority waited {} ms for a CPU: a client starved of CPU, not a broker drop \
+             in those, a thread at the clients' priority or the harness's proxies waited {} ms to run: a client starved of CPU \
+             or passed on late, not a broker drop \
              (run at a lower speed, or with fewer copies)",
             owing.as_millis(),
             waited.as_millis(),
@@ -483,10 +477,51 @@ impl State {
     }
 }
 
+/// How much of `since..t` (broker time) the waits cover, in real time: the waits (each when it
+/// ended, in broker time, and how long it was, in real time) as intervals, merged where they
+/// overlap, so that two meters seeing the same stall count it once.
+fn waited_within(waits: &[(Duration, Duration)], since: Duration, t: Duration, speed: f64) -> Duration {
+    let mut spans: Vec<(Duration, Duration)> = waits
+        .iter()
+        .map(|(ended, length)| (ended.saturating_sub(length.mul_f64(speed)).max(since), (*ended).min(t)))
+        .filter(|(began, ended)| began < ended)
+        .collect();
+    spans.sort();
+    let mut covered = Duration::ZERO;
+    let mut reach = since;
+    for (began, ended) in spans {
+        let from = began.max(reach);
+        if ended > from {
+            covered += ended - from;
+            reach = ended;
+        }
+    }
+    covered.div_f64(speed)
+}
+
 /// A payload as text when it is printable, else as hex.
 pub fn printable(payload: &[u8]) -> String {
     match std::str::from_utf8(payload) {
         Ok(s) if s.chars().all(|c| !c.is_control()) => s.to_string(),
         _ => payload.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(secs: f64) -> Duration {
+        Duration::from_secs_f64(secs)
+    }
+
+    #[test]
+    fn waits_that_overlap_count_once_and_only_their_part_inside_the_span_counts() {
+        // At ×10: a 0.2 s wait ending at 13 s (broker) began at 11 s; a 0.1 s one ending at
+        // 12.5 s lies inside it; a 0.5 s one ending at 20 s began at 15 s, half outside the span.
+        let waits = [(s(13.0), s(0.2)), (s(12.5), s(0.1)), (s(20.0), s(0.5))];
+        let got = waited_within(&waits, s(10.0), s(17.5), 10.0);
+        assert!((got.as_secs_f64() - 0.45).abs() < 1e-9, "{got:?}");
+        assert_eq!(waited_within(&[], s(0.0), s(5.0), 1.0), Duration::ZERO);
     }
 }
