@@ -17,7 +17,7 @@ use bytes::BytesMut;
 use crate::client::core::state::printable;
 use crate::client::core::{Inbound, Item, Rules, State};
 use crate::judge::record::{End, Party, SessionRecord, SocketEnd, Vantage, WireEvent};
-use crate::plan::Transport;
+use crate::plan::{Profile, Transport};
 use crate::wire::frame::{self, opcode, opcode_name};
 use crate::wire::handshake::{check_response, HandshakeError};
 use crate::wire::mqtt::{self, Packet, Protocol};
@@ -94,6 +94,8 @@ impl Recorder {
             topic: watch.topic.clone(),
             speed: watch.speed,
             protocol: watch.protocol,
+            // A built-in profile played as a command is known by its column's name.
+            withholds_pong: Profile::from_name(&watch.column).is_some_and(Profile::withholds_pong),
         };
         Recorder {
             client: Side::new(watch.transport),
@@ -579,6 +581,26 @@ mod tests {
         r.closed(Party::Broker, s(0.21), SocketEnd::Eof);
         let end = r.finish().end;
         assert!(matches!(end, End::SocketEnded { how: SocketEnd::Eof, .. }), "{end:?}");
+    }
+
+    #[test]
+    fn a_profile_that_keeps_its_pong_back_on_purpose_is_never_excused_as_starved() {
+        let mut r = Recorder::new(Watch { speed: 30.0, column: "no-pong".into(), ..watch() });
+        let request = format!("GET /mqtt HTTP/1.1\r\nHost: x\r\nSec-WebSocket-Key: {KEY}\r\n\r\n");
+        r.bytes(Party::Client, s(0.0), request.as_bytes());
+        let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
+        let mut bytes = response.as_bytes().to_vec();
+        bytes.extend_from_slice(&frame::encode(opcode::BINARY, &mqtt::encode(&Packet::connack(0)), false));
+        r.bytes(Party::Broker, s(1.0), &bytes);
+        let ping = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingReq), true);
+        for k in 1..=5 {
+            r.bytes(Party::Client, s(1.0 + 2.0 * f64::from(k)), &ping);
+        }
+        r.bytes(Party::Broker, s(11.0), &frame::encode(opcode::PING, b"", false));
+        r.cpu_waited(s(11.3), s(0.3));
+        r.closed(Party::Broker, s(11.0 + 10.0 / 30.0), SocketEnd::Eof);
+        let end = r.finish().end;
+        assert!(is_eof_at_310(&end), "{end:?}");
     }
 
     #[test]

@@ -110,6 +110,13 @@ impl Profile {
         }
     }
 
+    /// Whether the profile keeps back its answer to a broker's PING past any broker's patience
+    /// on purpose (no-pong never answers, late-pong answers after the broker's 10 s): a
+    /// broker's hang-up on it is never a starved client's.
+    pub fn withholds_pong(self) -> bool {
+        matches!(self, Profile::NoPong | Profile::LatePong)
+    }
+
     /// Looks a profile up by name.
     pub fn from_name(name: &str) -> Option<Profile> {
         Profile::ALL.into_iter().find(|p| p.name() == name)

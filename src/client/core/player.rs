@@ -72,7 +72,7 @@ impl Player {
         let transport = script.profile.transport();
         let record = SessionRecord::new(script.profile, t.hold, t.keepalive, &script.client_id);
         let rules =
-            Rules { transport, hold: t.hold, keepalive: t.keepalive, topic: script.topic.clone(), speed: 1.0, protocol: script.protocol };
+            Rules { transport, hold: t.hold, keepalive: t.keepalive, topic: script.topic.clone(), speed: 1.0, protocol: script.protocol, withholds_pong: false };
         let ws = transport == Transport::Ws;
         Player {
             state: State::new(rules, script.protocol, record),

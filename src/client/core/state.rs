@@ -55,6 +55,8 @@ pub struct Rules {
     /// The MQTT version the client was told to speak: a CONNECT asking for another makes the
     /// session no measurement of that version.
     pub protocol: Protocol,
+    /// The client keeps back its PONG on purpose (`Profile::withholds_pong`): it never owes one.
+    pub withholds_pong: bool,
 }
 
 /// What the state learnt from a packet.
@@ -366,6 +368,9 @@ impl State {
     fn owed(&self, t: Duration) -> Option<(&'static str, Duration)> {
         if self.connack_at.is_none() {
             return self.connect_at.is_none_or(|c| c > t).then_some(("its upgrade request and CONNECT", Duration::ZERO));
+        }
+        if self.rules.withholds_pong {
+            return None;
         }
         let at = self.rel(t);
         let frames = &self.record.frames;
