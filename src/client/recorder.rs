@@ -524,7 +524,12 @@ mod tests {
     }
 
     fn keeping_alive_at_x30() -> Recorder {
-        let mut r = connected(Watch { speed: 30.0, ..watch() });
+        keeping_alive_at_x30_as("app")
+    }
+
+    /// A `column` cell at ×30, connected, sending its PINGREQ every 2 s of real time.
+    fn keeping_alive_at_x30_as(column: &str) -> Recorder {
+        let mut r = connected(Watch { speed: 30.0, column: column.into(), ..watch() });
         let ping = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingReq), true);
         for k in 1..=5 {
             r.bytes(Party::Client, s(1.0 + 2.0 * f64::from(k)), &ping);
@@ -585,17 +590,7 @@ mod tests {
 
     #[test]
     fn a_profile_that_keeps_its_pong_back_on_purpose_is_never_excused_as_starved() {
-        let mut r = Recorder::new(Watch { speed: 30.0, column: "no-pong".into(), ..watch() });
-        let request = format!("GET /mqtt HTTP/1.1\r\nHost: x\r\nSec-WebSocket-Key: {KEY}\r\n\r\n");
-        r.bytes(Party::Client, s(0.0), request.as_bytes());
-        let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
-        let mut bytes = response.as_bytes().to_vec();
-        bytes.extend_from_slice(&frame::encode(opcode::BINARY, &mqtt::encode(&Packet::connack(0)), false));
-        r.bytes(Party::Broker, s(1.0), &bytes);
-        let ping = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingReq), true);
-        for k in 1..=5 {
-            r.bytes(Party::Client, s(1.0 + 2.0 * f64::from(k)), &ping);
-        }
+        let mut r = keeping_alive_at_x30_as("no-pong");
         r.bytes(Party::Broker, s(11.0), &frame::encode(opcode::PING, b"", false));
         r.cpu_waited(s(11.3), s(0.3));
         r.closed(Party::Broker, s(11.0 + 10.0 / 30.0), SocketEnd::Eof);
