@@ -14,7 +14,8 @@
 //! can itself be a command column ([`serve`], `mosquitto-matrix client`), and every cell of one
 //! profile can run in one such process ([`host`], `client --runtime`); [`groups`]
 //! keeps track of every process group the harness started, [`output`] of what those
-//! programs print. On a TLS route every connection runs inside TLS with the run's CA
+//! programs print, [`meter`] of how long a client or a proxy waited to run (a broker's end
+//! while a starved client owed it an answer is ERROR, not a broker drop). On a TLS route every connection runs inside TLS with the run's CA
 //! (`SessionSpec::tls`, `CommandSpec::tls`); the proxy then terminates and re-opens TLS.
 
 pub mod behaviour;
