@@ -573,6 +573,24 @@ mod tests {
     }
 
     #[test]
+    fn a_broker_ending_unanswered_a_connection_whose_upgrade_request_came_late_is_a_starved_client_not_a_broker_drop() {
+        // At ×30: the request 0.32 s (real) after the connection was accepted, the broker's bare
+        // FIN at 0.34 s, no 101: its 10 s handshake timeout raced the late request.
+        let mut late = Recorder::new(Watch { speed: 30.0, ..watch() });
+        late.bytes(Party::Client, s(0.32), format!("GET /mqtt HTTP/1.1\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").as_bytes());
+        late.closed(Party::Broker, s(0.34), SocketEnd::Eof);
+        let end = late.finish().end;
+        let End::HarnessError { detail } = &end else { panic!("{end:?}") };
+        assert!(detail.contains("upgrade request came 9.6 s after") && detail.contains("handshake timeout"), "{detail}");
+        // A request sent at once and left unanswered until the broker ended it is the broker's end.
+        let mut prompt = Recorder::new(Watch { speed: 30.0, ..watch() });
+        prompt.bytes(Party::Client, s(0.001), format!("GET /mqtt HTTP/1.1\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").as_bytes());
+        prompt.closed(Party::Broker, s(0.34), SocketEnd::Eof);
+        let end = prompt.finish().end;
+        assert!(matches!(end, End::SocketEnded { how: SocketEnd::Eof, .. }), "{end:?}");
+    }
+
+    #[test]
     fn a_broker_closing_at_once_on_what_the_client_sent_stays_the_brokers_end_when_no_client_waited() {
         // Mosquitto 2.0.0-2.0.5 closes on the first frame of a split CONNECT: an answer, not a
         // timeout. A wait before the session, or a short one, changes nothing.

@@ -337,6 +337,21 @@ impl State {
                 return Some(error);
             }
         }
+        // A broker answers a whole upgrade request with a 101 or an HTTP refusal, never a bare
+        // end; one that ends the connection unanswered, after a client slow to send even its
+        // request, ended it by its handshake timeout, racing the late request.
+        if let Some(first) = self.first_from_client.filter(|first| {
+            broker_ended && self.zero.is_none() && self.rules.transport == Transport::Ws && t >= SPEECHLESS && first.mul_f64(2.0) >= t
+        }) {
+            return Some(End::HarnessError {
+                detail: format!(
+                    "the client's upgrade request came {:.1} s after its connection was accepted, and the broker ended the connection \
+                     unanswered at {:.1} s: a client starved of CPU or stalled, cut off by the broker's handshake timeout; not a broker drop",
+                    first.as_secs_f64(),
+                    t.as_secs_f64()
+                ),
+            });
+        }
         // The broker holds a client to the keepalive its CONNECT declared (0: none).
         let keepalive = self.declared_keepalive.unwrap_or(self.keepalive);
         if self.connack_at.is_none() || keepalive.is_zero() || !(self.rules.speed > 1.0 || broker_ended) {
