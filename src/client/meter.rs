@@ -60,11 +60,16 @@ fn measure() {
     loop {
         let before = Instant::now();
         std::thread::sleep(TICK);
-        let ended = Instant::now();
-        let length = ended.duration_since(before).saturating_sub(TICK);
-        if length >= NOTABLE {
-            note(Wait { ended, length });
-        }
+        note_lateness(before);
+    }
+}
+
+/// Notes how much later than [`TICK`] after `before` it is now, when that is [`NOTABLE`].
+fn note_lateness(before: Instant) {
+    let ended = Instant::now();
+    let length = ended.duration_since(before).saturating_sub(TICK);
+    if length >= NOTABLE {
+        note(Wait { ended, length });
     }
 }
 
@@ -85,11 +90,7 @@ pub fn start_relay_meter(relays: &tokio::runtime::Handle) {
         loop {
             let before = Instant::now();
             tokio::time::sleep(TICK).await;
-            let ended = Instant::now();
-            let length = ended.duration_since(before).saturating_sub(TICK);
-            if length >= NOTABLE {
-                note(Wait { ended, length });
-            }
+            note_lateness(before);
         }
     });
 }

@@ -87,6 +87,8 @@ pub const RELAY_THREADS: usize = 2;
 fn relays() -> tokio::runtime::Handle {
     static RELAYS: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
     let own = RELAYS.get_or_init(|| {
+        // What a waking client, and a proxy, wait to run is measured from the first proxy on.
+        meter::start();
         let relays = tokio::runtime::Builder::new_multi_thread().worker_threads(RELAY_THREADS).thread_name("proxy").enable_all().build().ok();
         if let Some(r) = &relays {
             meter::start_relay_meter(r.handle());
@@ -103,8 +105,6 @@ impl Proxy {
     /// `setup` bounds a client's TLS handshake with the proxy: the cell's own set-up bound (real
     /// time), so a client the machine slows is never cut shorter by the proxy than by itself.
     pub async fn start(upstream: String, watch: Watch, started: Started, tls: Option<Arc<RunTls>>, setup: Duration) -> Result<Proxy, ProxyError> {
-        // What a waking client waits for a CPU is measured from the first proxied cell on.
-        meter::start();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| ProxyError::Listen(e.to_string()))?;
         listener.set_nonblocking(true).map_err(|e| ProxyError::Listen(e.to_string()))?;
         let port = listener.local_addr().map_err(|e| ProxyError::Listen(e.to_string()))?.port();

@@ -107,8 +107,9 @@ pub struct State {
     connect_at: Option<Duration>,
     longest_silence: Duration,
     ending: Option<(Duration, Ending)>,
-    /// Waits for a CPU at the clients' priority (`client::meter`): when each ended, in broker
-    /// time since the connection began, and how long it was, in real time.
+    /// Waits to run of a thread at the clients' priority or of the proxies (`client::meter`):
+    /// when each ended, in broker time since the connection began, and how long it was, in real
+    /// time.
     cpu_waits: Vec<(Duration, Duration)>,
     /// The record being filled (frames, version, subprotocol); its end is set by [`State::finish`].
     pub record: SessionRecord,
@@ -288,7 +289,8 @@ impl State {
         self.first_from_client.get_or_insert(t);
     }
 
-    /// A thread at the clients' priority waited `length` (real time) for a CPU, until `t`.
+    /// A thread at the clients' priority, or the proxies, waited `length` (real time) to run,
+    /// until `t` (`client::meter`).
     pub fn cpu_waited(&mut self, t: Duration, length: Duration) {
         self.cpu_waits.push((t, length));
     }
@@ -399,7 +401,7 @@ impl State {
 
     /// The broker ended the session at `t` while the client owed it something ([`State::owed`]),
     /// at least [`MIN_SILENCE`] of real time after it began to, and in that time a thread at the
-    /// clients' priority waited for a CPU half of it or more: the client may have been starved,
+    /// clients' priority or the proxies waited to run half of it or more: the client may have been starved,
     /// so the end cannot be told from a broker drop. (A broker that ends a session at once on
     /// what a starved client did send reads as this too: which it was cannot be told.)
     fn starved_while_owing(&self, t: Duration) -> Option<End> {
