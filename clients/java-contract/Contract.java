@@ -45,13 +45,13 @@ import javax.net.ssl.SSLSocket;
 import javax.net.ssl.SSLSocketFactory;
 import javax.net.ssl.TrustManagerFactory;
 
-final class Contract {
+public final class Contract {
     private Contract() {}
 
     /** How many times faster than real time this process's clock runs: the N of libfaketime's
      *  FAKETIME="+0 xN" that an accelerated run preloads; 1 otherwise. A process-wide fact: the
      *  runtime gets the same preload as a per-process cell. */
-    static final long SPEED = speed(System.getenv("FAKETIME"));
+    public static final long SPEED = speed(System.getenv("FAKETIME"));
 
     private static long speed(String faketime) {
         if (faketime == null) {
@@ -66,7 +66,7 @@ final class Contract {
     }
 
     /** Where a cell's lines go: stdout and stderr of the process, or the runtime's connection. */
-    interface Sink {
+    public interface Sink {
         /** A contract line (`client:`, `lost:`, `refused:`, `done:`). */
         void out(String line);
 
@@ -75,23 +75,23 @@ final class Contract {
     }
 
     /** A blocking library call. */
-    interface Call {
+    public interface Call {
         /** Makes the call; what it throws is its answer. */
         void run() throws Exception;
     }
 
     /** A hold program's body: one cell in, its exit status out. */
-    interface Body {
+    public interface Body {
         /** Runs the cell; returns the status, or throws an Exit. */
         int run(Cell cell);
     }
 
     /** The end of a cell with an exit status, its line already written. */
-    static final class Exit extends RuntimeException {
+    public static final class Exit extends RuntimeException {
         private static final long serialVersionUID = 1L;
-        final int status;
+        public final int status;
 
-        Exit(int status) {
+        public Exit(int status) {
             super("exit " + status, null, false, false);
             this.status = status;
         }
@@ -99,50 +99,50 @@ final class Contract {
 
     /** One cell: its environment, its lines, and what ends its connections when it is
      *  cancelled (the runtime's harness closed the cell) or has ended. */
-    static final class Cell {
+    public static final class Cell {
         private final Map<String, String> env;
         private final Sink sink;
         /** True in the runtime: sockets are made by a factory that records them, so that a
          *  cancel can close them; a per-process cell keeps the library's own sockets. */
-        final boolean shared;
+        public final boolean shared;
         private final List<Closeable> open = new ArrayList<>();
         private final List<Runnable> onEnd = new ArrayList<>();
         private boolean ended;
 
-        Cell(Map<String, String> env, Sink sink, boolean shared) {
+        public Cell(Map<String, String> env, Sink sink, boolean shared) {
             this.env = env;
             this.sink = sink;
             this.shared = shared;
         }
 
-        void out(String line) {
+        public void out(String line) {
             sink.out(line);
         }
 
         /** `error: <message>` on the error stream; status 2 (a bad environment, our fault). */
-        Exit fail(String message) {
+        public Exit fail(String message) {
             sink.err("error: " + oneLine(message));
             return new Exit(2);
         }
 
         /** `lost: <words>`; status 1. */
-        Exit lost(String words) {
+        public Exit lost(String words) {
             sink.out("lost: " + oneLine(words));
             return new Exit(1);
         }
 
         /** `refused: <words>`; status 1. */
-        Exit refused(String words) {
+        public Exit refused(String words) {
             sink.out("refused: " + oneLine(words));
             return new Exit(1);
         }
 
         /** The raw value of a variable, null when unset. */
-        String raw(String name) {
+        public String raw(String name) {
             return env.get(name);
         }
 
-        String env(String name, String fallback) {
+        public String env(String name, String fallback) {
             String v = env.get(name);
             if (v == null || v.isEmpty()) {
                 if (fallback != null) {
@@ -153,7 +153,7 @@ final class Contract {
             return v;
         }
 
-        double envSecs(String name, String fallback) {
+        public double envSecs(String name, String fallback) {
             String raw = env(name, fallback);
             try {
                 double v = Double.parseDouble(raw);
@@ -166,7 +166,7 @@ final class Contract {
             throw fail(name + "=\"" + raw + "\" is not a non-negative number");
         }
 
-        int envInt(String name) {
+        public int envInt(String name) {
             String raw = env(name, null);
             try {
                 int v = Integer.parseInt(raw);
@@ -180,12 +180,12 @@ final class Contract {
         }
 
         /** Waits up to `nanos` for `f`; null when it did not complete in time. */
-        <T> T await(CompletableFuture<T> f, long nanos) {
+        public <T> T await(CompletableFuture<T> f, long nanos) {
             return await(f, nanos, e -> fail("waiting: " + e));
         }
 
         /** As await, with what a failed future (or an interrupt, a cancel) ends the cell with. */
-        <T> T await(CompletableFuture<T> f, long nanos, Function<Exception, Exit> failed) {
+        public <T> T await(CompletableFuture<T> f, long nanos, Function<Exception, Exit> failed) {
             try {
                 return f.get(Math.max(nanos, 0), TimeUnit.NANOSECONDS);
             } catch (TimeoutException e) {
@@ -203,7 +203,7 @@ final class Contract {
          *  joins its reader thread from inside a synchronized block), and the session is proven
          *  by then. Writes the `done:` line; a loss is `lost:` with the library's words. Only
          *  the library's own (checked) exceptions count as its answer. */
-        int holdThenRoundTrip(Settings env, long connackAt, CompletableFuture<Throwable> loss, CompletableFuture<Long> echo,
+        public int holdThenRoundTrip(Settings env, long connackAt, CompletableFuture<Throwable> loss, CompletableFuture<Long> echo,
                               Call publish, Call disconnect) {
             long holdEnd = connackAt + (long) (env.hold * 1e9);
             Throwable cause = await(loss, holdEnd - System.nanoTime());
@@ -263,7 +263,7 @@ final class Contract {
          *  a subscribe that threw, ends the cell with `lost:` (the loss's words when there is
          *  one). A subscribe can wait for good when the connection goes before its SUBACK;
          *  waiting for it alone would then never end. */
-        void subscribe(Call subscribe, CompletableFuture<Throwable> loss) {
+        public void subscribe(Call subscribe, CompletableFuture<Throwable> loss) {
             CompletableFuture<Exception> subscribed = onThread("subscribe", subscribe);
             await(CompletableFuture.anyOf(subscribed, loss), Long.MAX_VALUE);
             Exception refused = subscribed.getNow(null);
@@ -275,7 +275,7 @@ final class Contract {
 
         /** A library call that may block for good, on a daemon thread of its own: the future
          *  completes with null, or with what the call threw. The cell's end interrupts it. */
-        CompletableFuture<Exception> onThread(String name, Call call) {
+        public CompletableFuture<Exception> onThread(String name, Call call) {
             CompletableFuture<Exception> done = new CompletableFuture<>();
             Thread t = new Thread(() -> {
                 try {
@@ -293,7 +293,7 @@ final class Contract {
 
         /** Something to close when the cell ends or is cancelled (a socket of the client's);
          *  closed at once if that has happened already. */
-        void track(Closeable c) {
+        public void track(Closeable c) {
             synchronized (this) {
                 if (!ended) {
                     open.add(c);
@@ -304,7 +304,7 @@ final class Contract {
         }
 
         /** What else ends the client abruptly (a library without a socket factory). */
-        void onEnd(Runnable r) {
+        public void onEnd(Runnable r) {
             synchronized (this) {
                 if (!ended) {
                     onEnd.add(r);
@@ -316,7 +316,7 @@ final class Contract {
 
         /** Closes every connection of the cell's client, abruptly (no DISCONNECT, no close
          *  frame): what a process exit or a kill does to a per-process cell. Idempotent. */
-        void end() {
+        public void end() {
             List<Closeable> cs;
             List<Runnable> rs;
             synchronized (this) {
@@ -341,7 +341,7 @@ final class Contract {
         /** The socket factory for the library: with `caFile` (MATRIX_CA_FILE) TLS trusting only
          *  its CA (sslSockets), else plain (sockets(), maybe null: the library's default). A CA
          *  file that cannot be read ends the cell with `error:`. */
-        SocketFactory socketFactory(String caFile) {
+        public SocketFactory socketFactory(String caFile) {
             if (caFile == null || caFile.isEmpty()) {
                 return sockets();
             }
@@ -355,35 +355,35 @@ final class Contract {
         /** The factory for plain sockets: in the runtime, one that records its sockets (and
          *  keeps the library's timeouts in real time under a fast clock); in a process, that
          *  only under a fast clock, else null (the library's default). */
-        SocketFactory sockets() {
+        public SocketFactory sockets() {
             return shared || SPEED > 1 ? new RealTimeoutSockets(this) : null;
         }
 
         /** The TLS factory trusting `context`, recorded and scaled as sockets() says. */
-        SSLSocketFactory sslSockets(SSLContext context) {
+        public SSLSocketFactory sslSockets(SSLContext context) {
             return shared || SPEED > 1 ? new RealTimeoutSslSockets(context, this) : context.getSocketFactory();
         }
     }
 
     /** The contract's variables every Java hold program reads, checked in this order (the
      *  first one missing or malformed ends the cell with `error:`, status 2). */
-    static final class Settings {
-        final String transport;
-        final String host;
-        final int port;
-        final String path;
-        final String username;
+    public static final class Settings {
+        public final String transport;
+        public final String host;
+        public final int port;
+        public final String path;
+        public final String username;
         /** MATRIX_PASSWORD as given; null when unset. */
-        final String password;
-        final String clientId;
-        final int keepalive;
-        final double hold;
-        final double roundTrip;
-        final String topic;
+        public final String password;
+        public final String clientId;
+        public final int keepalive;
+        public final double hold;
+        public final double roundTrip;
+        public final String topic;
         /** What the round trip publishes: `alive <client id>`. */
-        final byte[] payload;
+        public final byte[] payload;
 
-        Settings(Cell cell) {
+        public Settings(Cell cell) {
             transport = cell.env("MATRIX_TRANSPORT", null);
             host = cell.env("MATRIX_HOST", null);
             port = cell.envInt("MATRIX_PORT");
@@ -408,7 +408,7 @@ final class Contract {
     }
 
     /** The per-process `main`: stdout/stderr, `--version`, then System.exit with the status. */
-    static void main(String[] args, Supplier<String> client, Body body) {
+    public static void main(String[] args, Supplier<String> client, Body body) {
         Sink stdio = new Sink() {
             @Override
             public void out(String line) {
@@ -430,7 +430,7 @@ final class Contract {
     }
 
     /** Runs a body; an Exit is its status. */
-    static int run(Cell cell, Body body) {
+    public static int run(Cell cell, Body body) {
         try {
             return body.run(cell);
         } catch (Exit e) {
@@ -438,13 +438,13 @@ final class Contract {
         }
     }
 
-    static String oneLine(String s) {
+    public static String oneLine(String s) {
         return String.join(" ", s.trim().split("\\s+"));
     }
 
     /** The library's version as its jar says it: the Maven pom.properties at `pomProperties`
      *  (when given), else the manifest's Bundle-Version. */
-    static String libraryVersion(Class<?> library, String pomProperties) {
+    public static String libraryVersion(Class<?> library, String pomProperties) {
         if (pomProperties != null) {
             try (InputStream in = library.getResourceAsStream(pomProperties)) {
                 if (in != null) {
@@ -472,7 +472,7 @@ final class Contract {
     }
 
     /** TLS trusting only the CA certificates in `caFile` (the contract's MATRIX_CA_FILE). */
-    static SSLContext trusting(String caFile) throws IOException, GeneralSecurityException {
+    public static SSLContext trusting(String caFile) throws IOException, GeneralSecurityException {
         KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
         store.load(null, null);
         int n = 0;
