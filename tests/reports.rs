@@ -166,6 +166,23 @@ fn diff_within_compares_the_brokers_side_of_an_end_the_client_answered_not_the_c
 }
 
 #[test]
+fn diff_within_lets_a_time_read_early_by_a_late_101_agree_up_to_its_upgrade_span_and_no_further() {
+    // x10, 8 copies: a broker row's 101s came 0.17 s (real) after the requests, and its PINGs
+    // read 298.5 s against 300.0 s at x1: the broker's timers had started up to 1.7 s before.
+    let mut old = bookworm_and_sid();
+    old.cells[0].verdict = verdict(Outcome::Eof, Some(300.0));
+    let mut new = bookworm_and_sid();
+    new.cells[0].verdict = Verdict { upgrade_span: Some(Duration::from_secs_f64(1.7)), ..verdict(Outcome::Eof, Some(298.5)) };
+    assert_eq!(compare::diff_within(&old, &new, Duration::from_secs(1)), vec![]);
+    assert_eq!(compare::diff_within(&new, &old, Duration::from_secs(1)), vec![], "either way round");
+    // A span too short to cover it, or a time read late (the span only ever makes it later).
+    new.cells[0].verdict.upgrade_span = Some(Duration::from_secs_f64(0.3));
+    assert_eq!(compare::diff_within(&old, &new, Duration::from_secs(1)).len(), 1);
+    new.cells[0].verdict = Verdict { upgrade_span: Some(Duration::from_secs_f64(1.7)), ..verdict(Outcome::Eof, Some(301.5)) };
+    assert_eq!(compare::diff_within(&old, &new, Duration::from_secs(1)).len(), 1);
+}
+
+#[test]
 fn diff_within_holds_a_real_clock_column_to_the_tolerance_in_its_own_real_time() {
     // A Go client at x10 runs on real time: the broker's DISCONNECT answering its SUBSCRIBE came
     // 0.01 s after CONNACK at x1 and 1.1 s of broker time (0.11 s real) after it at x10.

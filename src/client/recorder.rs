@@ -222,6 +222,7 @@ impl Recorder {
                         .map(|h| String::from_utf8_lossy(h.value).trim().to_string());
                 }
                 self.note(t, from, format!("upgrade request: {first_line}"));
+                self.state.upgrade_requested(t);
             }
             Party::Broker => {
                 let key = self.key.clone().unwrap_or_default();
@@ -363,15 +364,43 @@ mod tests {
 
     /// A recorder past the upgrade and CONNACK at 1 s.
     fn connected(w: Watch) -> Recorder {
+        upgraded(w, 0.0, 1.0)
+    }
+
+    /// A recorder past the upgrade request at `request` (real seconds) and the 101 and CONNACK
+    /// at `answer`.
+    fn upgraded(w: Watch, request: f64, answer: f64) -> Recorder {
         let mut r = Recorder::new(w);
-        let request = format!("GET /mqtt HTTP/1.1\r\nHost: x\r\nSec-WebSocket-Key: {KEY}\r\n\r\n");
-        r.bytes(Party::Client, s(0.0), request.as_bytes());
+        let request_bytes = format!("GET /mqtt HTTP/1.1\r\nHost: x\r\nSec-WebSocket-Key: {KEY}\r\n\r\n");
+        r.bytes(Party::Client, s(request), request_bytes.as_bytes());
         let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
         let connack = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::connack(0)), false);
         let mut bytes = response.as_bytes().to_vec();
         bytes.extend_from_slice(&connack);
-        r.bytes(Party::Broker, s(1.0), &bytes);
+        r.bytes(Party::Broker, s(answer), &bytes);
         r
+    }
+
+    #[test]
+    fn a_101_that_came_late_after_the_request_gives_the_span_by_which_the_brokers_times_may_read_early() {
+        // x10: the 101 read 0.17 s (real) after the request; the PING 29.85 s after it reads
+        // 298.5 s, where the broker's own timer, started up to 1.7 s before the 101, said 300.
+        let mut r = upgraded(Watch { speed: 10.0, ..watch() }, 0.01, 0.18);
+        let (pingreq, pingresp) = (mqtt::encode(&Packet::PingReq), mqtt::encode(&Packet::PingResp));
+        for k in 1..=4 {
+            r.bytes(Party::Client, s(0.18 + 6.0 * f64::from(k)), &frame::encode(opcode::BINARY, &pingreq, true));
+            r.bytes(Party::Broker, s(0.181 + 6.0 * f64::from(k)), &frame::encode(opcode::BINARY, &pingresp, false));
+        }
+        r.bytes(Party::Broker, s(0.18 + 29.85), &frame::encode(opcode::PING, b"", false));
+        r.closed(Party::Broker, s(0.18 + 30.85), SocketEnd::Eof);
+        let record = r.finish();
+        let span = record.upgrade_span.expect("a span");
+        assert!(span.abs_diff(s(1.7)) < s(0.001), "{span:?}");
+        let v = crate::judge::verdict::decide(&record);
+        assert_eq!(v.upgrade_span, Some(span));
+        let read = v.broker_reading().unwrap_or_else(|| panic!("a broker time: {}", v.cause));
+        assert!(read.at.abs_diff(s(308.5)) < s(0.001), "the FIN as read: {read:?}");
+        assert!(read.is_within(s(310.0), s(0.0)), "the broker's 310 s lies in the reading: {read:?}");
     }
 
     #[test]

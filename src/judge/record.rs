@@ -313,6 +313,11 @@ pub struct SessionRecord {
     /// How many WebSocket frames carried the client's CONNECT, when it was seen whole.
     #[serde(default)]
     pub connect_frames: Option<usize>,
+    /// WebSocket: how long (broker time) the broker's 101 came after the client's whole upgrade
+    /// request, both as the proxy saw them. The broker's timers start in this span, so every
+    /// time counted from the 101 may read up to this much early (see [`Reading`]).
+    #[serde(default, with = "crate::units::opt_secs", skip_serializing_if = "Option::is_none")]
+    pub upgrade_span: Option<Duration>,
 }
 
 impl SessionRecord {
@@ -339,6 +344,7 @@ impl SessionRecord {
             process: None,
             wire: Vec::new(),
             connect_frames: None,
+            upgrade_span: None,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::plan::expectation::Reading;
 use crate::plan::{Expectation, KnownIssue};
 use crate::judge::record::{ClientProcess, WireEvent};
 use crate::plan::{ClientMode, Column, LeftOut, Transport};
@@ -49,7 +50,7 @@ impl Status {
             // A session that survived a quick-look hold proves no OK and cannot contradict an
             // end expected later; anything that did end within the hold can.
             Some(e) if v.outcome == Outcome::Ok && !e.is_observable_within(hold) => Status::Unproven,
-            Some(e) if e.is_met_by(v.outcome, judged_time(v), tolerance) => Status::Met,
+            Some(e) if meets(e, v, tolerance) => Status::Met,
             Some(_) => Status::Changed,
         }
     }
@@ -57,15 +58,22 @@ impl Status {
 
 /// The time an expectation holds a verdict to, the way `diff --within` compares ends: an end
 /// that answers a broker frame (a close after a PING) at the time of the frame it answered, so
-/// the client's own reaction (stretched by an accelerated clock) is not the broker's; an end
-/// before CONNACK at 0, whatever its time (`EOF@0` means "before CONNACK", and its real time
-/// is already bounded by the set-up timeout).
-pub fn judged_time(v: &Verdict) -> Option<std::time::Duration> {
+/// the client's own reaction (stretched by an accelerated clock) is not the broker's, as read
+/// (up to the upgrade span later, truly: `Reading`); an end before CONNACK at 0, whatever its
+/// time (`EOF@0` means "before CONNACK", and its real time is already bounded by the set-up
+/// timeout).
+pub fn judged_time(v: &Verdict) -> Option<Reading> {
     if v.before_connack {
-        Some(std::time::Duration::ZERO)
+        Some(Reading::exact(std::time::Duration::ZERO))
     } else {
-        v.broker_time()
+        v.broker_reading()
     }
+}
+
+/// Whether a verdict meets an expectation: its outcome, and its [`judged_time`] within
+/// `tolerance` of the expected time. The one rule the run's statuses and `baseline` use.
+pub fn meets(e: &Expectation, v: &Verdict, tolerance: std::time::Duration) -> bool {
+    e.is_met_by(v.outcome, judged_time(v), tolerance)
 }
 
 /// One cell's result.
@@ -410,6 +418,19 @@ mod judged_time_tests {
         assert_eq!(Status::of(Some(&want), &v, Duration::from_secs(330), Duration::from_secs(5)), Status::Met);
         // The same end, had the client not answered a frame, is a change.
         assert_eq!(Status::of(Some(&want), &eof(305.7), Duration::from_secs(330), Duration::from_secs(5)), Status::Changed);
+    }
+
+    #[test]
+    fn an_end_read_early_by_a_late_101_meets_its_expectation_within_its_upgrade_span_and_no_further() {
+        // x30: the 101 read 0.2 s (real) after the request, the PING then 6 s of broker time early.
+        let want = Expectation::parse("EOF@300").expect("an expectation");
+        let (hold, tolerance) = (Duration::from_secs(330), Duration::from_secs(5));
+        let v = Verdict { upgrade_span: Some(Duration::from_secs(6)), ..eof(294.0) };
+        assert_eq!(Status::of(Some(&want), &v, hold, tolerance), Status::Met);
+        assert_eq!(Status::of(Some(&want), &eof(294.0), hold, tolerance), Status::Changed, "no span, no allowance");
+        // The span only allows later: read 306 s, it cannot have been 300 s.
+        let late = Verdict { upgrade_span: Some(Duration::from_secs(6)), ..eof(306.0) };
+        assert_eq!(Status::of(Some(&want), &late, hold, tolerance), Status::Changed);
     }
 
     #[test]

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::judge::record::{ClientEnd, ClientProcess, Direction, End, FrameSeen, Party, RoundTrip, SessionRecord, SocketEnd, Vantage};
 use crate::plan::{Outcome, Transport, FIVE_MINUTE_MARK};
-use crate::units::fmt_secs;
+use crate::plan::expectation::Reading;
+use crate::units::{fmt_secs, opt_secs};
 use crate::wire::frame::{opcode, opcode_name};
 use crate::wire::mqtt::{connack_reason, reason_name};
 
@@ -43,6 +44,11 @@ pub struct Verdict {
     /// clock multiplies it).
     #[serde(default, with = "opt_secs", skip_serializing_if = "Option::is_none")]
     pub answered: Option<Duration>,
+    /// WebSocket: how long the broker's 101 came after the client's upgrade request
+    /// ([`SessionRecord::upgrade_span`]): the broker's timers started within it, so its times
+    /// may read up to this much early.
+    #[serde(default, with = "opt_secs", skip_serializing_if = "Option::is_none")]
+    pub upgrade_span: Option<Duration>,
 }
 
 impl Verdict {
@@ -50,6 +56,11 @@ impl Verdict {
     /// session, else the end itself.
     pub fn broker_time(&self) -> Option<Duration> {
         self.answered.or(self.at)
+    }
+
+    /// [`Verdict::broker_time`] as read: up to the upgrade span later, truly.
+    pub fn broker_reading(&self) -> Option<Reading> {
+        self.broker_time().map(|at| Reading { at, span: self.upgrade_span.unwrap_or_default() })
     }
 }
 
@@ -325,6 +336,7 @@ pub fn decide(record: &SessionRecord) -> Verdict {
     v.ended_by = d.ended_by;
     v.before_connack = d.before_connack;
     v.answered = d.answered;
+    v.upgrade_span = record.upgrade_span;
     match d.reason {
         Reason::BrokerClosed { code, reason, .. } => {
             v.close_code = code;
@@ -449,6 +461,7 @@ pub fn error(cause: impl Into<String>) -> Verdict {
         five_minute_mark_reached: false,
         before_connack: false,
         answered: None,
+        upgrade_span: None,
     }
 }
 
@@ -508,25 +521,6 @@ fn ping_context(frames: &[FrameSeen], end: Duration) -> String {
             fmt_secs(ping.at),
             fmt_secs(p.at)
         ),
-    }
-}
-
-mod opt_secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_some(&((d.as_millis() as f64) / 1000.0)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Option::<f64>::deserialize(d)?
-            .map(|v| Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom))
-            .transpose()
     }
 }
 

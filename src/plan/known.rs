@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::version::Version;
+use crate::plan::expectation::Reading;
 use crate::plan::{Expectation, Outcome};
 
 /// One upstream issue and the failures it explains.
@@ -75,7 +76,7 @@ impl KnownIssue {
             return false;
         }
         let Ok(pattern) = Expectation::parse(&self.outcome) else { return false };
-        if !pattern.is_met_by(outcome, at, self.tolerance) {
+        if !pattern.is_met_by(outcome, at.map(Reading::exact), self.tolerance) {
             return false;
         }
         match &self.versions {

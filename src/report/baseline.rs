@@ -25,7 +25,7 @@ use std::path::Path;
 
 use toml_edit::{value, Array, DocumentMut, InlineTable, Item, Value};
 
-use crate::judge::results::{content_digest, CellResult, RunResult};
+use crate::judge::results::{self, content_digest, CellResult, RunResult};
 use crate::plan::file::{find_column, EVERY_COLUMN, EVERY_TAG};
 use crate::plan::releases::compare;
 use crate::plan::route::DIRECT;
@@ -93,7 +93,7 @@ pub fn not_accepted(run: &RunResult, c: &CellResult) -> Option<String> {
 fn plan_is_met(file: &MatrixFile, run: &RunResult, c: &CellResult) -> bool {
     let (Some(set), Some(column)) = (file.set(&run.set), find_column(c.column(), &file.clients)) else { return false };
     let Some(route) = Route::from_name(&c.route) else { return false };
-    set.expectation(&c.tag, &column, route).is_some_and(|e| e.is_met_by(c.verdict.outcome, c.verdict.at, file.tolerance))
+    set.expectation(&c.tag, &column, route).is_some_and(|e| results::meets(&e, &c.verdict, file.tolerance))
 }
 
 /// Applies a run's outcomes to matrix.toml's text (`path` names the file in errors).

@@ -27,13 +27,14 @@ pub struct Change {
 }
 
 /// Whether two cells tell the same outcome: the same outcome, ended by the same side, and the
-/// broker's side of the end within `within` of each other.
+/// broker's side of the end within `within` of each other, as read (each may truly be up to
+/// its upgrade span later: `Reading::agrees_with`).
 pub fn same(a: &CellResult, b: &CellResult, within: Duration) -> bool {
     let (x, y) = (&a.verdict, &b.verdict);
     x.outcome == y.outcome
         && x.ended_by == y.ended_by
-        && match (x.broker_time(), y.broker_time()) {
-            (Some(p), Some(q)) => p.abs_diff(q) <= within,
+        && match (x.broker_reading(), y.broker_reading()) {
+            (Some(p), Some(q)) => p.agrees_with(&q, within),
             (p, q) => p.is_none() == q.is_none(),
         }
 }

@@ -105,6 +105,8 @@ pub struct State {
     first_from_client: Option<Duration>,
     /// When the client's CONNECT went by whole.
     connect_at: Option<Duration>,
+    /// When the client's upgrade request went by whole (seen by a proxy).
+    request_at: Option<Duration>,
     longest_silence: Duration,
     ending: Option<(Duration, Ending)>,
     /// Waits to run of a thread at the clients' priority or of the proxies (`client::meter`):
@@ -123,6 +125,7 @@ impl State {
             rules,
             protocol,
             zero: None,
+            request_at: None,
             wrong_protocol: None,
             connack_at: None,
             refused_upgrade: None,
@@ -179,8 +182,17 @@ impl State {
 
     /// The broker accepted the WebSocket upgrade: a WebSocket session's times count from here.
     pub fn upgraded(&mut self, t: Duration, subprotocol: Option<String>) {
+        if self.zero.is_none() {
+            self.record.upgrade_span = self.request_at.map(|r| t.saturating_sub(r));
+        }
         self.zero.get_or_insert(t); // TimeZero::Upgrade
         self.record.subprotocol = subprotocol;
+    }
+
+    /// The client's whole upgrade request went by (a proxy saw it): the broker's timers start
+    /// between it and the 101 ([`SessionRecord::upgrade_span`]).
+    pub fn upgrade_requested(&mut self, t: Duration) {
+        self.request_at.get_or_insert(t);
     }
 
     /// The broker refused the upgrade.
