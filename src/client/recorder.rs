@@ -381,6 +381,40 @@ mod tests {
         r
     }
 
+    /// At ×30, after the CONNACK at 1 s (real): four PINGREQs answered, the broker's PING at
+    /// `ping` s of broker time, the client's PONG `reaction` (real seconds) after it, and the
+    /// broker's FIN `fin` (broker seconds) after the PING.
+    fn pong_then_fin(column: &str, ping: f64, reaction: f64, fin: f64) -> SessionRecord {
+        let mut r = connected(Watch { speed: 30.0, column: column.into(), ..watch() });
+        let (pingreq, pingresp) = (mqtt::encode(&Packet::PingReq), mqtt::encode(&Packet::PingResp));
+        for k in 1..=4 {
+            r.bytes(Party::Client, s(1.0 + 2.0 * f64::from(k)), &frame::encode(opcode::BINARY, &pingreq, true));
+            r.bytes(Party::Broker, s(1.001 + 2.0 * f64::from(k)), &frame::encode(opcode::BINARY, &pingresp, false));
+        }
+        let ping_real = 1.0 + ping / 30.0;
+        r.bytes(Party::Broker, s(ping_real), &frame::encode(opcode::PING, b"", false));
+        r.bytes(Party::Client, s(ping_real + reaction), &frame::encode(opcode::PONG, b"", true));
+        r.closed(Party::Broker, s(ping_real + fin / 30.0), SocketEnd::Eof);
+        r.finish()
+    }
+
+    #[test]
+    fn at_x30_a_hang_up_just_after_a_pong_the_clock_multiplied_past_the_window_is_an_error_not_a_broker_drop() {
+        // Paho Python in a busy runtime: PONG 277 ms (real) after a PING read at 302.7 s, the
+        // broker's FIN 8.34 s (broker time) after the PING.
+        let record = pong_then_fin("paho-python@2.2.0", 302.7, 0.277, 8.34);
+        let End::HarnessError { detail } = &record.end else { panic!("{:?}", record.end) };
+        assert!(detail.contains("answered 277 ms of real time later") && detail.contains("not a broker drop"), "{detail}");
+    }
+
+    #[test]
+    fn a_hang_up_after_a_prompt_pong_or_after_a_profile_that_withholds_it_stays_the_brokers_end() {
+        // A PONG 2 ms (real) after the PING: the broker's end is its own.
+        assert!(matches!(pong_then_fin("paho-python@2.2.0", 300.0, 0.002, 10.0).end, End::SocketEnded { how: SocketEnd::Eof, .. }));
+        // late-pong keeps its PONG back on purpose.
+        assert!(matches!(pong_then_fin("late-pong", 300.0, 0.3, 10.0).end, End::SocketEnded { how: SocketEnd::Eof, .. }));
+    }
+
     #[test]
     fn a_101_that_came_late_after_the_request_gives_the_span_by_which_the_brokers_times_may_read_early() {
         // x10: the 101 read 0.17 s (real) after the request; the PING 29.85 s after it reads
