@@ -460,7 +460,9 @@ impl State {
             return None;
         }
         let detail = format!(
-            "the broker ended the connection {:.1} s after its PING at {:.1} s, which the client answered {} ms of real time later              ({:.1} s at clocks ×{}): at real time that answer would have come in time; the clock multiplied the reaction of a client              slowed inside its own process, not a broker drop (run at a lower speed, or with fewer copies)",
+            "the broker ended the connection {:.1} s after its PING at {:.1} s, which the client answered {} ms of real time later \
+             ({:.1} s at clocks ×{}): at real time that answer would have come in time; the clock multiplied the reaction of a client \
+             slowed inside its own process, not a broker drop (run at a lower speed, or with fewer copies)",
             window.as_secs_f64(),
             ping.at.as_secs_f64(),
             real.as_millis(),
