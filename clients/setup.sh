@@ -501,19 +501,14 @@ java_client_version() { # name version log [lock file, default clients/NAME/lock
 # java_launchers SRC NAME VERSION DIR: DIR/hold.tmp (one cell, Hold) and DIR/runtime.tmp (the
 # column's runtime, Runtime). hold: a small heap, the serial collector and the client compiler, as
 # the program idles for minutes. runtime: the same with room for 32 cells at once (a Paho cell
-# holds well under 1 MiB of heap; measured in clients/README.md "Runtimes"). Paho Java's two
-# clients share static state between clients without a lock (Runtime.java says which): their
-# runtimes load the library afresh for each cell (-Dmatrix.cell.loader=own; 0.07-0.17 s of CPU
-# and 7 MiB a cell, against 0.05 s and 3 MiB shared). HiveMQ's client is built to share its
-# Netty threads between clients, and would pay 0.27-0.36 s and 25 MiB a cell: it shares.
+# holds well under 1 MiB of heap; measured in clients/README.md "Runtimes").
 java_launchers() {
-    local src=$1 name=$2 v=$3 dir=$4 java loader=""
+    local src=$1 name=$2 v=$3 dir=$4 java
     java=$(command -v java)
-    case $name in paho-java | paho-java-v5) loader="-Dmatrix.cell.loader=own " ;; esac
     printf '#!/bin/sh\n# Written by clients/setup.sh: %s/Hold.java on %s %s.\nd=$(dirname "$0")\nexec %s -Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$d/classes:$d/lib/*" Hold "$@"\n' \
         "$src" "$name" "$v" "$java" >"$dir/hold.tmp" && chmod +x "$dir/hold.tmp" || return 1
-    printf '#!/bin/sh\n# Written by clients/setup.sh: the runtime (clients/java-contract/Runtime.java) of %s/Hold.java on %s %s.\nd=$(dirname "$0")\nexec %s -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 %s-cp "$d/classes:$d/lib/*" Runtime "$@"\n' \
-        "$src" "$name" "$v" "$java" "$loader" >"$dir/runtime.tmp" && chmod +x "$dir/runtime.tmp"
+    printf '#!/bin/sh\n# Written by clients/setup.sh: the runtime (clients/java-contract/Runtime.java) of %s/Hold.java on %s %s.\nd=$(dirname "$0")\nexec %s -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$d/classes:$d/lib/*" Runtime "$@"\n' \
+        "$src" "$name" "$v" "$java" >"$dir/runtime.tmp" && chmod +x "$dir/runtime.tmp"
 }
 
 # setup_java NAME: every version clients/NAME/lock.txt lists.

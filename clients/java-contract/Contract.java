@@ -11,8 +11,11 @@
 
 import java.io.Closeable;
 import java.io.FileInputStream;
+import java.io.FilterInputStream;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -30,6 +33,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
@@ -45,13 +49,13 @@ import javax.net.ssl.SSLSocket;
 import javax.net.ssl.SSLSocketFactory;
 import javax.net.ssl.TrustManagerFactory;
 
-public final class Contract {
+final class Contract {
     private Contract() {}
 
     /** How many times faster than real time this process's clock runs: the N of libfaketime's
      *  FAKETIME="+0 xN" that an accelerated run preloads; 1 otherwise. A process-wide fact: the
      *  runtime gets the same preload as a per-process cell. */
-    public static final long SPEED = speed(System.getenv("FAKETIME"));
+    static final long SPEED = speed(System.getenv("FAKETIME"));
 
     private static long speed(String faketime) {
         if (faketime == null) {
@@ -66,7 +70,7 @@ public final class Contract {
     }
 
     /** Where a cell's lines go: stdout and stderr of the process, or the runtime's connection. */
-    public interface Sink {
+    interface Sink {
         /** A contract line (`client:`, `lost:`, `refused:`, `done:`). */
         void out(String line);
 
@@ -75,23 +79,23 @@ public final class Contract {
     }
 
     /** A blocking library call. */
-    public interface Call {
+    interface Call {
         /** Makes the call; what it throws is its answer. */
         void run() throws Exception;
     }
 
     /** A hold program's body: one cell in, its exit status out. */
-    public interface Body {
+    interface Body {
         /** Runs the cell; returns the status, or throws an Exit. */
         int run(Cell cell);
     }
 
     /** The end of a cell with an exit status, its line already written. */
-    public static final class Exit extends RuntimeException {
+    static final class Exit extends RuntimeException {
         private static final long serialVersionUID = 1L;
-        public final int status;
+        final int status;
 
-        public Exit(int status) {
+        Exit(int status) {
             super("exit " + status, null, false, false);
             this.status = status;
         }
@@ -99,50 +103,50 @@ public final class Contract {
 
     /** One cell: its environment, its lines, and what ends its connections when it is
      *  cancelled (the runtime's harness closed the cell) or has ended. */
-    public static final class Cell {
+    static final class Cell {
         private final Map<String, String> env;
         private final Sink sink;
         /** True in the runtime: sockets are made by a factory that records them, so that a
          *  cancel can close them; a per-process cell keeps the library's own sockets. */
-        public final boolean shared;
+        final boolean shared;
         private final List<Closeable> open = new ArrayList<>();
         private final List<Runnable> onEnd = new ArrayList<>();
         private boolean ended;
 
-        public Cell(Map<String, String> env, Sink sink, boolean shared) {
+        Cell(Map<String, String> env, Sink sink, boolean shared) {
             this.env = env;
             this.sink = sink;
             this.shared = shared;
         }
 
-        public void out(String line) {
+        void out(String line) {
             sink.out(line);
         }
 
         /** `error: <message>` on the error stream; status 2 (a bad environment, our fault). */
-        public Exit fail(String message) {
+        Exit fail(String message) {
             sink.err("error: " + oneLine(message));
             return new Exit(2);
         }
 
         /** `lost: <words>`; status 1. */
-        public Exit lost(String words) {
+        Exit lost(String words) {
             sink.out("lost: " + oneLine(words));
             return new Exit(1);
         }
 
         /** `refused: <words>`; status 1. */
-        public Exit refused(String words) {
+        Exit refused(String words) {
             sink.out("refused: " + oneLine(words));
             return new Exit(1);
         }
 
         /** The raw value of a variable, null when unset. */
-        public String raw(String name) {
+        String raw(String name) {
             return env.get(name);
         }
 
-        public String env(String name, String fallback) {
+        String env(String name, String fallback) {
             String v = env.get(name);
             if (v == null || v.isEmpty()) {
                 if (fallback != null) {
@@ -153,7 +157,7 @@ public final class Contract {
             return v;
         }
 
-        public double envSecs(String name, String fallback) {
+        double envSecs(String name, String fallback) {
             String raw = env(name, fallback);
             try {
                 double v = Double.parseDouble(raw);
@@ -166,7 +170,7 @@ public final class Contract {
             throw fail(name + "=\"" + raw + "\" is not a non-negative number");
         }
 
-        public int envInt(String name) {
+        int envInt(String name) {
             String raw = env(name, null);
             try {
                 int v = Integer.parseInt(raw);
@@ -180,12 +184,12 @@ public final class Contract {
         }
 
         /** Waits up to `nanos` for `f`; null when it did not complete in time. */
-        public <T> T await(CompletableFuture<T> f, long nanos) {
+        <T> T await(CompletableFuture<T> f, long nanos) {
             return await(f, nanos, e -> fail("waiting: " + e));
         }
 
         /** As await, with what a failed future (or an interrupt, a cancel) ends the cell with. */
-        public <T> T await(CompletableFuture<T> f, long nanos, Function<Exception, Exit> failed) {
+        <T> T await(CompletableFuture<T> f, long nanos, Function<Exception, Exit> failed) {
             try {
                 return f.get(Math.max(nanos, 0), TimeUnit.NANOSECONDS);
             } catch (TimeoutException e) {
@@ -203,7 +207,7 @@ public final class Contract {
          *  joins its reader thread from inside a synchronized block), and the session is proven
          *  by then. Writes the `done:` line; a loss is `lost:` with the library's words. Only
          *  the library's own (checked) exceptions count as its answer. */
-        public int holdThenRoundTrip(Settings env, long connackAt, CompletableFuture<Throwable> loss, CompletableFuture<Long> echo,
+        int holdThenRoundTrip(Settings env, long connackAt, CompletableFuture<Throwable> loss, CompletableFuture<Long> echo,
                               Call publish, Call disconnect) {
             long holdEnd = connackAt + (long) (env.hold * 1e9);
             Throwable cause = await(loss, holdEnd - System.nanoTime());
@@ -263,7 +267,7 @@ public final class Contract {
          *  a subscribe that threw, ends the cell with `lost:` (the loss's words when there is
          *  one). A subscribe can wait for good when the connection goes before its SUBACK;
          *  waiting for it alone would then never end. */
-        public void subscribe(Call subscribe, CompletableFuture<Throwable> loss) {
+        void subscribe(Call subscribe, CompletableFuture<Throwable> loss) {
             CompletableFuture<Exception> subscribed = onThread("subscribe", subscribe);
             await(CompletableFuture.anyOf(subscribed, loss), Long.MAX_VALUE);
             Exception refused = subscribed.getNow(null);
@@ -275,7 +279,7 @@ public final class Contract {
 
         /** A library call that may block for good, on a daemon thread of its own: the future
          *  completes with null, or with what the call threw. The cell's end interrupts it. */
-        public CompletableFuture<Exception> onThread(String name, Call call) {
+        CompletableFuture<Exception> onThread(String name, Call call) {
             CompletableFuture<Exception> done = new CompletableFuture<>();
             Thread t = new Thread(() -> {
                 try {
@@ -293,7 +297,7 @@ public final class Contract {
 
         /** Something to close when the cell ends or is cancelled (a socket of the client's);
          *  closed at once if that has happened already. */
-        public void track(Closeable c) {
+        void track(Closeable c) {
             synchronized (this) {
                 if (!ended) {
                     open.add(c);
@@ -304,7 +308,7 @@ public final class Contract {
         }
 
         /** What else ends the client abruptly (a library without a socket factory). */
-        public void onEnd(Runnable r) {
+        void onEnd(Runnable r) {
             synchronized (this) {
                 if (!ended) {
                     onEnd.add(r);
@@ -316,7 +320,7 @@ public final class Contract {
 
         /** Closes every connection of the cell's client, abruptly (no DISCONNECT, no close
          *  frame): what a process exit or a kill does to a per-process cell. Idempotent. */
-        public void end() {
+        void end() {
             List<Closeable> cs;
             List<Runnable> rs;
             synchronized (this) {
@@ -341,7 +345,7 @@ public final class Contract {
         /** The socket factory for the library: with `caFile` (MATRIX_CA_FILE) TLS trusting only
          *  its CA (sslSockets), else plain (sockets(), maybe null: the library's default). A CA
          *  file that cannot be read ends the cell with `error:`. */
-        public SocketFactory socketFactory(String caFile) {
+        SocketFactory socketFactory(String caFile) {
             if (caFile == null || caFile.isEmpty()) {
                 return sockets();
             }
@@ -352,38 +356,44 @@ public final class Contract {
             }
         }
 
+        /** A HandshakeGate for one socket of the client's: in a runtime, over WebSocket, where
+         *  other cells' Paho clients share the JVM; else null (nothing to keep apart). */
+        HandshakeGate gate() {
+            return shared && "ws".equals(raw("MATRIX_TRANSPORT")) ? new HandshakeGate() : null;
+        }
+
         /** The factory for plain sockets: in the runtime, one that records its sockets (and
          *  keeps the library's timeouts in real time under a fast clock); in a process, that
          *  only under a fast clock, else null (the library's default). */
-        public SocketFactory sockets() {
+        SocketFactory sockets() {
             return shared || SPEED > 1 ? new RealTimeoutSockets(this) : null;
         }
 
         /** The TLS factory trusting `context`, recorded and scaled as sockets() says. */
-        public SSLSocketFactory sslSockets(SSLContext context) {
+        SSLSocketFactory sslSockets(SSLContext context) {
             return shared || SPEED > 1 ? new RealTimeoutSslSockets(context, this) : context.getSocketFactory();
         }
     }
 
     /** The contract's variables every Java hold program reads, checked in this order (the
      *  first one missing or malformed ends the cell with `error:`, status 2). */
-    public static final class Settings {
-        public final String transport;
-        public final String host;
-        public final int port;
-        public final String path;
-        public final String username;
+    static final class Settings {
+        final String transport;
+        final String host;
+        final int port;
+        final String path;
+        final String username;
         /** MATRIX_PASSWORD as given; null when unset. */
-        public final String password;
-        public final String clientId;
-        public final int keepalive;
-        public final double hold;
-        public final double roundTrip;
-        public final String topic;
+        final String password;
+        final String clientId;
+        final int keepalive;
+        final double hold;
+        final double roundTrip;
+        final String topic;
         /** What the round trip publishes: `alive <client id>`. */
-        public final byte[] payload;
+        final byte[] payload;
 
-        public Settings(Cell cell) {
+        Settings(Cell cell) {
             transport = cell.env("MATRIX_TRANSPORT", null);
             host = cell.env("MATRIX_HOST", null);
             port = cell.envInt("MATRIX_PORT");
@@ -408,7 +418,7 @@ public final class Contract {
     }
 
     /** The per-process `main`: stdout/stderr, `--version`, then System.exit with the status. */
-    public static void main(String[] args, Supplier<String> client, Body body) {
+    static void main(String[] args, Supplier<String> client, Body body) {
         Sink stdio = new Sink() {
             @Override
             public void out(String line) {
@@ -430,7 +440,7 @@ public final class Contract {
     }
 
     /** Runs a body; an Exit is its status. */
-    public static int run(Cell cell, Body body) {
+    static int run(Cell cell, Body body) {
         try {
             return body.run(cell);
         } catch (Exit e) {
@@ -438,13 +448,13 @@ public final class Contract {
         }
     }
 
-    public static String oneLine(String s) {
+    static String oneLine(String s) {
         return String.join(" ", s.trim().split("\\s+"));
     }
 
     /** The library's version as its jar says it: the Maven pom.properties at `pomProperties`
      *  (when given), else the manifest's Bundle-Version. */
-    public static String libraryVersion(Class<?> library, String pomProperties) {
+    static String libraryVersion(Class<?> library, String pomProperties) {
         if (pomProperties != null) {
             try (InputStream in = library.getResourceAsStream(pomProperties)) {
                 if (in != null) {
@@ -472,7 +482,7 @@ public final class Contract {
     }
 
     /** TLS trusting only the CA certificates in `caFile` (the contract's MATRIX_CA_FILE). */
-    public static SSLContext trusting(String caFile) throws IOException, GeneralSecurityException {
+    static SSLContext trusting(String caFile) throws IOException, GeneralSecurityException {
         KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
         store.load(null, null);
         int n = 0;
@@ -502,9 +512,170 @@ public final class Contract {
      *  0.1 s of real time for a network that did not get faster. Scaled back up, the library
      *  waits what it waits in production, 1 s of real time; unaccelerated, nothing changes. */
     private static final class RealTimeoutSocket extends Socket {
+        private final HandshakeGate gate;
+
+        RealTimeoutSocket(HandshakeGate gate) {
+            this.gate = gate;
+        }
+
         @Override
         public synchronized void setSoTimeout(int millis) throws SocketException {
             super.setSoTimeout(scaled(millis));
+        }
+
+        @Override
+        public void connect(SocketAddress to, int timeout) throws IOException {
+            super.connect(to, timeout);
+            HandshakeGate.connected(gate);
+        }
+
+        @Override
+        public InputStream getInputStream() throws IOException {
+            return HandshakeGate.reading(gate, super.getInputStream());
+        }
+
+        @Override
+        public OutputStream getOutputStream() throws IOException {
+            return HandshakeGate.writing(gate, super.getOutputStream());
+        }
+
+        @Override
+        public synchronized void close() throws IOException {
+            HandshakeGate.closed(gate);
+            super.close();
+        }
+    }
+
+    /** Keeps the handshakes of a runtime's Paho clients apart. Paho Java (1.1.0-1.2.5, and its
+     *  MQTT v5 client) encodes its Sec-WebSocket-Key, and checks the broker's
+     *  Sec-WebSocket-Accept, through one static Base64 encoder that writes a shared field and
+     *  then reads it back without a lock (internal.websocket.Base64): two cells of one JVM doing
+     *  either at once can read each other's value, and the check fails with "WebSocket Response
+     *  header: Incorrect Sec-WebSocket-Key" (a debian x10 run in CI). The key is encoded after
+     *  the socket is connected (a TLS socket: after its handshake) and before its first write,
+     *  the answer checked after its first read and before the library asks for the socket's
+     *  input stream again (for its WebSocket receiver, right after the handshake, in every
+     *  version: 1.1.0-1.2.5 and v5 1.2.5), writes again (the CONNECT) or closes it. Not up to
+     *  the CONNECT: between them Paho starts its receiver and sender threads, each in a 100 ms
+     *  sleep loop, and 60 cells at once then queued for 10 s. One gate a socket; one socket of
+     *  the runtime at a time may be in either stretch. The wait for the broker's 101 lies
+     *  outside both, and a 101 that comes in pieces is bounded by Paho's own 1 s read timeout. */
+    static final class HandshakeGate {
+        /** The one permit of the runtime. */
+        private static final Semaphore ONE = new Semaphore(1);
+        /** 0 connected, 1 request written, 2 answer read, 3 past the handshake. */
+        private int phase;
+        private boolean held;
+        private boolean closed;
+
+        /** The socket is connected (a TLS socket: its handshake is done): its key comes next. */
+        static void connected(HandshakeGate g) throws IOException {
+            if (g != null) {
+                g.enter();
+            }
+        }
+
+        /** The socket closed: the gate is free, for good. */
+        static void closed(HandshakeGate g) {
+            if (g != null) {
+                g.leave(CLOSED);
+            }
+        }
+
+        /** `in`, telling the gate when the first bytes came. Asked for while the answer is
+         *  being checked, it means the check is over (the library's receiver wants it). */
+        static InputStream reading(HandshakeGate g, InputStream in) {
+            if (g == null) {
+                return in;
+            }
+            g.leave(ASKED);
+            return new FilterInputStream(in) {
+                @Override
+                public int read() throws IOException {
+                    int b = in.read();
+                    g.bytesRead(b < 0 ? -1 : 1);
+                    return b;
+                }
+
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    int n = in.read(b, off, len);
+                    g.bytesRead(n);
+                    return n;
+                }
+            };
+        }
+
+        /** `out`, telling the gate when bytes went. */
+        static OutputStream writing(HandshakeGate g, OutputStream out) {
+            if (g == null) {
+                return out;
+            }
+            return new FilterOutputStream(out) {
+                @Override
+                public void write(int b) throws IOException {
+                    out.write(b);
+                    g.leave(WROTE);
+                }
+
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    out.write(b, off, len);
+                    g.leave(WROTE);
+                }
+            };
+        }
+
+        /** The first bytes of the broker's answer: its check comes next. */
+        private void bytesRead(int n) throws IOException {
+            synchronized (this) {
+                if (n <= 0 || phase != 1) {
+                    return;
+                }
+                phase = 2;
+            }
+            enter();
+        }
+
+        /** Waits for the permit (without holding this gate's lock, which close needs). */
+        private void enter() throws IOException {
+            try {
+                ONE.acquire();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted waiting for the runtime's handshake gate");
+            }
+            synchronized (this) {
+                if (!closed) {
+                    held = true;
+                    return;
+                }
+            }
+            ONE.release();
+            throw new SocketException("Socket is closed");
+        }
+
+        /** What moves a socket on: bytes went out (the request, then the CONNECT), its input
+         *  stream was asked for (which ends only the answer's check), it closed. */
+        private static final int WROTE = 0;
+        private static final int ASKED = 1;
+        private static final int CLOSED = 2;
+
+        /** Moves on after `event`, and frees the gate if this socket held it. */
+        private void leave(int event) {
+            synchronized (this) {
+                if (event == CLOSED) {
+                    closed = true;
+                    phase = 3;
+                } else if (phase == 2 || (phase == 0 && event == WROTE)) {
+                    phase++;
+                }
+                if (!held) {
+                    return;
+                }
+                held = false;
+            }
+            ONE.release();
         }
     }
 
@@ -518,7 +689,7 @@ public final class Contract {
 
         @Override
         public Socket createSocket() {
-            Socket s = new RealTimeoutSocket();
+            Socket s = new RealTimeoutSocket(cell.gate());
             cell.track(s);
             return s;
         }
@@ -560,9 +731,11 @@ public final class Contract {
      *  scales only the timeouts, as RealTimeoutSocket does. */
     private static final class RealTimeoutSslSocket extends SSLSocket {
         private final SSLSocket inner;
+        private final HandshakeGate gate;
 
-        RealTimeoutSslSocket(SSLSocket inner) {
+        RealTimeoutSslSocket(SSLSocket inner, HandshakeGate gate) {
             this.inner = inner;
+            this.gate = gate;
         }
 
         @Override public synchronized void setSoTimeout(int millis) throws SocketException { inner.setSoTimeout(scaled(millis)); }
@@ -570,9 +743,9 @@ public final class Contract {
         @Override public void connect(SocketAddress to) throws IOException { inner.connect(to); }
         @Override public void connect(SocketAddress to, int timeout) throws IOException { inner.connect(to, scaled(timeout)); }
         @Override public void bind(SocketAddress from) throws IOException { inner.bind(from); }
-        @Override public InputStream getInputStream() throws IOException { return inner.getInputStream(); }
-        @Override public OutputStream getOutputStream() throws IOException { return inner.getOutputStream(); }
-        @Override public synchronized void close() throws IOException { inner.close(); }
+        @Override public InputStream getInputStream() throws IOException { return HandshakeGate.reading(gate, inner.getInputStream()); }
+        @Override public OutputStream getOutputStream() throws IOException { return HandshakeGate.writing(gate, inner.getOutputStream()); }
+        @Override public synchronized void close() throws IOException { HandshakeGate.closed(gate); inner.close(); }
         @Override public void shutdownInput() throws IOException { inner.shutdownInput(); }
         @Override public void shutdownOutput() throws IOException { inner.shutdownOutput(); }
         @Override public boolean isConnected() { return inner.isConnected(); }
@@ -602,7 +775,7 @@ public final class Contract {
         @Override public void setSSLParameters(SSLParameters p) { inner.setSSLParameters(p); }
         @Override public void addHandshakeCompletedListener(HandshakeCompletedListener l) { inner.addHandshakeCompletedListener(l); }
         @Override public void removeHandshakeCompletedListener(HandshakeCompletedListener l) { inner.removeHandshakeCompletedListener(l); }
-        @Override public void startHandshake() throws IOException { inner.startHandshake(); }
+        @Override public void startHandshake() throws IOException { inner.startHandshake(); HandshakeGate.connected(gate); }
         @Override public void setUseClientMode(boolean mode) { inner.setUseClientMode(mode); }
         @Override public boolean getUseClientMode() { return inner.getUseClientMode(); }
         @Override public void setNeedClientAuth(boolean need) { inner.setNeedClientAuth(need); }
@@ -627,7 +800,7 @@ public final class Contract {
         }
 
         private Socket wrap(Socket s) {
-            Socket w = new RealTimeoutSslSocket((SSLSocket) s);
+            Socket w = new RealTimeoutSslSocket((SSLSocket) s, cell.gate());
             cell.track(w);
             return w;
         }

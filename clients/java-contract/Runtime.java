@@ -11,34 +11,18 @@
 // killed process's are), its thread interrupted, and nothing more is written. A bad header gets
 // `error: <what>` and `exit: 2`. EOF on stdin (the harness is gone) ends the JVM at once.
 //
-// With -Dmatrix.cell.loader=own (clients/setup.sh gives it to Paho Java's two clients), each
-// cell loads Hold and its library afresh, in a class loader of its own (CellLoader): the
-// library's static state is then the cell's alone, as it would be in a process of its own. Paho
-// Java's WebSocket handshake encodes its Sec-WebSocket-Key and checks the broker's answer
-// through one static Base64 encoder without a lock (internal.websocket.Base64, in 1.1.0-1.2.5
-// and the MQTT v5 client): two cells of one JVM upgrading at once could read each other's
-// value and fail with "WebSocket Response header: Incorrect Sec-WebSocket-Key" (seen once in
-// CI, on a debian x10 run). Contract and Runtime (and the JDK) are the runtime's, shared.
-//
 // The class is named for the protocol, in the default package beside Hold and Contract; it
 // shadows java.lang.Runtime there, which is named in full below.
 
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
 import java.net.InetAddress;
-import java.net.MalformedURLException;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.URL;
-import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Paths;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
@@ -49,89 +33,7 @@ public final class Runtime {
     /** Cells served so far, for thread names. */
     private static final AtomicLong CELLS = new AtomicLong();
 
-    /** Whether each cell loads Hold and the library in a CellLoader of its own. */
-    private static final boolean OWN_LOADER = "own".equals(System.getProperty("matrix.cell.loader"));
-    /** Where a cell's loader finds Hold and the library: the runtime's own class path. */
-    private static final URL[] CLASS_PATH = classPath();
-
     private Runtime() {}
-
-    private static URL[] classPath() {
-        String[] entries = System.getProperty("java.class.path", "").split(File.pathSeparator);
-        URL[] urls = new URL[entries.length];
-        for (int i = 0; i < entries.length; i++) {
-            try {
-                urls[i] = Paths.get(entries[i]).toUri().toURL();
-            } catch (MalformedURLException e) {
-                throw new IllegalStateException("class path entry " + entries[i] + ": " + e, e);
-            }
-        }
-        return urls;
-    }
-
-    /** A cell's own loader: the JDK's classes, and Contract and Runtime, from the runtime's
-     *  loaders; every other class (Hold, the library and its dependencies) of its own. */
-    private static final class CellLoader extends URLClassLoader {
-        static {
-            ClassLoader.registerAsParallelCapable();
-        }
-
-        /** The JDK's own loader (the platform loader; compiled for Java 8, which names it the
-         *  extension loader): the parent of the class path's. */
-        private static final ClassLoader JDK = ClassLoader.getSystemClassLoader().getParent();
-
-        CellLoader() {
-            super(CLASS_PATH, Runtime.class.getClassLoader());
-        }
-
-        @Override
-        protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
-            if (shared(name)) {
-                return super.loadClass(name, resolve);
-            }
-            synchronized (getClassLoadingLock(name)) {
-                Class<?> c = findLoadedClass(name);
-                if (c == null) {
-                    try {
-                        c = JDK.loadClass(name);
-                    } catch (ClassNotFoundException notTheJdks) {
-                        c = findClass(name);
-                    }
-                }
-                if (resolve) {
-                    resolveClass(c);
-                }
-                return c;
-            }
-        }
-
-        private static boolean shared(String name) {
-            return name.equals("Contract") || name.startsWith("Contract$")
-                || name.equals("Runtime") || name.startsWith("Runtime$");
-        }
-    }
-
-    /** Hold.run as loaded by `loader`, as a Contract.Body (an exception it throws, unwrapped). */
-    private static Contract.Body freshHold(CellLoader loader) throws ReflectiveOperationException {
-        Method run = Class.forName("Hold", true, loader).getDeclaredMethod("run", Contract.Cell.class);
-        run.setAccessible(true);
-        return cell -> {
-            try {
-                return (Integer) run.invoke(null, cell);
-            } catch (InvocationTargetException e) {
-                Throwable t = e.getCause();
-                if (t instanceof RuntimeException) {
-                    throw (RuntimeException) t;
-                }
-                if (t instanceof Error) {
-                    throw (Error) t;
-                }
-                throw new IllegalStateException(t);
-            } catch (IllegalAccessException e) {
-                throw new IllegalStateException(e);
-            }
-        };
-    }
 
     public static void main(String[] args) throws IOException {
         ServerSocket server = new ServerSocket(0, 256, InetAddress.getByName("127.0.0.1"));
@@ -247,14 +149,8 @@ public final class Runtime {
         Contract.Cell cell = new Contract.Cell(env, connection, true);
         Thread body = new Thread(() -> {
             int status;
-            CellLoader loader = OWN_LOADER ? new CellLoader() : null;
             try {
-                if (loader != null) {
-                    // Threads the library starts take this loader too (a ServiceLoader may look there).
-                    Thread.currentThread().setContextClassLoader(loader);
-                }
-                // Hold::run only when shared: even linking it loads Hold in the runtime's loader.
-                status = Contract.run(cell, loader == null ? Hold::run : freshHold(loader));
+                status = Contract.run(cell, Hold::run);
             } catch (Throwable t) {
                 // An uncaught exception in the cell's code is that cell's end, and no other's.
                 connection.err("error: " + Contract.oneLine(String.valueOf(t)));
@@ -263,13 +159,6 @@ public final class Runtime {
             // As a process exit would: the client's connections go before the exit is told.
             cell.end();
             connection.exit(status);
-            if (loader != null) {
-                try {
-                    loader.close();
-                } catch (IOException e) {
-                    // its jars are closed either way once it is collected
-                }
-            }
         }, Thread.currentThread().getName() + " " + env.getOrDefault("MATRIX_CLIENT_ID", ""));
         body.setDaemon(true);
         body.start();

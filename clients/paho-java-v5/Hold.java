@@ -52,8 +52,6 @@ public final class Hold {
     // runtime cells failed with "no NetworkModule installed for scheme \"ws\"" when created at
     // once. One walk over every module factory, before any cell runs (a class is initialised
     // once, other threads wait for it), loads them all; later walks only read the loaded list.
-    // (The runtime now loads the library afresh for each cell, clients/java-contract/Runtime.java,
-    // so the walk is each cell's own; it stays for a runtime without that.)
     static {
         try {
             new MqttClient("matrix-warm-up://127.0.0.1:1", "warm-up", new MemoryPersistence());

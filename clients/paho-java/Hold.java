@@ -53,8 +53,6 @@ public final class Hold {
     // One walk over every module factory, before any cell runs (a class is initialised once,
     // other threads wait for it), loads them all; later walks only read the loaded list.
     // A scheme no factory has makes the walk complete; 1.1.x and 1.2.0 refuse it at once.
-    // (The runtime now loads the library afresh for each cell, clients/java-contract/Runtime.java,
-    // so the walk is each cell's own; it stays for a runtime without that.)
     static {
         try {
             new MqttClient("matrix-warm-up://127.0.0.1:1", "warm-up", new MemoryPersistence());

@@ -315,7 +315,7 @@ pub struct SessionRecord {
     pub connect_frames: Option<usize>,
     /// WebSocket: how long (broker time) the broker's 101 came after the client's whole upgrade
     /// request, both as the proxy saw them. The broker's timers start in this span, so every
-    /// time counted from the 101 may read up to this much early (see [`Reading`]).
+    /// time counted from the 101 may read up to this much early (see [`Reading`](crate::plan::expectation::Reading)).
     #[serde(default, with = "crate::units::opt_secs", skip_serializing_if = "Option::is_none")]
     pub upgrade_span: Option<Duration>,
 }
