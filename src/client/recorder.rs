@@ -614,6 +614,26 @@ mod tests {
     }
 
     #[test]
+    fn a_ping_read_only_with_the_hang_up_after_the_proxies_could_not_run_is_an_error_not_a_broker_drop() {
+        // ×30, a busy machine: the proxies' runtime could not run for 0.5 s, then read the
+        // broker's PING and its hang-up together ("0.0 s after a PING").
+        let mut r = keeping_alive_at_x30();
+        r.cpu_waited(s(11.5), s(0.5));
+        r.bytes(Party::Broker, s(11.505), &frame::encode(opcode::PING, b"", false));
+        r.closed(Party::Broker, s(11.505), SocketEnd::Eof);
+        r.closed(Party::Client, s(11.6), SocketEnd::Eof);
+        let end = r.finish().end;
+        let End::HarnessError { detail } = &end else { panic!("{end:?}") };
+        assert!(detail.contains("answer to the broker's PING") && detail.contains("waited 500 ms"), "{detail}");
+        // The same reads with no wait before them stay the broker's end.
+        let mut r = keeping_alive_at_x30();
+        r.bytes(Party::Broker, s(11.505), &frame::encode(opcode::PING, b"", false));
+        r.closed(Party::Broker, s(11.505), SocketEnd::Eof);
+        r.closed(Party::Client, s(11.6), SocketEnd::Eof);
+        assert!(matches!(r.finish().end, End::SocketEnded { how: SocketEnd::Eof, .. }));
+    }
+
+    #[test]
     fn a_hang_up_on_an_unanswered_ping_stays_the_brokers_when_no_client_waited_long_in_its_window() {
         // A short wait inside the window, and a long one long before the PING.
         let end = pinged_and_hung_up_at_x30(&[(11.1, 0.05), (5.0, 2.0)]);
