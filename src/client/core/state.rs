@@ -406,7 +406,7 @@ impl State {
         }
         let at = self.rel(t);
         let frames = &self.record.frames;
-        let ping = frames.iter().rfind(|f| f.direction == Direction::Received && f.opcode == opcode::PING && f.at <= at)?;
+        let ping = last_ping(frames, at)?;
         let answers = [opcode::PONG, opcode::CLOSE];
         if frames.iter().any(|f| f.direction == Direction::Sent && answers.contains(&f.opcode) && f.at >= ping.at && f.at <= at) {
             return None;
@@ -425,7 +425,7 @@ impl State {
         self.cpu_waits
             .iter()
             .filter(|(ended, _)| ended.abs_diff(read) <= near)
-            .map(|(ended, length)| ended.saturating_sub(length.mul_f64(speed)))
+            .map(|&(ended, length)| wait_began(ended, length, speed))
             .fold(read, Duration::min)
     }
 
@@ -470,7 +470,7 @@ impl State {
         }
         let at = self.rel(t);
         let frames = &self.record.frames;
-        let ping = frames.iter().rfind(|f| f.direction == Direction::Received && f.opcode == opcode::PING && f.at <= at)?;
+        let ping = last_ping(frames, at)?;
         let pong = frames.iter().find(|f| f.direction == Direction::Sent && f.opcode == opcode::PONG && f.at >= ping.at && f.at <= at)?;
         let (reaction, window) = (pong.at - ping.at, at - ping.at);
         let real = reaction.div_f64(self.rules.speed);
@@ -568,7 +568,7 @@ impl State {
 fn waited_within(waits: &[(Duration, Duration)], since: Duration, t: Duration, speed: f64) -> Duration {
     let mut spans: Vec<(Duration, Duration)> = waits
         .iter()
-        .map(|(ended, length)| (ended.saturating_sub(length.mul_f64(speed)).max(since), (*ended).min(t)))
+        .map(|&(ended, length)| (wait_began(ended, length, speed).max(since), ended.min(t)))
         .filter(|(began, ended)| began < ended)
         .collect();
     spans.sort();
@@ -582,6 +582,17 @@ fn waited_within(waits: &[(Duration, Duration)], since: Duration, t: Duration, s
         }
     }
     covered.div_f64(speed)
+}
+
+/// The broker's last WebSocket PING at or before `at` (record time), if one came.
+fn last_ping(frames: &[FrameSeen], at: Duration) -> Option<&FrameSeen> {
+    frames.iter().rfind(|f| f.direction == Direction::Received && f.opcode == opcode::PING && f.at <= at)
+}
+
+/// When a wait to run began, in broker time: it ended at `ended` (broker time) and lasted
+/// `length` of real time.
+fn wait_began(ended: Duration, length: Duration, speed: f64) -> Duration {
+    ended.saturating_sub(length.mul_f64(speed))
 }
 
 /// A payload as text when it is printable, else as hex.
