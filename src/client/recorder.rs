@@ -674,6 +674,41 @@ mod tests {
     }
 
     #[test]
+    fn a_close_before_connack_at_the_brokers_connect_timeout_after_a_late_connect_is_a_starved_client_not_a_broker_drop() {
+        // Measured at ×30 with 8 copies on Mosquitto 2.1: the CONNECT went out 27 s (0.9 s real)
+        // after the connection was accepted, and the broker closed with 1000 at its 30 s
+        // timeout for a CONNECT, with no CONNACK.
+        let session = |connect_at: f64, close: f64| {
+            let mut r = Recorder::new(Watch { speed: 30.0, ..watch() });
+            r.bytes(Party::Client, s(0.13), format!("GET /mqtt HTTP/1.1\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").as_bytes());
+            let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
+            r.bytes(Party::Broker, s(0.36), response.as_bytes());
+            let connect = mqtt::encode(&Packet::Connect {
+                protocol: Protocol::V311,
+                client_id: "c".into(),
+                username: None,
+                password: None,
+                keepalive: 60,
+                properties: Default::default(),
+            });
+            r.bytes(Party::Client, s(connect_at), &frame::encode(opcode::BINARY, &connect, true));
+            r.bytes(Party::Broker, s(close), &frame::encode(opcode::CLOSE, &1000u16.to_be_bytes(), false));
+            r.bytes(Party::Client, s(close + 0.05), &frame::encode(opcode::CLOSE, &1000u16.to_be_bytes(), true));
+            r.closed(Party::Broker, s(close + 0.06), SocketEnd::Eof);
+            r.finish().end
+        };
+        let end = session(0.9, 1.0);
+        let End::HarnessError { detail } = &end else { panic!("{end:?}") };
+        assert!(detail.contains("CONNECT came 27.0 s after") && detail.contains("timeout for a CONNECT"), "{detail}");
+        // Closed before any broker's timeout for a CONNECT: the broker's answer to it.
+        let end = session(0.9, 0.95);
+        assert!(matches!(end, End::BrokerClosed { .. }), "{end:?}");
+        // A CONNECT in the first half of the wait that the broker let lie: the broker's end.
+        let end = session(0.4, 1.0);
+        assert!(matches!(end, End::BrokerClosed { .. }), "{end:?}");
+    }
+
+    #[test]
     fn a_broker_closing_at_once_on_what_the_client_sent_stays_the_brokers_end_when_no_client_waited() {
         // Mosquitto 2.0.0-2.0.5 closes on the first frame of a split CONNECT: an answer, not a
         // timeout. A wait before the session, or a short one, changes nothing.

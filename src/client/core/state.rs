@@ -35,6 +35,13 @@ const OBSERVED_SLACK: f64 = 0.05;
 /// working client writes its upgrade request or CONNECT within milliseconds of connecting.
 const SPEECHLESS: Duration = Duration::from_secs(1);
 
+/// The least time after its connection was accepted at which a broker ends, by its own
+/// timeout, a connection whose CONNECT it has not read: Mosquitto 2.1 (its own WebSocket code)
+/// holds a new connection to a keepalive of 20 s, which its 1.5 × patience makes 30 s, checked
+/// once a second of its clock. Measured at ×30 with 8 copies: a client that had its CONNECT
+/// out 27 s (0.9 s real) after connecting got a close 1000 and no CONNACK at 30 s.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(29);
+
 /// The least real time a client may owe the broker something before the broker's end may be
 /// the client's starvation: a broker answers what a client sent sooner.
 const MIN_SILENCE: Duration = Duration::from_millis(100);
@@ -106,6 +113,8 @@ pub struct State {
     last_from_client: Option<Duration>,
     /// When the client's first byte went out, if one did.
     first_from_client: Option<Duration>,
+    /// When the client's latest bytes before the session's end went out.
+    latest_from_client: Option<Duration>,
     /// When the client's CONNECT went by whole.
     connect_at: Option<Duration>,
     /// When the client's upgrade request went by whole (seen by a proxy).
@@ -139,6 +148,7 @@ impl State {
             echoed: None,
             last_from_client: None,
             first_from_client: None,
+            latest_from_client: None,
             connect_at: None,
             longest_silence: Duration::ZERO,
             ending: None,
@@ -302,6 +312,9 @@ impl State {
     /// The client wrote bytes (its upgrade request, a frame, a packet).
     pub fn client_sent(&mut self, t: Duration) {
         self.first_from_client.get_or_insert(t);
+        if self.ending.as_ref().is_none_or(|(end, _)| t <= *end) {
+            self.latest_from_client = Some(t);
+        }
     }
 
     /// A thread at the clients' priority, or the proxies, waited `length` (real time) to run,
@@ -369,6 +382,9 @@ impl State {
                 ),
             });
         }
+        if let Some(error) = self.connect_raced(t, broker_ended) {
+            return Some(error);
+        }
         // The broker holds a client to the keepalive its CONNECT declared (0: none).
         let keepalive = self.declared_keepalive.unwrap_or(self.keepalive);
         if self.connack_at.is_none() || keepalive.is_zero() || !(self.rules.speed > 1.0 || broker_ended) {
@@ -392,6 +408,35 @@ impl State {
             )
         };
         Some(End::HarnessError { detail })
+    }
+
+    /// A broker's end before any CONNACK, at its timeout for a CONNECT ([`CONNECT_TIMEOUT`] or
+    /// later), of a client that was still writing in the second half of that time: the broker's
+    /// timeout raced a late CONNECT. A broker answers a CONNECT that came in time with its
+    /// CONNACK or at once; an end before that time (Mosquitto 2.0.0-2.0.5 closing at once on a
+    /// split CONNECT), or long after the client's last bytes, stays the broker's.
+    fn connect_raced(&self, t: Duration, broker_ended: bool) -> Option<End> {
+        let upgraded = self.zero.is_some() || self.rules.transport == Transport::Tcp;
+        if !broker_ended || !upgraded || self.connack_at.is_some() || self.refused_connack.is_some() || t < CONNECT_TIMEOUT {
+            return None;
+        }
+        let latest = self.latest_from_client.filter(|latest| latest.mul_f64(2.0) >= t && *latest <= t)?;
+        let what = if self.connect_at.is_some_and(|c| c <= t) {
+            "CONNECT"
+        } else if self.zero.is_none_or(|zero| latest >= zero) {
+            "CONNECT, still incomplete,"
+        } else {
+            "upgrade request, and no CONNECT after the 101,"
+        };
+        Some(End::HarnessError {
+            detail: format!(
+                "the client's {what} came {:.1} s after its connection was accepted, and the broker ended the connection at {:.1} s \
+                 before any CONNACK: a client starved of CPU or stalled, cut off by the broker's timeout for a CONNECT \
+                 (Mosquitto 2.1: 30 s of its clock); not a broker drop",
+                latest.as_secs_f64(),
+                t.as_secs_f64()
+            ),
+        })
     }
 
     /// What the client owed the broker when the broker ended the session at `t`, and since
