@@ -398,6 +398,41 @@ mod tests {
         r.finish()
     }
 
+    /// At ×30, the late-pong profile's whole hold: a PINGREQ a minute, each answered `lag` (real
+    /// seconds) later, the broker's PING at 298.1 s (broker time), the PONG 15.1 s after it, no
+    /// hang-up, the round trip after the hold and the client's close.
+    fn late_pong_held(lag: f64) -> End {
+        let mut r = connected(Watch { speed: 30.0, column: "late-pong".into(), ..watch() });
+        let (pingreq, pingresp) = (mqtt::encode(&Packet::PingReq), mqtt::encode(&Packet::PingResp));
+        for k in 1..=5 {
+            r.bytes(Party::Client, s(1.0 + 2.0 * f64::from(k)), &frame::encode(opcode::BINARY, &pingreq, true));
+            r.bytes(Party::Broker, s(1.0 + 2.0 * f64::from(k) + lag), &frame::encode(opcode::BINARY, &pingresp, false));
+        }
+        let ping = 1.0 + 298.1 / 30.0;
+        r.bytes(Party::Broker, s(ping), &frame::encode(opcode::PING, b"", false));
+        r.bytes(Party::Client, s(ping + 15.1 / 30.0), &frame::encode(opcode::PONG, b"", true));
+        let publish = mqtt::encode(&Packet::Publish { topic: "test/c".into(), payload: b"x".to_vec(), retain: false });
+        let after_hold = 1.0 + 336.0 / 30.0;
+        r.bytes(Party::Client, s(after_hold), &frame::encode(opcode::BINARY, &publish, true));
+        r.bytes(Party::Broker, s(after_hold + 0.003), &frame::encode(opcode::BINARY, &publish, false));
+        r.bytes(Party::Client, s(after_hold + 0.006), &frame::encode(opcode::CLOSE, &1000u16.to_be_bytes(), true));
+        r.closed(Party::Client, s(after_hold + 0.007), SocketEnd::Eof);
+        r.finish().end
+    }
+
+    #[test]
+    fn a_session_outliving_a_late_pong_from_a_broker_slower_than_the_margin_is_an_error_not_a_tolerant_broker() {
+        // Measured at ×30 with 8 copies on bookworm (libwebsockets 4.1): the broker took up to
+        // 6.3 s (0.21 s real) to answer a PINGREQ, and did not hang up on the PONG 15.1 s after
+        // its PING, 5.1 s past its 10 s window.
+        let end = late_pong_held(0.21);
+        let End::HarnessError { detail } = &end else { panic!("{end:?}") };
+        assert!(detail.contains("5.1 s past libwebsockets' 10 s window") && detail.contains("up to 6.3 s") && detail.contains("210 ms"), "{detail}");
+        // A broker that answered within the margin: the session outlived the late PONG.
+        let end = late_pong_held(0.003);
+        assert!(matches!(end, End::HoldCompleted { .. }), "{end:?}");
+    }
+
     #[test]
     fn at_x30_a_hang_up_just_after_a_pong_the_clock_multiplied_past_the_window_is_an_error_not_a_broker_drop() {
         // Paho Python in a busy runtime: PONG 277 ms (real) after a PING read at 302.7 s, the
@@ -631,6 +666,28 @@ mod tests {
         r.closed(Party::Broker, s(11.505), SocketEnd::Eof);
         r.closed(Party::Client, s(11.6), SocketEnd::Eof);
         assert!(matches!(r.finish().end, End::SocketEnded { how: SocketEnd::Eof, .. }));
+    }
+
+    #[test]
+    fn at_x30_a_hang_up_too_soon_after_a_late_ping_for_any_client_to_answer_is_an_error_not_a_broker_drop() {
+        // Measured with 8 copies: libwebsockets' PING read at 307.2 s, its hang-up at 309.7 s,
+        // 83 ms of real time later, before Paho Java v5 dropped the connection on the PING.
+        let hung_up = |after: f64| {
+            let mut r = keeping_alive_at_x30();
+            let ping = 1.0 + 307.2 / 30.0;
+            r.bytes(Party::Broker, s(ping), &frame::encode(opcode::PING, b"", false));
+            r.closed(Party::Broker, s(ping + after / 30.0), SocketEnd::Eof);
+            r.closed(Party::Client, s(ping + after / 30.0 + 0.01), SocketEnd::Eof);
+            r.finish().end
+        };
+        let end = hung_up(2.5);
+        let End::HarnessError { detail } = &end else { panic!("{end:?}") };
+        assert!(detail.contains("2.5 s after its PING at 307.2 s, 83 ms of real time") && detail.contains("not a broker drop"), "{detail}");
+        // The full window, or a hang-up that came with the PING, stays the broker's end.
+        for after in [10.0, 0.5] {
+            let end = hung_up(after);
+            assert!(matches!(end, End::SocketEnded { how: SocketEnd::Eof, .. }), "{after}: {end:?}");
+        }
     }
 
     #[test]

@@ -31,4 +31,4 @@ pub use mode::ClientMode;
 pub use route::{ProxyName, Route};
 pub use version::Version;
 pub use selection::{config_path, parse_speed, Cell, LeftOut, Plan, Selection, SelectionOrigin, Shard, CONFIG_VAR, MAX_SPEED, SELECTION_VARS};
-pub use timing::{Timing, DEFAULT_LATE_PONG, DEFAULT_ROUND_TRIP_TIMEOUT, DEFAULT_SETUP_TIMEOUT, FIVE_MINUTE_MARK};
+pub use timing::{Timing, DEFAULT_LATE_PONG, DEFAULT_ROUND_TRIP_TIMEOUT, DEFAULT_SETUP_TIMEOUT, FIVE_MINUTE_MARK, LWS_PONG_WINDOW};

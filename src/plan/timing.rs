@@ -4,6 +4,8 @@ use std::time::Duration;
 
 /// libwebsockets >= 4.0 pings this long after the last PONG; a hold must pass it to see it.
 pub const FIVE_MINUTE_MARK: Duration = Duration::from_secs(300);
+/// And hangs up this long after a PING nobody answered with a PONG.
+pub const LWS_PONG_WINDOW: Duration = Duration::from_secs(10);
 
 /// The bound on connect + upgrade + CONNACK + SUBACK when matrix.toml says none
 /// (`setup_timeout`), and what a command client assumes when `MATRIX_SETUP_SECS` is unset.

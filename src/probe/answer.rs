@@ -6,13 +6,11 @@ use std::time::Duration;
 
 use crate::probe::analysis::{Findings, HangUpFinding, LimitFinding, PingFinding};
 use crate::probe::hops::{self, Hop, LimitKind};
-use crate::plan::FIVE_MINUTE_MARK;
+use crate::plan::{FIVE_MINUTE_MARK, LWS_PONG_WINDOW};
 use crate::probe::target::Target;
 
 /// libwebsockets 4.x pings this long after the upgrade (Mosquitto 1.6.15+, 2.0.11+).
 const LWS_PING: Duration = FIVE_MINUTE_MARK;
-/// And hangs up this long after a PING nobody answered.
-const LWS_HANG_UP: Duration = Duration::from_secs(10);
 
 /// The answer, ready to print.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,7 +109,7 @@ impl Answer {
     fn hang_up(&mut self, f: &Findings) {
         match &f.hang_up {
             HangUpFinding::After { after, ping, how, key } => {
-                let lws = if near(*after, LWS_HANG_UP, Duration::from_secs(2)) { " (libwebsockets' 10 s)" } else { "" };
+                let lws = if near(*after, LWS_PONG_WINDOW, Duration::from_secs(2)) { " (libwebsockets' 10 s)" } else { "" };
                 self.seen.push(format!("An unanswered PING is followed by a hang-up {} later{lws}: {key} got the PING at {} and the endpoint ended it at {} with {}.", s(*after), s(*ping), s(*ping + *after), how.words()));
                 self.todo.push(format!("Every client must answer a WebSocket PING with a PONG within {} (RFC 6455 §5.5.2); most libraries do it by themselves.", s(*after)));
             }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::judge::record::{ClientEnd, Direction, End, FrameSeen, Party, RoundTrip, SessionRecord, SocketEnd};
-use crate::plan::Transport;
+use crate::plan::{Transport, LWS_PONG_WINDOW};
 use crate::wire::frame::{self, opcode, RawFrame};
 use crate::wire::mqtt::{property, Packet, Protocol, Value};
 
@@ -48,6 +48,9 @@ const MIN_SILENCE: Duration = Duration::from_millis(100);
 /// How close (real time) the end of a wait to run must come to a read for the read to count as
 /// late by that wait: the meter ticks every 5 ms and notes waits of 20 ms or more.
 const READ_NEAR: Duration = Duration::from_millis(20);
+
+/// What a client owes a broker after its PING ([`State::owed`]).
+const OWED_PONG: &str = "its answer to the broker's PING";
 
 /// What the rules need to know about the session.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +123,9 @@ pub struct State {
     /// When the client's upgrade request went by whole (seen by a proxy).
     request_at: Option<Duration>,
     longest_silence: Duration,
+    /// The longest the broker took to answer the client's CONNECT or a PINGREQ (broker time):
+    /// how late its own timers may have run.
+    broker_lag: Duration,
     ending: Option<(Duration, Ending)>,
     /// Waits to run of a thread at the clients' priority or of the proxies (`client::meter`):
     /// when each ended, in broker time since the connection began, and how long it was, in real
@@ -151,6 +157,7 @@ impl State {
             latest_from_client: None,
             connect_at: None,
             longest_silence: Duration::ZERO,
+            broker_lag: Duration::ZERO,
             ending: None,
             cpu_waits: Vec::new(),
             record,
@@ -253,6 +260,7 @@ impl State {
                     return Some(Event::Ends);
                 }
                 self.connack_at = Some(t);
+                self.lagged(self.connect_at, t);
                 self.zero.get_or_insert(t); // TimeZero::ConnAck, over TCP
                 self.record.connected = true;
                 // MQTT 5 §3.2.2.3.14: a Server Keep Alive replaces the client's keepalive.
@@ -266,7 +274,10 @@ impl State {
             (Packet::PingReq, Party::Client) => {
                 self.pingreq.get_or_insert(t);
             }
-            (Packet::PingResp, Party::Broker) => self.pingreq = None,
+            (Packet::PingResp, Party::Broker) => {
+                self.lagged(self.pingreq, t);
+                self.pingreq = None;
+            }
             (Packet::Disconnect { .. }, Party::Client) => self.end(t, Ending::Client(ClientEnd::Disconnect)),
             (Packet::Disconnect { reason, properties }, Party::Broker) => {
                 let reason_string = properties.reason_string().map(str::to_string);
@@ -335,6 +346,13 @@ impl State {
         }
     }
 
+    /// Notes how long the broker took to answer a request the client made at `asked`.
+    fn lagged(&mut self, asked: Option<Duration>, t: Duration) {
+        if let Some(asked) = asked {
+            self.broker_lag = self.broker_lag.max(t.saturating_sub(asked));
+        }
+    }
+
     /// Notes a client packet, to see whether its keepalive runs on the broker's clock.
     fn client_spoke(&mut self, t: Duration) {
         if let Some(since) = self.last_from_client.or(self.connack_at) {
@@ -363,7 +381,7 @@ impl State {
             });
         }
         if broker_ended {
-            if let Some(error) = self.starved_while_owing(t).or_else(|| self.reaction_multiplied(t)) {
+            if let Some(error) = self.starved_while_owing(t).or_else(|| self.reaction_multiplied(t)).or_else(|| self.ping_too_soon(t)) {
                 return Some(error);
             }
         }
@@ -456,7 +474,7 @@ impl State {
         if frames.iter().any(|f| f.direction == Direction::Sent && answers.contains(&f.opcode) && f.at >= ping.at && f.at <= at) {
             return None;
         }
-        Some(("its answer to the broker's PING", self.arrived_by(t - (at - ping.at))))
+        Some((OWED_PONG, self.arrived_by(t - (at - ping.at))))
     }
 
     /// When bytes read at `read` may truly have come: where a wait to run (`client::meter`)
@@ -498,6 +516,40 @@ impl State {
              (run at a lower speed, or with fewer copies)",
             owing.as_millis(),
             waited.as_millis(),
+        );
+        Some(End::HarnessError { detail })
+    }
+
+    /// On an accelerated clock the broker ended the session at `t` after a PING that the client
+    /// had not answered, sooner than libwebsockets' [`LWS_PONG_WINDOW`] and less than
+    /// [`MIN_SILENCE`] of real time after the PING was read: no client on a busy machine answers
+    /// that fast, and the window was short because the PING left or was read late, the hang-up
+    /// keeping its own time. Measured at ×30 with 8 copies: libwebsockets' PING read at 307.2 s,
+    /// its hang-up at 309.7 s (83 ms real later), before Paho Java v5 could drop the connection
+    /// as it does on a PING. A hang-up read with the PING (less than [`SPEECHLESS`] after it)
+    /// may be a broker that closes as it pings, and stays the broker's unless a wait to run
+    /// explains it ([`State::starved_while_owing`]).
+    fn ping_too_soon(&self, t: Duration) -> Option<End> {
+        if self.rules.speed <= 1.0 {
+            return None;
+        }
+        let (what, _) = self.owed(t)?;
+        let at = self.rel(t);
+        let ping = last_ping(&self.record.frames, at)?;
+        let gap = at - ping.at;
+        let real = gap.div_f64(self.rules.speed);
+        if what != OWED_PONG || gap >= LWS_PONG_WINDOW || gap < SPEECHLESS || real >= MIN_SILENCE {
+            return None;
+        }
+        let detail = format!(
+            "the broker ended the connection {:.1} s after its PING at {:.1} s, {} ms of real time (clocks ×{}), before the client \
+             could answer: sooner than libwebsockets' {} s window, so the PING left or was read late on a busy machine; \
+             not a broker drop (run at a lower speed, or with fewer copies)",
+            gap.as_secs_f64(),
+            ping.at.as_secs_f64(),
+            real.as_millis(),
+            self.rules.speed,
+            LWS_PONG_WINDOW.as_secs()
         );
         Some(End::HarnessError { detail })
     }
@@ -577,6 +629,9 @@ impl State {
             });
         }
         let Ending::Client(how) = ending else { return broker(ending) };
+        if let Some(error) = self.late_pong_unseen() {
+            return Some(error);
+        }
         Some(match (&self.published, self.echoed) {
             (Some((sent, _)), Some(back)) => End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt: back.saturating_sub(*sent) } },
             (Some((sent, _)), None) => End::HoldCompleted { round_trip: RoundTrip::Lost { waited: t.saturating_sub(*sent) } },
@@ -592,6 +647,37 @@ impl State {
                     .cloned();
                 End::ClientEnded { at, how, after }
             }
+        })
+    }
+
+    /// A session that outlived a PONG sent past libwebsockets' [`LWS_PONG_WINDOW`] after the
+    /// broker's PING, from a broker slower than that margin to answer this client: a hang-up
+    /// as late as its answers could have been under way and not seen, so the session's
+    /// surviving the late PONG measures the machine, not the broker's window. Measured at ×30
+    /// with 8 copies: a PONG 15.1 s after the PING, a broker that took up to 6.3 s (0.21 s
+    /// real) to answer a PINGREQ, and no hang-up where libwebsockets hangs up at ×1.
+    fn late_pong_unseen(&self) -> Option<End> {
+        let frames = &self.record.frames;
+        let ping = frames.iter().find(|f| f.direction == Direction::Received && f.opcode == opcode::PING)?;
+        let pong = frames.iter().find(|f| f.direction == Direction::Sent && f.opcode == opcode::PONG && f.at >= ping.at)?;
+        let margin = (pong.at - ping.at).checked_sub(LWS_PONG_WINDOW)?;
+        if self.broker_lag < margin {
+            return None;
+        }
+        let real = |d: Duration| d.div_f64(self.rules.speed).as_secs_f64() * 1000.0;
+        Some(End::HarnessError {
+            detail: format!(
+                "the session outlived a PONG {:.1} s after the broker's PING at {:.1} s, {:.1} s past libwebsockets' {} s window, \
+                 but the broker took up to {:.1} s to answer this client ({:.0} ms of real time, clocks ×{}): a hang-up that late \
+                 could have been under way unseen; not a measurement of the broker's window (run at a lower speed, or with fewer copies)",
+                (pong.at - ping.at).as_secs_f64(),
+                ping.at.as_secs_f64(),
+                margin.as_secs_f64(),
+                LWS_PONG_WINDOW.as_secs(),
+                self.broker_lag.as_secs_f64(),
+                real(self.broker_lag),
+                self.rules.speed
+            ),
         })
     }
 
