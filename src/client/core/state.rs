@@ -123,8 +123,9 @@ pub struct State {
     /// When the client's upgrade request went by whole (seen by a proxy).
     request_at: Option<Duration>,
     longest_silence: Duration,
-    /// The longest the broker took to answer the client's CONNECT or a PINGREQ (broker time):
-    /// how late its own timers may have run.
+    /// The longest the broker took to answer a PINGREQ of the client's (broker time): how late
+    /// its own timers may have run while the session held (its CONNACK, at the start, may
+    /// wait on a broker still warming up).
     broker_lag: Duration,
     ending: Option<(Duration, Ending)>,
     /// Waits to run of a thread at the clients' priority or of the proxies (`client::meter`):
@@ -260,7 +261,6 @@ impl State {
                     return Some(Event::Ends);
                 }
                 self.connack_at = Some(t);
-                self.lagged(self.connect_at, t);
                 self.zero.get_or_insert(t); // TimeZero::ConnAck, over TCP
                 self.record.connected = true;
                 // MQTT 5 §3.2.2.3.14: a Server Keep Alive replaces the client's keepalive.
@@ -346,7 +346,7 @@ impl State {
         }
     }
 
-    /// Notes how long the broker took to answer a request the client made at `asked`.
+    /// Notes how long the broker took to answer a PINGREQ the client sent at `asked`.
     fn lagged(&mut self, asked: Option<Duration>, t: Duration) {
         if let Some(asked) = asked {
             self.broker_lag = self.broker_lag.max(t.saturating_sub(asked));
