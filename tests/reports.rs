@@ -183,6 +183,23 @@ fn diff_within_lets_a_time_read_early_by_a_late_101_agree_up_to_its_upgrade_span
 }
 
 #[test]
+fn diff_within_lets_a_time_read_late_from_a_broker_that_lagged_agree_up_to_its_lag_and_no_further() {
+    // x30, 12 copies: the hang-up read at 316.9 s against 310.0 s at x1, from a broker that took
+    // up to 6.6 s to answer a PINGREQ.
+    let mut old = bookworm_and_sid();
+    old.cells[0].verdict = verdict(Outcome::Eof, Some(310.0));
+    let mut new = bookworm_and_sid();
+    new.cells[0].verdict = Verdict { broker_lag: Some(Duration::from_secs_f64(6.6)), ..verdict(Outcome::Eof, Some(316.9)) };
+    assert_eq!(compare::diff_within(&old, &new, Duration::from_secs(1)), vec![]);
+    assert_eq!(compare::diff_within(&new, &old, Duration::from_secs(1)), vec![], "either way round");
+    // A lag too short to cover it, or a time read early (the lag only ever makes it earlier).
+    new.cells[0].verdict.broker_lag = Some(Duration::from_secs(2));
+    assert_eq!(compare::diff_within(&old, &new, Duration::from_secs(1)).len(), 1);
+    new.cells[0].verdict = Verdict { broker_lag: Some(Duration::from_secs_f64(6.6)), ..verdict(Outcome::Eof, Some(308.0)) };
+    assert_eq!(compare::diff_within(&old, &new, Duration::from_secs(1)).len(), 1);
+}
+
+#[test]
 fn diff_within_holds_a_real_clock_column_to_the_tolerance_in_its_own_real_time() {
     // A Go client at x10 runs on real time: the broker's DISCONNECT answering its SUBSCRIBE came
     // 0.01 s after CONNACK at x1 and 1.1 s of broker time (0.11 s real) after it at x10.

@@ -385,11 +385,16 @@ mod tests {
     /// `ping` s of broker time, the client's PONG `reaction` (real seconds) after it, and the
     /// broker's FIN `fin` (broker seconds) after the PING.
     fn pong_then_fin(column: &str, ping: f64, reaction: f64, fin: f64) -> SessionRecord {
+        lagging_pong_then_fin(column, 0.001, ping, reaction, fin)
+    }
+
+    /// [`pong_then_fin`] from a broker that answers each PINGREQ `lag` (real seconds) late.
+    fn lagging_pong_then_fin(column: &str, lag: f64, ping: f64, reaction: f64, fin: f64) -> SessionRecord {
         let mut r = connected(Watch { speed: 30.0, column: column.into(), ..watch() });
         let (pingreq, pingresp) = (mqtt::encode(&Packet::PingReq), mqtt::encode(&Packet::PingResp));
         for k in 1..=4 {
             r.bytes(Party::Client, s(1.0 + 2.0 * f64::from(k)), &frame::encode(opcode::BINARY, &pingreq, true));
-            r.bytes(Party::Broker, s(1.001 + 2.0 * f64::from(k)), &frame::encode(opcode::BINARY, &pingresp, false));
+            r.bytes(Party::Broker, s(1.0 + lag + 2.0 * f64::from(k)), &frame::encode(opcode::BINARY, &pingresp, false));
         }
         let ping_real = 1.0 + ping / 30.0;
         r.bytes(Party::Broker, s(ping_real), &frame::encode(opcode::PING, b"", false));
@@ -431,6 +436,21 @@ mod tests {
         // A broker that answered within the margin: the session outlived the late PONG.
         let end = late_pong_held(0.003);
         assert!(matches!(end, End::HoldCompleted { .. }), "{end:?}");
+    }
+
+    #[test]
+    fn at_x30_a_hang_up_inside_the_window_after_a_prompt_pong_from_a_broker_that_lagged_as_much_is_an_error() {
+        // ×30, 12 copies: Paho Python's PONG 60 ms (real) after a PING read at 309.5 s, the
+        // hang-up at 314.4 s, from a broker that took up to 6.6 s to answer a PINGREQ.
+        let record = lagging_pong_then_fin("paho-python@1.6.1", 0.22, 309.5, 0.06, 4.9);
+        let End::HarnessError { detail } = &record.end else { panic!("{:?}", record.end) };
+        assert!(detail.contains("4.9 s after its PING at 309.5 s, and the broker took up to 6.6 s (220 ms"), "{detail}");
+        let lag = record.broker_lag.expect("the broker's lag, recorded");
+        assert!((lag.as_secs_f64() - 6.6).abs() < 0.01, "{lag:?}");
+        // The same ends from a broker that answered at once stay its own (a broker may refuse
+        // a PONG: an unmasked one, say).
+        let record = pong_then_fin("paho-python@1.6.1", 309.5, 0.06, 4.9);
+        assert!(matches!(record.end, End::SocketEnded { how: SocketEnd::Eof, .. }), "{:?}", record.end);
     }
 
     #[test]

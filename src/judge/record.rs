@@ -318,6 +318,11 @@ pub struct SessionRecord {
     /// time counted from the 101 may read up to this much early (see [`Reading`](crate::plan::expectation::Reading)).
     #[serde(default, with = "crate::units::opt_secs", skip_serializing_if = "Option::is_none")]
     pub upgrade_span: Option<Duration>,
+    /// The longest the broker took to answer one of the client's PINGREQs (broker time): its
+    /// own timers may have run as late, so every time it acted at may read up to this much
+    /// late (see [`Reading`](crate::plan::expectation::Reading)).
+    #[serde(default, with = "crate::units::opt_secs", skip_serializing_if = "Option::is_none")]
+    pub broker_lag: Option<Duration>,
 }
 
 impl SessionRecord {
@@ -345,6 +350,7 @@ impl SessionRecord {
             wire: Vec::new(),
             connect_frames: None,
             upgrade_span: None,
+            broker_lag: None,
         }
     }
 }

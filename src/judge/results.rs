@@ -434,6 +434,23 @@ mod judged_time_tests {
     }
 
     #[test]
+    fn an_end_read_late_from_a_broker_that_lagged_meets_its_expectation_within_that_lag_and_no_further() {
+        // ×30, 12 copies: libwebsockets' hang-up, due at 310 s, read at 316.9 s from a broker that
+        // took up to 6.6 s to answer a PINGREQ.
+        let want = Expectation::parse("EOF@310").expect("an expectation");
+        let (hold, tolerance) = (Duration::from_secs(330), Duration::from_secs(5));
+        let v = Verdict { broker_lag: Some(Duration::from_secs_f64(6.6)), ..eof(316.9) };
+        assert_eq!(Status::of(Some(&want), &v, hold, tolerance), Status::Met);
+        assert_eq!(Status::of(Some(&want), &eof(316.9), hold, tolerance), Status::Changed, "no lag, no allowance");
+        // The lag only allows earlier: read 300 s, the broker cannot have meant 310 s.
+        let early = Verdict { broker_lag: Some(Duration::from_secs_f64(6.6)), ..eof(300.0) };
+        assert_eq!(Status::of(Some(&want), &early, hold, tolerance), Status::Changed);
+        // A lag too short to cover it.
+        let v = Verdict { broker_lag: Some(Duration::from_secs(1)), ..eof(316.9) };
+        assert_eq!(Status::of(Some(&want), &v, hold, tolerance), Status::Changed);
+    }
+
+    #[test]
     fn an_end_before_connack_meets_eof_at_0_whatever_its_broker_time() {
         // ×30: MQTT.js's EOF before CONNACK at 9–16 s of broker time (0.3–0.5 s real).
         let v = Verdict { before_connack: true, ..eof(16.0) };

@@ -49,6 +49,10 @@ pub struct Verdict {
     /// may read up to this much early.
     #[serde(default, with = "opt_secs", skip_serializing_if = "Option::is_none")]
     pub upgrade_span: Option<Duration>,
+    /// The longest the broker took to answer a PINGREQ ([`SessionRecord::broker_lag`]): its
+    /// times may read up to this much late.
+    #[serde(default, with = "opt_secs", skip_serializing_if = "Option::is_none")]
+    pub broker_lag: Option<Duration>,
 }
 
 impl Verdict {
@@ -58,9 +62,10 @@ impl Verdict {
         self.answered.or(self.at)
     }
 
-    /// [`Verdict::broker_time`] as read: up to the upgrade span later, truly.
+    /// [`Verdict::broker_time`] as read: up to the upgrade span later, or up to the broker's lag
+    /// earlier, truly.
     pub fn broker_reading(&self) -> Option<Reading> {
-        self.broker_time().map(|at| Reading { at, span: self.upgrade_span.unwrap_or_default() })
+        self.broker_time().map(|at| Reading { at, span: self.upgrade_span.unwrap_or_default(), lag: self.broker_lag.unwrap_or_default() })
     }
 }
 
@@ -337,6 +342,7 @@ pub fn decide(record: &SessionRecord) -> Verdict {
     v.before_connack = d.before_connack;
     v.answered = d.answered;
     v.upgrade_span = record.upgrade_span;
+    v.broker_lag = record.broker_lag;
     match d.reason {
         Reason::BrokerClosed { code, reason, .. } => {
             v.close_code = code;
@@ -462,6 +468,7 @@ pub fn error(cause: impl Into<String>) -> Verdict {
         before_connack: false,
         answered: None,
         upgrade_span: None,
+        broker_lag: None,
     }
 }
 

@@ -49,6 +49,10 @@ const MIN_SILENCE: Duration = Duration::from_millis(100);
 /// late by that wait: the meter ticks every 5 ms and notes waits of 20 ms or more.
 const READ_NEAR: Duration = Duration::from_millis(20);
 
+/// How much shorter than libwebsockets' window a PING-to-hang-up gap may read and still be the
+/// whole window: at ×30 a proxy reads the two up to 30 ms (real) apart from when they left.
+const WINDOW_SLACK: Duration = Duration::from_secs(1);
+
 /// What a client owes a broker after its PING ([`State::owed`]).
 const OWED_PONG: &str = "its answer to the broker's PING";
 
@@ -350,6 +354,7 @@ impl State {
     fn lagged(&mut self, asked: Option<Duration>, t: Duration) {
         if let Some(asked) = asked {
             self.broker_lag = self.broker_lag.max(t.saturating_sub(asked));
+            self.record.broker_lag = Some(self.broker_lag);
         }
     }
 
@@ -381,7 +386,7 @@ impl State {
             });
         }
         if broker_ended {
-            if let Some(error) = self.starved_while_owing(t).or_else(|| self.reaction_multiplied(t)).or_else(|| self.ping_too_soon(t)) {
+            if let Some(error) = self.starved_while_owing(t).or_else(|| self.reaction_multiplied(t)).or_else(|| self.window_shortened(t)) {
                 return Some(error);
             }
         }
@@ -520,37 +525,49 @@ impl State {
         Some(End::HarnessError { detail })
     }
 
-    /// On an accelerated clock the broker ended the session at `t` after a PING that the client
-    /// had not answered, sooner than libwebsockets' [`LWS_PONG_WINDOW`] and less than
-    /// [`MIN_SILENCE`] of real time after the PING was read: no client on a busy machine answers
-    /// that fast, and the window was short because the PING left or was read late, the hang-up
-    /// keeping its own time. Measured at ×30 with 8 copies: libwebsockets' PING read at 307.2 s,
-    /// its hang-up at 309.7 s (83 ms real later), before Paho Java v5 could drop the connection
-    /// as it does on a PING. A hang-up read with the PING is the same: a broker that could not
-    /// run until both its timers were overdue sends the PING and hangs up at once (measured
-    /// at ×30 on an overloaded machine: 74 cells a run read `EOF ≠ OK`, the PING read 0.0-0.2 s
-    /// before the hang-up and 4-16 s after it was due). At real time such a reading stays the
-    /// broker's end: no broker runs 10 s late.
-    fn ping_too_soon(&self, t: Duration) -> Option<End> {
-        if self.rules.speed <= 1.0 {
+    /// On an accelerated clock the broker ended the session at `t` sooner after its PING than
+    /// libwebsockets' [`LWS_PONG_WINDOW`], where the window was short because the PING left or
+    /// was read late, the hang-up keeping its own time:
+    /// - the client had not answered, and the end came less than [`MIN_SILENCE`] of real time
+    ///   after the PING was read: no client on a busy machine answers that fast. Measured at
+    ///   ×30 with 8 copies: the PING read at 307.2 s, the hang-up at 309.7 s (83 ms real),
+    ///   before Paho Java v5 could drop the connection as it does on a PING; on an overloaded
+    ///   machine, 74 cells in one run read `EOF ≠ OK`, the PING read 4-16 s after it was due
+    ///   and 0.0-0.2 s before the hang-up, from brokers that could not run until both timers
+    ///   were overdue;
+    /// - or the broker took at least the window's shortfall to answer one of the client's
+    ///   PINGREQs: its PING may have left that late. Measured at ×30 with 12 copies: Paho
+    ///   Python's PONG 60 ms (real) after a PING read at 309.5 s, the hang-up at 314.4 s, from
+    ///   a broker that took up to 6.6 s to answer a PINGREQ.
+    ///
+    /// At real time such readings stay the broker's end: no broker runs seconds late.
+    fn window_shortened(&self, t: Duration) -> Option<End> {
+        if self.rules.speed <= 1.0 || self.rules.withholds_pong || self.connack_at.is_none() {
             return None;
         }
-        let (what, _) = self.owed(t)?;
         let at = self.rel(t);
         let ping = last_ping(&self.record.frames, at)?;
         let gap = at - ping.at;
-        let real = gap.div_f64(self.rules.speed);
-        if what != OWED_PONG || gap >= LWS_PONG_WINDOW || real >= MIN_SILENCE {
+        let shortfall = LWS_PONG_WINDOW.checked_sub(gap).filter(|s| *s >= WINDOW_SLACK)?;
+        let real = |d: Duration| d.div_f64(self.rules.speed).as_millis();
+        let unanswered = self.owed(t).is_some_and(|(what, _)| what == OWED_PONG);
+        let why = if unanswered && gap.div_f64(self.rules.speed) < MIN_SILENCE {
+            format!("{} ms of real time (clocks ×{}), before the client could answer", real(gap), self.rules.speed)
+        } else if self.broker_lag >= shortfall {
+            format!(
+                "and the broker took up to {:.1} s ({} ms of real time, clocks ×{}) to answer this client's PINGREQs",
+                self.broker_lag.as_secs_f64(),
+                real(self.broker_lag),
+                self.rules.speed
+            )
+        } else {
             return None;
-        }
+        };
         let detail = format!(
-            "the broker ended the connection {:.1} s after its PING at {:.1} s, {} ms of real time (clocks ×{}), before the client \
-             could answer: sooner than libwebsockets' {} s window, so the PING left or was read late on a busy machine; \
-             not a broker drop (run at a lower speed, or with fewer copies)",
+            "the broker ended the connection {:.1} s after its PING at {:.1} s, {why}: sooner than libwebsockets' {} s window, \
+             so the PING left or was read late on a busy machine; not a broker drop (run at a lower speed, or with fewer copies)",
             gap.as_secs_f64(),
             ping.at.as_secs_f64(),
-            real.as_millis(),
-            self.rules.speed,
             LWS_PONG_WINDOW.as_secs()
         );
         Some(End::HarnessError { detail })
