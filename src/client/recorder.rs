@@ -793,6 +793,30 @@ mod tests {
     }
 
     #[test]
+    fn a_client_that_gave_up_before_a_connack_that_came_after_its_end_never_connected() {
+        // ×30, 12 copies: Paho Python's FIN at 55.58 s, the broker's CONNACK read at 55.65 s.
+        let mut r = Recorder::new(Watch { speed: 30.0, ..watch() });
+        r.bytes(Party::Client, s(0.0), format!("GET /mqtt HTTP/1.1\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").as_bytes());
+        let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
+        r.bytes(Party::Broker, s(0.07), response.as_bytes());
+        let connect = mqtt::encode(&Packet::Connect {
+            protocol: Protocol::V311,
+            client_id: "c".into(),
+            username: None,
+            password: None,
+            keepalive: 60,
+            properties: Default::default(),
+        });
+        r.bytes(Party::Client, s(0.07 + 45.2 / 30.0), &frame::encode(opcode::BINARY, &connect, true));
+        r.closed(Party::Client, s(0.07 + 55.58 / 30.0), SocketEnd::Eof);
+        let connack = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::connack(0)), false);
+        r.bytes(Party::Broker, s(0.07 + 55.65 / 30.0), &connack);
+        r.closed(Party::Broker, s(0.07 + 59.08 / 30.0), SocketEnd::Eof);
+        let end = r.finish().end;
+        assert!(matches!(&end, End::HarnessError { detail } if detail.contains("before the broker accepted it")), "{end:?}");
+    }
+
+    #[test]
     fn a_broker_closing_at_once_on_what_the_client_sent_stays_the_brokers_end_when_no_client_waited() {
         // Mosquitto 2.0.0-2.0.5 closes on the first frame of a split CONNECT: an answer, not a
         // timeout. A wait before the session, or a short one, changes nothing.

@@ -633,7 +633,8 @@ impl State {
             Ending::BrokerBadBytes(detail) => Some(End::BadBytes { at, detail }),
             Ending::Client(_) => None,
         };
-        if self.connack_at.is_none() {
+        // A CONNACK read after the end did not connect the session: the client had gone.
+        if self.connack_at.is_none_or(|connack| connack > t) {
             return Some(match ending {
                 // A 101 without the subprotocol the client asked for, and the client leaves.
                 Ending::Client(_) if self.zero.is_some() && self.rules.transport == Transport::Ws && self.record.subprotocol.is_none() => {
