@@ -444,13 +444,34 @@ mod tests {
         // hang-up at 314.4 s, from a broker that took up to 6.6 s to answer a PINGREQ.
         let record = lagging_pong_then_fin("paho-python@1.6.1", 0.22, 309.5, 0.06, 4.9);
         let End::HarnessError { detail } = &record.end else { panic!("{:?}", record.end) };
-        assert!(detail.contains("4.9 s after its PING at 309.5 s, and the broker took up to 6.6 s (220 ms"), "{detail}");
+        assert!(detail.contains("4.9 s after its PING at 309.5 s") && detail.contains("the broker took up to 6.6 s (220 ms"), "{detail}");
         let lag = record.broker_lag.expect("the broker's lag, recorded");
         assert!((lag.as_secs_f64() - 6.6).abs() < 0.01, "{lag:?}");
         // The same ends from a broker that answered at once stay its own (a broker may refuse
         // a PONG: an unmasked one, say).
         let record = pong_then_fin("paho-python@1.6.1", 309.5, 0.06, 4.9);
         assert!(matches!(record.end, End::SocketEnded { how: SocketEnd::Eof, .. }), "{:?}", record.end);
+    }
+
+    #[test]
+    fn at_x30_a_hang_up_past_the_window_after_a_prompt_pong_from_a_broker_that_lagged_longer_than_it_had_the_pong_is_an_error() {
+        // ×30, 12 copies: Paho Python's PONG 0.2 s after a PING read at 310.0 s, the hang-up
+        // 10.7 s after the PING, PINGREQs answered up to 15.9 s (0.53 s real) late.
+        let record = lagging_pong_then_fin("paho-python@2.2.0", 0.53, 310.0, 0.2 / 30.0, 10.7);
+        let End::HarnessError { detail } = &record.end else { panic!("{:?}", record.end) };
+        assert!(detail.contains("timer may have fired before it read the PONG"), "{detail}");
+        // A broker that lagged less than it then had the PONG read it, and hung up anyway.
+        let record = lagging_pong_then_fin("paho-python@2.2.0", 0.2, 310.0, 0.2 / 30.0, 10.7);
+        assert!(matches!(record.end, End::SocketEnded { how: SocketEnd::Eof, .. }), "{:?}", record.end);
+    }
+
+    #[test]
+    fn at_x30_a_late_pong_from_a_starved_client_is_judged_against_the_10_s_window_not_a_lagging_brokers_later_hang_up() {
+        // ×30, 12 copies: Paho C's PONG 10.2 s (0.34 s real) after a PING read at 297.8 s, the
+        // hang-up 22.0 s after the PING from a broker whose PINGREQ answers lagged 8.3 s.
+        let record = lagging_pong_then_fin("paho-c", 0.277, 297.8, 0.34, 22.0);
+        let End::HarnessError { detail } = &record.end else { panic!("{:?}", record.end) };
+        assert!(detail.contains("answered 340 ms of real time later (10.2 s at clocks ×30)"), "{detail}");
     }
 
     #[test]
