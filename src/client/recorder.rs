@@ -838,6 +838,38 @@ mod tests {
     }
 
     #[test]
+    fn at_x30_a_client_giving_up_as_a_late_connack_came_is_an_error_and_one_refusing_a_prompt_connack_ends_as_it_says() {
+        // ×30, 12 copies: Paho Python's CONNECT 36.6 s after the 101, the CONNACK 14.0 s later,
+        // the client's FIN 2 ms (broker time) after it.
+        let session = |connack_after: f64| {
+            let mut r = Recorder::new(Watch { speed: 30.0, ..watch() });
+            r.bytes(Party::Client, s(0.0), format!("GET /mqtt HTTP/1.1\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").as_bytes());
+            let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
+            r.bytes(Party::Broker, s(0.33), response.as_bytes());
+            let connect = mqtt::encode(&Packet::Connect {
+                protocol: Protocol::V311,
+                client_id: "c".into(),
+                username: None,
+                password: None,
+                keepalive: 60,
+                properties: Default::default(),
+            });
+            let connect_at = 0.33 + 36.6 / 30.0;
+            r.bytes(Party::Client, s(connect_at), &frame::encode(opcode::BINARY, &connect, true));
+            let connack = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::connack(0)), false);
+            let connack_at = connect_at + connack_after / 30.0;
+            r.bytes(Party::Broker, s(connack_at), &connack);
+            r.closed(Party::Client, s(connack_at + 0.002 / 30.0), SocketEnd::Eof);
+            r.closed(Party::Broker, s(connack_at + 8.8 / 30.0), SocketEnd::Eof);
+            r.finish().end
+        };
+        let end = session(14.0);
+        assert!(matches!(&end, End::HarnessError { detail } if detail.contains("set-up bound raced a CONNACK")), "{end:?}");
+        let end = session(0.05);
+        assert!(matches!(end, End::ClientEnded { .. }), "{end:?}");
+    }
+
+    #[test]
     fn a_broker_closing_at_once_on_what_the_client_sent_stays_the_brokers_end_when_no_client_waited() {
         // Mosquitto 2.0.0-2.0.5 closes on the first frame of a split CONNECT: an answer, not a
         // timeout. A wait before the session, or a short one, changes nothing.
