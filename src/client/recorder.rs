@@ -461,7 +461,7 @@ mod tests {
         let End::HarnessError { detail } = &record.end else { panic!("{:?}", record.end) };
         assert!(detail.contains("timer may have fired before it read the PONG"), "{detail}");
         // A broker that lagged less than it then had the PONG read it, and hung up anyway.
-        let record = lagging_pong_then_fin("paho-python@2.2.0", 0.2, 310.0, 0.2 / 30.0, 10.7);
+        let record = lagging_pong_then_fin("paho-python@2.2.0", 0.15, 310.0, 0.2 / 30.0, 10.7);
         assert!(matches!(record.end, End::SocketEnded { how: SocketEnd::Eof, .. }), "{:?}", record.end);
     }
 
@@ -635,12 +635,45 @@ mod tests {
     }
 
     #[test]
+    fn on_an_accelerated_clock_a_broker_running_5_s_late_leaves_no_measurement_of_how_the_session_ended() {
+        // ×30, 12 copies: a built-in client's own keepalive rule ended the session on a PINGREQ
+        // the broker had not answered for 60 s (2 s real); another broker answered PINGREQs up to
+        // 6 s (0.2 s real) late and then hung up.
+        let mut r = connected(Watch { speed: 30.0, ..watch() });
+        r.bytes(Party::Client, s(1.0 + 60.0 / 30.0), &frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingReq), true));
+        r.closed(Party::Client, s(1.0 + 150.0 / 30.0), SocketEnd::Eof);
+        let end = r.finish().end;
+        assert!(matches!(&end, End::HarnessError { detail } if detail.contains("had not answered a PINGREQ of this client's for 90.0 s")), "{end:?}");
+        let record = lagging_pong_then_fin("paho-python@2.2.0", 0.2, 300.0, 0.002, 10.0);
+        assert!(matches!(&record.end, End::HarnessError { detail } if detail.contains("took up to 6.0 s (200 ms")), "{:?}", record.end);
+        // A client that ends on a frame of the broker's answers it, however late the broker ran.
+        let mut r = keeping_alive_at_x30_as("paho-java-1.2.5");
+        let (pingreq, pingresp) = (mqtt::encode(&Packet::PingReq), mqtt::encode(&Packet::PingResp));
+        r.bytes(Party::Client, s(10.5), &frame::encode(opcode::BINARY, &pingreq, true));
+        r.bytes(Party::Broker, s(10.7), &frame::encode(opcode::BINARY, &pingresp, false));
+        r.bytes(Party::Broker, s(11.0), &frame::encode(opcode::PING, b"", false));
+        r.bytes(Party::Client, s(11.01), &frame::encode(opcode::CLOSE, b"1000", true));
+        r.closed(Party::Client, s(11.011), SocketEnd::Eof);
+        let end = r.finish().end;
+        assert!(matches!(end, End::ClientEnded { after: Some(_), .. }), "{end:?}");
+        // At real time the same broker's end is its own.
+        let mut r = connected(watch());
+        r.bytes(Party::Client, s(61.0), &frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingReq), true));
+        r.bytes(Party::Broker, s(67.0), &frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingResp), false));
+        r.closed(Party::Broker, s(120.0), SocketEnd::Eof);
+        assert!(matches!(r.finish().end, End::SocketEnded { .. }));
+    }
+
+    #[test]
     fn the_broker_hanging_up_first_is_an_eof_by_the_broker_in_broker_time() {
-        // CONNACK at 1 s real is 10 s of broker time; PINGREQs every 6 s real (60 s broker).
+        // CONNACK at 1 s real is 10 s of broker time; PINGREQs every 6 s real (60 s broker),
+        // each answered 1 ms later.
         let mut r = connected(Watch { speed: 10.0, ..watch() });
         let ping = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingReq), true);
+        let pingresp = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingResp), false);
         for k in 1..=5 {
             r.bytes(Party::Client, s(1.0 + 6.0 * f64::from(k)), &ping);
+            r.bytes(Party::Broker, s(1.001 + 6.0 * f64::from(k)), &pingresp);
         }
         r.closed(Party::Broker, s(32.0), SocketEnd::Eof);
         r.closed(Party::Client, s(32.1), SocketEnd::Eof);
@@ -666,12 +699,15 @@ mod tests {
         keeping_alive_at_x30_as("app")
     }
 
-    /// A `column` cell at ×30, connected, sending its PINGREQ every 2 s of real time.
+    /// A `column` cell at ×30, connected, sending its PINGREQ every 2 s of real time, each
+    /// answered 1 ms later.
     fn keeping_alive_at_x30_as(column: &str) -> Recorder {
         let mut r = connected(Watch { speed: 30.0, column: column.into(), ..watch() });
         let ping = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingReq), true);
+        let pingresp = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingResp), false);
         for k in 1..=5 {
             r.bytes(Party::Client, s(1.0 + 2.0 * f64::from(k)), &ping);
+            r.bytes(Party::Broker, s(1.001 + 2.0 * f64::from(k)), &pingresp);
         }
         r
     }
