@@ -290,3 +290,19 @@ fn a_new_client_release_is_answered_with_the_tags_it_holds_and_drops_on() {
     }
     assert_eq!(summarize(&r).new_releases, ["new client release: paho-mqtt 2.2.0: holds on bullseye–sid"]);
 }
+
+#[test]
+fn an_accelerated_run_says_how_late_its_brokers_answered_once_it_reached_a_second() {
+    use mosquitto_matrix::report::wording::run_line;
+    use std::time::Duration;
+    let mut r = load("debian.json");
+    r.speed = 30;
+    assert!(!run_line(&r).contains("brokers answered"), "no lag recorded, nothing said: {}", run_line(&r));
+    for (k, cell) in r.cells.iter_mut().enumerate() {
+        cell.verdict.broker_lag = Some(Duration::from_millis(100 * (k as u64 % 10)));
+    }
+    assert!(!run_line(&r).contains("brokers answered"), "under a second, nothing said: {}", run_line(&r));
+    r.cells[0].verdict.broker_lag = Some(Duration::from_secs(6));
+    let line = run_line(&r);
+    assert!(line.contains("brokers answered PINGREQs up to 6.0 s late (median 0.4 s, 200 ms of real time at most)"), "{line}");
+}

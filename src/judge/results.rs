@@ -378,6 +378,14 @@ impl RunResult {
         (self.speed > 1).then(|| format!("accelerated ×{}", self.speed))
     }
 
+    /// How late the brokers ran, from their slowest PINGREQ answer in each cell
+    /// ([`Verdict::broker_lag`]): the median and the longest, when any cell saw one.
+    pub fn broker_lag(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+        let mut lags: Vec<std::time::Duration> = self.cells.iter().filter_map(|c| c.verdict.broker_lag).collect();
+        lags.sort();
+        Some((*lags.get(lags.len() / 2)?, *lags.last()?))
+    }
+
     /// The cells whose outcome differs from matrix.toml.
     pub fn changed(&self) -> Vec<&CellResult> {
         self.cells.iter().filter(|c| c.status == Status::Changed).collect()

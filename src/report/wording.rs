@@ -106,6 +106,16 @@ pub fn run_line(r: &RunResult) -> String {
     );
     if let Some(words) = r.clock_words() {
         s = format!("{s}, {words} (times in broker time)");
+        // How late the brokers ran is what an accelerated clock multiplies: say it when it
+        // reached a second of broker time.
+        if let Some((median, longest)) = r.broker_lag().filter(|(_, longest)| *longest >= std::time::Duration::from_secs(1)) {
+            s.push_str(&format!(
+                "; brokers answered PINGREQs up to {} late (median {}, {} ms of real time at most)",
+                fmt_secs(longest),
+                fmt_secs(median),
+                longest.div_f64(f64::from(r.speed)).as_millis()
+            ));
+        }
     }
     for l in &r.left_out {
         s.push_str(&format!("; left out: {} — {}", l.column, l.why));
