@@ -889,7 +889,7 @@ mod tests {
     fn at_x30_a_client_giving_up_as_a_late_connack_came_is_an_error_and_one_refusing_a_prompt_connack_ends_as_it_says() {
         // ×30, 12 copies: Paho Python's CONNECT 36.6 s after the 101, the CONNACK 14.0 s later,
         // the client's FIN 2 ms (broker time) after it.
-        let session = |connack_after: f64| {
+        let session = |connack_after: f64, end_after: f64| {
             let mut r = Recorder::new(Watch { speed: 30.0, ..watch() });
             r.bytes(Party::Client, s(0.0), format!("GET /mqtt HTTP/1.1\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").as_bytes());
             let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
@@ -907,13 +907,16 @@ mod tests {
             let connack = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::connack(0)), false);
             let connack_at = connect_at + connack_after / 30.0;
             r.bytes(Party::Broker, s(connack_at), &connack);
-            r.closed(Party::Client, s(connack_at + 0.002 / 30.0), SocketEnd::Eof);
-            r.closed(Party::Broker, s(connack_at + 8.8 / 30.0), SocketEnd::Eof);
+            r.closed(Party::Client, s(connack_at + end_after), SocketEnd::Eof);
+            r.closed(Party::Broker, s(connack_at + end_after + 0.3), SocketEnd::Eof);
             r.finish().end
         };
-        let end = session(14.0);
-        assert!(matches!(&end, End::HarnessError { detail } if detail.contains("set-up bound raced a CONNACK")), "{end:?}");
-        let end = session(0.05);
+        let end = session(14.0, 0.002 / 30.0);
+        assert!(matches!(&end, End::HarnessError { detail } if detail.contains("set-up bound ran out on a CONNACK")), "{end:?}");
+        // Its reset 1 s (real) after a CONNACK 5.4 s late, with no SUBSCRIBE: the same.
+        let end = session(5.4, 1.0);
+        assert!(matches!(&end, End::HarnessError { detail } if detail.contains("1000 ms of real time after")), "{end:?}");
+        let end = session(0.05, 0.002 / 30.0);
         assert!(matches!(end, End::ClientEnded { .. }), "{end:?}");
     }
 
