@@ -381,6 +381,18 @@ mod tests {
         r
     }
 
+    /// At ×30: the upgrade request at `request` and the 101 at `answer`, then the client's
+    /// CONNECT (MQTT 3.1.1) at `connect` (real seconds), no CONNACK yet.
+    fn connecting_at_x30(request: f64, answer: f64, connect: f64) -> Recorder {
+        let mut r = Recorder::new(Watch { speed: 30.0, ..watch() });
+        r.bytes(Party::Client, s(request), format!("GET /mqtt HTTP/1.1\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").as_bytes());
+        let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
+        r.bytes(Party::Broker, s(answer), response.as_bytes());
+        let packet = Packet::Connect { protocol: Protocol::V311, client_id: "c".into(), username: None, password: None, keepalive: 60, properties: Default::default() };
+        r.bytes(Party::Client, s(connect), &frame::encode(opcode::BINARY, &mqtt::encode(&packet), true));
+        r
+    }
+
     /// At ×30, after the CONNACK at 1 s (real): four PINGREQs answered, the broker's PING at
     /// `ping` s of broker time, the client's PONG `reaction` (real seconds) after it, and the
     /// broker's FIN `fin` (broker seconds) after the PING.
@@ -832,19 +844,7 @@ mod tests {
         // after the connection was accepted, and the broker closed with 1000 at its 30 s
         // timeout for a CONNECT, with no CONNACK.
         let session = |connect_at: f64, close: f64| {
-            let mut r = Recorder::new(Watch { speed: 30.0, ..watch() });
-            r.bytes(Party::Client, s(0.13), format!("GET /mqtt HTTP/1.1\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").as_bytes());
-            let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
-            r.bytes(Party::Broker, s(0.36), response.as_bytes());
-            let connect = mqtt::encode(&Packet::Connect {
-                protocol: Protocol::V311,
-                client_id: "c".into(),
-                username: None,
-                password: None,
-                keepalive: 60,
-                properties: Default::default(),
-            });
-            r.bytes(Party::Client, s(connect_at), &frame::encode(opcode::BINARY, &connect, true));
+            let mut r = connecting_at_x30(0.13, 0.36, connect_at);
             r.bytes(Party::Broker, s(close), &frame::encode(opcode::CLOSE, &1000u16.to_be_bytes(), false));
             r.bytes(Party::Client, s(close + 0.05), &frame::encode(opcode::CLOSE, &1000u16.to_be_bytes(), true));
             r.closed(Party::Broker, s(close + 0.06), SocketEnd::Eof);
@@ -864,19 +864,7 @@ mod tests {
     #[test]
     fn a_client_that_gave_up_before_a_connack_that_came_after_its_end_never_connected() {
         // ×30, 12 copies: Paho Python's FIN at 55.58 s, the broker's CONNACK read at 55.65 s.
-        let mut r = Recorder::new(Watch { speed: 30.0, ..watch() });
-        r.bytes(Party::Client, s(0.0), format!("GET /mqtt HTTP/1.1\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").as_bytes());
-        let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
-        r.bytes(Party::Broker, s(0.07), response.as_bytes());
-        let connect = mqtt::encode(&Packet::Connect {
-            protocol: Protocol::V311,
-            client_id: "c".into(),
-            username: None,
-            password: None,
-            keepalive: 60,
-            properties: Default::default(),
-        });
-        r.bytes(Party::Client, s(0.07 + 45.2 / 30.0), &frame::encode(opcode::BINARY, &connect, true));
+        let mut r = connecting_at_x30(0.0, 0.07, 0.07 + 45.2 / 30.0);
         r.closed(Party::Client, s(0.07 + 55.58 / 30.0), SocketEnd::Eof);
         let connack = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::connack(0)), false);
         r.bytes(Party::Broker, s(0.07 + 55.65 / 30.0), &connack);
@@ -890,20 +878,8 @@ mod tests {
         // ×30, 12 copies: Paho Python's CONNECT 36.6 s after the 101, the CONNACK 14.0 s later,
         // the client's FIN 2 ms (broker time) after it.
         let session = |connack_after: f64, end_after: f64| {
-            let mut r = Recorder::new(Watch { speed: 30.0, ..watch() });
-            r.bytes(Party::Client, s(0.0), format!("GET /mqtt HTTP/1.1\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").as_bytes());
-            let response = "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
-            r.bytes(Party::Broker, s(0.33), response.as_bytes());
-            let connect = mqtt::encode(&Packet::Connect {
-                protocol: Protocol::V311,
-                client_id: "c".into(),
-                username: None,
-                password: None,
-                keepalive: 60,
-                properties: Default::default(),
-            });
             let connect_at = 0.33 + 36.6 / 30.0;
-            r.bytes(Party::Client, s(connect_at), &frame::encode(opcode::BINARY, &connect, true));
+            let mut r = connecting_at_x30(0.0, 0.33, connect_at);
             let connack = frame::encode(opcode::BINARY, &mqtt::encode(&Packet::connack(0)), false);
             let connack_at = connect_at + connack_after / 30.0;
             r.bytes(Party::Broker, s(connack_at), &connack);
