@@ -1,7 +1,8 @@
 //! The session core, without I/O: bytes in with the time, bytes out, events and at most one
 //! end. Every rule of a session lives here, once: CONNECT/CONNACK, SUBSCRIBE/SUBACK, the
 //! keepalive and the PINGRESP deadline, the round trip, WebSocket control frames, the
-//! session's zero (`judge::record::TimeZero`), the starved client, how a session ends.
+//! session's zero (`judge::record::TimeZero`), how a session ends, and whose end it was (a
+//! starved client, a broker running late, a raced timeout: `state::blame`).
 //!
 //! [`Inbound`] turns one direction's bytes into frames and packets; [`State`] holds the
 //! rules and is fed both directions; a [`Player`] plays a built-in profile on top of it (the
