@@ -651,6 +651,24 @@ mod tests {
     }
 
     #[test]
+    fn at_x30_a_client_whose_own_timers_ran_late_and_that_ends_on_nothing_of_the_brokers_is_an_error() {
+        // ×30, 8 copies: MQTT.js's PINGREQ 77 s after its last packet (keepalive 60 s), answered
+        // 2.5 s later, then its reset at 139 s on "Keepalive timeout".
+        let ended = |pingreq: f64| {
+            let mut r = connected(Watch { speed: 30.0, ..watch() });
+            r.bytes(Party::Client, s(1.0 + pingreq / 30.0), &frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingReq), true));
+            r.bytes(Party::Broker, s(1.0 + (pingreq + 2.5) / 30.0), &frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingResp), false));
+            r.closed(Party::Client, s(1.0 + 139.0 / 30.0), SocketEnd::Reset);
+            r.finish().end
+        };
+        let end = ended(77.0);
+        assert!(matches!(&end, End::HarnessError { detail } if detail.contains("ran up to 17.0 s late")), "{end:?}");
+        // A PINGREQ on time: the client's own end.
+        let end = ended(61.0);
+        assert!(matches!(end, End::ClientEnded { after: None, .. }), "{end:?}");
+    }
+
+    #[test]
     fn an_unanswered_pingreq_a_keepalive_old_is_a_timeout_when_the_client_hangs_up() {
         let mut r = connected(watch());
         r.bytes(Party::Client, s(61.0), &frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingReq), true));

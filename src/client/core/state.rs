@@ -408,7 +408,7 @@ impl State {
                     .cloned();
                 // A client that ends on a frame of the broker's answers it, however late the
                 // broker ran; one that ends on nothing may have ended on its own timers.
-                match (after, overrun) {
+                match (after, overrun.or_else(|| self.client_overrun())) {
                     (None, Some(error)) => error,
                     (after, _) => End::ClientEnded { at, how, after },
                 }

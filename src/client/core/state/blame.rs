@@ -366,6 +366,34 @@ impl State {
         })
     }
 
+    /// On an accelerated clock, a client whose own timers ran [`OVERRUN`] or more late: its
+    /// longest silence after CONNACK passed its keepalive by that much (a client sends its
+    /// PINGREQ a keepalive after its last packet). A client that late which ends the session on
+    /// nothing of the broker's may have ended on its own misfiring timers. Measured at ×30 with
+    /// 8 copies: MQTT.js's PINGREQ 77 s after its SUBSCRIBE (keepalive 60 s), then its reset on
+    /// "Keepalive timeout" although the broker had answered that PINGREQ, read as the client's
+    /// EOF.
+    pub(super) fn client_overrun(&self) -> Option<End> {
+        let keepalive = self.declared_keepalive.unwrap_or(self.keepalive);
+        if self.rules.speed <= 1.0 || keepalive.is_zero() {
+            return None;
+        }
+        let late = self.longest_silence.checked_sub(keepalive).filter(|late| *late >= OVERRUN)?;
+        Some(End::HarnessError {
+            detail: format!(
+                "the client ended the session on nothing of the broker's, and its own timers ran up to {:.1} s late \
+                 ({} ms of real time, clocks ×{}): it once sent nothing for {:.1} s with a keepalive of {:.0} s; a client slowed \
+                 inside its own process may end on its own misfiring timers, so this is not a measurement \
+                 (run at a lower speed, or with fewer copies)",
+                late.as_secs_f64(),
+                late.div_f64(self.rules.speed).as_millis(),
+                self.rules.speed,
+                self.longest_silence.as_secs_f64(),
+                keepalive.as_secs_f64()
+            ),
+        })
+    }
+
     /// A session that outlived a PONG sent past libwebsockets' [`LWS_PONG_WINDOW`] after the
     /// broker's PING, from a broker slower than that margin to answer this client: a hang-up
     /// as late as its answers could have been under way and not seen, so the session's
