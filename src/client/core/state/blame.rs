@@ -265,7 +265,7 @@ impl State {
             real(self.broker_lag),
             self.rules.speed
         );
-        let pong = frames.iter().find(|f| f.direction == Direction::Sent && f.opcode == opcode::PONG && f.at >= ping.at && f.at <= at);
+        let pong = first_pong(frames, ping.at).filter(|p| p.at <= at);
         // A PONG in the window, and a broker that lagged as long as it then had it: the
         // broker's timer may have fired before it read the PONG.
         if let Some(pong) = pong.filter(|p| p.at - ping.at < LWS_PONG_WINDOW && self.broker_lag >= at - p.at) {
@@ -301,9 +301,8 @@ impl State {
     /// did answer (before the end, or after it), but so slowly that its answer took half or more
     /// of the time from the PING to the end (both as read; of libwebsockets' 10 s at most),
     /// while in real time it took less than that time in broker seconds: at real time the same
-    /// client would have answered in time. The clock multiplied
-    /// the client's reaction (slowed inside its own process: a busy runtime), so the end cannot
-    /// be told from a broker drop. Measured at ×30, 8 copies: Paho Python's PONG 277 ms (real)
+    /// client would have answered in time. The clock multiplied the client's reaction (slowed
+    /// inside its own process: a busy runtime), so the end cannot be told from a broker drop. Measured at ×30, 8 copies: Paho Python's PONG 277 ms (real)
     /// after a PING that libwebsockets sent 90 ms late, its 310 s hang-up 12 ms after the PONG.
     fn reaction_multiplied(&self, t: Duration) -> Option<End> {
         if self.rules.speed <= 1.0 || self.rules.withholds_pong || self.connack_at.is_none() {
@@ -314,7 +313,7 @@ impl State {
         let ping = last_ping(frames, at)?;
         // The client's PONG, before the end or after it: one that came after the broker had hung
         // up still shows how slowly the client answered.
-        let pong = frames.iter().find(|f| f.direction == Direction::Sent && f.opcode == opcode::PONG && f.at >= ping.at)?;
+        let pong = first_pong(frames, ping.at)?;
         let (reaction, window) = (pong.at - ping.at, at - ping.at);
         // A broker running late hangs up later than its window: the window the answer was due
         // in is libwebsockets' at most.
@@ -403,7 +402,7 @@ impl State {
     pub(super) fn late_pong_unseen(&self) -> Option<End> {
         let frames = &self.record.frames;
         let ping = frames.iter().find(|f| f.direction == Direction::Received && f.opcode == opcode::PING)?;
-        let pong = frames.iter().find(|f| f.direction == Direction::Sent && f.opcode == opcode::PONG && f.at >= ping.at)?;
+        let pong = first_pong(frames, ping.at)?;
         let margin = (pong.at - ping.at).checked_sub(LWS_PONG_WINDOW)?;
         if self.broker_lag < margin {
             return None;
@@ -451,6 +450,12 @@ fn waited_within(waits: &[(Duration, Duration)], since: Duration, t: Duration, s
 /// The broker's last WebSocket PING at or before `at` (record time), if one came.
 fn last_ping(frames: &[FrameSeen], at: Duration) -> Option<&FrameSeen> {
     frames.iter().rfind(|f| f.direction == Direction::Received && f.opcode == opcode::PING && f.at <= at)
+}
+
+/// The client's first PONG at or after `ping` (its answer to the PING read then), wherever it
+/// falls against the session's end.
+fn first_pong(frames: &[FrameSeen], ping: Duration) -> Option<&FrameSeen> {
+    frames.iter().find(|f| f.direction == Direction::Sent && f.opcode == opcode::PONG && f.at >= ping)
 }
 
 /// When a wait to run began, in broker time: it ended at `ended` (broker time) and lasted
