@@ -82,7 +82,11 @@ impl State {
                 ),
             });
         }
-        if let Some(error) = self.connect_raced(t, broker_ended).or_else(|| self.connack_raced(t, broker_ended)) {
+        if let Some(error) = self
+            .upgrade_unanswered(t, ending)
+            .or_else(|| self.connect_raced(t, broker_ended))
+            .or_else(|| self.connack_raced(t, broker_ended))
+        {
             return Some(error);
         }
         // The broker holds a client to the keepalive its CONNECT declared (0: none).
@@ -108,6 +112,33 @@ impl State {
             )
         };
         Some(End::HarnessError { detail })
+    }
+
+    /// On an accelerated clock, the broker's side ended a WebSocket connection (FIN or reset) at
+    /// `t` without a byte of answer to the client's whole upgrade request: no 101, no HTTP
+    /// refusal. Mosquitto answers a whole upgrade request within milliseconds of its clock, so
+    /// what ends one unanswered is a broker that could not keep up with its own clock (its
+    /// handshake timeout ran out first) or the engine's port proxy failing to reach the broker
+    /// (docker-proxy accepts a connection, then closes it at once when its own connection to
+    /// the container fails). Measured at ×30 with 8 copies: three of the 21 connections one
+    /// broker was sent in the same millisecond ended 2 ms after their requests, unanswered,
+    /// while the other 18 got their 101s. At real time such an end stays the broker's.
+    fn upgrade_unanswered(&self, t: Duration, ending: &Ending) -> Option<End> {
+        let asked = self.request_at.filter(|asked| *asked <= t)?;
+        let unanswered = self.zero.is_none() && self.rules.transport == Transport::Ws;
+        if !matches!(ending, Ending::BrokerSocket(_)) || !unanswered || self.rules.speed <= 1.0 {
+            return None;
+        }
+        Some(End::HarnessError {
+            detail: format!(
+                "the broker's side ended the connection {} ms of real time after the client's whole upgrade request, without \
+                 answering it (no 101, no HTTP refusal), on a clock running ×{}: Mosquitto answers a whole upgrade request, so \
+                 this was a broker that could not keep up with its clock, or the engine's port proxy failing to reach the broker; \
+                 not a broker drop (run at a lower speed, or with fewer copies)",
+                t.saturating_sub(asked).div_f64(self.rules.speed).as_millis(),
+                self.rules.speed
+            ),
+        })
     }
 
     /// A broker's end before any CONNACK, at its timeout for a CONNECT ([`CONNECT_TIMEOUT`] or
