@@ -20,6 +20,7 @@ fn watch() -> Watch {
         topic: "test/c".into(),
         speed: 1.0,
         protocol: mqtt::Protocol::V311,
+        lateness: None,
     }
 }
 

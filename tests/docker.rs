@@ -993,6 +993,7 @@ async fn a_proxy_on_an_accelerated_clock_ends_an_idle_session_at_its_own_timeout
         extra_env,
         started: Default::default(),
         tls: None,
+        lateness: None,
     })
     .await;
     let v = decide(&record);
@@ -1096,6 +1097,7 @@ async fn tls_cells(tag: &str, columns: &[&str], hold: &str, speed: u32) -> Vec<T
             speed: f64::from(speed),
             started: Default::default(),
             tls: Some(std::sync::Arc::clone(&tls)),
+            lateness: None,
         };
         let spec = match column {
             Column::Builtin(p) if speed > 1 => Err(command_of(command::builtin_command(*p, &plan.timing))),

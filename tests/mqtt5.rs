@@ -142,6 +142,7 @@ async fn both_ways(behaviour: Broker) -> (SessionRecord, SessionRecord) {
         topic: "test/c5".into(),
         speed: 1.0,
         protocol: Protocol::V5,
+        lateness: None,
     };
     let proxy = Proxy::start(format!("127.0.0.1:{port}"), watch, Started::new(), None, Duration::from_secs(10)).await.expect("a proxy");
     let through = client::run(&spec(proxy.port())).await;

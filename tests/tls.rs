@@ -202,6 +202,7 @@ async fn through_proxy_to(end: UpstreamEnd) -> (Vec<u8>, std::io::Result<usize>)
         topic: "test/c".into(),
         speed: 1.0,
         protocol: mosquitto_matrix::wire::mqtt::Protocol::V311,
+        lateness: None,
     };
     let proxy = Proxy::start(format!("127.0.0.1:{port}"), watch, Default::default(), Some(Arc::clone(&tls)), Duration::from_secs(10)).await.expect("a proxy");
     let mut client = stream::connect("127.0.0.1", proxy.port(), Some(&tls)).await.expect("the proxy's certificate is trusted");

@@ -50,6 +50,9 @@ pub struct CommandSpec {
     /// TLS with the run's CA: the recording proxy serves TLS to the client and speaks TLS to
     /// `host:port`, and the contract passes `MATRIX_CA_FILE` and a `wss://` URL.
     pub tls: Option<std::sync::Arc<crate::engine::tls::RunTls>>,
+    /// How late the broker runs, timed by the run's own connection to it (accelerated runs):
+    /// the recording proxy counts it as the broker's lag around the session's end.
+    pub lateness: Option<crate::client::lateness::Lateness>,
 }
 
 impl CommandSpec {
@@ -201,6 +204,7 @@ pub(crate) async fn start_proxy(spec: &CommandSpec) -> Result<Proxy, String> {
         topic: spec.topic(),
         speed: spec.speed,
         protocol: c.protocol,
+        lateness: spec.lateness.clone(),
     };
     Proxy::start(format!("{}:{}", spec.host, spec.port), watch, spec.started.clone(), spec.tls.clone(), spec.timing.setup_timeout)
         .await

@@ -15,7 +15,8 @@
 //! profile can run in one such process ([`host`], `client --runtime`); [`groups`]
 //! keeps track of every process group the harness started, [`output`] of what those
 //! programs print, [`meter`] of how long a client or a proxy waited to run (a broker's end
-//! while a starved client owed it an answer is ERROR, not a broker drop). On a TLS route every connection runs inside TLS with the run's CA
+//! while a starved client owed it an answer is ERROR, not a broker drop), [`lateness`] of how
+//! late a broker on an accelerated clock ran (a connection of the run's own times its PINGs). On a TLS route every connection runs inside TLS with the run's CA
 //! (`SessionSpec::tls`, `CommandSpec::tls`); the proxy then terminates and re-opens TLS.
 
 pub mod behaviour;
@@ -25,6 +26,7 @@ pub mod contract;
 pub mod core;
 pub mod groups;
 pub mod host;
+pub mod lateness;
 pub mod meter;
 pub mod output;
 pub mod proxy;

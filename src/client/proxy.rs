@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::{timeout, Instant};
 
+use crate::client::lateness::Lateness;
 use crate::client::meter;
 use crate::client::recorder::{Recorder, Watch};
 use crate::client::Started;
@@ -84,7 +85,7 @@ pub const RELAY_THREADS: usize = 2;
 /// The runtime every proxy of this process runs on, made by the first proxy; the caller's
 /// own when it cannot be made. Its threads inherit the niceness of the thread that made them
 /// (the harness's, once raised).
-fn relays() -> tokio::runtime::Handle {
+pub(crate) fn relays() -> tokio::runtime::Handle {
     static RELAYS: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
     let own = RELAYS.get_or_init(|| {
         // What a waking client, and a proxy, wait to run is measured from the first proxy on.
@@ -183,6 +184,9 @@ async fn serve(
     }
     let record = recorder.map(|(r, origin)| {
         note_cpu_waits(&r, origin);
+        if let Some(lateness) = &watch.lateness {
+            note_lateness(&r, origin, lateness);
+        }
         match Arc::try_unwrap(r) {
             Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()).finish(),
             Err(shared) => take(&shared),
@@ -198,6 +202,17 @@ fn note_cpu_waits(recorder: &Mutex<Recorder>, origin: Instant) {
     let mut recorder = recorder.lock().unwrap_or_else(|p| p.into_inner());
     for w in waits {
         recorder.cpu_waited(w.ended.saturating_duration_since(origin), w.length);
+    }
+}
+
+/// Hands the recorder how late its broker ran (timed by the run's own connection to it) from
+/// the broker's last PING to the session's end, the span where a late timer changes a reading.
+fn note_lateness(recorder: &Mutex<Recorder>, origin: Instant, lateness: &Lateness) {
+    let origin = origin.into_std();
+    let mut recorder = recorder.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((from, to)) = recorder.lateness_span() {
+        let late = lateness.within(origin + from, origin + to);
+        recorder.ran_late(late);
     }
 }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use crate::client::core::state::printable;
+use crate::client::lateness::Lateness;
 use crate::client::core::{Inbound, Item, Rules, State};
 use crate::judge::record::{End, Party, SessionRecord, SocketEnd, Vantage, WireEvent};
 use crate::plan::{Profile, Transport};
@@ -46,6 +47,8 @@ pub struct Watch {
     pub speed: f64,
     /// The MQTT version the client was asked to speak (`MATRIX_PROTOCOL`).
     pub protocol: Protocol,
+    /// How late the broker runs, timed by the run's own connection to it (accelerated clocks).
+    pub lateness: Option<Lateness>,
 }
 
 #[derive(Debug)]
@@ -182,6 +185,21 @@ impl Recorder {
     pub fn cpu_waited(&mut self, real: Duration, length: Duration) {
         let t = self.broker_time(real);
         self.state.cpu_waited(t, length);
+    }
+
+    /// The span, in real time after accept, over which the broker's lateness bears on how the
+    /// session ended (`State::lateness_span`); `None` while nothing ended it.
+    pub fn lateness_span(&self) -> Option<(Duration, Duration)> {
+        let (from, to) = self.state.lateness_span()?;
+        let speed = self.watch.speed.max(1.0);
+        Some((from.div_f64(speed), to.div_f64(speed)))
+    }
+
+    /// The broker ran up to `real` late over [`Recorder::lateness_span`], as the run's own
+    /// connection to it timed (`client::lateness`).
+    pub fn ran_late(&mut self, real: Duration) {
+        let lag = self.broker_time(real);
+        self.state.ran_late(lag);
     }
 
     /// One side's end of the TCP connection (FIN, reset or error), `real` after accept.
@@ -353,6 +371,7 @@ mod tests {
             topic: "test/c".into(),
             speed: 1.0,
             protocol: Protocol::V311,
+            lateness: None,
         }
     }
 
@@ -752,6 +771,43 @@ mod tests {
             r.bytes(Party::Broker, s(1.001 + 2.0 * f64::from(k)), &pingresp);
         }
         r
+    }
+
+    /// At ×30: the broker's PING at 11 s (real), its hang-up `gap` broker seconds later, and the
+    /// run's own connection to the broker timing a PING of `late` (real) between the two.
+    fn hung_up_with_the_broker_timed_late(gap: f64, late: f64) -> SessionRecord {
+        let mut r = keeping_alive_at_x30();
+        r.bytes(Party::Broker, s(11.0), &frame::encode(opcode::PING, b"", false));
+        r.closed(Party::Broker, s(11.0 + gap / 30.0), SocketEnd::Eof);
+        r.closed(Party::Client, s(11.6), SocketEnd::Eof);
+        let (from, to) = r.lateness_span().expect("the session ended");
+        // From 20 ms (real) before the PING: a stall that held the PING back ended then.
+        assert!((from.as_secs_f64() - 10.98).abs() < 1e-6 && (to.as_secs_f64() - (11.0 + gap / 30.0)).abs() < 1e-6, "{from:?} {to:?}");
+        r.ran_late(s(late));
+        r.finish()
+    }
+
+    #[test]
+    fn how_late_the_broker_ran_from_its_ping_to_the_hang_up_is_recorded_apart_from_its_pingreq_answers() {
+        // Measured at ×30: a hang-up read 13 s after the PING (libwebsockets' is at 10 s) from a
+        // broker whose PINGREQ answers had lagged 1 ms (0.03 s of broker time).
+        let record = hung_up_with_the_broker_timed_late(13.0, 0.1);
+        let (lag, late) = (record.broker_lag.expect("its PINGREQs' lag"), record.broker_late.expect("timed late"));
+        assert!((lag.as_secs_f64() - 0.03).abs() < 1e-6 && (late.as_secs_f64() - 3.0).abs() < 1e-6, "{lag:?} {late:?}");
+        assert!(matches!(record.end, End::SocketEnded { how: SocketEnd::Eof, .. }), "{:?}", record.end);
+        // A broker timed on time leaves nothing to record.
+        assert_eq!(hung_up_with_the_broker_timed_late(10.0, 0.0).broker_late, None);
+    }
+
+    #[test]
+    fn a_broker_timed_late_by_the_runs_own_pings_excuses_a_short_window_but_never_turns_its_own_end_into_an_error() {
+        // 6 s late (0.2 s real): a hang-up 8 s after the PING may be libwebsockets' 10 s window
+        // read short, so it is ERROR; the same lateness with the whole window leaves the
+        // hang-up the broker's (its time is allowed that much, not its outcome).
+        let short = hung_up_with_the_broker_timed_late(8.0, 0.2);
+        assert!(matches!(&short.end, End::HarnessError { detail } if detail.contains("the run's own PINGs")), "{:?}", short.end);
+        let whole = hung_up_with_the_broker_timed_late(10.5, 0.2);
+        assert!(matches!(whole.end, End::SocketEnded { how: SocketEnd::Eof, .. }), "{:?}", whole.end);
     }
 
     fn is_eof_at_310(end: &End) -> bool {

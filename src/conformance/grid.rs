@@ -224,6 +224,7 @@ fn command_spec(c: &crate::plan::CommandClient, protocol: Protocol, port: u16, c
         extra_env: Vec::new(),
         started: Started::new(),
         tls: None,
+        lateness: None,
     }
 }
 

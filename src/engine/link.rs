@@ -173,6 +173,35 @@ impl Link {
         }
     }
 
+    /// On WebSocket: sends a PING frame and waits for its PONG, answering the broker's own
+    /// PINGs and passing over anything else. Neither libwebsockets (at Mosquitto's log level)
+    /// nor Mosquitto's own WebSocket code logs a PING, so a broker can be timed this way as
+    /// often as needed without filling its log. Not on plain TCP: there it is an error.
+    pub async fn ping(&mut self) -> Result<(), String> {
+        if !self.ws {
+            return Err("a WebSocket PING needs a WebSocket link".to_string());
+        }
+        self.stream.write_all(&frame::encode(opcode::PING, b"mm", true)).await.map_err(|e| e.to_string())?;
+        loop {
+            match frame::decode(&mut self.frames) {
+                Ok(Some(f)) if f.opcode == opcode::PONG => return Ok(()),
+                Ok(Some(f)) if f.opcode == opcode::PING => {
+                    self.stream.write_all(&frame::encode(opcode::PONG, &f.payload, true)).await.map_err(|e| e.to_string())?;
+                    continue;
+                }
+                Ok(Some(f)) if f.opcode == opcode::CLOSE => return Err("sent a close frame before the PONG".to_string()),
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(e) => return Err(format!("answered a PING with an invalid WebSocket frame ({e})")),
+            }
+            match self.stream.read_buf(&mut self.frames).await {
+                Ok(0) => return Err("connection ended before the PONG".to_string()),
+                Ok(_) => {}
+                Err(e) => return Err(format!("connection failed before the PONG: {e}")),
+            }
+        }
+    }
+
     /// Says goodbye: DISCONNECT when the session was accepted, a close frame on WebSocket,
     /// the end of our stream, then (briefly) the broker's own end, so the broker has handled
     /// the goodbye before any session starts.

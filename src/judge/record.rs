@@ -323,6 +323,11 @@ pub struct SessionRecord {
     /// late (see [`Reading`](crate::plan::expectation::Reading)).
     #[serde(default, with = "crate::units::opt_secs", skip_serializing_if = "Option::is_none")]
     pub broker_lag: Option<Duration>,
+    /// On an accelerated clock: how late the broker ran (broker time) from its last PING to the
+    /// session's end, timed on a connection of the run's own (`client::lateness`): every time
+    /// it acted at then may read up to this much late too.
+    #[serde(default, with = "crate::units::opt_secs", skip_serializing_if = "Option::is_none")]
+    pub broker_late: Option<Duration>,
 }
 
 impl SessionRecord {
@@ -351,6 +356,7 @@ impl SessionRecord {
             connect_frames: None,
             upgrade_span: None,
             broker_lag: None,
+            broker_late: None,
         }
     }
 }

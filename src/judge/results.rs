@@ -381,9 +381,13 @@ impl RunResult {
     /// How late the brokers ran, from their slowest PINGREQ answer in each cell
     /// ([`Verdict::broker_lag`]): the median and the longest, when any cell saw one.
     pub fn broker_lag(&self) -> Option<(std::time::Duration, std::time::Duration)> {
-        let mut lags: Vec<std::time::Duration> = self.cells.iter().filter_map(|c| c.verdict.broker_lag).collect();
-        lags.sort();
-        Some((*lags.get(lags.len() / 2)?, *lags.last()?))
+        median_and_longest(self.cells.iter().filter_map(|c| c.verdict.broker_lag).collect())
+    }
+
+    /// How late the brokers ran from their last PING to each cell's end, as the run's own
+    /// connections timed it ([`Verdict::broker_late`]): the median and the longest.
+    pub fn broker_late(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+        median_and_longest(self.cells.iter().filter_map(|c| c.verdict.broker_late).collect())
     }
 
     /// The cells whose outcome differs from matrix.toml.
@@ -405,6 +409,12 @@ impl RunResult {
     pub fn cell(&self, tag: &str, profile: &str) -> Option<&CellResult> {
         self.cells.iter().find(|c| c.tag == tag && c.profile == profile)
     }
+}
+
+/// The median and the longest of `lags`, when there are any.
+fn median_and_longest(mut lags: Vec<std::time::Duration>) -> Option<(std::time::Duration, std::time::Duration)> {
+    lags.sort();
+    Some((*lags.get(lags.len() / 2)?, *lags.last()?))
 }
 
 #[cfg(test)]
@@ -456,6 +466,9 @@ mod judged_time_tests {
         // A lag too short to cover it.
         let v = Verdict { broker_lag: Some(Duration::from_secs(1)), ..eof(316.9) };
         assert_eq!(Status::of(Some(&want), &v, hold, tolerance), Status::Changed);
+        // Lateness timed by the run's own connection counts the same, the longer of the two.
+        let timed = Verdict { broker_lag: Some(Duration::from_secs(1)), broker_late: Some(Duration::from_secs_f64(6.6)), ..eof(316.9) };
+        assert_eq!(Status::of(Some(&want), &timed, hold, tolerance), Status::Met);
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub struct Verdict {
     /// times may read up to this much late.
     #[serde(default, with = "opt_secs", skip_serializing_if = "Option::is_none")]
     pub broker_lag: Option<Duration>,
+    /// How late the broker ran from its last PING to the end, timed on the run's own connection
+    /// ([`SessionRecord::broker_late`]): its times may read up to this much late too.
+    #[serde(default, with = "opt_secs", skip_serializing_if = "Option::is_none")]
+    pub broker_late: Option<Duration>,
 }
 
 impl Verdict {
@@ -63,9 +67,10 @@ impl Verdict {
     }
 
     /// [`Verdict::broker_time`] as read: up to the upgrade span later, or up to the broker's lag
-    /// earlier, truly.
+    /// (the longer of [`Verdict::broker_lag`] and [`Verdict::broker_late`]) earlier, truly.
     pub fn broker_reading(&self) -> Option<Reading> {
-        self.broker_time().map(|at| Reading { at, span: self.upgrade_span.unwrap_or_default(), lag: self.broker_lag.unwrap_or_default() })
+        let lag = self.broker_lag.max(self.broker_late).unwrap_or_default();
+        self.broker_time().map(|at| Reading { at, span: self.upgrade_span.unwrap_or_default(), lag })
     }
 }
 
@@ -343,6 +348,7 @@ pub fn decide(record: &SessionRecord) -> Verdict {
     v.answered = d.answered;
     v.upgrade_span = record.upgrade_span;
     v.broker_lag = record.broker_lag;
+    v.broker_late = record.broker_late;
     match d.reason {
         Reason::BrokerClosed { code, reason, .. } => {
             v.close_code = code;
@@ -469,6 +475,7 @@ pub fn error(cause: impl Into<String>) -> Verdict {
         answered: None,
         upgrade_span: None,
         broker_lag: None,
+        broker_late: None,
     }
 }
 

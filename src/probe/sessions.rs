@@ -351,6 +351,7 @@ impl Ctx<'_> {
                         ],
                         started: started.clone(),
                         tls: self.command_tls.clone(),
+                        lateness: None,
                     };
                     command::run(&spec).await
                 }

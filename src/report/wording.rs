@@ -116,6 +116,14 @@ pub fn run_line(r: &RunResult) -> String {
                 longest.div_f64(f64::from(r.speed)).as_millis()
             ));
         }
+        if let Some((median, longest)) = r.broker_late().filter(|(_, longest)| *longest >= std::time::Duration::from_secs(1)) {
+            s.push_str(&format!(
+                "; between their PINGs and the sessions' ends they ran up to {} late by the run's own PINGs (median {}, {} ms of real time at most)",
+                fmt_secs(longest),
+                fmt_secs(median),
+                longest.div_f64(f64::from(r.speed)).as_millis()
+            ));
+        }
     }
     for l in &r.left_out {
         s.push_str(&format!("; left out: {} — {}", l.column, l.why));

@@ -24,6 +24,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::client::command::{self, CommandSpec};
 use crate::client::service::{self, Service};
+use crate::client::lateness::Lateness;
 use crate::client::{self, contract, SessionSpec, Started};
 use crate::engine::broker::{self, Broker, ClockAsk, StartEvent};
 use crate::engine::network;
@@ -382,6 +383,8 @@ struct Endpoint {
     tls: Option<Arc<RunTls>>,
     /// The proxy in between: its label (`nginx 1.22.1-9`) and container id.
     proxy: Option<(String, String)>,
+    /// How late the broker runs, timed by the run's own connection (accelerated runs).
+    lateness: Option<Lateness>,
 }
 
 /// The proxies of one row, by name: running, or why not (said once for the row).
@@ -395,11 +398,11 @@ fn endpoint(cx: &RunContext<'_>, broker: &Broker, proxies: &RowProxies, cell: &C
         None => Err("not run: the run made no TLS certificate".to_string()),
     };
     match cell.route {
-        Route::Direct => Ok(Endpoint { host: broker.host.clone(), port: broker.port(cell.column.transport()), tls: None, proxy: None }),
+        Route::Direct => Ok(Endpoint { host: broker.host.clone(), port: broker.port(cell.column.transport()), tls: None, proxy: None, lateness: None }),
         Route::Tls => {
             let tls = run_tls()?;
             let port = broker.wss_port.ok_or("not run: the broker has no wss listener")?;
-            Ok(Endpoint { host: broker.host.clone(), port, tls: Some(tls), proxy: None })
+            Ok(Endpoint { host: broker.host.clone(), port, tls: Some(tls), proxy: None, lateness: None })
         }
         Route::Proxy { proxy: name, tls } => {
             let proxy = match proxies.get(&name) {
@@ -410,9 +413,9 @@ fn endpoint(cx: &RunContext<'_>, broker: &Broker, proxies: &RowProxies, cell: &C
             let id = Some((proxy.label(), proxy.container.id().to_string()));
             if tls {
                 let port = proxy.wss_port.ok_or_else(|| format!("not run: proxy {} has no TLS listener", proxy.label()))?;
-                Ok(Endpoint { host: proxy.host.clone(), port, tls: Some(run_tls()?), proxy: id })
+                Ok(Endpoint { host: proxy.host.clone(), port, tls: Some(run_tls()?), proxy: id, lateness: None })
             } else {
-                Ok(Endpoint { host: proxy.host.clone(), port: proxy.ws_port, tls: None, proxy: id })
+                Ok(Endpoint { host: proxy.host.clone(), port: proxy.ws_port, tls: None, proxy: id, lateness: None })
             }
         }
     }
@@ -627,11 +630,19 @@ async fn run_tag(cx: &RunContext<'_>, tag: String, cells: Vec<Cell>) -> (TagResu
     };
     let (proxies, proxy_facts, proxy_tickets) = start_proxies(cx, &tag, &broker, &cells).await;
     info.proxies = proxy_facts;
+    // On an accelerated clock, how late the broker runs, timed on a connection of the run's own
+    // while its sessions run (`client::lateness`).
+    let lateness = (plan.speed > 1 && plan.transports().contains(&Transport::Ws)).then(|| {
+        let listener = Listener::plain(Transport::Ws, broker.host.clone(), broker.port(Transport::Ws));
+        let probe = Probe::new(&plan.broker.username, &plan.broker.password);
+        Lateness::watch(listener, probe, format!("mm-lateness-{}", cx.run_id), &client::proxy::relays())
+    });
     let sessions = cells.into_iter().map(|cell| {
-        let at = endpoint(cx, &broker, &proxies, &cell);
+        let at = endpoint(cx, &broker, &proxies, &cell).map(|at| Endpoint { lateness: lateness.clone(), ..at });
         run_cell(cx, &broker, cell, at)
     });
     let results: Vec<(CellResult, Option<String>)> = join_all(sessions).await;
+    drop(lateness);
     // The proxies go before the broker they stand in front of; an engine that went away and
     // is not back gets one short try (the reaper and the next run remove the rest).
     let bound = removal_bound(cx.engine);
@@ -730,6 +741,7 @@ fn spawn_session(cx: &RunContext<'_>, cell: &Cell, at: &Endpoint, prepared: Prep
                 extra_env: prepared.extra_env,
                 started: started.clone(),
                 tls: at.tls.clone(),
+                lateness: at.lateness.clone(),
             };
             match prepared.runtime {
                 Some(runtime) => tokio::spawn(async move { client::runtime::run(&spec, &runtime).await }),

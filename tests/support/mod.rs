@@ -104,6 +104,7 @@ pub fn command_spec(client: mosquitto_matrix::plan::CommandClient, port: u16, ti
         extra_env: Vec::new(),
         started: Default::default(),
         tls: None,
+        lateness: None,
     }
 }
 

@@ -107,6 +107,9 @@ pub struct State {
     /// its own timers may have run while the session held (its CONNACK, at the start, may
     /// wait on a broker still warming up).
     broker_lag: Duration,
+    /// How late the broker ran from its last PING to the session's end, timed apart from the
+    /// session (`client::lateness`), in broker time.
+    ran_late: Duration,
     ending: Option<(Duration, Ending)>,
     /// Waits to run of a thread at the clients' priority or of the proxies (`client::meter`):
     /// when each ended, in broker time since the connection began, and how long it was, in real
@@ -139,6 +142,7 @@ impl State {
             connect_at: None,
             longest_silence: Duration::ZERO,
             broker_lag: Duration::ZERO,
+            ran_late: Duration::ZERO,
             ending: None,
             cpu_waits: Vec::new(),
             record,
@@ -312,6 +316,29 @@ impl State {
     /// until `t` (`client::meter`).
     pub fn cpu_waited(&mut self, t: Duration, length: Duration) {
         self.cpu_waits.push((t, length));
+    }
+
+    /// The span, in broker time since the connection began, over which how late the broker
+    /// ran bears on how the session ended: from the broker's last PING before the end
+    /// (libwebsockets' window runs from it), or from the end itself, to the end. It begins a
+    /// little before (`blame::READ_NEAR` of real time): a broker that could not run sends its
+    /// overdue PING when it runs again, as the run's own PING out in that stall comes back.
+    /// `None` while nothing ended the session.
+    pub fn lateness_span(&self) -> Option<(Duration, Duration)> {
+        let t = self.ending.as_ref()?.0;
+        let at = self.rel(t);
+        let from = blame::last_ping(&self.record.frames, at).map_or(t, |ping| t.saturating_sub(at - ping.at));
+        Some((from.saturating_sub(blame::READ_NEAR.mul_f64(self.rules.speed.max(1.0))), t))
+    }
+
+    /// The broker ran `lag` (broker time) late over [`State::lateness_span`], as timed apart
+    /// from the session (`client::lateness`). A time read then may have been meant that much
+    /// earlier, and a hang-up sooner than libwebsockets' window, or a session outliving a late
+    /// PONG, may be the machine's; the rules that turn a broker's end into ERROR for a broker
+    /// running late ([`OVERRUN`](State::decide)) go by its answers to the client alone.
+    pub fn ran_late(&mut self, lag: Duration) {
+        self.ran_late = lag;
+        self.record.broker_late = (!lag.is_zero()).then_some(lag);
     }
 
     /// Whether something has ended the session.

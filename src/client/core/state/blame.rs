@@ -30,7 +30,7 @@ const MIN_SILENCE: Duration = Duration::from_millis(100);
 
 /// How close (real time) the end of a wait to run must come to a read for the read to count as
 /// late by that wait: the meter ticks every 5 ms and notes waits of 20 ms or more.
-const READ_NEAR: Duration = Duration::from_millis(20);
+pub(super) const READ_NEAR: Duration = Duration::from_millis(20);
 
 /// How much shorter than libwebsockets' window a PING-to-hang-up gap may read and still be the
 /// whole window: at ×30 a proxy reads the two up to 30 ms (real) apart from when they left.
@@ -40,6 +40,10 @@ const WINDOW_SLACK: Duration = Duration::from_secs(1);
 /// on nothing of the broker's, stops being a measurement on an accelerated clock: half of
 /// libwebsockets' PONG window ([`State::overrun`]).
 const OVERRUN: Duration = Duration::from_secs(5);
+
+/// Where a broker's lag was seen ([`State::lag_seen`]): its answers to the client's PINGREQs,
+/// and the PINGs the run times on a connection of its own (`client::lateness`).
+const LAG_SEEN: &str = "to answer this client's PINGREQs or the run's own PINGs";
 
 /// What a client owes a broker after its PING ([`State::owed`]).
 const OWED_PONG: &str = "its answer to the broker's PING";
@@ -291,15 +295,15 @@ impl State {
         let gap = at - ping.at;
         let real = |d: Duration| d.div_f64(self.rules.speed).as_millis();
         let lagged = format!(
-            "and the broker took up to {:.1} s ({} ms of real time, clocks ×{}) to answer this client's PINGREQs",
-            self.broker_lag.as_secs_f64(),
-            real(self.broker_lag),
+            "and the broker took up to {:.1} s ({} ms of real time, clocks ×{}) {LAG_SEEN}",
+            self.lag_seen().as_secs_f64(),
+            real(self.lag_seen()),
             self.rules.speed
         );
         let pong = first_pong(frames, ping.at).filter(|p| p.at <= at);
         // A PONG in the window, and a broker that lagged as long as it then had it: the
         // broker's timer may have fired before it read the PONG.
-        if let Some(pong) = pong.filter(|p| p.at - ping.at < LWS_PONG_WINDOW && self.broker_lag >= at - p.at) {
+        if let Some(pong) = pong.filter(|p| p.at - ping.at < LWS_PONG_WINDOW && self.lag_seen() >= at - p.at) {
             let detail = format!(
                 "the broker ended the connection {:.1} s after its PING at {:.1} s, which the client answered {:.1} s after it, {lagged}: \
                  its timer may have fired before it read the PONG; not a broker drop (run at a lower speed, or with fewer copies)",
@@ -313,7 +317,7 @@ impl State {
         let unanswered = self.owed(t).is_some_and(|(what, _)| what == OWED_PONG);
         let why = if unanswered && gap.div_f64(self.rules.speed) < MIN_SILENCE {
             format!("{} ms of real time (clocks ×{}), before the client could answer", real(gap), self.rules.speed)
-        } else if self.broker_lag >= shortfall {
+        } else if self.lag_seen() >= shortfall {
             lagged
         } else {
             return None;
@@ -435,24 +439,30 @@ impl State {
         let ping = frames.iter().find(|f| f.direction == Direction::Received && f.opcode == opcode::PING)?;
         let pong = first_pong(frames, ping.at)?;
         let margin = (pong.at - ping.at).checked_sub(LWS_PONG_WINDOW)?;
-        if self.broker_lag < margin {
+        if self.lag_seen() < margin {
             return None;
         }
         let real = |d: Duration| d.div_f64(self.rules.speed).as_secs_f64() * 1000.0;
         Some(End::HarnessError {
             detail: format!(
                 "the session outlived a PONG {:.1} s after the broker's PING at {:.1} s, {:.1} s past libwebsockets' {} s window, \
-                 but the broker took up to {:.1} s to answer this client ({:.0} ms of real time, clocks ×{}): a hang-up that late \
+                 but the broker took up to {:.1} s ({:.0} ms of real time, clocks ×{}) {LAG_SEEN}: a hang-up that late \
                  could have been under way unseen; not a measurement of the broker's window (run at a lower speed, or with fewer copies)",
                 (pong.at - ping.at).as_secs_f64(),
                 ping.at.as_secs_f64(),
                 margin.as_secs_f64(),
                 LWS_PONG_WINDOW.as_secs(),
-                self.broker_lag.as_secs_f64(),
-                real(self.broker_lag),
+                self.lag_seen().as_secs_f64(),
+                real(self.lag_seen()),
                 self.rules.speed
             ),
         })
+    }
+
+    /// The most a broker's timers may have run late, from all that was seen of it: its answers
+    /// to the client's PINGREQs, and the run's own PINGs around the session's end.
+    fn lag_seen(&self) -> Duration {
+        self.broker_lag.max(self.ran_late)
     }
 }
 
@@ -479,7 +489,7 @@ fn waited_within(waits: &[(Duration, Duration)], since: Duration, t: Duration, s
 }
 
 /// The broker's last WebSocket PING at or before `at` (record time), if one came.
-fn last_ping(frames: &[FrameSeen], at: Duration) -> Option<&FrameSeen> {
+pub(super) fn last_ping(frames: &[FrameSeen], at: Duration) -> Option<&FrameSeen> {
     frames.iter().rfind(|f| f.direction == Direction::Received && f.opcode == opcode::PING && f.at <= at)
 }
 
