@@ -239,6 +239,7 @@ async fn cells_run_through_the_proxy_with_matrix_service_each_ok_in_one_browser(
         extra_env: s.env(),
         started: Default::default(),
         tls: None,
+        lateness: None,
     });
     let runs: Vec<_> = cells.map(|spec| tokio::spawn(async move { command::run(&spec).await })).collect();
     for r in runs {
@@ -294,6 +295,7 @@ fn runtime_cell(port: u16, id: &str, hold: Duration) -> CommandSpec {
         extra_env: Vec::new(),
         started: Default::default(),
         tls: None,
+        lateness: None,
     }
 }
 

@@ -150,6 +150,7 @@ async fn bookworm_behind_each_reverse_proxy_with_the_paho_java_and_rfc6455_and_n
                     extra_env,
                     started: Started::new(),
                     tls: run_tls.clone(),
+                    lateness: None,
                 };
                 let (route, name) = (route.clone(), column.name().to_string());
                 sessions.push(async move {

@@ -59,6 +59,7 @@ async fn accelerated(profile: Profile, speed: u32) -> Verdict {
         extra_env: if speed > 1 { clock::clock_env(&library.to_string_lossy(), speed) } else { Vec::new() },
         started: Default::default(),
         tls: None,
+        lateness: None,
     };
     let record = command::run(&spec).await;
     peer.finish().await;

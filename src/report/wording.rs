@@ -108,21 +108,12 @@ pub fn run_line(r: &RunResult) -> String {
         s = format!("{s}, {words} (times in broker time)");
         // How late the brokers ran is what an accelerated clock multiplies: say it when it
         // reached a second of broker time.
-        if let Some((median, longest)) = r.broker_lag().filter(|(_, longest)| *longest >= std::time::Duration::from_secs(1)) {
-            s.push_str(&format!(
-                "; brokers answered PINGREQs up to {} late (median {}, {} ms of real time at most)",
-                fmt_secs(longest),
-                fmt_secs(median),
-                longest.div_f64(f64::from(r.speed)).as_millis()
-            ));
-        }
-        if let Some((median, longest)) = r.broker_late().filter(|(_, longest)| *longest >= std::time::Duration::from_secs(1)) {
-            s.push_str(&format!(
-                "; between their PINGs and the sessions' ends they ran up to {} late by the run's own PINGs (median {}, {} ms of real time at most)",
-                fmt_secs(longest),
-                fmt_secs(median),
-                longest.div_f64(f64::from(r.speed)).as_millis()
-            ));
+        let lags = [("brokers answered PINGREQs", r.broker_lag()), ("between their PINGs and the sessions' ends they ran, by the run's own PINGs,", r.broker_late())];
+        for (what, lag) in lags {
+            if let Some((median, longest)) = lag.filter(|(_, longest)| *longest >= std::time::Duration::from_secs(1)) {
+                let real = longest.div_f64(f64::from(r.speed)).as_millis();
+                s.push_str(&format!("; {what} up to {} late (median {}, {real} ms of real time at most)", fmt_secs(longest), fmt_secs(median)));
+            }
         }
     }
     for l in &r.left_out {
