@@ -3,9 +3,9 @@
 //!
 //! A broker answers a WebSocket PING at once when it runs. The run keeps one connection of its
 //! own to each accelerated broker (a [`Lateness`]) and times a PING on it every [`INTERVAL`]
-//! of real time, one at a time, on the proxies' runtime: a PING that takes long was sent while
-//! the broker, or the proxies reading it, could not run, and a timer of the broker's that was
-//! due then fired that late. A cell's proxy asks, once the session ended, how late the broker
+//! of real time, one at a time, on the proxies' runtime, from when it was due: a PING that
+//! takes long went out while the broker could not run (a timer of the broker's due then fired
+//! that late), or the proxies' runtime could not (it read what the broker sent that late). A cell's proxy asks, once the session ended, how late the broker
 //! ran from the broker's last PING to the session's end ([`Lateness::within`]); the session
 //! core counts that as its broker's lag (`SessionRecord::broker_lag`), beside its own
 //! PINGREQs' answers, which come only once a keepalive. Measured at ×30 with 8 copies: hang-ups
@@ -18,6 +18,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::engine::link::{Link, Listener, Probe};
@@ -29,7 +30,12 @@ pub const INTERVAL: Duration = Duration::from_millis(50);
 /// The most samples kept per broker: an hour at [`INTERVAL`].
 const KEPT: usize = 72_000;
 
-/// One timed PING: when it went out and when its PONG came back, in real time.
+/// How long (real time) a question about a span waits for a PING that went out in it and is
+/// still out: a broker that stalls answers it when it runs again, and a session it ended in
+/// that stall is judged as soon as it ended.
+pub const SETTLE: Duration = Duration::from_secs(1);
+
+/// One timed PING: when it was due to go out and when its PONG came back, in real time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Sample {
     sent: Instant,
@@ -39,12 +45,16 @@ struct Sample {
 #[derive(Debug)]
 struct Inner {
     samples: Mutex<Vec<Sample>>,
+    /// When the PING still out went out; `None` between PINGs and once the connection ended.
+    out: Mutex<Option<Instant>>,
+    /// Told each time `out` is cleared.
+    back: Notify,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(task) = self.task.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(task) = lock(&self.task).take() {
             task.abort();
         }
     }
@@ -67,36 +77,62 @@ impl Lateness {
     /// late shows too). Returns at once: samples come once the connection is open; a
     /// connection that cannot open gives none.
     pub fn watch(listener: Listener, probe: Probe, client_id: String, on: &tokio::runtime::Handle) -> Lateness {
-        let inner = Arc::new(Inner { samples: Mutex::new(Vec::new()), task: Mutex::new(None) });
+        let inner = Arc::new(Inner { samples: Mutex::new(Vec::new()), out: Mutex::new(None), back: Notify::new(), task: Mutex::new(None) });
         let weak = Arc::downgrade(&inner);
         let task = on.spawn(async move {
             let Ok((mut link, 0)) = Link::open(&listener, &probe, &client_id, 0).await else { return };
-            let mut next = tokio::time::Instant::now();
+            let mut next = Instant::now();
             loop {
-                tokio::time::sleep_until(next).await;
-                let sent = Instant::now();
-                if link.ping().await.is_err() {
+                tokio::time::sleep_until(next.into()).await;
+                // Timed from when it was due: a runtime that could not run sends it late, and
+                // reads what its sessions were sent that late too.
+                let due = next;
+                let Some(inner) = weak.upgrade() else { return };
+                *lock(&inner.out) = Some(due);
+                drop(inner);
+                let answered = link.ping().await;
+                let back = Instant::now();
+                let Some(inner) = weak.upgrade() else { return };
+                if answered.is_ok() {
+                    let mut samples = lock(&inner.samples);
+                    if samples.len() >= KEPT {
+                        samples.drain(..KEPT / 2);
+                    }
+                    samples.push(Sample { sent: due, answered: back });
+                }
+                *lock(&inner.out) = None;
+                inner.back.notify_waiters();
+                if answered.is_err() {
                     return;
                 }
-                let Some(inner) = weak.upgrade() else { return };
-                let mut samples = inner.samples.lock().unwrap_or_else(|p| p.into_inner());
-                if samples.len() >= KEPT {
-                    samples.drain(..KEPT / 2);
-                }
-                samples.push(Sample { sent, answered: Instant::now() });
-                next = tokio::time::Instant::from_std(sent) + INTERVAL;
+                next = (due + INTERVAL).max(back);
             }
         });
-        *inner.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        *lock(&inner.task) = Some(task);
         Lateness(inner)
     }
 
     /// The longest a PING took (real time) among those out at some time from `from` to `to`:
-    /// how late the broker may have run then. Zero when none was timed.
-    pub fn within(&self, from: Instant, to: Instant) -> Duration {
-        let samples = self.0.samples.lock().unwrap_or_else(|p| p.into_inner());
-        longest_within(&samples, from, to)
+    /// how late the broker may have run then. A PING that went out by `to` and is still out
+    /// is waited for, up to [`SETTLE`]; one the broker never answers counts for nothing. Zero
+    /// when none was timed.
+    pub async fn within(&self, from: Instant, to: Instant) -> Duration {
+        let settled = tokio::time::Instant::now() + SETTLE;
+        loop {
+            // Asked to be told before looking, so that an answer in between is not missed.
+            let back = self.0.back.notified();
+            tokio::pin!(back);
+            back.as_mut().enable();
+            if !lock(&self.0.out).is_some_and(|sent| sent <= to) || tokio::time::timeout_at(settled, back).await.is_err() {
+                break;
+            }
+        }
+        longest_within(&lock(&self.0.samples), from, to)
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The longest round trip among `samples` out at some time from `from` to `to` (one that went
@@ -127,5 +163,44 @@ mod tests {
         assert_eq!(longest_within(&samples, t0 + ms(300), t0 + ms(700)), ms(400));
         assert_eq!(longest_within(&samples, t0 + ms(660), t0 + ms(665)), Duration::ZERO);
         assert_eq!(longest_within(&[], t0, t0 + ms(1)), Duration::ZERO);
+    }
+
+    fn unwatched() -> Lateness {
+        Lateness(Arc::new(Inner { samples: Mutex::new(Vec::new()), out: Mutex::new(None), back: Notify::new(), task: Mutex::new(None) }))
+    }
+
+    #[tokio::test]
+    async fn a_ping_still_out_when_asked_is_waited_for_and_counts_once_answered() {
+        // The broker stalls: the PING went out before the session's end and comes back 80 ms
+        // after the question.
+        let lateness = unwatched();
+        let sent = Instant::now();
+        *lock(&lateness.0.out) = Some(sent);
+        let inner = Arc::clone(&lateness.0);
+        let answer = tokio::spawn(async move {
+            tokio::time::sleep(ms(80)).await;
+            lock(&inner.samples).push(Sample { sent, answered: Instant::now() });
+            *lock(&inner.out) = None;
+            inner.back.notify_waiters();
+        });
+        let late = lateness.within(sent, sent + ms(1)).await;
+        assert!(late >= ms(80) && late < SETTLE, "{late:?}");
+        answer.await.expect("the answer");
+    }
+
+    #[tokio::test]
+    async fn a_ping_never_answered_counts_for_nothing_after_the_settling_bound() {
+        let lateness = unwatched();
+        let sent = Instant::now();
+        *lock(&lateness.0.out) = Some(sent);
+        let asked = Instant::now();
+        assert_eq!(lateness.within(sent, sent + ms(1)).await, Duration::ZERO);
+        assert!(asked.elapsed() >= SETTLE, "waited {:?}", asked.elapsed());
+        // A PING that went out after the span is not waited for.
+        let lateness = unwatched();
+        *lock(&lateness.0.out) = Some(Instant::now());
+        let asked = Instant::now();
+        assert_eq!(lateness.within(sent, sent + ms(1)).await, Duration::ZERO);
+        assert!(asked.elapsed() < SETTLE);
     }
 }

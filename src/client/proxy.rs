@@ -182,11 +182,11 @@ async fn serve(
     if let Some(e) = first_error {
         return Err(e);
     }
+    if let (Some((r, origin)), Some(lateness)) = (&recorder, &watch.lateness) {
+        note_lateness(r, *origin, lateness).await;
+    }
     let record = recorder.map(|(r, origin)| {
         note_cpu_waits(&r, origin);
-        if let Some(lateness) = &watch.lateness {
-            note_lateness(&r, origin, lateness);
-        }
         match Arc::try_unwrap(r) {
             Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()).finish(),
             Err(shared) => take(&shared),
@@ -207,12 +207,12 @@ fn note_cpu_waits(recorder: &Mutex<Recorder>, origin: Instant) {
 
 /// Hands the recorder how late its broker ran (timed by the run's own connection to it) from
 /// the broker's last PING to the session's end, the span where a late timer changes a reading.
-fn note_lateness(recorder: &Mutex<Recorder>, origin: Instant, lateness: &Lateness) {
+async fn note_lateness(recorder: &Mutex<Recorder>, origin: Instant, lateness: &Lateness) {
     let origin = origin.into_std();
-    let mut recorder = recorder.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((from, to)) = recorder.lateness_span() {
-        let late = lateness.within(origin + from, origin + to);
-        recorder.ran_late(late);
+    let span = recorder.lock().unwrap_or_else(|p| p.into_inner()).lateness_span();
+    if let Some((from, to)) = span {
+        let late = lateness.within(origin + from, origin + to).await;
+        recorder.lock().unwrap_or_else(|p| p.into_inner()).ran_late(late);
     }
 }
 
