@@ -696,6 +696,30 @@ mod tests {
     }
 
     #[test]
+    fn a_broker_running_late_still_hangs_up_on_a_profile_that_keeps_back_its_pong_and_the_eof_stays_the_brokers() {
+        // ×30: PINGREQs answered 6 s (0.2 s real) late, the PING, and the hang-up 11 s later:
+        // no-pong never answers, so nothing the broker's lag could mix up; its time is allowed.
+        let hung_up = |column: &str| {
+            let mut r = connected(Watch { speed: 30.0, column: column.into(), ..watch() });
+            let (pingreq, pingresp) = (mqtt::encode(&Packet::PingReq), mqtt::encode(&Packet::PingResp));
+            for k in 1..=4 {
+                r.bytes(Party::Client, s(1.0 + 2.0 * f64::from(k)), &frame::encode(opcode::BINARY, &pingreq, true));
+                r.bytes(Party::Broker, s(1.2 + 2.0 * f64::from(k)), &frame::encode(opcode::BINARY, &pingresp, false));
+            }
+            r.bytes(Party::Broker, s(11.0), &frame::encode(opcode::PING, b"", false));
+            r.closed(Party::Broker, s(11.0 + 11.0 / 30.0), SocketEnd::Eof);
+            r.closed(Party::Client, s(11.6), SocketEnd::Eof);
+            r.finish()
+        };
+        let record = hung_up("no-pong");
+        assert!(matches!(record.end, End::SocketEnded { how: SocketEnd::Eof, .. }), "{:?}", record.end);
+        assert!(record.broker_lag.is_some_and(|lag| (lag.as_secs_f64() - 6.0).abs() < 1e-6), "{:?}", record.broker_lag);
+        // A client that could have answered: the same lag leaves no measurement.
+        let record = hung_up("rfc6455");
+        assert!(matches!(&record.end, End::HarnessError { detail } if detail.contains("took up to 6.0 s")), "{:?}", record.end);
+    }
+
+    #[test]
     fn on_an_accelerated_clock_a_broker_running_5_s_late_leaves_no_measurement_of_how_the_session_ended() {
         // ×30, 12 copies: a built-in client's own keepalive rule ended the session on a PINGREQ
         // the broker had not answered for 60 s (2 s real); another broker answered PINGREQs up to

@@ -415,6 +415,12 @@ impl State {
         }
         let overrun = self.overrun(t);
         let Ending::Client(how) = ending else {
+            // A client that keeps back its PONG on purpose is hung up on after the PING however
+            // late the broker runs: such an end is the broker's window, only its time read late
+            // (and allowed that much, `Reading::lag`).
+            if self.rules.withholds_pong && blame::last_ping(&self.record.frames, at).is_some() {
+                return broker(ending);
+            }
             return overrun.or_else(|| broker(ending));
         };
         if let Some(error) = self.late_pong_unseen() {
