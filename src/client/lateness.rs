@@ -5,10 +5,11 @@
 //! own to each accelerated broker (a [`Lateness`]) and times a PING on it every [`INTERVAL`]
 //! of real time, one at a time, on the proxies' runtime, from when it was due: a PING that
 //! takes long went out while the broker could not run (a timer of the broker's due then fired
-//! that late), or the proxies' runtime could not (it read what the broker sent that late). A cell's proxy asks, once the session ended, how late the broker
-//! ran from the broker's last PING to the session's end ([`Lateness::within`]); the session
-//! core counts that as its broker's lag (`SessionRecord::broker_lag`), beside its own
-//! PINGREQs' answers, which come only once a keepalive. Measured at ×30 with 8 copies: hang-ups
+//! that late), or while the proxies' runtime could not (it read what the broker sent that
+//! late). A cell's proxy asks, once the session ended, how late things ran from the broker's
+//! last PING to the session's end ([`Lateness::within`]); the session core records that as
+//! `SessionRecord::broker_late`, beside how late the broker answered the client's own PINGREQs
+//! (`broker_lag`), which come only once a keepalive. Measured at ×30 with 8 copies: hang-ups
 //! read 1.3–3 s (40–100 ms real) after libwebsockets' 310 s from brokers whose PINGREQ answers
 //! had lagged 0.06–1.4 s.
 //!

@@ -334,8 +334,8 @@ impl State {
     /// The broker ran `lag` (broker time) late over [`State::lateness_span`], as timed apart
     /// from the session (`client::lateness`). A time read then may have been meant that much
     /// earlier, and a hang-up sooner than libwebsockets' window, or a session outliving a late
-    /// PONG, may be the machine's; the rules that turn a broker's end into ERROR for a broker
-    /// running late ([`OVERRUN`](State::decide)) go by its answers to the client alone.
+    /// PONG, may be the machine's; the rule that turns a late broker's end into ERROR (in
+    /// [`State::decide`]) goes by its answers to the client's PINGREQs alone.
     pub fn ran_late(&mut self, lag: Duration) {
         self.ran_late = lag;
         self.record.broker_late = (!lag.is_zero()).then_some(lag);
