@@ -264,6 +264,17 @@ impl State {
         Some(End::HarnessError { detail })
     }
 
+    /// For the rules of a PING's answer: on an accelerated clock, a connected session of a
+    /// client that owes PINGs an answer, ended at `t`; the end's time since the session's zero
+    /// and the broker's last PING before it.
+    fn pinged_before(&self, t: Duration) -> Option<(Duration, &FrameSeen)> {
+        if self.rules.speed <= 1.0 || self.rules.withholds_pong || self.connack_at.is_none() {
+            return None;
+        }
+        let at = self.rel(t);
+        Some((at, last_ping(&self.record.frames, at)?))
+    }
+
     /// On an accelerated clock the broker ended the session at `t` sooner after its PING than
     /// libwebsockets' [`LWS_PONG_WINDOW`], where the window was short because the PING left or
     /// was read late, the hang-up keeping its own time:
@@ -286,12 +297,8 @@ impl State {
     ///
     /// At real time such readings stay the broker's end: no broker runs seconds late.
     fn window_shortened(&self, t: Duration) -> Option<End> {
-        if self.rules.speed <= 1.0 || self.rules.withholds_pong || self.connack_at.is_none() {
-            return None;
-        }
-        let at = self.rel(t);
+        let (at, ping) = self.pinged_before(t)?;
         let frames = &self.record.frames;
-        let ping = last_ping(frames, at)?;
         let gap = at - ping.at;
         let real = |d: Duration| d.div_f64(self.rules.speed).as_millis();
         let lagged = format!(
@@ -337,15 +344,12 @@ impl State {
     /// of the time from the PING to the end (both as read; of libwebsockets' 10 s at most),
     /// while in real time it took less than that time in broker seconds: at real time the same
     /// client would have answered in time. The clock multiplied the client's reaction (slowed
-    /// inside its own process: a busy runtime), so the end cannot be told from a broker drop. Measured at ×30, 8 copies: Paho Python's PONG 277 ms (real)
-    /// after a PING that libwebsockets sent 90 ms late, its 310 s hang-up 12 ms after the PONG.
+    /// inside its own process: a busy runtime), so the end cannot be told from a broker drop.
+    /// Measured at ×30, 8 copies: Paho Python's PONG 277 ms (real) after a PING that
+    /// libwebsockets sent 90 ms late, its 310 s hang-up 12 ms after the PONG.
     fn reaction_multiplied(&self, t: Duration) -> Option<End> {
-        if self.rules.speed <= 1.0 || self.rules.withholds_pong || self.connack_at.is_none() {
-            return None;
-        }
-        let at = self.rel(t);
+        let (at, ping) = self.pinged_before(t)?;
         let frames = &self.record.frames;
-        let ping = last_ping(frames, at)?;
         // The client's PONG, before the end or after it: one that came after the broker had hung
         // up still shows how slowly the client answered.
         let pong = first_pong(frames, ping.at)?;
