@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use mosquitto_matrix::client::command::{self, MAX_LINE, TAIL_LINES};
+use mosquitto_matrix::engine::priority;
 use mosquitto_matrix::judge::record::{End, Party, SessionRecord};
 use mosquitto_matrix::judge::verdict::{self, Verdict};
 use mosquitto_matrix::plan::{CommandClient, Outcome, Profile, Timing, Transport};
@@ -299,6 +300,30 @@ async fn a_client_that_connects_and_never_subscribes_or_exits_is_killed_at_the_b
     let bound = t.hold + t.round_trip_timeout + t.setup_timeout;
     assert!(took >= bound && took < bound + command::TERM_GRACE + Duration::from_secs(2), "{took:?}");
     assert!(record.process.as_ref().is_some_and(|p| p.killed));
+}
+
+/// A client program starts at the clients' niceness, so that its start-up gives way to the
+/// brokers, and runs at the answering niceness once its broker accepted the session
+/// (`engine::priority::raise_client`): from then on it answers the brokers' PINGs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_program_gives_way_while_it_starts_and_answers_at_the_answering_niceness_once_accepted() {
+    // Its niceness before CONNACK; after it, the first other niceness it sees (it waits at
+    // most 3 s for the harness to raise it, polling, since nothing tells it), then it exits.
+    let before = "import os\nfirst = os.getpriority(os.PRIO_PROCESS, 0)\n";
+    let after = "end = time.time() + 3\n\
+         while os.getpriority(os.PRIO_PROCESS, 0) == first and time.time() < end: time.sleep(0.01)\n\
+         print('niceness: %d then %d' % (first, os.getpriority(os.PRIO_PROCESS, 0)), flush=True)";
+    let mut client = python("raised", after);
+    client.command[2] = format!("{before}{}", client.command[2]);
+    let (record, _, _) = run_against_peer(client, quick()).await;
+    let tail = record.process.map(|p| p.tail).unwrap_or_default();
+    let want = if rustix::process::geteuid().is_root() {
+        format!("niceness: {} then {}", priority::CLIENT_NICENESS, priority::ANSWERING_NICENESS)
+    } else {
+        // Lowering a niceness needs root or CAP_SYS_NICE: it stays where it started.
+        format!("niceness: {0} then {0}", priority::CLIENT_NICENESS)
+    };
+    assert!(tail.contains(&want), "{tail:?}, want {want:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -240,7 +240,7 @@ async fn the_built_in_runtime_answers_a_bad_header_with_an_error_and_exit_2_and_
 }
 
 /// A runtime starts at the clients' niceness and, once it said it is ready, runs at the
-/// runtimes' (`engine::priority::raise_runtime`): from then on it mostly answers PINGs.
+/// runtimes' (`engine::priority::raise_client`): from then on it mostly answers PINGs.
 #[tokio::test]
 async fn a_runtime_runs_at_the_runtimes_niceness_once_it_is_ready() {
     let rt = start(&command::builtin_command(Profile::Rfc6455, &timing(40))).await;
@@ -248,7 +248,7 @@ async fn a_runtime_runs_at_the_runtimes_niceness_once_it_is_ready() {
     // Field 19 (niceness), counted after the command name's closing parenthesis.
     let nice: i32 = stat[stat.rfind(')').expect("a name") + 2..].split_whitespace().nth(16).and_then(|n| n.parse().ok()).expect("a niceness");
     let allowed = rustix::process::geteuid().is_root();
-    let want = if allowed { priority::RUNTIME_NICENESS } else { priority::CLIENT_NICENESS };
+    let want = if allowed { priority::ANSWERING_NICENESS } else { priority::CLIENT_NICENESS };
     assert_eq!(nice, want, "root: {allowed}");
     rt.stop().await;
 }

@@ -20,6 +20,7 @@ pub use crate::client::cell::CommandSpec;
 use crate::client::contract::ContractEnv;
 use crate::client::groups::Group;
 use crate::client::output::drain;
+use crate::engine::priority;
 use crate::judge::record::SessionRecord;
 use crate::plan::column::SELF_PROGRAM;
 use crate::plan::{CommandClient, Profile, Timing};
@@ -128,6 +129,15 @@ fn spawn(spec: &CommandSpec, env: &ContractEnv) -> Result<Child, String> {
     })
 }
 
+/// Once the cell's session is accepted, its program's group to `engine::priority`'s answering
+/// niceness: its start-up gave way to the brokers, its answers to their PINGs must not. Never
+/// ends without a group.
+async fn raise_once_accepted(spec: &CommandSpec, group: Option<&Group>) {
+    let Some(group) = group else { return std::future::pending().await };
+    spec.started.wait().await;
+    priority::raise_client(group.id());
+}
+
 /// Reads the program's output and waits for its exit, at most its bound; then SIGTERM,
 /// [`TERM_GRACE`], SIGKILL. Nothing of its group is left when this returns.
 async fn wait(spec: &CommandSpec, mut child: Child) -> Ran {
@@ -149,7 +159,14 @@ async fn wait(spec: &CommandSpec, mut child: Child) -> Ran {
         };
         tokio::join!(a, b);
     };
-    let waiting = exit_or_kill(&mut child, group.as_ref(), spec.bound());
+    let waiting = async {
+        let exit = exit_or_kill(&mut child, group.as_ref(), spec.bound());
+        tokio::pin!(exit);
+        tokio::select! {
+            s = &mut exit => s,
+            () = raise_once_accepted(spec, group.as_ref()) => exit.await,
+        }
+    };
     // The output is read until the pipes close, but never past the exit plus a moment: a
     // grandchild may hold them open.
     tokio::pin!(reading);

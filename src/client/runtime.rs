@@ -42,7 +42,7 @@ pub const RUNTIME: Kind = Kind { what: "runtime", ready: READY_PREFIX, argv: |c|
 /// The line a cell's stream ends with: `exit: N`, the hold program's exit status.
 pub const EXIT_PREFIX: &str = "exit: ";
 /// How many of a runtime's cells may be starting (from admission to the broker's CONNACK) at
-/// once. A runtime starts its cells' clients on few threads (one event loop in Node.js, the
+/// once. A runtime starts its cells' clients on few threads (four event loops in Node.js, the
 /// GIL in Python), so a burst of starts queues inside it: at ×30, 64 MQTT.js cells admitted at
 /// once left the last ones silent for more than the broker's 10 s (0.33 s real) handshake
 /// window, and their keepalives late (measured, debian set 8 times over).
@@ -98,7 +98,7 @@ pub async fn start(client: &CommandClient, workdir: &Path, extra_env: &[(String,
         }
     };
     // Its start-up is behind it: its cells' answers to the brokers' PINGs must not wait.
-    priority::raise_runtime(service.process_group());
+    priority::raise_client(service.process_group());
     let (exit, tail) = service.watchers();
     let cells = Cells { column: client.name.clone(), addr, exit, tail, starts: Arc::new(tokio::sync::Semaphore::new(STARTS_AT_ONCE)) };
     Ok(Runtime { service, cells })

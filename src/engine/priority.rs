@@ -13,8 +13,9 @@
 //!   (`docker-proxy`, [`raise_port_relays`]) run at niceness [`FIRST`];
 //! - the programs the harness starts run at niceness [`CLIENT_NICENESS`]: a client's start-up
 //!   never delays a broker's PING or the harness's reading of it. (Tried at 0: under other
-//!   heavy load a client's own answer then came later, not sooner.) A client runtime, once up,
-//!   goes to [`RUNTIME_NICENESS`] ([`raise_runtime`]): from then on it mostly answers.
+//!   heavy load a client's own answer then came later, not sooner.) A client runtime once up,
+//!   and a client program once its broker accepted its session, go to [`ANSWERING_NICENESS`]
+//!   ([`raise_client`]): from then on they mostly answer.
 //!
 //! Where a step is not allowed (no root, a remote engine, the systemd driver) things stay
 //! where they are and [`prepare`] says why.
@@ -31,8 +32,9 @@ pub const WEIGHT_FACTOR: u64 = 10;
 pub const FIRST: i32 = -5;
 /// The niceness of every program the harness starts.
 pub const CLIENT_NICENESS: i32 = 10;
-/// The niceness of a client runtime once it is up ([`raise_runtime`]).
-pub const RUNTIME_NICENESS: i32 = 0;
+/// The niceness of a client runtime once it is up, and of a client program once its broker
+/// accepted its session ([`raise_client`]).
+pub const ANSWERING_NICENESS: i32 = 0;
 
 /// The group the engine was told to use, once [`prepare`] made it.
 static PREPARED: OnceLock<Result<String, String>> = OnceLock::new();
@@ -94,13 +96,16 @@ pub fn lower_this_thread() -> bool {
     set_niceness(rustix::thread::gettid().as_raw_nonzero().get(), CLIENT_NICENESS)
 }
 
-/// A client runtime's process group, once it is up, to [`RUNTIME_NICENESS`] (where allowed):
-/// its own start-up (a JVM's, a browser's), the one start that should give way, is behind it;
-/// what it does from then on is start cells, each a little work, and answer brokers' PINGs,
-/// which at ×30 must come within 0.33 s of real time. A busy process at niceness 10 waits for
-/// a CPU far longer than an idle one. Returns whether it took effect.
-pub fn raise_runtime(process_group: i32) -> bool {
-    rustix::process::Pid::from_raw(process_group).is_some_and(|g| rustix::process::setpriority_pgrp(Some(g), RUNTIME_NICENESS).is_ok())
+/// A client's process group to [`ANSWERING_NICENESS`] (where allowed), once the start that
+/// should give way is behind it: a runtime's own start-up (a JVM's, a browser's) once it
+/// listens, a client program's once its broker accepted its session. From then on it mostly
+/// answers brokers' PINGs (and a runtime starts cells, each a little work), which at ×30 must
+/// come within 0.33 s of real time. A busy process at niceness 10 waits for a CPU far longer
+/// than an idle one: measured at ×30 with 8 copies, programs held at 10 for their whole
+/// session (Paho C's, the Go clients') answered the brokers' PINGs too late for 15–40 cells
+/// of a busy run. Returns whether it took effect.
+pub fn raise_client(process_group: i32) -> bool {
+    rustix::process::Pid::from_raw(process_group).is_some_and(|g| rustix::process::setpriority_pgrp(Some(g), ANSWERING_NICENESS).is_ok())
 }
 
 /// Which scheduling measures a run had, for its result: the containers' group (or why they
@@ -115,7 +120,7 @@ pub fn measures(group: &Result<String, String>, harness_raised: bool) -> Vec<Str
     } else {
         "harness and port relays at their own niceness: raising it needs root or CAP_SYS_NICE".to_string()
     };
-    vec![group, harness, format!("client programs at niceness {CLIENT_NICENESS}, client runtimes at {RUNTIME_NICENESS} once up")]
+    vec![group, harness, format!("client programs at niceness {CLIENT_NICENESS}, at {ANSWERING_NICENESS} once up (a runtime listening, a session accepted)")]
 }
 
 /// The engine's userland relays for these host ports (`docker-proxy -host-port N`) to
