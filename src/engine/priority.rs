@@ -101,9 +101,9 @@ pub fn lower_this_thread() -> bool {
 /// listens, a client program's once its broker accepted its session. From then on it mostly
 /// answers brokers' PINGs (and a runtime starts cells, each a little work), which at ×30 must
 /// come within 0.33 s of real time. A busy process at niceness 10 waits for a CPU far longer
-/// than an idle one: measured at ×30 with 8 copies, programs held at 10 for their whole
-/// session (Paho C's, the Go clients') answered the brokers' PINGs too late for 15–40 cells
-/// of a busy run. Returns whether it took effect.
+/// than an idle one. (For a client program this is the runtime's reasoning carried over: at ×30
+/// with 8 copies, three alternating pairs with and without it were inside the machine's noise.)
+/// Returns whether it took effect.
 pub fn raise_client(process_group: i32) -> bool {
     rustix::process::Pid::from_raw(process_group).is_some_and(|g| rustix::process::setpriority_pgrp(Some(g), ANSWERING_NICENESS).is_ok())
 }
