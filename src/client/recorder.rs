@@ -741,6 +741,14 @@ mod tests {
         r.closed(Party::Client, s(11.011), SocketEnd::Eof);
         let end = r.finish().end;
         assert!(matches!(end, End::ClientEnded { after: Some(_), .. }), "{end:?}");
+        // A bare FIN after the same frames is no answer: it may be the client's own timeout.
+        let mut r = keeping_alive_at_x30_as("mqttjs@5.16.0+v5");
+        r.bytes(Party::Client, s(10.5), &frame::encode(opcode::BINARY, &pingreq, true));
+        r.bytes(Party::Broker, s(10.7), &frame::encode(opcode::BINARY, &pingresp, false));
+        r.bytes(Party::Broker, s(11.0), &frame::encode(opcode::PING, b"", false));
+        r.closed(Party::Client, s(11.14), SocketEnd::Eof);
+        let end = r.finish().end;
+        assert!(matches!(&end, End::HarnessError { detail } if detail.contains("took up to 6.0 s")), "{end:?}");
         // At real time the same broker's end is its own.
         let mut r = connected(watch());
         r.bytes(Party::Client, s(61.0), &frame::encode(opcode::BINARY, &mqtt::encode(&Packet::PingReq), true));
