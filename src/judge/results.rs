@@ -76,6 +76,34 @@ pub fn meets(e: &Expectation, v: &Verdict, tolerance: std::time::Duration) -> bo
     e.is_met_by(v.outcome, judged_time(v), tolerance)
 }
 
+/// On an accelerated clock: a verdict whose time alone keeps it from its expectation, by no
+/// more than its broker was seen running late at some time during the session (`late`, broker
+/// time, by the run's own PINGs: `client::lateness`). Such a time is not a measurement: the
+/// ERROR verdict to report instead, saying so, or `None` when the verdict meets its
+/// expectation, is already ERROR, or differs by more than that (a change a person must see).
+/// Measured at ×30 with 8 copies on busy runs: PINGs read 8–21 s late (EOF@300 read at
+/// 308–321 s, `changed`) from brokers whose PINGREQ answers had lagged only 1–3 s, while the
+/// run's own PINGs to the same broker took up to 2 s of real time in the same session.
+pub fn time_unmeasured(e: &Expectation, v: &Verdict, tolerance: std::time::Duration, late: std::time::Duration) -> Option<Verdict> {
+    if v.outcome == Outcome::Error || meets(e, v, tolerance) {
+        return None;
+    }
+    let widened = Verdict { broker_late: Some(v.broker_late.unwrap_or_default().max(late)), ..v.clone() };
+    if !meets(e, &widened, tolerance) {
+        return None;
+    }
+    let read = judged_time(v).map_or_else(|| "no time".to_string(), |r| crate::units::fmt_secs(r.at));
+    let cause = format!(
+        "{} at {read} where matrix.toml expects {e}: off by more than the broker's lag in this session's own reading allows, but within \
+         how late the broker was seen running during the session ({}, by the run's own PINGs to it), so at this clock that time is \
+         not a measurement (run at a lower speed, or with fewer copies); as read: {}",
+        v.outcome,
+        crate::units::fmt_secs(late),
+        v.cause
+    );
+    Some(Verdict { outcome: Outcome::Error, cause, ..v.clone() })
+}
+
 /// One cell's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellResult {
@@ -426,6 +454,25 @@ mod judged_time_tests {
 
     fn eof(at: f64) -> Verdict {
         Verdict { outcome: Outcome::Eof, at: Some(Duration::from_secs_f64(at)), ..verdict::error("") }
+    }
+
+    #[test]
+    fn a_time_off_by_no_more_than_the_broker_ran_late_in_the_session_is_error_and_an_outcome_or_a_farther_time_still_a_change() {
+        // ×30: Paho Java's close answered a PING read at 311.1 s, the broker's PINGREQ answers
+        // 3 s late, the run's own PINGs to it up to 60 s late (2 s real) during the session.
+        let want = Expectation::parse("EOF@300").expect("an expectation");
+        let five = Duration::from_secs(5);
+        let v = Verdict { answered: Some(Duration::from_secs_f64(311.1)), broker_lag: Some(Duration::from_secs(3)), ..eof(311.2) };
+        assert!(!meets(&want, &v, five));
+        let error = time_unmeasured(&want, &v, five, Duration::from_secs(60)).expect("not a measurement");
+        assert_eq!(error.outcome, Outcome::Error);
+        assert!(error.cause.starts_with("EOF at 311.1 s where matrix.toml expects EOF@300") && error.cause.contains("not a measurement"), "{}", error.cause);
+        // A broker seen running on time leaves the change a change.
+        assert_eq!(time_unmeasured(&want, &v, five, Duration::from_millis(500)), None);
+        // So does another outcome, however late the broker ran, and a verdict that meets.
+        let ok = Verdict { outcome: Outcome::Ok, ..eof(330.0) };
+        assert_eq!(time_unmeasured(&want, &ok, five, Duration::from_secs(60)), None);
+        assert_eq!(time_unmeasured(&want, &eof(300.5), five, Duration::from_secs(60)), None);
     }
 
     #[test]

@@ -38,7 +38,7 @@ use crate::engine::priority;
 use crate::engine::watch::{self, EngineHealth, EngineWatch};
 use crate::engine::readiness::{self, Listener, Probe};
 use crate::judge::record::{End, SessionRecord};
-use crate::judge::results::{BrokerFailure, ClockFacts, CellResult, ColumnInfo, ProxyResult, RunResult, Status, TagResult, SCHEMA_VERSION};
+use crate::judge::results::{self, BrokerFailure, ClockFacts, CellResult, ColumnInfo, ProxyResult, RunResult, Status, TagResult, SCHEMA_VERSION};
 use crate::judge::verdict::{self, BrokerState, Verdict};
 use crate::plan::{copies, Cell, Column, Cost, Outcome, Plan, ProxyName, Route, Transport};
 use crate::run::reaper::Reaper;
@@ -798,6 +798,7 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
         None => None,
     };
     let mut ticket = scheduler.admit(cost).await;
+    let began = std::time::Instant::now();
     // When the cell starts on the engine watch's clock: a loss after it is this cell's concern.
     let cell_started = cx.engine.started().elapsed();
     let id = cell.id();
@@ -826,10 +827,26 @@ async fn run_cell(cx: &RunContext<'_>, broker: &Broker, cell: Cell, at: Result<E
     } else {
         v
     };
+    let v = unmeasured_time(plan, &cell, at.lateness.as_ref(), began, v).await;
     let version = record.as_ref().and_then(|r| r.broker_version.clone());
     let result = finish(plan, cell, v, Some(client_id), started_at, record);
     send(progress, Progress::CellFinished(Box::new(result.clone())));
     (result, version)
+}
+
+/// On an accelerated clock, a verdict that misses its expectation by its time alone, by no
+/// more than the broker ran late at some time since the cell `began` (as the run's own PINGs
+/// timed it), is ERROR (`results::time_unmeasured`); any other verdict stays as it is. Asks the
+/// broker's timing only for a verdict that misses.
+async fn unmeasured_time(plan: &Plan, cell: &Cell, lateness: Option<&Lateness>, began: std::time::Instant, v: Verdict) -> Verdict {
+    let tolerance = plan.tolerance_for(&cell.column);
+    match (lateness, &cell.expect) {
+        (Some(lateness), Some(e)) if plan.speed > 1 && !results::meets(e, &v, tolerance) => {
+            let late = lateness.within(began, std::time::Instant::now()).await.mul_f64(f64::from(plan.speed));
+            results::time_unmeasured(e, &v, tolerance, late).unwrap_or(v)
+        }
+        _ => v,
+    }
 }
 
 fn finish(plan: &Plan, cell: Cell, v: Verdict, client_id: Option<String>, started_at: String, record: Option<SessionRecord>) -> CellResult {
