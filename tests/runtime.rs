@@ -318,6 +318,52 @@ async fn a_runtime_killed_mid_cell_makes_its_open_cells_error_naming_it_while_an
     assert!(alive_in_group(other).is_empty(), "nothing of the stopped runtime is left");
 }
 
+/// A worker of Paho Python's runtime (one of its processes, not the group) killed mid-cell
+/// ends the runtime: the open cell is ERROR with the runtime's words naming the worker, never a
+/// broker's drop, and nothing of the runtime is left.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_python_runtimes_worker_killed_mid_cell_ends_the_runtime_and_its_open_cell_is_error_naming_the_worker() {
+    let client = paho_python("2.2.0");
+    let rt = start(&client).await;
+    let group = rt.process_group();
+    let peer = Peer::start(Transport::Ws, Behaviour::NO_PINGS, UNIT).await.expect("a peer");
+    let s = CommandSpec { started: Started::new(), ..spec(client.clone(), peer.port(), timing(150), "w1") };
+    let up = s.started.clone();
+    let cells = rt.cells();
+    let cell = tokio::spawn(async move { runtime::run(&s, &cells).await });
+    tokio::time::timeout(START, up.wait()).await.expect("the cell's session comes up");
+    let workers = children(group);
+    assert_eq!(workers.len(), 4, "the runtime's first process and its four workers: {workers:?}");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(workers[0]), nix::sys::signal::Signal::SIGKILL).expect("a worker is signalled");
+    let killed_at = Instant::now();
+    let record = cell.await.expect("the cell's task");
+    let v = verdict::decide(&record);
+    assert_eq!(v.outcome, Outcome::Error, "{}", v.cause);
+    assert!(v.cause.contains("the paho-python@2.2.0 runtime ended: exited 70"), "{}", v.cause);
+    assert!(v.cause.contains("runtime: worker process ") && v.cause.contains(" of 4 (pid "), "{}", v.cause);
+    assert!(matches!(record.end, End::HarnessError { .. }), "never a broker's drop: {:?}", record.end);
+    assert!(killed_at.elapsed() < Duration::from_secs(2), "the cell ended with its runtime, not at its bound");
+    peer.finish().await;
+    rt.stop().await;
+    assert!(alive_in_group(group).is_empty(), "nothing of the runtime is left");
+}
+
+/// The processes whose parent is `pid`, in the order of their pids.
+fn children(pid: i32) -> Vec<i32> {
+    let mut found: Vec<i32> = std::fs::read_dir("/proc")
+        .expect("/proc lists")
+        .flatten()
+        .filter_map(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // Field 4 (the parent), counted after the command name's closing parenthesis.
+            let ppid: i32 = stat[stat.rfind(')')? + 2..].split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == pid).then(|| e.file_name().to_str()?.parse().ok()).flatten()
+        })
+        .collect();
+    found.sort_unstable();
+    found
+}
+
 /// Processes whose command line holds `marker`.
 fn processes_with(marker: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -382,18 +428,28 @@ async fn a_runtime_answers_a_bad_header_with_an_error_and_exit_2_and_serves_the_
     rt.stop().await;
 }
 
-/// How many threads a process has now.
-fn threads(pid: i32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the runtime's /proc status");
-    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|n| n.trim().parse().ok()).expect("a thread count")
+/// How many threads the processes of a process group have now (a runtime's workers included).
+fn threads(group: i32) -> usize {
+    let mut count = 0;
+    for entry in std::fs::read_dir("/proc").expect("/proc lists").flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // Field 5 (the process group), counted after the command name's closing parenthesis.
+        let pgrp = stat.rfind(')').and_then(|end| stat[end + 2..].split_whitespace().nth(2)).and_then(|g| g.parse::<i32>().ok());
+        if pgrp != Some(group) {
+            continue;
+        }
+        let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+        count += status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|n| n.trim().parse::<usize>().ok()).unwrap_or(0);
+    }
+    count
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cell_closed_by_the_harness_mid_connect_cuts_its_clients_connection_and_frees_its_threads_within_2_s() {
     for version in ["1.5.1", "2.2.0"] {
         let rt = start(&paho_python(version)).await;
-        let pid = rt.process_group();
-        let idle = threads(pid);
+        let group = rt.process_group();
+        let idle = threads(group);
         // A broker that accepts and never answers the WebSocket upgrade: the client is inside
         // its blocking connect, bounded only by its 30 s set-up.
         let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
@@ -404,7 +460,7 @@ async fn a_cell_closed_by_the_harness_mid_connect_cuts_its_clients_connection_an
         let mut cell = std::net::TcpStream::connect(rt.cells().addr()).expect("the runtime accepts");
         cell.write_all(header.as_bytes()).expect("the header is written");
         let (mut client, _) = silent.accept().expect("the cell's client connects");
-        assert!(threads(pid) > idle, "paho-mqtt {version}: the cell runs in threads of its own");
+        assert!(threads(group) > idle, "paho-mqtt {version}: the cell runs in threads of its own");
         let closed = Instant::now();
         drop(cell);
         client.set_read_timeout(Some(Duration::from_secs(5))).expect("a timeout");
@@ -418,10 +474,10 @@ async fn a_cell_closed_by_the_harness_mid_connect_cuts_its_clients_connection_an
             }
         }
         assert!(closed.elapsed() < Duration::from_secs(2), "paho-mqtt {version}: the client's connection was cut {:?} after", closed.elapsed());
-        while threads(pid) > idle && closed.elapsed() < Duration::from_secs(2) {
+        while threads(group) > idle && closed.elapsed() < Duration::from_secs(2) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert_eq!(threads(pid), idle, "paho-mqtt {version}: the cell's threads are gone within 2 s");
+        assert_eq!(threads(group), idle, "paho-mqtt {version}: the cell's threads are gone within 2 s");
         rt.stop().await;
     }
 }

@@ -14,9 +14,9 @@
 //! had lagged 0.06–1.4 s.
 //!
 //! Does I/O: one connection per broker at a time and a task on the proxies' runtime; a
-//! connection the broker ends is opened again once it timed a PING. It stops when the last
-//! handle goes, or when a connection cannot open or ends before its first answer, and then
-//! says nothing more (no lag is no excuse).
+//! connection the broker ends is opened again once it timed a PING, up to [`REOPENS`] times.
+//! It stops when the last handle goes, or when a connection cannot open or ends before its
+//! first answer, and then says nothing more (no lag is no excuse).
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -29,6 +29,11 @@ use crate::engine::link::{Link, Listener, Probe};
 /// How often (real time) a broker's lateness is sampled: shorter than any wait that matters
 /// at ×30 (a tenth of a second of real time is 3 s of broker time).
 pub const INTERVAL: Duration = Duration::from_millis(50);
+
+/// How many times a connection the broker ended is opened again, at most: libwebsockets may
+/// end one every 310 s of broker time; a broker that ended every one at once would otherwise
+/// be asked to connect again and again (each a line in its log).
+pub const REOPENS: usize = 8;
 
 /// The most samples kept per broker: an hour at [`INTERVAL`].
 const KEPT: usize = 72_000;
@@ -89,7 +94,8 @@ impl Lateness {
             // and the PING it means to send, and sends the PONG first: a client that PINGs it
             // often may not get its PING out in time to be answered before the 310 s hang-up:
             // likely, not confirmed.)
-            while let Ok((link, 0)) = Link::open(&listener, &probe, &client_id, 0).await {
+            for _ in 0..=REOPENS {
+                let Ok((link, 0)) = Link::open(&listener, &probe, &client_id, 0).await else { return };
                 if !sample(link, &weak).await {
                     return;
                 }
