@@ -765,7 +765,7 @@ async fn a_sigkill_of_the_cli_mid_hold_leaves_no_container_or_client_of_its_run_
     assert_eq!(left_behind(&run_id).await, 2, "the run started its brokers");
     assert!(processes_with(marker).len() >= 4, "the stubborn clients started");
     // Runtime mode (the default): Paho Python's cells run inside its runtimes, which must go too.
-    let runtimes = || reaper::run_processes(&run_id).into_iter().filter(|p| cmdline(*p).contains("runtime.py")).count();
+    let runtimes = || runtime_leaders(&reaper::run_processes(&run_id)).len();
     while runtimes() < 2 && up.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -1339,6 +1339,17 @@ async fn a_client_killed_by_sigkill_from_outside_is_an_error_naming_the_kill_nev
 }
 
 /// The cmdline of a process, its arguments joined by spaces.
+/// Of `pids`, the Paho Python runtimes' first processes: those running `runtime.py` whose
+/// parent does not (their worker processes' parent does).
+fn runtime_leaders(pids: &[i32]) -> Vec<i32> {
+    let parent = |pid: i32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Field 4 (the parent), counted after the command name's closing parenthesis.
+        stat.rfind(')').and_then(|end| stat[end + 2..].split_whitespace().nth(1)).and_then(|p| p.parse::<i32>().ok()).unwrap_or(0)
+    };
+    pids.iter().copied().filter(|pid| cmdline(*pid).contains("runtime.py") && !cmdline(parent(*pid)).contains("runtime.py")).collect()
+}
+
 fn cmdline(pid: i32) -> String {
     std::fs::read(format!("/proc/{pid}/cmdline")).map(|c| String::from_utf8_lossy(&c).replace('\0', " ")).unwrap_or_default()
 }
@@ -1351,7 +1362,8 @@ async fn a_runtime_killed_mid_hold_makes_its_cells_error_naming_it_while_the_oth
     assert_eq!(p.client_mode, mosquitto_matrix::plan::ClientMode::Runtime);
     let (r, run_id) = background::run_holding_then(&p, RUN_ENDS_WITHIN, |run_id| async move {
         let ours = reaper::run_processes(&run_id);
-        let runtimes: Vec<i32> = ours.iter().copied().filter(|pid| cmdline(*pid).contains("runtime.py")).collect();
+        // Each runtime's first process, not its worker processes.
+        let runtimes = runtime_leaders(&ours);
         assert_eq!(runtimes.len(), 2, "one runtime per version, not one per cell: {:?}", ours.iter().map(|p| cmdline(*p)).collect::<Vec<_>>());
         let victim = runtimes.iter().copied().find(|pid| cmdline(*pid).contains("paho-python/2.2.0/")).expect("the 2.2.0 runtime");
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(victim), nix::sys::signal::Signal::SIGKILL).expect("SIGKILL the runtime");

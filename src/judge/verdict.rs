@@ -567,9 +567,15 @@ pub fn killed_from_outside(record: &SessionRecord) -> Option<String> {
 mod tests {
     use super::*;
 
+    use crate::plan::Profile;
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
     #[test]
     fn a_brokers_hang_up_after_its_own_ping_may_read_twice_its_lag_late_and_a_pinged_clients_end_once() {
-        let ping = FrameSeen { at: Duration::from_secs(307), direction: Direction::Received, opcode: opcode::PING, payload_len: 0, masked: false };
+        let frame = ping(307.0);
         let v = Verdict {
             outcome: Outcome::Eof,
             at: Some(Duration::from_secs(326)),
@@ -577,7 +583,7 @@ mod tests {
             close_code: None,
             close_reason: None,
             connack_code: None,
-            frames: vec![ping.clone()],
+            frames: vec![frame.clone()],
             cause: String::new(),
             five_minute_mark_reached: true,
             before_connack: false,
@@ -595,13 +601,8 @@ mod tests {
         assert_eq!(unpinged.broker_reading().expect("a reading").lag, Duration::from_secs(9));
         assert!(!unpinged.broker_reading().expect("a reading").is_within(Duration::from_secs(310), five));
         // A client's end in answer to the PING is read at the PING: one timer too.
-        let answered = Verdict { ended_by: Some(Party::Client), answered: Some(ping.at), ..v };
+        let answered = Verdict { ended_by: Some(Party::Client), answered: Some(frame.at), ..v };
         assert_eq!(answered.broker_reading().expect("a reading").lag, Duration::from_secs(9));
-    }
-    use crate::plan::Profile;
-
-    fn secs(s: f64) -> Duration {
-        Duration::from_secs_f64(s)
     }
 
     fn ping(at: f64) -> FrameSeen {
