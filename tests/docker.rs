@@ -1342,11 +1342,7 @@ async fn a_client_killed_by_sigkill_from_outside_is_an_error_naming_the_kill_nev
 /// Of `pids`, the Paho Python runtimes' first processes: those running `runtime.py` whose
 /// parent does not (their worker processes' parent does).
 fn runtime_leaders(pids: &[i32]) -> Vec<i32> {
-    let parent = |pid: i32| {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // Field 4 (the parent), counted after the command name's closing parenthesis.
-        stat.rfind(')').and_then(|end| stat[end + 2..].split_whitespace().nth(1)).and_then(|p| p.parse::<i32>().ok()).unwrap_or(0)
-    };
+    let parent = |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|stat| mosquitto_matrix::engine::priority::parent_pid(&stat)).unwrap_or(0);
     pids.iter().copied().filter(|pid| cmdline(*pid).contains("runtime.py") && !cmdline(parent(*pid)).contains("runtime.py")).collect()
 }
 

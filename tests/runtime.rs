@@ -355,9 +355,7 @@ fn children(pid: i32) -> Vec<i32> {
         .flatten()
         .filter_map(|e| {
             let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-            // Field 4 (the parent), counted after the command name's closing parenthesis.
-            let ppid: i32 = stat[stat.rfind(')')? + 2..].split_whitespace().nth(1)?.parse().ok()?;
-            (ppid == pid).then(|| e.file_name().to_str()?.parse().ok()).flatten()
+            (priority::parent_pid(&stat)? == pid).then(|| e.file_name().to_str()?.parse().ok()).flatten()
         })
         .collect();
     found.sort_unstable();
