@@ -545,18 +545,29 @@ fn ping_context(frames: &[FrameSeen], end: Duration) -> String {
     }
 }
 
-/// A command client ended by a signal the harness did not send (SIGKILL from the OOM killer,
-/// a person, a crash): the client's loss, never the broker's drop. `None` when it exited by
-/// itself or the harness ended it.
-pub fn killed_from_outside(record: &SessionRecord) -> Option<String> {
+/// A command client ended by a signal the harness did not send: the client's loss, never the
+/// broker's drop. SIGKILL, SIGTERM and SIGINT come from outside (the OOM killer, a person);
+/// SIGABRT, SIGSEGV, SIGBUS, SIGILL and SIGFPE are the program's own crash (an abort from a
+/// failed check such as glibc's "double free", a bad memory access), said as such. `None` when
+/// it exited by itself or the harness ended it.
+pub fn ended_by_signal(record: &SessionRecord) -> Option<String> {
     let p = record.process.as_ref()?;
     let signal = p.signal.filter(|_| !p.killed)?;
+    let crash = match signal {
+        6 => Some("SIGABRT"),
+        11 => Some("SIGSEGV"),
+        7 => Some("SIGBUS"),
+        4 => Some("SIGILL"),
+        8 => Some("SIGFPE"),
+        _ => None,
+    };
+    if let Some(name) = crash {
+        return Some(format!("the client crashed ({name}, a signal the harness did not send)"));
+    }
     let name = match signal {
         9 => "SIGKILL".to_string(),
         15 => "SIGTERM".to_string(),
         2 => "SIGINT".to_string(),
-        6 => "SIGABRT".to_string(),
-        11 => "SIGSEGV".to_string(),
         n => format!("signal {n}"),
     };
     let hint = if signal == 9 { ", for example by the kernel's OOM killer" } else { "" };
@@ -633,6 +644,30 @@ mod tests {
         let v = decide(&record(Profile::NoPong, vec![ping(300.0)], end));
         assert_eq!((v.outcome, v.ended_by), (Outcome::Eof, Some(Party::Broker)));
         assert_eq!(v.cause, "broker ended the connection without a close frame at 310.1 s, 10.1 s after an unanswered PING at 300.0 s");
+    }
+
+    #[test]
+    fn a_client_that_aborts_itself_reads_as_a_crash_and_one_killed_by_sigkill_as_killed_from_outside() {
+        let with_signal = |signal: i32| {
+            let mut r = record(Profile::Rfc6455, vec![], End::HoldCompleted { round_trip: RoundTrip::Echoed { rtt: secs(0.019) } });
+            r.process = Some(ClientProcess {
+                library: Some("paho.mqtt.c 1.3.11".into()),
+                exit_code: None,
+                ended: format!("killed by signal {signal}"),
+                killed: false,
+                signal: Some(signal),
+                words: None,
+                tail: vec!["double free or corruption (fasttop)".into()],
+                connections: 1,
+            });
+            r
+        };
+        assert_eq!(ended_by_signal(&with_signal(6)).as_deref(), Some("the client crashed (SIGABRT, a signal the harness did not send)"));
+        let killed = ended_by_signal(&with_signal(9)).expect("a SIGKILL is the client's loss");
+        assert!(killed.starts_with("the client was killed (SIGKILL) from outside the harness"), "{killed}");
+        let mut by_the_harness = with_signal(9);
+        by_the_harness.process.as_mut().expect("a process").killed = true;
+        assert_eq!(ended_by_signal(&by_the_harness), None);
     }
 
     #[test]

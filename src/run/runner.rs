@@ -913,10 +913,10 @@ async fn answers(at: &Endpoint) -> bool {
 }
 
 /// Who ended a session that did not hold, when it was not the broker: a client killed from
-/// outside the harness, the engine gone, a proxy gone, the port relay gone; else the broker's
+/// outside the harness or crashed, the engine gone, a proxy gone, the port relay gone; else the broker's
 /// container state joins the verdict. Each of these is the harness's loss, never a drop.
 async fn blame(cx: &RunContext<'_>, broker: &Broker, at: &Endpoint, record: &SessionRecord, v: Verdict, cell_started: Duration) -> Verdict {
-    if let Some(why) = verdict::killed_from_outside(record) {
+    if let Some(why) = verdict::ended_by_signal(record) {
         return verdict::error(format!("{why}; the session saw: {}", v.cause));
     }
     if let Some(cause) = engine_blame(&cx.engine.confirm().await, cell_started) {
