@@ -170,10 +170,8 @@ enum UpstreamEnd {
     BareFin,
 }
 
-/// Through the recording proxy's two TLS legs to a TLS server that reads the client's `hi`
-/// (the proxy opens the broker's leg once the client has spoken, as WebSocket and MQTT
-/// clients speak first), sends `hello` and ends as `end` says: what the client reads, and how
-/// its stream ends.
+/// Through the recording proxy's two TLS legs to a TLS server that sends `hello` and ends
+/// as `end` says: what the client reads, and how its stream ends.
 async fn through_proxy_to(end: UpstreamEnd) -> (Vec<u8>, std::io::Result<usize>) {
     use mosquitto_matrix::client::proxy::Proxy;
     use mosquitto_matrix::client::recorder::Watch;
@@ -186,8 +184,6 @@ async fn through_proxy_to(end: UpstreamEnd) -> (Vec<u8>, std::io::Result<usize>)
     let upstream = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.expect("the proxy connects");
         let mut s = tokio_rustls::TlsAcceptor::from(server).accept(tcp).await.expect("the proxy's TLS");
-        let mut hi = [0u8; 2];
-        s.read_exact(&mut hi).await.expect("the client's first bytes come through");
         s.write_all(b"hello").await.expect("written");
         match end {
             UpstreamEnd::CloseNotify => s.shutdown().await.expect("close_notify and FIN"),
@@ -210,7 +206,6 @@ async fn through_proxy_to(end: UpstreamEnd) -> (Vec<u8>, std::io::Result<usize>)
     };
     let proxy = Proxy::start(format!("127.0.0.1:{port}"), watch, Default::default(), Some(Arc::clone(&tls)), Duration::from_secs(10)).await.expect("a proxy");
     let mut client = stream::connect("127.0.0.1", proxy.port(), Some(&tls)).await.expect("the proxy's certificate is trusted");
-    client.write_all(b"hi").await.expect("the client speaks first");
     let mut got = vec![0u8; 5];
     client.read_exact(&mut got).await.expect("hello comes through both legs");
     let mut more = [0u8; 16];

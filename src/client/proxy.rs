@@ -1,11 +1,7 @@
 //! The transparent recording proxy of one command cell.
 //!
-//! The command connects to a loopback listener of ours; once it has spoken (its upgrade
-//! request or CONNECT: WebSocket and MQTT clients speak first) or ended, we connect to the
-//! broker's mapped port and forward bytes unchanged, both ways, as they arrive (no-delay on
-//! both sockets). Opening the broker's leg only then keeps a client the machine starves
-//! between its connect and its first write from being cut off by the broker's handshake
-//! timer, which at ×30 gives it 0.33 s of real time.
+//! The command connects to a loopback listener of ours; we connect to the broker's mapped
+//! port and forward bytes unchanged, both ways, as they arrive (no-delay on both sockets).
 //! A FIN is mirrored as a FIN (half-close), a reset as a reset. A copy of every read goes to
 //! the [`Recorder`] before it is forwarded, so the recorder sees cause before effect. The
 //! first connection is the one judged; later ones (a reconnect) are forwarded and counted.
@@ -252,30 +248,9 @@ async fn relay(
         Ok(Err(why)) => return Err(ProxyError::ClientTls(why)),
         Err(_) => return Err(ProxyError::ClientTls(format!("no TLS handshake within the set-up bound of {setup:?}"))),
     };
-    let mut client = client;
-    // The broker's leg opens once the client has spoken (or ended): the broker's handshake
-    // timer starts with its connection, and a client starved between its connect and its
-    // first write (0.39 s of real time in one ×30 run, past the 10 s that are 0.33 s there)
-    // would otherwise be cut off by it, the machine's doing. What reaches the broker is
-    // unchanged: the same bytes, or the same end, only its connection comes later.
-    let mut first = vec![0u8; BUFFER];
-    let read = client.read(&mut first).await;
-    let at = origin.elapsed();
     let broker = connect_upstream(upstream, tls.as_deref()).await?;
-    let first = FirstRead { at, read, buffer: first };
-    carry(client, broker, Notes { rec, started, told: false }, origin, first).await;
+    carry(client, broker, Notes { rec, started, told: false }, origin).await;
     Ok(())
-}
-
-/// The size of each leg's read buffer.
-const BUFFER: usize = 16 * 1024;
-
-/// The client's first read, made before the broker's leg was opened: when (since the
-/// connection was accepted), what it gave, and the buffer that holds its bytes.
-struct FirstRead {
-    at: Duration,
-    read: std::io::Result<usize>,
-    buffer: Vec<u8>,
 }
 
 /// Opens the broker's leg to `upstream` (`host:port`), within [`UPSTREAM_CONNECT`].
@@ -320,25 +295,18 @@ impl Notes {
     }
 }
 
-/// Carries bytes both ways as they arrive, each read noted before it is forwarded, starting
-/// with the client's `first`; an end is passed on as it came (FIN as FIN, a bare TLS FIN as a
-/// bare FIN, a reset as a reset).
-async fn carry(mut client: Stream, mut broker: Stream, mut notes: Notes, origin: Instant, first: FirstRead) {
-    let (mut ubuf, mut dbuf) = (first.buffer, vec![0u8; BUFFER]);
-    let mut pending = Some((first.at, first.read));
+/// Carries bytes both ways as they arrive, each read noted before it is forwarded; an end is
+/// passed on as it came (FIN as FIN, a bare TLS FIN as a bare FIN, a reset as a reset).
+async fn carry(mut client: Stream, mut broker: Stream, mut notes: Notes, origin: Instant) {
+    let (mut ubuf, mut dbuf) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
     let (mut up_open, mut down_open) = (true, true);
     while up_open || down_open {
-        let (from, read, t) = match pending.take() {
-            Some((at, read)) => (Party::Client, read, at),
-            None => {
-                // Both reads are cancel-safe (plain and TLS alike): the one not chosen loses nothing.
-                let (from, read) = tokio::select! {
-                    r = client.read(&mut ubuf), if up_open => (Party::Client, r),
-                    r = broker.read(&mut dbuf), if down_open => (Party::Broker, r),
-                };
-                (from, read, origin.elapsed())
-            }
+        // Both reads are cancel-safe (plain and TLS alike): the one not chosen loses nothing.
+        let (from, read) = tokio::select! {
+            r = client.read(&mut ubuf), if up_open => (Party::Client, r),
+            r = broker.read(&mut dbuf), if down_open => (Party::Broker, r),
         };
+        let t = origin.elapsed();
         let (bytes, to, open): (&[u8], &mut Stream, &mut bool) = match from {
             Party::Client => (&ubuf, &mut broker, &mut up_open),
             Party::Broker => (&dbuf, &mut client, &mut down_open),
@@ -373,64 +341,5 @@ async fn carry(mut client: Stream, mut broker: Stream, mut notes: Notes, origin:
                 return;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    use crate::plan::Transport;
-    use crate::wire::mqtt::Protocol;
-
-    fn watch() -> Watch {
-        Watch {
-            column: "rfc6455".into(),
-            transport: Transport::Ws,
-            hold: Duration::from_secs(1),
-            keepalive: Duration::from_secs(1),
-            client_id: "c".into(),
-            topic: "test/c".into(),
-            speed: 1.0,
-            protocol: Protocol::V311,
-            lateness: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn the_brokers_leg_opens_once_the_client_has_spoken_and_carries_its_first_bytes_unchanged() {
-        let upstream = TcpListener::bind("127.0.0.1:0").await.expect("listens");
-        let addr = upstream.local_addr().expect("an address");
-        let proxy = Proxy::start(addr.to_string(), watch(), Started::new(), None, Duration::from_secs(10)).await.expect("a proxy");
-        let mut client = TcpStream::connect(("127.0.0.1", proxy.port())).await.expect("the proxy accepts");
-        // A silent client: no connection reaches the broker. (Before the change it came at once.)
-        let early = timeout(Duration::from_millis(300), upstream.accept()).await;
-        assert!(early.is_err(), "the broker's leg opened before the client said anything");
-        client.write_all(b"GET /mqtt HTTP/1.1\r\n").await.expect("the client speaks");
-        let (mut broker, _) = timeout(Duration::from_secs(10), upstream.accept()).await.expect("the broker's leg opens").expect("accepted");
-        let mut got = [0u8; 20];
-        broker.read_exact(&mut got).await.expect("the first bytes come through");
-        assert_eq!(&got, b"GET /mqtt HTTP/1.1\r\n");
-        broker.write_all(b"HTTP").await.expect("the broker answers");
-        let mut back = [0u8; 4];
-        client.read_exact(&mut back).await.expect("the answer comes back");
-        assert_eq!(&back, b"HTTP");
-        drop(client);
-        let seen = proxy.finish(Duration::from_secs(2)).await.expect("the proxy ends");
-        assert_eq!(seen.connections, 1);
-    }
-
-    #[tokio::test]
-    async fn a_client_that_ends_without_a_word_has_its_end_passed_on_to_the_broker() {
-        let upstream = TcpListener::bind("127.0.0.1:0").await.expect("listens");
-        let addr = upstream.local_addr().expect("an address");
-        let proxy = Proxy::start(addr.to_string(), watch(), Started::new(), None, Duration::from_secs(10)).await.expect("a proxy");
-        let client = TcpStream::connect(("127.0.0.1", proxy.port())).await.expect("the proxy accepts");
-        drop(client);
-        let (mut broker, _) = timeout(Duration::from_secs(10), upstream.accept()).await.expect("the broker's leg opens").expect("accepted");
-        let mut rest = Vec::new();
-        let n = timeout(Duration::from_secs(10), broker.read_to_end(&mut rest)).await.expect("the end comes through").expect("a clean end");
-        assert_eq!(n, 0, "nothing but the end");
-        let _ = proxy.finish(Duration::from_secs(2)).await;
     }
 }
